@@ -1,0 +1,40 @@
+# Every target CI and people use. `make test` and `make demo` set up what they need first.
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+TESTFLEET := $(VENV)/bin/testfleet
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-unit lint format bench up down clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+test: setup
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: setup
+	@$(PY) -m bench
+
+up: setup
+	$(TESTFLEET) up
+
+down:
+	-$(TESTFLEET) down
+
+clean: down
+	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache

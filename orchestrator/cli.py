@@ -1,0 +1,350 @@
+"""The ``testfleet`` command.
+
+User commands talk to the API over HTTP and to the gateway over SSE; component
+commands (``api``, ``gateway``, ``worker``, ``grid``, ``demo-site``) run one
+process in the foreground, as containers and ``testfleet up`` call them. Those
+are imported by name when invoked, so the orchestrator never imports another
+component's code. Exit codes: 0 success, 1 a test failed, 2 usage or
+infrastructure error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+from testfleet.errors import SuiteError, TestfleetError, UsageError
+from testfleet.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+err_console = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err_console.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    sys.exit(code)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.ensure_object(dict)["settings"]  # type: ignore[no-any-return]
+
+
+def _run_component(module: str, *args: Any) -> None:
+    """Run ``module.main(*args)``, imported by name (components never import each other)."""
+    importlib.import_module(module).main(*args)
+
+
+class FleetGroup(click.Group):
+    """Turns testfleet errors into one line and exit 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SuiteError as exc:
+            for problem in exc.problems:
+                err_console.print(problem, markup=False, soft_wrap=True)
+            fail(f"{len(exc.problems)} problem(s) in the suites; nothing was queued")
+        except TestfleetError as exc:
+            fail(str(exc))
+
+
+@click.group(cls=FleetGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="testfleet")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """testfleet: run browser test suites on a fleet and watch them live."""
+    ctx.ensure_object(dict)["settings"] = Settings()
+
+
+# --- the local fleet -------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--workers", default=2, show_default=True, help="Celery worker processes.")
+@click.option("--browsers", default=2, show_default=True, help="Browser slots on the Grid node.")
+@click.pass_context
+def up(ctx: click.Context, workers: int, browsers: int) -> None:
+    """Start Redis, a Selenium Grid, workers, the API, the gateway and the demo site."""
+    from orchestrator import fleet
+
+    if workers < 1 or browsers < 1:
+        raise UsageError("--workers and --browsers must be at least 1")
+    state = fleet.up(_settings(ctx), workers, browsers, say=lambda m: click.echo(f"  up  {m}"))
+    click.echo("testfleet is up. Run a suite: testfleet run examples/suites\nadmin key:")
+    click.echo(state.admin_key)
+
+
+@main.command()
+@click.pass_context
+def down(ctx: click.Context) -> None:
+    """Stop everything `testfleet up` started."""
+    from orchestrator import fleet
+
+    if fleet.down(_settings(ctx), say=click.echo):
+        click.echo("testfleet is down.")
+    else:
+        click.echo("no local fleet is recorded as running.")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show the local fleet: where it listens, each process, Grid capacity."""
+    from orchestrator import fleet
+
+    info = fleet.status(_settings(ctx))
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    if not info["processes"]:
+        click.echo("no local fleet is running: start one with `testfleet up`")
+        sys.exit(EXIT_FAILED)
+    for key in ("api_url", "gateway_url", "redis_url", "grid_url", "demo_url"):
+        click.echo(f"{key:<12} {info[key]}")
+    grid = info["grid"]
+    click.echo(f"{'grid slots':<12} {grid['free_slots']} free of {grid['total_slots']}")
+    for proc in info["processes"]:
+        click.echo(f"  {proc['name']:<10} pid {proc['pid']:<8} {proc['state']}")
+    if not info["running"]:
+        sys.exit(EXIT_FAILED)
+
+
+# --- suites and runs ------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+def validate(paths: tuple[str, ...]) -> None:
+    """Check suite files (or directories of them) and print every problem."""
+    from testfleet.loader import load_paths
+
+    suites = load_paths(paths, os.environ)
+    tests = sum(len(s.tests) for s in suites)
+    click.echo(f"ok: {len(suites)} suite(s), {tests} test(s)")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--server", help="API URL (default: the local fleet's).")
+@click.option(
+    "--key", "api_key", help="API key (default: $TESTFLEET_API_KEY or the local admin key)."
+)
+@click.option("--tags", default="", help="Run only tests with any of these tags (comma-separated).")
+@click.option("--name", help="A name for the run.")
+@click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
+@click.option("--html", type=click.Path(dir_okay=False), help="Write the HTML report here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON result.")
+@click.option("--no-follow", is_flag=True, help="Submit, print the run id and return.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    server: str | None,
+    api_key: str | None,
+    tags: str,
+    name: str | None,
+    junit: str | None,
+    html: str | None,
+    json_path: str | None,
+    no_follow: bool,
+) -> None:
+    """Submit suites, follow them live, write reports; exit 0 if all passed, 1 if not."""
+    from orchestrator import runner
+    from testfleet.loader import load_paths
+
+    suites = load_paths(paths, os.environ)
+    target = runner.Target.resolve(_settings(ctx), server, api_key)
+    tag_set = {t.strip() for t in tags.split(",") if t.strip()}
+    run_name = name or ", ".join(Path(p).name for p in paths)
+    outputs = runner.Outputs(junit=junit, html=html, json=json_path)
+    code = runner.submit_and_follow(
+        target, suites, tag_set, run_name, outputs, follow=not no_follow
+    )
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--server")
+@click.option("--key", "api_key")
+@click.option("--junit", type=click.Path(dir_okay=False))
+@click.option("--html", type=click.Path(dir_okay=False))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+@click.pass_context
+def watch(
+    ctx: click.Context,
+    run_id: str,
+    server: str | None,
+    api_key: str | None,
+    junit: str | None,
+    html: str | None,
+    json_path: str | None,
+) -> None:
+    """Follow a run live (from its start) until it completes."""
+    from orchestrator import runner
+
+    target = runner.Target.resolve(_settings(ctx), server, api_key)
+    outputs = runner.Outputs(junit=junit, html=html, json=json_path)
+    sys.exit(runner.follow_and_report(target, run_id, outputs))
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--server")
+@click.option("--key", "api_key")
+@click.pass_context
+def cancel(ctx: click.Context, run_id: str, server: str | None, api_key: str | None) -> None:
+    """Cancel a run: queued tests never start, running ones stop at their next step."""
+    from orchestrator import runner
+    from testfleet.client import ApiClient
+
+    target = runner.Target.resolve(_settings(ctx), server, api_key)
+    with ApiClient(target.api_url, target.api_key) as api:
+        answer = api.cancel(run_id)
+    click.echo(json.dumps(answer))
+
+
+@main.command()
+@click.option("--server")
+@click.option("--key", "api_key")
+@click.option("--limit", default=20, show_default=True)
+@click.pass_context
+def runs(ctx: click.Context, server: str | None, api_key: str | None, limit: int) -> None:
+    """List recent runs."""
+    from orchestrator import runner
+    from testfleet.client import ApiClient
+
+    target = runner.Target.resolve(_settings(ctx), server, api_key)
+    with ApiClient(target.api_url, target.api_key) as api:
+        for item in api.list_runs(limit):
+            click.echo(f"{item.get('runId', item.get('run_id'))}  {item.get('status', ''):<10} "
+                       f"{item.get('name', '')}")  # fmt: skip
+
+
+# --- API keys --------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys (straight in Redis: run where Redis is reachable)."""
+
+
+def _key_store(ctx: click.Context) -> Any:
+    import redis
+
+    from testfleet.auth import KeyStore
+
+    settings = _settings(ctx)
+    return KeyStore(redis.Redis.from_url(settings.redis.url, decode_responses=True))
+
+
+def _redis_errors(fn: Callable[..., None]) -> Callable[..., None]:
+    import functools
+
+    import redis
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except redis.ConnectionError as exc:
+            fail(f"cannot reach Redis ({exc}): start the fleet with `testfleet up` "
+                 "or set TESTFLEET_REDIS__URL")  # fmt: skip
+
+    return wrapper
+
+
+@keys.command("create")
+@click.option("--project", required=True)
+@click.option("--scopes", default="test:read,test:write", show_default=True)
+@click.option("--name")
+@click.pass_context
+@_redis_errors
+def keys_create(ctx: click.Context, project: str, scopes: str, name: str | None) -> None:
+    """Create a key; the key itself is printed alone on the last line."""
+    record, key = _key_store(ctx).create(project, [s.strip() for s in scopes.split(",")], name)
+    click.echo(f"created key {record.id} for project {record.project} ({', '.join(record.scopes)})")
+    click.echo(key)
+
+
+@keys.command("list")
+@click.pass_context
+@_redis_errors
+def keys_list(ctx: click.Context) -> None:
+    """List keys (never the keys themselves)."""
+    for record in _key_store(ctx).list():
+        click.echo(
+            f"{record.id}  {record.project:<16} {','.join(record.scopes):<32} {record.name or ''}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+@_redis_errors
+def keys_revoke(ctx: click.Context, key_id: str) -> None:
+    """Revoke a key by id."""
+    _key_store(ctx).revoke(key_id)
+    click.echo(f"revoked {key_id}")
+
+
+# --- components (what containers and `testfleet up` run) ----------------------------------
+
+
+@main.command()
+@click.pass_context
+def api(ctx: click.Context) -> None:
+    """Run the REST API in the foreground."""
+    _run_component("orchestrator.api", _settings(ctx))
+
+
+@main.command()
+@click.pass_context
+def gateway(ctx: click.Context) -> None:
+    """Run the streaming gateway in the foreground."""
+    _run_component("gateway.app", _settings(ctx))
+
+
+@main.command()
+@click.option("--concurrency", type=int, help="Test cases at once (default from settings).")
+@click.option("--name", help="Worker node name.")
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int | None, name: str | None) -> None:
+    """Run a Celery worker in the foreground (SIGTERM drains it)."""
+    _run_component("workers.main", _settings(ctx), concurrency, name)
+
+
+@main.command()
+@click.argument("role", type=click.Choice(["hub", "node", "standalone"]))
+@click.option("--max-sessions", type=int, help="Browser slots (node, standalone).")
+@click.pass_context
+def grid(ctx: click.Context, role: str, max_sessions: int | None) -> None:
+    """Run a Selenium Grid role from the server jar in the foreground."""
+    settings = _settings(ctx)
+    if max_sessions is not None:
+        settings.grid.max_sessions = max_sessions
+    _run_component("grid.launcher", role, settings)
+
+
+@main.command("demo-site")
+@click.option("--host")
+@click.option("--port", type=int)
+@click.pass_context
+def demo_site(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the bundled demo web app that the example suites test."""
+    demo = _settings(ctx).demo
+    _run_component("demosite.app", host or demo.host, port or demo.port)
+
+
+if __name__ == "__main__":
+    main()

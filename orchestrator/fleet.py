@@ -1,0 +1,357 @@
+"""The local fleet: ``testfleet up``, ``status`` and ``down`` on one machine, no Docker.
+
+Each component runs as its own process in its own process group (so ``down``
+stops a Grid node together with the chromedriver and Chrome it started), with
+its log in ``state_dir/logs``. What was started, and where it listens, is
+recorded in ``state_dir/fleet.json`` so that ``testfleet run`` works with no flags.
+Components are started through the ``testfleet`` command itself
+(``python -m orchestrator.cli api`` ...), never imported: the orchestrator
+does not import the other components.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+
+from testfleet.auth import KeyStore
+from testfleet.errors import InfrastructureError, UsageError
+from testfleet.settings import Settings
+
+STOP_GRACE_S = 15.0
+
+
+@dataclass
+class Proc:
+    """One process the fleet started."""
+
+    name: str
+    pid: int
+    cmd: list[str]
+    log: str
+
+
+@dataclass
+class FleetState:
+    """What ``fleet.json`` holds."""
+
+    started_ms: int
+    api_url: str
+    gateway_url: str
+    redis_url: str
+    grid_url: str
+    demo_url: str
+    admin_key: str
+    workers: int
+    processes: list[Proc] = field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.chmod(0o600)  # it holds the local admin key
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> FleetState | None:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        data["processes"] = [Proc(**p) for p in data.get("processes", [])]
+        return cls(**data)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is dead for our purpose.
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for(
+    what: str, check: Callable[[], bool], timeout_s: float, log: str | None = None
+) -> None:
+    """Poll ``check`` until true or raise ``InfrastructureError`` at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+    hint = f"; see its log: {log}" if log else ""
+    raise InfrastructureError(f"{what} did not become ready within {timeout_s:.0f} s{hint}")
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    return lambda: httpx.get(url, timeout=2.0).status_code == 200
+
+
+def _grid_ready(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        value = httpx.get(f"{url}/status", timeout=2.0).json()["value"]
+        slots = sum(len(n.get("slots", [])) for n in value.get("nodes", []))
+        return bool(value.get("ready")) and slots > 0
+
+    return check
+
+
+class Launcher:
+    """Starts processes detached, each in its own session, logging to a file."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.logs = settings.paths.state_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.started: list[Proc] = []
+
+    def start(self, name: str, cmd: list[str]) -> Proc:
+        log = self.logs / f"{name}.log"
+        with log.open("ab") as out:
+            popen = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        proc = Proc(name=name, pid=popen.pid, cmd=cmd, log=str(log))
+        self.started.append(proc)
+        return proc
+
+    def component(self, name: str, *args: str) -> Proc:
+        return self.start(name, [sys.executable, "-m", "orchestrator.cli", *args])
+
+
+def up(settings: Settings, workers: int, browsers: int, say: Callable[[str], None]) -> FleetState:
+    """Start the whole local fleet and wait until every part is ready."""
+    path = settings.paths.fleet_file
+    existing = FleetState.load(path)
+    if existing and any(alive(p.pid) for p in existing.processes):
+        raise UsageError(
+            "a local fleet is already running (see `testfleet status`); "
+            "stop it with `testfleet down`"
+        )
+    if not settings.selenium_jar.is_file():
+        raise InfrastructureError(
+            f"the Selenium server jar is missing at {settings.selenium_jar}: run `make setup`, "
+            "or set TESTFLEET_GRID__JAR_PATH"
+        )
+    s = settings
+    ports = {
+        "redis": ("127.0.0.1", s.redis.port),
+        "grid hub": ("127.0.0.1", s.grid.port),
+        "grid node": ("127.0.0.1", s.grid.node_port),
+        "api": (s.api.host, s.api.port),
+        "gateway": (s.gateway.host, s.gateway.port),
+        "demo site": (s.demo.host, s.demo.port),
+    }
+    busy = [
+        f"{name} port {port}" for name, (host, port) in ports.items() if not port_free(host, port)
+    ]
+    if busy:
+        raise UsageError(
+            f"already in use: {', '.join(busy)}; stop what holds them or choose other ports "
+            "(TESTFLEET_API__PORT, TESTFLEET_GATEWAY__PORT, TESTFLEET_REDIS__PORT, ...)"
+        )
+    launcher = Launcher(settings)
+    try:
+        return _start_all(settings, launcher, workers, browsers, say)
+    except BaseException:
+        _stop(launcher.started, say=lambda _m: None)
+        raise
+
+
+def _start_all(
+    settings: Settings, launcher: Launcher, workers: int, browsers: int, say: Callable[[str], None]
+) -> FleetState:
+    s = settings
+    redis_dir = s.paths.state_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    redis_log = launcher.start(
+        "redis",
+        ["redis-server", "--port", str(s.redis.port), "--bind", "127.0.0.1",
+         "--dir", str(redis_dir), "--appendonly", "yes", "--save", "", "--daemonize", "no"],
+    ).log  # fmt: skip
+    client = redis.Redis.from_url(s.redis.url, decode_responses=True)
+    wait_for("redis", lambda: bool(client.ping()), 20, redis_log)
+    say(f"redis      {s.redis.url}")
+
+    hub = launcher.component("grid-hub", "grid", "hub")
+    node = launcher.component("grid-node", "grid", "node", "--max-sessions", str(browsers))
+    demo = launcher.component("demo-site", "demo-site")
+    api = launcher.component("api", "api")
+    gateway = launcher.component("gateway", "gateway")
+    worker_procs = [
+        launcher.component(f"worker-{i}", "worker", "--name", f"tfworker-{i}")
+        for i in range(1, workers + 1)
+    ]
+    demo_url = f"http://{s.demo.host}:{s.demo.port}"
+    wait_for("the demo site", _http_ok(demo_url + "/"), 30, demo.log)
+    say(f"demo site  {demo_url}")
+    wait_for("the API", _http_ok(f"{s.api_url}/health"), 30, api.log)
+    say(f"api        {s.api_url}")
+    wait_for("the gateway", _http_ok(f"{s.gateway_url}/health"), 30, gateway.log)
+    say(f"gateway    {s.gateway_url}")
+    wait_for("the Selenium Grid", _grid_ready(s.grid.url), 90, f"{hub.log} and {node.log}")
+    say(f"grid       {s.grid.url} ({browsers} browser slots)")
+    for proc in worker_procs:
+        wait_for(f"worker {proc.name}", _worker_ready(proc.log), 60, proc.log)
+    say(f"workers    {workers}")
+
+    _record, admin_key = KeyStore(client).create(
+        "default", ["admin"], name="local admin (testfleet up)"
+    )
+    state = FleetState(
+        started_ms=int(time.time() * 1000),
+        api_url=s.api_url,
+        gateway_url=s.gateway_url,
+        redis_url=s.redis.url,
+        grid_url=s.grid.url,
+        demo_url=demo_url,
+        admin_key=admin_key,
+        workers=workers,
+        processes=launcher.started,
+    )
+    state.save(s.paths.fleet_file)
+    return state
+
+
+def _worker_ready(log: str) -> Callable[[], bool]:
+    # Celery prints "<node> ready." once it consumes; its log is ours to read.
+    return lambda: " ready." in Path(log).read_text(errors="replace")
+
+
+def _stop(procs: list[Proc], say: Callable[[str], None]) -> None:
+    """SIGTERM every process group (newest first), then SIGKILL what outlives the grace."""
+    for proc in reversed(procs):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    while time.monotonic() < deadline and any(_group_alive(p.pid) for p in procs):
+        time.sleep(0.1)
+    for proc in procs:
+        if _group_alive(proc.pid):
+            say(f"{proc.name} did not stop within {STOP_GRACE_S:.0f} s: killing it")
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    for proc in procs:  # reap the ones that are our own children
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(proc.pid, os.WNOHANG)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process is left in process group ``pgid``."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name (which may hold spaces) in parentheses.
+        rest = stat[stat.rfind(")") + 2 :].split()
+        if rest[0] != "Z" and int(rest[2]) == pgid:
+            return True
+    return False
+
+
+def down(settings: Settings, say: Callable[[str], None]) -> bool:
+    """Stop everything ``up`` started; False when nothing was recorded."""
+    state = FleetState.load(settings.paths.fleet_file)
+    if state is None:
+        return False
+    _stop(state.processes, say)
+    settings.paths.fleet_file.unlink(missing_ok=True)
+    return True
+
+
+def status(settings: Settings) -> dict[str, Any]:
+    """The fleet's state: URLs, each process, the Grid's capacity."""
+    state = FleetState.load(settings.paths.fleet_file)
+    if state is None:
+        return {"running": False, "api_url": settings.api_url,
+                "gateway_url": settings.gateway_url, "redis_url": settings.redis.url,
+                "grid_url": settings.grid.url, "processes": []}  # fmt: skip
+    processes = [
+        {
+            "name": p.name,
+            "pid": p.pid,
+            "state": "running" if alive(p.pid) else "stopped",
+            "log": p.log,
+        }
+        for p in state.processes
+    ]
+    checks = {
+        "api": f"{state.api_url}/health",
+        "gateway": f"{state.gateway_url}/health",
+        "demo-site": f"{state.demo_url}/",
+    }
+    health = {}
+    for name, url in checks.items():
+        try:
+            health[name] = "ok" if httpx.get(url, timeout=2.0).status_code == 200 else "failing"
+        except httpx.HTTPError:
+            health[name] = "down"
+    return {
+        "running": all(p["state"] == "running" for p in processes),
+        "api_url": state.api_url,
+        "gateway_url": state.gateway_url,
+        "redis_url": state.redis_url,
+        "grid_url": state.grid_url,
+        "demo_url": state.demo_url,
+        "workers": state.workers,
+        "health": health,
+        "grid": grid_capacity(state.grid_url),
+        "processes": processes,
+    }
+
+
+def grid_capacity(grid_url: str) -> dict[str, Any]:
+    """Free and total browser slots from the Grid's /status."""
+    try:
+        value = httpx.get(f"{grid_url}/status", timeout=3.0).json()["value"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return {"ready": False, "total_slots": 0, "free_slots": 0, "nodes": 0}
+    slots = [slot for node in value.get("nodes", []) for slot in node.get("slots", [])]
+    busy = sum(1 for slot in slots if slot.get("session"))
+    return {
+        "ready": bool(value.get("ready")),
+        "total_slots": len(slots),
+        "free_slots": len(slots) - busy,
+        "nodes": len(value.get("nodes", [])),
+    }

@@ -1,0 +1,188 @@
+"""What ``testfleet run`` and ``watch`` do: submit, follow live, summarise, write reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from orchestrator import fleet, reports
+from testfleet.client import ApiClient, follow_events
+from testfleet.errors import UsageError
+from testfleet.results import GOOD_STATUSES, RunResult
+from testfleet.settings import Settings
+from testfleet.suite import Suite
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+_MARKS = {
+    "passed": "[green]✓ passed[/]",
+    "flaky": "[yellow]~ flaky[/]",
+    "failed": "[red]✗ failed[/]",
+    "error": "[red]! error[/]",
+    "cancelled": "[dim]- cancelled[/]",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which server and key a command talks to."""
+
+    api_url: str
+    api_key: str | None
+
+    @classmethod
+    def resolve(cls, settings: Settings, server: str | None, api_key: str | None) -> Target:
+        """--server/--key, else settings (TESTFLEET_SERVER / TESTFLEET_API_KEY), else the
+        local fleet recorded by ``testfleet up``."""
+        state = fleet.FleetState.load(settings.paths.fleet_file)
+        url = server or settings.server or (state.api_url if state else None)
+        key = api_key or settings.api_key
+        if key is None and state is not None and (server is None or server == state.api_url):
+            key = state.admin_key
+        if url is None:
+            raise UsageError(
+                "no testfleet server to talk to: start the local fleet with `testfleet up`, "
+                "or pass --server URL (and --key KEY)"
+            )
+        return cls(api_url=url.rstrip("/"), api_key=key)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    junit: str | None = None
+    html: str | None = None
+    json: str | None = None
+
+
+def submit_and_follow(
+    target: Target,
+    suites: list[Suite],
+    tags: set[str],
+    name: str,
+    outputs: Outputs,
+    follow: bool = True,
+) -> int:
+    body = {
+        "name": name,
+        "tags": sorted(tags),
+        "suites": [s.model_dump(mode="json", exclude_none=True) for s in suites],
+    }
+    console = Console(highlight=False)
+    with ApiClient(target.api_url, target.api_key) as api:
+        answer = api.submit(body)
+    run_id = str(answer["runId"])
+    console.print(f"run [bold]{run_id}[/]: {answer.get('total', '?')} test(s) queued")
+    if not follow:
+        console.print(f"follow it with: testfleet watch {run_id}")
+        return EXIT_OK
+    return follow_and_report(
+        target, run_id, outputs, events_url=answer.get("links", {}).get("events")
+    )
+
+
+def follow_and_report(
+    target: Target, run_id: str, outputs: Outputs, events_url: str | None = None
+) -> int:
+    console = Console(highlight=False)
+    with ApiClient(target.api_url, target.api_key) as api:
+        run = api.get_run(run_id)
+        url = events_url or run.get("links", {}).get("events")
+        if url is None:
+            raise UsageError(f"the server did not say where run {run_id}'s events are")
+        if run.get("status") not in ("passed", "failed", "cancelled"):
+            _follow(console, url, target.api_key, run)
+        result = RunResult.model_validate(api.get_run(run_id))
+        _summary(console, result)
+        _write_outputs(console, api, result, outputs)
+    return EXIT_OK if result.status == "passed" else EXIT_FAILED
+
+
+def _follow(console: Console, url: str, api_key: str | None, run: dict[str, Any]) -> None:
+    """Progress bars per test on a terminal; one line per finished test otherwise."""
+    tests = {t["case_id"]: t for t in run.get("tests", [])}
+    live = console.is_terminal
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[state]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not live,
+    )
+    bars: dict[str, TaskID] = {}
+    for case_id, test in tests.items():
+        bars[case_id] = progress.add_task(
+            f"{test['suite']} › {test['name']}",
+            total=max(1, test.get("total_steps") or 1),
+            state="queued",
+            start=False,
+        )
+    with progress:
+        for event in follow_events(url, api_key):
+            kind = event["type"]
+            payload = event.get("payload") or {}
+            case_id = event.get("correlationId") or payload.get("testId")
+            bar = bars.get(case_id or "")
+            if bar is None:
+                continue
+            if kind == "test_started":
+                progress.start_task(bar)
+                progress.update(bar, state=f"running (attempt {payload.get('attempt', 1)})")
+            elif kind == "test_progress":
+                p = payload.get("progress", {})
+                progress.update(bar, total=p.get("totalSteps"), completed=p.get("stepNumber", 0),
+                                state=p.get("currentStep", ""))  # fmt: skip
+            elif kind in ("test_completed", "test_failed", "test_cancelled"):
+                status = (payload.get("result") or {}).get("status", kind.removeprefix("test_"))
+                task = progress.tasks[bar]
+                progress.update(bar, completed=task.total, state=_MARKS.get(status, status))
+                progress.stop_task(bar)
+                if not live:
+                    name = tests[case_id or ""]["name"]
+                    error = (payload.get("result") or {}).get("error")
+                    line = f"{_MARKS.get(status, status)} {tests[case_id or '']['suite']} › {name}"
+                    console.print(line + (f" — {error}" if error else ""))
+
+
+def _summary(console: Console, run: RunResult) -> None:
+    table = Table(title=f"run {run.runId}: {run.status}", title_justify="left")
+    for column in ("suite", "test", "status", "attempts", "time", "failure"):
+        table.add_column(column)
+    for case in run.tests:
+        failure = ""
+        if case.error:
+            failure = f"step {case.failed_step}: {case.error}" if case.failed_step else case.error
+        table.add_row(
+            case.suite,
+            case.name,
+            _MARKS.get(case.status, case.status),
+            str(case.attempts),
+            f"{case.duration_ms / 1000:.1f}s",
+            failure,
+        )
+    console.print(table)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
+    good = sum(n for s, n in run.counts.items() if s in GOOD_STATUSES)
+    console.print(f"{good}/{len(run.tests)} passed ({counts})")
+
+
+def _write_outputs(console: Console, api: ApiClient, run: RunResult, outputs: Outputs) -> None:
+    if outputs.junit:
+        Path(outputs.junit).write_text(reports.junit_xml(run), encoding="utf-8")
+        console.print(f"JUnit XML: {outputs.junit}")
+    if outputs.json:
+        import json
+
+        Path(outputs.json).write_text(
+            json.dumps(reports.json_result(run), indent=2), encoding="utf-8"
+        )
+        console.print(f"JSON result: {outputs.json}")
+    if outputs.html:
+        Path(outputs.html).write_bytes(api.get_bytes(f"/api/v1/runs/{run.runId}/report.html"))
+        console.print(f"HTML report: {outputs.html}")

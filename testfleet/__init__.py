@@ -1,0 +1,1 @@
+"""testfleet: the shared language of the fleet (settings, suites, events, results, keys)."""

@@ -1,0 +1,159 @@
+"""The Python client: the REST API and the gateway's event stream, over HTTP.
+
+``testfleet run`` and ``testfleet watch`` use it; so can any script. httpx
+errors are translated here into testfleet errors whose message says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+from testfleet.errors import (
+    AuthError,
+    InfrastructureError,
+    NotFoundError,
+    SuiteError,
+    TestfleetError,
+    UsageError,
+)
+
+_UNREACHABLE = (
+    "nothing is listening at {url}: start the local fleet with `testfleet up`, or pass --server"
+)
+
+
+class ApiClient:
+    """The orchestrator's REST API (``/api/v1``)."""
+
+    def __init__(self, base_url: str, api_key: str | None, timeout_s: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise InfrastructureError(_UNREACHABLE.format(url=self.base_url) + f" ({exc})") from exc
+        if response.status_code < 400:
+            return response
+        raise _api_error(response)
+
+    def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Submit a run; returns the 202 answer (runId, links, ...)."""
+        return dict(self._request("POST", "/api/v1/runs", json=body).json())
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        return dict(self._request("GET", f"/api/v1/runs/{run_id}").json())
+
+    def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        data = self._request("GET", "/api/v1/runs", params={"limit": limit}).json()
+        return list(data["runs"] if isinstance(data, dict) else data)
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        return dict(self._request("POST", f"/api/v1/runs/{run_id}/cancel").json())
+
+    def get_bytes(self, path: str) -> bytes:
+        return self._request("GET", path).content
+
+
+def _api_error(response: httpx.Response) -> TestfleetError:
+    try:
+        error = response.json().get("error", {})
+    except ValueError:
+        error = {}
+    message = error.get("message") or f"{response.status_code} {response.reason_phrase}"
+    if response.status_code in (401, 403):
+        return AuthError(message)
+    if response.status_code == 404:
+        return NotFoundError(message)
+    if error.get("problems"):
+        return SuiteError([str(p) for p in error["problems"]])
+    if response.status_code < 500:
+        return UsageError(message)
+    return InfrastructureError(f"the server failed: {message}")
+
+
+def parse_sse(lines: Iterator[str]) -> Iterator[tuple[str | None, str, str]]:
+    """(id, event, data) for each SSE message in ``lines`` (comments skipped)."""
+    event_id: str | None = None
+    event = "message"
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                yield event_id, event, "\n".join(data)
+            event_id, event, data = None, "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "id":
+            event_id = value
+        elif field == "event":
+            event = value
+        elif field == "data":
+            data.append(value)
+
+
+def follow_events(
+    url: str,
+    api_key: str | None,
+    last_id: str | None = None,
+    *,
+    max_retries: int = 8,
+    stop: Callable[[dict[str, Any]], bool] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every event of an SSE stream, resuming after a disconnect from the last id seen.
+
+    Reconnects with exponential backoff and jitter (0.2 s doubling up to 5 s);
+    gives up with ``InfrastructureError`` after ``max_retries`` failed attempts in
+    a row. Ends when the server ends the stream (after ``run_completed``) or when
+    ``stop(event)`` is true.
+    """
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    failures = 0
+    while True:
+        if last_id:
+            headers["Last-Event-ID"] = last_id
+        try:
+            with httpx.stream(
+                "GET", url, headers=headers, timeout=httpx.Timeout(30.0, read=60.0)
+            ) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise _api_error(r)
+                failures = 0
+                for event_id, _kind, data in parse_sse(r.iter_lines()):
+                    event = json.loads(data)
+                    last_id = event_id or event.get("id") or last_id
+                    yield event
+                    if stop is not None and stop(event):
+                        return
+                    if event.get("type") == "run_completed":
+                        return
+            return  # the server ended the stream on purpose
+        except httpx.TransportError as exc:
+            failures += 1
+            if failures > max_retries:
+                raise InfrastructureError(
+                    f"lost the event stream at {url} and could not reconnect ({exc}); "
+                    "check `testfleet status`, then `testfleet watch RUN_ID`"
+                ) from exc
+            time.sleep(min(5.0, 0.2 * 2**failures) * random.uniform(0.5, 1.0))

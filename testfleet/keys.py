@@ -1,0 +1,54 @@
+"""Every Redis key testfleet uses, in one place.
+
+Celery's own keys (the ``testfleet`` queue list, ``unacked``, ``unacked_index``,
+``_kombu.*``) are owned by Celery and are not listed here.
+"""
+
+from __future__ import annotations
+
+PREFIX = "tf"
+
+EVENTS_STREAM = f"{PREFIX}:events"
+"""Stream: every event of every channel, in order; entry id = event id."""
+
+RUNS_INDEX = f"{PREFIX}:runs"
+"""Sorted set: run id scored by creation time (ms)."""
+
+API_KEYS = f"{PREFIX}:apikeys"
+"""Hash: sha256(key) -> API key record (JSON: id, project, scopes, created_ms)."""
+
+API_KEY_IDS = f"{PREFIX}:apikey-ids"
+"""Hash: key id -> sha256(key), to list and revoke keys by id."""
+
+WORKERS = f"{PREFIX}:workers"
+"""Hash: worker name -> last heartbeat record (JSON)."""
+
+
+def run(run_id: str) -> str:
+    """Hash: one run's record (``meta`` JSON, ``status``, ``pending`` count, ``cancelled``)."""
+    return f"{PREFIX}:run:{run_id}"
+
+
+def run_cases(run_id: str) -> str:
+    """Hash: case id -> that case's result (JSON, secrets masked)."""
+    return f"{PREFIX}:run:{run_id}:cases"
+
+
+def run_specs(run_id: str) -> str:
+    """Hash: case id -> the case to execute (JSON, secrets in clear: never served)."""
+    return f"{PREFIX}:run:{run_id}:specs"
+
+
+def run_events(run_id: str) -> str:
+    """Stream: one run's events, same ids as in ``EVENTS_STREAM``."""
+    return f"{PREFIX}:run:{run_id}:events"
+
+
+def project_runs(project: str) -> str:
+    """Sorted set: one project's run ids scored by creation time (ms)."""
+    return f"{PREFIX}:project:{project}:runs"
+
+
+def run_keys(run_id: str) -> tuple[str, ...]:
+    """All keys that belong to one run (for expiry)."""
+    return (run(run_id), run_cases(run_id), run_specs(run_id), run_events(run_id))

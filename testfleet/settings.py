@@ -1,0 +1,215 @@
+"""The one settings class.
+
+Built once in each entry point (``Settings()``) and passed down; nothing below
+an entry point reads the environment. Every field can be set with an
+environment variable ``TESTFLEET_<SECTION>__<FIELD>`` (for example
+``TESTFLEET_REDIS__URL``) or in a ``.env`` file. The OpenAI key and base URL
+are read from ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``, as the SDK reads them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CHROME_ARGS: tuple[str, ...] = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
+)
+
+
+class RedisSettings(BaseModel):
+    """Where the broker, the run store and the event stream live."""
+
+    url: str = ""
+    """Where Redis is; defaults to the local one on ``port``."""
+    port: int = 6390
+    """Port ``testfleet up`` starts redis-server on."""
+
+    @model_validator(mode="after")
+    def _default_url(self) -> Self:
+        self.url = self.url or f"redis://127.0.0.1:{self.port}/0"
+        return self
+
+    stream_maxlen: int = 200_000
+    """Approximate cap on the global event stream, in entries."""
+    run_stream_maxlen: int = 20_000
+    """Approximate cap on one run's own event stream, in entries."""
+
+
+class GridSettings(BaseModel):
+    """The Selenium Grid the workers drive, and how ``testfleet grid`` starts one."""
+
+    url: str = ""
+    """The Grid (hub or standalone) workers use; defaults to the local one on ``port``."""
+    host: str = "127.0.0.1"
+    """Address ``testfleet grid hub|standalone`` listens on (``0.0.0.0`` for other machines)."""
+    port: int = 4444
+    event_bus_publish_port: int = 4442
+    """Hub's event bus: nodes publish to it (``testfleet grid node`` uses ``url``'s host)."""
+    event_bus_subscribe_port: int = 4443
+    """Hub's event bus: nodes subscribe to it."""
+    node_host: str = "127.0.0.1"
+    """Address ``testfleet grid node`` listens on and registers with the hub as."""
+    node_port: int = 5555
+    provider: Literal["grid", "local"] = "grid"
+    """``grid`` drives ``webdriver.Remote`` on ``url``; ``local`` starts chromedriver directly."""
+    jar_path: Path | None = None
+    """The Selenium server jar; when unset, the one ``make setup`` cached is used."""
+    selenium_version: str = "4.48.0"
+    chromium_binary: Path = Path("/usr/bin/chromium")
+    chromedriver_path: Path = Path("/usr/bin/chromedriver")
+    max_sessions: int = 2
+    """Browser sessions one node offers at once."""
+    session_request_timeout_s: int = 300
+    """How long a new-session request may wait in the Grid's queue for a free slot."""
+    session_retry_interval_s: float = 0.5
+    """How often the Grid's queue retries a waiting request once a slot frees."""
+    session_timeout_s: int = 120
+    """A session idle this long (no command) is closed by the node."""
+    chrome_args: tuple[str, ...] = DEFAULT_CHROME_ARGS
+    window_width: int = 1280
+    window_height: int = 800
+    new_session_timeout_s: float = 60.0
+    """Client-side cap on opening one session (queueing included)."""
+
+    @model_validator(mode="after")
+    def _default_url(self) -> Self:
+        self.url = self.url or f"http://127.0.0.1:{self.port}"
+        return self
+
+
+class WorkerSettings(BaseModel):
+    """The Celery workers."""
+
+    queue: str = "testfleet"
+    concurrency: int = 1
+    """Test cases one worker process runs at once."""
+    visibility_timeout_s: int = 1800
+    """An unacknowledged task is given to another worker after this long: it must
+    exceed the longest test case, or a slow case runs twice (its result still
+    counts once)."""
+    restore_interval_s: float = 10.0
+    """How often a worker looks for tasks whose worker died."""
+    default_step_timeout_s: float = 10.0
+    case_timeout_s: int = 900
+    """Hard limit on one test case; the task is stopped after it."""
+
+
+class ApiSettings(BaseModel):
+    """The orchestrator's REST API."""
+
+    host: str = "127.0.0.1"
+    port: int = 8700
+    max_body_bytes: int = 5_000_000
+    public_url: str | None = None
+    """The URL clients reach the API at (defaults to http://host:port)."""
+
+
+class GatewaySettings(BaseModel):
+    """The streaming gateway."""
+
+    host: str = "127.0.0.1"
+    port: int = 8701
+    public_url: str | None = None
+    read_block_ms: int = 1000
+    """How long one XREAD waits for new events before looping."""
+    sse_ping_s: float = 15.0
+
+
+class DemoSettings(BaseModel):
+    """The bundled demo web app that the example suites test."""
+
+    host: str = "127.0.0.1"
+    port: int = 8702
+
+
+class PathSettings(BaseModel):
+    """Where state, artifacts and cached downloads live on this machine."""
+
+    state_dir: Path = Path.home() / ".local" / "state" / "testfleet"
+    artifacts_dir: Path | None = None
+    """Screenshots and reports; defaults to ``state_dir/artifacts``. Shared by
+    workers and the API (a volume when they run on several machines)."""
+    cache_dir: Path = Path.home() / ".cache" / "testfleet"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.artifacts_dir or self.state_dir / "artifacts"
+
+    @property
+    def fleet_file(self) -> Path:
+        """What ``testfleet up`` started and where it listens."""
+        return self.state_dir / "fleet.json"
+
+
+class RetentionSettings(BaseModel):
+    """How long runs, their streams and artifacts are kept."""
+
+    run_ttl_s: int = 7 * 24 * 3600
+
+
+class AISettings(BaseModel):
+    """The vision model."""
+
+    model: str = "gpt-4o-mini"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, in sections."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TESTFLEET_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    redis: RedisSettings = RedisSettings()
+    grid: GridSettings = GridSettings()
+    worker: WorkerSettings = WorkerSettings()
+    api: ApiSettings = ApiSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    demo: DemoSettings = DemoSettings()
+    paths: PathSettings = PathSettings()
+    retention: RetentionSettings = RetentionSettings()
+    ai: AISettings = AISettings()
+    server: str | None = None
+    """API URL the CLI talks to (``TESTFLEET_SERVER``); the local fleet's when unset."""
+    api_key: str | None = None
+    """API key the CLI sends (``TESTFLEET_API_KEY``); the local admin key when unset."""
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "TESTFLEET_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "TESTFLEET_OPENAI_BASE_URL")
+    )
+
+    @property
+    def api_url(self) -> str:
+        return self.api.public_url or f"http://{self.api.host}:{self.api.port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.gateway.public_url or f"http://{self.gateway.host}:{self.gateway.port}"
+
+    @property
+    def selenium_jar(self) -> Path:
+        """The Selenium server jar: the configured one, else the cached npm package's."""
+        if self.grid.jar_path is not None:
+            return self.grid.jar_path
+        version = self.grid.selenium_version
+        return self.paths.cache_dir / "selenium" / f"selenium-server-{version}.jar"
