@@ -39,8 +39,11 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _run_component(module: str, *args: Any) -> None:
-    """Run ``module.main(*args)``, imported by name (components never import each other)."""
-    importlib.import_module(module).main(*args)
+    """Run ``module.main(*args)``, imported by name (components never import each other);
+    an int it returns is the exit code."""
+    code = importlib.import_module(module).main(*args)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 class FleetGroup(click.Group):

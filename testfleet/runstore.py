@@ -344,13 +344,18 @@ class RunStore:
         pipe = self._r.pipeline(transaction=False)
         pipe.hgetall(keys.run(run_id))
         pipe.hvals(keys.run_cases(run_id))
-        fields, raw_cases = cast(tuple[dict[str, str], list[str]], pipe.execute())
+        pipe.hgetall(_state_key(run_id))
+        fields, raw_cases, states = cast(
+            tuple[dict[str, str], list[str], dict[str, str]], pipe.execute()
+        )
         if not fields or "meta" not in fields:
             return None
         record = RunRecord.model_validate_json(fields["meta"])
         cases = sorted(
             (CaseResult.model_validate_json(c) for c in raw_cases), key=lambda c: c.case_id
         )
+        for case in cases:  # the state hash is the authority on status (Lua-guarded)
+            case.status = cast(Any, states.get(case.case_id, case.status))
         counts: dict[str, int] = {}
         for case in cases:
             counts[case.status] = counts.get(case.status, 0) + 1

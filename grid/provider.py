@@ -1,0 +1,217 @@
+"""Browser providers: where a test's WebDriver session comes from.
+
+``BrowserProvider`` is the seam between the step executor and Selenium: ``open()``
+returns a live ``WebDriver``, ``close()`` always gets rid of it. Two
+implementations:
+
+- ``GridProvider``: ``webdriver.Remote`` against the Selenium Grid at
+  ``settings.grid.url`` (the fleet's normal mode).
+- ``LocalProvider``: ``webdriver.Chrome`` with this machine's chromedriver, no
+  Grid (``TESTFLEET_GRID__PROVIDER=local``; tests and one-machine benchmarks).
+
+Neither ever runs Selenium Manager (chromedriver's path is given explicitly, so
+nothing is downloaded). Selenium and urllib3 exceptions raised while opening a
+session are translated here, into ``InfrastructureError`` / ``BrowserError``
+messages that say what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import urllib3.exceptions
+from selenium import webdriver
+from selenium.common.exceptions import (
+    NoSuchDriverException,
+    SessionNotCreatedException,
+    WebDriverException,
+)
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.client_config import ClientConfig
+from selenium.webdriver.remote.remote_connection import RemoteConnection
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from grid.chrome import chrome_options
+from testfleet.errors import BrowserError, InfrastructureError
+from testfleet.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_MAX_MESSAGE = 400
+_TMP_PREFIX = "testfleet-chrome-"
+
+QUIT_TIMEOUT_S = 10
+"""Cap on the ``quit()`` request in ``close()``: a dead node must not hold a worker."""
+
+
+class BrowserProvider(Protocol):
+    """Opens and closes browser sessions."""
+
+    def open(self) -> WebDriver:
+        """A new, live session. Raises ``InfrastructureError`` / ``BrowserError``."""
+        ...
+
+    def close(self, driver: WebDriver) -> None:
+        """Quit ``driver``; never raises, also when the browser is already dead."""
+        ...
+
+
+@contextlib.contextmanager
+def browser(provider: BrowserProvider) -> Iterator[WebDriver]:
+    """A session for the ``with`` block, closed however the block ends."""
+    driver = provider.open()
+    try:
+        yield driver
+    finally:
+        provider.close(driver)
+
+
+def make_provider(settings: Settings) -> BrowserProvider:
+    """The provider ``settings.grid.provider`` names."""
+    if settings.grid.provider == "local":
+        return LocalProvider(settings)
+    return GridProvider(settings)
+
+
+class GridProvider:
+    """Sessions from a Selenium Grid (hub or standalone) at ``settings.grid.url``.
+
+    Every HTTP request to the Grid, queueing for a slot included, is capped at
+    ``grid.new_session_timeout_s`` seconds. The Chromium binary is the node's
+    (its stereotype names it), so the same client works against official
+    ``selenium/node-chrome`` containers.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._grid = settings.grid
+        self.url = settings.grid.url.rstrip("/")
+
+    def open(self) -> WebDriver:
+        timeout_s = math.ceil(self._grid.new_session_timeout_s)
+        config = ClientConfig(remote_server_addr=self.url, timeout=timeout_s)
+        try:
+            return webdriver.Remote(
+                command_executor=self.url,
+                options=chrome_options(self._grid, include_binary=False),
+                client_config=config,
+            )
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            cause = getattr(exc, "reason", None) or exc
+            if isinstance(cause, urllib3.exceptions.ReadTimeoutError):
+                raise BrowserError(
+                    f"no browser from the Grid at {self.url} within {timeout_s} s (every slot "
+                    "busy, or the node is stuck): add browsers (`testfleet up --browsers N`) "
+                    "or raise TESTFLEET_GRID__NEW_SESSION_TIMEOUT_S"
+                ) from exc
+            raise InfrastructureError(
+                f"no Selenium Grid at {self.url} ({_message(cause)}): run `testfleet up` "
+                "(or `testfleet grid standalone`), or point TESTFLEET_GRID__URL at a running Grid"
+            ) from exc
+        except WebDriverException as exc:
+            raise BrowserError(
+                f"the Grid at {self.url} could not start Chrome: {_message(exc)}; "
+                "see the Grid node's log (is a chrome node registered? `testfleet status`)"
+            ) from exc
+
+    def close(self, driver: WebDriver) -> None:
+        _quit(driver)
+
+
+class LocalProvider:
+    """Sessions from this machine's chromedriver and Chromium, without a Grid.
+
+    Each session has its own chromedriver (a free port) in its own process
+    group, and its own ``TMPDIR``: Chromium leaves a ``org.chromium.Chromium.*``
+    directory in its temp dir after every session, even on a clean ``quit()``.
+    ``close()`` quits the browser, stops chromedriver, kills anything left in
+    that group and deletes the temp dir.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._grid = settings.grid
+
+    def open(self) -> WebDriver:
+        tmp = tempfile.mkdtemp(prefix=_TMP_PREFIX)
+        service = Service(
+            executable_path=str(self._grid.chromedriver_path),
+            env={**os.environ, "TMPDIR": tmp},
+            # Own process group: close() can sweep chromedriver's Chromium children.
+            popen_kw={"start_new_session": True},
+        )
+        try:
+            driver = self._start(service)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _set_timeout(driver, math.ceil(self._grid.new_session_timeout_s))
+        return driver
+
+    def _start(self, service: Service) -> WebDriver:
+        driver_path = self._grid.chromedriver_path
+        try:
+            return webdriver.Chrome(service=service, options=chrome_options(self._grid))
+        except NoSuchDriverException as exc:
+            raise BrowserError(
+                f"chromedriver not found at {driver_path}: install chromium-driver "
+                "(`make setup`) or set TESTFLEET_GRID__CHROMEDRIVER_PATH"
+            ) from exc
+        except SessionNotCreatedException as exc:
+            raise BrowserError(
+                f"chromedriver could not start Chromium ({self._grid.chromium_binary}): "
+                f"{_message(exc)}; install chromium (`make setup`) or set "
+                "TESTFLEET_GRID__CHROMIUM_BINARY"
+            ) from exc
+        except (WebDriverException, OSError, urllib3.exceptions.HTTPError) as exc:
+            raise BrowserError(
+                f"could not start a local Chrome session with {driver_path}: {_message(exc)}"
+            ) from exc
+
+    def close(self, driver: WebDriver) -> None:
+        _quit(driver)
+        service = getattr(driver, "service", None)
+        pid = getattr(getattr(service, "process", None), "pid", None)
+        if isinstance(pid, int):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)  # only stragglers: quit() stopped the rest
+        tmp = getattr(service, "env", {}).get("TMPDIR", "")
+        if Path(tmp).name.startswith(_TMP_PREFIX):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _quit(driver: WebDriver) -> None:
+    """``driver.quit()`` with a short timeout, swallowing every error (logged)."""
+    _set_timeout(driver, QUIT_TIMEOUT_S)
+    try:
+        driver.quit()
+    except Exception as exc:  # a dead browser or node: nothing left to quit
+        log.debug("quit() of session %s failed: %s", driver.session_id, _message(exc))
+
+
+def _set_timeout(driver: WebDriver, timeout_s: int) -> None:
+    """Cap every later HTTP request of ``driver`` at ``timeout_s`` seconds."""
+    executor = driver.command_executor
+    if isinstance(executor, RemoteConnection):
+        executor.client_config.timeout = timeout_s
+
+
+def _message(exc: BaseException) -> str:
+    """A Selenium error without its stack trace (the browser's, not ours) and doc link."""
+    text = exc.msg if isinstance(exc, WebDriverException) and exc.msg else str(exc)
+    lines: list[str] = []
+    for raw in text.strip().splitlines():
+        if raw.startswith("Stacktrace"):
+            break
+        line = raw.split("; For documentation on this error")[0].strip()
+        if line:
+            lines.append(line.removeprefix("Message: "))
+    message = ": ".join(lines) or type(exc).__name__
+    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."

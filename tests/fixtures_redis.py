@@ -1,0 +1,76 @@
+"""A throwaway Redis server on a free port, for tests that need the real thing.
+
+Plain context managers (wrap them in a pytest fixture where needed): the server
+keeps nothing on disk (``--save "" --appendonly no``) and is always stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import redis
+
+START_TIMEOUT_S = 10.0
+"""How long redis-server may take to answer PING."""
+STOP_TIMEOUT_S = 10.0
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (another process could still take it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def redis_server(binary: str = "redis-server") -> Iterator[str]:
+    """A fresh redis-server for the ``with`` block; yields its URL (``redis://...:port/0``)."""
+    path = shutil.which(binary)
+    if path is None:
+        raise RuntimeError(f"{binary} is not installed: apt-get install redis-server")
+    port = free_port()
+    process = subprocess.Popen(
+        [path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        _wait_for_ping(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _wait_for_ping(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        while True:
+            if process.poll() is not None:
+                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+                raise RuntimeError(f"redis-server exited at start:\n{output}")
+            try:
+                if client.ping():
+                    return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"redis-server at {url} did not answer within {START_TIMEOUT_S} s"
+                    ) from None
+            # Not a fixed sleep: a short poll interval of a condition with a deadline.
+            time.sleep(0.05)
+    finally:
+        client.close()

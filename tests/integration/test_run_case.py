@@ -1,0 +1,619 @@
+"""``run_case`` end to end: a real Redis (own server), real headless Chromium, local pages."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import redis
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from grid.provider import LocalProvider
+from testfleet import keys
+from testfleet.artifacts import ArtifactStore
+from testfleet.errors import BrowserError
+from testfleet.events import Event, now_ms
+from testfleet.results import CaseResult, RunRecord
+from testfleet.runstore import RunStore
+from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
+from testfleet.suite import CaseSpec, Suite
+from tests.fixtures_pages import Page, page_server
+from tests.fixtures_redis import redis_server
+from workers.app import TASK_NAME, make_celery
+from workers.tasks import MAX_BROWSER_RESTARTS, run_case
+
+pytestmark = [pytest.mark.redis, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SECRET = "wonderland-7Hq2"
+
+LOGIN = f"""<!doctype html><html><head><title>Login</title></head><body>
+<form onsubmit="event.preventDefault();
+  if (user.value === 'alice' && pass.value === '{SECRET}') location.href = '/dashboard';
+  else err.textContent = 'wrong password: ' + pass.value;">
+  <input id="user"><input id="pass" type="password"><button type="submit">Sign in</button>
+</form><p id="err"></p></body></html>"""
+
+DASHBOARD = (
+    "<!doctype html><html><head><title>Dashboard</title></head><body>"
+    "<h1>Welcome, alice</h1></body></html>"
+)
+
+
+class Pages:
+    """The page server's pages, plus hooks the tests set to act when a page is fetched."""
+
+    def __init__(self) -> None:
+        self.flaky_hits = 0
+        self.on_fetch: dict[str, Callable[[], object]] = {}
+
+    def flaky(self) -> str:
+        # Broken on the first load, fine from then on: a retry passes.
+        self.flaky_hits += 1
+        text = "Broken" if self.flaky_hits == 1 else "Works"
+        return f"<!doctype html><html><body><h1>{text}</h1></body></html>"
+
+    def hook(self, path: str) -> Page:
+        def page() -> str:
+            if path in self.on_fetch:
+                self.on_fetch.pop(path)()
+            return "<!doctype html><html><body><button id='b'>B</button></body></html>"
+
+        return page
+
+    def all(self) -> dict[str, Page]:
+        return {
+            "/login": LOGIN,
+            "/dashboard": DASHBOARD,
+            "/flaky": self.flaky,
+            "/hook": self.hook("/hook"),
+        }
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def pages() -> Pages:
+    return Pages()
+
+
+@pytest.fixture(scope="module")
+def base_url(pages: Pages) -> Iterator[str]:
+    with page_server(pages.all()) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(redis_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        redis=RedisSettings(url=redis_url),
+        grid=GridSettings(provider="local"),
+        paths=PathSettings(state_dir=tmp_path, artifacts_dir=tmp_path / "artifacts"),
+    )
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[RunStore]:
+    store = RunStore.connect(settings, source="test")
+    yield store
+    store.redis.close()
+
+
+class CountingProvider:
+    """The local provider, counting sessions; ``kill_first`` hands out a dead first session."""
+
+    def __init__(self, settings: Settings, kill_first: bool = False) -> None:
+        self._local = LocalProvider(settings)
+        self.opened = 0
+        self.closed = 0
+        self.kill_first = kill_first
+
+    def open(self) -> WebDriver:
+        driver = self._local.open()
+        self.opened += 1
+        if self.kill_first and self.opened == 1:
+            driver.quit()  # the browser "crashed" before the test started
+        return driver
+
+    def close(self, driver: WebDriver) -> None:
+        self.closed += 1
+        self._local.close(driver)
+
+
+@pytest.fixture
+def provider(settings: Settings) -> Iterator[CountingProvider]:
+    provider = CountingProvider(settings)
+    yield provider
+    assert provider.closed == provider.opened, "every session is closed"
+
+
+def create_run(store: RunStore, suite_doc: dict[str, Any]) -> tuple[str, str]:
+    """A run of one suite with one test, queued as the orchestrator would; (run id, case id)."""
+    suite = Suite.model_validate(suite_doc)
+    run_id = "r" + uuid.uuid4().hex[:12]
+    test = suite.tests[0]
+    spec = CaseSpec.of(suite, test)
+    case_id = f"{run_id}-0001"
+    case = CaseResult(
+        case_id=case_id,
+        run_id=run_id,
+        suite=suite.name,
+        name=test.name,
+        tags=sorted(set(test.tags) | set(suite.tags)),
+        retry_count=spec.retry_count,
+        total_steps=len(test.steps),
+    )
+    record = RunRecord(
+        run_id=run_id,
+        project_id="proj",
+        name="t",
+        suites=[suite.name],
+        created_ms=now_ms(),
+        total=1,
+    )
+    started = Event(type="run_started", run_id=run_id, project_id="proj", payload={"total": 1})
+    store.create_run(record, [case], {case_id: spec.model_dump_json()}, started)
+    return run_id, case_id
+
+
+def suite_doc(base_url: str, steps: list[dict[str, Any]], **test: Any) -> dict[str, Any]:
+    return {
+        "name": "Login",
+        "base_url": base_url,
+        "environment": "ci",
+        "timeout_seconds": 3,
+        "tests": [
+            {
+                "name": "valid login",
+                "tags": ["smoke"],
+                "steps": [{"order_index": i, **s} for i, s in enumerate(steps, 1)],
+                **test,
+            }
+        ],
+    }
+
+
+LOGIN_STEPS: list[dict[str, Any]] = [
+    {"step_type": "navigate", "input_data": "/login"},
+    {"step_type": "type", "selector": "#user", "input_data": "alice"},
+    {"step_type": "type", "selector": "#pass", "input_data": SECRET, "secret": True},
+    {"step_type": "click", "selector": "button[type=submit]"},
+    {"step_type": "assert", "selector": "h1", "expected_result": "Welcome"},
+    {"step_type": "screenshot", "name": "dashboard"},
+]
+
+
+def events(store: RunStore, run_id: str) -> list[dict[str, Any]]:
+    return store.read_run_events(run_id)
+
+
+def execute(
+    store: RunStore, provider: CountingProvider, settings: Settings, run_id: str, case_id: str
+) -> CaseResult | None:
+    artifacts = ArtifactStore(settings.paths.artifacts)
+    return run_case(store, provider, artifacts, settings, run_id, case_id, "tfworker-1@host:1")
+
+
+def test_a_passing_case_publishes_every_step_then_one_final_event(
+    store: RunStore, provider: CountingProvider, settings: Settings, base_url: str
+) -> None:
+    run_id, case_id = create_run(store, suite_doc(base_url, LOGIN_STEPS))
+    result = execute(store, provider, settings, run_id, case_id)
+
+    assert result is not None
+    assert (result.status, result.attempts, result.error, result.failed_step) == (
+        "passed",
+        1,
+        None,
+        None,
+    )
+    assert [s.status for s in result.steps] == ["passed"] * 6
+    assert result.worker == "tfworker-1@host:1"
+    assert store.get_case(run_id, case_id) == result
+
+    stream = events(store, run_id)
+    assert [e["type"] for e in stream] == [
+        "run_started",
+        "test_started",
+        *["test_progress"] * 6,
+        "test_completed",
+        "run_completed",
+    ]
+    started = stream[1]
+    assert started["correlationId"] == case_id
+    assert started["metadata"]["source"] == "tfworker-1@host:1"
+    assert started["payload"] == {
+        "testId": case_id,
+        "testSuiteId": "Login",
+        "name": "valid login",
+        "attempt": 1,
+        "tags": ["smoke"],
+        "environment": "ci",
+        "totalSteps": 6,
+    }
+
+    progress = [e["payload"] for e in stream[2:8]]
+    assert [p["progress"]["stepNumber"] for p in progress] == [1, 2, 3, 4, 5, 6]
+    assert [p["progress"]["percentage"] for p in progress] == [17, 33, 50, 67, 83, 100]
+    assert {p["progress"]["totalSteps"] for p in progress} == {6}
+    assert progress[4]["progress"]["currentStep"] == "assert text h1"
+    durations = [p["progress"]["duration"] for p in progress]
+    assert durations == sorted(durations)
+    assert all(p["stepStatus"] == "passed" and p["stepDuration"] >= 0 for p in progress)
+    assert [p["progress"]["screenshot"] for p in progress[:5]] == [None] * 5
+    shot_url = progress[5]["progress"]["screenshot"]
+    assert shot_url == f"/api/v1/runs/{run_id}/artifacts/{case_id}-a1-step06-dashboard.png"
+
+    final = stream[8]["payload"]
+    assert final["result"] == {"status": "passed", "error": None, "failedStep": None}
+    assert final["attempts"] == 1
+    assert final["duration"] >= 0
+    assert final["artifacts"] == [
+        f"/api/v1/runs/{run_id}/artifacts/{name}" for name in result.artifacts
+    ]
+    for name in result.artifacts:
+        assert (settings.paths.artifacts / run_id / name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_second_delivery_records_nothing(
+    store: RunStore, provider: CountingProvider, settings: Settings, base_url: str
+) -> None:
+    run_id, case_id = create_run(store, suite_doc(base_url, LOGIN_STEPS[:1]))
+    first = execute(store, provider, settings, run_id, case_id)
+    before = events(store, run_id)
+    second = execute(store, provider, settings, run_id, case_id)
+
+    assert first is not None
+    assert first.status == "passed"
+    assert second is None
+    assert events(store, run_id) == before
+    finals = [e for e in before if e["type"] in ("test_completed", "test_failed")]
+    assert len(finals) == 1
+    assert provider.opened == 1, "the second delivery opened no browser"
+
+
+def test_a_pass_on_retry_is_flaky(
+    store: RunStore,
+    provider: CountingProvider,
+    settings: Settings,
+    base_url: str,
+    pages: Pages,
+) -> None:
+    pages.flaky_hits = 0
+    steps: list[dict[str, Any]] = [
+        {"step_type": "navigate", "input_data": "/flaky"},
+        {
+            "step_type": "assert",
+            "selector": "h1",
+            "expected_result": "Works",
+            "timeout_seconds": 0.5,
+        },
+    ]
+    run_id, case_id = create_run(store, suite_doc(base_url, steps, retry_count=2))
+    result = execute(store, provider, settings, run_id, case_id)
+
+    assert result is not None
+    assert (result.status, result.attempts) == ("flaky", 2)
+    assert [(h.attempt, h.status) for h in result.history] == [(1, "failed"), (2, "passed")]
+    assert result.history[0].error == 'expected text of "h1" to contain "Works", got "Broken"'
+    stream = events(store, run_id)
+    starts = [e["payload"]["attempt"] for e in stream if e["type"] == "test_started"]
+    assert starts == [1, 2]
+    progress = [
+        (
+            e["payload"]["attempt"],
+            e["payload"]["progress"]["stepNumber"],
+            e["payload"]["stepStatus"],
+        )
+        for e in stream
+        if e["type"] == "test_progress"
+    ]
+    assert progress == [(1, 1, "passed"), (1, 2, "failed"), (2, 1, "passed"), (2, 2, "passed")]
+    final = stream[-2]
+    assert final["type"] == "test_completed"
+    assert final["payload"]["result"]["status"] == "flaky"
+    assert provider.opened == 2
+
+
+def test_a_failure_after_every_retry_is_failed_with_its_step(
+    store: RunStore, provider: CountingProvider, settings: Settings, base_url: str
+) -> None:
+    steps: list[dict[str, Any]] = [
+        {"step_type": "navigate", "input_data": "/dashboard"},
+        {"step_type": "assert", "selector": "h1", "expected_result": "Bye", "timeout_seconds": 0.3},
+    ]
+    run_id, case_id = create_run(store, suite_doc(base_url, steps, retry_count=1))
+    result = execute(store, provider, settings, run_id, case_id)
+
+    assert result is not None
+    assert (result.status, result.attempts, result.failed_step) == ("failed", 2, 2)
+    assert result.error == 'expected text of "h1" to contain "Bye", got "Welcome, alice"'
+    final = events(store, run_id)[-2]
+    assert final["type"] == "test_failed"
+    assert final["payload"]["result"] == {
+        "status": "failed",
+        "error": result.error,
+        "failedStep": 2,
+    }
+    assert any("failure" in url for url in final["payload"]["artifacts"])
+
+
+def test_a_browser_death_gets_a_new_session_without_using_a_retry(
+    store: RunStore, settings: Settings, base_url: str
+) -> None:
+    provider = CountingProvider(settings, kill_first=True)
+    run_id, case_id = create_run(store, suite_doc(base_url, LOGIN_STEPS[:1], retry_count=0))
+    result = execute(store, provider, settings, run_id, case_id)
+
+    assert result is not None
+    assert (result.status, result.attempts) == ("passed", 2)
+    assert [h.status for h in result.history] == ["error", "passed"]
+    assert "browser session died" in (result.history[0].error or "")
+    assert (provider.opened, provider.closed) == (2, 2)
+
+
+class NoBrowsers:
+    """A provider whose Grid has no free browser."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def open(self) -> WebDriver:
+        self.tries += 1
+        raise BrowserError("no browser from the Grid within 60 s")
+
+    def close(self, driver: WebDriver) -> None:
+        raise AssertionError("nothing was opened")
+
+
+def test_no_browser_at_all_ends_in_error_after_bounded_tries(
+    store: RunStore, settings: Settings, base_url: str
+) -> None:
+    provider = NoBrowsers()
+    run_id, case_id = create_run(store, suite_doc(base_url, LOGIN_STEPS[:2], retry_count=3))
+    result = run_case(
+        store, provider, ArtifactStore(settings.paths.artifacts), settings, run_id, case_id, "w"
+    )
+    assert result is not None
+    assert (result.status, result.attempts) == ("error", 1 + MAX_BROWSER_RESTARTS)
+    assert result.error == "could not open a browser: no browser from the Grid within 60 s"
+    assert [s.status for s in result.steps] == ["skipped", "skipped"]
+    assert provider.tries == 1 + MAX_BROWSER_RESTARTS
+
+
+def test_a_case_past_its_time_limit_stops_with_an_error(
+    store: RunStore, provider: CountingProvider, settings: Settings, base_url: str
+) -> None:
+    settings.worker.case_timeout_s = 3
+    steps: list[dict[str, Any]] = [
+        {"step_type": "navigate", "input_data": "/dashboard"},
+        {"step_type": "wait", "input_data": "30"},
+        {"step_type": "navigate", "input_data": "/login"},
+    ]
+    run_id, case_id = create_run(store, suite_doc(base_url, steps))
+    started = time.monotonic()
+    result = execute(store, provider, settings, run_id, case_id)
+
+    assert time.monotonic() - started < 10, "the 30 s wait was cut short"
+    assert result is not None
+    assert result.status == "error"
+    assert result.error is not None
+    assert result.error.startswith("the test case exceeded its time limit of 3 s")
+    assert [s.status for s in result.steps] == ["passed", "passed", "skipped"]
+    assert events(store, run_id)[-2]["type"] == "test_failed"
+
+
+def test_cancel_stops_a_running_case_at_the_next_step(
+    store: RunStore,
+    provider: CountingProvider,
+    settings: Settings,
+    base_url: str,
+    pages: Pages,
+) -> None:
+    steps = [
+        {"step_type": "navigate", "input_data": "/hook"},
+        {"step_type": "click", "selector": "#b"},
+        {"step_type": "click", "selector": "#b"},
+    ]
+    run_id, case_id = create_run(store, suite_doc(base_url, steps))
+    # The cancel arrives while the browser loads the first page.
+    pages.on_fetch["/hook"] = lambda: store.cancel_run(run_id)
+    result = execute(store, provider, settings, run_id, case_id)
+
+    assert result is not None
+    assert result.status == "cancelled"
+    assert [s.status for s in result.steps] == ["passed", "skipped", "skipped"]
+    types = [e["type"] for e in events(store, run_id)]
+    assert types == [
+        "run_started",
+        "test_started",
+        "test_progress",
+        "test_cancelled",
+        "run_completed",
+    ]
+    run = store.get_run(run_id)
+    assert run is not None
+    assert run.status == "cancelled"
+
+
+def test_a_case_of_a_cancelled_run_is_cancelled_without_a_browser(
+    store: RunStore, provider: CountingProvider, settings: Settings, base_url: str
+) -> None:
+    run_id, case_id = create_run(store, suite_doc(base_url, LOGIN_STEPS[:1]))
+    # The run was cancelled while this case's first delivery ran it (now redelivered).
+    store.redis.hset(keys.run(run_id), "cancelled", "1")
+    result = execute(store, provider, settings, run_id, case_id)
+
+    assert result is not None
+    assert result.status == "cancelled"
+    assert provider.opened == 0
+    assert [e["type"] for e in events(store, run_id)][-2:] == ["test_cancelled", "run_completed"]
+
+
+def test_secrets_never_reach_the_stream_or_the_stored_result(
+    store: RunStore, provider: CountingProvider, settings: Settings, base_url: str
+) -> None:
+    steps = [
+        *LOGIN_STEPS[:3],
+        {
+            "step_type": "assert",
+            "selector": "#pass",
+            "expected_result": "nope",
+            "timeout_seconds": 0.3,
+            "continue_on_failure": True,
+        },
+        {
+            "step_type": "custom",
+            "name": f"log in as alice/{SECRET}",
+            "input_data": "document.querySelector('form').requestSubmit(); return true",
+        },
+        {
+            "step_type": "assert",
+            "selector": "#err",
+            "expected_result": "nothing",
+            "timeout_seconds": 0.3,
+            "is_optional": True,
+        },
+    ]
+    doc = suite_doc(base_url, steps)
+    run_id, case_id = create_run(store, doc)
+    result = execute(store, provider, settings, run_id, case_id)
+
+    assert result is not None
+    assert result.status == "failed"
+    assert result.error is not None
+    assert "***" in result.error
+    client = store.redis
+    entries = cast(list[Any], client.xrange(keys.EVENTS_STREAM))
+    entries += cast(list[Any], client.xrange(keys.run_events(run_id)))
+    dumped = json.dumps(entries) + json.dumps(client.hgetall(keys.run_cases(run_id)))
+    dumped += json.dumps(client.hgetall(keys.run(run_id)))
+    assert len(entries) > 10
+    assert SECRET not in dumped
+    assert SECRET in cast(str, client.hget(keys.run_specs(run_id), case_id))  # the spec holds it
+
+
+def test_a_redis_outage_leaves_the_case_unfinished_and_raises(
+    provider: CountingProvider, settings: Settings, base_url: str, pages: Pages
+) -> None:
+    with redis_server() as url:
+        own = settings.model_copy(update={"redis": RedisSettings(url=url)})
+        store = RunStore.connect(own)
+        run_id, case_id = create_run(
+            store,
+            suite_doc(
+                base_url,
+                [
+                    {"step_type": "navigate", "input_data": "/hook"},
+                    {"step_type": "click", "selector": "#b"},
+                ],
+            ),
+        )
+        # Redis goes away while the browser loads the first page.
+        stopped = threading.Event()
+
+        def stop_redis() -> None:
+            store.redis.shutdown(nosave=True)
+            stopped.set()
+
+        pages.on_fetch["/hook"] = stop_redis
+        with pytest.raises(redis.ConnectionError):
+            execute(store, provider, own, run_id, case_id)
+        assert stopped.is_set()
+
+
+def test_the_celery_task_runs_the_case_without_a_broker(
+    store: RunStore, settings: Settings, base_url: str
+) -> None:
+    app = make_celery(settings)
+    conf = app.conf
+    assert conf.task_acks_late
+    assert conf.task_reject_on_worker_lost
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.broker_transport_options["unacked_restore_interval"] == 10.0
+    assert conf.task_routes[TASK_NAME] == {"queue": "testfleet"}
+    run_id, case_id = create_run(store, suite_doc(base_url, LOGIN_STEPS[:1]))
+
+    outcome = app.tasks[TASK_NAME].apply(args=(run_id, case_id))
+
+    assert outcome.get() == "passed"
+    case = store.get_case(run_id, case_id)
+    assert case.status == "passed"
+    assert case.worker is not None
+    assert case.worker.startswith("worker@")
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout_s: float) -> None:
+    """Poll ``check`` until it holds; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_real_worker_takes_critical_cases_first_and_drains_on_sigterm(
+    store: RunStore, settings: Settings, base_url: str, tmp_path: Path
+) -> None:
+    bulk_run, bulk = create_run(
+        store,
+        suite_doc(base_url, [
+            {"step_type": "navigate", "input_data": "/dashboard"},
+            {"step_type": "wait", "input_data": "2"},
+        ]),
+    )  # fmt: skip
+    critical_run, critical = create_run(store, suite_doc(base_url, LOGIN_STEPS[:1]))
+    sender = make_celery(settings)
+    # Queued before any worker runs: the critical case, sent last, must start first.
+    sender.send_task(TASK_NAME, args=(bulk_run, bulk), priority=9)
+    sender.send_task(TASK_NAME, args=(critical_run, critical), priority=0)
+    sender.close()
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TESTFLEET_REDIS__URL": settings.redis.url,
+        "TESTFLEET_GRID__PROVIDER": "local",
+        "TESTFLEET_PATHS__STATE_DIR": str(tmp_path),
+    }
+    code = "from testfleet.settings import Settings; from workers.main import main; "
+    code += "main(Settings(), 1, 'tfworker-7')"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for("the bulk case to run", lambda: store.get_case(bulk_run, bulk).is_final
+                 or store.get_case(bulk_run, bulk).status == "running", 60)  # fmt: skip
+        worker.send_signal(signal.SIGTERM)  # warm shutdown while the bulk case runs
+        output, _ = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+    assert worker.returncode == 0, output
+    first, second = store.get_case(critical_run, critical), store.get_case(bulk_run, bulk)
+    assert (first.status, second.status) == ("passed", "passed"), output
+    assert (first.started_ms or 0) < (second.started_ms or 0)
+    assert second.worker is not None
+    assert second.worker.startswith("tfworker-7@")

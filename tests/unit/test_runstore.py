@@ -1,0 +1,127 @@
+"""The run store on a real Redis: final statuses once, runs complete once, cancel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from testfleet import keys
+from testfleet.events import Event, now_ms
+from testfleet.results import CaseResult, RunRecord
+from testfleet.runstore import RunStore
+from testfleet.settings import Settings
+from tests.fixtures_redis import redis_server
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def store(redis_url: str) -> RunStore:
+    store = RunStore.connect(Settings(redis={"url": redis_url}), source="test@host")
+    store.redis.flushdb()
+    return store
+
+
+def new_run(store: RunStore, run_id: str = "r1", n: int = 3) -> list[CaseResult]:
+    record = RunRecord(run_id=run_id, project_id="p", name="x", suites=["s"],
+                       created_ms=now_ms(), total=n)  # fmt: skip
+    cases = [CaseResult(case_id=f"{run_id}-{i}", run_id=run_id, suite="s", name=f"t{i}")
+             for i in range(n)]  # fmt: skip
+    started = Event("run_started", run_id, "p", {"total": n}, source="test")
+    store.create_run(record, cases, {c.case_id: "{}" for c in cases}, started)
+    return cases
+
+
+def final(case: CaseResult, status: str) -> tuple[CaseResult, Event]:
+    done = case.model_copy(update={"status": status})
+    kind = "test_completed" if status in ("passed", "flaky") else "test_failed"
+    event = Event(kind, case.run_id, "p", {"testId": case.case_id, "result": {"status": status}},
+                  correlation_id=case.case_id)  # fmt: skip
+    return done, event
+
+
+def events(store: RunStore, run_id: str) -> list[dict[str, object]]:
+    return store.read_run_events(run_id)
+
+
+def test_a_final_status_is_recorded_once_even_under_concurrent_deliveries(store: RunStore) -> None:
+    [case] = new_run(store, n=1)
+    assert store.begin_case("r1", case.case_id) == 1
+    assert store.begin_case("r1", case.case_id) == 2  # a redelivery counts an attempt
+    attempts = [final(case, "passed"), final(case, "failed")] * 10
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda a: store.finish_case(*a), attempts))
+    assert results.count(True) == 1
+    finals = [e for e in events(store, "r1") if e["type"] in ("test_completed", "test_failed")]
+    assert len(finals) == 1
+    assert [e["type"] for e in events(store, "r1")].count("run_completed") == 1
+    assert store.begin_case("r1", case.case_id) == 0  # final: a late delivery does nothing
+
+
+def test_run_completes_once_with_the_right_status_and_counts(store: RunStore) -> None:
+    cases = new_run(store)
+    for case, status in zip(cases, ["passed", "flaky", "failed"], strict=True):
+        store.begin_case("r1", case.case_id)
+        assert store.finish_case(*final(case, status))
+    completed = events(store, "r1")[-1]
+    assert completed["type"] == "run_completed"
+    payload = completed["payload"]
+    assert isinstance(payload, dict)
+    assert payload["status"] == "failed"
+    assert payload["counts"] == {"passed": 1, "flaky": 1, "failed": 1, "error": 0, "cancelled": 0}
+    run = store.get_run("r1")
+    assert run is not None
+    assert run.status == "failed"
+    assert run.finishedMs is not None
+
+
+def test_progress_after_the_final_status_is_ignored(store: RunStore) -> None:
+    [case] = new_run(store, n=1)
+    store.begin_case("r1", case.case_id)
+    store.finish_case(*final(case, "passed"))
+    late = case.model_copy(update={"status": "running", "attempts": 9})
+    assert not store.update_case(late, Event("test_progress", "r1", "p", {}))
+    assert store.get_case("r1", case.case_id).status == "passed"
+
+
+def test_cancel_ends_queued_cases_and_flags_running_ones(store: RunStore) -> None:
+    cases = new_run(store)
+    store.begin_case("r1", cases[0].case_id)  # running
+    assert store.cancel_run("r1") == 2
+    assert store.is_cancelled("r1")
+    assert store.begin_case("r1", cases[1].case_id) == 0  # already cancelled: never starts
+    run = store.get_run("r1")
+    assert run is not None
+    assert run.counts == {"running": 1, "cancelled": 2}
+    cancelled, _ = final(cases[0], "cancelled")
+    store.finish_case(cancelled, Event("test_cancelled", "r1", "p", {}))
+    assert store.get_run("r1").status == "cancelled"  # type: ignore[union-attr]
+
+
+def test_each_event_has_the_same_id_on_both_streams(store: RunStore) -> None:
+    new_run(store, n=1)
+    event_id = store.publish(Event("test_progress", "r1", "p", {"x": 1}))
+    [(global_id, fields)] = store.redis.xrange(keys.EVENTS_STREAM, min=event_id, max=event_id)
+    [(run_id, _)] = store.redis.xrange(keys.run_events("r1"), min=event_id, max=event_id)
+    assert global_id == run_id == event_id
+    assert fields["r"] == "r1"
+    assert fields["p"] == "p"
+    assert fields["c"] == "test_execution"
+    assert json.loads(fields["d"])["payload"] == {"x": 1}
+
+
+def test_unknown_case_is_not_found(store: RunStore) -> None:
+    from testfleet.errors import NotFoundError
+
+    new_run(store, n=1)
+    with pytest.raises(NotFoundError):
+        store.begin_case("r1", "nope")

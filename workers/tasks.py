@@ -1,0 +1,453 @@
+"""Running one test case: the typed ``run_case`` and the Celery task around it.
+
+``run_case`` is what a delivery of ``testfleet.run_case(run_id, case_id)`` does;
+tests call it directly, without a broker. It
+
+1. claims the case (``RunStore.begin_case``): a case already final is left alone
+   (a redelivery after another worker finished it), a cancelled run's case is
+   finished ``cancelled``;
+2. runs attempts, each in a fresh browser session that is always closed:
+   ``retry_count`` more after a failure (a later pass is ``flaky``), and a new
+   session when the browser died under the test (bounded by
+   ``MAX_BROWSER_RESTARTS``, not taken from the retry budget);
+3. publishes ``test_started`` per attempt and ``test_progress`` per step, each
+   stored together with the case's state (``update_case``), and one final
+   ``test_completed`` / ``test_failed`` / ``test_cancelled`` (``finish_case``,
+   exactly once however often the task is delivered).
+
+Redis errors are not caught: the task raises, the case stays non-final, and the
+message is delivered again. Everything else that goes wrong ends the case
+``error`` with a message, rather than redelivering a case that would fail again.
+
+Event payloads (``correlationId`` = case id, ``source`` = worker name)::
+
+    test_started    {testId, testSuiteId, name, attempt, tags, environment, totalSteps}
+    test_progress   {testId, testSuiteId, attempt,
+                     progress: {percentage, currentStep, stepNumber, totalSteps,
+                                duration (ms since the case started), screenshot (URL|null)},
+                     stepStatus, stepDuration (ms), stepError}
+    test_completed  {testId, testSuiteId, name,
+    test_failed      result: {status, error, failedStep}, duration (ms), attempts,
+    test_cancelled   artifacts (URLs)}
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from celery import Task, shared_task
+from celery.exceptions import Reject
+
+from grid.provider import BrowserProvider, make_provider
+from testfleet.artifacts import ArtifactStore, artifact_url, safe_name
+from testfleet.errors import InfrastructureError, NotFoundError
+from testfleet.events import Event, now_ms
+from testfleet.results import AttemptSummary, CaseResult, StepResult
+from testfleet.runstore import RunStore
+from testfleet.settings import Settings
+from testfleet.suite import CaseSpec, Masker
+from workers.app import TASK_NAME, app_settings
+from workers.executor import AttemptOutcome, Hooks, execute_steps
+
+log = logging.getLogger(__name__)
+
+MAX_BROWSER_RESTARTS = 2
+"""New sessions one delivery may open after the browser died (or failed to open)."""
+
+_FINAL_EVENT = {
+    "passed": "test_completed",
+    "flaky": "test_completed",
+    "failed": "test_failed",
+    "error": "test_failed",
+    "cancelled": "test_cancelled",
+}
+
+
+def run_case(
+    store: RunStore,
+    provider: BrowserProvider,
+    artifacts: ArtifactStore,
+    settings: Settings,
+    run_id: str,
+    case_id: str,
+    worker_name: str,
+) -> CaseResult | None:
+    """Run one case of a run to its final status and record it.
+
+    Returns the final result, or None when this delivery recorded nothing final
+    (the case was already final, or another delivery finished it meanwhile).
+    Raises ``NotFoundError`` for an unknown or expired case, and Redis errors as
+    they come (the case stays non-final so a redelivery can finish it).
+    """
+    attempt = store.begin_case(run_id, case_id)
+    if attempt == 0:
+        log.info("case %s is already final; nothing to do", case_id)
+        return None
+    record = store.get_record(run_id)
+    if record is None:
+        raise NotFoundError(f"run {run_id} does not exist (expired?)")
+    case = store.get_case(run_id, case_id)
+    runner = _CaseRun(store, provider, artifacts, settings, case, record.project_id, worker_name)
+    if attempt == -1:
+        return runner.finish_cancelled()
+    spec = CaseSpec.model_validate_json(store.get_spec(run_id, case_id))
+    return runner.run(spec, attempt)
+
+
+class _Superseded(Exception):
+    """The case became final elsewhere (another delivery) while this one ran it."""
+
+
+@dataclass
+class _Attempt:
+    number: int
+    outcome: AttemptOutcome
+    timed_out: bool
+
+
+class _CaseRun:
+    """One delivery of one case: its attempts, events and final record."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        provider: BrowserProvider,
+        artifacts: ArtifactStore,
+        settings: Settings,
+        case: CaseResult,
+        project_id: str,
+        worker_name: str,
+    ) -> None:
+        self.store = store
+        self.provider = provider
+        self.artifacts = artifacts
+        self.settings = settings
+        self.case = case
+        self.project_id = project_id
+        self.worker = worker_name
+        self.mask = Masker([])
+        self.started_ms = now_ms()
+        self.deadline = time.monotonic() + settings.worker.case_timeout_s
+        """Monotonic time after which no further step starts (``case_timeout_s``)."""
+        self._artifacts: list[str] = []
+
+    # -- the delivery --------------------------------------------------------------------
+
+    def run(self, spec: CaseSpec, attempt: int) -> CaseResult | None:
+        self.mask = Masker(spec.secrets)
+        previous = self.case
+        self.case = previous.model_copy(
+            update={
+                "name": self.mask(previous.name),
+                "status": "running",
+                "worker": self.worker,
+                "started_ms": self.started_ms,
+                "retry_count": spec.retry_count,
+                "total_steps": len(spec.test.steps),
+                "history": list(previous.history),
+                "artifacts": list(previous.artifacts),
+            }
+        )
+        self._artifacts = list(previous.artifacts)
+        self._record_lost_attempts(attempt, previous.worker)
+        # A failure recorded by an earlier delivery still counts: a pass now is flaky.
+        failures = sum(1 for h in self.case.history if h.status == "failed")
+        restarts = 0
+        try:
+            while True:
+                done = self._attempt(spec, attempt)
+                outcome = done.outcome
+                if outcome.status == "passed":
+                    return self._finish("flaky" if failures else "passed", outcome)
+                if done.timed_out:
+                    return self._finish("error", outcome, error=self._timeout_message())
+                if outcome.status == "cancelled":
+                    return self._finish("cancelled", outcome)
+                if outcome.browser_died:
+                    restarts += 1
+                    again = restarts <= MAX_BROWSER_RESTARTS
+                else:
+                    failures += 1
+                    again = failures <= spec.retry_count
+                if not again or time.monotonic() >= self.deadline:
+                    return self._finish(outcome.status, outcome)
+                attempt = self.store.begin_case(self.case.run_id, self.case.case_id)
+                if attempt == 0:
+                    return None
+                if attempt == -1:
+                    return self._finish("cancelled", outcome)
+        except _Superseded:
+            log.info("case %s was finished by another delivery", self.case.case_id)
+            return None
+        except redis.RedisError:
+            raise  # not final: the message is redelivered and the case resumed
+        except Exception as exc:
+            # A bug, a full disk, or Celery's soft time limit: record it rather than
+            # redeliver a case that would fail the same way.
+            log.exception("case %s failed inside the worker", self.case.case_id)
+            if time.monotonic() >= self.deadline:
+                error = self._timeout_message()
+            else:
+                error = f"the worker failed: {type(exc).__name__}: {exc}"
+            return self._finish("error", None, error=error)
+
+    def _timeout_message(self) -> str:
+        limit = self.settings.worker.case_timeout_s
+        return (
+            f"the test case exceeded its time limit of {limit} s "
+            "(raise TESTFLEET_WORKER__CASE_TIMEOUT_S if it needs longer)"
+        )
+
+    def finish_cancelled(self) -> CaseResult | None:
+        return self._finish("cancelled", None)
+
+    def _record_lost_attempts(self, attempt: int, previous_worker: str | None) -> None:
+        """Attempts begun by a delivery that never finished them (its worker died)."""
+        history = self.case.history
+        recorded = {h.attempt for h in history}
+        for lost in range(1, attempt):
+            if lost not in recorded:
+                history.append(
+                    AttemptSummary(
+                        attempt=lost,
+                        status="interrupted",
+                        worker=previous_worker or "unknown",
+                        error="the worker stopped during this attempt; the case was redelivered",
+                    )
+                )
+        history.sort(key=lambda h: h.attempt)
+
+    # -- one attempt ---------------------------------------------------------------------
+
+    def _attempt(self, spec: CaseSpec, number: int) -> _Attempt:
+        case = self.case
+        self.case = case.model_copy(
+            update={"attempts": number, "steps": [], "error": None, "failed_step": None}
+        )
+        self._update(
+            "test_started",
+            {
+                "attempt": number,
+                "tags": case.tags,
+                "environment": spec.environment,
+                "totalSteps": len(spec.test.steps),
+                "name": self.case.name,
+            },
+        )
+        hooks = _AttemptHooks(self, number)
+        try:
+            driver = self.provider.open()
+        except InfrastructureError as exc:
+            # No session (Grid full or down): like a browser death, worth a bounded retry.
+            skipped = [
+                StepResult(
+                    index=i, label=self.mask(s.label), step_type=s.step_type, status="skipped"
+                )
+                for i, s in enumerate(spec.test.steps, 1)
+            ]
+            error = self.mask(f"could not open a browser: {exc}")
+            outcome = AttemptOutcome("error", skipped, error=error, browser_died=True)
+        else:
+            try:
+                outcome = execute_steps(driver, spec, hooks.as_hooks())
+            finally:
+                self.provider.close(driver)
+        if hooks.superseded:
+            raise _Superseded
+        self._artifacts += outcome.artifacts
+        status = "error" if hooks.timed_out else outcome.status
+        self.case.history.append(
+            AttemptSummary(
+                attempt=number,
+                status=status,
+                worker=self.worker,
+                duration_ms=outcome.duration_ms,
+                error=outcome.error,
+            )
+        )
+        return _Attempt(number, outcome, hooks.timed_out)
+
+    # -- recording -----------------------------------------------------------------------
+
+    def _event(self, type_: str, payload: dict[str, Any]) -> Event:
+        return Event(
+            type=type_,
+            run_id=self.case.run_id,
+            project_id=self.project_id,
+            payload={"testId": self.case.case_id, "testSuiteId": self.case.suite, **payload},
+            correlation_id=self.case.case_id,
+            source=self.worker,
+        )
+
+    def _update(self, type_: str, payload: dict[str, Any]) -> None:
+        """Store the case's state with one event; the case may have become final elsewhere."""
+        if not self.store.update_case(self.case, self._event(type_, payload)):
+            raise _Superseded
+
+    def progress(self, step: StepResult, number: int, total: int, attempt: int) -> None:
+        self.case.steps.append(step)
+        shot = step.screenshot
+        self._update(
+            "test_progress",
+            {
+                "attempt": attempt,
+                "progress": {
+                    "percentage": round(100 * number / total) if total else 100,
+                    "currentStep": step.label,
+                    "stepNumber": number,
+                    "totalSteps": total,
+                    "duration": now_ms() - self.started_ms,
+                    "screenshot": artifact_url(self.case.run_id, shot) if shot else None,
+                },
+                "stepStatus": step.status,
+                "stepDuration": step.duration_ms,
+                "stepError": step.error,
+            },
+        )
+
+    def save_artifact(self, attempt: int, name: str, data: bytes) -> str:
+        stored = f"{safe_name(self.case.case_id)}-a{attempt}-{name}"
+        return self.artifacts.save(self.case.run_id, stored, data)
+
+    def _finish(
+        self, status: str, outcome: AttemptOutcome | None, error: str | None = None
+    ) -> CaseResult | None:
+        finished = now_ms()
+        good = status in ("passed", "flaky")
+        if good:
+            error = None
+        elif error is None and outcome is not None:
+            error = outcome.error
+        update: dict[str, Any] = {
+            "status": status,
+            "finished_ms": finished,
+            "duration_ms": finished - (self.case.started_ms or finished),
+            "artifacts": self._artifacts,
+            "error": self.mask(error) if error else None,
+            "failed_step": outcome.failed_step if outcome and not good else None,
+        }
+        if outcome is not None:
+            update["steps"] = outcome.steps
+        self.case = self.case.model_copy(update=update)
+        event = self._event(
+            _FINAL_EVENT[status],
+            {
+                "name": self.case.name,
+                "result": {
+                    "status": status,
+                    "error": self.case.error,
+                    "failedStep": self.case.failed_step,
+                },
+                "duration": self.case.duration_ms,
+                "attempts": self.case.attempts,
+                "artifacts": [artifact_url(self.case.run_id, a) for a in self._artifacts],
+            },
+        )
+        if not self.store.finish_case(self.case, event):
+            log.info("case %s was already final; this result is dropped", self.case.case_id)
+            return None
+        return self.case
+
+
+class _AttemptHooks:
+    """The executor's callbacks for one attempt."""
+
+    def __init__(self, run: _CaseRun, attempt: int) -> None:
+        self.run = run
+        self.attempt = attempt
+        self.superseded = False
+        self.timed_out = False
+
+    def as_hooks(self) -> Hooks:
+        return Hooks(on_step=self.on_step, should_stop=self.should_stop, save_artifact=self.save)
+
+    def on_step(self, step: StepResult, number: int, total: int) -> None:
+        try:
+            self.run.progress(step, number, total, self.attempt)
+        except _Superseded:
+            self.superseded = True
+
+    def should_stop(self) -> bool:
+        if self.superseded:
+            return True
+        if time.monotonic() >= self.run.deadline:
+            self.timed_out = True
+            return True
+        return self.run.store.is_cancelled(self.run.case.run_id)
+
+    def save(self, name: str, data: bytes) -> str:
+        return self.run.save_artifact(self.attempt, name, data)
+
+
+# -- the Celery task --------------------------------------------------------------------
+
+
+@dataclass
+class _Resources:
+    pid: int
+    settings: Settings
+    store: RunStore
+    provider: BrowserProvider
+    artifacts: ArtifactStore
+
+
+_resources: _Resources | None = None
+
+
+def _process_resources(settings: Settings) -> _Resources:
+    """This process's store, provider and artifact store, made on first use.
+
+    Made lazily in the pool child, not in the parent before it forks: Redis
+    connections and browser sessions must not be shared across processes.
+    """
+    global _resources  # noqa: PLW0603 - one set per process, by design
+    pid = os.getpid()
+    if _resources is None or _resources.pid != pid or _resources.settings is not settings:
+        _resources = _Resources(
+            pid=pid,
+            settings=settings,
+            store=RunStore.connect(settings),
+            provider=make_provider(settings),
+            artifacts=ArtifactStore(settings.paths.artifacts),
+        )
+    return _resources
+
+
+def worker_name(node: str | None) -> str:
+    """This process's name in results and events: ``<node name>:<pid>``
+    (``tfworker-1@host:4242``), or ``worker@<host>:<pid>`` outside a worker
+    (Celery's eager ``apply`` gives the bare host name)."""
+    if not node or "@" not in node:
+        node = f"worker@{node or socket.gethostname()}"
+    return f"{node}:{os.getpid()}"
+
+
+def _run_case_task(self: Task[Any, Any], run_id: str, case_id: str) -> str | None:
+    """Celery's entry: ``run_case`` with this process's resources."""
+    res = _process_resources(app_settings(self.app))
+    name = worker_name(self.request.hostname)
+    res.store.source = name  # run_completed, when this case completes the run, names us
+    try:
+        result = run_case(
+            res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
+        )
+    except NotFoundError as exc:
+        log.warning("dropping the task for case %s: %s", case_id, exc)
+        return None
+    except redis.RedisError as exc:
+        # Nothing final was recorded: put the message back for a later delivery.
+        log.error("Redis failed during case %s (%s); requeueing it", case_id, exc)
+        raise Reject(str(exc), requeue=True) from exc
+    return result.status if result is not None else None
+
+
+# Registered as a shared task: every Celery app gets it once finalized, so the app
+# (and its settings) is made by the entry point, never at import time here. Applied
+# as a call because celery is untyped (a decorator would erase the function's types).
+run_case_task = shared_task(name=TASK_NAME, bind=True)(_run_case_task)
