@@ -68,7 +68,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gateway.streams import START, Entry, StreamReader
 from testfleet import keys
-from testfleet.auth import ApiKey, KeyStore
+from testfleet.auth import ApiKey, KeyStore, presented_key
 from testfleet.errors import AuthError, InfrastructureError, NotFoundError, UsageError
 from testfleet.events import TYPE_CHANNEL, is_stream_id
 from testfleet.settings import Settings
@@ -294,15 +294,10 @@ def _services(request: Request) -> _Services:
 
 
 def _presented_key(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
-    if auth:
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError(
-                "send the API key as `Authorization: Bearer KEY`, `X-API-Key: KEY` or ?token=KEY"
-            )
-        return token.strip()
-    return request.headers.get("x-api-key") or request.query_params.get("token")
+    headers = request.headers
+    return presented_key(
+        headers.get("authorization"), headers.get("x-api-key"), request.query_params.get("token")
+    )
 
 
 async def _authorize(request: Request, scope: str) -> ApiKey:

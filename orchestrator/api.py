@@ -51,7 +51,7 @@ from orchestrator import reports
 from orchestrator.dispatch import Dispatcher, plan_run
 from testfleet import keys
 from testfleet.artifacts import ArtifactStore
-from testfleet.auth import ApiKey, KeyStore
+from testfleet.auth import ApiKey, KeyStore, presented_key
 from testfleet.errors import (
     AuthError,
     InfrastructureError,
@@ -282,13 +282,7 @@ def _services(request: Request) -> _Services:
 
 
 def _presented_key(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
-    if auth:
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError("send the API key as `Authorization: Bearer KEY` or `X-API-Key: KEY`")
-        return token.strip()
-    return request.headers.get("x-api-key")
+    return presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
 
 
 def _require(scope: str) -> Callable[[Request], ApiKey]:

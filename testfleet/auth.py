@@ -97,3 +97,16 @@ class KeyStore:
         pipe.hdel(keys.API_KEYS, cast(str, digest))
         pipe.hdel(keys.API_KEY_IDS, key_id)
         pipe.execute()
+
+
+def presented_key(
+    authorization: str | None, x_api_key: str | None, token: str | None = None
+) -> str | None:
+    """The key a request presents: ``Authorization: Bearer KEY``, ``X-API-Key`` or a
+    ``token`` query parameter (where one is accepted); ``AuthError`` for a malformed one."""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise AuthError("send the API key as `Authorization: Bearer KEY` or `X-API-Key: KEY`")
+        return value.strip()
+    return x_api_key or token
