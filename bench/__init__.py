@@ -1,0 +1,1 @@
+"""Benchmarks with baselines, run side by side (``make bench``)."""
