@@ -69,7 +69,14 @@ from starlette.types import Message, Receive, Scope, Send
 from gateway.streams import START, Entry, StreamReader
 from testfleet import keys
 from testfleet.auth import ApiKey, KeyStore, presented_key
-from testfleet.errors import AuthError, InfrastructureError, NotFoundError, UsageError
+from testfleet.errors import (
+    AuthError,
+    ForbiddenError,
+    InfrastructureError,
+    NotFoundError,
+    UsageError,
+    http_status,
+)
 from testfleet.events import TYPE_CHANNEL, is_stream_id
 from testfleet.settings import Settings
 
@@ -138,23 +145,12 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 def _error_response(exc: Exception) -> JSONResponse:
     """The one translation of errors into HTTP answers."""
-    if isinstance(exc, _Forbidden):
-        return _error(403, "forbidden", str(exc))
-    if isinstance(exc, AuthError):
-        return _error(401, "unauthorized", str(exc))
-    if isinstance(exc, NotFoundError):
-        return _error(404, "not_found", str(exc))
-    if isinstance(exc, UsageError):
-        return _error(400, "bad_request", str(exc))
-    if isinstance(exc, InfrastructureError):
-        return _error(503, "unavailable", str(exc))
+    known = http_status(exc)
+    if known is not None:
+        return _error(*known, str(exc))
     if isinstance(exc, redis.RedisError):
         return _error(503, "unavailable", f"Redis is not answering ({exc}); try again shortly")
     return _error(500, "internal_error", "the gateway failed unexpectedly; see its log")
-
-
-class _Forbidden(AuthError):
-    """A valid key without the needed scope (403, not 401)."""
 
 
 # --- the event stream response -----------------------------------------------------------
@@ -305,7 +301,7 @@ async def _authorize(request: Request, scope: str) -> ApiKey:
     presented = _presented_key(request)
     key = await anyio.to_thread.run_sync(services.keys.verify, presented)
     if not key.allows(scope):
-        raise _Forbidden(
+        raise ForbiddenError(
             f"this API key (id {key.id}) lacks the {scope} scope; create one that has it: "
             f"`testfleet keys create --project {key.project} --scopes {scope}`"
         )

@@ -53,12 +53,13 @@ from testfleet import keys
 from testfleet.artifacts import ArtifactStore
 from testfleet.auth import ApiKey, KeyStore, presented_key
 from testfleet.errors import (
-    AuthError,
+    ForbiddenError,
     InfrastructureError,
     NotFoundError,
     SuiteError,
     TestfleetError,
     UsageError,
+    http_status,
 )
 from testfleet.events import Event
 from testfleet.loader import load_document
@@ -105,10 +106,6 @@ class ApiError(Exception):
         self.problems = problems
 
 
-class _Forbidden(AuthError):
-    """A valid key without the scope the endpoint needs (403, not 401)."""
-
-
 class _BodyTooLarge(Exception):
     """The request body went past ``settings.api.max_body_bytes``."""
 
@@ -139,18 +136,9 @@ def _error_response(exc: Exception) -> JSONResponse:
         n = len(exc.problems)
         message = f"{n} problem(s) in the submitted suites; fix them and submit again"
         return _error(422, "invalid_suite", message, [_api_wording(p) for p in exc.problems])
-    if isinstance(exc, _Forbidden):
-        return _error(403, "forbidden", str(exc))
-    if isinstance(exc, AuthError):
-        return _error(401, "unauthorized", str(exc))
-    if isinstance(exc, NotFoundError):
-        return _error(404, "not_found", str(exc))
-    if isinstance(exc, UsageError):
-        return _error(400, "bad_request", str(exc))
-    if isinstance(exc, InfrastructureError):
-        return _error(503, "unavailable", str(exc))
-    if isinstance(exc, TestfleetError):
-        return _error(400, "bad_request", str(exc))
+    known = http_status(exc)
+    if known is not None:
+        return _error(*known, str(exc))
     if isinstance(exc, redis.RedisError):
         return _error(503, "unavailable", f"Redis is not answering ({exc}); try again shortly")
     if isinstance(exc, ApiError):
@@ -289,7 +277,7 @@ def _require(scope: str) -> Callable[[Request], ApiKey]:
     def dependency(request: Request) -> ApiKey:
         key = _services(request).keys.verify(_presented_key(request))
         if not key.allows(scope):
-            raise _Forbidden(
+            raise ForbiddenError(
                 f"this API key (id {key.id}) lacks the {scope} scope; create one that has it: "
                 f"`testfleet keys create --project {key.project} --scopes {scope}`"
             )

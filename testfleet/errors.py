@@ -7,7 +7,8 @@ these at one place per adapter. Every message says what to do about it.
     ├── SuiteError              a suite file is invalid (carries every problem found)
     ├── UsageError              a command or request was called wrongly
     ├── NotFoundError           a run, case, key or artifact does not exist
-    ├── AuthError               missing, unknown or revoked API key; missing scope
+    ├── AuthError               missing, unknown or revoked API key
+    │   └── ForbiddenError      a valid key without the scope needed
     └── InfrastructureError     a service testfleet needs is missing or not answering
         └── BrowserError        a browser session could not be opened or died
 """
@@ -43,9 +44,32 @@ class AuthError(TestfleetError):
     """The API key is missing, unknown, revoked, or lacks the needed scope."""
 
 
+class ForbiddenError(AuthError):
+    """A valid API key without the scope the request needs (HTTP 403, not 401)."""
+
+
 class InfrastructureError(TestfleetError):
     """A service testfleet needs (Redis, the Grid, the API) is missing or not answering."""
 
 
 class BrowserError(InfrastructureError):
     """A browser session could not be opened, or died under a test."""
+
+
+_HTTP: tuple[tuple[type[TestfleetError], int, str], ...] = (
+    (SuiteError, 422, "invalid_suite"),
+    (ForbiddenError, 403, "forbidden"),
+    (AuthError, 401, "unauthorized"),
+    (NotFoundError, 404, "not_found"),
+    (UsageError, 400, "bad_request"),
+    (InfrastructureError, 503, "unavailable"),
+    (TestfleetError, 400, "bad_request"),
+)
+
+
+def http_status(exc: BaseException) -> tuple[int, str] | None:
+    """The HTTP status and error code that answer a testfleet error; None for any other."""
+    for kind, status, code in _HTTP:
+        if isinstance(exc, kind):
+            return status, code
+    return None
