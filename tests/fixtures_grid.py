@@ -20,7 +20,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -37,6 +36,7 @@ from grid.launcher import (
 )
 from testfleet.errors import InfrastructureError
 from testfleet.settings import GridSettings, PathSettings, Settings
+from tests.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GRID_READY_TIMEOUT_S = 90.0
@@ -164,18 +164,12 @@ def leftover_processes(marker: str) -> list[str]:
 
 
 def _wait_http_ok(url: str, timeout_s: float, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if process.poll() is not None:
             raise InfrastructureError(f"{url}: server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError as exc:
-            last = str(exc)
-        time.sleep(0.05)
-    raise InfrastructureError(f"{url} not answering after {timeout_s:g} s ({last})")
+        return httpx.get(url, timeout=1.0).status_code == 200
+
+    wait_until(f"{url} to answer", answers, timeout_s, ignore=(httpx.HTTPError,))
 
 
 def _tail(path: Path) -> str:

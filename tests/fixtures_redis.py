@@ -10,10 +10,11 @@ import contextlib
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 
 import redis
+
+from tests.waiting import wait_until
 
 START_TIMEOUT_S = 10.0
 """How long redis-server may take to answer PING."""
@@ -55,22 +56,17 @@ def redis_server(binary: str = "redis-server") -> Iterator[str]:
 
 
 def _wait_for_ping(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
     client = redis.Redis.from_url(url, socket_connect_timeout=1)
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise RuntimeError(f"redis-server exited at start:\n{output}")
+        return bool(client.ping())
+
     try:
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-                raise RuntimeError(f"redis-server exited at start:\n{output}")
-            try:
-                if client.ping():
-                    return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"redis-server at {url} did not answer within {START_TIMEOUT_S} s"
-                    ) from None
-            # Not a fixed sleep: a short poll interval of a condition with a deadline.
-            time.sleep(0.05)
+        wait_until(
+            f"redis-server at {url}", answers, START_TIMEOUT_S, ignore=(redis.ConnectionError,)
+        )
     finally:
         client.close()

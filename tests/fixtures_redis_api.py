@@ -8,20 +8,12 @@ says it started), never a fixed sleep.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
 
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0, what: str = "") -> None:
-    """Poll ``condition`` until it holds; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what or condition}")
-        time.sleep(0.01)
+from tests.waiting import wait_until
 
 
 @contextmanager
@@ -30,7 +22,7 @@ def serving(server: uvicorn.Server, timeout_s: float = 15.0) -> Iterator[uvicorn
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     try:
-        wait_until(lambda: server.started or not thread.is_alive(), timeout_s, "uvicorn to start")
+        wait_until("uvicorn to start", lambda: server.started or not thread.is_alive(), timeout_s)
         if not server.started:
             raise RuntimeError("uvicorn stopped before it started (see the log above)")
         yield server

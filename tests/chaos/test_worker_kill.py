@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import redis
 
 from testfleet import keys
 from tests.conftest import Fleet, start_fleet
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.redis, pytest.mark.grid, pytest.mark.browser,
               pytest.mark.slow]  # fmt: skip
@@ -34,16 +34,6 @@ def chaos_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         TESTFLEET_WORKER__VISIBILITY_TIMEOUT_S="12",
         TESTFLEET_WORKER__RESTORE_INTERVAL_S="1",
     )
-
-
-def wait_until(what: str, check: Any, timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def test_sigkill_a_worker_mid_test(chaos_fleet: Fleet, tmp_path: Path) -> None:

@@ -77,19 +77,6 @@ def api_url(settings: Settings) -> Iterator[str]:
         yield f"http://127.0.0.1:{settings.api.port}"
 
 
-@pytest.fixture
-def r(settings: Settings) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def store(settings: Settings, r: redis.Redis) -> RunStore:
-    return RunStore(r, settings, source="worker@test")
-
-
 class Keys:
     def __init__(self, r: redis.Redis) -> None:
         ks = KeyStore(r)

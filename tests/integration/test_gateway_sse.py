@@ -29,7 +29,8 @@ from testfleet.results import CaseResult
 from testfleet.runstore import RunStore
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
 from tests.fixtures_redis import free_port, redis_server
-from tests.fixtures_redis_api import serving, wait_until
+from tests.fixtures_redis_api import serving
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -61,19 +62,6 @@ def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settin
 def gateway_url(settings: Settings) -> Iterator[str]:
     with serving(build_server(settings)):
         yield f"http://127.0.0.1:{settings.gateway.port}"
-
-
-@pytest.fixture
-def r(settings: Settings) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def store(r: redis.Redis, settings: Settings) -> RunStore:
-    return RunStore(r, settings, source="worker@test")
 
 
 @dataclass
@@ -303,7 +291,7 @@ def test_follow_keeps_the_stream_open_with_pings_and_a_disconnect_frees_it(
                 break
         assert kinds[-2:] == ["run_completed", "ping"]
         assert open_streams(client) == 1
-    wait_until(lambda: open_streams(client) == 0, what="the gateway to notice the disconnect")
+    wait_until("the gateway to notice the disconnect", lambda: open_streams(client) == 0, 10)
 
 
 def open_streams(client: httpx.Client) -> int:

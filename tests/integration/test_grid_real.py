@@ -12,8 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,19 +32,11 @@ from tests.fixtures_grid import (
     running_demosite,
     running_grid,
 )
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.grid, pytest.mark.browser]
 
 LOGIN_TITLE = "Sign in - testfleet demo"
-
-
-def eventually(check: Callable[[], bool], timeout_s: float = 15.0, what: str = "") -> None:
-    """Poll ``check`` until it is true; fail after ``timeout_s`` seconds."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not true after {timeout_s:g} s: {what or check}")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +66,7 @@ def test_session_through_hub_and_node(grid_settings: Settings, site_url: str) ->
         assert (capacity.total_slots, capacity.free_slots, capacity.nodes_up) == (2, 1, 1)
     finally:
         provider.close(driver)
-    eventually(lambda: read_capacity(url).free_slots == 2, what="the slot is free again")
+    wait_until("the slot is free again", lambda: read_capacity(url).free_slots == 2, 15)
 
 
 def test_requests_queue_while_every_slot_is_busy(grid_settings: Settings, site_url: str) -> None:
@@ -86,7 +77,7 @@ def test_requests_queue_while_every_slot_is_busy(grid_settings: Settings, site_u
     waiter = threading.Thread(target=lambda: queued.append(provider.open()))
     try:
         waiter.start()
-        eventually(lambda: read_capacity(url).queue_size == 1, what="the third request queues")
+        wait_until("the third request queues", lambda: read_capacity(url).queue_size == 1, 15)
         assert read_capacity(url).free_slots == 0
         provider.close(first)
         waiter.join(timeout=30)
@@ -99,7 +90,7 @@ def test_requests_queue_while_every_slot_is_busy(grid_settings: Settings, site_u
         waiter.join(timeout=60)
         for driver in (first, second, *queued):
             provider.close(driver)  # closing twice is harmless
-    eventually(lambda: read_capacity(url).free_slots == 2, what="every slot is free again")
+    wait_until("every slot is free again", lambda: read_capacity(url).free_slots == 2, 15)
 
 
 def test_close_never_raises_on_a_dead_session(grid_settings: Settings) -> None:
@@ -130,7 +121,7 @@ def test_local_provider_session_and_cleanup(site_url: str, monkeypatch: pytest.M
         assert leftover_processes(tmp), "chromedriver and Chromium run with their own TMPDIR"
     finally:
         provider.close(driver)
-    eventually(lambda: not _group_alive(pgid), what="chromedriver's process group is gone")
+    wait_until("chromedriver's process group is gone", lambda: not _group_alive(pgid), 15)
     assert leftover_processes(tmp) == []
     assert not Path(tmp).exists()
 
@@ -143,7 +134,7 @@ def test_local_close_after_the_browser_was_killed() -> None:
     os.killpg(pgid, signal.SIGKILL)
     service.process.wait(timeout=10)
     provider.close(driver)
-    eventually(lambda: leftover_processes(tmp) == [], what="nothing of the session is left")
+    wait_until("nothing of the session is left", lambda: leftover_processes(tmp) == [], 15)
     assert not Path(tmp).exists()
 
 

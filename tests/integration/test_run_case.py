@@ -29,6 +29,7 @@ from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settin
 from testfleet.suite import CaseSpec, Suite
 from tests.fixtures_pages import Page, page_server
 from tests.fixtures_redis import redis_server
+from tests.waiting import wait_until
 from workers.app import TASK_NAME, make_celery
 from workers.tasks import MAX_BROWSER_RESTARTS, run_case
 
@@ -558,15 +559,6 @@ def test_the_celery_task_runs_the_case_without_a_broker(
     assert case.worker.startswith("worker@")
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout_s: float) -> None:
-    """Poll ``check`` until it holds; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.1)
-
-
 @pytest.mark.slow
 def test_a_real_worker_takes_critical_cases_first_and_drains_on_sigterm(
     store: RunStore, settings: Settings, base_url: str, tmp_path: Path
@@ -603,7 +595,7 @@ def test_a_real_worker_takes_critical_cases_first_and_drains_on_sigterm(
         text=True,
     )
     try:
-        wait_for("the bulk case to run", lambda: store.get_case(bulk_run, bulk).is_final
+        wait_until("the bulk case to run", lambda: store.get_case(bulk_run, bulk).is_final
                  or store.get_case(bulk_run, bulk).status == "running", 60)  # fmt: skip
         worker.send_signal(signal.SIGTERM)  # warm shutdown while the bulk case runs
         output, _ = worker.communicate(timeout=60)

@@ -1,0 +1,50 @@
+"""The one way tests wait: poll a condition until it holds, with a deadline.
+
+Never a fixed sleep: the only pause is the short interval between two checks of
+a condition, and the wait ends as soon as the condition holds (or fails loudly
+at the deadline, saying what it waited for and what it last saw).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class WaitTimeout(AssertionError):
+    """A condition did not hold before its deadline."""
+
+
+def wait_until(
+    what: str,
+    check: Callable[[], T],
+    timeout_s: float,
+    *,
+    interval_s: float = 0.05,
+    ignore: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Call ``check`` until it returns something truthy, and return that.
+
+    Exceptions of the ``ignore`` types count as "not yet" (a server not listening
+    yet); anything else propagates at once. Raises ``WaitTimeout`` after ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    while True:
+        try:
+            value = check()
+        except ignore as exc:
+            last = exc
+        else:
+            if value:
+                return value
+            last = value
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeout(
+                f"timed out after {timeout_s:g} s waiting for {what} (last: {last!r})"
+            )
+        time.sleep(min(interval_s, remaining))
