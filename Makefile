@@ -3,6 +3,7 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 TESTFLEET := $(VENV)/bin/testfleet
 PYTEST_ARGS ?=
+BENCH ?=
 
 .PHONY: setup demo test test-unit lint format bench up down clean
 
@@ -28,7 +29,7 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 
 bench: setup
-	@$(PY) -m bench
+	@$(PY) -m bench $(BENCH)
 
 up: setup
 	$(TESTFLEET) up

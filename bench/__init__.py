@@ -1,1 +1,1 @@
-"""Benchmarks with baselines, run side by side (``make bench``)."""
+"""Benchmarks with their baselines, run side by side (``make bench``); see ``__main__``."""

@@ -2,9 +2,9 @@
 
 ``grid_command`` writes one TOML config per role into ``<state_dir>/grid/`` and
 returns the java command line that runs it; ``main`` runs that command in the
-foreground and makes sure nothing it started outlives it. ``wait_until_ready``
-and ``read_capacity`` read a running Grid's ``/status`` (and its GraphQL endpoint
-for the queue): one definition of "ready" and "free slots" for whoever asks.
+foreground and makes sure nothing it started outlives it. What a running Grid
+reports (ready, free slots, queue) is read by ``testfleet.gridstatus``, which
+every component may use.
 
 The node drives Debian's ``chromium`` through Debian's ``chromedriver``, both named
 in the config: nothing is detected on ``PATH`` and nothing is downloaded.
@@ -22,14 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
-
-import httpx
 
 from grid.jvm import JAVA_OPTS, class_archive_opts, java_executable
 from testfleet.errors import InfrastructureError
@@ -43,23 +39,6 @@ STOP_GRACE_S = 10.0
 
 _POLL_INTERVAL_S = 0.2
 _PR_SET_PDEATHSIG = 1
-
-
-@dataclass(frozen=True)
-class GridCapacity:
-    """What a Grid can take right now."""
-
-    total_slots: int
-    """Browser slots on nodes that are UP."""
-    free_slots: int
-    """Slots on UP nodes with no session."""
-    queue_size: int
-    """New-session requests waiting for a slot."""
-    nodes_up: int
-
-    @property
-    def busy_slots(self) -> int:
-        return self.total_slots - self.free_slots
 
 
 def config_dir(settings: Settings) -> Path:
@@ -142,75 +121,6 @@ def browser_tmp_dir(settings: Settings, role: Role) -> Path:
     """
     port = settings.grid.node_port if role == "node" else settings.grid.port
     return Path(tempfile.gettempdir()) / f"testfleet-{role}-{port}"
-
-
-def wait_until_ready(
-    grid_url: str,
-    timeout_s: float,
-    *,
-    min_slots: int = 1,
-    alive: Callable[[], bool] | None = None,
-) -> None:
-    """Block until the Grid at ``grid_url`` is ready and has at least ``min_slots`` slots.
-
-    Polls ``GET {grid_url}/status`` every 0.2 s until ``value.ready`` is true and
-    UP nodes offer ``min_slots`` slots, or ``timeout_s`` (seconds) passes.
-    ``alive``, when given, is asked between polls; returning False (the Grid's
-    process died) ends the wait at once. Raises ``InfrastructureError`` saying
-    what was last seen.
-    """
-    deadline = time.monotonic() + timeout_s
-    last = "no answer yet"
-    with httpx.Client() as client:
-        while True:
-            remaining_s = deadline - time.monotonic()
-            try:
-                status = _get_status(client, grid_url, min(2.0, max(remaining_s, 0.1)))
-            except InfrastructureError as exc:
-                last = str(exc)
-            else:
-                slots = _count_slots(status)[0]
-                if not status.get("ready"):
-                    last = f"not ready: {status.get('message', 'no message')}"
-                elif slots < min_slots:
-                    last = f"ready, but {slots} browser slot(s) registered (want {min_slots})"
-                else:
-                    return
-            if alive is not None and not alive():
-                raise InfrastructureError(
-                    f"Selenium Grid at {grid_url} exited before it was ready ({last}): "
-                    "see its log for the reason"
-                )
-            if time.monotonic() + _POLL_INTERVAL_S > deadline:
-                raise InfrastructureError(
-                    f"Selenium Grid at {grid_url} not ready after {timeout_s:g} s ({last}): "
-                    "is `testfleet grid` (or `testfleet up`) running? see its log"
-                )
-            time.sleep(_POLL_INTERVAL_S)
-
-
-def read_capacity(grid_url: str, timeout_s: float = 5.0) -> GridCapacity:
-    """Slots, free slots, queued requests and UP nodes of the Grid at ``grid_url``.
-
-    Slots come from ``/status``; the queue size from GraphQL (``{ grid {
-    sessionQueueSize } }``). On 4.48 ``GET /se/grid/newsessionqueue/queue`` answers
-    too, but it returns every queued request's capabilities and is an internal
-    route of the Grid. Raises ``InfrastructureError`` when the Grid does not answer.
-    """
-    with httpx.Client() as client:
-        status = _get_status(client, grid_url, timeout_s)
-        total, free, nodes_up = _count_slots(status)
-        query = {"query": "{ grid { sessionQueueSize } }"}
-        try:
-            response = client.post(f"{grid_url.rstrip('/')}/graphql", json=query, timeout=timeout_s)
-            response.raise_for_status()
-            queue_size = int(response.json()["data"]["grid"]["sessionQueueSize"])
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            raise InfrastructureError(
-                f"Selenium Grid at {grid_url} did not report its queue ({exc}): "
-                "is it a Selenium 4 hub or standalone?"
-            ) from exc
-    return GridCapacity(total, free, queue_size, nodes_up)
 
 
 def main(role: Role, settings: Settings) -> int:
@@ -308,35 +218,6 @@ def _die_with_parent() -> None:
     if sys.platform == "linux":
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _get_status(client: httpx.Client, grid_url: str, timeout_s: float) -> dict[str, Any]:
-    url = f"{grid_url.rstrip('/')}/status"
-    try:
-        response = client.get(url, timeout=timeout_s)
-        response.raise_for_status()
-        value = response.json()["value"]
-    except httpx.HTTPError as exc:
-        raise InfrastructureError(f"GET {url} failed: {exc or type(exc).__name__}") from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InfrastructureError(f"GET {url} did not return Grid status JSON") from exc
-    if not isinstance(value, dict):
-        raise InfrastructureError(f"GET {url} did not return Grid status JSON")
-    return value
-
-
-def _count_slots(status: dict[str, Any]) -> tuple[int, int, int]:
-    """(total slots, free slots, nodes up) from a hub's or standalone's status value."""
-    total = free = nodes_up = 0
-    for node in status.get("nodes") or []:
-        if node.get("availability") != "UP":
-            continue
-        nodes_up += 1
-        for slot in node.get("slots") or []:
-            total += 1
-            if slot.get("session") is None:
-                free += 1
-    return total, free, nodes_up
 
 
 # --- TOML sections ---------------------------------------------------------------------

@@ -115,7 +115,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
     for key in ("api_url", "gateway_url", "redis_url", "grid_url", "demo_url"):
         click.echo(f"{key:<12} {info[key]}")
     grid = info["grid"]
-    click.echo(f"{'grid slots':<12} {grid['free_slots']} free of {grid['total_slots']}")
+    click.echo(
+        f"{'grid slots':<12} {grid['free_slots']} free of {grid['total_slots']}, "
+        f"{grid['queue_size']} request(s) queued"
+    )
     for proc in info["processes"]:
         click.echo(f"  {proc['name']:<10} pid {proc['pid']:<8} {proc['state']}")
     if not info["running"]:

@@ -29,6 +29,7 @@ import redis
 
 from testfleet.auth import KeyStore
 from testfleet.errors import InfrastructureError, UsageError
+from testfleet.gridstatus import read_capacity
 from testfleet.settings import Settings
 
 STOP_GRACE_S = 15.0
@@ -342,16 +343,16 @@ def status(settings: Settings) -> dict[str, Any]:
 
 
 def grid_capacity(grid_url: str) -> dict[str, Any]:
-    """Free and total browser slots from the Grid's /status."""
+    """Free and total browser slots and the queue, as the Grid reports them."""
     try:
-        value = httpx.get(f"{grid_url}/status", timeout=3.0).json()["value"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        return {"ready": False, "total_slots": 0, "free_slots": 0, "nodes": 0}
-    slots = [slot for node in value.get("nodes", []) for slot in node.get("slots", [])]
-    busy = sum(1 for slot in slots if slot.get("session"))
+        capacity = read_capacity(grid_url, timeout_s=3.0)
+    except InfrastructureError as exc:
+        return {"ready": False, "total_slots": 0, "free_slots": 0, "queue_size": 0,
+                "nodes": 0, "error": str(exc)}  # fmt: skip
     return {
-        "ready": bool(value.get("ready")),
-        "total_slots": len(slots),
-        "free_slots": len(slots) - busy,
-        "nodes": len(value.get("nodes", [])),
+        "ready": capacity.nodes_up > 0,
+        "total_slots": capacity.total_slots,
+        "free_slots": capacity.free_slots,
+        "queue_size": capacity.queue_size,
+        "nodes": capacity.nodes_up,
     }

@@ -326,7 +326,7 @@ def _html_case(case: CaseResult, images: _Images, store: ArtifactStore) -> str:
     if extra:
         figures = "".join(images.figure(a, a) for a in extra)
         out.append(f'<div class="shots">{figures}</div>')
-    out += [_ai_finding(f) for f in case.ai]
+    out += [_ai_finding(f.model_dump()) for f in case.ai]
     if len(case.history) > 1 or status == "flaky":
         rows = "".join(
             f"<tr><td>{a.attempt}</td><td>{_e(a.status)}</td><td>{_e(a.worker)}</td>"

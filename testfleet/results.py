@@ -8,7 +8,7 @@ delivers its task.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +20,57 @@ StepStatus = Literal["passed", "failed", "skipped", "optional_failed"]
 
 PRIORITY_LEVELS: dict[str, int] = {"critical": 0, "high": 3, "medium": 6, "low": 9}
 """Test priority -> Celery priority (0 is taken first)."""
+
+
+AnalysisType = Literal["general", "error", "ui_validation"]
+AnalysisStatus = Literal["completed", "skipped", "failed"]
+Severity = Literal["critical", "high", "medium", "low", "info"]
+
+
+class AiIssue(BaseModel):
+    """One problem the vision model saw on a screenshot."""
+
+    severity: Severity
+    description: str
+    location: str | None = None
+    """Where on the page (a region, an element, a selector), when the model says."""
+
+
+class AiRecommendation(BaseModel):
+    """One thing the vision model suggests doing."""
+
+    title: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    implementation: str = ""
+
+
+class Analysis(BaseModel):
+    """One vision analysis of one screenshot (SPEC section 7), or why there is none.
+
+    A failed or skipped analysis never fails the test: ``status`` and ``reason``
+    say what happened instead.
+    """
+
+    analysis_type: AnalysisType
+    screenshot: str
+    """Artifact name of the screenshot analysed."""
+    step: int | None = None
+    """1-based index of the step whose screenshot it is."""
+    status: AnalysisStatus
+    reason: str | None = None
+    """Why it was skipped or failed (no API key, budget spent, the model's error)."""
+    summary: str = ""
+    issues: list[AiIssue] = Field(default_factory=list)
+    recommendations: list[AiRecommendation] = Field(default_factory=list)
+    scores: dict[str, float] = Field(default_factory=dict)
+    """Named scores from 0 to 100 (e.g. ``usability``, ``visual_quality``)."""
+    model: str | None = None
+    cached: bool = False
+    """True when an identical screenshot's earlier analysis was reused (no call made)."""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    """Estimated from the response's usage and the model's price in settings."""
 
 
 class StepResult(BaseModel):
@@ -69,8 +120,8 @@ class CaseResult(BaseModel):
     """1-based index of the step that failed the test."""
     artifacts: list[str] = Field(default_factory=list)
     history: list[AttemptSummary] = Field(default_factory=list)
-    ai: list[dict[str, Any]] = Field(default_factory=list)
-    """AI findings on this case's screenshots."""
+    ai: list[Analysis] = Field(default_factory=list)
+    """AI findings on this case's screenshots, in the order they were taken."""
 
     @property
     def is_final(self) -> bool:

@@ -32,9 +32,9 @@ from grid.launcher import (
     config_dir,
     grid_command,
     stop_group,
-    wait_until_ready,
 )
 from testfleet.errors import InfrastructureError
+from testfleet.gridstatus import wait_until_ready
 from testfleet.settings import GridSettings, PathSettings, Settings
 from tests.waiting import wait_until
 

@@ -12,6 +12,7 @@ import logging
 import os
 
 from testfleet.settings import Settings
+from workers import heartbeat
 from workers.app import make_celery
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
@@ -51,4 +52,5 @@ def main(settings: Settings, concurrency: int | None = None, name: str | None = 
         # make_celery leaves the root logger alone (worker_hijack_root_logger=False).
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     app = make_celery(settings)
+    heartbeat.install(settings)
     app.worker_main(argv=worker_argv(settings, concurrency, name))

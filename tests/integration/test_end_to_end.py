@@ -17,7 +17,10 @@ import pytest
 import redis
 
 from testfleet import keys
+from testfleet.fleetstate import WorkerBeat, read_fleet
+from testfleet.settings import Settings
 from tests.conftest import ROOT, Fleet
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.grid, pytest.mark.browser, pytest.mark.slow]
 
@@ -51,6 +54,19 @@ def test_status_reports_every_url_and_process(fleet: Fleet) -> None:
     names = {p["name"] for p in status["processes"]}  # type: ignore[attr-defined]
     assert {"redis", "grid-hub", "grid-node", "api", "gateway", "worker-1", "worker-2"} <= names
     assert status["grid"]["total_slots"] == 2  # type: ignore[index]
+    assert status["grid"]["queue_size"] == 0  # type: ignore[index]
+
+
+def test_every_worker_announces_itself_with_its_pool_size(fleet: Fleet) -> None:
+    client = redis.Redis.from_url(str(fleet.status["redis_url"]), decode_responses=True)
+    settings = Settings(redis={"url": str(fleet.status["redis_url"])})
+
+    def two_workers() -> list[WorkerBeat]:
+        workers = read_fleet(client, settings, grid_timeout_s=1).workers
+        return workers if len(workers) == 2 else []
+
+    workers = wait_until("both workers' heartbeats", two_workers, timeout_s=30)
+    assert all(w.concurrency >= 1 and w.busy >= 0 for w in workers)
 
 
 def test_passing_examples_pass(fleet: Fleet, tmp_path: Path) -> None:

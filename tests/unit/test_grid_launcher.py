@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 
 from grid import jvm, launcher
-from grid.launcher import GridCapacity, grid_command, read_capacity, render_config
+from grid.launcher import grid_command, render_config
+from testfleet import gridstatus
 from testfleet.errors import InfrastructureError
+from testfleet.gridstatus import GridCapacity, read_capacity
 from testfleet.settings import GridSettings, PathSettings, Settings
 from tests.fixtures_grid import free_port
 
@@ -253,20 +255,20 @@ def test_wait_until_ready_waits_for_ready_and_slots(fake_grid: FakeGrid) -> None
     booting = {"ready": False, "message": "booting", "nodes": []}
     no_node = {"ready": True, "nodes": []}  # hub up, node not registered yet
     fake_grid.upcoming = [booting, booting, no_node, no_node, {"ready": True, "nodes": [node()]}]
-    launcher.wait_until_ready(fake_grid.url, timeout_s=10)
+    gridstatus.wait_until_ready(fake_grid.url, timeout_s=10)
     assert fake_grid.gets == 5
 
 
 def test_wait_until_ready_times_out_saying_what_it_saw(fake_grid: FakeGrid) -> None:
     fake_grid.status = {"ready": True, "nodes": []}
     with pytest.raises(InfrastructureError, match=r"not ready after 0.5 s \(ready, but 0 browser"):
-        launcher.wait_until_ready(fake_grid.url, timeout_s=0.5)
+        gridstatus.wait_until_ready(fake_grid.url, timeout_s=0.5)
 
 
 def test_wait_until_ready_stops_when_the_process_died(fake_grid: FakeGrid) -> None:
     started = time.monotonic()
     with pytest.raises(InfrastructureError, match="exited before it was ready"):
-        launcher.wait_until_ready(fake_grid.url, timeout_s=30, alive=lambda: False)
+        gridstatus.wait_until_ready(fake_grid.url, timeout_s=30, alive=lambda: False)
     assert time.monotonic() - started < 5
 
 

@@ -1,0 +1,145 @@
+"""The fleet as Redis and the Grid see it: workers, queue depth, browser slots.
+
+Workers announce themselves every ``HEARTBEAT_INTERVAL_S`` in ``keys.WORKERS``
+(``record_beat``); a worker whose last beat is older than ``STALE_AFTER_S`` is
+counted as gone (it was killed: a clean stop removes its entry). The API's
+``GET /fleet``, the gateway's ``metrics_update`` and ``service_status_change``
+events, and ``testfleet status`` all read the fleet through ``read_fleet``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis
+
+from testfleet import keys
+from testfleet.broker import PRIORITY_STEPS
+from testfleet.errors import InfrastructureError
+from testfleet.gridstatus import GridCapacity, read_capacity
+from testfleet.settings import Settings
+
+HEARTBEAT_INTERVAL_S = 5.0
+"""How often a worker rewrites its entry in ``keys.WORKERS``."""
+STALE_AFTER_S = 20.0
+"""A worker silent this long is counted as gone (four missed beats)."""
+
+
+@dataclass
+class WorkerBeat:
+    """One worker's last heartbeat."""
+
+    name: str
+    """Celery node name (``tfworker-123@host``)."""
+    host: str
+    pid: int
+    concurrency: int
+    """Test cases it can run at once (pool processes)."""
+    busy: int
+    """Test cases it is running now."""
+    started_ms: int
+    beat_ms: int
+    active: list[str] = field(default_factory=list)
+    """Ids of the cases it is running."""
+
+    def alive(self, now_ms: int) -> bool:
+        return now_ms - self.beat_ms <= STALE_AFTER_S * 1000
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> WorkerBeat | None:
+        """The beat in ``raw``, or None when it is not one (never raises)."""
+        try:
+            data = json.loads(raw)
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+def record_beat(client: redis.Redis, beat: WorkerBeat) -> None:
+    """Write (or refresh) ``beat`` in ``keys.WORKERS``."""
+    client.hset(keys.WORKERS, beat.name, beat.to_json())
+
+
+def remove_worker(client: redis.Redis, name: str) -> None:
+    """Forget a worker that stopped cleanly."""
+    client.hdel(keys.WORKERS, name)
+
+
+def read_workers(client: redis.Redis) -> list[WorkerBeat]:
+    """Every worker's last beat (alive or not), by name."""
+    raw: dict[Any, Any] = client.hgetall(keys.WORKERS)
+    beats = [WorkerBeat.from_json(value) for value in raw.values()]
+    return sorted((b for b in beats if b is not None), key=lambda b: b.name)
+
+
+def queue_lists(queue: str) -> list[str]:
+    """The Redis lists kombu keeps for ``queue``'s priorities (see ``broker``)."""
+    return [queue if step == 0 else f"{queue}:{step}" for step in PRIORITY_STEPS]
+
+
+def queue_depth(client: redis.Redis, queue: str) -> int:
+    """Test cases waiting in ``queue`` (every priority), not yet taken by a worker."""
+    pipe = client.pipeline(transaction=False)
+    for name in queue_lists(queue):
+        pipe.llen(name)
+    return sum(int(n) for n in pipe.execute())
+
+
+@dataclass
+class FleetState:
+    """What ``GET /fleet`` answers and ``metrics_update`` reports."""
+
+    workers: list[WorkerBeat]
+    """Workers seen alive within ``STALE_AFTER_S``."""
+    queue_depth: int
+    grid: GridCapacity | None
+    grid_error: str | None = None
+    """Why the Grid could not be read, when it could not."""
+
+    @property
+    def busy_workers(self) -> int:
+        """Test cases being run now, across workers."""
+        return sum(w.busy for w in self.workers)
+
+    @property
+    def worker_slots(self) -> int:
+        """Test cases the live workers can run at once."""
+        return sum(w.concurrency for w in self.workers)
+
+    def to_dict(self) -> dict[str, Any]:
+        grid: dict[str, Any] = {"reachable": self.grid is not None, "error": self.grid_error}
+        if self.grid is not None:
+            grid |= asdict(self.grid)
+        return {
+            "workers": [asdict(w) for w in self.workers],
+            "worker_count": len(self.workers),
+            "worker_slots": self.worker_slots,
+            "busy_workers": self.busy_workers,
+            "queue_depth": self.queue_depth,
+            "grid": grid,
+        }
+
+
+def read_fleet(
+    client: redis.Redis, settings: Settings, *, grid_timeout_s: float = 3.0
+) -> FleetState:
+    """The fleet now: live workers and the queue from Redis, slots from the Grid.
+
+    An unreachable Grid is reported in ``grid_error``, not raised: the rest of
+    the picture is still worth having.
+    """
+    now_ms = int(time.time() * 1000)
+    workers = [w for w in read_workers(client) if w.alive(now_ms)]
+    depth = queue_depth(client, settings.worker.queue)
+    try:
+        grid: GridCapacity | None = read_capacity(settings.grid.url, timeout_s=grid_timeout_s)
+        error = None
+    except InfrastructureError as exc:
+        grid, error = None, str(exc)
+    return FleetState(workers=workers, queue_depth=depth, grid=grid, grid_error=error)
