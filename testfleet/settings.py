@@ -89,6 +89,9 @@ class GridSettings(BaseModel):
     window_height: int = 800
     new_session_timeout_s: float = 60.0
     """Client-side cap on opening one session (queueing included)."""
+    pool_size: int = Field(default=1, ge=0)
+    """Browser sessions each worker process keeps open between tests; 0 turns pooling off
+    (a fresh session per test)."""
 
     @model_validator(mode="after")
     def _default_url(self) -> Self:
