@@ -38,6 +38,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import redis
@@ -52,6 +53,7 @@ from testfleet.results import AttemptSummary, CaseResult, StepResult
 from testfleet.runstore import RunStore
 from testfleet.settings import Settings
 from testfleet.suite import CaseSpec, Masker
+from workers.analysis import analyze_attempt
 from workers.app import TASK_NAME, app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps
 
@@ -136,11 +138,13 @@ class _CaseRun:
         self.deadline = time.monotonic() + settings.worker.case_timeout_s
         """Monotonic time after which no further step starts (``case_timeout_s``)."""
         self._artifacts: list[str] = []
+        self.spec: CaseSpec | None = None
 
     # -- the delivery --------------------------------------------------------------------
 
     def run(self, spec: CaseSpec, attempt: int) -> CaseResult | None:
         self.mask = Masker(spec.secrets)
+        self.spec = spec
         previous = self.case
         self.case = previous.model_copy(
             update={
@@ -334,6 +338,10 @@ class _CaseRun:
         }
         if outcome is not None:
             update["steps"] = outcome.steps
+        if outcome is not None and self.spec is not None and status != "cancelled":
+            read = partial(self.artifacts.read, self.case.run_id)
+            update["ai"] = analyze_attempt(self.settings, self.store.redis, self.store.publish,
+                self._event, self.case.run_id, self.spec, outcome.steps, read)  # fmt: skip
         self.case = self.case.model_copy(update=update)
         event = self._event(
             _FINAL_EVENT[status],
