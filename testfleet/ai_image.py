@@ -9,17 +9,20 @@ What a screenshot costs is set by OpenAI's vision accounting (GPT-4o family):
   is scaled to 768 px, then covered by 512 px tiles: 170 tokens per tile + 85.
   A 1280 x 800 viewport becomes 1229 x 768 = 3 x 2 tiles = 1105 tokens.
 
-So we downscale the longest side to ``ai.image_max_side_px`` (1024 by default):
-the 1280 x 800 page becomes 1024 x 640 = 2 x 2 tiles = 765 tokens (-31%), and
-text is still about 10 px high, which the model reads. Going lower saves a tile
-row only below 512 px, where text is lost.
+So we downscale the longest side to ``ai.image_max_side_px`` (768 by default):
+the 1280 x 800 page becomes 768 x 480 = 2 x 1 tiles = 425 tokens (-62%). Body
+text (16 px) ends up about 10 px high, which the model still reads; 1024 px
+would cost 4 tiles (765 tokens) for little more legibility, and below 512 px
+text is lost.
 
-The bytes sent are re-encoded as JPEG (quality 80) by default: every
-OpenAI-compatible server accepts it (WebP is smaller still but not everywhere),
-and a screenshot at q80 keeps text edges clean. A 1280 x 800 PNG of a form page
-of ~60-150 KB becomes ~25-40 KB: well under a quarter (bench_ai measures it).
-Tokens do not depend on bytes, but request size, upload time and the size of the
-data URL in every request do.
+The bytes sent are re-encoded as WebP (quality 80) by default. WebP is one of
+the four formats OpenAI accepts (PNG, JPEG, WebP, GIF) and suits screenshots
+best: mostly flat colour with sharp text, where JPEG at q80 hardly beats the
+PNG (~1.3x smaller on the demo site) and smears text edges, while WebP is 4-5x
+smaller than the raw PNG at 768 px (``bench_ai`` measures it on real demo-site
+screenshots; the target is <= 1/4). ``ai.image_format=jpeg`` is there for
+OpenAI-compatible servers that cannot decode WebP. Tokens do not depend on
+bytes, but request size, upload time and the data URL in every request do.
 """
 
 from __future__ import annotations
@@ -84,8 +87,8 @@ def estimate_image_tokens(width_px: int, height_px: int, detail: Detail) -> int:
 
 def prepare_image(
     png: bytes,
-    max_side_px: int = 1024,
-    image_format: ImageFormat = "jpeg",
+    max_side_px: int = 768,
+    image_format: ImageFormat = "webp",
     quality: int = 80,
     detail: Detail = "high",
 ) -> PreparedImage:

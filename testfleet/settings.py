@@ -182,9 +182,9 @@ class AISettings(BaseModel):
     """First retry delay; doubles per attempt unless the server sends Retry-After."""
     backoff_max_s: float = 30.0
     """Longest wait before a retry, Retry-After included."""
-    image_max_side_px: int = Field(default=1024, ge=64, le=2048)
+    image_max_side_px: int = Field(default=768, ge=64, le=2048)
     """Screenshots are downscaled so their longest side is at most this (see ``ai_image``)."""
-    image_format: Literal["jpeg", "webp", "png"] = "jpeg"
+    image_format: Literal["jpeg", "webp", "png"] = "webp"
     image_quality: int = Field(default=80, ge=1, le=100)
     """JPEG/WebP quality of the re-encoded screenshot."""
     image_detail: Literal["low", "high", "auto"] = "high"
