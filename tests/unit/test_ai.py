@@ -16,7 +16,6 @@ from testfleet.errors import AiError, UsageError
 from testfleet.settings import Settings
 from tests.fake_openai import DEFAULT_ANALYSIS, FakeOpenAI, Reply, fake_openai
 
-
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
