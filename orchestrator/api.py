@@ -18,6 +18,7 @@ so a worker always finds the case it is given.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import re
@@ -791,6 +792,7 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(_routes())
+    app.include_router(importlib.import_module("orchestrator.routes_generate").router)
     app.add_middleware(_BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(_RequestMetrics, metrics=metrics)
     return app
