@@ -55,6 +55,8 @@ class Reply:
     """The assistant message's JSON (or raw text); None = the default for the schema."""
     headers: dict[str, str] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=lambda: dict(USAGE))
+    hold: threading.Event | None = None
+    """When set, the answer waits until this event is set (a slow model, under test control)."""
 
 
 @dataclass
@@ -109,6 +111,8 @@ class FakeOpenAI:
                     reply = fake.script.pop(0) if fake.script else Reply()
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     reply = Reply(status=404, content={"error": {"message": "no such path"}})
+                if reply.hold is not None:
+                    reply.hold.wait(60)
                 self._answer(reply, recorded)
 
             def _answer(self, reply: Reply, recorded: Recorded) -> None:

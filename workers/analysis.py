@@ -22,7 +22,8 @@ Cost control, shared by all workers through Redis (keys in ``testfleet.keys``):
 Events (ai_analysis channel; ``correlationId`` = case id)::
 
     ai_analysis_started    {testId, testSuiteId, analysisType, screenshot, step}
-    ai_analysis_progress   {..., stage: cache_hit|waiting_slot|calling|retrying, detail}
+    ai_analysis_progress   {..., stage: cache_hit|waiting_same_image|waiting_slot|calling|
+                            retrying, detail}
     ai_analysis_completed  {..., status, reason, summary, issues, cached, model,
                             inputTokens, outputTokens, costUsd, confidence}
     ai_recommendation      {..., title, confidence, implementation}
@@ -50,7 +51,7 @@ from testfleet.errors import TestfleetError
 from testfleet.events import Event
 from testfleet.results import AiIssue, AiRecommendation, Analysis, StepResult
 from testfleet.settings import Settings
-from testfleet.suite import AnalysisType, CaseSpec
+from testfleet.suite import AnalysisType, CaseSpec, Masker
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class Shot:
 def shots_to_analyze(spec: CaseSpec, steps: list[StepResult]) -> list[Shot]:
     """Screenshots of ``steps`` that ask for analysis, and the failure screenshot (error)."""
     shots: list[Shot] = []
+    mask = Masker(spec.secrets)  # labels and errors are masked already; the name may not be
     by_index = {i: s for i, s in enumerate(spec.test.steps, 1)}
     for result in steps:
         step = by_index.get(result.index)
@@ -91,10 +93,10 @@ def shots_to_analyze(spec: CaseSpec, steps: list[StepResult]) -> list[Shot]:
                 f"Test: {spec.test.name}\nFailing step {result.index}: {result.label} "
                 f"({result.step_type})\nError: {result.error}"
             )
-            shots.append(Shot(result.index, result.screenshot, "error", context))
+            shots.append(Shot(result.index, result.screenshot, "error", mask(context)))
         elif step.analyze is not None:
             context = f"Test: {spec.test.name}\nStep {result.index}: {result.label}"
-            shots.append(Shot(result.index, result.screenshot, step.analyze, context))
+            shots.append(Shot(result.index, result.screenshot, step.analyze, mask(context)))
     return shots
 
 
@@ -181,7 +183,7 @@ class Analyzer:
             ai.image_detail,
         )  # fmt: skip
         digest = cache_digest(image, shot, ai.model)
-        cached = self._cached(digest, wait=True)
+        cached = self._cached(digest, shot)
         if cached is not None:
             self.r.hincrby(keys.ai_usage(run_id), "cached", 1)
             self._emit("ai_analysis_progress", shot, stage="cache_hit", detail=digest[:12])
@@ -194,17 +196,21 @@ class Analyzer:
             return base.model_copy(update={"reason": over})
         # Claim the digest so other workers wait for this answer instead of paying again.
         lease_s = int(ai.request_timeout_s * ai.max_attempts + ai.backoff_max_s * ai.max_attempts)
-        self.r.set(keys.ai_pending(digest), "1", nx=True, ex=max(1, lease_s))
+        claimed = self.r.set(keys.ai_pending(digest), "1", nx=True, ex=max(1, lease_s))
         try:
             result = self._call(run_id, shot, image, base)
             if result.status == "completed":
                 self.r.set(keys.ai_cache(digest), result.model_dump_json(), ex=ai.cache_ttl_s)
         finally:
-            self.r.delete(keys.ai_pending(digest))
+            if claimed:  # never release another worker's claim
+                self.r.delete(keys.ai_pending(digest))
         return result
 
-    def _cached(self, digest: str, wait: bool) -> Analysis | None:
+    def _cached(self, digest: str, shot: Shot) -> Analysis | None:
+        """The cached analysis of ``digest``; while another worker is analysing the same
+        image, its answer is awaited (up to ``ai.slot_wait_s``) instead of paying twice."""
         deadline = time.monotonic() + self.settings.ai.slot_wait_s
+        waiting = False
         while True:
             raw = self.r.get(keys.ai_cache(digest))
             if raw is not None:
@@ -212,10 +218,11 @@ class Analyzer:
                     return Analysis.model_validate_json(raw)
                 except ValidationError:
                     return None  # written by an incompatible version: analyse again
-            if not wait or not self.r.exists(keys.ai_pending(digest)):
+            if not self.r.exists(keys.ai_pending(digest)) or time.monotonic() >= deadline:
                 return None
-            if time.monotonic() >= deadline:
-                return None
+            if not waiting:
+                self._emit("ai_analysis_progress", shot, stage="waiting_same_image", detail=None)
+                waiting = True
             time.sleep(PENDING_POLL_S)
 
     def _over_budget(self, run_id: str) -> str | None:
@@ -325,16 +332,18 @@ def to_analysis(data: dict[str, Any], base: Analysis) -> Analysis:
     )  # fmt: skip
 
 
-_models: dict[int, AiModel] = {}
+_models: dict[str, AiModel] = {}
 
 
 def model_for(settings: Settings) -> AiModel | None:
-    """This process's model client for ``settings`` (None without an API key)."""
+    """This process's model client for ``settings`` (None without an API key); one per
+    distinct AI configuration, so its HTTP connections are reused across cases."""
     if not has_key(settings):
         return None
-    model = _models.get(id(settings))
+    config = f"{settings.openai_api_key}|{settings.openai_base_url}|{settings.ai.model_dump_json()}"
+    model = _models.get(config)
     if model is None:
-        model = _models[id(settings)] = AiModel(settings)
+        model = _models[config] = AiModel(settings)
     return model
 
 

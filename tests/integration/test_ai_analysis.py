@@ -4,6 +4,7 @@ cache, budget, concurrency slots, events, failures and the no-key path."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,12 @@ import redis
 
 from testfleet import keys
 from testfleet.events import Event
-from testfleet.results import StepResult
+from testfleet.results import Analysis, StepResult
 from testfleet.settings import Settings
 from testfleet.suite import CaseSpec
-from tests.fake_openai import FakeOpenAI, fake_openai
+from tests.fake_openai import FakeOpenAI, Reply, fake_openai
 from tests.fixtures_redis import redis_server
+from tests.waiting import wait_until
 from workers.analysis import Analyzer, Shot, analyze_attempt, model_for, shots_to_analyze
 
 pytestmark = pytest.mark.redis
@@ -217,3 +219,38 @@ def test_which_screenshots_are_analysed(redis_url: str, r: redis.Redis, fake: Fa
     assert [a.analysis_type for a in results] == ["ui_validation", "error"]
     assert fake.chat_requests()[1].system_prompt.count("FAILED") == 1
     assert "h1 did not contain" in json.dumps(fake.chat_requests()[1].body["messages"][1])
+
+
+def test_concurrent_identical_screenshots_make_one_call(
+    redis_url: str, r: redis.Redis, fake: FakeOpenAI
+) -> None:
+    settings = make_settings(redis_url, fake)
+    release = threading.Event()
+    fake.then(Reply(hold=release))
+    results: dict[str, list[Analysis]] = {}
+    events = {"first": Events(), "second": Events()}
+
+    def worker(name: str) -> None:
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        own = Settings.model_validate(settings.model_dump())
+        results[name] = analyzer(own, client, events[name]).analyze(
+            "run1", [SHOT], PNGS.__getitem__
+        )
+        client.close()
+
+    first = threading.Thread(target=worker, args=("first",))
+    first.start()
+    wait_until("the first request to reach the model", fake.chat_requests, timeout_s=30)
+    second = threading.Thread(target=worker, args=("second",))
+    second.start()
+
+    def second_waits() -> bool:
+        stages = [e.payload.get("stage") for e in events["second"].published]
+        return "waiting_same_image" in stages
+
+    wait_until("the second worker to wait for the first's answer", second_waits, timeout_s=30)
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert len(fake.chat_requests()) == 1
+    assert [results["first"][0].cached, results["second"][0].cached] == [False, True]
