@@ -145,3 +145,23 @@ def test_cost_uses_the_model_price_and_a_high_default() -> None:
     s = Settings()
     assert cost_usd(s, "gpt-4o-mini", Usage(1_000_000, 1_000_000)) == pytest.approx(0.75)
     assert cost_usd(s, "unknown-model", Usage(1_000_000, 0)) == pytest.approx(2.5)
+
+
+def test_model_answers_outside_the_schema_are_cleaned_not_fatal() -> None:
+    from testfleet.results import Analysis
+    from workers.analysis import to_analysis
+
+    base = Analysis(analysis_type="general", screenshot="s.png", status="completed")
+    data = {
+        "summary": "ok",
+        "issues": [
+            {"severity": "bogus", "description": "x"},
+            {"severity": "low", "description": "y"},
+        ],
+        "recommendations": [{"title": "t", "confidence": 7, "implementation": "i"}],
+        "scores": [{"name": "layout", "value": 88}, {"name": "broken"}],
+    }
+    a = to_analysis(data, base)
+    assert [i.description for i in a.issues] == ["y"]
+    assert a.recommendations[0].confidence == 1.0
+    assert a.scores == {"layout": 88.0}
