@@ -14,13 +14,17 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from orchestrator.api import API_PREFIX, WriteKey
+from orchestrator.api import API_PREFIX, ErrorBody, WriteKey
 from orchestrator.generate import generate_suite
 from testfleet.ai import has_key
 from testfleet.errors import InfrastructureError
 from testfleet.settings import Settings
 
-router = APIRouter(prefix=API_PREFIX, tags=["generate"])
+router = APIRouter(
+    prefix=API_PREFIX,
+    tags=["generate"],
+    responses={status: {"model": ErrorBody} for status in (400, 401, 403, 503)},
+)
 
 
 class GenerateRequest(BaseModel):
