@@ -185,7 +185,10 @@ class Analyzer:
         digest = cache_digest(image, shot, ai.model)
         cached = self._cached(digest, shot)
         if cached is not None:
-            self.r.hincrby(keys.ai_usage(run_id), "cached", 1)
+            pipe = self.r.pipeline()
+            pipe.hincrby(keys.ai_usage(run_id), "cached", 1)
+            pipe.expire(keys.ai_usage(run_id), self.settings.retention.run_ttl_s)
+            pipe.execute()
             self._emit("ai_analysis_progress", shot, stage="cache_hit", detail=digest[:12])
             return cached.model_copy(
                 update={"screenshot": shot.screenshot, "step": shot.step, "cached": True,

@@ -128,6 +128,7 @@ def test_identical_screenshots_are_analysed_once_across_workers_and_runs(
     assert again[0].cost_usd == 0
     assert r.hget(keys.ai_usage("run2"), "cached") == "1"
     assert r.hget(keys.ai_usage("run2"), "calls") is None
+    assert 0 < r.ttl(keys.ai_usage("run2")) <= settings.retention.run_ttl_s
     # A different picture or analysis type is a different question.
     other_type = Shot(3, "dash.png", "general", "Test: t")
     analyzer(settings, r, Events()).analyze("run2", [other_type], PNGS.__getitem__)
