@@ -310,7 +310,7 @@ def test_invalid_suites_are_422_with_every_problem_and_nothing_is_queued(
     ]
     assert queued_tasks(r) == {}
     assert r.zcard(keys.project_runs("alpha")) == 0
-    assert alpha.get("/api/v1/runs").json() == {"runs": []}
+    assert alpha.get("/api/v1/runs").json() == {"runs": [], "nextCursor": None}
 
 
 def test_variables_come_only_from_the_request_and_secrets_never_show(
@@ -452,7 +452,7 @@ def test_another_projects_run_is_indistinguishable_from_a_missing_one(
         assert theirs.status_code == missing.status_code == 404, path
         assert error_of(theirs)["code"] == error_of(missing)["code"] == "not_found"
         assert "alpha" not in theirs.text
-    assert beta.get("/api/v1/runs").json() == {"runs": []}
+    assert beta.get("/api/v1/runs").json() == {"runs": [], "nextCursor": None}
     assert alpha.get(f"/api/v1/runs/{run_id}").json()["tests"][0]["status"] == "queued"
 
 
