@@ -33,9 +33,10 @@ _MEDIA_TYPES = {
 
 @router.get(
     "/runs/{run_id}/report.html",
-    response_class=HTMLResponse,
+    # Response, not HTMLResponse: the latter would document the JSON errors as text/html.
+    response_class=Response,
     summary="HTML report",
-    responses={200: {"content": {"text/html": {}}}},
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
 )
 def report_html(request: Request, run_id: str, key: ReadKey) -> HTMLResponse:
     """The self-contained HTML report (screenshots inline). Needs ``test:read``."""
