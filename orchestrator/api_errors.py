@@ -64,20 +64,25 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": text}
-    for status, text in (
-        (400, "The request is malformed; the message says how"),
-        (401, "No API key, or an unknown or revoked one"),
-        (403, "The API key lacks the scope this route needs"),
-        (404, "No such run or artifact in the key's project"),
-        (413, "The body is larger than settings.api.max_body_bytes"),
-        (415, "The Content-Type is not accepted"),
-        (422, "The request or the suites are invalid; problems lists each"),
-        (503, "Redis or another service testfleet needs is not answering"),
-    )
-}
+def _documented(*answers: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody, "description": text} for status, text in answers}
+
+
+ERROR_RESPONSES = _documented(
+    (400, "The request is malformed; the message says how"),
+    (401, "No API key, or an unknown or revoked one"),
+    (403, "The API key lacks the scope this route needs"),
+    (404, "No such run or artifact in the key's project"),
+    (422, "A parameter is invalid; problems lists each"),
+    (503, "Redis or another service testfleet needs is not answering"),
+)
 """The error answers every ``/api/v1`` route may give (documented in the OpenAPI)."""
+SUBMIT_ERRORS = _documented(
+    (413, "The body is larger than settings.api.max_body_bytes"),
+    (415, "The Content-Type is not accepted"),
+    (422, "The request or the suites are invalid; problems lists each"),
+)
+"""The error answers a route taking a body adds."""
 
 
 def error(status: int, code: str, message: str, problems: list[str] | None = None) -> JSONResponse:

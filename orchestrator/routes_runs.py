@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api_auth import ReadKey, WriteKey
-from orchestrator.api_errors import ERROR_RESPONSES, ApiError
+from orchestrator.api_errors import ERROR_RESPONSES, SUBMIT_ERRORS, ApiError
 from orchestrator.api_listing import RunFilter, epoch_ms, list_runs
 from orchestrator.api_models import Cancelled, RunDetail, RunList, RunRequest, RunSubmitted
 from orchestrator.api_services import API_PREFIX, Services, services
@@ -60,7 +60,13 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-@router.post("/runs", status_code=202, openapi_extra=_SUBMIT_BODY, summary="Submit a run")
+@router.post(
+    "/runs",
+    status_code=202,
+    openapi_extra=_SUBMIT_BODY,
+    responses=SUBMIT_ERRORS,
+    summary="Submit a run",
+)
 async def submit_run(request: Request, key: WriteKey) -> RunSubmitted:
     """Submit suites (a JSON envelope, or one suite as YAML/JSON text) as one run.
 

@@ -559,7 +559,9 @@ def test_results_reports_and_artifacts_of_a_finished_run(
     "name",
     ["../../secret.txt", "..%2F..%2Fsecret.txt", "%2e%2e%2fsecret.txt", "..", "%2E%2E", ".",
      ".secret.txt", "..%5C..%5Csecret.txt", "..\\..\\secret.txt", "a%00b.png",
-     "%2Fetc%2Fpasswd", "..%252F..%252Fsecret.txt", "x/../../../secret.txt"],
+     "%2Fetc%2Fpasswd", "..%252F..%252Fsecret.txt", "x/../../../secret.txt",
+     "/etc/passwd", "%00", "shot.png%00.txt", "%5C%5Chost%5Cshare%5Csecret.txt",
+     "%c0%ae%c0%ae%c0%afsecret.txt"],
 )  # fmt: skip
 def test_artifact_names_cannot_leave_the_runs_directory(
     alpha: httpx.Client, api_url: str, api_keys: Keys, settings: Settings, name: str
