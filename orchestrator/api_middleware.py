@@ -9,6 +9,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from orchestrator.api_errors import BodyTooLarge, error
 from orchestrator.api_services import ApiMetrics
 
+_BAD_LENGTH = (
+    "Content-Length is not a number: send the body's size in bytes, "
+    "or leave the header out and send the body chunked"
+)
+
 
 class BodyLimit:
     """Refuses bodies past ``max_bytes``: by Content-Length up front, else while reading.
@@ -34,9 +39,7 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
-                await error(400, "bad_request", "Content-Length is not a number")(
-                    scope, receive, send
-                )
+                await error(400, "bad_request", _BAD_LENGTH)(scope, receive, send)
                 return
             if int(declared) > self.max_bytes:
                 await error(413, "payload_too_large", self._too_large())(scope, receive, send)
