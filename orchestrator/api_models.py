@@ -71,6 +71,25 @@ class RunLinks(BaseModel):
 class RunSubmitted(BaseModel):
     """A run was accepted and every case queued."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "runId": "20261122-020000-a1b2c3",
+                    "status": "queued",
+                    "total": 12,
+                    "links": {
+                        "self": "/api/v1/runs/20261122-020000-a1b2c3",
+                        "events": "http://127.0.0.1:8701/sse/events?runId=20261122-020000-a1b2c3",
+                        "websocket": "ws://127.0.0.1:8701/ws/events/20261122-020000-a1b2c3",
+                        "report": "/api/v1/runs/20261122-020000-a1b2c3/report.html",
+                        "junit": "/api/v1/runs/20261122-020000-a1b2c3/junit.xml",
+                    },
+                }
+            ]
+        }
+    )
+
     runId: str = Field(examples=["20261122-020000-a1b2c3"])
     status: Literal["queued"]
     total: int = Field(description="Test cases queued")
