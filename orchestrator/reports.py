@@ -25,6 +25,7 @@ from typing import Any
 from testfleet.artifacts import ArtifactStore, artifact_url
 from testfleet.errors import NotFoundError, UsageError
 from testfleet.results import GOOD_STATUSES, CaseResult, RunResult, StepResult
+from testfleet.steplog import step_log
 
 _XML_INVALID = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _LOG_SUFFIXES = (".log", ".txt")
@@ -62,27 +63,6 @@ def failure_message(case: CaseResult) -> str:
     if case.failed_step is not None:
         return f"step {case.failed_step}: {error}"
     return error
-
-
-def step_log(case: CaseResult) -> str:
-    """The case's attempts and steps as plain text, one line per step."""
-    lines = [f"{case.suite} > {case.name}: {case.status} after {case.attempts} attempt(s)"]
-    for attempt in case.history:
-        error = f": {attempt.error}" if attempt.error else ""
-        lines.append(
-            f"attempt {attempt.attempt} on {attempt.worker}: {attempt.status} "
-            f"({attempt.duration_ms} ms){error}"
-        )
-    for step in case.steps:
-        line = f"{step.index:>3}. {step.status:<15} {step.label} ({step.duration_ms} ms)"
-        if step.error:
-            line += f"\n       {step.error}"
-        if step.screenshot:
-            line += f"\n       screenshot: {step.screenshot}"
-        lines.append(line)
-    if case.error and not any(s.error == case.error for s in case.steps):
-        lines.append(f"error: {case.error}")
-    return "\n".join(lines)
 
 
 def _count(cases: Iterable[CaseResult], *statuses: str) -> int:
