@@ -7,6 +7,8 @@ order in which the fleet chose cases, so what overtook what is visible.
 from __future__ import annotations
 
 import json
+import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -132,3 +134,29 @@ def test_cancel_stops_the_running_case_and_queued_ones_never_start(
     assert [e["type"] for e in events].count("run_completed") == 1
     completed = next(e for e in events if e["type"] == "run_completed")
     assert completed["payload"]["status"] == "cancelled"
+
+
+def test_a_pass_on_retry_is_flaky_in_the_result_and_the_junit(
+    one_worker: Fleet, tmp_path: Path
+) -> None:
+    key = uuid.uuid4().hex  # the demo site's /flaky fails the first visit per key
+    path = tmp_path / "flaky.yaml"
+    path.write_text(
+        "name: Flaky\nbase_url: ${DEMO_URL}\ntests:\n"
+        "  - name: sometimes broken\n    retry_count: 1\n    steps:\n"
+        f"      - navigate: /flaky?key={key}\n"
+        "      - assert_text: {selector: h1, contains: Works, timeout: 1}\n"
+    )
+    junit, result = tmp_path / "junit.xml", tmp_path / "result.json"
+    done = one_worker.run("run", str(path), "--junit", str(junit), "--json", str(result))
+
+    assert done.returncode == 0, done  # flaky counts as a pass for CI
+    [test] = json.loads(result.read_text())["tests"]
+    assert (test["status"], test["attempts"]) == ("flaky", 2)
+    assert [h["status"] for h in test["history"]] == ["failed", "passed"]
+    assert 'got "Broken"' in test["history"][0]["error"]
+    case = ET.fromstring(junit.read_bytes()).find(".//testcase")
+    assert case is not None
+    assert case.find("failure") is None
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["flaky"] == "true"
