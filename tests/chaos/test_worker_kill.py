@@ -27,7 +27,7 @@ import redis
 
 from testfleet import keys
 from tests.conftest import ROOT, Fleet, start_fleet
-from tests.waiting import wait_until
+from tests.waiting import WaitTimeout, wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.redis, pytest.mark.grid, pytest.mark.browser,
               pytest.mark.slow]  # fmt: skip
@@ -77,17 +77,23 @@ class Workers:
         self.alive[name] = popen.pid
 
     def stop_replacements(self) -> None:
+        """Warm-stop every replacement at once; kill those still up after a while."""
         for popen in self.started:
             if popen.poll() is None:
                 os.killpg(popen.pid, signal.SIGTERM)
-        for popen in self.started:
-            try:
-                popen.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(popen.pid, signal.SIGKILL)
-                popen.wait()
+        try:
+            wait_until("replacement workers to stop",
+                       lambda: all(p.poll() is not None for p in self.started), 30)  # fmt: skip
+        except WaitTimeout:
+            pass  # a replacement still finishing a case: killed below, as the fleet would
+        finally:
+            for popen in self.started:
+                if popen.poll() is None:
+                    os.killpg(popen.pid, signal.SIGKILL)
+                    popen.wait()
 
 
+@pytest.mark.timeout(300 + 45 * KILLS)
 def test_sigkill_workers_mid_test_repeatedly(chaos_fleet: Fleet, tmp_path: Path) -> None:
     cases = 3 * KILLS + 4  # enough that the run is still going at the last kill
     tests = "\n".join(
