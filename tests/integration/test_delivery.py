@@ -136,6 +136,14 @@ def test_the_same_task_sent_twice_to_a_real_worker_finishes_once(
     finally:
         dispatcher.close()
 
+    # An expired run left in the indexes, with its artifacts: the worker's sweeper
+    # removes both once it is up.
+    store.redis.zadd(keys.RUNS_INDEX, {"ancient": 1})
+    store.redis.zadd(keys.project_runs("proj"), {"ancient": 1})
+    ancient = tmp_path / "artifacts" / "ancient"
+    ancient.mkdir(parents=True)
+    (ancient / "old.png").write_bytes(b"\x89PNG")
+
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -163,6 +171,11 @@ def test_the_same_task_sent_twice_to_a_real_worker_finishes_once(
     try:
         wait_until("the run to complete", lambda: run_status(store, run_id) == "passed", 120)
         wait_until("both messages to be consumed and acked", both_messages_done, 60)
+        wait_until("the sweeper to remove the expired run",
+                   lambda: store.redis.zscore(keys.RUNS_INDEX, "ancient") is None
+                   and not ancient.exists(), 60)  # fmt: skip
+        assert store.redis.zscore(keys.project_runs("proj"), "ancient") is None
+        assert store.redis.zscore(keys.RUNS_INDEX, run_id) is not None, "a live run stays"
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=60)
     finally:
