@@ -23,6 +23,13 @@ API_KEY_IDS = f"{PREFIX}:apikey-ids"
 WORKERS = f"{PREFIX}:workers"
 """Hash: worker name -> last heartbeat record (JSON)."""
 
+SWEEP_LOCK = f"{PREFIX}:sweep-lock"
+"""String: name of the process sweeping expired runs now; expires after the sweep
+interval, so one sweep runs per interval across the fleet."""
+
+PROJECT_RUNS_PATTERN = f"{PREFIX}:project:*:runs"
+"""SCAN pattern matching every ``project_runs`` index (for the retention sweep)."""
+
 
 def run(run_id: str) -> str:
     """Hash: one run's record (``meta`` JSON, ``status``, ``pending`` count, ``cancelled``)."""

@@ -54,6 +54,7 @@ from testfleet.settings import Settings
 from testfleet.suite import CaseSpec, Masker
 from workers.app import TASK_NAME, app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps
+from workers.steplog import with_step_log, write_step_log
 
 log = logging.getLogger(__name__)
 
@@ -335,6 +336,7 @@ class _CaseRun:
         if outcome is not None:
             update["steps"] = outcome.steps
         self.case = self.case.model_copy(update=update)
+        self.case.artifacts = self._artifacts = with_step_log(self.case)
         event = self._event(
             _FINAL_EVENT[status],
             {
@@ -352,6 +354,7 @@ class _CaseRun:
         if not self.store.finish_case(self.case, event):
             log.info("case %s was already final; this result is dropped", self.case.case_id)
             return None
+        write_step_log(self.artifacts, self.case, self.mask)
         return self.case
 
 
