@@ -1,6 +1,7 @@
 """``POST /api/v1/generate``: a validated test suite from plain requirements.
 
-Included by ``orchestrator.api.create_app``. Needs the ``test:write`` scope.
+Included by ``orchestrator.api.create_app``; needs the ``test:write`` scope
+(``api_auth.WriteKey``).
 The model is called from the API process, so the API needs ``OPENAI_API_KEY``
 (and ``OPENAI_BASE_URL`` for another OpenAI-compatible server); without it the
 answer is 503 saying so.
@@ -14,11 +15,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from orchestrator.api import API_PREFIX, ErrorBody, WriteKey
+from orchestrator.api_auth import WriteKey
+from orchestrator.api_errors import ErrorBody
+from orchestrator.api_services import API_PREFIX, services
 from orchestrator.generate import generate_suite
 from testfleet.ai import has_key
 from testfleet.errors import InfrastructureError
-from testfleet.settings import Settings
 
 router = APIRouter(
     prefix=API_PREFIX,
@@ -51,7 +53,7 @@ class GenerateResponse(BaseModel):
 async def generate(request: Request, body: GenerateRequest, key: WriteKey) -> GenerateResponse:
     """Ask the AI model for a test case from requirements; it is validated before it is
     returned. 503 when the server has no OpenAI key or the model keeps failing."""
-    settings: Settings = request.app.state.services.settings
+    settings = services(request).settings
     if not has_key(settings):
         raise InfrastructureError(
             "this API server has no OPENAI_API_KEY: set OPENAI_API_KEY (and OPENAI_BASE_URL for "

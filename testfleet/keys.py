@@ -26,6 +26,13 @@ WORKERS = f"{PREFIX}:workers"
 AI_SLOTS = f"{PREFIX}:ai:slots"
 """Sorted set: holder token -> lease expiry (ms); model requests in flight, all workers."""
 
+SWEEP_LOCK = f"{PREFIX}:sweep-lock"
+"""String: name of the process sweeping expired runs now; expires after the sweep
+interval, so one sweep runs per interval across the fleet."""
+
+PROJECT_RUNS_PATTERN = f"{PREFIX}:project:*:runs"
+"""SCAN pattern matching every ``project_runs`` index (for the retention sweep)."""
+
 
 def run(run_id: str) -> str:
     """Hash: one run's record (``meta`` JSON, ``status``, ``pending`` count, ``cancelled``)."""

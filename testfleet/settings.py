@@ -167,6 +167,15 @@ class RetentionSettings(BaseModel):
     """How long runs, their streams and artifacts are kept."""
 
     run_ttl_s: int = 7 * 24 * 3600
+    artifacts_ttl_s: int = 7 * 24 * 3600
+    """Artifact directories (screenshots, step logs) untouched this long are deleted,
+    even when their run is still kept; a run's artifacts go with the run anyway."""
+    events_ttl_s: int = 7 * 24 * 3600
+    """Entries of the global event stream older than this are trimmed (it is also
+    capped by ``redis.stream_maxlen``); a run's own stream goes with the run."""
+    sweep_interval_s: float = 300.0
+    """How often the fleet sweeps expired runs out of the indexes and deletes their
+    artifacts; one process sweeps per interval, however many run the sweeper."""
 
 
 class AISettings(BaseModel):

@@ -56,6 +56,7 @@ from testfleet.suite import CaseSpec, Masker
 from workers.analysis import analyze_attempt
 from workers.app import TASK_NAME, app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps
+from workers.steplog import with_step_log, write_step_log
 
 log = logging.getLogger(__name__)
 
@@ -343,6 +344,7 @@ class _CaseRun:
             update["ai"] = analyze_attempt(self.settings, self.store.redis, self.store.publish,
                 self._event, self.case.run_id, self.spec, outcome.steps, read)  # fmt: skip
         self.case = self.case.model_copy(update=update)
+        self.case.artifacts = self._artifacts = with_step_log(self.case)
         event = self._event(
             _FINAL_EVENT[status],
             {
@@ -360,6 +362,7 @@ class _CaseRun:
         if not self.store.finish_case(self.case, event):
             log.info("case %s was already final; this result is dropped", self.case.case_id)
             return None
+        write_step_log(self.artifacts, self.case, self.mask)
         return self.case
 
 
