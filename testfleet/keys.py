@@ -60,8 +60,8 @@ def project_runs(project: str) -> str:
 
 
 def run_keys(run_id: str) -> tuple[str, ...]:
-    """All keys that belong to one run (for expiry)."""
-    return (run(run_id), run_cases(run_id), run_specs(run_id), run_events(run_id))
+    """All keys that belong to one run (for expiry and the retention sweep)."""
+    return (run(run_id), run_cases(run_id), run_specs(run_id), run_events(run_id), ai_usage(run_id))
 
 
 def ai_cache(digest: str) -> str:
