@@ -35,7 +35,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from bench.common import ratio, verdict
-from bench.throughput_figures import fleet_breakdown, step_kind_ms, tests_per_min
+from bench.throughput_figures import fleet_breakdown, step_kind_ms, throughput_per_min
 from bench.throughput_suites import write_suites
 from bench.tuned_runner import run_tuned
 from testfleet.settings import Settings
@@ -116,7 +116,7 @@ def _xdist(
     if counts["tests"] != tests:
         raise RuntimeError(f"pytest baseline ran {counts['tests']} tests, expected {tests}")
     return {
-        "xdist_fresh": tests_per_min(tests, wall_s),
+        "xdist_fresh": throughput_per_min(tests, wall_s),
         "xdist_fresh_wall_s": round(wall_s, 1),
         "xdist_fresh_failed": counts["failed"],
     }
@@ -139,7 +139,7 @@ def _tuned(
 ) -> dict[str, Any]:
     result = run_tuned(suites, warmup, demo, grid_url, processes=2)
     return {
-        name: tests_per_min(result.tests, result.wall_s),
+        name: throughput_per_min(result.tests, result.wall_s),
         f"{name}_wall_s": round(result.wall_s, 1),
         f"{name}_failed": len(result.failed),
         f"{name}_open_driver_s": [round(s, 2) for s in result.open_driver_s],
@@ -176,7 +176,7 @@ def _fleet(
     failed = sum(1 for t in result["tests"] if t["status"] not in ("passed", "flaky"))
     duration_s = result["durationMs"] / 1000.0
     figures: dict[str, Any] = {
-        name: tests_per_min(tests, duration_s),
+        name: throughput_per_min(tests, duration_s),
         f"{name}_wall_s": round(duration_s, 1),
         f"{name}_cli_wall_s": round(cli_wall_s, 1),
         f"{name}_tests": tests,

@@ -27,7 +27,7 @@ from collections import defaultdict
 from typing import Any
 
 
-def tests_per_min(tests: int, wall_s: float) -> float:
+def throughput_per_min(tests: int, wall_s: float) -> float:
     """Throughput of a pass that ran ``tests`` tests in ``wall_s`` seconds (0 for no time)."""
     if wall_s <= 0:
         return 0.0
