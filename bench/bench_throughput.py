@@ -31,13 +31,21 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from xml.etree import ElementTree
 
+import redis
+
 from bench.common import ratio, verdict
-from bench.throughput_figures import fleet_breakdown, step_kind_ms, throughput_per_min
+from bench.throughput_figures import (
+    case_phases,
+    fleet_breakdown,
+    step_kind_ms,
+    throughput_per_min,
+)
 from bench.throughput_suites import write_suites
 from bench.tuned_runner import run_tuned
+from testfleet import keys
 from testfleet.settings import Settings
 from tests.conftest import cli, fleet_env
 from tests.fixtures_grid import free_port, grid_test_settings, running_demosite, running_grid
@@ -172,6 +180,7 @@ def _fleet(
         started = time.monotonic()
         result = _submit(env, suites, state_dir / "run.json")
         cli_wall_s = time.monotonic() - started
+        events = _run_events(env, result["runId"])
     tests = len(result["tests"])
     failed = sum(1 for t in result["tests"] if t["status"] not in ("passed", "flaky"))
     duration_s = result["durationMs"] / 1000.0
@@ -189,7 +198,7 @@ def _fleet(
             if t["status"] not in ("passed", "flaky")
         ][:5]
     key = "fleet_breakdown_ms" if name == "fleet_pooled" else f"{name}_breakdown_ms"
-    figures[key] = fleet_breakdown(result)
+    figures[key] = {**fleet_breakdown(result), **case_phases(result, events)}
     figures[f"{name}_step_ms"] = step_kind_ms(result)
     return figures
 
@@ -200,6 +209,18 @@ def _submit(env: dict[str, str], suites: Path, out: Path) -> dict[str, Any]:
         raise RuntimeError(f"testfleet run wrote no result:\n{done.stdout[-3000:]}\n{done.stderr}")
     result: dict[str, Any] = json.loads(out.read_text())
     return result
+
+
+def _run_events(env: dict[str, str], run_id: str) -> list[dict[str, Any]]:
+    """Every event the fleet recorded for one run, from its Redis stream (for the profile)."""
+    status = json.loads(cli("status", "--json", env=env).stdout)
+    client = redis.Redis.from_url(status["redis_url"], decode_responses=True)
+    try:
+        # decode_responses=True: ids and fields come back as str (the stubs cannot say so).
+        entries = cast("list[tuple[str, dict[str, str]]]", client.xrange(keys.run_events(run_id)))
+    finally:
+        client.close()
+    return [json.loads(fields["d"]) for _, fields in entries]
 
 
 def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:

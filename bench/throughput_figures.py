@@ -79,3 +79,45 @@ def step_kind_ms(run: dict[str, Any]) -> dict[str, float]:
         for step in case.get("steps", []):
             durations[str(step.get("step_type"))].append(float(step.get("duration_ms", 0)))
     return {kind: _mean(values) for kind, values in sorted(durations.items())}
+
+
+def case_phases(run: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, float]:
+    """Split ``in_case_overhead_ms`` by phase, from the run's own ``test_progress`` events.
+
+    Each progress event carries ``progress.duration`` (ms since the case started,
+    taken as the step ended) and ``stepDuration``; so, per case (first attempt):
+
+    - ``session_start_ms``: before step 1 began: opening or leasing the browser
+      session, the ``test_started`` event, the executor's set-up;
+    - ``between_steps_ms``: the sum of the gaps between one step's end and the
+      next one's start: publishing each step's event and storing the case;
+    - ``finish_ms``: after the last step: closing or returning the session,
+      writing the final result and its event.
+
+    Means over the cases that have a progress event for every step.
+    """
+    progress: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        payload = event.get("payload") or {}
+        if event.get("type") == "test_progress" and payload.get("attempt", 1) == 1:
+            progress[str(event.get("correlationId"))].append(payload)
+    start: list[float] = []
+    between: list[float] = []
+    finish: list[float] = []
+    for case in run["tests"]:
+        steps = sorted(progress.get(case["case_id"], []), key=lambda p: p["progress"]["stepNumber"])
+        if not steps or len(steps) != len(case.get("steps", [])) or not case.get("finished_ms"):
+            continue
+        ends = [float(p["progress"]["duration"]) for p in steps]
+        lengths = [float(p["stepDuration"]) for p in steps]
+        start.append(ends[0] - lengths[0])
+        between.append(sum(ends[i] - ends[i - 1] - lengths[i] for i in range(1, len(steps))))
+        finish.append(float(case["finished_ms"] - case["started_ms"]) - ends[-1])
+    if not start:
+        return {}
+    return {
+        "session_start_ms": _mean(start),
+        "between_steps_ms": _mean(between),
+        "finish_ms": _mean(finish),
+        "cases_profiled": float(len(start)),
+    }

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from bench.bench_throughput import _junit_counts, rows
-from bench.throughput_figures import fleet_breakdown, step_kind_ms, throughput_per_min
+from bench.throughput_figures import (
+    case_phases,
+    fleet_breakdown,
+    step_kind_ms,
+    throughput_per_min,
+)
 from bench.throughput_suites import TEMPLATES, load_suites, suite_documents, write_suites
 from testfleet.loader import load_paths
 
@@ -112,3 +117,31 @@ def test_rows_flag_missed_targets_and_failures() -> None:
     assert table["fleet overhead"][1].endswith("NOT MET")
     assert "2 FAILED" in table["fleet_pooled"][1]
     assert table["  pooled browser_steps_ms"][0] == "900.0"
+
+
+def _progress(
+    case_id: str, number: int, end_ms: int, step_ms: int, attempt: int = 1
+) -> dict[str, Any]:
+    return {
+        "type": "test_progress", "correlationId": case_id,
+        "payload": {"attempt": attempt, "stepDuration": step_ms,
+                    "progress": {"stepNumber": number, "duration": end_ms}},
+    }  # fmt: skip
+
+
+def test_case_phases_split_the_in_case_overhead_from_progress_events() -> None:
+    run = {"tests": [{"case_id": "c1", "started_ms": 1000, "finished_ms": 1700,
+                      "steps": [{"duration_ms": 200}, {"duration_ms": 100}]}]}  # fmt: skip
+    events = [
+        _progress("c1", 2, 560, 100),  # order on the stream does not matter
+        _progress("c1", 1, 450, 200),  # step 1 began 250 ms after the case started
+        _progress("c1", 1, 9000, 1, attempt=2),  # a retry's events are left out
+        {"type": "test_started", "correlationId": "c1", "payload": {}},
+    ]
+    assert case_phases(run, events) == {
+        "session_start_ms": 250.0,
+        "between_steps_ms": 10.0,
+        "finish_ms": 140.0,
+        "cases_profiled": 1.0,
+    }
+    assert case_phases(run, events[2:]) == {}
