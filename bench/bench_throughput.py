@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,7 @@ from bench.common import ratio, verdict
 from bench.throughput_figures import (
     case_phases,
     fleet_breakdown,
+    mean_by_kind,
     step_kind_ms,
     throughput_per_min,
 )
@@ -151,6 +153,9 @@ def _tuned(
         f"{name}_wall_s": round(result.wall_s, 1),
         f"{name}_failed": len(result.failed),
         f"{name}_open_driver_s": [round(s, 2) for s in result.open_driver_s],
+        f"{name}_step_ms": mean_by_kind(result.step_ms),
+        f"{name}_steps_per_test_ms": round(sum(ms for _, ms in result.step_ms) / result.tests, 1),
+        f"{name}_reset_ms": round(statistics.fmean(result.reset_ms), 1) if result.reset_ms else 0,
         **({f"{name}_failures": result.failed[:5]} if result.failed else {}),
     }
 
@@ -252,4 +257,6 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
          f"<= {TARGET_OVERHEAD_PCT:g} % of browser {verdict(overhead <= TARGET_OVERHEAD_PCT)}"),
     ]  # fmt: skip
     out += [(f"  pooled {k}", f"{v}", "mean per test") for k, v in breakdown.items()]
+    out.append(("  (b) plain steps_ms", f"{figures.get('local_tuned_steps_per_test_ms')}",
+                "mean per test, same tests, plain Selenium executor"))  # fmt: skip
     return out

@@ -66,11 +66,20 @@ def reset_browser(driver: WebDriver) -> None:
 
 
 def run_test(
-    driver: WebDriver, suite: Suite, test: TestCase, screenshot_dir: Path | None = None
+    driver: WebDriver,
+    suite: Suite,
+    test: TestCase,
+    screenshot_dir: Path | None = None,
+    step_ms: list[tuple[str, float]] | None = None,
 ) -> None:
-    """Run every step of ``test``; raises ``PlainStepFailed`` at the first failing one."""
+    """Run every step of ``test``; raises ``PlainStepFailed`` at the first failing one.
+
+    ``step_ms`` collects ``(step_type, milliseconds)`` per step that passed, to set
+    beside the fleet's own step timings.
+    """
     timeout_s = suite.timeout_seconds
     for step in test.steps:
+        started = time.perf_counter()
         try:
             _run_step(driver, suite, step, step.timeout_seconds or timeout_s, screenshot_dir)
         except PlainStepFailed:
@@ -80,6 +89,8 @@ def run_test(
                 f"{suite.name} / {test.name}: step {step.order_index} ({step.label}): "
                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             ) from exc
+        if step_ms is not None:
+            step_ms.append((step.step_type, (time.perf_counter() - started) * 1000.0))
 
 
 def _run_step(

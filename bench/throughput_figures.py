@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -74,10 +75,18 @@ def fleet_breakdown(run: dict[str, Any]) -> dict[str, float]:
 
 def step_kind_ms(run: dict[str, Any]) -> dict[str, float]:
     """Mean milliseconds per step, by step type: which browser commands cost most."""
+    return mean_by_kind(
+        (str(step.get("step_type")), float(step.get("duration_ms", 0)))
+        for case in run["tests"]
+        for step in case.get("steps", [])
+    )
+
+
+def mean_by_kind(timings: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """Mean milliseconds per step type from ``(step_type, ms)`` pairs."""
     durations: dict[str, list[float]] = defaultdict(list)
-    for case in run["tests"]:
-        for step in case.get("steps", []):
-            durations[str(step.get("step_type"))].append(float(step.get("duration_ms", 0)))
+    for kind, ms in timings:
+        durations[kind].append(ms)
     return {kind: _mean(values) for kind, values in sorted(durations.items())}
 
 

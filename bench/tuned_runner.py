@@ -36,6 +36,10 @@ class TunedResult:
     wall_s: float
     open_driver_s: list[float]
     """Per process: how long opening its browser took (not in ``wall_s``)."""
+    step_ms: list[tuple[str, float]]
+    """``(step_type, milliseconds)`` of every step that passed, from every process."""
+    reset_ms: list[float]
+    """How long each reset between two tests took."""
 
 
 def _worker(
@@ -60,12 +64,16 @@ def _worker(
         while (task := tasks.get()) is not None:
             suite = suites[task[0]]
             test = suite.tests[task[1]]
+            step_ms: list[tuple[str, float]] = []
             try:
-                run_test(driver, suite, test)
-                results.put(("passed", f"{suite.name}/{test.name}"))
+                run_test(driver, suite, test, step_ms=step_ms)
+                outcome: tuple[str, Any] = ("passed", f"{suite.name}/{test.name}")
             except PlainStepFailed as exc:
-                results.put(("failed", str(exc)))
+                outcome = ("failed", str(exc))
+            reset_started = time.perf_counter()
             reset_browser(driver)
+            results.put(("timings", (step_ms, (time.perf_counter() - reset_started) * 1000.0)))
+            results.put(outcome)
     finally:
         driver.quit()
 
@@ -115,8 +123,16 @@ def run_tuned(
         started = time.monotonic()
         start.set()
         failed: list[str] = []
-        for _ in range(total):
+        step_ms: list[tuple[str, float]] = []
+        reset_ms: list[float] = []
+        done = 0
+        while done < total:
             kind, value = _next(results, workers, RESULT_TIMEOUT_S)
+            if kind == "timings":
+                step_ms += [(str(k), float(ms)) for k, ms in value[0]]
+                reset_ms.append(float(value[1]))
+                continue
+            done += 1
             if kind == "failed":
                 failed.append(str(value))
         wall_s = time.monotonic() - started
@@ -127,7 +143,7 @@ def run_tuned(
             if process.is_alive():
                 process.kill()
                 process.join()
-    return TunedResult(tests=total, failed=failed, wall_s=wall_s, open_driver_s=opened)
+    return TunedResult(total, failed, wall_s, opened, step_ms, reset_ms)
 
 
 def _next(
