@@ -37,6 +37,7 @@ from xml.etree import ElementTree
 
 import redis
 
+from bench import throughput_pyspy
 from bench.common import ratio, verdict
 from bench.throughput_figures import (
     case_phases,
@@ -85,8 +86,11 @@ def run(settings: Settings) -> dict[str, Any]:
             figures.update(_xdist(base, suites, warmup, demo, grid_url, tests))
             figures.update(_tuned("local_tuned", suites, warmup, demo, grid_url))
             figures.update(_tuned("local_tuned_direct", suites, warmup, demo, None))
+        profiled = base / "profiled"
+        write_suites(profiled, per_template=2, prefix="Profiled ")
         for name, pool_size in (("fleet_unpooled", 0), ("fleet_pooled", 1)):
-            figures.update(_fleet(name, base / name, suites, warmup, pool_size))
+            extra = profiled if name == "fleet_pooled" else None
+            figures.update(_fleet(name, base / name, suites, warmup, pool_size, extra))
     figures["fleet_vs_xdist"] = ratio(figures["fleet_pooled"], figures["xdist_fresh"])
     figures["fleet_vs_tuned"] = ratio(figures["fleet_pooled"], figures["local_tuned"])
     figures["fleet_unpooled_vs_xdist"] = ratio(figures["fleet_unpooled"], figures["xdist_fresh"])
@@ -178,14 +182,23 @@ def _local_fleet(state_dir: Path, pool_size: int) -> Iterator[dict[str, str]]:
 
 
 def _fleet(
-    name: str, state_dir: Path, suites: Path, warmup: Path, pool_size: int
+    name: str,
+    state_dir: Path,
+    suites: Path,
+    warmup: Path,
+    pool_size: int,
+    profiled: Path | None = None,
 ) -> dict[str, Any]:
+    """One fleet configuration; ``profiled``: suites for an extra, untimed pass under py-spy."""
+    profile: dict[str, Any] = {}
     with _local_fleet(state_dir, pool_size) as env:
         _submit(env, warmup, state_dir / "warmup.json")
         started = time.monotonic()
         result = _submit(env, suites, state_dir / "run.json")
         cli_wall_s = time.monotonic() - started
         events = _run_events(env, result["runId"])
+        if profiled is not None:
+            profile = _pyspy_pass(env, profiled, state_dir)
     tests = len(result["tests"])
     failed = sum(1 for t in result["tests"] if t["status"] not in ("passed", "flaky"))
     duration_s = result["durationMs"] / 1000.0
@@ -205,7 +218,29 @@ def _fleet(
     key = "fleet_breakdown_ms" if name == "fleet_pooled" else f"{name}_breakdown_ms"
     figures[key] = {**fleet_breakdown(result), **case_phases(result, events)}
     figures[f"{name}_step_ms"] = step_kind_ms(result)
+    if profiled is not None:
+        figures[f"{name}_pyspy_pct"] = profile
     return figures
+
+
+def _pyspy_pass(env: dict[str, str], suites: Path, state_dir: Path) -> dict[str, Any]:
+    """Run ``suites`` once more with py-spy on every worker: where their time goes, by code.
+
+    A separate pass, so that sampling (ptrace stops) never slows the timed one.
+    """
+    if throughput_pyspy.py_spy() is None:
+        return {"skipped": "py-spy is not installed (pip install py-spy)"}
+    status = json.loads(cli("status", "--json", env=env).stdout)
+    pids = [int(p["pid"]) for p in status["processes"] if str(p["name"]).startswith("worker")]
+    recorders = throughput_pyspy.start(pids, state_dir)
+    try:
+        _submit(env, suites, state_dir / "profiled.json")
+    finally:
+        files, said = throughput_pyspy.stop(recorders)
+    summary = throughput_pyspy.summarise(files)
+    if not summary:
+        return {"skipped": f"py-spy recorded nothing (it needs ptrace, e.g. root): {said}"}
+    return summary
 
 
 def _submit(env: dict[str, str], suites: Path, out: Path) -> dict[str, Any]:

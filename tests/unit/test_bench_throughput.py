@@ -14,6 +14,7 @@ from bench.throughput_figures import (
     step_kind_ms,
     throughput_per_min,
 )
+from bench.throughput_pyspy import bucket, summarise
 from bench.throughput_suites import TEMPLATES, load_suites, suite_documents, write_suites
 from testfleet.loader import load_paths
 
@@ -145,3 +146,41 @@ def test_case_phases_split_the_in_case_overhead_from_progress_events() -> None:
         "cases_profiled": 1.0,
     }
     assert case_phases(run, events[2:]) == {}
+
+
+_CHILD = (
+    'process 7:"python -m orchestrator.cli worker";<module> (cli.py:1);'
+    "workloop (billiard/pool.py:351)"
+)
+
+
+@pytest.mark.parametrize(
+    ("stack", "expected"),
+    [
+        (f"{_CHILD};wait (threading.py:3)", "celery_between_tasks"),
+        (f"{_CHILD};run_case (/w/workers/tasks.py:9);click (/v/selenium/x.py:1);"
+         "readinto (/usr/lib/python3.11/socket.py:706)", "browser_wait"),
+        (f"{_CHILD};run_case (/w/workers/tasks.py:9);execute (/v/selenium/x.py:1);"
+         "dumps (json/__init__.py:3)", "selenium_client"),
+        (f"{_CHILD};run_case (/w/workers/tasks.py:9);xadd (/v/redis/client.py:1)", "redis"),
+        (f"{_CHILD};make_thumbnail (/w/workers/executor.py:1);save (/v/PIL/Image.py:1)", "pillow"),
+        (f"{_CHILD};run_case (/w/workers/tasks.py:9);model_dump (pydantic/main.py:1)",
+         "executor_other"),
+        ('process 6:"python";asynloop (celery/worker/loops.py:1);poll (kombu/x.py:1)', None),
+    ],
+)  # fmt: skip
+def test_pyspy_stacks_are_bucketed_by_code(stack: str, expected: str | None) -> None:
+    assert bucket(stack) == expected
+
+
+def test_pyspy_summary_is_percent_of_pool_child_samples(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        f"{_CHILD};run_case (/w/workers/tasks.py:9);get (/v/selenium/r.py:1);recv_into (x) 3\n"
+        f"{_CHILD};poll (kombu/x.py:1) 1\n"
+        'process 6:"python";asynloop (celery/worker/loops.py:1) 96\n'
+    )
+    assert summarise([raw]) == {
+        "browser_wait_pct": 75.0, "celery_between_tasks_pct": 25.0, "samples": 4.0,
+    }  # fmt: skip
+    assert summarise([]) == {}
