@@ -87,7 +87,7 @@ def run(settings: Settings) -> dict[str, Any]:
             figures.update(_tuned("local_tuned", suites, warmup, demo, grid_url))
             figures.update(_tuned("local_tuned_direct", suites, warmup, demo, None))
         profiled = base / "profiled"
-        write_suites(profiled, per_template=2, prefix="Profiled ")
+        write_suites(profiled, per_template=1, prefix="Profiled ")
         for name, pool_size in (("fleet_unpooled", 0), ("fleet_pooled", 1)):
             extra = profiled if name == "fleet_pooled" else None
             figures.update(_fleet(name, base / name, suites, warmup, pool_size, extra))
@@ -292,6 +292,8 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
          f"<= {TARGET_OVERHEAD_PCT:g} % of browser {verdict(overhead <= TARGET_OVERHEAD_PCT)}"),
     ]  # fmt: skip
     out += [(f"  pooled {k}", f"{v}", "mean per test") for k, v in breakdown.items()]
+    pyspy: dict[str, Any] = figures.get("fleet_pooled_pyspy_pct", {})
+    out += [(f"  pooled py-spy {k}", f"{v}", "% of pool-child samples") for k, v in pyspy.items()]
     out.append(("  (b) plain steps_ms", f"{figures.get('local_tuned_steps_per_test_ms')}",
                 "mean per test, same tests, plain Selenium executor"))  # fmt: skip
     return out
