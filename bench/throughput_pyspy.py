@@ -75,6 +75,12 @@ def stop(recorders: list[tuple[subprocess.Popen[bytes], Path]]) -> tuple[list[Pa
     return written, " ".join(s for s in said if s)
 
 
+def _has(frames: list[str], package: str) -> bool:
+    """Whether a frame runs code of ``package`` (py-spy writes ``func (pkg/mod.py:line)``,
+    relative to ``sys.path``, or an absolute path)."""
+    return any(f"({package}/" in f or f"/{package}/" in f for f in frames)
+
+
 def bucket(stack: str) -> str | None:
     """The bucket of one collapsed stack (``frame;frame;...;leaf``), see the module doc.
 
@@ -82,17 +88,18 @@ def bucket(stack: str) -> str | None:
     loop and helper threads sleep most of the time and would drown the rest).
     """
     frames = stack.split(";")
-    if not any(f.startswith("workloop ") for f in frames):
+    if not any("workloop (" in f for f in frames):
         return None
     leaf = frames[-1]
     waiting = any(w in leaf for w in _SOCKET_WAIT) or "socket.py" in leaf or "ssl.py" in leaf
-    if not any("/workers/" in f for f in frames):
+    # The child was forked from workers/main.py, so only the task module marks a test.
+    if not any("workers/tasks.py" in f for f in frames):
         return "celery_between_tasks"
-    if any("/selenium/" in f for f in frames):
+    if _has(frames, "selenium"):
         return "browser_wait" if waiting else "selenium_client"
-    if any("/redis/" in f for f in frames):
+    if _has(frames, "redis"):
         return "redis"
-    if any("/PIL/" in f for f in frames):
+    if _has(frames, "PIL"):
         return "pillow"
     return "executor_other"
 

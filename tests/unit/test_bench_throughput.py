@@ -149,8 +149,8 @@ def test_case_phases_split_the_in_case_overhead_from_progress_events() -> None:
 
 
 _CHILD = (
-    'process 7:"python -m orchestrator.cli worker";<module> (cli.py:1);'
-    "workloop (billiard/pool.py:351)"
+    'process 7:"python -m orchestrator.cli worker";process 8:"python -m orchestrator.cli worker";'
+    "main (workers/main.py:56);Worker.workloop (billiard/pool.py:369)"
 )
 
 
@@ -158,12 +158,13 @@ _CHILD = (
     ("stack", "expected"),
     [
         (f"{_CHILD};wait (threading.py:3)", "celery_between_tasks"),
-        (f"{_CHILD};run_case (/w/workers/tasks.py:9);click (/v/selenium/x.py:1);"
-         "readinto (/usr/lib/python3.11/socket.py:706)", "browser_wait"),
+        (f"{_CHILD};run_case (workers/tasks.py:9);click (selenium/x.py:1);"
+         "SocketIO.readinto (socket.py:706)", "browser_wait"),
         (f"{_CHILD};run_case (/w/workers/tasks.py:9);execute (/v/selenium/x.py:1);"
          "dumps (json/__init__.py:3)", "selenium_client"),
         (f"{_CHILD};run_case (/w/workers/tasks.py:9);xadd (/v/redis/client.py:1)", "redis"),
-        (f"{_CHILD};make_thumbnail (/w/workers/executor.py:1);save (/v/PIL/Image.py:1)", "pillow"),
+        (f"{_CHILD};run_case (workers/tasks.py:9);make_thumbnail (workers/executor.py:1);"
+         "Image.save (PIL/Image.py:1)", "pillow"),
         (f"{_CHILD};run_case (/w/workers/tasks.py:9);model_dump (pydantic/main.py:1)",
          "executor_other"),
         ('process 6:"python";asynloop (celery/worker/loops.py:1);poll (kombu/x.py:1)', None),
