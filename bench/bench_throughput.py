@@ -1,0 +1,299 @@
+"""Throughput: the fleet against pytest-xdist and a hand-tuned runner, on the same tests.
+
+Every configuration runs the same generated bench suites (``throughput_suites``:
+44 tests of 5-10 steps on the demo site; 20 in quick mode) with 2 browsers:
+
+- ``xdist_fresh`` (a): ``pytest -n 2``, a fresh ``webdriver.Remote`` per test, on a Grid;
+- ``local_tuned`` (b): 2 processes, one long-lived driver each, on the same Grid;
+- ``local_tuned_direct`` (b'): the same runner on local chromedriver (no Grid hop);
+- ``fleet_pooled`` (c) / ``fleet_unpooled`` (d): ``testfleet up --workers 2
+  --browsers 2`` with ``grid.pool_size`` 1 / 0, suites submitted with
+  ``testfleet run --json``, timed from submit to run_completed (the run's
+  ``durationMs``).
+
+The baselines' Grid is a hub + node with 2 slots started like the fleet's
+(``tests.fixtures_grid.running_grid``). Warm-up: before each timed pass, an
+untimed pass of 4 short tests on the same configuration (JVM JIT, Chromium's
+disk cache, Python imports); the tuned runner also opens its drivers before its
+clock starts. Configurations run one after the other in this process.
+
+Set ``TESTFLEET_BENCH_QUICK=1`` for a quick check (2 tests per suite).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+from xml.etree import ElementTree
+
+import redis
+
+from bench import throughput_pyspy
+from bench.common import ratio, verdict
+from bench.throughput_figures import (
+    case_phases,
+    fleet_breakdown,
+    mean_by_kind,
+    step_kind_ms,
+    throughput_per_min,
+)
+from bench.throughput_suites import write_suites
+from bench.tuned_runner import run_tuned
+from testfleet import keys
+from testfleet.settings import Settings
+from tests.conftest import cli, fleet_env
+from tests.fixtures_grid import free_port, grid_test_settings, running_demosite, running_grid
+
+TITLE = "Throughput: fleet vs pytest-xdist vs hand-tuned runner (tests/min, 2 browsers)"
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTEST_BASELINE = ROOT / "bench" / "pytest_baseline.py"
+PASS_TIMEOUT_S = 600.0
+"""Upper bound on one timed pass of any configuration (it takes ~1 min in full mode)."""
+WARMUP_KINDS = 4
+"""Warm-up pass: the first test of this many bench suites."""
+TARGET_VS_XDIST = 1.5
+TARGET_VS_TUNED = 0.9
+TARGET_OVERHEAD_PCT = 5.0
+
+
+def _quick() -> bool:
+    # The bench runner's own switch, read where the runner starts (like a CLI flag).
+    return os.environ.get("TESTFLEET_BENCH_QUICK", "") not in ("", "0")
+
+
+def run(settings: Settings) -> dict[str, Any]:
+    """Run every configuration once (after its warm-up) and return the figures."""
+    quick = _quick()
+    figures: dict[str, Any] = {"quick": quick}
+    with tempfile.TemporaryDirectory(prefix="tf-bench-tp-") as tmp:
+        base = Path(tmp)
+        suites, warmup = base / "suites", base / "warmup"
+        tests = write_suites(suites, per_template=2 if quick else None)
+        write_suites(warmup, per_template=1, prefix="Warm-up ", kinds=WARMUP_KINDS)
+        figures["tests"] = tests
+        grid_settings = grid_test_settings(base / "grid")
+        with running_demosite(free_port()) as demo, running_grid(grid_settings) as grid_url:
+            figures.update(_xdist(base, suites, warmup, demo, grid_url, tests))
+            figures.update(_tuned("local_tuned", suites, warmup, demo, grid_url))
+            figures.update(_tuned("local_tuned_direct", suites, warmup, demo, None))
+        profiled = base / "profiled"
+        write_suites(profiled, per_template=1, prefix="Profiled ")
+        for name, pool_size in (("fleet_unpooled", 0), ("fleet_pooled", 1)):
+            extra = profiled if name == "fleet_pooled" else None
+            figures.update(_fleet(name, base / name, suites, warmup, pool_size, extra))
+    figures["fleet_vs_xdist"] = ratio(figures["fleet_pooled"], figures["xdist_fresh"])
+    figures["fleet_vs_tuned"] = ratio(figures["fleet_pooled"], figures["local_tuned"])
+    figures["fleet_unpooled_vs_xdist"] = ratio(figures["fleet_unpooled"], figures["xdist_fresh"])
+    figures["grid_hop_cost"] = ratio(figures["local_tuned_direct"], figures["local_tuned"])
+    figures["fleet_overhead_pct"] = figures["fleet_breakdown_ms"].get("overhead_pct_of_browser")
+    return figures
+
+
+def _xdist(
+    base: Path, suites: Path, warmup: Path, demo: str, grid_url: str, tests: int
+) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "DEMO_URL": demo,
+        "TESTFLEET_BENCH_GRID_URL": grid_url,
+        "PYTHONPATH": str(ROOT),
+    }
+    junit = base / "xdist.xml"
+
+    def once(directory: Path) -> tuple[float, dict[str, int]]:
+        command = [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "-q",
+                   f"--junitxml={junit}", str(PYTEST_BASELINE)]  # fmt: skip
+        started = time.monotonic()
+        done = subprocess.run(
+            command, cwd=ROOT, env={**env, "TESTFLEET_BENCH_SUITES": str(directory)},
+            capture_output=True, text=True, timeout=PASS_TIMEOUT_S, check=False,
+        )  # fmt: skip
+        wall_s = time.monotonic() - started
+        counts = _junit_counts(junit)
+        if counts["tests"] == 0:
+            output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            raise RuntimeError(f"pytest baseline ran no test:\n{output}")
+        return wall_s, counts
+
+    once(warmup)
+    wall_s, counts = once(suites)
+    if counts["tests"] != tests:
+        raise RuntimeError(f"pytest baseline ran {counts['tests']} tests, expected {tests}")
+    return {
+        "xdist_fresh": throughput_per_min(tests, wall_s),
+        "xdist_fresh_wall_s": round(wall_s, 1),
+        "xdist_fresh_failed": counts["failed"],
+    }
+
+
+def _junit_counts(path: Path) -> dict[str, int]:
+    """Tests and failures (failures + errors) from pytest's JUnit XML (our own file)."""
+    if not path.exists():
+        return {"tests": 0, "failed": 0}
+    suite = ElementTree.parse(path).getroot()  # our own pytest run wrote it: trusted XML
+    node = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    if node is None:
+        return {"tests": 0, "failed": 0}
+    failed = int(node.get("failures", 0)) + int(node.get("errors", 0))
+    return {"tests": int(node.get("tests", 0)), "failed": failed}
+
+
+def _tuned(
+    name: str, suites: Path, warmup: Path, demo: str, grid_url: str | None
+) -> dict[str, Any]:
+    result = run_tuned(suites, warmup, demo, grid_url, processes=2)
+    return {
+        name: throughput_per_min(result.tests, result.wall_s),
+        f"{name}_wall_s": round(result.wall_s, 1),
+        f"{name}_failed": len(result.failed),
+        f"{name}_open_driver_s": [round(s, 2) for s in result.open_driver_s],
+        f"{name}_step_ms": mean_by_kind(result.step_ms),
+        f"{name}_steps_per_test_ms": round(sum(ms for _, ms in result.step_ms) / result.tests, 1),
+        f"{name}_reset_ms": round(statistics.fmean(result.reset_ms), 1) if result.reset_ms else 0,
+        **({f"{name}_failures": result.failed[:5]} if result.failed else {}),
+    }
+
+
+@contextlib.contextmanager
+def _local_fleet(state_dir: Path, pool_size: int) -> Iterator[dict[str, str]]:
+    """``testfleet up --workers 2 --browsers 2`` on free ports and ``state_dir``; always down."""
+    env = fleet_env(state_dir, TESTFLEET_GRID__POOL_SIZE=str(pool_size))
+    try:
+        up = cli("up", "--workers", "2", "--browsers", "2", env=env)
+        if up.returncode != 0:
+            logs = "\n".join(
+                f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}"
+                for log in sorted((state_dir / "logs").glob("*.log"))
+            )
+            raise RuntimeError(f"testfleet up failed:\n{up.stdout}\n{up.stderr}\n{logs}")
+        yield env
+    finally:
+        cli("down", env=env)
+
+
+def _fleet(
+    name: str,
+    state_dir: Path,
+    suites: Path,
+    warmup: Path,
+    pool_size: int,
+    profiled: Path | None = None,
+) -> dict[str, Any]:
+    """One fleet configuration; ``profiled``: suites for an extra, untimed pass under py-spy."""
+    profile: dict[str, Any] = {}
+    with _local_fleet(state_dir, pool_size) as env:
+        _submit(env, warmup, state_dir / "warmup.json")
+        started = time.monotonic()
+        result = _submit(env, suites, state_dir / "run.json")
+        cli_wall_s = time.monotonic() - started
+        events = _run_events(env, result["runId"])
+        if profiled is not None:
+            profile = _pyspy_pass(env, profiled, state_dir)
+    tests = len(result["tests"])
+    failed = sum(1 for t in result["tests"] if t["status"] not in ("passed", "flaky"))
+    duration_s = result["durationMs"] / 1000.0
+    figures: dict[str, Any] = {
+        name: throughput_per_min(tests, duration_s),
+        f"{name}_wall_s": round(duration_s, 1),
+        f"{name}_cli_wall_s": round(cli_wall_s, 1),
+        f"{name}_tests": tests,
+        f"{name}_failed": failed,
+    }
+    if failed:
+        figures[f"{name}_failures"] = [
+            f"{t['suite']}/{t['name']}: {t.get('failure')}"
+            for t in result["tests"]
+            if t["status"] not in ("passed", "flaky")
+        ][:5]
+    key = "fleet_breakdown_ms" if name == "fleet_pooled" else f"{name}_breakdown_ms"
+    figures[key] = {**fleet_breakdown(result), **case_phases(result, events)}
+    figures[f"{name}_step_ms"] = step_kind_ms(result)
+    if profiled is not None:
+        figures[f"{name}_pyspy_pct"] = profile
+    return figures
+
+
+def _pyspy_pass(env: dict[str, str], suites: Path, state_dir: Path) -> dict[str, Any]:
+    """Run ``suites`` once more with py-spy on every worker: where their time goes, by code.
+
+    A separate pass, so that sampling (ptrace stops) never slows the timed one.
+    """
+    if throughput_pyspy.py_spy() is None:
+        return {"skipped": "py-spy is not installed (pip install py-spy)"}
+    status = json.loads(cli("status", "--json", env=env).stdout)
+    pids = [int(p["pid"]) for p in status["processes"] if str(p["name"]).startswith("worker")]
+    recorders = throughput_pyspy.start(pids, state_dir)
+    try:
+        _submit(env, suites, state_dir / "profiled.json")
+    finally:
+        files, said = throughput_pyspy.stop(recorders)
+    summary = throughput_pyspy.summarise(files)
+    if not summary:
+        return {"skipped": f"py-spy recorded nothing (it needs ptrace, e.g. root): {said}"}
+    return summary
+
+
+def _submit(env: dict[str, str], suites: Path, out: Path) -> dict[str, Any]:
+    done = cli("run", str(suites), "--json", str(out), env=env, timeout_s=PASS_TIMEOUT_S)
+    if not out.exists():
+        raise RuntimeError(f"testfleet run wrote no result:\n{done.stdout[-3000:]}\n{done.stderr}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def _run_events(env: dict[str, str], run_id: str) -> list[dict[str, Any]]:
+    """Every event the fleet recorded for one run, from its Redis stream (for the profile)."""
+    status = json.loads(cli("status", "--json", env=env).stdout)
+    client = redis.Redis.from_url(status["redis_url"], decode_responses=True)
+    try:
+        # decode_responses=True: ids and fields come back as str (the stubs cannot say so).
+        entries = cast("list[tuple[str, dict[str, str]]]", client.xrange(keys.run_events(run_id)))
+    finally:
+        client.close()
+    return [json.loads(fields["d"]) for _, fields in entries]
+
+
+def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The table: tests/min per configuration, the ratios against their targets, the profile."""
+
+    def tpm(key: str, what: str) -> tuple[str, str, str]:
+        failed = figures.get(f"{key}_failed", 0)
+        note = f"{what}; {figures.get(f'{key}_wall_s')} s"
+        note += f"; {failed} FAILED" if failed else ""
+        return (key, f"{figures.get(key)} t/min", note)
+
+    breakdown: dict[str, float] = figures.get("fleet_breakdown_ms", {})
+    overhead = figures.get("fleet_overhead_pct") or 0.0
+
+    def at_least(key: str, target: float) -> tuple[str, str, str]:
+        value = figures.get(key) or 0.0
+        return (key, f"{value}x", f">= {target}x {verdict(value >= target)}")
+
+    out = [
+        ("tests per pass", str(figures.get("tests")), "quick" if figures.get("quick") else "full"),
+        tpm("xdist_fresh", "(a) pytest -n 2, fresh driver, Grid"),
+        tpm("local_tuned", "(b) 2 procs, 1 driver each, Grid"),
+        tpm("local_tuned_direct", "(b') same, local chromedriver"),
+        tpm("fleet_pooled", "(c) fleet, pool_size 1"),
+        tpm("fleet_unpooled", "(d) fleet, pool_size 0"),
+        at_least("fleet_vs_xdist", TARGET_VS_XDIST),
+        at_least("fleet_vs_tuned", TARGET_VS_TUNED),
+        ("fleet overhead", f"{overhead} %",
+         f"<= {TARGET_OVERHEAD_PCT:g} % of browser {verdict(overhead <= TARGET_OVERHEAD_PCT)}"),
+    ]  # fmt: skip
+    out += [(f"  pooled {k}", f"{v}", "mean per test") for k, v in breakdown.items()]
+    pyspy: dict[str, Any] = figures.get("fleet_pooled_pyspy_pct", {})
+    out += [(f"  pooled py-spy {k}", f"{v}", "% of pool-child samples") for k, v in pyspy.items()]
+    out.append(("  (b) plain steps_ms", f"{figures.get('local_tuned_steps_per_test_ms')}",
+                "mean per test, same tests, plain Selenium executor"))  # fmt: skip
+    return out
