@@ -70,6 +70,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 from testfleet.artifacts import safe_name
 from testfleet.results import StepResult, StepStatus
 from testfleet.suite import CaseSpec, Masker, Step
+from workers.probe import Readiness, probe
 
 log = logging.getLogger(__name__)
 
@@ -402,15 +403,23 @@ class _Attempt:
         # stretch every "is it there yet?" probe of our explicit waits.
         self.driver.implicitly_wait(0)
         width, height = self.spec.viewport.width, self.spec.viewport.height
+        # A pooled session usually has the viewport already (its last test had the same
+        # one): then one round trip, not three. The window size includes the browser's
+        # own frame (about 140 px of height even headless); the suite's viewport means
+        # the page's, as in Playwright, so grow the window by the difference.
+        inner = self._inner_size()
+        if inner == [width, height]:
+            return
         self.driver.set_window_size(width, height)
-        # The window size includes the browser's own frame (about 140 px of height even
-        # headless); the suite's viewport means the page's, as in Playwright, so grow
-        # the window by the difference once.
+        inner = self._inner_size()
+        if inner is not None and inner != [width, height]:
+            self.driver.set_window_size(width + (width - inner[0]), height + (height - inner[1]))
+
+    def _inner_size(self) -> list[int] | None:
         inner = self.driver.execute_script("return [window.innerWidth, window.innerHeight];")
-        if isinstance(inner, list) and len(inner) == 2 and inner != [width, height]:
-            self.driver.set_window_size(
-                width + (width - int(inner[0])), height + (height - int(inner[1]))
-            )
+        if isinstance(inner, list) and len(inner) == 2:
+            return [int(inner[0]), int(inner[1])]
+        return None
 
     def _skipped(self, number: int, step: Step) -> StepResult:
         return StepResult(
@@ -502,33 +511,40 @@ class _Attempt:
         self.driver.get(self.spec.url(step.input_data or ""))
 
     def _click(self, step: Step, timeout_s: float) -> None:
-        self._act(step.selector or "", timeout_s, "click", lambda element: element.click())
+        self._act(step.selector or "", timeout_s, "click", lambda element, _: element.click())
 
     def _type(self, step: Step, timeout_s: float) -> None:
         text = step.input_data or ""
 
-        def type_into(element: WebElement) -> None:
-            # Clearing first makes a repeat after a re-render type the text once, not twice.
-            element.clear()
+        def type_into(element: WebElement, value: str | None) -> None:
+            # Clearing first makes a repeat after a re-render type the text once, not twice;
+            # an empty field (the usual case) needs no extra round trip.
+            if value != "":
+                element.clear()
             element.send_keys(text)
 
         self._act(step.selector or "", timeout_s, "type into", type_into)
 
     def _clear(self, step: Step, timeout_s: float) -> None:
-        self._act(step.selector or "", timeout_s, "clear", lambda element: element.clear())
+        self._act(step.selector or "", timeout_s, "clear", lambda element, _: element.clear())
 
     def _act(
-        self, selector: str, timeout_s: float, verb: str, action: Callable[[WebElement], None]
+        self,
+        selector: str,
+        timeout_s: float,
+        verb: str,
+        action: Callable[[WebElement, str | None], None],
     ) -> None:
-        """Do ``action`` to the element once it is visible, enabled and takes it."""
+        """Do ``action(element, its value)`` once the element is visible, enabled and
+        takes it."""
         blocked: list[str] = []
 
         def done() -> bool:
-            element = self._visible_enabled(selector)
-            if element is None:
+            seen = self._ready(selector)
+            if seen.state != "ready" or seen.element is None:
                 return False
             try:
-                action(element)
+                action(seen.element, seen.value)
             except (ElementClickInterceptedException, InvalidElementStateException) as exc:
                 # Covered by an overlay, still animating, read-only for now: retry until
                 # the deadline, like a user would (a re-rendered element is re-found).
@@ -598,7 +614,7 @@ class _Attempt:
         if step.selector:
             # Element Send Keys holds modifiers until NULL releases them.
             chord = [k for mods, key in combos for k in (*mods, key, Keys.NULL)]
-            self._act(step.selector, timeout_s, "press keys in", lambda e: e.send_keys(*chord))
+            self._act(step.selector, timeout_s, "press keys in", lambda e, _: e.send_keys(*chord))
             return
         actions = ActionChains(self.driver)
         for mods, key in combos:
@@ -793,8 +809,11 @@ class _Attempt:
         return element if element is not None and element.is_displayed() else None
 
     def _visible_enabled(self, selector: str) -> WebElement | None:
-        element = self._visible(selector)
-        return element if element is not None and element.is_enabled() else None
+        seen = self._ready(selector)
+        return seen.element if seen.state == "ready" else None
+
+    def _ready(self, selector: str) -> Readiness:
+        return probe(self.driver, *_locator(selector))
 
     def _hidden(self, selector: str) -> bool:
         return all(not e.is_displayed() for e in self.driver.find_elements(*_locator(selector)))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from PIL import Image
+from selenium.common.exceptions import InvalidSelectorException
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.provider import LocalProvider
@@ -15,7 +17,8 @@ from testfleet.results import StepResult
 from testfleet.settings import Settings
 from testfleet.suite import CaseSpec, Step, TestCase, Viewport
 from tests.fixtures_pages import page_server
-from workers.executor import AttemptOutcome, Hooks, execute_steps
+from workers.executor import AttemptOutcome, Hooks, _locator, execute_steps
+from workers.probe import probe
 
 pytestmark = pytest.mark.browser
 
@@ -375,3 +378,44 @@ def test_a_covered_element_is_clicked_once_the_cover_goes(driver: WebDriver, bas
     assert (errors[1][1] or "").startswith(
         'could not type into "#locked" for 0.2 s: invalid element state'
     )
+
+
+PROBE_PAGE = """<!doctype html><body>
+<button id="ok">ok</button>
+<button id="faded" style="opacity: 0">faded</button>
+<div style="visibility: hidden"><button id="inside-hidden">x</button></div>
+<div style="display: none"><button id="inside-none">x</button></div>
+<fieldset disabled><input id="in-disabled-set"></fieldset>
+<a id="wrapper" href="#"><div style="width: 50px; height: 20px">block</div></a>
+<input id="filled" value="abc"><div id="no-value">text</div>
+</body>"""
+
+
+@pytest.mark.parametrize(
+    ("selector", "state", "value"),
+    [
+        ("#ok", "ready", ""),
+        ("#faded", "hidden", None),
+        ("#inside-hidden", "hidden", None),
+        ("#inside-none", "hidden", None),
+        ("#in-disabled-set", "disabled", None),
+        ("//a[@id='wrapper']", "ready", None),
+        ("#filled", "ready", "abc"),
+        ("#no-value", "ready", None),
+        ("#nothing", "missing", None),
+    ],
+)
+def test_the_probe_sees_what_a_user_could_act_on(
+    driver: WebDriver, selector: str, state: str, value: str | None
+) -> None:
+    driver.get("data:text/html," + urllib.parse.quote(PROBE_PAGE))
+    seen = probe(driver, *_locator(selector))
+    assert (seen.state, seen.value) == (state, value)
+    assert (seen.element is None) == (state == "missing")
+
+
+@pytest.mark.parametrize("selector", ["##bad", "//div[", "//text()"])
+def test_the_probe_rejects_selectors_the_page_cannot_use(driver: WebDriver, selector: str) -> None:
+    driver.get("data:text/html," + urllib.parse.quote(PROBE_PAGE))
+    with pytest.raises(InvalidSelectorException):
+        probe(driver, *_locator(selector))

@@ -34,6 +34,7 @@ from workers.executor import (
     parse_keys,
     thumbnail_name,
 )
+from workers.probe import READY_JS
 
 
 def _png(width: int = 1280, height: int = 800) -> bytes:
@@ -109,6 +110,15 @@ class FakeDriver:
     def execute_script(self, script: str, *args: Any) -> Any:
         if "innerWidth" in script:  # the executor sizing the viewport
             return [1280, 800]
+        if script == READY_JS:  # the executor asking whether an element is ready
+            self._maybe_fail("find_elements")
+            found = self.elements.get(args[1], [])
+            if not found:
+                return ["missing", None, None]
+            element = found[0]
+            if not element.displayed:
+                return ["hidden", element, None]
+            return ["ready", element, "".join(element.typed)]
         self._maybe_fail("execute_script")
         self.scripts.append(script)
         return None
