@@ -81,6 +81,7 @@ THUMBNAIL_WIDTH_PX = 320
 STOP_CHECK_S = 1.0
 """How often a ``wait`` step given in seconds checks for cancellation, in seconds."""
 _MAX_SHOWN_CHARS = 200
+_PAGE_LOAD_ATTR = "_testfleet_page_load_s"
 
 AttemptStatus = Literal["passed", "failed", "error", "cancelled"]
 
@@ -344,7 +345,6 @@ class _Attempt:
         self.hooks = hooks
         self.mask = Masker(spec.secrets)
         self.artifacts: list[str] = []
-        self._page_load_s: float | None = None
         self._script_s: float | None = None
 
     # -- the attempt ------------------------------------------------------------------
@@ -505,9 +505,11 @@ class _Attempt:
         return None
 
     def _navigate(self, step: Step, timeout_s: float) -> None:
-        if self._page_load_s != timeout_s:
+        # Remembered on the session itself: a pooled session keeps its page-load timeout
+        # from test to test, so most tests need no round trip for it.
+        if getattr(self.driver, _PAGE_LOAD_ATTR, None) != timeout_s:
             self.driver.set_page_load_timeout(timeout_s)
-            self._page_load_s = timeout_s
+            setattr(self.driver, _PAGE_LOAD_ATTR, timeout_s)
         self.driver.get(self.spec.url(step.input_data or ""))
 
     def _click(self, step: Step, timeout_s: float) -> None:
