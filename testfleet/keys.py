@@ -23,6 +23,14 @@ API_KEY_IDS = f"{PREFIX}:apikey-ids"
 WORKERS = f"{PREFIX}:workers"
 """Hash: worker name -> last heartbeat record (JSON)."""
 
+GATEWAY_PUBLISHER_LOCK = f"{PREFIX}:gateway:publisher"
+"""String with expiry: the gateway process that publishes ``metrics_update`` and
+``service_status_change`` (its id); the others stand by until it expires."""
+
+GATEWAY_SERVICES = f"{PREFIX}:gateway:services"
+"""Hash: service name (worker node, ``grid``) -> last state seen (``up``/``down``), so a
+new publisher does not re-announce what its predecessor already did."""
+
 
 def run(run_id: str) -> str:
     """Hash: one run's record (``meta`` JSON, ``status``, ``pending`` count, ``cancelled``)."""
