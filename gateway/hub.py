@@ -26,7 +26,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import redis
@@ -96,6 +96,11 @@ class Subscription:
         self.dropped = False
         self.error: Exception | None = None
         self.live = False
+        self.delivered_id: str | None = after
+        """The last id the consumer confirmed it sent (the client's resume cursor)."""
+        self.on_drop: Callable[[], None] | None = None
+        """Called once when the hub drops this subscriber (its consumer may be stuck in a
+        send to a client that stopped reading, and never come back to ``frames``)."""
         """History is read; what comes next is live."""
         self.last_id: str | None = after
 
@@ -106,6 +111,9 @@ class Subscription:
         if len(self._queue) >= self._maxsize:
             self.dropped = True
             self._hub.drop(self)
+            self._queue.clear()  # nothing more will be sent from it
+            if self.on_drop is not None:
+                self.on_drop()
         else:
             self._queue.append(frame)
         self._wake.set()
@@ -119,7 +127,7 @@ class Subscription:
         self._hub.drop(self)
         self._wake.set()
 
-    async def frames(self) -> AsyncIterator[Frame | Gap]:
+    async def frames(self) -> AsyncGenerator[Frame | Gap, None]:
         """History after the cursor (a ``Gap`` first if it was trimmed), then live frames.
 
         Raises ``Dropped`` when the consumer fell a whole queue behind, and
@@ -278,3 +286,16 @@ class Hub:
             for entry_id, fields in items:
                 self._cursor = str(entry_id)
                 self.dispatch(Frame(Entry.of(self._cursor, fields)))
+
+
+async def finish(upcoming: asyncio.Task[Any], frames: AsyncGenerator[Any, None]) -> None:
+    """Stop a pending ``anext(frames)`` task and close the generator it was running.
+
+    The task must end before ``aclose``: closing a generator that a task is still
+    running raises, and leaving it to the garbage collector logs errors.
+    """
+    upcoming.cancel()
+    await asyncio.wait({upcoming})  # does not raise the task's own error or cancellation
+    if not upcoming.cancelled():
+        upcoming.exception()  # retrieved: not logged as "never retrieved"
+    await frames.aclose()

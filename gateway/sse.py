@@ -56,7 +56,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.hub import Frame, Subscription
+from gateway.hub import Frame, Subscription, finish
 from gateway.services import Services, Shutdown
 from gateway.streams import START, Gap
 from testfleet import keys
@@ -194,10 +194,11 @@ async def _events(
                 if not follow:
                     return
     finally:
-        upcoming.cancel()
+        # Bookkeeping first: under an anyio cancel scope every await below raises again.
         sub.close()
         services.traffic.clients["sse"] -= 1
         metrics.clients.dec()
+        await finish(upcoming, frames)
 
 
 def _types(raw: str | None) -> frozenset[str] | None:

@@ -21,11 +21,11 @@ import contextlib
 import logging
 import secrets
 import time
-from typing import Any
 
 from starlette.websockets import WebSocket
 
-from gateway.hub import Dropped, Frame, Subscription
+from gateway.delivery import pump
+from gateway.hub import Subscription
 from gateway.protocol import (
     CHANNEL_SCOPE,
     CLOSE_AUTH_FAILED,
@@ -38,15 +38,12 @@ from gateway.protocol import (
     ProtocolError,
     SubscribeRequest,
     auth_key,
-    batch_frame,
     dumps,
-    gap_frame,
     matcher,
     parse,
     subscribe_request,
 )
 from gateway.services import Services
-from gateway.streams import Gap
 from testfleet.auth import ApiKey
 from testfleet.errors import AuthError
 
@@ -83,8 +80,11 @@ class Connection:
         self.key: ApiKey | None = None
         self.closed = False
         self.transport = "ws"
+        self.confirm = True
+        """Send ``subscription_confirmed`` (the simple stream does not)."""
         self._lock = asyncio.Lock()
         self._pumps: dict[str, tuple[Subscription, asyncio.Task[None]]] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._limiter = RateLimiter(self.settings.messages_per_minute)
 
     # --- sending ---------------------------------------------------------------------
@@ -344,87 +344,47 @@ class Connection:
         sid = f"sub_{secrets.token_hex(6)}"
         task = asyncio.create_task(self._confirm_and_pump(sid, sub, request, request_id))
         self._pumps[sid] = (sub, task)
+        sub.on_drop = lambda: self._track(asyncio.create_task(self._drop(sid, sub, task)))
         return sid
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _drop(self, sid: str, sub: Subscription, pump: asyncio.Task[None]) -> None:
+        """The hub dropped a subscriber that fell a whole queue behind: stop its pump (most
+        likely stuck in a send the client does not read) and tell the client, then close."""
+        pump.cancel()
+        await asyncio.wait({pump})
+        self.services.metrics.dropped.inc()
+        error = ProtocolError(
+            "SERVER_ERROR",
+            f"this client fell more than {self.settings.queue_events} events behind; "
+            "reconnect and resume from lastEventId",
+            close=CLOSE_POLICY,
+            severity="warning",
+            details={
+                "reason": "slow_consumer",
+                "subscriptionId": sid,
+                "lastEventId": sub.delivered_id,
+            },
+        )
+        # The error waits behind what the client has not read yet: bounded, so a client
+        # that never reads again does not hold this task forever.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.fail(error), self.settings.shutdown_grace_s * 10)
 
     async def _confirm_and_pump(
         self, sid: str, sub: Subscription, request: SubscribeRequest, request_id: str | None
     ) -> None:
-        await self.send(dumps({"type": "subscription_confirmed", "id": request_id, "payload": {
-            "subscriptionId": sid, "channel": request.channel,
-            "filters": {k: sorted(v) if isinstance(v, frozenset) else v
-                        for k, v in request.filters.items()}}}))  # fmt: skip
-        await self._pump(sid, sub, request)
-
-    async def _pump(self, sid: str, sub: Subscription, request: SubscribeRequest) -> None:
-        try:
-            if request.batch is None:
-                async for item in sub.frames():
-                    if isinstance(item, Gap):
-                        await self.send(gap_frame(item.after, item.first_available, sid))
-                    else:
-                        await self.send(item.wire, item.entry.run_id, 1)
-            else:
-                await self._pump_batches(sid, sub, request.batch.size, request.batch.window_ms)
-        except Dropped as exc:
-            self.services.metrics.dropped.inc()
-            await self.fail(
-                ProtocolError(
-                    "SERVER_ERROR",
-                    str(exc),
-                    close=CLOSE_POLICY,
-                    severity="warning",
-                    details={
-                        "reason": "slow_consumer",
-                        "subscriptionId": sid,
-                        "lastEventId": sub.last_id,
-                    },
-                )
+        if self.confirm:
+            filters = {k: sorted(v) if isinstance(v, frozenset) else v
+                       for k, v in request.filters.items()}  # fmt: skip
+            confirmed = {"subscriptionId": sid, "channel": request.channel, "filters": filters}
+            await self.send(
+                dumps({"type": "subscription_confirmed", "id": request_id, "payload": confirmed})
             )
-        except Exception as exc:  # Redis failed while replaying
-            log.warning("subscription %s failed: %s", sid, exc)
-            await self.fail(
-                ProtocolError(
-                    "SERVER_ERROR",
-                    "the event store is not answering; reconnect and resume",
-                    close=CLOSE_SERVER_ERROR,
-                    details={"lastEventId": sub.last_id},
-                )
-            )
-
-    async def _pump_batches(self, sid: str, sub: Subscription, size: int, window_ms: int) -> None:
-        loop = asyncio.get_running_loop()
-        frames = sub.frames()
-        batch: list[Frame] = []
-        deadline = 0.0
-        upcoming: asyncio.Task[Any] = asyncio.ensure_future(anext(frames))
-        try:
-            while True:
-                timeout_s = max(0.0, deadline - loop.time()) if batch else None
-                done, _ = await asyncio.wait({upcoming}, timeout=timeout_s)
-                if done:
-                    item = upcoming.result()
-                    upcoming = asyncio.ensure_future(anext(frames))
-                    if isinstance(item, Gap):
-                        await self.send(gap_frame(item.after, item.first_available, sid))
-                        continue
-                    if not batch:
-                        deadline = loop.time() + window_ms / 1000
-                    batch.append(item)
-                if batch and (len(batch) >= size or loop.time() >= deadline):
-                    await self._send_batch(batch)
-                    batch = []
-        finally:
-            upcoming.cancel()
-
-    async def _send_batch(self, batch: list[Frame]) -> None:
-        text = batch_frame([f.wire for f in batch])
-        await self.send(text, batch[0].entry.run_id if len(batch) == 1 else "", len(batch))
-        if len(batch) > 1:
-            # Per-run traffic for a mixed batch, counted by events (bytes by share).
-            for frame in batch:
-                run = self.services.traffic.runs[frame.entry.run_id]
-                run.events += 1
-                run.bytes += len(frame.wire)
+        await pump(self, sid, sub, request)
 
 
 def _now_ms() -> int:

@@ -51,6 +51,7 @@ class RunStream(Connection):
         super().__init__(websocket, services)
         self.run_id = run_id
         self.transport = "ws_events"
+        self.confirm = False
 
     async def _serve(self) -> None:
         try:
