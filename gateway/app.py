@@ -115,7 +115,11 @@ async def websocket_metrics(request: Request) -> Response:
 def create_app(settings: Settings) -> Starlette:
     """The gateway as an ASGI app; the hub and the publisher run for the app's lifespan."""
     client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-    aclient = aredis.Redis.from_url(settings.redis.url, decode_responses=True)
+    # A blocking pool: a burst of replays waits for a connection instead of failing.
+    pool = aredis.BlockingConnectionPool.from_url(
+        settings.redis.url, decode_responses=True, max_connections=64, timeout=10
+    )
+    aclient = aredis.Redis(connection_pool=pool)
     hub = Hub(
         aclient, block_ms=settings.gateway.read_block_ms,
         queue_events=settings.gateway.queue_events,
@@ -137,6 +141,7 @@ def create_app(settings: Settings) -> Starlette:
             await publisher.stop()
             await hub.stop()
             await services.client.aclose()
+            await pool.aclose()
             client.close()
 
     async def handle(_: Request, exc: Exception) -> Response:

@@ -96,8 +96,10 @@ class Publisher:
     async def tick(self) -> None:
         """Read the fleet once; publish metrics and any service changes."""
         settings = self.services.settings
+        # Abandoned on cancel: a stop must not wait for a slow Grid to answer.
         fleet = await anyio.to_thread.run_sync(
-            lambda: read_fleet(self.services.sync_client, settings, grid_timeout_s=2.0)
+            lambda: read_fleet(self.services.sync_client, settings, grid_timeout_s=2.0),
+            abandon_on_cancel=True,
         )
         await self._publish("metrics_update", {"metrics": self.metrics(fleet)})
         for change in await self._changes(fleet):
@@ -127,7 +129,9 @@ class Publisher:
         client = self.services.client
         previous: dict[Any, Any] = await client.hgetall(keys.GATEWAY_SERVICES)
         alive = {w.name for w in fleet.workers}
-        known = await anyio.to_thread.run_sync(read_workers, self.services.sync_client)
+        known = await anyio.to_thread.run_sync(
+            read_workers, self.services.sync_client, abandon_on_cancel=True
+        )
         now: dict[str, str] = {w.name: "up" if w.name in alive else "down" for w in known}
         for name, state in previous.items():
             if name.startswith("worker:") and name[7:] not in now and state == "up":

@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,7 +58,7 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return _settings(
-        redis_url, tmp_path_factory.mktemp("state"), metrics_interval_s=0.3,
+        redis_url, tmp_path_factory.mktemp("state"), metrics_interval_s=0,
         messages_per_minute=600,
     )  # fmt: skip
 
@@ -297,28 +298,41 @@ def test_unsubscribe_stops_delivery(gateway_url: str, alpha: str, store: RunStor
 
 
 def test_dashboard_and_system_channels(
-    gateway_url: str, alpha: str, beta: str, r: redis.Redis
+    redis_url: str, tmp_path: Path, alpha: str, beta: str, r: redis.Redis
 ) -> None:
-    with login(gateway_url, alpha) as ws:
-        send(ws, {"type": "subscribe", "id": "d", "payload": {"channel": "dashboard_metrics"}})
-        denied = recv(ws)
-        assert denied["payload"]["code"] == "PERMISSION_DENIED"
-    r.hset(keys.WORKERS, "w1@host", json.dumps({
-        "name": "w1@host", "host": "host", "pid": 1, "concurrency": 2, "busy": 1,
-        "started_ms": 1, "beat_ms": int(1000 * __import__("time").time())}))  # fmt: skip
-    with login(gateway_url, beta) as ws:
-        subscribe(ws, "dashboard_metrics")
-        subscribe(ws, "system_events", filters={"serviceNames": ["w1@host"]})
-        seen: dict[str, dict[str, Any]] = {}
-        while len(seen) < 2:
-            message = recv(ws)
-            seen.setdefault(message["type"], message)
+    settings = _settings(redis_url, tmp_path, metrics_interval_s=0.2)
+    url = f"ws://127.0.0.1:{settings.gateway.port}"
+    beat = {"name": "w1@host", "host": "host", "pid": 1, "concurrency": 2, "busy": 1,
+            "started_ms": 1, "beat_ms": int(1000 * time.time())}  # fmt: skip
+    r.hset(keys.WORKERS, "w1@host", json.dumps(beat))
+    with serving(build_server(settings)):
+        with login(url, alpha) as ws:
+            send(ws, {"type": "subscribe", "payload": {"channel": "dashboard_metrics"}})
+            assert recv(ws)["payload"]["code"] == "PERMISSION_DENIED"
+        with login(url, beta) as ws:
+            subscribe(ws, "dashboard_metrics")
+            # The gateway announced the worker at its first tick, maybe before we came.
+            subscribe(ws, "system_events", filters={"serviceNames": ["w1@host"]},
+                      options={"includeHistory": True})  # fmt: skip
+            seen: dict[str, dict[str, Any]] = {}
+            while len(seen) < 2:
+                message = recv(ws)
+                if message["type"] in ("metrics_update", "service_status_change"):
+                    seen.setdefault(message["type"], message)
+            r.hdel(keys.WORKERS, "w1@host")  # the worker stops cleanly
+            while (message := recv(ws))["type"] != "service_status_change":
+                pass
+        assert r.get(keys.GATEWAY_PUBLISHER_LOCK), "the publisher holds the lock"
     metrics = seen["metrics_update"]["payload"]["metrics"]
     assert metrics["busyWorkers"] == 1
     assert metrics["workerSlots"] == 2
     assert {"testsPerMinute", "passRate", "queueDepth", "freeGridSlots"} <= metrics.keys()
-    change = seen["service_status_change"]["payload"]
-    assert (change["serviceName"], change["status"]) == ("w1@host", "up")
+    up = seen["service_status_change"]["payload"]
+    assert (up["serviceName"], up["status"]) == ("w1@host", "up")
+    down = message["payload"]
+    assert (down["serviceName"], down["status"], down["previousStatus"]) == (
+        "w1@host", "down", "up")  # fmt: skip
+    assert not r.get(keys.GATEWAY_PUBLISHER_LOCK), "a clean stop hands the lock over"
 
 
 # --- bad input ---------------------------------------------------------------------------
