@@ -49,6 +49,9 @@ from testfleet.errors import AuthError
 
 log = logging.getLogger("testfleet.gateway.ws")
 
+CLOSE_WAIT_S = 5.0
+"""How long sending a close frame may wait for a client that does not read."""
+
 
 class RateLimiter:
     """A token bucket: ``per_minute`` messages, refilled continuously."""
@@ -100,17 +103,19 @@ class Connection:
             self.services.metrics.bytes.labels("ws").inc(len(text))
 
     async def close(self, code: int, reason: str = "") -> None:
-        async with self._lock:
-            if self.closed:
-                return
-            self.closed = True
-            self.services.metrics.ws_closes.labels(str(code)).inc()
-            with contextlib.suppress(Exception):  # the client may already be gone
-                await self.ws.close(code, reason[:120])
+        if self.closed:
+            return
+        self.closed = True
+        # Pumps first: one may hold the send lock, stuck writing to a client that stopped
+        # reading; cancelling it releases the lock for the close frame.
         for sub, task in self._pumps.values():
             sub.close()
             if task is not asyncio.current_task():
                 task.cancel()
+        self.services.metrics.ws_closes.labels(str(code)).inc()
+        async with self._lock:
+            with contextlib.suppress(Exception):  # the client may already be gone
+                await asyncio.wait_for(self.ws.close(code, reason[:120]), CLOSE_WAIT_S)
 
     async def fail(self, error: ProtocolError, request_id: str | None = None) -> None:
         """Send the error message; close too when the error is fatal."""
