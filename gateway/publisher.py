@@ -162,7 +162,7 @@ class Publisher:
     async def _publish(self, kind: str, payload: dict[str, Any]) -> str:
         event = Event(
             type=kind, run_id="", project_id="", payload=payload,
-            source=f"gateway@{socket.gethostname()}", timestamp_ms=now_ms(),
+            source=f"gateway@{self.owner}", timestamp_ms=now_ms(),
         )  # fmt: skip
         fields: dict[Any, Any] = {"t": kind, "c": event.channel, "r": "", "p": ""}
         fields["d"] = event.body()

@@ -551,3 +551,22 @@ def test_shutdown_closes_websockets_with_1001(redis_url: str, tmp_path: Path, al
         server.should_exit = True
         code, _ = closed_with(ws)
     assert code == 1001
+
+
+def test_of_two_gateways_only_one_publishes_fleet_metrics(
+    redis_url: str, tmp_path: Path, beta: str
+) -> None:
+    first = _settings(redis_url, tmp_path / "a", metrics_interval_s=0.5)
+    second = _settings(redis_url, tmp_path / "b", metrics_interval_s=0.5)
+    sources = set()
+    with (
+        serving(build_server(first)),
+        serving(build_server(second)),
+        login(f"ws://127.0.0.1:{first.gateway.port}", beta) as ws,
+    ):
+        subscribe(ws, "dashboard_metrics")
+        for _ in range(4):
+            while (message := recv(ws))["type"] != "metrics_update":
+                pass
+            sources.add(message["metadata"]["source"])
+    assert len(sources) == 1, sources
