@@ -11,11 +11,12 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from orchestrator import fleet, reports
-from testfleet.client import ApiClient, follow_events
+from testfleet.client import ApiClient
 from testfleet.errors import UsageError
 from testfleet.results import GOOD_STATUSES, RunResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
+from testfleet.wsclient import follow_link
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -124,7 +125,7 @@ def _follow(console: Console, url: str, api_key: str | None, run: dict[str, Any]
             start=False,
         )
     with progress:
-        for event in follow_events(url, api_key):
+        for event in follow_link(url, api_key):
             kind = event["type"]
             payload = event.get("payload") or {}
             case_id = event.get("correlationId") or payload.get("testId")

@@ -33,6 +33,14 @@ interval, so one sweep runs per interval across the fleet."""
 PROJECT_RUNS_PATTERN = f"{PREFIX}:project:*:runs"
 """SCAN pattern matching every ``project_runs`` index (for the retention sweep)."""
 
+GATEWAY_PUBLISHER_LOCK = f"{PREFIX}:gateway:publisher"
+"""String with expiry: the gateway process that publishes ``metrics_update`` and
+``service_status_change`` (its id); the others stand by until it expires."""
+
+GATEWAY_SERVICES = f"{PREFIX}:gateway:services"
+"""Hash: service name (worker node, ``grid``) -> last state seen (``up``/``down``), so a
+new publisher does not re-announce what its predecessor already did."""
+
 
 def run(run_id: str) -> str:
     """Hash: one run's record (``meta`` JSON, ``status``, ``pending`` count, ``cancelled``)."""

@@ -135,6 +135,24 @@ class GatewaySettings(BaseModel):
     read_block_ms: int = 1000
     """How long one XREAD waits for new events before looping."""
     sse_ping_s: float = 15.0
+    auth_timeout_s: float = 10.0
+    """A WebSocket that has not authenticated this long after opening is closed (3000)."""
+    messages_per_minute: int = 1000
+    """Client messages one WebSocket may send per minute before RATE_LIMITED / 3001."""
+    subscriptions_limit: int = 50
+    """Subscriptions one WebSocket may hold at once."""
+    max_frame_bytes: int = 65_536
+    """Largest client frame accepted; bigger ones get MESSAGE_TOO_LARGE and close 1009."""
+    connections_per_key: int = 20
+    """Open WebSockets one API key may hold at once (per gateway process)."""
+    queue_events: int = 10_000
+    """Events one subscriber may have waiting; a client that falls further behind is dropped."""
+    ping_interval_s: float = 20.0
+    """WebSocket ping interval (and the pong timeout)."""
+    metrics_interval_s: float = 5.0
+    """How often one gateway publishes ``metrics_update`` and checks services (0: never)."""
+    shutdown_grace_s: float = 3.0
+    """At shutdown, how long to wait for WebSockets to close with 1001 before uvicorn cuts them."""
 
 
 class DemoSettings(BaseModel):

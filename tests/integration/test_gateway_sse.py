@@ -47,7 +47,11 @@ def gateway_settings(redis_url: str, state_dir: Path) -> Settings:
     return Settings(
         redis=RedisSettings(url=redis_url),
         gateway=GatewaySettings(
-            host="127.0.0.1", port=free_port(), read_block_ms=100, sse_ping_s=PING_S
+            host="127.0.0.1",
+            port=free_port(),
+            read_block_ms=100,
+            sse_ping_s=PING_S,
+            metrics_interval_s=0,
         ),
         paths=PathSettings(state_dir=state_dir),
     )

@@ -1,0 +1,356 @@
+"""The WebSocket protocol of SPEC §6 as pure functions: parse, validate, match, encode.
+
+Nothing here does I/O, so the endpoint stays small and the property-based test
+can throw generated garbage at ``parse`` and ``matcher`` directly. Every bad
+input becomes a ``ProtocolError`` carrying the spec's error code (and the close
+code when the connection must end), never another exception.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.hub import Frame
+from testfleet.events import CHANNEL_TYPES, CHANNELS, is_stream_id
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_SERVER_ERROR = 1011
+CLOSE_AUTH_FAILED = 3000
+CLOSE_RATE_LIMITED = 3001
+
+CHANNEL_SCOPE: dict[str, str] = {
+    "test_execution": "test:read",
+    "ai_analysis": "test:read",
+    "dashboard_metrics": "dashboard:read",
+    "system_events": "dashboard:read",
+}
+"""The scope a key needs to subscribe to each channel (``admin`` grants all)."""
+
+FLEET_CHANNELS = frozenset({"dashboard_metrics", "system_events"})
+"""Channels whose events may belong to no project (fleet-wide: every key with the scope)."""
+
+_LIST_FILTERS: dict[str, tuple[str, ...]] = {
+    "test_execution": (
+        "testSuiteIds", "testTypes", "environments", "runIds", "statuses", "eventTypes", "tags",
+    ),
+    "ai_analysis": ("analysisTypes", "testIds", "eventTypes", "runIds"),
+    "dashboard_metrics": ("metricTypes", "eventTypes"),
+    "system_events": ("severity", "serviceNames", "eventTypes"),
+}  # fmt: skip
+_TEXT_FILTERS: dict[str, tuple[str, ...]] = {
+    "test_execution": ("userId", "projectId"),
+    "ai_analysis": ("projectId",),
+    "dashboard_metrics": ("dashboardId",),
+    "system_events": (),
+}
+_NUMBER_FILTERS: dict[str, tuple[str, ...]] = {"ai_analysis": ("confidence_threshold",)}
+MAX_BATCH_SIZE = 1000
+MAX_WINDOW_MS = 10_000
+
+
+class ProtocolError(Exception):
+    """A client mistake, as the error envelope of SPEC §6 (and a close code if fatal)."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        close: int | None = None,
+        details: dict[str, Any] | None = None,
+        retry_after_s: float | None = None,
+        severity: str = "error",
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.close = close
+        self.details = details or {}
+        self.retry_after_s = retry_after_s
+        self.severity = severity
+
+    def frame(self, request_id: str | None = None) -> str:
+        """The ``error`` message for the client."""
+        return error_frame(
+            self.code, self.message, details=self.details, retry_after_s=self.retry_after_s,
+            severity=self.severity, request_id=request_id,
+        )  # fmt: skip
+
+
+def error_frame(
+    code: str,
+    message: str,
+    *,
+    details: dict[str, Any] | None = None,
+    retry_after_s: float | None = None,
+    severity: str = "error",
+    request_id: str | None = None,
+) -> str:
+    """``{"type":"error","payload":{code,message,details,retryAfter,severity}}``."""
+    out: dict[str, Any] = {"type": "error"}
+    if request_id is not None:
+        out["id"] = request_id
+    out["payload"] = {
+        "code": code,
+        "message": message,
+        "details": details or {},
+        "retryAfter": retry_after_s,
+        "severity": severity,
+    }
+    return dumps(out)
+
+
+def dumps(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
+def _bad(message: str, **details: Any) -> ProtocolError:
+    return ProtocolError("INVALID_MESSAGE_FORMAT", message, details=details)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A client message that has the envelope's shape: ``{"type", "id"?, "payload"?}``."""
+
+    type: str
+    id: str | None
+    payload: dict[str, Any]
+
+
+def parse(text: str) -> Message:
+    """The envelope of one client text frame; ``ProtocolError`` when it is not one."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _bad('the message is not JSON; send {"type": ..., "payload": {...}}') from None
+    if not isinstance(data, dict):
+        raise _bad('the message must be a JSON object with a "type"')
+    kind = data.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise _bad('"type" is required and must be a string (auth, subscribe, ...)')
+    request_id = data.get("id")
+    if request_id is not None and not isinstance(request_id, (str, int)):
+        raise _bad('"id" must be a string')
+    payload = data.get("payload", {})
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise _bad('"payload" must be a JSON object', type=kind)
+    return Message(kind, None if request_id is None else str(request_id), payload)
+
+
+def auth_key(message: Message) -> str:
+    """The API key of an ``auth`` message."""
+    key = message.payload.get("apiKey", message.payload.get("token"))
+    if not isinstance(key, str) or not key:
+        raise ProtocolError(
+            "AUTH_FAILED", "send {\"type\":\"auth\",\"payload\":{\"apiKey\":\"KEY\"}} first",
+            close=CLOSE_AUTH_FAILED,
+        )  # fmt: skip
+    return key
+
+
+@dataclass(frozen=True)
+class Batch:
+    size: int
+    window_ms: int
+
+
+@dataclass(frozen=True)
+class SubscribeRequest:
+    """A validated ``subscribe`` payload."""
+
+    channel: str
+    filters: dict[str, Any] = field(default_factory=dict)
+    since: str | None = None
+    include_history: bool = False
+    batch: Batch | None = None
+
+
+def _strings(name: str, value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _bad(f"filter {name} must be a list of strings", filter=name)
+    return frozenset(value)
+
+
+def validate_filters(channel: str, raw: Any) -> dict[str, Any]:
+    """The filters of ``channel`` from ``raw``, with lists as sets; rejects unknown names."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _bad("filters must be a JSON object")
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in _LIST_FILTERS[channel]:
+            out[name] = _strings(name, value)
+        elif name in _TEXT_FILTERS[channel]:
+            if not isinstance(value, str):
+                raise _bad(f"filter {name} must be a string", filter=name)
+            out[name] = value
+        elif name in _NUMBER_FILTERS.get(channel, ()):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise _bad(f"filter {name} must be a number", filter=name)
+            out[name] = float(value)
+        else:
+            known = _LIST_FILTERS[channel] + _TEXT_FILTERS[channel]
+            known += _NUMBER_FILTERS.get(channel, ())
+            raise _bad(
+                f"unknown filter {name!r} for channel {channel}; known: {', '.join(known)}",
+                filter=name,
+            )
+    types = out.get("eventTypes")
+    if types is not None and not types <= set(CHANNEL_TYPES[channel]):
+        raise _bad(
+            f"eventTypes of {channel} are {', '.join(CHANNEL_TYPES[channel])}",
+            filter="eventTypes",
+        )
+    return out
+
+
+def _int(options: dict[str, Any], name: str, low: int, high: int, default: int) -> int:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _bad(f"{name} must be an integer from {low} to {high}", option=name)
+    return value
+
+
+def subscribe_request(payload: dict[str, Any]) -> SubscribeRequest:
+    """Validate a ``subscribe`` payload (channel, filters, options)."""
+    channel = payload.get("channel")
+    if not isinstance(channel, str) or channel not in CHANNELS:
+        raise ProtocolError(
+            "CHANNEL_NOT_FOUND",
+            f"no channel {channel!r}; channels are {', '.join(CHANNELS)}",
+            details={"channel": channel if isinstance(channel, str) else None},
+        )
+    filters = validate_filters(channel, payload.get("filters"))
+    options = payload.get("options") or {}
+    if not isinstance(options, dict):
+        raise _bad("options must be a JSON object")
+    since = options.get("since")
+    if since is not None and (not isinstance(since, str) or not is_stream_id(since)):
+        raise _bad('options.since must be an event id such as "1732233600000-0"')
+    history = options.get("includeHistory", False)
+    if not isinstance(history, bool):
+        raise _bad("options.includeHistory must be true or false")
+    batch_raw = options.get("batch")
+    batch = None
+    if batch_raw not in (None, False):
+        if not isinstance(batch_raw, dict):
+            raise _bad('options.batch must be {"size": N, "windowMs": MS}')
+        batch = Batch(
+            size=_int(batch_raw, "size", 1, MAX_BATCH_SIZE, 50),
+            window_ms=_int(batch_raw, "windowMs", 0, MAX_WINDOW_MS, 50),
+        )
+    return SubscribeRequest(channel, filters, since, history, batch)
+
+
+def _payload(frame: Frame) -> dict[str, Any]:
+    payload = frame.data.get("payload")
+    return payload if isinstance(payload, dict) else {}
+
+
+def _status(payload: dict[str, Any]) -> Any:
+    result = payload.get("result")
+    if isinstance(result, dict) and "status" in result:
+        return result["status"]
+    return payload.get("status")
+
+
+def _has(values: frozenset[str], value: Any) -> bool:
+    if isinstance(value, list):
+        return any(isinstance(v, str) and v in values for v in value)
+    return isinstance(value, str) and value in values
+
+
+# Payload fields each list filter looks at (list filters on entry fields are handled apart).
+_PAYLOAD_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "testSuiteIds": lambda p: p.get("testSuiteId"),
+    "testTypes": lambda p: p.get("testType", p.get("category")),
+    "environments": lambda p: p.get("environment"),
+    "statuses": _status,
+    "tags": lambda p: p.get("tags"),
+    "analysisTypes": lambda p: p.get("analysisType"),
+    "testIds": lambda p: p.get("testId"),
+    "metricTypes": lambda p: (
+        list((p.get("metrics") or {}).keys())
+        if isinstance(p.get("metrics"), dict)
+        else p.get("metricType")
+    ),
+    "severity": lambda p: p.get("severity"),
+    "serviceNames": lambda p: p.get("serviceName"),
+}
+
+
+def matcher(channel: str, filters: dict[str, Any], project: str) -> Callable[[Frame], bool]:
+    """Whether a frame goes to a subscription of ``channel`` held by a key of ``project``.
+
+    Project isolation comes first and no filter can widen it: an event of
+    another project never matches; fleet-wide events (no project) reach only
+    the fleet channels.
+    """
+    fleet_ok = channel in FLEET_CHANNELS
+    wanted_project = filters.get("projectId")
+    if wanted_project is not None and wanted_project != project:
+        return lambda _frame: False
+    types: frozenset[str] = filters.get("eventTypes") or frozenset(CHANNEL_TYPES[channel])
+    runs: frozenset[str] | None = filters.get("runIds")
+    payload_filters = [(name, v) for name, v in filters.items() if name in _PAYLOAD_FIELDS]
+    text_filters = [(name, v) for name, v in filters.items() if name in ("userId", "dashboardId")]
+    threshold: float | None = filters.get("confidence_threshold")
+
+    def match(frame: Frame) -> bool:
+        entry = frame.entry
+        if entry.type not in types:
+            return False
+        if entry.project != project and not (fleet_ok and entry.project == ""):
+            return False
+        if runs is not None and entry.run_id not in runs:
+            return False
+        if not payload_filters and not text_filters and threshold is None:
+            return True
+        payload = _payload(frame)
+        for name, values in payload_filters:
+            if not _has(values, _PAYLOAD_FIELDS[name](payload)):
+                return False
+        for name, value in text_filters:
+            if name in payload and payload[name] != value:
+                return False
+        if threshold is not None:
+            confidence = payload.get("confidence")
+            if isinstance(confidence, (int, float)) and confidence < threshold:
+                return False
+        return True
+
+    return match
+
+
+def batch_frame(wires: list[str]) -> str:
+    """``{"type":"batch","count","timestamp","events"}`` from events' shared wire text."""
+    now_ms = int(time.time() * 1000)
+    return (
+        f'{{"type":"batch","count":{len(wires)},"timestamp":{now_ms},"events":['
+        + ",".join(wires)
+        + "]}"
+    )
+
+
+def gap_frame(after: str, first_available: str, subscription_id: str | None = None) -> str:
+    """The explicit notice that events after ``after`` were trimmed away."""
+    message: dict[str, Any] = {"type": "gap"}
+    if subscription_id is not None:
+        message["subscriptionId"] = subscription_id
+    message["payload"] = {
+        "lastEventId": after,
+        "firstAvailableId": first_available,
+        "message": "events after lastEventId were trimmed; delivery continues from "
+        "firstAvailableId (fetch the run's state over the API)",
+    }
+    return dumps(message)

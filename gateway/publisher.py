@@ -1,0 +1,195 @@
+"""dashboard_metrics and system_events: what the fleet is doing, published by one gateway.
+
+Every ``metrics_interval_s`` the gateway holding the lock (``keys.GATEWAY_PUBLISHER_LOCK``,
+a ``SET NX PX`` renewed by its owner, expiring after three intervals so a dead
+leader is replaced) reads the fleet (``testfleet.fleetstate.read_fleet``) and
+publishes on ``tf:events`` (and only there: these events belong to no run and
+no project, so every key with ``dashboard:read`` sees them):
+
+- ``metrics_update``: payload ``metrics`` {testsPerMinute, passRate, queueDepth,
+  busyWorkers, workers, workerSlots, freeGridSlots, gridSlots, gridNodesUp}.
+  Tests per minute and pass rate count the final results the hub saw in the
+  last 60 s (``passRate`` is null when there were none);
+- ``service_status_change`` when a worker or the Grid (or its node count)
+  changes: payload {serviceName, serviceType, status, previousStatus, severity,
+  details}. The last state seen is kept in ``keys.GATEWAY_SERVICES`` so a new
+  leader does not announce again what its predecessor already did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+import time
+from collections import deque
+from typing import Any
+
+import anyio
+import redis
+
+from gateway.hub import Frame
+from gateway.services import Services
+from testfleet import keys
+from testfleet.events import Event, now_ms
+from testfleet.fleetstate import FleetState, read_fleet, read_workers
+
+log = logging.getLogger("testfleet.gateway.publisher")
+
+WINDOW_S = 60.0
+"""Tests per minute and pass rate are over this many seconds."""
+_PASSING = frozenset({"passed", "flaky"})
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
+"""
+
+
+class Publisher:
+    """The periodic publisher (runs only while this process holds the lock)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.interval_s = services.settings.gateway.metrics_interval_s
+        self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
+        self._results: deque[tuple[float, bool]] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._renew = services.client.register_script(_RENEW)
+        services.hub.listeners.append(self._count)
+
+    def _count(self, frame: Frame) -> None:
+        kind = frame.entry.type
+        if kind not in ("test_completed", "test_failed"):
+            return
+        status = frame.data.get("payload", {}).get("result", {}).get("status")
+        self._results.append((time.monotonic(), kind == "test_completed" and status in _PASSING))
+
+    def start(self) -> None:
+        if self.interval_s > 0:
+            self._task = asyncio.create_task(self._run(), name="gateway-publisher")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        with contextlib.suppress(redis.RedisError):
+            # Hand over at once rather than after the lock expires.
+            if await self.services.client.get(keys.GATEWAY_PUBLISHER_LOCK) == self.owner:
+                await self.services.client.delete(keys.GATEWAY_PUBLISHER_LOCK)
+
+    async def _run(self) -> None:
+        ttl_ms = int(self.interval_s * 3000)
+        while True:
+            try:
+                if await self._renew(keys=[keys.GATEWAY_PUBLISHER_LOCK], args=[self.owner, ttl_ms]):
+                    await self.tick()
+            except (redis.RedisError, OSError) as exc:
+                log.warning("fleet metrics not published this time: %s", exc)
+            await asyncio.sleep(self.interval_s)
+
+    async def tick(self) -> None:
+        """Read the fleet once; publish metrics and any service changes."""
+        settings = self.services.settings
+        # Abandoned on cancel: a stop must not wait for a slow Grid to answer.
+        fleet = await anyio.to_thread.run_sync(
+            lambda: read_fleet(self.services.sync_client, settings, grid_timeout_s=2.0),
+            abandon_on_cancel=True,
+        )
+        await self._publish("metrics_update", {"metrics": self.metrics(fleet)})
+        for change in await self._changes(fleet):
+            await self._publish("service_status_change", change)
+
+    def metrics(self, fleet: FleetState) -> dict[str, Any]:
+        """The figures of one ``metrics_update``."""
+        horizon = time.monotonic() - WINDOW_S
+        while self._results and self._results[0][0] < horizon:
+            self._results.popleft()
+        done = len(self._results)
+        passed = sum(1 for _, ok in self._results if ok)
+        grid = fleet.grid
+        return {
+            "testsPerMinute": round(done * 60.0 / WINDOW_S, 2),
+            "passRate": round(passed / done, 4) if done else None,
+            "queueDepth": fleet.queue_depth,
+            "busyWorkers": fleet.busy_workers,
+            "workers": len(fleet.workers),
+            "workerSlots": fleet.worker_slots,
+            "freeGridSlots": grid.free_slots if grid else 0,
+            "gridSlots": grid.total_slots if grid else 0,
+            "gridNodesUp": grid.nodes_up if grid else 0,
+        }
+
+    async def _changes(self, fleet: FleetState) -> list[dict[str, Any]]:
+        client = self.services.client
+        previous: dict[Any, Any] = await client.hgetall(keys.GATEWAY_SERVICES)
+        alive = {w.name for w in fleet.workers}
+        known = await anyio.to_thread.run_sync(
+            read_workers, self.services.sync_client, abandon_on_cancel=True
+        )
+        now: dict[str, str] = {w.name: "up" if w.name in alive else "down" for w in known}
+        for name, state in previous.items():
+            if name.startswith("worker:") and name[7:] not in now and state == "up":
+                now[name[7:]] = "down"  # stopped cleanly: its heartbeat entry is gone
+        states: dict[Any, Any] = {f"worker:{n}": state for n, state in now.items()}
+        grid = fleet.grid
+        states["grid"] = f"up:{grid.nodes_up}" if grid else "down"
+        changes = []
+        for name, state in states.items():
+            before = previous.get(name)
+            if before == state:
+                continue
+            changes.append(_change(name, state, before, fleet))
+        gone = [n for n in previous if n not in states]
+        pipe = client.pipeline(transaction=False)
+        if states:
+            pipe.hset(keys.GATEWAY_SERVICES, mapping=states)
+        if gone:
+            pipe.hdel(keys.GATEWAY_SERVICES, *gone)
+        # Workers announced down are forgotten once their heartbeat entry is gone too.
+        stale = [f"worker:{n}" for n, s in now.items() if s == "down" and n not in alive]
+        stale = [n for n in stale if n[7:] not in {w.name for w in known}]
+        if stale:
+            pipe.hdel(keys.GATEWAY_SERVICES, *stale)
+        await pipe.execute()
+        return changes
+
+    async def _publish(self, kind: str, payload: dict[str, Any]) -> str:
+        event = Event(
+            type=kind, run_id="", project_id="", payload=payload,
+            source=f"gateway@{self.owner}", timestamp_ms=now_ms(),
+        )  # fmt: skip
+        fields: dict[Any, Any] = {"t": kind, "c": event.channel, "r": "", "p": ""}
+        fields["d"] = event.body()
+        return str(
+            await self.services.client.xadd(
+                keys.EVENTS_STREAM,
+                fields,
+                maxlen=self.services.settings.redis.stream_maxlen,
+                approximate=True,
+            )
+        )
+
+
+def _change(name: str, state: str, before: str | None, fleet: FleetState) -> dict[str, Any]:
+    status, _, nodes = state.partition(":")
+    prev_status, _, prev_nodes = (before or "").partition(":")
+    kind = "grid" if name == "grid" else "worker"
+    details: dict[str, Any] = {}
+    if kind == "grid":
+        details = {"nodesUp": int(nodes) if nodes else 0,
+                   "previousNodesUp": int(prev_nodes) if prev_nodes else None,
+                   "error": fleet.grid_error}  # fmt: skip
+    return {
+        "serviceName": name.removeprefix("worker:"),
+        "serviceType": kind,
+        "status": status,
+        "previousStatus": prev_status or None,
+        "severity": "info" if status == "up" else "warning",
+        "details": details,
+    }

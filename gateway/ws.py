@@ -1,0 +1,402 @@
+"""WebSocket ``/ws/v1``: the full protocol of SPEC §6 on the hub.
+
+One ``Connection`` per socket, an explicit little state machine: AUTHENTICATING
+(only ``auth`` is accepted, within ``auth_timeout_s``) -> OPEN (subscribe,
+unsubscribe, heartbeat) -> CLOSED. Each subscription has a pump task that
+takes frames from its hub subscription and sends them, singly or in batches;
+every send goes through one lock so frames never interleave.
+
+How a connection ends: the client closes (the receive loop sees the
+disconnect and cancels the pumps); the gateway closes it for a protocol reason
+(error message first, then the close code); a pump finds its subscriber
+dropped for falling behind (error + 1008: the client resumes from the
+``lastEventId`` in the error's details); the server shuts down (the shutdown
+watcher closes with 1001, before uvicorn stops waiting for connections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+
+from starlette.websockets import WebSocket
+
+from gateway.delivery import pump
+from gateway.hub import Subscription
+from gateway.protocol import (
+    CHANNEL_SCOPE,
+    CLOSE_AUTH_FAILED,
+    CLOSE_GOING_AWAY,
+    CLOSE_POLICY,
+    CLOSE_RATE_LIMITED,
+    CLOSE_SERVER_ERROR,
+    CLOSE_TOO_BIG,
+    Message,
+    ProtocolError,
+    SubscribeRequest,
+    auth_key,
+    dumps,
+    matcher,
+    parse,
+    subscribe_request,
+)
+from gateway.services import Services
+from testfleet.auth import ApiKey
+from testfleet.errors import AuthError
+
+log = logging.getLogger("testfleet.gateway.ws")
+
+CLOSE_WAIT_S = 5.0
+"""How long sending a close frame may wait for a client that does not read."""
+
+
+class RateLimiter:
+    """A token bucket: ``per_minute`` messages, refilled continuously."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._capacity = float(max(1, per_minute))
+        self._tokens = self._capacity
+        self._rate_per_s = self._capacity / 60.0
+        self._at = time.monotonic()
+
+    def take(self) -> float | None:
+        """None when a message may pass, else seconds until one may."""
+        now = time.monotonic()
+        self._tokens = min(self._capacity, self._tokens + (now - self._at) * self._rate_per_s)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return None
+        return (1.0 - self._tokens) / self._rate_per_s
+
+
+class Connection:
+    """One ``/ws/v1`` client."""
+
+    def __init__(self, websocket: WebSocket, services: Services) -> None:
+        self.ws = websocket
+        self.services = services
+        self.settings = services.settings.gateway
+        self.key: ApiKey | None = None
+        self.closed = False
+        self.transport = "ws"
+        self.confirm = True
+        """Send ``subscription_confirmed`` (the simple stream does not)."""
+        self._lock = asyncio.Lock()
+        self._pumps: dict[str, tuple[Subscription, asyncio.Task[None]]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._limiter = RateLimiter(self.settings.messages_per_minute)
+
+    # --- sending ---------------------------------------------------------------------
+
+    async def send(self, text: str, run_id: str = "", events: int = 0) -> None:
+        async with self._lock:
+            if self.closed:
+                return
+            await self.ws.send_text(text)
+        if events:
+            self.services.traffic.sent(run_id, events, len(text))
+            self.services.metrics.events.labels("ws").inc(events)
+            self.services.metrics.bytes.labels("ws").inc(len(text))
+
+    async def close(self, code: int, reason: str = "") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        # Pumps first: one may hold the send lock, stuck writing to a client that stopped
+        # reading; cancelling it releases the lock for the close frame.
+        for sub, task in self._pumps.values():
+            sub.close()
+            if task is not asyncio.current_task():
+                task.cancel()
+        self.services.metrics.ws_closes.labels(str(code)).inc()
+        async with self._lock:
+            with contextlib.suppress(Exception):  # the client may already be gone
+                await asyncio.wait_for(self.ws.close(code, reason[:120]), CLOSE_WAIT_S)
+
+    async def fail(self, error: ProtocolError, request_id: str | None = None) -> None:
+        """Send the error message; close too when the error is fatal."""
+        self.services.metrics.ws_errors.labels(error.code).inc()
+        with contextlib.suppress(Exception):
+            await self.send(error.frame(request_id))
+        if error.close is not None:
+            await self.close(error.close, error.code)
+
+    # --- the connection's life ----------------------------------------------------------
+
+    async def run(self) -> None:
+        services = self.services
+        await self.ws.accept()
+        services.sockets.add(self)
+        services.traffic.clients[self.transport] += 1
+        services.metrics.ws_clients.inc()
+        services.metrics.ws_connections.inc()
+        watcher = asyncio.create_task(self._watch_shutdown())
+        heart = asyncio.create_task(self._heartbeat())
+        try:
+            await self._serve()
+        except Exception:  # never let one connection's bug escape silently
+            log.exception("WebSocket connection failed")
+            await self.fail(
+                ProtocolError(
+                    "SERVER_ERROR",
+                    "the gateway failed; reconnect and resume",
+                    close=CLOSE_SERVER_ERROR,
+                )
+            )
+        finally:
+            self.closed = True
+            for sub, task in self._pumps.values():
+                sub.close()
+                task.cancel()
+            watcher.cancel()
+            heart.cancel()
+            services.sockets.discard(self)
+            services.traffic.clients[self.transport] -= 1
+            services.metrics.ws_clients.dec()
+            if self.key is not None:
+                services.per_key[self.key.id] -= 1
+
+    async def _watch_shutdown(self) -> None:
+        await self.services.shutdown.wait()
+        await self.close(CLOSE_GOING_AWAY, "server shutting down; reconnect and resume")
+
+    async def _heartbeat(self) -> None:
+        interval_s = self.settings.ping_interval_s
+        while not self.closed:
+            await asyncio.sleep(interval_s)
+            if self.key is not None:
+                await self.send(dumps({"type": "heartbeat", "timestamp": _now_ms()}))
+
+    async def _receive(self, timeout_s: float | None) -> str | None:
+        """The next text frame; None when the socket is done. Bad frames are answered here."""
+        while not self.closed:
+            try:
+                message = await asyncio.wait_for(self.ws.receive(), timeout_s)
+            except TimeoutError:
+                await self.fail(
+                    ProtocolError(
+                        "AUTH_FAILED",
+                        f"no auth message within {timeout_s:g} s; send "
+                        '{"type":"auth","payload":{"apiKey":"KEY"}} first',
+                        close=CLOSE_AUTH_FAILED,
+                    )
+                )
+                return None
+            if message["type"] == "websocket.disconnect":
+                self.closed = True
+                return None
+            wait_s = self._limiter.take()
+            if wait_s is not None:
+                limit = self.settings.messages_per_minute
+                await self.fail(
+                    ProtocolError(
+                        "RATE_LIMITED",
+                        f"more than {limit} messages a minute; slow down",
+                        close=CLOSE_RATE_LIMITED,
+                        retry_after_s=round(wait_s, 3),
+                    )
+                )
+                return None
+            text = message.get("text")
+            if text is None:
+                await self.fail(
+                    ProtocolError(
+                        "INVALID_MESSAGE_FORMAT", "binary frames are not accepted; send JSON text"
+                    )
+                )
+                continue
+            if len(text) > self.settings.max_frame_bytes:
+                await self.fail(
+                    ProtocolError(
+                        "MESSAGE_TOO_LARGE",
+                        f"messages are limited to {self.settings.max_frame_bytes} bytes",
+                        close=CLOSE_TOO_BIG,
+                    )
+                )
+                return None
+            return str(text)
+        return None
+
+    async def _serve(self) -> None:
+        if not await self._authenticate():
+            return
+        while True:
+            text = await self._receive(None)
+            if text is None:
+                return
+            request_id: str | None = None
+            try:
+                message = parse(text)
+                request_id = message.id
+                await self._handle(message)
+            except ProtocolError as error:
+                await self.fail(error, request_id)
+
+    async def _authenticate(self) -> bool:
+        text = await self._receive(self.settings.auth_timeout_s)
+        if text is None:
+            return False
+        request_id = None
+        try:
+            message = parse(text)
+            request_id = message.id
+            if message.type != "auth":
+                raise ProtocolError(
+                    "AUTH_FAILED", f"the first message must be auth, not {message.type!r}",
+                    close=CLOSE_AUTH_FAILED,
+                )  # fmt: skip
+            try:
+                key = await self.services.verify(auth_key(message))
+            except AuthError as exc:
+                raise ProtocolError("AUTH_FAILED", str(exc), close=CLOSE_AUTH_FAILED) from exc
+        except ProtocolError as error:
+            if error.close is None:
+                error.close = CLOSE_AUTH_FAILED
+            await self.fail(error, request_id)
+            return False
+        limit = self.settings.connections_per_key
+        if self.services.per_key[key.id] >= limit:
+            await self.fail(
+                ProtocolError(
+                    "CONNECTION_LIMIT_EXCEEDED",
+                    f"this API key already holds {limit} connections; close one first",
+                    close=CLOSE_POLICY,
+                ),
+                request_id,
+            )
+            return False
+        self.key = key
+        self.services.per_key[key.id] += 1
+        await self.send(
+            dumps({"type": "auth_response", "id": request_id, "payload": {
+                "success": True,
+                "user": {"keyId": key.id, "name": key.name, "projectId": key.project},
+                "permissions": key.permissions,
+                "sessionInfo": {"connectionId": secrets.token_hex(8), "rateLimits": {
+                    "messagesPerMinute": self.settings.messages_per_minute,
+                    "subscriptionsLimit": self.settings.subscriptions_limit,
+                    "maxMessageBytes": self.settings.max_frame_bytes}}}})
+        )  # fmt: skip
+        return True
+
+    async def _handle(self, message: Message) -> None:
+        if message.type == "subscribe":
+            await self._subscribe(message)
+        elif message.type == "unsubscribe":
+            sid = message.payload.get("subscriptionId")
+            if not isinstance(sid, str) or sid not in self._pumps:
+                raise ProtocolError(
+                    "INVALID_MESSAGE_FORMAT", f"no subscription {sid!r} on this connection",
+                    details={"subscriptionId": sid if isinstance(sid, str) else None},
+                )  # fmt: skip
+            sub, task = self._pumps.pop(sid)
+            sub.close()
+            task.cancel()
+            await self.send(dumps({"type": "unsubscribe_confirmed", "id": message.id,
+                                   "payload": {"subscriptionId": sid}}))  # fmt: skip
+        elif message.type == "heartbeat":
+            await self.send(dumps({"type": "heartbeat_ack", "id": message.id,
+                                   "timestamp": _now_ms()}))  # fmt: skip
+        elif message.type == "heartbeat_ack":
+            pass
+        elif message.type == "auth":
+            raise ProtocolError("INVALID_MESSAGE_FORMAT", "this connection is authenticated")
+        else:
+            raise ProtocolError(
+                "INVALID_MESSAGE_FORMAT",
+                f"unknown message type {message.type[:40]!r}; "
+                "send subscribe, unsubscribe or heartbeat",
+            )
+
+    async def _subscribe(self, message: Message) -> None:
+        assert self.key is not None
+        request = subscribe_request(message.payload)
+        scope = CHANNEL_SCOPE[request.channel]
+        if not self.key.allows(scope):
+            raise ProtocolError(
+                "PERMISSION_DENIED",
+                f"channel {request.channel} needs the {scope} scope, which this key lacks",
+                details={"channel": request.channel, "scope": scope},
+            )
+        if len(self._pumps) >= self.settings.subscriptions_limit:
+            raise ProtocolError(
+                "RATE_LIMITED",
+                f"at most {self.settings.subscriptions_limit} subscriptions per connection; "
+                "unsubscribe from one first",
+                details={"subscriptionsLimit": self.settings.subscriptions_limit},
+            )
+        self.start(request, message.id)
+
+    def start(self, request: SubscribeRequest, request_id: str | None, **replay: str) -> str:
+        """Register ``request`` with the hub and start its pump; returns its subscription id.
+
+        The confirmation is queued on the connection's lock before the pump's
+        first frame, so it always arrives first.
+        """
+        assert self.key is not None
+        runs = request.filters.get("runIds")
+        after = request.since or ("0-0" if request.include_history else None)
+        sub = self.services.hub.subscribe(
+            matcher(request.channel, request.filters, self.key.project),
+            run_id=next(iter(runs)) if runs is not None and len(runs) == 1 else None,
+            after=after,
+            **replay,
+        )
+        sid = f"sub_{secrets.token_hex(6)}"
+        task = asyncio.create_task(self._confirm_and_pump(sid, sub, request, request_id))
+        self._pumps[sid] = (sub, task)
+        sub.on_drop = lambda: self._track(asyncio.create_task(self._drop(sid, sub, task)))
+        return sid
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _drop(self, sid: str, sub: Subscription, pump: asyncio.Task[None]) -> None:
+        """The hub dropped a subscriber that fell a whole queue behind: stop its pump (most
+        likely stuck in a send the client does not read) and tell the client, then close."""
+        pump.cancel()
+        await asyncio.wait({pump})
+        self.services.metrics.dropped.inc()
+        error = ProtocolError(
+            "SERVER_ERROR",
+            f"this client fell more than {self.settings.queue_events} events behind; "
+            "reconnect and resume from lastEventId",
+            close=CLOSE_POLICY,
+            severity="warning",
+            details={
+                "reason": "slow_consumer",
+                "subscriptionId": sid,
+                "lastEventId": sub.delivered_id,
+            },
+        )
+        # The error waits behind what the client has not read yet: bounded, so a client
+        # that never reads again does not hold this task forever.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.fail(error), self.settings.shutdown_grace_s * 10)
+
+    async def _confirm_and_pump(
+        self, sid: str, sub: Subscription, request: SubscribeRequest, request_id: str | None
+    ) -> None:
+        if self.confirm:
+            filters = {k: sorted(v) if isinstance(v, frozenset) else v
+                       for k, v in request.filters.items()}  # fmt: skip
+            confirmed = {"subscriptionId": sid, "channel": request.channel, "filters": filters}
+            await self.send(
+                dumps({"type": "subscription_confirmed", "id": request_id, "payload": confirmed})
+            )
+        await pump(self, sid, sub, request)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def ws_v1(websocket: WebSocket) -> None:
+    """``/ws/v1``: the full protocol."""
+    services: Services = websocket.app.state.services
+    await Connection(websocket, services).run()
