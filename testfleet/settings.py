@@ -82,8 +82,9 @@ class GridSettings(BaseModel):
     """How long a new-session request may wait in the Grid's queue for a free slot."""
     session_retry_interval_s: float = 0.5
     """How often the Grid's queue retries a waiting request once a slot frees."""
-    session_timeout_s: int = 120
-    """A session idle this long (no command) is closed by the node."""
+    session_timeout_s: int = 60
+    """A session idle this long (no command) is closed by the node: the time a SIGKILLed
+    worker's browsers hold their Grid slots. A ``wait`` step longer than this ends its session."""
     chrome_args: tuple[str, ...] = DEFAULT_CHROME_ARGS
     window_width: int = 1280
     window_height: int = 800
@@ -92,6 +93,16 @@ class GridSettings(BaseModel):
     pool_size: int = Field(default=1, ge=0)
     """Browser sessions each worker process keeps open between tests; 0 turns pooling off
     (a fresh session per test)."""
+    pool_max_uses: int = Field(default=100, ge=1)
+    """A pooled session is quit and replaced after this many tests (bounds leaks the
+    reset cannot see: memory, browser caches)."""
+    pool_max_age_s: float = Field(default=900.0, gt=0)
+    """A pooled session older than this (s since it was opened) is replaced, not lent."""
+    health_check_timeout_s: float = Field(default=5.0, gt=0)
+    """Cap (s) on the check that a pooled session still answers before it is lent."""
+    command_timeout_s: float = Field(default=20.0, gt=0)
+    """Cap (s) on one WebDriver command during a test (raised to the case's longest step
+    timeout + 5 s): a hung browser fails its test in seconds, not after the Grid's minutes."""
 
     @model_validator(mode="after")
     def _default_url(self) -> Self:
