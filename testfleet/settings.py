@@ -186,6 +186,13 @@ class AISettings(BaseModel):
     model: str = "gpt-4o-mini"
 
 
+class BenchSettings(BaseModel):
+    """The benchmarks (``make bench``)."""
+
+    quick: bool = False
+    """Few samples, for a developer's check (``TESTFLEET_BENCH__QUICK=1``); figures are noisy."""
+
+
 class Settings(BaseSettings):
     """Everything configurable, in sections."""
 
@@ -205,6 +212,7 @@ class Settings(BaseSettings):
     paths: PathSettings = PathSettings()
     retention: RetentionSettings = RetentionSettings()
     ai: AISettings = AISettings()
+    bench: BenchSettings = BenchSettings()
     server: str | None = None
     """API URL the CLI talks to (``TESTFLEET_SERVER``); the local fleet's when unset."""
     api_key: str | None = None
