@@ -4,17 +4,21 @@ Opening a Chrome session through the Grid costs seconds; a pooled one costs a
 health check. ``SessionPool`` wraps a ``BrowserProvider`` and is one itself, so
 the worker's code is the same with pooling on or off:
 
-- ``open()`` lends an idle session after checking that it answers
-  (``healthy``, capped at ``grid.health_check_timeout_s``), or opens a new one.
-  A session that fails the check, has served ``grid.pool_max_uses`` tests, or
-  is older than ``grid.pool_max_age_s`` is quit and replaced, never lent.
-  Opening is retried once when the browser could not start (a ``BrowserError``
-  from SessionNotCreated or another WebDriver error), so the test still runs; a
-  queue timeout or a missing Grid (``InfrastructureError``) is not retried here.
-- ``close(driver)`` resets the session (``grid.reset.reset_session``: one fresh
-  tab on about:blank, no cookies or storage of any visited origin) and keeps
-  it, up to ``grid.pool_size`` idle sessions. A session whose reset fails (dead
-  browser, InvalidSessionId) is quit instead: replaced, never reused.
+- ``open()`` lends an idle session after resetting it
+  (``grid.reset.reset_session``: one tab on about:blank, no history, cookies or
+  storage of any visited origin, no alert, the window size restored). The
+  reset is the health check before lending: its commands are capped at
+  ``grid.health_check_timeout_s``, and a session it fails on (dead browser,
+  InvalidSessionId, a hang) is quit and replaced, never lent. So is a session
+  that has served ``grid.pool_max_uses`` tests or is older than
+  ``grid.pool_max_age_s``. With no idle session, a new one is opened, retried
+  once when the browser could not start (a ``BrowserError`` from
+  SessionNotCreated or another WebDriver error) so the test still runs; a
+  queue timeout or a missing Grid (``InfrastructureError``) is not retried.
+- ``close(driver)`` keeps the session, up to ``grid.pool_size`` idle ones, and
+  quits the rest. Resetting at lease rather than at return means the check
+  happens right before use, however long the session sat idle (the Grid quits
+  sessions idle for ``session_timeout_s``).
 - ``shutdown()`` quits every session, lent or idle; the worker calls it when
   its process exits (Celery's ``worker_process_shutdown``).
 
@@ -38,7 +42,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.provider import make_provider
 from grid.reset import reset_session
-from testfleet.browser import BrowserProvider
+from testfleet.browser import BrowserProvider, set_command_timeout
 from testfleet.errors import BrowserError
 from testfleet.settings import Settings
 
@@ -97,6 +101,8 @@ class SessionPool:
         self._max_uses = grid.pool_max_uses
         self._max_age_s = grid.pool_max_age_s
         self._width, self._height = grid.window_width, grid.window_height
+        self._health_timeout_s = grid.health_check_timeout_s
+        self._command_timeout_s = grid.command_timeout_s
         self._clock = clock
         self._pid = os.getpid()
         self._idle: list[_Entry] = []
@@ -109,11 +115,11 @@ class SessionPool:
         return len(self._idle)
 
     def open(self) -> WebDriver:
-        """A healthy session: a pooled one if any passes its checks, else a new one."""
+        """A reset, healthy session: a pooled one if any passes, else a new one."""
         self._check_process()
         while self._idle:
             entry = self._idle.pop()
-            why = self._unfit(entry)
+            why = self._unfit(entry) or self._reset(entry.driver)
             if why is None:
                 self._lent[id(entry.driver)] = entry
                 self.stats.lent_reused += 1
@@ -122,7 +128,7 @@ class SessionPool:
         return self._open_new()
 
     def close(self, driver: WebDriver) -> None:
-        """Reset ``driver`` and keep it for the next test, or quit it. Never raises."""
+        """Keep ``driver`` for the next test (reset when lent again), or quit it. Never raises."""
         entry = self._lent.pop(id(driver), None)
         if entry is None or entry.driver is not driver or os.getpid() != self._pid:
             self._provider.close(driver)  # not ours (or a forked copy): just quit it
@@ -130,11 +136,6 @@ class SessionPool:
         entry.uses += 1
         if len(self._idle) >= self._size:
             self._drop(entry, "recycled: the pool is full", recycle=True)
-            return
-        try:
-            reset_session(driver, self._width, self._height)
-        except _RESET_ERRORS as exc:
-            self._drop(entry, f"reset failed: {type(exc).__name__}: {_first_line(exc)}")
             return
         self._idle.append(entry)
 
@@ -178,8 +179,22 @@ class SessionPool:
         age_s = self._clock() - entry.opened_at_s
         if age_s >= self._max_age_s:
             return f"recycled after {age_s:.0f} s"
-        if not self._provider.healthy(entry.driver):
-            return "failed its health check"
+        return None
+
+    def _reset(self, driver: WebDriver) -> str | None:
+        """Reset ``driver`` for the next test; why it failed, or None.
+
+        The reset is the health check: every command in it is capped at
+        ``health_check_timeout_s``, so a hung browser costs seconds, and any
+        error (invalid session, a dead chromedriver) means the session is replaced.
+        """
+        set_command_timeout(driver, self._health_timeout_s)
+        try:
+            reset_session(driver, self._width, self._height)
+        except _RESET_ERRORS as exc:
+            return f"failed its health check: {type(exc).__name__}: {_first_line(exc)}"
+        finally:
+            set_command_timeout(driver, self._command_timeout_s)
         return None
 
     def _drop(self, entry: _Entry, why: str, *, recycle: bool = False) -> None:
