@@ -34,6 +34,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import urllib3.exceptions
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 
 OPEN_ATTEMPTS = 2
 """New sessions one ``open()`` tries before it gives up (a failed start is often transient)."""
+
+RESET_THREADS = 4
+"""Reset commands sent at once (cookies, history, each visited origin's storage, window size)."""
 
 _RESET_ERRORS = (WebDriverException, urllib3.exceptions.HTTPError, OSError)
 
@@ -103,6 +107,9 @@ class SessionPool:
         self._width, self._height = grid.window_width, grid.window_height
         self._health_timeout_s = grid.health_check_timeout_s
         self._command_timeout_s = grid.command_timeout_s
+        # Threads for the reset's independent commands; made here, in the process
+        # that uses the pool (after Celery's fork), and stopped by shutdown().
+        self._parallel = ThreadPoolExecutor(RESET_THREADS, thread_name_prefix="pool-reset")
         self._clock = clock
         self._pid = os.getpid()
         self._idle: list[_Entry] = []
@@ -146,6 +153,9 @@ class SessionPool:
         """Quit every session of this pool, lent ones included."""
         if os.getpid() != self._pid:
             return  # a forked child's copy: the sessions are its parent's
+        # A new executor (it starts no thread until used): the pool stays usable.
+        self._parallel.shutdown(wait=False)
+        self._parallel = ThreadPoolExecutor(RESET_THREADS, thread_name_prefix="pool-reset")
         entries = [*self._idle, *self._lent.values()]
         self._idle.clear()
         self._lent.clear()
@@ -190,7 +200,7 @@ class SessionPool:
         """
         set_command_timeout(driver, self._health_timeout_s)
         try:
-            reset_session(driver, self._width, self._height)
+            reset_session(driver, self._width, self._height, self._parallel)
         except _RESET_ERRORS as exc:
             return f"failed its health check: {type(exc).__name__}: {_first_line(exc)}"
         finally:

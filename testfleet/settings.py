@@ -28,6 +28,10 @@ DEFAULT_CHROME_ARGS: tuple[str, ...] = (
     "--disable-extensions",
     "--disable-default-apps",
     "--mute-audio",
+    # No back/forward cache: a pooled session must not keep the previous test's pages
+    # alive (their scripts, memory), and leaving a page for about:blank between tests
+    # then costs ~60 ms instead of ~170 ms (measured through the Grid).
+    "--disable-features=BackForwardCache",
 )
 
 
