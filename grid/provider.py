@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 _MAX_MESSAGE = 400
 _TMP_PREFIX = "testfleet-chrome-"
 
+CONNECTIONS = 4
+"""HTTP connections one session keeps open to the Grid (the pool's reset uses up to 4 at once)."""
+
 QUIT_TIMEOUT_S = 10
 """Cap on the ``quit()`` request in ``close()``: a dead node must not hold a worker."""
 
@@ -86,7 +89,14 @@ class GridProvider:
 
     def open(self) -> WebDriver:
         timeout_s = math.ceil(self._grid.new_session_timeout_s)
-        config = ClientConfig(remote_server_addr=self.url, timeout=timeout_s)
+        config = ClientConfig(
+            remote_server_addr=self.url,
+            timeout=timeout_s,
+            # Keep-alive connections for the pool's reset, which sends a few commands
+            # at once; urllib3 keeps one per host by default and would open (and
+            # discard) a new TCP connection to the Grid for each of the others.
+            init_args_for_pool_manager={"init_args_for_pool_manager": {"maxsize": CONNECTIONS}},
+        )
         try:
             driver = webdriver.Remote(
                 command_executor=self.url,
