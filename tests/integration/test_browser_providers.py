@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -161,6 +162,6 @@ def test_load_provider_honours_pool_size(grid_settings: Settings) -> None:
     assert isinstance(load_provider(local), LocalProvider)
 
 
-def test_a_grid_provider_without_a_grid_needs_no_browser(tmp_path: object) -> None:
-    settings = grid_test_settings(tmp_path)  # type: ignore[arg-type]
+def test_a_grid_provider_without_a_grid_needs_no_browser(tmp_path: Path) -> None:
+    settings = grid_test_settings(tmp_path)
     assert isinstance(make_pooled_provider(settings), SessionPool)  # lazy: opens nothing yet
