@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import cast
 
 import pytest
@@ -11,8 +12,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from grid.pool import OPEN_ATTEMPTS, SessionPool, make_pooled_provider
 from grid.provider import GridProvider, LocalProvider
 from testfleet import browser
+from testfleet.artifacts import ArtifactStore
 from testfleet.browser import command_timeout_s, load_provider
 from testfleet.errors import BrowserError, InfrastructureError
+from testfleet.runstore import RunStore
 from testfleet.settings import GridSettings, Settings
 
 
@@ -89,3 +92,30 @@ def test_command_timeout_covers_the_longest_step() -> None:
     settings = Settings(grid=GridSettings(command_timeout_s=20))
     assert command_timeout_s(settings, 10) == 20
     assert command_timeout_s(settings, 60) == 65
+
+
+def test_a_pool_child_quits_its_browsers_when_it_exits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from celery.signals import worker_process_shutdown
+
+    from workers import tasks
+
+    class Recording(FailingProvider):
+        shut = 0
+
+        def shutdown(self) -> None:
+            self.shut += 1
+
+    provider = Recording(InfrastructureError("unused"), failures=0)
+    resources = tasks._Resources(
+        pid=os.getpid(),
+        settings=Settings(),
+        store=cast(RunStore, None),
+        provider=provider,
+        artifacts=cast(ArtifactStore, None),
+    )
+    monkeypatch.setattr(tasks, "_resources", resources)
+    worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)
+    assert provider.shut == 1
+    monkeypatch.setattr(resources, "pid", -1)  # inherited from a parent: not this child's
+    worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)
+    assert provider.shut == 1
