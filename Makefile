@@ -39,3 +39,8 @@ down:
 
 clean: down
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
+
+# The fault suite at the spec's scale: 20 workers SIGKILLed mid-test in one run.
+.PHONY: chaos
+chaos: setup
+	CHAOS_KILLS=20 $(PY) -m pytest -m chaos tests/chaos $(PYTEST_ARGS)

@@ -25,6 +25,8 @@ VISITS_COOKIE = "demo_visits"
 ADD_ITEM_DELAY_MS = 300
 SLOW_DELAY_MS = 1500
 MAX_DELAY_MS = 30_000
+FLAKY_KEYS_KEPT = 10_000
+"""Keys ``/flaky`` remembers (oldest forgotten first), so the demo site stays small."""
 
 PRODUCTS: tuple[tuple[str, str, int], ...] = (
     ("tea", "Earl Grey tea", 450),
@@ -386,6 +388,23 @@ setTimeout(() => {{
     return _page("Slow", body, script)
 
 
+_flaky_visits: dict[str, int] = {}
+
+
+async def flaky(request: Request) -> Response:
+    """Broken on the first visit for each ``key``, fine from then on: a test that visits
+    it with a key of its own fails its first attempt and passes on retry (``flaky``).
+    Visits are counted by the server, so a fresh browser session does not reset them."""
+    key = request.query_params.get("key", "")[:200]
+    visits = _flaky_visits.pop(key, 0) + 1
+    _flaky_visits[key] = visits  # re-inserted: most recently used last
+    while len(_flaky_visits) > FLAKY_KEYS_KEPT:
+        del _flaky_visits[next(iter(_flaky_visits))]
+    state = "Broken" if visits == 1 else "Works"
+    body = f'<h1 id="flaky-state" data-visits="{visits}">{state}</h1>'
+    return _page("Flaky", body)
+
+
 async def health(request: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -403,6 +422,7 @@ def create_app() -> Starlette:
             Route("/checkout", checkout, methods=["GET", "POST"]),
             Route("/storage", storage),
             Route("/slow", slow),
+            Route("/flaky", flaky),
             Route("/health", health),
         ]
     )

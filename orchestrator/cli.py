@@ -352,5 +352,7 @@ def demo_site(ctx: click.Context, host: str | None, port: int | None) -> None:
     _run_component("demosite.app", host or demo.host, port or demo.port)
 
 
+main.add_command(importlib.import_module("orchestrator.generate").generate)
+
 if __name__ == "__main__":
     main()

@@ -31,6 +31,9 @@ from testfleet.suite import CaseSpec, Masker, Suite
 RUN_CASE_TASK = "testfleet.run_case"
 """The worker task that runs one case; called with ``(run_id, case_id)``."""
 
+SEND_BATCH_SIZE = 500
+"""Messages buffered per Redis pipeline round trip when a run is queued."""
+
 
 def case_id(run_id: str, index: int) -> str:
     """The id of a run's ``index``-th case (0-based): ``<run_id>-0001`` for the first."""
@@ -104,7 +107,8 @@ class Dispatcher:
     """Queues cases as ``testfleet.run_case`` tasks on the Redis broker.
 
     Holds one Celery client app (no result backend) and its producer pool;
-    ``dispatch`` publishes a whole run on one producer and connection.
+    ``dispatch`` publishes a whole run on one producer and connection, in
+    pipelined batches.
     Thread-safe: each call takes its own producer from the pool.
     """
 
@@ -136,7 +140,11 @@ class Dispatcher:
         Raises ``InfrastructureError`` when the broker does not take them.
         """
         try:
-            with self._app.producer_or_acquire() as producer:
+            with self._app.producer_or_acquire() as producer, producer.batch(SEND_BATCH_SIZE):
+                # kombu's batch buffers each message's LPUSH in one Redis pipeline and
+                # flushes on exit: one round trip per SEND_BATCH_SIZE messages instead
+                # of one per case (~4x faster for 1,000 cases; bench_dispatch). On an
+                # error nothing unflushed is sent, and the caller cancels the run.
                 for case in cases:
                     self._app.send_task(
                         RUN_CASE_TASK,

@@ -24,7 +24,8 @@ from typing import Any
 
 from testfleet.artifacts import ArtifactStore, artifact_url
 from testfleet.errors import NotFoundError, UsageError
-from testfleet.results import GOOD_STATUSES, CaseResult, RunResult, StepResult
+from testfleet.results import GOOD_STATUSES, Analysis, CaseResult, RunResult, StepResult
+from testfleet.steplog import step_log
 
 _XML_INVALID = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _LOG_SUFFIXES = (".log", ".txt")
@@ -62,27 +63,6 @@ def failure_message(case: CaseResult) -> str:
     if case.failed_step is not None:
         return f"step {case.failed_step}: {error}"
     return error
-
-
-def step_log(case: CaseResult) -> str:
-    """The case's attempts and steps as plain text, one line per step."""
-    lines = [f"{case.suite} > {case.name}: {case.status} after {case.attempts} attempt(s)"]
-    for attempt in case.history:
-        error = f": {attempt.error}" if attempt.error else ""
-        lines.append(
-            f"attempt {attempt.attempt} on {attempt.worker}: {attempt.status} "
-            f"({attempt.duration_ms} ms){error}"
-        )
-    for step in case.steps:
-        line = f"{step.index:>3}. {step.status:<15} {step.label} ({step.duration_ms} ms)"
-        if step.error:
-            line += f"\n       {step.error}"
-        if step.screenshot:
-            line += f"\n       screenshot: {step.screenshot}"
-        lines.append(line)
-    if case.error and not any(s.error == case.error for s in case.steps):
-        lines.append(f"error: {case.error}")
-    return "\n".join(lines)
 
 
 def _count(cases: Iterable[CaseResult], *statuses: str) -> int:
@@ -326,7 +306,7 @@ def _html_case(case: CaseResult, images: _Images, store: ArtifactStore) -> str:
     if extra:
         figures = "".join(images.figure(a, a) for a in extra)
         out.append(f'<div class="shots">{figures}</div>')
-    out += [_ai_finding(f.model_dump()) for f in case.ai]
+    out += [_ai_finding(f) for f in case.ai]
     if len(case.history) > 1 or status == "flaky":
         rows = "".join(
             f"<tr><td>{a.attempt}</td><td>{_e(a.status)}</td><td>{_e(a.worker)}</td>"
@@ -370,41 +350,42 @@ def _timeline(case: CaseResult, images: _Images) -> str:
     return f'<ol class="steps">{"".join(items)}</ol>'
 
 
-def _ai_finding(finding: dict[str, Any]) -> str:
-    title = finding.get("analysis_type") or finding.get("type") or "analysis"
-    shot = finding.get("screenshot")
-    out = [f'<div class="ai"><h4>AI findings: {_e(title)}'
-           f"{' on ' + _e(shot) if shot else ''}</h4>"]  # fmt: skip
-    if finding.get("summary"):
-        out.append(f"<p>{_e(finding['summary'])}</p>")
-    issues = [i for i in finding.get("issues") or [] if isinstance(i, dict)]
-    if issues:
+def _ai_finding(finding: Analysis) -> str:
+    """One analysis: what was looked at, its status, and the model's typed findings."""
+    where = f" on step {finding.step}" if finding.step else ""
+    out = [f'<div class="ai"><h4>AI findings: {_e(finding.analysis_type)}{_e(where)} '
+           f'<span class="badge">{_e(finding.status)}</span></h4>',
+           f'<p class="dim">{_e(finding.screenshot)}</p>']  # fmt: skip
+    if finding.status != "completed":
+        # Skipped (no key, budget spent) or failed (the model's error): say why, no more.
+        out.append(f"<p>{_e(finding.reason or 'no reason given')}</p></div>")
+        return "".join(out)
+    if finding.summary:
+        out.append(f"<p>{_e(finding.summary)}</p>")
+    if finding.issues:
         rows = "".join(
-            f"<tr><td>{_e(i.get('severity', ''))}</td><td>{_e(i.get('description', ''))}</td>"
-            f"<td>{_e(i.get('location', ''))}</td></tr>"
-            for i in issues
+            f"<tr><td>{_e(i.severity)}</td><td>{_e(i.description)}</td>"
+            f"<td>{_e(i.location or '')}</td></tr>"
+            for i in finding.issues
         )
         out.append(f"<table><tr><th>severity</th><th>issue</th><th>where</th></tr>{rows}</table>")
-    recs = [r for r in finding.get("recommendations") or [] if isinstance(r, dict)]
-    if recs:
+    if finding.recommendations:
         items = "".join(
-            f"<li><b>{_e(r.get('title', ''))}</b>"
-            f"{' (confidence ' + _e(r['confidence']) + ')' if 'confidence' in r else ''}"
-            f"{': ' + _e(r['implementation']) if r.get('implementation') else ''}</li>"
-            for r in recs
+            f"<li><b>{_e(r.title)}</b> (confidence {r.confidence:.0%})"
+            f"{': ' + _e(r.implementation) if r.implementation else ''}</li>"
+            for r in finding.recommendations
         )
         out.append(f"<ul>{items}</ul>")
-    scores = finding.get("scores")
-    if isinstance(scores, dict) and scores:
-        out.append(
-            '<p class="dim">scores: '
-            + _e(", ".join(f"{k} {v}" for k, v in scores.items()))
-            + "</p>"
-        )
-    note = finding.get("skipped") or finding.get("reason") or finding.get("error")
-    if note:
-        out.append(f'<p class="dim">{_e(note)}</p>')
-    out.append("</div>")
+    if finding.scores:
+        scores = ", ".join(f"{k} {v:g}" for k, v in finding.scores.items())
+        out.append(f'<p class="dim">scores: {_e(scores)}</p>')
+    usage = f"{finding.model or 'model'}: "
+    usage += (
+        "cached (no call)"
+        if finding.cached
+        else (f"{finding.input_tokens + finding.output_tokens} tokens, ~${finding.cost_usd:.4f}")
+    )
+    out.append(f'<p class="dim">{_e(usage)}</p></div>')
     return "".join(out)
 
 

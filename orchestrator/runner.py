@@ -167,9 +167,31 @@ def _summary(console: Console, run: RunResult) -> None:
             failure,
         )
     console.print(table)
+    _ai_findings(console, run)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
     good = sum(n for s, n in run.counts.items() if s in GOOD_STATUSES)
     console.print(f"{good}/{len(run.tests)} passed ({counts})")
+
+
+def _ai_findings(console: Console, run: RunResult) -> None:
+    """A line per AI analysis under its test, and one per issue the model found."""
+    for case in run.tests:
+        if not case.ai:
+            continue
+        console.print(f"AI › {case.suite} › {case.name}", markup=False)
+        for a in case.ai:
+            where = f"step {a.step} " if a.step else ""
+            head = f"  {a.analysis_type} ({where}{a.screenshot}): "
+            if a.status != "completed":
+                console.print(f"{head}{a.status}: {a.reason}", markup=False, soft_wrap=True)
+                continue
+            note = "cached" if a.cached else f"{a.input_tokens + a.output_tokens} tokens"
+            console.print(f"{head}{a.summary} [{note}]", markup=False, soft_wrap=True)
+            for issue in a.issues:
+                at = f" at {issue.location}" if issue.location else ""
+                console.print(f"    - {issue.severity}: {issue.description}{at}", markup=False)
+            for rec in a.recommendations:
+                console.print(f"    > {rec.title} ({rec.confidence:.0%})", markup=False)
 
 
 def _write_outputs(console: Console, api: ApiClient, run: RunResult, outputs: Outputs) -> None:

@@ -10,7 +10,8 @@ these at one place per adapter. Every message says what to do about it.
     ├── AuthError               missing, unknown or revoked API key
     │   └── ForbiddenError      a valid key without the scope needed
     └── InfrastructureError     a service testfleet needs is missing or not answering
-        └── BrowserError        a browser session could not be opened or died
+        ├── BrowserError        a browser session could not be opened or died
+        └── AiError             the AI model refused, failed or kept answering badly
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class InfrastructureError(TestfleetError):
 
 class BrowserError(InfrastructureError):
     """A browser session could not be opened, or died under a test."""
+
+
+class AiError(InfrastructureError):
+    """The AI model (OpenAI or compatible) failed after retries, or its answers were unusable."""
 
 
 _HTTP: tuple[tuple[type[TestfleetError], int, str], ...] = (

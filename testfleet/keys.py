@@ -23,6 +23,16 @@ API_KEY_IDS = f"{PREFIX}:apikey-ids"
 WORKERS = f"{PREFIX}:workers"
 """Hash: worker name -> last heartbeat record (JSON)."""
 
+AI_SLOTS = f"{PREFIX}:ai:slots"
+"""Sorted set: holder token -> lease expiry (ms); model requests in flight, all workers."""
+
+SWEEP_LOCK = f"{PREFIX}:sweep-lock"
+"""String: name of the process sweeping expired runs now; expires after the sweep
+interval, so one sweep runs per interval across the fleet."""
+
+PROJECT_RUNS_PATTERN = f"{PREFIX}:project:*:runs"
+"""SCAN pattern matching every ``project_runs`` index (for the retention sweep)."""
+
 
 def run(run_id: str) -> str:
     """Hash: one run's record (``meta`` JSON, ``status``, ``pending`` count, ``cancelled``)."""
@@ -50,5 +60,22 @@ def project_runs(project: str) -> str:
 
 
 def run_keys(run_id: str) -> tuple[str, ...]:
-    """All keys that belong to one run (for expiry)."""
-    return (run(run_id), run_cases(run_id), run_specs(run_id), run_events(run_id))
+    """All keys that belong to one run (for expiry and the retention sweep)."""
+    return (run(run_id), run_cases(run_id), run_specs(run_id), run_events(run_id), ai_usage(run_id))
+
+
+def ai_cache(digest: str) -> str:
+    """String: an analysis (JSON) of the prepared screenshot + type + context + model
+    hashed as ``digest``; expires after ``ai.cache_ttl_s``."""
+    return f"{PREFIX}:ai:cache:{digest}"
+
+
+def ai_pending(digest: str) -> str:
+    """String: the worker analysing ``digest`` right now, so others wait for its answer."""
+    return f"{PREFIX}:ai:pending:{digest}"
+
+
+def ai_usage(run_id: str) -> str:
+    """Hash: one run's AI use (``calls``, ``cached``, ``input_tokens``, ``output_tokens``,
+    ``cost_usd``, ``quota_warned``)."""
+    return f"{PREFIX}:run:{run_id}:ai"

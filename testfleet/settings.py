@@ -182,12 +182,56 @@ class RetentionSettings(BaseModel):
     """How long runs, their streams and artifacts are kept."""
 
     run_ttl_s: int = 7 * 24 * 3600
+    artifacts_ttl_s: int = 7 * 24 * 3600
+    """Artifact directories (screenshots, step logs) untouched this long are deleted,
+    even when their run is still kept; a run's artifacts go with the run anyway."""
+    events_ttl_s: int = 7 * 24 * 3600
+    """Entries of the global event stream older than this are trimmed (it is also
+    capped by ``redis.stream_maxlen``); a run's own stream goes with the run."""
+    sweep_interval_s: float = 300.0
+    """How often the fleet sweeps expired runs out of the indexes and deletes their
+    artifacts; one process sweeps per interval, however many run the sweeper."""
 
 
 class AISettings(BaseModel):
     """The vision model."""
 
     model: str = "gpt-4o-mini"
+    request_timeout_s: float = 60.0
+    """Cap on one model request (the SDK's own retries are off: we retry ourselves)."""
+    max_attempts: int = Field(default=4, ge=1, le=10)
+    """Requests per analysis or generation, counting the first, while the model answers
+    429 or 5xx or cannot be reached."""
+    backoff_base_s: float = 0.5
+    """First retry delay; doubles per attempt unless the server sends Retry-After."""
+    backoff_max_s: float = 30.0
+    """Longest wait before a retry, Retry-After included."""
+    image_max_side_px: int = Field(default=768, ge=64, le=2048)
+    """Screenshots are downscaled so their longest side is at most this (see ``ai_image``)."""
+    image_format: Literal["jpeg", "webp", "png"] = "webp"
+    image_quality: int = Field(default=80, ge=1, le=100)
+    """JPEG/WebP quality of the re-encoded screenshot."""
+    image_detail: Literal["low", "high", "auto"] = "high"
+    """OpenAI image detail: ``low`` is 85 tokens at 512 px; ``high`` counts 512 px tiles."""
+    cache_ttl_s: int = 7 * 24 * 3600
+    """How long an analysis is reused for an identical screenshot (shared by workers)."""
+    run_budget_usd: float = 1.0
+    """Estimated spend after which a run's analyses stop (quota_warning); 0 = no cap."""
+    run_budget_tokens: int = 0
+    """Tokens (input + output) after which a run's analyses stop; 0 = no cap."""
+    max_concurrent: int = Field(default=4, ge=1)
+    """Model requests in flight at once across all workers (a Redis semaphore)."""
+    slot_wait_s: float = 120.0
+    """How long an analysis waits for a free request slot before it is recorded failed."""
+    prices_usd_per_mtok: dict[str, tuple[float, float]] = {
+        "gpt-4o-mini": (0.15, 0.60),
+        "gpt-4o": (2.50, 10.00),
+        "gpt-4.1-mini": (0.40, 1.60),
+        "gpt-4.1": (2.00, 8.00),
+    }
+    """Model -> (input, output) USD per million tokens, for cost estimates."""
+    default_price_usd_per_mtok: tuple[float, float] = (2.50, 10.00)
+    """Price assumed for a model missing from ``prices_usd_per_mtok`` (errs high)."""
 
 
 class BenchSettings(BaseModel):

@@ -12,7 +12,7 @@ import logging
 import os
 
 from testfleet.settings import Settings
-from workers import heartbeat
+from workers import heartbeat, sweeper
 from workers.app import make_celery
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
@@ -53,4 +53,5 @@ def main(settings: Settings, concurrency: int | None = None, name: str | None = 
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     app = make_celery(settings)
     heartbeat.install(settings)
+    sweeper.install(settings)  # retention: expired runs and artifacts
     app.worker_main(argv=worker_argv(settings, concurrency, name))

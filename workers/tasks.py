@@ -38,6 +38,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import redis
@@ -53,8 +54,10 @@ from testfleet.results import AttemptSummary, CaseResult, StepResult
 from testfleet.runstore import RunStore
 from testfleet.settings import Settings
 from testfleet.suite import CaseSpec, Masker
+from workers.analysis import analyze_attempt
 from workers.app import TASK_NAME, app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps
+from workers.steplog import with_step_log, write_step_log
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +140,13 @@ class _CaseRun:
         self.deadline = time.monotonic() + settings.worker.case_timeout_s
         """Monotonic time after which no further step starts (``case_timeout_s``)."""
         self._artifacts: list[str] = []
+        self.spec: CaseSpec | None = None
 
     # -- the delivery --------------------------------------------------------------------
 
     def run(self, spec: CaseSpec, attempt: int) -> CaseResult | None:
         self.mask = Masker(spec.secrets)
+        self.spec = spec
         previous = self.case
         self.case = previous.model_copy(
             update={
@@ -339,7 +344,12 @@ class _CaseRun:
         }
         if outcome is not None:
             update["steps"] = outcome.steps
+        if outcome is not None and self.spec is not None and status != "cancelled":
+            read = partial(self.artifacts.read, self.case.run_id)
+            update["ai"] = analyze_attempt(self.settings, self.store.redis, self.store.publish,
+                self._event, self.case.run_id, self.spec, outcome.steps, read)  # fmt: skip
         self.case = self.case.model_copy(update=update)
+        self.case.artifacts = self._artifacts = with_step_log(self.case)
         event = self._event(
             _FINAL_EVENT[status],
             {
@@ -357,6 +367,7 @@ class _CaseRun:
         if not self.store.finish_case(self.case, event):
             log.info("case %s was already final; this result is dropped", self.case.case_id)
             return None
+        write_step_log(self.artifacts, self.case, self.mask)
         return self.case
 
 

@@ -310,7 +310,7 @@ def test_invalid_suites_are_422_with_every_problem_and_nothing_is_queued(
     ]
     assert queued_tasks(r) == {}
     assert r.zcard(keys.project_runs("alpha")) == 0
-    assert alpha.get("/api/v1/runs").json() == {"runs": []}
+    assert alpha.get("/api/v1/runs").json() == {"runs": [], "nextCursor": None}
 
 
 def test_variables_come_only_from_the_request_and_secrets_never_show(
@@ -452,7 +452,7 @@ def test_another_projects_run_is_indistinguishable_from_a_missing_one(
         assert theirs.status_code == missing.status_code == 404, path
         assert error_of(theirs)["code"] == error_of(missing)["code"] == "not_found"
         assert "alpha" not in theirs.text
-    assert beta.get("/api/v1/runs").json() == {"runs": []}
+    assert beta.get("/api/v1/runs").json() == {"runs": [], "nextCursor": None}
     assert alpha.get(f"/api/v1/runs/{run_id}").json()["tests"][0]["status"] == "queued"
 
 
@@ -559,7 +559,9 @@ def test_results_reports_and_artifacts_of_a_finished_run(
     "name",
     ["../../secret.txt", "..%2F..%2Fsecret.txt", "%2e%2e%2fsecret.txt", "..", "%2E%2E", ".",
      ".secret.txt", "..%5C..%5Csecret.txt", "..\\..\\secret.txt", "a%00b.png",
-     "%2Fetc%2Fpasswd", "..%252F..%252Fsecret.txt", "x/../../../secret.txt"],
+     "%2Fetc%2Fpasswd", "..%252F..%252Fsecret.txt", "x/../../../secret.txt",
+     "/etc/passwd", "%00", "shot.png%00.txt", "%5C%5Chost%5Cshare%5Csecret.txt",
+     "%c0%ae%c0%ae%c0%afsecret.txt"],
 )  # fmt: skip
 def test_artifact_names_cannot_leave_the_runs_directory(
     alpha: httpx.Client, api_url: str, api_keys: Keys, settings: Settings, name: str

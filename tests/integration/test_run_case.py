@@ -267,8 +267,17 @@ def test_a_passing_case_publishes_every_step_then_one_final_event(
     assert final["artifacts"] == [
         f"/api/v1/runs/{run_id}/artifacts/{name}" for name in result.artifacts
     ]
-    for name in result.artifacts:
+    *shots, log_name = result.artifacts
+    for name in shots:
         assert (settings.paths.artifacts / run_id / name).read_bytes().startswith(b"\x89PNG")
+    assert log_name == f"{case_id}.log"
+    step_lines = (settings.paths.artifacts / run_id / log_name).read_text().splitlines()
+    assert step_lines[0].startswith("Login > valid login: passed after 1 attempt(s) in ")
+    assert step_lines[1].startswith("attempt 1 on tfworker-1@host:1: passed (")
+    assert [line.split()[:2] for line in step_lines[2:] if line[:4].strip().endswith(".")] == [
+        [f"{i}.", "passed"] for i in range(1, 7)
+    ]
+    assert "(+0 ms, " in step_lines[2], "each step line has its offset and duration"
 
 
 def test_a_second_delivery_records_nothing(
@@ -507,6 +516,11 @@ def test_secrets_never_reach_the_stream_or_the_stored_result(
     assert len(entries) > 10
     assert SECRET not in dumped
     assert SECRET in cast(str, client.hget(keys.run_specs(run_id), case_id))  # the spec holds it
+    step_log = (settings.paths.artifacts / run_id / f"{case_id}.log").read_text()
+    assert f"{case_id}.log" in result.artifacts
+    assert "log in as alice/***" in step_log
+    assert "failed" in step_log
+    assert SECRET not in step_log
 
 
 def test_a_redis_outage_leaves_the_case_unfinished_and_raises(

@@ -204,3 +204,26 @@ def test_html_tolerates_missing_screenshots(tmp_path: Path) -> None:
     page = html_report(RUN, ArtifactStore(tmp_path / "empty"))
     assert "missing" in page
     assert "data:image/png" not in page
+
+
+def test_html_renders_each_analysis_by_its_status(store: ArtifactStore) -> None:
+    shot = f"{RUN_ID}-0001-2-dashboard.png"
+    skipped = {"analysis_type": "ui_validation", "screenshot": shot, "step": 2,
+               "status": "skipped", "reason": "no OPENAI_API_KEY: analysis <skipped>",
+               "summary": "must not show"}  # fmt: skip
+    cached = {"analysis_type": "general", "screenshot": shot, "status": "completed",
+              "summary": "fine", "scores": {"usability": 87.5}, "model": "gpt-4o-mini",
+              "cached": True}  # fmt: skip
+    shown = case(1, "Login", "valid login", "passed", steps=[step(1), step(2)],
+                 ai=[skipped, cached])  # fmt: skip
+    run = RUN.model_copy(update={"tests": [shown]})
+    page = html_report(run, store)
+    assert 'ui_validation on step 2 <span class="badge">skipped</span>' in page
+    assert "no OPENAI_API_KEY: analysis &lt;skipped&gt;" in page
+    assert "must not show" not in page, "a skipped analysis has no findings to show"
+    assert '<span class="badge">completed</span>' in page
+    assert "scores: usability 87.5" in page
+    assert "gpt-4o-mini: cached (no call)" in page
+    failed = html_report(RUN, store)
+    assert "(confidence 90%)" in failed
+    assert "login &lt;form&gt; missing" in failed

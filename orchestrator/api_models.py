@@ -1,0 +1,172 @@
+"""The shapes of the API's requests and answers (what the OpenAPI documents)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from testfleet.results import RunResult
+
+
+class RunRequest(BaseModel):
+    """``POST /api/v1/runs`` as JSON; a raw YAML/JSON suite body is the other way."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "suites": [
+                        {
+                            "name": "Login",
+                            "base_url": "http://localhost:8000",
+                            "tests": [
+                                {
+                                    "name": "valid login",
+                                    "tags": ["smoke"],
+                                    "steps": [
+                                        {"navigate": "/login"},
+                                        {"type": {"selector": "#user", "text": "alice"}},
+                                        {"click": "button[type=submit]"},
+                                    ],
+                                }
+                            ],
+                        }
+                    ],
+                    "name": "nightly",
+                    "tags": ["smoke"],
+                    "variables": {"LOGIN_PASSWORD": "s3cret"},
+                }
+            ]
+        },
+    )
+
+    suites: list[dict[str, Any] | str] = Field(
+        min_length=1,
+        description="Suite documents (canonical or short form), or suite files' text (YAML/JSON)",
+    )
+    name: str | None = Field(default=None, max_length=200, description="The run's name")
+    tags: list[str] = Field(
+        default_factory=list, description="Run only tests carrying one of these tags (all if empty)"
+    )
+    variables: dict[str, str] = Field(
+        default_factory=dict, description="Values for ${VAR} in the suites (nothing else is read)"
+    )
+    sources: list[str] | None = Field(
+        default=None, description="One file name per suite, for error messages"
+    )
+
+
+class RunLinks(BaseModel):
+    """Where to follow and fetch a run."""
+
+    self: str = Field(examples=["/api/v1/runs/20261122-020000-a1b2c3"])
+    events: str = Field(description="SSE stream of the run's events (gateway)")
+    websocket: str = Field(description="WebSocket stream of the run's events (gateway)")
+    report: str
+    junit: str
+
+
+class RunSubmitted(BaseModel):
+    """A run was accepted and every case queued."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "runId": "20261122-020000-a1b2c3",
+                    "status": "queued",
+                    "total": 12,
+                    "links": {
+                        "self": "/api/v1/runs/20261122-020000-a1b2c3",
+                        "events": "http://127.0.0.1:8701/sse/events?runId=20261122-020000-a1b2c3",
+                        "websocket": "ws://127.0.0.1:8701/ws/events/20261122-020000-a1b2c3",
+                        "report": "/api/v1/runs/20261122-020000-a1b2c3/report.html",
+                        "junit": "/api/v1/runs/20261122-020000-a1b2c3/junit.xml",
+                    },
+                }
+            ]
+        }
+    )
+
+    runId: str = Field(examples=["20261122-020000-a1b2c3"])
+    status: Literal["queued"]
+    total: int = Field(description="Test cases queued")
+    links: RunLinks
+
+
+class RunSummary(BaseModel):
+    """One run in a listing (no per-case detail: GET the run for that)."""
+
+    runId: str
+    name: str
+    status: str = Field(examples=["running"])
+    createdMs: int = Field(description="Submission time, Unix epoch milliseconds")
+    finishedMs: int | None = Field(description="Completion time, Unix epoch milliseconds")
+    total: int
+    counts: dict[str, int] = Field(description="Cases per status (zero counts left out)")
+    suites: list[str]
+    tags: list[str] = Field(description="The tag filter the run was submitted with")
+    links: dict[str, str]
+
+
+class RunList(BaseModel):
+    """A page of the project's runs, newest first."""
+
+    runs: list[RunSummary]
+    nextCursor: str | None = Field(
+        default=None, description="Pass as ?cursor= for the next page; null on the last page"
+    )
+
+
+class RunDetail(RunResult):
+    """A run with every case: status, attempts, per-step timings, errors, artifacts, AI findings."""
+
+    links: RunLinks
+
+
+class Cancelled(BaseModel):
+    """What a cancel did."""
+
+    runId: str
+    cancelled: int = Field(
+        description="Queued cases cancelled now (running ones stop at their next step)"
+    )
+    status: str
+    counts: dict[str, int]
+
+
+class WorkerInfo(BaseModel):
+    """One live worker (from its last heartbeat)."""
+
+    name: str = Field(examples=["tfworker-123@host"])
+    host: str
+    pid: int
+    concurrency: int = Field(description="Test cases it can run at once")
+    busy: int = Field(description="Test cases it is running now")
+    started_ms: int = Field(description="When it started, Unix epoch milliseconds")
+    beat_ms: int = Field(description="Its last heartbeat, Unix epoch milliseconds")
+    active: list[str] = Field(description="Ids of the cases it is running")
+
+
+class GridInfo(BaseModel):
+    """The Selenium Grid's browser slots (null figures when it cannot be reached)."""
+
+    reachable: bool
+    error: str | None = Field(description="Why the Grid could not be read")
+    total_slots: int | None = None
+    free_slots: int | None = None
+    queue_size: int | None = Field(default=None, description="New-session requests waiting")
+    nodes_up: int | None = None
+
+
+class FleetAnswer(BaseModel):
+    """The fleet now: workers, Grid slots, queue depth."""
+
+    workers: list[WorkerInfo]
+    worker_count: int
+    worker_slots: int = Field(description="Cases the live workers can run at once")
+    busy_workers: int = Field(description="Cases being run now")
+    queue_depth: int = Field(description="Cases queued, not yet taken by a worker (all projects)")
+    grid: GridInfo

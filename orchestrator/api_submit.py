@@ -1,0 +1,249 @@
+"""``POST /runs``: read a submission, validate every suite, record the run, queue it.
+
+A submission is validated whole (every problem of every suite at once, 422)
+before anything is stored or queued; then the run is recorded with all its
+cases queued and ``run_started`` published, and only then are the tasks sent,
+so a worker always finds the case it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+import yaml
+from pydantic import ValidationError
+
+from orchestrator.api_errors import ApiError
+from orchestrator.api_models import RunLinks, RunRequest, RunSubmitted
+from orchestrator.api_services import API_PREFIX, Services
+from orchestrator.dispatch import plan_run
+from testfleet.auth import ApiKey
+from testfleet.errors import InfrastructureError, SuiteError, TestfleetError, UsageError
+from testfleet.events import Event
+from testfleet.loader import load_document
+from testfleet.results import CaseResult
+from testfleet.settings import Settings
+from testfleet.suite import Suite
+
+log = logging.getLogger("testfleet.api")
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
+"""Content types taken as one suite's text."""
+_MAX_DOCUMENT_NODES = 200_000
+"""A suite document expanding (through YAML aliases) to more nodes is refused."""
+
+
+@dataclass
+class Submission:
+    """The suites and options of one ``POST /runs``."""
+
+    documents: list[tuple[str, Any]]
+    """(source name, parsed document or suite text) per suite."""
+    name: str | None = None
+    tags: set[str] = field(default_factory=set)
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+def parse_submission(media_type: str, body: bytes, query: dict[str, str]) -> Submission:
+    """The suites and options of a ``POST /runs`` body (JSON envelope or one raw suite)."""
+    if not body.strip():
+        raise ApiError(
+            400, "empty_body", 'the body is empty: send {"suites": [...]} or one suite as YAML'
+        )
+    single = Submission(
+        documents=[],
+        name=query.get("name") or None,
+        tags={t.strip() for t in query.get("tags", "").split(",") if t.strip()},
+    )
+    if media_type == "application/json" or media_type.endswith("+json"):
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ApiError(400, "invalid_json", "the JSON body is nested too deeply") from None
+        if isinstance(document, dict) and "suites" in document:
+            return _envelope(document)
+        if isinstance(document, dict) and "tests" in document:
+            single.documents.append((query.get("source") or "suite", document))
+            return single
+        raise ApiError(
+            422,
+            "invalid_request",
+            'a JSON body is either {"suites": [...], "name": ..., "tags": [...], '
+            '"variables": {...}} or one suite with a top-level "tests" list',
+        )
+    if media_type in YAML_TYPES or not media_type:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "invalid_encoding", "the suite text must be UTF-8") from None
+        single.documents.append((query.get("source") or "suite", text))
+        return single
+    raise ApiError(
+        415,
+        "unsupported_media_type",
+        f"Content-Type {media_type} is not accepted: send application/json "
+        "or one suite as application/yaml (or text/yaml, text/plain)",
+    )
+
+
+def _envelope(document: dict[str, Any]) -> Submission:
+    try:
+        request = RunRequest.model_validate(document)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        ]
+        message = "; ".join(problems) + (
+            ' (the body is {"suites": [...], "name": ..., "tags": [...], "variables": {...}})'
+        )
+        raise ApiError(422, "invalid_request", message, problems) from None
+    sources = request.sources or []
+    if sources and len(sources) != len(request.suites):
+        raise UsageError(
+            f"sources has {len(sources)} names for {len(request.suites)} suites: give one per suite"
+        )
+    return Submission(
+        documents=[
+            (sources[i] if sources else f"suites[{i}]", doc) for i, doc in enumerate(request.suites)
+        ],
+        name=request.name,
+        tags=set(request.tags),
+        variables=request.variables,
+    )
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        document = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SuiteError([f"{source}: not valid YAML or JSON{where}: {problem}"]) from None
+    except RecursionError:
+        raise SuiteError([f"{source}: nested too deeply to be a suite"]) from None
+    if _expanded_nodes(document, {}) > _MAX_DOCUMENT_NODES:
+        raise SuiteError(
+            [f"{source}: expands to more than {_MAX_DOCUMENT_NODES} values (YAML aliases?)"]
+        )
+    return document
+
+
+def _expanded_nodes(node: Any, memo: dict[int, int]) -> int:
+    """How many values ``node`` is once YAML aliases are copied out (memoised: linear)."""
+    if not isinstance(node, dict | list):
+        return 1
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    children = node.values() if isinstance(node, dict) else node
+    total = 1 + sum(_expanded_nodes(child, memo) for child in children)
+    memo[id(node)] = total
+    return total
+
+
+def load_suites(submission: Submission) -> list[Suite]:
+    """Every suite validated; ``SuiteError`` with every problem of every suite."""
+    suites: list[Suite] = []
+    problems: list[str] = []
+    named: dict[str, str] = {}
+    for source, raw in submission.documents:
+        try:
+            document = _parse_yaml(raw, source) if isinstance(raw, str) else raw
+            suite = load_document(document, submission.variables, source)
+        except SuiteError as exc:
+            problems += exc.problems
+            continue
+        except RecursionError:
+            problems.append(f"{source}: nested too deeply to be a suite")
+            continue
+        if suite.name in named:
+            problems.append(
+                f"{source}: name: suite name {suite.name!r} is already used by "
+                f"{named[suite.name]}; suite names must be unique within a run"
+            )
+        named.setdefault(suite.name, source)
+        suites.append(suite)
+    if problems:
+        raise SuiteError(problems)
+    return suites
+
+
+def new_run_id() -> str:
+    """A run id: UTC submission time (sorts by time) plus randomness."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def run_links(settings: Settings, run_id: str) -> RunLinks:
+    """Where a run's detail, events and reports are."""
+    gateway = settings.gateway_url.rstrip("/")
+    ws = "ws" + gateway.removeprefix("http") if gateway.startswith("http") else gateway
+    base = f"{API_PREFIX}/runs/{run_id}"
+    return RunLinks(
+        self=base,
+        events=f"{gateway}/sse/events?runId={run_id}",
+        websocket=f"{ws}/ws/events/{run_id}",
+        report=f"{base}/report.html",
+        junit=f"{base}/junit.xml",
+    )
+
+
+def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmitted:
+    """Validate, record and queue a submission as a run of ``key``'s project."""
+    suites = load_suites(submission)
+    run_id = new_run_id()
+    name = submission.name or ", ".join(s.name for s in suites)[:200]
+    record, cases, specs = plan_run(
+        run_id, key.project, suites, submission.tags, name, submitted_by=key.id
+    )
+    started = Event(
+        type="run_started",
+        run_id=run_id,
+        project_id=key.project,
+        correlation_id=run_id,
+        source=services.store.source,
+        payload={
+            "runId": run_id,
+            "name": name,
+            "total": record.total,
+            "suites": record.suites,
+            "tags": record.tags,
+            "tests": [_test_entry(c) for c in cases],
+        },
+    )
+    store = services.store
+    store.create_run(record, cases, specs, started)
+    try:
+        services.dispatcher.dispatch(cases)
+    except InfrastructureError:
+        # Nothing may wait forever for tasks that were never sent.
+        try:
+            store.cancel_run(run_id)
+        except (TestfleetError, redis.RedisError):
+            log.exception("could not cancel run %s after its dispatch failed", run_id)
+        raise
+    services.metrics.runs.inc()
+    services.metrics.cases.inc(len(cases))
+    log.info("run %s queued: project=%s cases=%d", run_id, key.project, len(cases))
+    return RunSubmitted(
+        runId=run_id, status="queued", total=len(cases), links=run_links(services.settings, run_id)
+    )
+
+
+def _test_entry(case: CaseResult) -> dict[str, Any]:
+    return {
+        "testId": case.case_id,
+        "name": case.name,
+        "suite": case.suite,
+        "tags": case.tags,
+        "priority": case.priority,
+    }

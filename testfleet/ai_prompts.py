@@ -1,0 +1,169 @@
+"""What testfleet asks the model: one prompt per analysis type, and the JSON schemas
+its answers must follow (OpenAI structured output, ``strict``).
+
+Strict schemas need every property listed in ``required`` and no extra
+properties, so optional fields are nullable instead of absent. ``PROMPT_VERSION``
+is part of the analysis cache key: changing a prompt invalidates cached answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from testfleet.suite import ASSERT_KINDS, STEP_TYPES, AnalysisType
+
+PROMPT_VERSION = "1"
+
+_COMMON = (
+    "You are a senior QA engineer reviewing a screenshot taken by an automated browser test. "
+    "Answer only with JSON following the given schema. Be concrete: name the element or "
+    "region for every issue (location), give severity critical|high|medium|low|info, and "
+    "give recommendations with a confidence from 0 to 1 and how to implement them. "
+    "Scores are 0-100. If the page looks fine, say so and return no issues."
+)
+
+PROMPTS: dict[AnalysisType, str] = {
+    "general": _COMMON
+    + " Task: a general review of this page: what it shows, visible defects (broken layout, "
+    "missing images, error banners, placeholder text), and the overall quality. Scores: "
+    "visual_quality, usability, content.",
+    "error": _COMMON
+    + " Task: the test FAILED at the step described below; this screenshot was taken at "
+    "the failure. Explain from what is visible why the step most likely failed (element "
+    "missing, different text, an error message, a modal covering it, still loading) and "
+    "whether the application or the test is at fault. Recommendations should say how to "
+    "fix the test or the application. Scores: confidence_app_bug, confidence_test_bug.",
+    "ui_validation": _COMMON
+    + " Task: validate the user interface: alignment, overlapping or clipped elements, "
+    "contrast and legibility, consistent spacing and fonts, form labels and accessible "
+    "names, responsive problems. Scores: layout, accessibility, consistency.",
+}
+
+
+def analysis_messages(
+    analysis_type: AnalysisType, context: str, data_url: str, detail: str
+) -> list[dict[str, Any]]:
+    """The chat messages for one analysis: system prompt, then the context and the image."""
+    text = f"Test context:\n{context}" if context else "No further context."
+    return [
+        {"role": "system", "content": PROMPTS[analysis_type]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": text},
+                {"type": "image_url", "image_url": {"url": data_url, "detail": detail}},
+            ],
+        },
+    ]
+
+
+def _nullable(kind: str) -> dict[str, Any]:
+    return {"type": [kind, "null"]}
+
+
+def _object(properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+ANALYSIS_SCHEMA: dict[str, Any] = _object(
+    {
+        "summary": {"type": "string"},
+        "issues": {
+            "type": "array",
+            "items": _object(
+                {
+                    "severity": {
+                        "type": "string",
+                        "enum": ["critical", "high", "medium", "low", "info"],
+                    },
+                    "description": {"type": "string"},
+                    "location": _nullable("string"),
+                }
+            ),
+        },
+        "recommendations": {
+            "type": "array",
+            "items": _object(
+                {
+                    "title": {"type": "string"},
+                    "confidence": {"type": "number"},
+                    "implementation": {"type": "string"},
+                }
+            ),
+        },
+        "scores": {
+            "type": "array",
+            "items": _object({"name": {"type": "string"}, "value": {"type": "number"}}),
+        },
+    }
+)
+"""An analysis answer. Scores are a list of {name, value} because strict schemas
+cannot describe a free-form mapping."""
+
+_STEP_SCHEMA = _object(
+    {
+        "order_index": {"type": "integer"},
+        "name": _nullable("string"),
+        "step_type": {"type": "string", "enum": list(STEP_TYPES)},
+        "selector": _nullable("string"),
+        "input_data": _nullable("string"),
+        "expected_result": _nullable("string"),
+        "assertion": {"type": ["string", "null"], "enum": [*ASSERT_KINDS, None]},
+        "attribute": _nullable("string"),
+        "timeout_seconds": _nullable("number"),
+    }
+)
+
+TEST_CASE_SCHEMA: dict[str, Any] = _object(
+    {
+        "name": {"type": "string"},
+        "description": _nullable("string"),
+        "category": _nullable("string"),
+        "priority": {"type": "string", "enum": ["critical", "high", "medium", "low"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "steps": {"type": "array", "items": _STEP_SCHEMA},
+    }
+)
+"""One test case in the canonical suite form (SPEC section 3)."""
+
+GENERATE_PROMPT = (
+    "You write browser end-to-end tests for testfleet. Given requirements, return ONE test "
+    "case as JSON following the schema (canonical form). Steps run in order_index order "
+    "(1, 2, 3...). step_type meanings: navigate (input_data: a path relative to the base "
+    "URL, or an absolute URL), click/hover/clear (selector), type (selector, input_data: "
+    "the text), select (selector, input_data: option text), press (input_data: keys such as "
+    "Enter), wait (selector to appear, or input_data seconds), scroll (selector or "
+    "input_data top|bottom|pixels), assert (assertion: text (selector + expected_result "
+    "contained), text_equals, url, url_equals, title, title_equals, visible, hidden, count, "
+    "attribute, attribute_equals), screenshot (name), custom (input_data: JavaScript). "
+    "Selectors are CSS (or XPath starting with //). Use null for fields a step does not "
+    "need. Start with a navigate step, end with an assert, and take a screenshot at the "
+    "important state. Prefer ids, names and labels visible in the requirements."
+)
+
+
+def generate_messages(
+    requirements: str, url: str | None, feedback: list[str]
+) -> list[dict[str, Any]]:
+    """The chat messages asking for a test case; ``feedback`` are the validation problems
+    of the previous answer, given back so the model can correct them."""
+    user = f"Requirements:\n{requirements}\n\nBase URL: {url or '(none: use absolute URLs)'}"
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": GENERATE_PROMPT},
+        {"role": "user", "content": user},
+    ]
+    if feedback:
+        problems = "\n".join(f"- {p}" for p in feedback)
+        messages.append(
+            {
+                "role": "user",
+                "content": "Your previous test case was invalid:\n"
+                f"{problems}\nReturn a corrected test case.",
+            }
+        )
+    return messages

@@ -1,0 +1,135 @@
+"""Retention: expired runs leave Redis and the artifact store.
+
+A run's own keys (record, cases, specs, state, event stream) carry a Redis TTL of
+``retention.run_ttl_s`` from creation, so Redis drops them by itself. What a TTL
+cannot reach is swept here, periodically:
+
+- the run indexes (``tf:runs`` and every ``tf:project:<p>:runs``), sorted by
+  creation time: entries older than ``run_ttl_s`` are removed, so listings never
+  show a run whose record is gone, and the indexes stay bounded;
+- the run's keys themselves, deleted at once rather than left to lazy expiry;
+- the artifact files: a run's directory goes with the run, and any directory not
+  written for ``artifacts_ttl_s`` goes too (orphans, or a shorter artifact TTL);
+- the global event stream: entries older than ``events_ttl_s`` (XTRIM MINID).
+
+Every process may call ``maybe_sweep``: a Redis lock (``keys.SWEEP_LOCK``, SET NX
+with the interval as expiry) lets one of them sweep per interval, so running the
+sweeper in every worker costs one SET per interval each.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import redis
+
+from testfleet import keys
+from testfleet.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+"""Expired runs removed per Redis pipeline round trip."""
+
+
+@dataclass
+class SweepReport:
+    """What one sweep removed."""
+
+    runs: int = 0
+    """Runs removed from the indexes (their keys deleted)."""
+    artifact_dirs: int = 0
+    """Run directories deleted from the artifact store."""
+    events: int = 0
+    """Entries trimmed from the global event stream."""
+
+
+def _run_and_state_keys(run_id: str) -> list[str]:
+    # The state hash is the run store's private companion of the run hash.
+    return [*keys.run_keys(run_id), keys.run(run_id) + ":state"]
+
+
+def sweep(
+    client: redis.Redis, settings: Settings, artifacts_root: Path, now_ms: int | None = None
+) -> SweepReport:
+    """Remove every run created before ``now_ms - run_ttl_s`` and old artifacts.
+
+    ``now_ms`` defaults to the wall clock (it is a parameter so tests and the
+    benchmark can sweep a simulated future without waiting). Idempotent.
+    """
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    retention = settings.retention
+    run_cutoff_ms = now - retention.run_ttl_s * 1000
+    report = SweepReport()
+    expired: list[str] = []
+    while True:
+        batch = cast(
+            list[str],
+            client.zrangebyscore(keys.RUNS_INDEX, "-inf", f"({run_cutoff_ms}", 0, SWEEP_BATCH),
+        )
+        if not batch:
+            break
+        pipe = client.pipeline(transaction=False)
+        for run_id in batch:
+            pipe.delete(*_run_and_state_keys(run_id))
+        pipe.zrem(keys.RUNS_INDEX, *batch)
+        pipe.execute()
+        expired += batch
+    report.runs = len(expired)
+    # Project indexes are scored by the same creation time: one range delete each,
+    # whether or not the run's project is still known (its record may be gone).
+    for index in client.scan_iter(match=keys.PROJECT_RUNS_PATTERN, count=1000):
+        client.zremrangebyscore(index, "-inf", f"({run_cutoff_ms}")
+    events_cutoff_ms = now - retention.events_ttl_s * 1000
+    if events_cutoff_ms > 0:
+        report.events = int(
+            client.xtrim(keys.EVENTS_STREAM, minid=str(events_cutoff_ms), approximate=True)
+        )
+    report.artifact_dirs = _sweep_artifacts(
+        artifacts_root, set(expired), now - retention.artifacts_ttl_s * 1000
+    )
+    return report
+
+
+def _sweep_artifacts(root: Path, expired: set[str], cutoff_ms: int) -> int:
+    """Delete the directories of expired runs and those unchanged since ``cutoff_ms``."""
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for entry in root.iterdir():
+        try:
+            # A directory's mtime moves whenever a file is added to it: a run still
+            # writing artifacts is never older than the cutoff.
+            stale = entry.stat().st_mtime * 1000 < cutoff_ms
+        except FileNotFoundError:
+            continue  # another sweeper (a second host on the same volume) took it
+        if entry.is_dir() and (entry.name in expired or stale):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def maybe_sweep(
+    client: redis.Redis, settings: Settings, artifacts_root: Path, owner: str
+) -> SweepReport | None:
+    """Sweep unless another process swept within ``sweep_interval_s``.
+
+    Returns the report, or None when this process did not hold the lock.
+    """
+    interval_ms = max(1, int(settings.retention.sweep_interval_s * 1000))
+    if not client.set(keys.SWEEP_LOCK, owner, nx=True, px=interval_ms):
+        return None
+    report = sweep(client, settings, artifacts_root)
+    if report.runs or report.artifact_dirs:
+        log.info(
+            "retention: removed %d expired runs, %d artifact directories, %d events",
+            report.runs,
+            report.artifact_dirs,
+            report.events,
+        )
+    return report

@@ -1,0 +1,368 @@
+"""Vision analysis of a finished attempt's screenshots, in the worker, with cost control.
+
+``analyze_attempt`` is called once per case just before its final result is
+recorded. It analyses every screenshot step with ``analyze:`` (its type) and the
+failure screenshot of a failing test (type ``error``, with the failing step and
+its error as context), and returns one ``Analysis`` per screenshot. Nothing here
+fails the test: every problem becomes ``Analysis(status="failed"|"skipped",
+reason=...)``.
+
+Cost control, shared by all workers through Redis (keys in ``testfleet.keys``):
+
+- cache: sha256 of (prepared image bytes, type, context, model, prompt version)
+  -> the analysis, for ``ai.cache_ttl_s``; a hit is ``cached=True`` and no call.
+  While one worker analyses a digest, others wait for its answer (``ai_pending``).
+- budget: per run, tokens and estimated USD from each response's ``usage``
+  (``ai_usage``); at ``ai.run_budget_usd`` / ``ai.run_budget_tokens`` further
+  analyses are skipped and one ``quota_warning`` is published. The check is made
+  before each call, so concurrent calls can overshoot by at most their own cost.
+- concurrency: at most ``ai.max_concurrent`` requests in flight (``AI_SLOTS``,
+  leases that expire, so a killed worker cannot hold a slot for ever).
+
+Events (ai_analysis channel; ``correlationId`` = case id)::
+
+    ai_analysis_started    {testId, testSuiteId, analysisType, screenshot, step}
+    ai_analysis_progress   {..., stage: cache_hit|waiting_same_image|waiting_slot|calling|
+                            retrying, detail}
+    ai_analysis_completed  {..., status, reason, summary, issues, cached, model,
+                            inputTokens, outputTokens, costUsd, confidence}
+    ai_recommendation      {..., title, confidence, implementation}
+    quota_warning          {runId, budgetUsd, budgetTokens, costUsd, tokens, message}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from pydantic import ValidationError
+
+from testfleet import keys
+from testfleet.ai import NO_KEY, AiModel, cost_usd, has_key
+from testfleet.ai_image import PreparedImage, prepare_image
+from testfleet.ai_prompts import PROMPT_VERSION
+from testfleet.errors import TestfleetError
+from testfleet.events import Event
+from testfleet.results import AiIssue, AiRecommendation, Analysis, StepResult
+from testfleet.settings import Settings
+from testfleet.suite import AnalysisType, CaseSpec, Masker
+
+log = logging.getLogger(__name__)
+
+PENDING_POLL_S = 0.2
+"""How often a worker waiting for another's analysis of the same image looks again."""
+
+_ACQUIRE = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[4])
+  return 1
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One screenshot to analyse."""
+
+    step: int
+    screenshot: str
+    analysis_type: AnalysisType
+    context: str
+
+
+def shots_to_analyze(spec: CaseSpec, steps: list[StepResult]) -> list[Shot]:
+    """Screenshots of ``steps`` that ask for analysis, and the failure screenshot (error)."""
+    shots: list[Shot] = []
+    mask = Masker(spec.secrets)  # labels and errors are masked already; the name may not be
+    by_index = {i: s for i, s in enumerate(spec.test.steps, 1)}
+    for result in steps:
+        step = by_index.get(result.index)
+        if result.screenshot is None or step is None:
+            continue
+        if result.status == "failed":
+            context = (
+                f"Test: {spec.test.name}\nFailing step {result.index}: {result.label} "
+                f"({result.step_type})\nError: {result.error}"
+            )
+            shots.append(Shot(result.index, result.screenshot, "error", mask(context)))
+        elif step.analyze is not None:
+            context = f"Test: {spec.test.name}\nStep {result.index}: {result.label}"
+            shots.append(Shot(result.index, result.screenshot, step.analyze, mask(context)))
+    return shots
+
+
+class Analyzer:
+    """Analyses screenshots for one case, publishing its progress as events."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: redis.Redis,
+        publish: Callable[[Event], object],
+        event: Callable[[str, dict[str, Any]], Event],
+        model: AiModel | None = None,
+    ) -> None:
+        """``event(type, payload)`` makes an event of the case (ids and source filled in)."""
+        self.settings = settings
+        self.r = client
+        self.publish = publish
+        self.event = event
+        self.model = model
+        self._acquire = client.register_script(_ACQUIRE)
+
+    def analyze(
+        self, run_id: str, shots: list[Shot], read: Callable[[str], bytes]
+    ) -> list[Analysis]:
+        """One ``Analysis`` per shot, in order; never raises for the model's failures."""
+        return [self._one(run_id, shot, read) for shot in shots]
+
+    def _emit(self, type_: str, shot: Shot, **payload: Any) -> None:
+        base = {
+            "analysisType": shot.analysis_type,
+            "screenshot": shot.screenshot,
+            "step": shot.step,
+        }
+        self.publish(self.event(type_, {**base, **payload}))
+
+    def _one(self, run_id: str, shot: Shot, read: Callable[[str], bytes]) -> Analysis:
+        self._emit("ai_analysis_started", shot)
+        base = Analysis(
+            analysis_type=shot.analysis_type,
+            screenshot=shot.screenshot,
+            step=shot.step,
+            status="skipped",
+            model=self.settings.ai.model,
+        )
+        try:
+            result = self._analysis(run_id, shot, read, base)
+        except (TestfleetError, OSError) as exc:
+            result = base.model_copy(update={"status": "failed", "reason": str(exc)})
+        except Exception as exc:  # the test must not fail because its analysis did
+            log.exception("analysis of %s failed", shot.screenshot)
+            reason = f"analysis failed inside the worker: {type(exc).__name__}: {exc}"
+            result = base.model_copy(update={"status": "failed", "reason": reason})
+        self._completed(shot, result)
+        return result
+
+    def _completed(self, shot: Shot, a: Analysis) -> None:
+        top = max((r.confidence for r in a.recommendations), default=None)
+        self._emit(
+            "ai_analysis_completed",
+            shot,
+            status=a.status,
+            reason=a.reason,
+            summary=a.summary,
+            issues=[i.model_dump() for i in a.issues],
+            cached=a.cached,
+            model=a.model,
+            inputTokens=a.input_tokens,
+            outputTokens=a.output_tokens,
+            costUsd=a.cost_usd,
+            confidence=top,
+        )
+        for rec in a.recommendations:
+            self._emit("ai_recommendation", shot, **rec.model_dump())
+
+    def _analysis(
+        self, run_id: str, shot: Shot, read: Callable[[str], bytes], base: Analysis
+    ) -> Analysis:
+        if self.model is None or not has_key(self.settings):
+            return base.model_copy(update={"reason": NO_KEY})
+        ai = self.settings.ai
+        image = prepare_image(
+            read(shot.screenshot), ai.image_max_side_px, ai.image_format, ai.image_quality,
+            ai.image_detail,
+        )  # fmt: skip
+        digest = cache_digest(image, shot, ai.model)
+        cached = self._cached(digest, shot)
+        if cached is not None:
+            pipe = self.r.pipeline()
+            pipe.hincrby(keys.ai_usage(run_id), "cached", 1)
+            pipe.expire(keys.ai_usage(run_id), self.settings.retention.run_ttl_s)
+            pipe.execute()
+            self._emit("ai_analysis_progress", shot, stage="cache_hit", detail=digest[:12])
+            return cached.model_copy(
+                update={"screenshot": shot.screenshot, "step": shot.step, "cached": True,
+                        "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+            )  # fmt: skip
+        over = self._over_budget(run_id)
+        if over is not None:
+            return base.model_copy(update={"reason": over})
+        # Claim the digest so other workers wait for this answer instead of paying again.
+        lease_s = int(ai.request_timeout_s * ai.max_attempts + ai.backoff_max_s * ai.max_attempts)
+        claimed = self.r.set(keys.ai_pending(digest), "1", nx=True, ex=max(1, lease_s))
+        try:
+            result = self._call(run_id, shot, image, base)
+            if result.status == "completed":
+                self.r.set(keys.ai_cache(digest), result.model_dump_json(), ex=ai.cache_ttl_s)
+        finally:
+            if claimed:  # never release another worker's claim
+                self.r.delete(keys.ai_pending(digest))
+        return result
+
+    def _cached(self, digest: str, shot: Shot) -> Analysis | None:
+        """The cached analysis of ``digest``; while another worker is analysing the same
+        image, its answer is awaited (up to ``ai.slot_wait_s``) instead of paying twice."""
+        deadline = time.monotonic() + self.settings.ai.slot_wait_s
+        waiting = False
+        while True:
+            raw = self.r.get(keys.ai_cache(digest))
+            if raw is not None:
+                try:
+                    return Analysis.model_validate_json(raw)
+                except ValidationError:
+                    return None  # written by an incompatible version: analyse again
+            if not self.r.exists(keys.ai_pending(digest)) or time.monotonic() >= deadline:
+                return None
+            if not waiting:
+                self._emit("ai_analysis_progress", shot, stage="waiting_same_image", detail=None)
+                waiting = True
+            time.sleep(PENDING_POLL_S)
+
+    def _over_budget(self, run_id: str) -> str | None:
+        ai = self.settings.ai
+        usage = self.r.hgetall(keys.ai_usage(run_id))
+        cost = float(usage.get("cost_usd", 0) or 0)
+        tokens = int(usage.get("input_tokens", 0) or 0) + int(usage.get("output_tokens", 0) or 0)
+        spent = (ai.run_budget_usd > 0 and cost >= ai.run_budget_usd) or (
+            ai.run_budget_tokens > 0 and tokens >= ai.run_budget_tokens
+        )
+        if not spent:
+            return None
+        message = (
+            f"this run's AI budget is spent ({tokens} tokens, ~${cost:.4f}; budget "
+            f"${ai.run_budget_usd} / {ai.run_budget_tokens or 'no'} tokens): further analyses "
+            "are skipped; raise TESTFLEET_AI__RUN_BUDGET_USD or TESTFLEET_AI__RUN_BUDGET_TOKENS"
+        )
+        if self.r.hsetnx(keys.ai_usage(run_id), "quota_warned", 1):
+            event = self.event(
+                "quota_warning",
+                {"budgetUsd": ai.run_budget_usd, "budgetTokens": ai.run_budget_tokens,
+                 "costUsd": cost, "tokens": tokens, "message": message},
+            )  # fmt: skip
+            self.publish(event)
+        return message
+
+    def _call(self, run_id: str, shot: Shot, image: PreparedImage, base: Analysis) -> Analysis:
+        assert self.model is not None
+        ai = self.settings.ai
+        token = uuid.uuid4().hex
+        lease_ms = int((ai.request_timeout_s * ai.max_attempts + ai.backoff_max_s) * 1000)
+        deadline = time.monotonic() + ai.slot_wait_s
+        waited = False
+        while not self._acquire(
+            keys=[keys.AI_SLOTS], args=[int(time.time() * 1000), ai.max_concurrent, lease_ms, token]
+        ):
+            if not waited:
+                self._emit("ai_analysis_progress", shot, stage="waiting_slot", detail=None)
+                waited = True
+            if time.monotonic() >= deadline:
+                reason = (
+                    f"no free AI request slot within {ai.slot_wait_s} s "
+                    f"({ai.max_concurrent} in flight); raise TESTFLEET_AI__MAX_CONCURRENT"
+                )
+                return base.model_copy(update={"status": "failed", "reason": reason})
+            time.sleep(PENDING_POLL_S)
+        detail = f"{len(image.data)} bytes, {image.width_px}x{image.height_px}, ~{image.estimated_tokens} image tokens"  # noqa: E501
+        self._emit("ai_analysis_progress", shot, stage="calling", detail=detail)
+
+        def retrying(attempt: int, wait_s: float, why: str) -> None:
+            self._emit("ai_analysis_progress", shot, stage="retrying",
+                       detail=f"{why}; attempt {attempt + 1} in {wait_s:.1f} s")  # fmt: skip
+
+        try:
+            answer = self.model.analyze(image, shot.analysis_type, shot.context, retrying)
+        finally:
+            self.r.zrem(keys.AI_SLOTS, token)
+        cost = cost_usd(self.settings, answer.model, answer.usage)
+        usage_key = keys.ai_usage(run_id)
+        pipe = self.r.pipeline()
+        pipe.hincrby(usage_key, "calls", 1)
+        pipe.hincrby(usage_key, "input_tokens", answer.usage.input_tokens)
+        pipe.hincrby(usage_key, "output_tokens", answer.usage.output_tokens)
+        pipe.hincrbyfloat(usage_key, "cost_usd", cost)
+        pipe.expire(usage_key, self.settings.retention.run_ttl_s)
+        pipe.execute()
+        return to_analysis(answer.data, base).model_copy(
+            update={"status": "completed", "model": answer.model, "cost_usd": cost,
+                    "input_tokens": answer.usage.input_tokens,
+                    "output_tokens": answer.usage.output_tokens}
+        )  # fmt: skip
+
+
+def cache_digest(image: PreparedImage, shot: Shot, model: str) -> str:
+    """The cache key's hash: what was sent and what was asked."""
+    h = hashlib.sha256(image.data)
+    for part in (shot.analysis_type, shot.context, model, PROMPT_VERSION, image.detail):
+        h.update(b"\0" + part.encode())
+    return h.hexdigest()
+
+
+def to_analysis(data: dict[str, Any], base: Analysis) -> Analysis:
+    """The model's JSON (``ANALYSIS_SCHEMA``) as an ``Analysis``; bad fields are dropped, not
+    fatal (the schema is strict, but an OpenAI-compatible server may not enforce it)."""
+    issues = []
+    for item in data.get("issues") or []:
+        try:
+            issues.append(AiIssue.model_validate(item))
+        except ValidationError:
+            continue
+    recs = []
+    for raw in data.get("recommendations") or []:
+        item = raw
+        if isinstance(raw, dict) and isinstance(raw.get("confidence"), int | float):
+            item = {**raw, "confidence": min(1.0, max(0.0, float(raw["confidence"])))}
+        try:
+            recs.append(AiRecommendation.model_validate(item))
+        except ValidationError:
+            continue
+    scores: dict[str, float] = {}
+    for item in data.get("scores") or []:
+        if isinstance(item, dict) and isinstance(item.get("value"), int | float):
+            scores[str(item.get("name"))] = float(item["value"])
+    return base.model_copy(
+        update={"summary": str(data.get("summary") or ""), "issues": issues,
+                "recommendations": recs, "scores": scores}
+    )  # fmt: skip
+
+
+_models: dict[str, AiModel] = {}
+
+
+def model_for(settings: Settings) -> AiModel | None:
+    """This process's model client for ``settings`` (None without an API key); one per
+    distinct AI configuration, so its HTTP connections are reused across cases."""
+    if not has_key(settings):
+        return None
+    config = f"{settings.openai_api_key}|{settings.openai_base_url}|{settings.ai.model_dump_json()}"
+    model = _models.get(config)
+    if model is None:
+        model = _models[config] = AiModel(settings)
+    return model
+
+
+def analyze_attempt(
+    settings: Settings,
+    client: redis.Redis,
+    publish: Callable[[Event], object],
+    event: Callable[[str, dict[str, Any]], Event],
+    run_id: str,
+    spec: CaseSpec,
+    steps: list[StepResult],
+    read: Callable[[str], bytes],
+) -> list[Analysis]:
+    """Analyse an attempt's screenshots (what ``workers.tasks`` calls before finishing a case)."""
+    shots = shots_to_analyze(spec, steps)
+    if not shots:
+        return []
+    analyzer = Analyzer(settings, client, publish, event, model_for(settings))
+    return analyzer.analyze(run_id, shots, read)
