@@ -34,7 +34,7 @@ quit by the pool, never lent again.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -54,7 +54,6 @@ _STORAGE_TYPES = "local_storage,indexeddb,cache_storage,service_workers,file_sys
 _BLANK = "about:blank"
 
 T = TypeVar("T")
-U = TypeVar("U")
 
 
 def cdp(driver: WebDriver, command: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -84,44 +83,30 @@ def reset_session(
 
     ``width`` x ``height``: the window size to restore, in CSS pixels.
     ``parallel``: sends independent commands at once (they overlap in the Grid's
-    proxying; chromedriver still runs them one by one), about one round trip
-    instead of four. Raises whatever Selenium raises when the session is dead.
+    proxying; chromedriver still runs them one by one): two rounds of the Grid,
+    one of them a navigation, instead of seven round trips. Raises whatever
+    Selenium raises when the session is dead.
     """
-    handles, origins = _past_alert(_all(parallel, _handles, _origins_here), driver)
-    if len(handles) > 1:
-        origins = origins or set()
+    # Round 1: the tabs, the focused tab's history, and leaving its page. Their
+    # order does not matter: navigating only appends about:blank to the history.
+    handles, origins, left = _round(parallel, driver, [_handles, _origins_here, _leave_page])
+    assert isinstance(handles, list)
+    found: set[str] = origins if isinstance(origins, set) else set()
+    if len(handles) > 1 or not left:
+        # Extra tabs, or the test closed the tab it was in: the slow path.
         for handle in handles[1:]:
             driver.switch_to.window(handle)
             _dismiss_alert(driver)
-            origins |= visited_origins(driver)
+            found |= visited_origins(driver)
             driver.close()
         driver.switch_to.window(handles[0])
-        origins |= _past_alert(visited_origins, driver)
-    elif origins is None:
-        # The test closed the tab it was in; focus the one left.
-        driver.switch_to.window(handles[0])
-        origins = _past_alert(visited_origins, driver)
-    _past_alert(lambda d: d.get(_BLANK), driver)
-    commands: list[Callable[[], object]] = [
-        driver.get_window_size,
-        partial(cdp, driver, "Page.resetNavigationHistory"),
-        partial(cdp, driver, "Network.clearBrowserCookies"),
-        *(
-            partial(cdp, driver, "Storage.clearDataForOrigin", _clear_params(origin))
-            for origin in sorted(origins or ())
-        ),
-    ]
-    if parallel is None:
-        results = [command() for command in commands]
-    else:
-        futures = [parallel.submit(command) for command in commands]
-        results = [future.result() for future in futures]
-    if results[0] != {"width": width, "height": height}:
+        found |= _past_alert(visited_origins, driver)
+        _past_alert(lambda d: d.get(_BLANK), driver)
+    # Round 2, once the page is gone (its unload handlers can write no more).
+    clears = [partial(_clear_origin, origin=origin) for origin in sorted(found)]
+    size, *_ = _round(parallel, driver, [_window_size, _reset_history, _clear_cookies, *clears])
+    if size != {"width": width, "height": height}:
         driver.set_window_size(width, height)
-
-
-def _clear_params(origin: str) -> dict[str, Any]:
-    return {"origin": origin, "storageTypes": _STORAGE_TYPES}
 
 
 def _handles(driver: WebDriver) -> list[str]:
@@ -136,20 +121,44 @@ def _origins_here(driver: WebDriver) -> set[str] | None:
         return None
 
 
-def _all(
-    parallel: Executor | None,
-    first: Callable[[WebDriver], T],
-    second: Callable[[WebDriver], U],
-) -> Callable[[WebDriver], tuple[T, U]]:
-    """Both commands, at once when ``parallel`` is given."""
+def _leave_page(driver: WebDriver) -> bool:
+    """Navigate the focused tab to about:blank; False when the test closed that tab."""
+    try:
+        driver.get(_BLANK)
+    except NoSuchWindowException:
+        return False
+    return True
 
-    def run(driver: WebDriver) -> tuple[T, U]:
+
+def _window_size(driver: WebDriver) -> dict[str, int]:
+    return driver.get_window_size()
+
+
+def _reset_history(driver: WebDriver) -> None:
+    cdp(driver, "Page.resetNavigationHistory")
+
+
+def _clear_cookies(driver: WebDriver) -> None:
+    cdp(driver, "Network.clearBrowserCookies")
+
+
+def _clear_origin(driver: WebDriver, origin: str) -> None:
+    cdp(driver, "Storage.clearDataForOrigin", {"origin": origin, "storageTypes": _STORAGE_TYPES})
+
+
+def _round(
+    parallel: Executor | None, driver: WebDriver, commands: Sequence[Callable[[WebDriver], object]]
+) -> list[object]:
+    """Every command's result, sent at once when ``parallel`` is given; all once more
+    if an open alert refused any (chromedriver dismissed it as it said so)."""
+
+    def run(d: WebDriver) -> list[object]:
         if parallel is None:
-            return first(driver), second(driver)
-        one, two = parallel.submit(first, driver), parallel.submit(second, driver)
-        return one.result(), two.result()
+            return [command(d) for command in commands]
+        futures = [parallel.submit(command, d) for command in commands]
+        return [future.result() for future in futures]
 
-    return run
+    return _past_alert(run, driver)
 
 
 def _past_alert(command: Callable[[WebDriver], T], driver: WebDriver) -> T:
