@@ -1,8 +1,11 @@
 """Browsers for the workers: Chrome options, browser providers and the local Grid launcher.
 
 - ``grid.chrome``: the ``ChromeOptions`` every session is opened with.
-- ``grid.provider``: ``BrowserProvider`` (open / close a WebDriver) with a Selenium
-  Grid implementation and a local chromedriver one.
+- ``grid.provider``: the two ``testfleet.browser.BrowserProvider`` implementations,
+  a Selenium Grid one and a local chromedriver one.
+- ``grid.pool``: a worker process's pool of sessions (``make_pooled_provider``, what
+  workers load by name through ``testfleet.browser.load_provider``).
+- ``grid.reset``: what makes a pooled session fresh again between two tests.
 - ``grid.launcher``: TOML config and java command lines for ``testfleet grid
   hub|node|standalone``, readiness and capacity from the Grid's ``/status``.
 - ``grid.jvm``: the JVM flags (measured) and class-data-sharing archive they run with.

@@ -274,18 +274,36 @@ def _node_events_section(settings: Settings) -> list[str]:
     ]
 
 
+QUEUE_MARGIN_S = 5
+"""The Grid drops a queued new-session request this many seconds before the client stops waiting."""
+
+
+def queue_timeout_s(settings: Settings) -> int:
+    """The Grid's session-request-timeout (s): ``grid.session_request_timeout_s``, but
+    never past the moment the client gives up (``new_session_timeout_s - QUEUE_MARGIN_S``)."""
+    grid = settings.grid
+    client_s = int(grid.new_session_timeout_s) - QUEUE_MARGIN_S
+    return max(1, min(grid.session_request_timeout_s, client_s))
+
+
 def _queue_sections(settings: Settings) -> list[str]:
     grid = settings.grid
     retry_ms = max(1, round(grid.session_retry_interval_s * 1000))
+    request_timeout_s = queue_timeout_s(settings)
     return [
         "[sessionqueue]",
         "# A new-session request waits this long (s) for a free slot, then fails;",
-        "# clients see 'Could not start a new session' rather than hanging.",
-        f"session-request-timeout = {_toml(grid.session_request_timeout_s)}",
+        "# clients see 'Could not start a new session' rather than hanging. Kept",
+        f"# {QUEUE_MARGIN_S} s under the client's own wait (new_session_timeout_s "
+        f"{grid.new_session_timeout_s:g} s):",
+        "# a request still queued after its client gave up would get a slot nobody",
+        "# uses, held until session-timeout.",
+        f"session-request-timeout = {_toml(request_timeout_s)}",
         "# Check for timed-out requests every second, not every 10 s, so the",
         "# timeout above is honoured to the second.",
         "session-request-timeout-period = 1",
-        "# How often (ms) a waiting request is retried while every slot is busy.",
+        "# How often (ms) a waiting request is retried while every slot is busy:",
+        "# the most a queued test waits after a slot frees (Selenium 4.48 reads ms).",
         f"session-retry-interval = {_toml(retry_ms)}",
         "",
         "[distributor]",
@@ -329,7 +347,8 @@ def _node_sections(settings: Settings, role: Role) -> list[str]:
         f"# only when the setting asks for more sessions than this machine's {cpus} CPUs.",
         f"override-max-sessions = {_toml(grid.max_sessions > cpus)}",
         "# A session with no command for this long (s) is quit and its slot freed:",
-        "# a crashed worker does not hold a browser for ever.",
+        "# what a SIGKILLed worker's browsers cost. Short, as pooled sessions that",
+        "# idle past it are caught by the worker's health check and replaced.",
         f"session-timeout = {_toml(grid.session_timeout_s)}",
         "",
         "[[node.driver-configuration]]",

@@ -1,8 +1,9 @@
 """Browser providers: where a test's WebDriver session comes from.
 
-``BrowserProvider`` is the seam between the step executor and Selenium: ``open()``
-returns a live ``WebDriver``, ``close()`` always gets rid of it. Two
-implementations:
+``testfleet.browser.BrowserProvider`` is the seam between the step executor and
+Selenium: ``open()`` returns a live ``WebDriver``, ``close()`` always gets rid of
+it, ``healthy()`` asks whether a session still answers. Two implementations
+(``grid.pool.SessionPool`` wraps either to reuse sessions):
 
 - ``GridProvider``: ``webdriver.Remote`` against the Selenium Grid at
   ``settings.grid.url`` (the fleet's normal mode).
@@ -26,7 +27,6 @@ import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 import urllib3.exceptions
 from selenium import webdriver
@@ -41,6 +41,7 @@ from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.chrome import chrome_options
+from testfleet.browser import BrowserProvider, set_command_timeout
 from testfleet.errors import BrowserError, InfrastructureError
 from testfleet.settings import Settings
 
@@ -49,20 +50,11 @@ log = logging.getLogger(__name__)
 _MAX_MESSAGE = 400
 _TMP_PREFIX = "testfleet-chrome-"
 
+CONNECTIONS = 4
+"""HTTP connections one session keeps open to the Grid (the pool's reset uses up to 4 at once)."""
+
 QUIT_TIMEOUT_S = 10
 """Cap on the ``quit()`` request in ``close()``: a dead node must not hold a worker."""
-
-
-class BrowserProvider(Protocol):
-    """Opens and closes browser sessions."""
-
-    def open(self) -> WebDriver:
-        """A new, live session. Raises ``InfrastructureError`` / ``BrowserError``."""
-        ...
-
-    def close(self, driver: WebDriver) -> None:
-        """Quit ``driver``; never raises, also when the browser is already dead."""
-        ...
 
 
 @contextlib.contextmanager
@@ -97,9 +89,16 @@ class GridProvider:
 
     def open(self) -> WebDriver:
         timeout_s = math.ceil(self._grid.new_session_timeout_s)
-        config = ClientConfig(remote_server_addr=self.url, timeout=timeout_s)
+        config = ClientConfig(
+            remote_server_addr=self.url,
+            timeout=timeout_s,
+            # Keep-alive connections for the pool's reset, which sends a few commands
+            # at once; urllib3 keeps one per host by default and would open (and
+            # discard) a new TCP connection to the Grid for each of the others.
+            init_args_for_pool_manager={"init_args_for_pool_manager": {"maxsize": CONNECTIONS}},
+        )
         try:
-            return webdriver.Remote(
+            driver = webdriver.Remote(
                 command_executor=self.url,
                 options=chrome_options(self._grid, include_binary=False),
                 client_config=config,
@@ -121,9 +120,18 @@ class GridProvider:
                 f"the Grid at {self.url} could not start Chrome: {_message(exc)}; "
                 "see the Grid node's log (is a chrome node registered? `testfleet status`)"
             ) from exc
+        # Queueing for a slot may take new_session_timeout_s; a command never should.
+        set_command_timeout(driver, self._grid.command_timeout_s)
+        return driver
 
     def close(self, driver: WebDriver) -> None:
         _quit(driver)
+
+    def healthy(self, driver: WebDriver) -> bool:
+        return is_healthy(driver, self._grid.health_check_timeout_s)
+
+    def shutdown(self) -> None:
+        """Nothing to do: every session this provider opened was closed by its user."""
 
 
 class LocalProvider:
@@ -152,8 +160,14 @@ class LocalProvider:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _set_timeout(driver, math.ceil(self._grid.new_session_timeout_s))
+        set_command_timeout(driver, self._grid.command_timeout_s)
         return driver
+
+    def healthy(self, driver: WebDriver) -> bool:
+        return is_healthy(driver, self._grid.health_check_timeout_s)
+
+    def shutdown(self) -> None:
+        """Nothing to do: every session this provider opened was closed by its user."""
 
     def _start(self, service: Service) -> WebDriver:
         driver_path = self._grid.chromedriver_path
@@ -185,6 +199,25 @@ class LocalProvider:
         tmp = getattr(service, "env", {}).get("TMPDIR", "")
         if Path(tmp).name.startswith(_TMP_PREFIX):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def is_healthy(driver: WebDriver, timeout_s: float) -> bool:
+    """Whether ``driver``'s browser runs a trivial script within ``timeout_s``.
+
+    One round trip (~10 ms through a warm Grid). Any error (invalid session, a
+    refused connection to a dead chromedriver, a timeout) means "not healthy".
+    """
+    executor = driver.command_executor
+    previous = executor.client_config.timeout if isinstance(executor, RemoteConnection) else None
+    set_command_timeout(driver, timeout_s)
+    try:
+        return bool(driver.execute_script("return 1;") == 1)
+    except (WebDriverException, urllib3.exceptions.HTTPError, OSError) as exc:
+        log.info("session %s is not healthy: %s", driver.session_id, _message(exc))
+        return False
+    finally:
+        if isinstance(previous, (int, float)):
+            set_command_timeout(driver, previous)
 
 
 def _quit(driver: WebDriver) -> None:

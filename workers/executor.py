@@ -98,6 +98,8 @@ _DEATH_MARKERS = (
     "target crashed",
     "not connected to devtools",
     "unable to receive message from renderer",
+    # The Grid node could not reach the session's chromedriver (killed): the session is gone.
+    "unable to execute request for an existing session",
 )
 
 # What talking to a browser can raise: WebDriver errors, and transport errors when

@@ -44,9 +44,10 @@ from typing import Any
 import redis
 from celery import Task, shared_task
 from celery.exceptions import Reject
+from celery.signals import worker_process_shutdown
 
-from grid.provider import BrowserProvider, make_provider
 from testfleet.artifacts import ArtifactStore, artifact_url, safe_name
+from testfleet.browser import BrowserProvider, command_timeout_s, load_provider, set_command_timeout
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
 from testfleet.results import AttemptSummary, CaseResult, StepResult
@@ -259,6 +260,10 @@ class _CaseRun:
             error = self.mask(f"could not open a browser: {exc}")
             outcome = AttemptOutcome("error", skipped, error=error, browser_died=True)
         else:
+            longest_s = max(
+                [spec.timeout_seconds, *(s.timeout_seconds or 0 for s in spec.test.steps)]
+            )
+            set_command_timeout(driver, command_timeout_s(self.settings, longest_s))
             try:
                 outcome = execute_steps(driver, spec, hooks.as_hooks())
             finally:
@@ -424,7 +429,7 @@ def _process_resources(settings: Settings) -> _Resources:
             pid=pid,
             settings=settings,
             store=RunStore.connect(settings),
-            provider=make_provider(settings),
+            provider=load_provider(settings),
             artifacts=ArtifactStore(settings.paths.artifacts),
         )
     return _resources
@@ -462,3 +467,10 @@ def _run_case_task(self: Task[Any, Any], run_id: str, case_id: str) -> str | Non
 # (and its settings) is made by the entry point, never at import time here. Applied
 # as a call because celery is untyped (a decorator would erase the function's types).
 run_case_task = shared_task(name=TASK_NAME, bind=True)(_run_case_task)
+
+
+@worker_process_shutdown.connect
+def _close_browsers(**_: object) -> None:
+    """A pool child exits: quit the browser sessions its pool holds, freeing Grid slots."""
+    if _resources is not None and _resources.pid == os.getpid():
+        _resources.provider.shutdown()

@@ -106,7 +106,12 @@ def test_override_max_sessions_only_beyond_the_cpu_count(
 
 
 def test_hub_binds_the_event_bus_and_sets_the_queue(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, session_request_timeout_s=120, session_retry_interval_s=0.25)
+    settings = make_settings(
+        tmp_path,
+        session_request_timeout_s=120,
+        session_retry_interval_s=0.25,
+        new_session_timeout_s=180,
+    )
     doc = config(settings, "hub")
     assert doc["server"] == {"host": "127.0.0.1", "port": 14444}
     assert doc["events"] == {
@@ -129,7 +134,8 @@ def test_standalone_is_queue_plus_node_without_event_bus(tmp_path: Path) -> None
     doc = config(make_settings(tmp_path), "standalone")
     assert "events" not in doc
     assert doc["server"]["port"] == 14444
-    assert doc["sessionqueue"]["session-request-timeout"] == 300
+    # The default 300 s is cut to 5 s under the client's default 60 s wait.
+    assert doc["sessionqueue"]["session-request-timeout"] == 55
     assert doc["node"]["detect-drivers"] is False
     assert "grid-url" not in doc["node"]
     assert len(doc["node"]["driver-configuration"]) == 1
@@ -339,3 +345,10 @@ def test_a_fresh_dump_is_left_alone(tmp_path: Path) -> None:
     jvm.class_archive_opts(java, jar, [], cds, "node")
     assert fresh.exists()
     assert not Path(f"{java}.calls").exists()
+
+
+def test_the_queue_gives_up_before_the_client_does(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, session_request_timeout_s=300, new_session_timeout_s=30)
+    assert config(settings, "hub")["sessionqueue"]["session-request-timeout"] == 25
+    short = make_settings(tmp_path, session_request_timeout_s=10, new_session_timeout_s=30)
+    assert config(short, "standalone")["sessionqueue"]["session-request-timeout"] == 10

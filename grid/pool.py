@@ -1,0 +1,229 @@
+"""A worker process's pool of browser sessions: lend one per test, reset it, lend it again.
+
+Opening a Chrome session through the Grid costs seconds; a pooled one costs a
+health check. ``SessionPool`` wraps a ``BrowserProvider`` and is one itself, so
+the worker's code is the same with pooling on or off:
+
+- ``open()`` lends an idle session after resetting it
+  (``grid.reset.reset_session``: one tab on about:blank, no history, cookies or
+  storage of any visited origin, no alert, the window size restored). The
+  reset is the health check before lending: its commands are capped at
+  ``grid.health_check_timeout_s``, and a session it fails on (dead browser,
+  InvalidSessionId, a hang) is quit and replaced, never lent. So is a session
+  that has served ``grid.pool_max_uses`` tests or is older than
+  ``grid.pool_max_age_s``. With no idle session, a new one is opened, retried
+  once when the browser could not start (a ``BrowserError`` from
+  SessionNotCreated or another WebDriver error) so the test still runs; a
+  queue timeout or a missing Grid (``InfrastructureError``) is not retried.
+- ``close(driver)`` keeps the session, up to ``grid.pool_size`` idle ones, and
+  quits the rest. Resetting at lease rather than at return means the check
+  happens right before use, however long the session sat idle (the Grid quits
+  sessions idle for ``session_timeout_s``).
+- ``shutdown()`` quits every session, lent or idle; the worker calls it when
+  its process exits (Celery's ``worker_process_shutdown``).
+
+Sessions belong to the process that opened them: ``make_pooled_provider`` is
+called lazily in each Celery pool child, never before the fork, and a pool
+refuses to be used from another process. One pool serves one thread at a time
+(a worker process runs one case at a time).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import urllib3.exceptions
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from grid.provider import make_provider
+from grid.reset import reset_session
+from testfleet.browser import BrowserProvider, set_command_timeout
+from testfleet.errors import BrowserError
+from testfleet.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OPEN_ATTEMPTS = 2
+"""New sessions one ``open()`` tries before it gives up (a failed start is often transient)."""
+
+RESET_THREADS = 4
+"""Reset commands sent at once (cookies, history, each visited origin's storage, window size)."""
+
+_RESET_ERRORS = (WebDriverException, urllib3.exceptions.HTTPError, OSError)
+
+
+def make_pooled_provider(settings: Settings) -> BrowserProvider:
+    """The provider a worker process uses: ``grid.provider`` sessions, pooled unless
+    ``grid.pool_size`` is 0 (then every test gets a fresh session, quit after it)."""
+    provider = make_provider(settings)
+    if settings.grid.pool_size == 0:
+        return provider
+    return SessionPool(provider, settings)
+
+
+@dataclass
+class _Entry:
+    driver: WebDriver
+    opened_at_s: float
+    """Monotonic time the session was opened."""
+    uses: int = 0
+    """Tests that have given this session back."""
+
+
+@dataclass
+class PoolStats:
+    """What a pool has done since it was made (for logs, tests and the benchmark)."""
+
+    opened: int = 0
+    lent_reused: int = 0
+    replaced: int = 0
+    """Sessions quit because they failed a health check or their reset."""
+    recycled: int = 0
+    """Sessions quit because of ``pool_max_uses`` / ``pool_max_age_s``."""
+    reasons: list[str] = field(default_factory=list)
+
+
+class SessionPool:
+    """Up to ``grid.pool_size`` idle sessions of one provider, for one process."""
+
+    def __init__(
+        self,
+        provider: BrowserProvider,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        grid = settings.grid
+        self._provider = provider
+        self._size = grid.pool_size
+        self._max_uses = grid.pool_max_uses
+        self._max_age_s = grid.pool_max_age_s
+        self._width, self._height = grid.window_width, grid.window_height
+        self._health_timeout_s = grid.health_check_timeout_s
+        self._command_timeout_s = grid.command_timeout_s
+        # Threads for the reset's independent commands; made here, in the process
+        # that uses the pool (after Celery's fork), and stopped by shutdown().
+        self._parallel = ThreadPoolExecutor(RESET_THREADS, thread_name_prefix="pool-reset")
+        self._clock = clock
+        self._pid = os.getpid()
+        self._idle: list[_Entry] = []
+        self._lent: dict[int, _Entry] = {}
+        self.stats = PoolStats()
+
+    @property
+    def idle(self) -> int:
+        """Sessions waiting to be lent."""
+        return len(self._idle)
+
+    def open(self) -> WebDriver:
+        """A reset, healthy session: a pooled one if any passes, else a new one."""
+        self._check_process()
+        while self._idle:
+            entry = self._idle.pop()
+            why = self._unfit(entry) or self._reset(entry.driver)
+            if why is None:
+                self._lent[id(entry.driver)] = entry
+                self.stats.lent_reused += 1
+                return entry.driver
+            self._drop(entry, why, recycle=why.startswith("recycled"))
+        return self._open_new()
+
+    def close(self, driver: WebDriver) -> None:
+        """Keep ``driver`` for the next test (reset when lent again), or quit it. Never raises."""
+        entry = self._lent.pop(id(driver), None)
+        if entry is None or entry.driver is not driver or os.getpid() != self._pid:
+            self._provider.close(driver)  # not ours (or a forked copy): just quit it
+            return
+        entry.uses += 1
+        if len(self._idle) >= self._size:
+            self._drop(entry, "recycled: the pool is full", recycle=True)
+            return
+        self._idle.append(entry)
+
+    def healthy(self, driver: WebDriver) -> bool:
+        return self._provider.healthy(driver)
+
+    def shutdown(self) -> None:
+        """Quit every session of this pool, lent ones included."""
+        if os.getpid() != self._pid:
+            return  # a forked child's copy: the sessions are its parent's
+        # A new executor (it starts no thread until used): the pool stays usable.
+        self._parallel.shutdown(wait=False)
+        self._parallel = ThreadPoolExecutor(RESET_THREADS, thread_name_prefix="pool-reset")
+        entries = [*self._idle, *self._lent.values()]
+        self._idle.clear()
+        self._lent.clear()
+        for entry in entries:
+            self._provider.close(entry.driver)
+        if entries:
+            log.info("browser pool closed %d session(s)", len(entries))
+
+    # -- internals --------------------------------------------------------------------
+
+    def _open_new(self) -> WebDriver:
+        for attempt in range(1, OPEN_ATTEMPTS + 1):
+            try:
+                driver = self._provider.open()
+            except BrowserError as exc:
+                # Only a browser that failed to start is worth a retry; a queue
+                # timeout already waited new_session_timeout_s, and would again.
+                if not isinstance(exc.__cause__, WebDriverException) or attempt == OPEN_ATTEMPTS:
+                    raise
+                log.warning("opening a browser failed (%s); trying once more", exc)
+                continue
+            self._lent[id(driver)] = _Entry(driver, self._clock())
+            self.stats.opened += 1
+            return driver
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _unfit(self, entry: _Entry) -> str | None:
+        """Why ``entry`` must not be lent, or None when it may."""
+        if entry.uses >= self._max_uses:
+            return f"recycled after {entry.uses} tests"
+        age_s = self._clock() - entry.opened_at_s
+        if age_s >= self._max_age_s:
+            return f"recycled after {age_s:.0f} s"
+        return None
+
+    def _reset(self, driver: WebDriver) -> str | None:
+        """Reset ``driver`` for the next test; why it failed, or None.
+
+        The reset is the health check: every command in it is capped at
+        ``health_check_timeout_s``, so a hung browser costs seconds, and any
+        error (invalid session, a dead chromedriver) means the session is replaced.
+        """
+        set_command_timeout(driver, self._health_timeout_s)
+        try:
+            reset_session(driver, self._width, self._height, self._parallel)
+        except _RESET_ERRORS as exc:
+            return f"failed its health check: {type(exc).__name__}: {_first_line(exc)}"
+        finally:
+            set_command_timeout(driver, self._command_timeout_s)
+        return None
+
+    def _drop(self, entry: _Entry, why: str, *, recycle: bool = False) -> None:
+        log.info("browser session %s quit: %s", entry.driver.session_id, why)
+        self.stats.reasons.append(why)
+        if recycle:
+            self.stats.recycled += 1
+        else:
+            self.stats.replaced += 1
+        self._provider.close(entry.driver)
+
+    def _check_process(self) -> None:
+        if os.getpid() != self._pid:
+            raise RuntimeError(
+                "a browser pool was used in a forked process: make it in the process that "
+                "uses it (testfleet.browser.load_provider after the fork)"
+            )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = getattr(exc, "msg", None) or str(exc)
+    return (text.strip().splitlines() or [""])[0][:200]

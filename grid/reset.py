@@ -1,0 +1,176 @@
+"""Resetting a Chromium session between two tests, so the second sees nothing of the first.
+
+``reset_session`` leaves one tab on about:blank, with no history, no cookies,
+no storage of any origin the previous test visited, no alert, and the
+configured window size. It costs about six WebDriver round trips when the test
+used one tab and one origin (each ~10-15 ms through a warm Grid), against the
+seconds a new session costs. How, and why this way:
+
+- Origins: CDP ``Page.getNavigationHistory`` in every open tab lists the
+  top-level origins the test visited (also those it left again), and
+  ``Page.resetNavigationHistory`` empties that list for the next test.
+- ``Storage.clearDataForOrigin`` with ``local_storage`` clears an origin's
+  localStorage *and* sessionStorage (measured on Chromium 156: the demo's
+  /storage page reads "new" for both afterwards), plus IndexedDB, Cache Storage
+  and service workers, in one call and without navigating there. ``all`` would
+  also drop the HTTP cache, at 5-8x the cost.
+- Cookies: ``Network.clearBrowserCookies`` drops every cookie of every origin,
+  iframes' third-party ones included.
+- Extra windows and tabs are closed (after reading their history); the first
+  tab stays, so no new renderer has to start (a new tab costs ~130 ms).
+- Alerts: a command sent while an ``alert()`` is open raises
+  UnexpectedAlertPresent, and chromedriver dismisses the alert as it does
+  (the W3C default "dismiss and notify"); the command is then repeated.
+
+CDP goes through the Grid as ``POST /session/{id}/goog/cdp/execute`` (the
+Chromium vendor endpoint, which the Grid node forwards to chromedriver);
+``webdriver.Remote`` does not know that command, so it is registered on the
+driver's connection here.
+
+Errors are not caught (beyond the alert): a session that cannot be reset is
+quit by the pool, never lent again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from functools import partial
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    NoSuchWindowException,
+    UnexpectedAlertPresentException,
+)
+from selenium.webdriver.remote.remote_connection import RemoteConnection
+from selenium.webdriver.remote.webdriver import WebDriver
+
+CDP_COMMAND = "executeCdpCommand"
+_CDP_PATH = "/session/$sessionId/goog/cdp/execute"
+_STORAGE_TYPES = "local_storage,indexeddb,cache_storage,service_workers,file_systems"
+_BLANK = "about:blank"
+
+T = TypeVar("T")
+
+
+def cdp(driver: WebDriver, command: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one Chrome DevTools Protocol command in ``driver``'s current tab."""
+    executor = driver.command_executor
+    if isinstance(executor, RemoteConnection) and executor.get_command(CDP_COMMAND) is None:
+        executor.add_command(CDP_COMMAND, "POST", _CDP_PATH)  # type: ignore[no-untyped-call]
+    response = driver.execute(CDP_COMMAND, {"cmd": command, "params": params or {}})
+    return cast(dict[str, Any], response.get("value") or {})
+
+
+def visited_origins(driver: WebDriver) -> set[str]:
+    """The ``scheme://host:port`` origins in the current tab's history (http(s) only)."""
+    history = cdp(driver, "Page.getNavigationHistory")
+    origins = set()
+    for entry in history.get("entries", []):
+        parts = urlsplit(str(entry.get("url", "")))
+        if parts.scheme in ("http", "https") and parts.netloc:
+            origins.add(f"{parts.scheme}://{parts.netloc}")
+    return origins
+
+
+def reset_session(
+    driver: WebDriver, width: int, height: int, parallel: Executor | None = None
+) -> None:
+    """Bring ``driver`` back to a fresh-session state (see the module docstring).
+
+    ``width`` x ``height``: the window size to restore, in CSS pixels.
+    ``parallel``: sends independent commands at once (they overlap in the Grid's
+    proxying; chromedriver still runs them one by one): two rounds of the Grid,
+    one of them a navigation, instead of seven round trips. Raises whatever
+    Selenium raises when the session is dead.
+    """
+    # Round 1: the tabs, the focused tab's history, and leaving its page. Their
+    # order does not matter: navigating only appends about:blank to the history.
+    handles, origins, left = _round(parallel, driver, [_handles, _origins_here, _leave_page])
+    assert isinstance(handles, list)
+    found: set[str] = origins if isinstance(origins, set) else set()
+    if len(handles) > 1 or not left:
+        # Extra tabs, or the test closed the tab it was in: the slow path.
+        for handle in handles[1:]:
+            driver.switch_to.window(handle)
+            _dismiss_alert(driver)
+            found |= visited_origins(driver)
+            driver.close()
+        driver.switch_to.window(handles[0])
+        found |= _past_alert(visited_origins, driver)
+        _past_alert(lambda d: d.get(_BLANK), driver)
+    # Round 2, once the page is gone (its unload handlers can write no more).
+    clears = [partial(_clear_origin, origin=origin) for origin in sorted(found)]
+    size, *_ = _round(parallel, driver, [_window_size, _reset_history, _clear_cookies, *clears])
+    if size != {"width": width, "height": height}:
+        driver.set_window_size(width, height)
+
+
+def _handles(driver: WebDriver) -> list[str]:
+    return driver.window_handles
+
+
+def _origins_here(driver: WebDriver) -> set[str] | None:
+    """The focused tab's origins; None when the test closed that tab."""
+    try:
+        return visited_origins(driver)
+    except NoSuchWindowException:
+        return None
+
+
+def _leave_page(driver: WebDriver) -> bool:
+    """Navigate the focused tab to about:blank; False when the test closed that tab."""
+    try:
+        driver.get(_BLANK)
+    except NoSuchWindowException:
+        return False
+    return True
+
+
+def _window_size(driver: WebDriver) -> dict[str, int]:
+    return driver.get_window_size()
+
+
+def _reset_history(driver: WebDriver) -> None:
+    cdp(driver, "Page.resetNavigationHistory")
+
+
+def _clear_cookies(driver: WebDriver) -> None:
+    cdp(driver, "Network.clearBrowserCookies")
+
+
+def _clear_origin(driver: WebDriver, origin: str) -> None:
+    cdp(driver, "Storage.clearDataForOrigin", {"origin": origin, "storageTypes": _STORAGE_TYPES})
+
+
+def _round(
+    parallel: Executor | None, driver: WebDriver, commands: Sequence[Callable[[WebDriver], object]]
+) -> list[object]:
+    """Every command's result, sent at once when ``parallel`` is given; all once more
+    if an open alert refused any (chromedriver dismissed it as it said so)."""
+
+    def run(d: WebDriver) -> list[object]:
+        if parallel is None:
+            return [command(d) for command in commands]
+        futures = [parallel.submit(command, d) for command in commands]
+        return [future.result() for future in futures]
+
+    return _past_alert(run, driver)
+
+
+def _past_alert(command: Callable[[WebDriver], T], driver: WebDriver) -> T:
+    """``command(driver)``, once more if an open alert refused it: chromedriver
+    dismisses the alert when it reports it (W3C "dismiss and notify"), so only
+    a tab with an alert pays for the second round trip."""
+    try:
+        return command(driver)
+    except UnexpectedAlertPresentException:
+        return command(driver)
+
+
+def _dismiss_alert(driver: WebDriver) -> None:
+    with contextlib.suppress(NoAlertPresentException):
+        driver.switch_to.alert.dismiss()

@@ -1,0 +1,93 @@
+"""The browser-provider seam: what a worker needs from "somewhere that gives browsers".
+
+``BrowserProvider`` is a four-method Protocol: ``open`` a live WebDriver session,
+``close`` it (never raises), tell whether a session is ``healthy``, and
+``shutdown`` (close whatever the provider still holds). Implementations live in
+``grid/`` (``grid.provider.GridProvider``, ``LocalProvider``, and the pooling
+``grid.pool.SessionPool`` that wraps either).
+
+Why the Protocol is here and the implementations stay in ``grid/``: components
+never import each other, and workers need a provider. Moving the Grid and
+chromedriver code into ``testfleet/`` would put one component's business
+(Chrome options, the Grid's behaviour, process groups of chromedriver) into the
+shared core. Instead ``load_provider`` imports ``PROVIDER_FACTORY``'s module by
+name, the way ``orchestrator/cli.py`` loads components: the dependency exists
+only at run time, in the process that wants browsers, and type-checks against
+this Protocol. A deployment without ``grid/`` fails with a message saying so.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Protocol, cast
+
+from selenium.webdriver.remote.remote_connection import RemoteConnection
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from testfleet.errors import InfrastructureError
+from testfleet.settings import Settings
+
+PROVIDER_FACTORY = "grid.pool:make_pooled_provider"
+"""``module:function`` taking ``Settings`` and returning a ``BrowserProvider``."""
+
+COMMAND_TIMEOUT_MARGIN_S = 5.0
+"""Added to a case's longest step timeout: chromedriver answers a page-load
+timeout a little after it expires, and that answer must not be cut off."""
+
+
+class BrowserProvider(Protocol):
+    """Opens, checks and closes WebDriver sessions.
+
+    Errors are testfleet's: ``open`` raises ``InfrastructureError`` (no Grid)
+    or ``BrowserError`` (no browser); the other methods never raise.
+    """
+
+    def open(self) -> WebDriver:
+        """A live session, ready for a test (about:blank, no cookies or storage)."""
+        ...
+
+    def close(self, driver: WebDriver) -> None:
+        """Give ``driver`` back: quit it, or (a pool) reset and keep it for the next test."""
+        ...
+
+    def healthy(self, driver: WebDriver) -> bool:
+        """Whether ``driver``'s browser still answers, within a few seconds."""
+        ...
+
+    def shutdown(self) -> None:
+        """Quit every session this provider still holds (worker process exit)."""
+        ...
+
+
+def load_provider(settings: Settings) -> BrowserProvider:
+    """The provider ``settings`` asks for (``grid.provider``, ``grid.pool_size``).
+
+    Raises ``InfrastructureError`` when the ``grid`` component is not installed.
+    """
+    module_name, _, name = PROVIDER_FACTORY.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InfrastructureError(
+            f"cannot load the browser provider ({PROVIDER_FACTORY}): {exc}; install testfleet "
+            "with its grid package (`pip install -e .`) in the worker's environment"
+        ) from exc
+    return cast(BrowserProvider, getattr(module, name)(settings))
+
+
+def set_command_timeout(driver: WebDriver, timeout_s: float) -> None:
+    """Cap every later HTTP request ``driver`` makes (each WebDriver command) at ``timeout_s``.
+
+    Without it a browser or node that stops answering holds the test until the
+    Grid's own timeouts (minutes); with it the command fails with a urllib3
+    timeout, which the executor treats as a dead browser.
+    """
+    executor = driver.command_executor
+    if isinstance(executor, RemoteConnection):
+        executor.client_config.timeout = max(1, round(timeout_s))
+
+
+def command_timeout_s(settings: Settings, longest_step_timeout_s: float) -> float:
+    """The command timeout for one case: ``grid.command_timeout_s``, or longer when a
+    step may legitimately wait longer (a page load of ``longest_step_timeout_s``)."""
+    return max(settings.grid.command_timeout_s, longest_step_timeout_s + COMMAND_TIMEOUT_MARGIN_S)

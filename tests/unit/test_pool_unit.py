@@ -1,0 +1,121 @@
+"""The pool's decisions without a browser: open retries, settings, the provider seam."""
+
+from __future__ import annotations
+
+import os
+from typing import cast
+
+import pytest
+from selenium.common.exceptions import SessionNotCreatedException
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from grid.pool import OPEN_ATTEMPTS, SessionPool, make_pooled_provider
+from grid.provider import GridProvider, LocalProvider
+from testfleet import browser
+from testfleet.artifacts import ArtifactStore
+from testfleet.browser import command_timeout_s, load_provider
+from testfleet.errors import BrowserError, InfrastructureError
+from testfleet.runstore import RunStore
+from testfleet.settings import GridSettings, Settings
+
+
+class FailingProvider:
+    """Fails ``failures`` opens with ``error``, then hands out a placeholder driver."""
+
+    def __init__(self, error: Exception, failures: int) -> None:
+        self.error = error
+        self.failures = failures
+        self.opens = 0
+
+    def open(self) -> WebDriver:
+        self.opens += 1
+        if self.opens <= self.failures:
+            raise self.error
+        return cast(WebDriver, object())
+
+    def close(self, driver: WebDriver) -> None:
+        pass
+
+    def healthy(self, driver: WebDriver) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        pass
+
+
+def not_created() -> BrowserError:
+    error = BrowserError("the Grid could not start Chrome")
+    error.__cause__ = SessionNotCreatedException("session not created")
+    return error
+
+
+def test_a_browser_that_failed_to_start_is_tried_once_more() -> None:
+    provider = FailingProvider(not_created(), failures=1)
+    pool = SessionPool(provider, Settings())
+    assert pool.open() is not None
+    assert provider.opens == 2
+    assert pool.stats.opened == 1
+
+
+def test_the_retry_is_bounded() -> None:
+    provider = FailingProvider(not_created(), failures=OPEN_ATTEMPTS)
+    with pytest.raises(BrowserError, match="could not start Chrome"):
+        SessionPool(provider, Settings()).open()
+    assert provider.opens == OPEN_ATTEMPTS
+
+
+@pytest.mark.parametrize(
+    "error",
+    [BrowserError("no browser within 60 s"), InfrastructureError("no Selenium Grid")],
+)
+def test_queue_timeouts_and_a_missing_grid_are_not_retried(error: Exception) -> None:
+    provider = FailingProvider(error, failures=1)
+    with pytest.raises(type(error)):
+        SessionPool(provider, Settings()).open()
+    assert provider.opens == 1
+
+
+def test_pool_size_zero_means_no_pool() -> None:
+    assert isinstance(make_pooled_provider(Settings(grid=GridSettings(pool_size=0))), GridProvider)
+    local = Settings(grid=GridSettings(pool_size=0, provider="local"))
+    assert isinstance(load_provider(local), LocalProvider)
+    assert isinstance(load_provider(Settings()), SessionPool)
+
+
+def test_a_missing_grid_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(browser, "PROVIDER_FACTORY", "no_such_grid_pkg:make")
+    with pytest.raises(InfrastructureError, match="install testfleet with its grid package"):
+        load_provider(Settings())
+
+
+def test_command_timeout_covers_the_longest_step() -> None:
+    settings = Settings(grid=GridSettings(command_timeout_s=20))
+    assert command_timeout_s(settings, 10) == 20
+    assert command_timeout_s(settings, 60) == 65
+
+
+def test_a_pool_child_quits_its_browsers_when_it_exits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from celery.signals import worker_process_shutdown
+
+    from workers import tasks
+
+    class Recording(FailingProvider):
+        shut = 0
+
+        def shutdown(self) -> None:
+            self.shut += 1
+
+    provider = Recording(InfrastructureError("unused"), failures=0)
+    resources = tasks._Resources(
+        pid=os.getpid(),
+        settings=Settings(),
+        store=cast(RunStore, None),
+        provider=provider,
+        artifacts=cast(ArtifactStore, None),
+    )
+    monkeypatch.setattr(tasks, "_resources", resources)
+    worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)
+    assert provider.shut == 1
+    monkeypatch.setattr(resources, "pid", -1)  # inherited from a parent: not this child's
+    worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)
+    assert provider.shut == 1
