@@ -405,22 +405,28 @@ class _Attempt:
         # stretch every "is it there yet?" probe of our explicit waits.
         self.driver.implicitly_wait(0)
         width, height = self.spec.viewport.width, self.spec.viewport.height
-        # A pooled session usually has the viewport already (its last test had the same
-        # one): then one round trip, not three. The window size includes the browser's
-        # own frame (about 140 px of height even headless); the suite's viewport means
-        # the page's, as in Playwright, so grow the window by the difference.
-        inner = self._inner_size()
-        if inner == [width, height]:
+        # The suite's viewport means the page's, as in Playwright, but a window's size
+        # includes the browser's own frame (about 140 px of height even headless): size
+        # the window as viewport + frame (outer - inner). Nothing to do, in one round
+        # trip, when the session already has that viewport.
+        sizes = self._window_sizes()
+        if sizes is None or sizes[:2] == [width, height]:
             return
-        self.driver.set_window_size(width, height)
-        inner = self._inner_size()
-        if inner is not None and inner != [width, height]:
-            self.driver.set_window_size(width + (width - inner[0]), height + (height - inner[1]))
+        inner_w, inner_h, outer_w, outer_h = sizes
+        window_w, window_h = width + outer_w - inner_w, height + outer_h - inner_h
+        self.driver.set_window_size(window_w, window_h)
+        sizes = self._window_sizes()
+        if sizes is not None and sizes[:2] != [width, height]:
+            # outer* did not give the frame's size exactly: correct by what is seen now.
+            self.driver.set_window_size(window_w + width - sizes[0], window_h + height - sizes[1])
 
-    def _inner_size(self) -> list[int] | None:
-        inner = self.driver.execute_script("return [window.innerWidth, window.innerHeight];")
-        if isinstance(inner, list) and len(inner) == 2:
-            return [int(inner[0]), int(inner[1])]
+    def _window_sizes(self) -> list[int] | None:
+        """``[innerWidth, innerHeight, outerWidth, outerHeight]`` of the window, in CSS px."""
+        sizes = self.driver.execute_script(
+            "return [window.innerWidth, window.innerHeight, window.outerWidth, window.outerHeight];"
+        )
+        if isinstance(sizes, list) and len(sizes) == 4:
+            return [int(v) for v in sizes]
         return None
 
     def _skipped(self, number: int, step: Step) -> StepResult:

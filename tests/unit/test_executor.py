@@ -109,7 +109,7 @@ class FakeDriver:
 
     def execute_script(self, script: str, *args: Any) -> Any:
         if "innerWidth" in script:  # the executor sizing the viewport
-            return [1280, 800]
+            return [1280, 800, 1280, 939]
         if script == READY_JS:  # the executor asking whether an element is ready
             self._maybe_fail("find_elements")
             found = self.elements.get(args[1], [])
