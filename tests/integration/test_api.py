@@ -24,7 +24,6 @@ from orchestrator.api import create_app
 from orchestrator.dispatch import Dispatcher, plan_run
 from testfleet import keys
 from testfleet.artifacts import ArtifactStore
-from testfleet.auth import KeyStore
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.events import Event
 from testfleet.loader import load_document
@@ -32,82 +31,28 @@ from testfleet.results import StepResult
 from testfleet.runstore import RunStore
 from testfleet.settings import (
     ApiSettings,
-    GatewaySettings,
     PathSettings,
     RedisSettings,
     Settings,
-    WorkerSettings,
 )
-from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_api import (  # noqa: F401  (fixtures)
+    MAX_BODY_BYTES,
+    QUEUE,
+    Keys,
+    alpha,
+    api_keys,
+    api_url,
+    beta,
+    case,
+    error_of,
+    settings,
+    submit,
+    suite,
+)
+from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 
 pytestmark = pytest.mark.redis
-
-QUEUE = "testfleet"
-MAX_BODY_BYTES = 60_000
-
-
-def suite(name: str, *tests: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {"name": name, "base_url": "http://demo.test", "tests": list(tests), **fields}
-
-
-def case(name: str, **fields: Any) -> dict[str, Any]:
-    return {"name": name, "steps": [{"navigate": "/"}, {"click": "#go"}], **fields}
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    workdir = tmp_path_factory.mktemp("api")
-    with redis_server() as url:
-        yield Settings(
-            redis=RedisSettings(url=url),
-            api=ApiSettings(port=free_port(), max_body_bytes=MAX_BODY_BYTES),
-            gateway=GatewaySettings(public_url="https://gw.example.test:8443"),
-            worker=WorkerSettings(queue=QUEUE),
-            paths=PathSettings(state_dir=workdir / "state"),
-        )
-
-
-@pytest.fixture(scope="module")
-def api_url(settings: Settings) -> Iterator[str]:
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=settings.api.port, log_level="warning"
-    )
-    with serving(uvicorn.Server(config)):
-        yield f"http://127.0.0.1:{settings.api.port}"
-
-
-class Keys:
-    def __init__(self, r: redis.Redis) -> None:
-        ks = KeyStore(r)
-        self.alpha = ks.create("alpha", ["test:read", "test:write"])[1]
-        self.beta = ks.create("beta", ["test:read", "test:write"])[1]
-        self.alpha_read = ks.create("alpha", ["test:read"])[1]
-
-
-@pytest.fixture
-def api_keys(r: redis.Redis) -> Keys:
-    return Keys(r)
-
-
-@pytest.fixture
-def alpha(api_url: str, api_keys: Keys) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {api_keys.alpha}"},
-                      timeout=30) as client:  # fmt: skip
-        yield client
-
-
-@pytest.fixture
-def beta(api_url: str, api_keys: Keys) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=api_url, headers={"X-API-Key": api_keys.beta}, timeout=30) as c:
-        yield c
-
-
-def submit(client: httpx.Client, *suites: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    answer = client.post("/api/v1/runs", json={"suites": list(suites), **fields})
-    assert answer.status_code == 202, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
 
 
 def queued_tasks(r: redis.Redis) -> dict[str, list[dict[str, Any]]]:
@@ -117,15 +62,6 @@ def queued_tasks(r: redis.Redis) -> dict[str, list[dict[str, Any]]]:
         if r.type(name) == "list":
             lists[name] = [json.loads(m) for m in reversed(r.lrange(name, 0, -1))]
     return lists
-
-
-def error_of(response: httpx.Response) -> dict[str, Any]:
-    assert response.headers["content-type"].startswith("application/json"), response.text
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["message"], body
-    detail: dict[str, Any] = body["error"]
-    return detail
 
 
 # --- planning and dispatch ---------------------------------------------------------------
