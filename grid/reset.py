@@ -2,7 +2,8 @@
 
 ``reset_session`` leaves one tab on about:blank, with no history, no cookies,
 no storage of any origin the previous test visited, no alert, and the
-configured window size. It costs about six WebDriver round trips when the test
+configured window size as its viewport (the page's size, as a suite's
+``viewport`` means it). It costs about six WebDriver round trips when the test
 used one tab and one origin (each ~10-15 ms through a warm Grid), against the
 seconds a new session costs. How, and why this way:
 
@@ -81,7 +82,7 @@ def reset_session(
 ) -> None:
     """Bring ``driver`` back to a fresh-session state (see the module docstring).
 
-    ``width`` x ``height``: the window size to restore, in CSS pixels.
+    ``width`` x ``height``: the viewport to restore, in CSS pixels.
     ``parallel``: sends independent commands at once (they overlap in the Grid's
     proxying; chromedriver still runs them one by one): two rounds of the Grid,
     one of them a navigation, instead of seven round trips. Raises whatever
@@ -104,9 +105,10 @@ def reset_session(
         _past_alert(lambda d: d.get(_BLANK), driver)
     # Round 2, once the page is gone (its unload handlers can write no more).
     clears = [partial(_clear_origin, origin=origin) for origin in sorted(found)]
-    size, *_ = _round(parallel, driver, [_window_size, _reset_history, _clear_cookies, *clears])
-    if size != {"width": width, "height": height}:
-        driver.set_window_size(width, height)
+    sizes, *_ = _round(parallel, driver, [_window_sizes, _reset_history, _clear_cookies, *clears])
+    inner_w, inner_h, outer_w, outer_h = cast(list[int], sizes)
+    if [inner_w, inner_h] != [width, height]:
+        driver.set_window_size(width + outer_w - inner_w, height + outer_h - inner_h)
 
 
 def _handles(driver: WebDriver) -> list[str]:
@@ -130,8 +132,17 @@ def _leave_page(driver: WebDriver) -> bool:
     return True
 
 
-def _window_size(driver: WebDriver) -> dict[str, int]:
-    return driver.get_window_size()
+def _window_sizes(driver: WebDriver) -> list[int]:
+    """``[innerWidth, innerHeight, outerWidth, outerHeight]`` in CSS px.
+
+    The restored size is the page's (the viewport), the size the executor gives a
+    test by default (``Viewport``): a window sized to it needs no resizing before
+    the next test, where an outer size would be resized there and back every time.
+    """
+    sizes = driver.execute_script(
+        "return [window.innerWidth, window.innerHeight, window.outerWidth, window.outerHeight];"
+    )
+    return [int(v) for v in sizes]
 
 
 def _reset_history(driver: WebDriver) -> None:
