@@ -212,7 +212,9 @@ def build_server(
         host=host or gateway.host,
         port=port or gateway.port,
         proxy_headers=True,
-        timeout_graceful_shutdown=10,
+        # Open connections get this long after the sockets were told 1001; then they are
+        # cut, so a stuck client cannot hold a stop (or a rolling restart) for long.
+        timeout_graceful_shutdown=5,
         log_config=None,
         ws="websockets-sansio",
         # Frames somewhat over the limit still reach the handler, which answers

@@ -190,6 +190,7 @@ class Hub:
         self._by_run: dict[str, set[Subscription]] = {}
         self._wide: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._cursor = "0-0"
         self.listeners: list[Callable[[Frame], None]] = []
         """Called with every frame read (the metrics publisher counts results)."""
@@ -205,9 +206,13 @@ class Hub:
         except redis.RedisError as exc:
             # Reading starts from the first entry once Redis answers: nothing is missed.
             log.warning("hub: Redis not answering at start (%s); will retry", exc)
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="gateway-hub")
 
     async def stop(self) -> None:
+        # The flag, not only the cancel: redis-py may turn a cancelled read into a
+        # ConnectionError, which the loop below would retry forever.
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -264,7 +269,7 @@ class Hub:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 reply: Any = await self.client.xread(
                     {keys.EVENTS_STREAM: self._cursor}, count=1000, block=self._block_ms

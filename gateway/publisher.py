@@ -40,6 +40,8 @@ log = logging.getLogger("testfleet.gateway.publisher")
 
 WINDOW_S = 60.0
 """Tests per minute and pass rate are over this many seconds."""
+HANDOVER_TIMEOUT_S = 2.0
+"""How long a stopping publisher tries to release its lock before leaving it to expire."""
 _PASSING = frozenset({"passed", "flaky"})
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -58,6 +60,7 @@ class Publisher:
         self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
         self._results: deque[tuple[float, bool]] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._renew = services.client.register_script(_RENEW)
         services.hub.listeners.append(self._count)
 
@@ -75,17 +78,22 @@ class Publisher:
     async def stop(self) -> None:
         if self._task is None:
             return
+        # The flag, not only the cancel: redis-py may turn a cancelled command into a
+        # ConnectionError, which the loop would log and retry forever.
+        self._stopping = True
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        with contextlib.suppress(redis.RedisError):
-            # Hand over at once rather than after the lock expires.
-            if await self.services.client.get(keys.GATEWAY_PUBLISHER_LOCK) == self.owner:
-                await self.services.client.delete(keys.GATEWAY_PUBLISHER_LOCK)
+        with contextlib.suppress(redis.RedisError, TimeoutError):
+            # Hand over at once rather than after the lock expires; but a stop must not
+            # wait on a busy connection pool: the lock expires on its own anyway.
+            async with asyncio.timeout(HANDOVER_TIMEOUT_S):
+                if await self.services.client.get(keys.GATEWAY_PUBLISHER_LOCK) == self.owner:
+                    await self.services.client.delete(keys.GATEWAY_PUBLISHER_LOCK)
 
     async def _run(self) -> None:
         ttl_ms = int(self.interval_s * 3000)
-        while True:
+        while not self._stopping:
             try:
                 if await self._renew(keys=[keys.GATEWAY_PUBLISHER_LOCK], args=[self.owner, ttl_ms]):
                     await self.tick()
