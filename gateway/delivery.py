@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.hub import Dropped, Frame, Subscription, finish
 from gateway.protocol import (
-    CLOSE_POLICY,
     CLOSE_SERVER_ERROR,
     ProtocolError,
     SubscribeRequest,
     batch_frame,
     gap_frame,
+    slow_consumer,
 )
 from gateway.streams import Gap
 
@@ -43,19 +43,7 @@ async def pump(conn: Connection, sid: str, sub: Subscription, request: Subscribe
             await pump_batches(conn, sid, sub, request.batch.size, request.batch.window_ms)
     except Dropped as exc:
         conn.services.metrics.dropped.inc()
-        await conn.fail(
-            ProtocolError(
-                "SERVER_ERROR",
-                str(exc),
-                close=CLOSE_POLICY,
-                severity="warning",
-                details={
-                    "reason": "slow_consumer",
-                    "subscriptionId": sid,
-                    "lastEventId": sub.delivered_id,
-                },
-            )
-        )
+        await conn.fail(slow_consumer(str(exc), sid, sub.delivered_id))
     except Exception as exc:  # Redis failed while replaying
         log.warning("subscription %s failed: %s", sid, exc)
         await conn.fail(

@@ -84,6 +84,22 @@ class ProtocolError(Exception):
         )  # fmt: skip
 
 
+def slow_consumer(message: str, subscription_id: str, last_event_id: str | None) -> ProtocolError:
+    """The error a client gets when the hub dropped it for falling a whole queue behind:
+    it says where to resume from, then the connection is closed (policy)."""
+    return ProtocolError(
+        "SERVER_ERROR",
+        message,
+        close=CLOSE_POLICY,
+        severity="warning",
+        details={
+            "reason": "slow_consumer",
+            "subscriptionId": subscription_id,
+            "lastEventId": last_event_id,
+        },
+    )
+
+
 def error_frame(
     code: str,
     message: str,

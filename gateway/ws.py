@@ -41,6 +41,7 @@ from gateway.protocol import (
     dumps,
     matcher,
     parse,
+    slow_consumer,
     subscribe_request,
 )
 from gateway.services import Services
@@ -362,17 +363,11 @@ class Connection:
         pump.cancel()
         await asyncio.wait({pump})
         self.services.metrics.dropped.inc()
-        error = ProtocolError(
-            "SERVER_ERROR",
+        error = slow_consumer(
             f"this client fell more than {self.settings.queue_events} events behind; "
             "reconnect and resume from lastEventId",
-            close=CLOSE_POLICY,
-            severity="warning",
-            details={
-                "reason": "slow_consumer",
-                "subscriptionId": sid,
-                "lastEventId": sub.delivered_id,
-            },
+            sid,
+            sub.delivered_id,
         )
         # The error waits behind what the client has not read yet: bounded, so a client
         # that never reads again does not hold this task forever.

@@ -7,11 +7,15 @@ at the deadline, saying what it waited for and what it last saw).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+
+_NEVER_SET = threading.Event()
+"""Waited on between two checks: a pause bounded by the interval and the deadline."""
 
 
 class WaitTimeout(AssertionError):
@@ -47,4 +51,4 @@ def wait_until(
             raise WaitTimeout(
                 f"timed out after {timeout_s:g} s waiting for {what} (last: {last!r})"
             )
-        time.sleep(min(interval_s, remaining))
+        _NEVER_SET.wait(min(interval_s, remaining))

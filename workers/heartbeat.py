@@ -11,26 +11,27 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 from typing import Any
 
 import redis
-from celery.signals import worker_ready, worker_shutdown
 from celery.worker import state as worker_state
 
 from testfleet.fleetstate import HEARTBEAT_INTERVAL_S, WorkerBeat, record_beat, remove_worker
 from testfleet.settings import Settings
+from workers.periodic import run_while_worker_lives, worker_name
 
 log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """A daemon thread that records this worker's beat until ``stop``."""
+    """This worker's beat: written every ``HEARTBEAT_INTERVAL_S``, removed at a clean stop."""
+
+    interval_s = HEARTBEAT_INTERVAL_S
+    what = "heartbeat not recorded"
 
     def __init__(self, settings: Settings, name: str, concurrency: int) -> None:
         self._client = redis.Redis.from_url(settings.redis.url, socket_timeout=5)
-        self._stopped = threading.Event()
         self._beat = WorkerBeat(
             name=name,
             host=socket.gethostname(),
@@ -40,20 +41,8 @@ class Heartbeat:
             started_ms=int(time.time() * 1000),
             beat_ms=0,
         )
-        self._thread = threading.Thread(target=self._loop, name="tf-heartbeat", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=HEARTBEAT_INTERVAL_S)
-        try:
-            remove_worker(self._client, self._beat.name)
-        except redis.RedisError as exc:
-            log.warning("could not remove worker %s from the fleet: %s", self._beat.name, exc)
-
-    def beat(self) -> None:
+    def tick(self) -> None:
         """Record one beat now."""
         active = [_case_id(request) for request in list(worker_state.active_requests)]
         self._beat.active = [case for case in active if case]
@@ -61,14 +50,12 @@ class Heartbeat:
         self._beat.beat_ms = int(time.time() * 1000)
         record_beat(self._client, self._beat)
 
-    def _loop(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                self.beat()
-            except redis.RedisError as exc:
-                # Redis restarting: the next beat catches up; the worker keeps working.
-                log.warning("heartbeat not recorded: %s", exc)
-            self._stopped.wait(HEARTBEAT_INTERVAL_S)
+    def close(self) -> None:
+        try:
+            remove_worker(self._client, self._beat.name)
+        except redis.RedisError as exc:
+            log.warning("could not remove worker %s from the fleet: %s", self._beat.name, exc)
+        self._client.close()
 
 
 def _case_id(request: Any) -> str | None:
@@ -78,20 +65,10 @@ def _case_id(request: Any) -> str | None:
 
 def install(settings: Settings) -> None:
     """Beat from the moment the worker is ready until it shuts down."""
-    running: list[Heartbeat] = []
 
-    def on_ready(sender: Any = None, **_: Any) -> None:
-        consumer = sender
-        name = getattr(consumer, "hostname", None) or f"worker-{os.getpid()}"
+    def make(consumer: Any) -> Heartbeat:
         pool = getattr(consumer, "pool", None)
         concurrency = int(getattr(pool, "num_processes", 0) or settings.worker.concurrency)
-        heartbeat = Heartbeat(settings, name, concurrency)
-        heartbeat.start()
-        running.append(heartbeat)
+        return Heartbeat(settings, worker_name(consumer), concurrency)
 
-    def on_shutdown(**_: Any) -> None:
-        while running:
-            running.pop().stop()
-
-    worker_ready.connect(on_ready, weak=False)
-    worker_shutdown.connect(on_shutdown, weak=False)
+    run_while_worker_lives(make, "tf-heartbeat")

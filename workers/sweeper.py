@@ -9,64 +9,37 @@ run this thread, one sweep happens per ``retention.sweep_interval_s``.
 from __future__ import annotations
 
 import logging
-import os
-import threading
-from typing import Any
 
 import redis
-from celery.signals import worker_ready, worker_shutdown
 
 from testfleet.retention import maybe_sweep
 from testfleet.settings import Settings
+from workers.periodic import run_while_worker_lives, worker_name
 
 log = logging.getLogger(__name__)
 
 
 class Sweeper:
-    """A daemon thread calling ``maybe_sweep`` every sweep interval until ``stop``."""
+    """Calls ``maybe_sweep`` every ``retention.sweep_interval_s`` (one sweep per interval
+    across the fleet, whoever holds the lock)."""
+
+    what = "retention sweep skipped"
 
     def __init__(self, settings: Settings, owner: str) -> None:
         self._settings = settings
         self._owner = owner
+        self.interval_s = settings.retention.sweep_interval_s
         self._client = redis.Redis.from_url(
             settings.redis.url, decode_responses=True, socket_timeout=30
         )
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="tf-sweeper", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+    def tick(self) -> None:
+        maybe_sweep(self._client, self._settings, self._settings.paths.artifacts, self._owner)
 
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=5)
+    def close(self) -> None:
         self._client.close()
-
-    def _loop(self) -> None:
-        interval_s = self._settings.retention.sweep_interval_s
-        while not self._stopped.is_set():
-            try:
-                maybe_sweep(self._client, self._settings, self._settings.paths.artifacts,
-                            self._owner)  # fmt: skip
-            except (redis.RedisError, OSError) as exc:
-                # Redis restarting or the volume busy: the next interval catches up.
-                log.warning("retention sweep skipped: %s", exc)
-            self._stopped.wait(interval_s)
 
 
 def install(settings: Settings) -> None:
     """Sweep from the moment the worker is ready until it shuts down."""
-    running: list[Sweeper] = []
-
-    def on_ready(sender: Any = None, **_: Any) -> None:
-        name = getattr(sender, "hostname", None) or f"worker-{os.getpid()}"
-        sweeper = Sweeper(settings, str(name))
-        sweeper.start()
-        running.append(sweeper)
-
-    def on_shutdown(**_: Any) -> None:
-        while running:
-            running.pop().stop()
-
-    worker_ready.connect(on_ready, weak=False)
-    worker_shutdown.connect(on_shutdown, weak=False)
+    run_while_worker_lives(lambda consumer: Sweeper(settings, worker_name(consumer)), "tf-sweeper")
