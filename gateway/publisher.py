@@ -34,7 +34,7 @@ from gateway.hub import Frame
 from gateway.services import Services
 from testfleet import keys
 from testfleet.events import Event, now_ms
-from testfleet.fleetstate import FleetState, read_fleet, read_workers
+from testfleet.fleetstate import FleetState, read_fleet
 
 log = logging.getLogger("testfleet.gateway.publisher")
 
@@ -137,9 +137,7 @@ class Publisher:
         client = self.services.client
         previous: dict[Any, Any] = await client.hgetall(keys.GATEWAY_SERVICES)
         alive = {w.name for w in fleet.workers}
-        known = await anyio.to_thread.run_sync(
-            read_workers, self.services.sync_client, abandon_on_cancel=True
-        )
+        known = [*fleet.workers, *fleet.silent]
         now: dict[str, str] = {w.name: "up" if w.name in alive else "down" for w in known}
         for name, state in previous.items():
             if name.startswith("worker:") and name[7:] not in now and state == "up":

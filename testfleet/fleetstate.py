@@ -101,6 +101,9 @@ class FleetState:
     grid: GridCapacity | None
     grid_error: str | None = None
     """Why the Grid could not be read, when it could not."""
+    silent: list[WorkerBeat] = field(default_factory=list)
+    """Workers whose entry is still there but whose last beat is older than
+    ``STALE_AFTER_S`` (killed, or cut off from Redis)."""
 
     @property
     def busy_workers(self) -> int:
@@ -135,11 +138,15 @@ def read_fleet(
     the picture is still worth having.
     """
     now_ms = int(time.time() * 1000)
-    workers = [w for w in read_workers(client) if w.alive(now_ms)]
+    beats = read_workers(client)
+    workers = [w for w in beats if w.alive(now_ms)]
+    silent = [w for w in beats if not w.alive(now_ms)]
     depth = queue_depth(client, settings.worker.queue)
     try:
         grid: GridCapacity | None = read_capacity(settings.grid.url, timeout_s=grid_timeout_s)
         error = None
     except InfrastructureError as exc:
         grid, error = None, str(exc)
-    return FleetState(workers=workers, queue_depth=depth, grid=grid, grid_error=error)
+    return FleetState(
+        workers=workers, queue_depth=depth, grid=grid, grid_error=error, silent=silent
+    )
