@@ -30,6 +30,7 @@ from testfleet.loader import load_document
 from testfleet.results import CaseResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
+from testfleet.targets import TargetPolicy
 
 log = logging.getLogger("testfleet.api")
 
@@ -151,15 +152,16 @@ def _expanded_nodes(node: Any, memo: dict[int, int]) -> int:
     return total
 
 
-def load_suites(submission: Submission) -> list[Suite]:
-    """Every suite validated; ``SuiteError`` with every problem of every suite."""
+def load_suites(submission: Submission, targets: TargetPolicy | None = None) -> list[Suite]:
+    """Every suite validated (and its targets checked against ``targets``);
+    ``SuiteError`` with every problem of every suite."""
     suites: list[Suite] = []
     problems: list[str] = []
     named: dict[str, str] = {}
     for source, raw in submission.documents:
         try:
             document = _parse_yaml(raw, source) if isinstance(raw, str) else raw
-            suite = load_document(document, submission.variables, source)
+            suite = load_document(document, submission.variables, source, targets)
         except SuiteError as exc:
             problems += exc.problems
             continue
@@ -199,7 +201,7 @@ def run_links(settings: Settings, run_id: str) -> RunLinks:
 
 def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmitted:
     """Validate, record and queue a submission as a run of ``key``'s project."""
-    suites = load_suites(submission)
+    suites = load_suites(submission, TargetPolicy.from_settings(services.settings))
     run_id = new_run_id()
     name = submission.name or ", ".join(s.name for s in suites)[:200]
     record, cases, specs = plan_run(

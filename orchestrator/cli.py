@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 
 from testfleet.errors import SuiteError, TestfleetError, UsageError
 from testfleet.settings import Settings
+from testfleet.targets import TargetPolicy
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -36,6 +38,11 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.ensure_object(dict)["settings"]  # type: ignore[no-any-return]
+
+
+def _targets(ctx: click.Context) -> TargetPolicy:
+    """The fleet's target policy, as this machine's settings describe the fleet."""
+    return TargetPolicy.from_settings(_settings(ctx))
 
 
 def _run_component(module: str, *args: Any) -> None:
@@ -65,7 +72,15 @@ class FleetGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """testfleet: run browser test suites on a fleet and watch them live."""
-    ctx.ensure_object(dict)["settings"] = Settings()
+    try:
+        ctx.ensure_object(dict)["settings"] = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc'])}: "
+            f"{str(err['msg']).removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+        fail(f"invalid settings (TESTFLEET_<SECTION>__<FIELD> or .env): {problems}")
 
 
 # --- the local fleet -------------------------------------------------------------------
@@ -130,11 +145,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-def validate(paths: tuple[str, ...]) -> None:
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
     """Check suite files (or directories of them) and print every problem."""
     from testfleet.loader import load_paths
 
-    suites = load_paths(paths, os.environ)
+    suites = load_paths(paths, os.environ, _targets(ctx))
     tests = sum(len(s.tests) for s in suites)
     click.echo(f"ok: {len(suites)} suite(s), {tests} test(s)")
 
@@ -168,7 +184,7 @@ def run(
     from orchestrator import runner
     from testfleet.loader import load_paths
 
-    suites = load_paths(paths, os.environ)
+    suites = load_paths(paths, os.environ, _targets(ctx))
     target = runner.Target.resolve(_settings(ctx), server, api_key)
     tag_set = {t.strip() for t in tags.split(",") if t.strip()}
     run_name = name or ", ".join(Path(p).name for p in paths)
@@ -331,11 +347,12 @@ def worker(ctx: click.Context, concurrency: int | None, name: str | None) -> Non
 
 
 @main.command()
-@click.argument("role", type=click.Choice(["hub", "node", "standalone"]))
+@click.argument("role", type=click.Choice(["hub", "node", "standalone", "egress"]))
 @click.option("--max-sessions", type=int, help="Browser slots (node, standalone).")
 @click.pass_context
 def grid(ctx: click.Context, role: str, max_sessions: int | None) -> None:
-    """Run a Selenium Grid role from the server jar in the foreground."""
+    """Run a Selenium Grid role from the server jar in the foreground (``egress``: the
+    browsers' egress proxy alone; a node starts its own)."""
     settings = _settings(ctx)
     if max_sessions is not None:
         settings.grid.max_sessions = max_sessions

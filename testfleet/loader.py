@@ -7,6 +7,11 @@ Every problem in every file is collected and reported at once as a
 
 ``${VAR}`` (and ``${VAR:-default}``) in any string is replaced from the
 submitter's environment; ``$${`` stands for a literal ``${``.
+
+Targets a browser may not reach (``testfleet.targets``: local schemes, the fleet's
+own services, metadata addresses) are refused here too, in ``base_url`` and in
+every ``navigate`` step, under the ``targets`` policy the caller passes (the
+fleet's, built from its settings; without one, the policy that knows no fleet).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pydantic import ValidationError
 
 from testfleet.errors import SuiteError
 from testfleet.suite import ASSERT_KINDS, STEP_TYPES, Suite
+from testfleet.targets import TargetPolicy, suite_errors
 
 SUITE_SUFFIXES = (".yaml", ".yml", ".json")
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -109,7 +115,9 @@ _Problems = list[str]
 _StepMap = dict[tuple[int, int], tuple[int, str | None]]
 
 
-def load_paths(paths: Iterable[str | Path], env: Mapping[str, str]) -> list[Suite]:
+def load_paths(
+    paths: Iterable[str | Path], env: Mapping[str, str], targets: TargetPolicy | None = None
+) -> list[Suite]:
     """Load every suite file named, or found (recursively) in a named directory.
 
     Raises ``SuiteError`` listing every problem in every file.
@@ -135,7 +143,7 @@ def load_paths(paths: Iterable[str | Path], env: Mapping[str, str]) -> list[Suit
             problems.append(f"{file}: cannot be read ({exc})")
             continue
         try:
-            suites.append(load_text(text, env, source=str(file)))
+            suites.append(load_text(text, env, source=str(file), targets=targets))
         except SuiteError as exc:
             problems += exc.problems
     if problems:
@@ -158,7 +166,9 @@ def _check_unique_suite_names(suites: list[Suite], sources: list[str]) -> None:
         raise SuiteError(problems)
 
 
-def load_text(text: str, env: Mapping[str, str], source: str = "<suite>") -> Suite:
+def load_text(
+    text: str, env: Mapping[str, str], source: str = "<suite>", targets: TargetPolicy | None = None
+) -> Suite:
     """Parse one suite from YAML or JSON text (JSON is YAML, so one parser serves)."""
     try:
         document = yaml.safe_load(text)
@@ -167,10 +177,15 @@ def load_text(text: str, env: Mapping[str, str], source: str = "<suite>") -> Sui
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SuiteError([f"{source}: not valid YAML or JSON{where}: {problem}"]) from None
-    return load_document(document, env, source)
+    return load_document(document, env, source, targets)
 
 
-def load_document(document: Any, env: Mapping[str, str], source: str = "<suite>") -> Suite:
+def load_document(
+    document: Any,
+    env: Mapping[str, str],
+    source: str = "<suite>",
+    targets: TargetPolicy | None = None,
+) -> Suite:
     """Validate an already-parsed suite document (a dict), in either form."""
     if not isinstance(document, dict):
         kind = type(document).__name__ if document is not None else "nothing"
@@ -184,6 +199,8 @@ def load_document(document: Any, env: Mapping[str, str], source: str = "<suite>"
     except ValidationError as exc:
         problems += [_describe(err, short_keys) for err in exc.errors()]
     else:
+        refused = suite_errors(suite, targets or TargetPolicy())
+        problems += [_describe(err, short_keys) for err in refused]
         if not problems:
             return suite
     raise SuiteError([f"{source}: {p}" for p in dict.fromkeys(problems)])

@@ -70,6 +70,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 from testfleet.artifacts import safe_name
 from testfleet.results import StepResult, StepStatus
 from testfleet.suite import CaseSpec, Masker, Step
+from testfleet.targets import PAGE_PROBE, TargetPolicy, page_refusal
 from workers.probe import Readiness, probe
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,8 @@ class Hooks:
     on_step: Callable[[StepResult, int, int], None] = _ignore_step
     should_stop: Callable[[], bool] = _never_stop
     save_artifact: Callable[[str, bytes], str] = _discard_artifact
+    targets: TargetPolicy = field(default_factory=TargetPolicy)
+    """Where ``navigate`` may go (the fleet's policy; the default knows no fleet)."""
 
 
 @dataclass
@@ -515,10 +518,19 @@ class _Attempt:
     def _navigate(self, step: Step, timeout_s: float) -> None:
         # Remembered on the session itself: a pooled session keeps its page-load timeout
         # from test to test, so most tests need no round trip for it.
+        url = self.spec.url(step.input_data or "")
+        refusal = self.hooks.targets.check_url(url)
+        if refusal is not None:
+            raise StepFailed(refusal.message)
         if getattr(self.driver, _PAGE_LOAD_ATTR, None) != timeout_s:
             self.driver.set_page_load_timeout(timeout_s)
             setattr(self.driver, _PAGE_LOAD_ATTR, timeout_s)
-        self.driver.get(self.spec.url(step.input_data or ""))
+        self.driver.get(url)
+        # Where the browser ended up (redirects, the egress proxy, the URL policy)
+        # is checked on the page itself: one round trip per navigation.
+        refused = page_refusal(url, self.driver.execute_script(PAGE_PROBE))
+        if refused is not None:
+            raise StepFailed(refused)
 
     def _click(self, step: Step, timeout_s: float) -> None:
         self._act(step.selector or "", timeout_s, "click", lambda element, _: element.click())
