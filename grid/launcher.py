@@ -8,6 +8,13 @@ every component may use.
 
 The node drives Debian's ``chromium`` through Debian's ``chromedriver``, both named
 in the config: nothing is detected on ``PATH`` and nothing is downloaded.
+
+The Grid is closed to everyone but the fleet: the router (hub, standalone) asks
+for ``security.grid_username`` / ``grid_password`` on every request, nodes
+register with ``security.grid_registration_secret``, and no role starts without
+them. A node (or standalone) runs its browsers confined: under the managed URL
+policy (``grid.policy``), and through an egress proxy it starts beside itself
+(``grid.egress``), which its stereotype names in every session's arguments.
 """
 
 from __future__ import annotations
@@ -18,21 +25,27 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal, get_args
+from typing import IO, Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from grid import policy
+from grid.egress import EgressConfig, chrome_proxy_args, egress_command
+from grid.egress import run as run_egress
 from grid.jvm import JAVA_OPTS, class_archive_opts, java_executable
-from testfleet.errors import InfrastructureError
+from testfleet.errors import InfrastructureError, UsageError
 from testfleet.settings import Settings
 
 Role = Literal["hub", "node", "standalone"]
 ROLES: tuple[Role, ...] = get_args(Role)
+EGRESS_READY_TIMEOUT_S = 20.0
+"""How long a node waits for its egress proxy to listen before it gives up."""
 
 STOP_GRACE_S = 10.0
 """How long the JVM gets to quit its sessions after SIGTERM before it is killed."""
@@ -56,6 +69,8 @@ def render_config(settings: Settings, role: Role) -> str:
         "",
         *_server_section(settings, role),
     ]
+    if role in ("hub", "standalone"):
+        lines += _router_section(settings)
     if role == "hub":
         lines += _hub_events_section(settings)
     if role == "node":
@@ -74,9 +89,28 @@ def write_config(settings: Settings, role: Role) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{role}.toml"
     tmp = path.with_suffix(f".toml.{os.getpid()}.tmp")
+    # It holds the Grid's credentials: readable by this user only.
+    tmp.touch(mode=0o600)
     tmp.write_text(render_config(settings, role), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def check_credentials(settings: Settings, role: Role) -> None:
+    """Raise ``UsageError`` unless ``settings`` hold what ``role`` needs to be closed:
+    the router's user name and password (hub, standalone) and the registration secret."""
+    security = settings.security
+    missing = []
+    if role in ("hub", "standalone") and security.grid_credentials is None:
+        missing += ["TESTFLEET_SECURITY__GRID_USERNAME", "TESTFLEET_SECURITY__GRID_PASSWORD"]
+    if not security.grid_registration_secret.get_secret_value():
+        missing.append("TESTFLEET_SECURITY__GRID_REGISTRATION_SECRET")
+    if missing:
+        raise UsageError(
+            f"the Grid {role} needs {', '.join(missing)}: without them anyone who can reach "
+            "it could drive (or register) browsers; `testfleet up` makes them up for a local "
+            "fleet, elsewhere set the same values on the hub, its nodes and the workers"
+        )
 
 
 def grid_command(settings: Settings, role: Role) -> list[str]:
@@ -89,6 +123,7 @@ def grid_command(settings: Settings, role: Role) -> list[str]:
     and the role's class-data-sharing archive. Raises ``InfrastructureError``
     when java or the Selenium server jar is missing.
     """
+    check_credentials(settings, role)
     jar = settings.selenium_jar
     if not jar.is_file():
         raise InfrastructureError(
@@ -123,8 +158,39 @@ def browser_tmp_dir(settings: Settings, role: Role) -> Path:
     return Path(tempfile.gettempdir()) / f"testfleet-{role}-{port}"
 
 
-def main(role: Role, settings: Settings) -> int:
+def start_egress(settings: Settings, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """Start the node's egress proxy (its own process group) and wait until it listens.
+
+    ``log``: where its output goes (default: this process's). Raises
+    ``InfrastructureError`` when it exits or does not listen within
+    ``EGRESS_READY_TIMEOUT_S`` (its port taken, most likely).
+    """
+    process = subprocess.Popen(
+        egress_command(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509
+    )
+    config = EgressConfig.from_settings(settings)
+    deadline = time.monotonic() + EGRESS_READY_TIMEOUT_S
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection((config.host, config.port), 1):
+            return process
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_group(process, 1.0)
+            raise InfrastructureError(
+                f"the browsers' egress proxy did not listen on {config.url}: is the port "
+                "taken? choose another with TESTFLEET_SECURITY__EGRESS_PORT"
+            )
+        time.sleep(_POLL_INTERVAL_S)
+
+
+def main(role: Role | Literal["egress"], settings: Settings) -> int:
     """Run one Grid role in the foreground until it exits or is told to stop.
+
+    ``egress`` runs the browsers' egress proxy alone (a node started by this
+    function runs its own beside it).
 
     SIGTERM, SIGINT and SIGHUP are forwarded to the JVM as SIGTERM, which makes
     it quit its browser sessions; it is killed if it has not exited
@@ -133,7 +199,13 @@ def main(role: Role, settings: Settings) -> int:
     killed, Linux sends the JVM SIGTERM (``PR_SET_PDEATHSIG``). Returns 0 after
     a requested stop, else the JVM's exit status.
     """
+    if role == "egress":
+        return run_egress(EgressConfig.from_settings(settings))
     command = grid_command(settings, role)
+    egress: subprocess.Popen[bytes] | None = None
+    if role != "hub":
+        policy.ensure_installed(settings)
+        egress = start_egress(settings)
     # preexec_fn is unsafe only with other threads running; this entry point has none.
     process = subprocess.Popen(
         command,
@@ -157,6 +229,8 @@ def main(role: Role, settings: Settings) -> int:
             if stop_requested_at and time.monotonic() - stop_requested_at[0] > STOP_GRACE_S:
                 _signal_group(process.pid, signal.SIGKILL)
     stop_group(process, STOP_GRACE_S)
+    if egress is not None:
+        stop_group(egress, STOP_GRACE_S)
     if role != "hub":
         shutil.rmtree(browser_tmp_dir(settings, role), ignore_errors=True)
     if stop_requested_at and code in (-signal.SIGTERM, 128 + signal.SIGTERM):
@@ -239,11 +313,29 @@ def _bind(host: str) -> str:
 def _server_section(settings: Settings, role: Role) -> list[str]:
     grid = settings.grid
     host, port = (grid.node_host, grid.node_port) if role == "node" else (grid.host, grid.port)
+    secret = settings.security.grid_registration_secret.get_secret_value()
     return [
         "[server]",
         "# Where this component listens; also the address it reports to others.",
         f"host = {_toml(host)}",
         f"port = {_toml(port)}",
+        "# Shared by the hub and its nodes: a node without it is not registered, and",
+        "# the hub's own requests to nodes carry it.",
+        f"registration-secret = {_toml(secret)}",
+        "",
+    ]
+
+
+def _router_section(settings: Settings) -> list[str]:
+    credentials = settings.security.grid_credentials
+    assert credentials is not None  # check_credentials ran
+    user, password = credentials
+    return [
+        "[router]",
+        "# HTTP basic auth on every route of the router (sessions, /status, GraphQL,",
+        "# the UI): pages in a browser, or anyone else, get 401 without these.",
+        f"username = {_toml(user)}",
+        f"password = {_toml(password)}",
         "",
     ]
 
@@ -316,9 +408,15 @@ def _queue_sections(settings: Settings) -> list[str]:
 
 def _node_sections(settings: Settings, role: Role) -> list[str]:
     grid = settings.grid
+    egress = EgressConfig.from_settings(settings)
     stereotype = {
         "browserName": "chrome",
-        "goog:chromeOptions": {"binary": str(grid.chromium_binary)},
+        # The node merges these arguments into every session's (they come first):
+        # its browsers reach the web through the egress proxy beside it.
+        "goog:chromeOptions": {
+            "binary": str(grid.chromium_binary),
+            "args": chrome_proxy_args(egress.url),
+        },
     }
     cpus = os.cpu_count() or 1
     lines = ["[node]"]
@@ -357,7 +455,8 @@ def _node_sections(settings: Settings, role: Role) -> list[str]:
         f"webdriver-executable = {_toml(str(grid.chromedriver_path))}",
         f"max-sessions = {_toml(grid.max_sessions)}",
         "# Requests for browserName chrome match this slot; the binary is the node's",
-        "# (clients do not send one), so Debian's chromium is what runs.",
+        "# (clients do not send one), so Debian's chromium is what runs, and its",
+        "# arguments send everything the browser fetches through the egress proxy.",
         f"stereotype = {_toml(json.dumps(stereotype, separators=(',', ':')))}",
         "",
     ]

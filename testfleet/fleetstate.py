@@ -143,7 +143,9 @@ def read_fleet(
     silent = [w for w in beats if not w.alive(now_ms)]
     depth = queue_depth(client, settings.worker.queue)
     try:
-        grid: GridCapacity | None = read_capacity(settings.grid.url, timeout_s=grid_timeout_s)
+        grid: GridCapacity | None = read_capacity(
+            settings.grid.url, timeout_s=grid_timeout_s, auth=settings.security.grid_credentials
+        )
         error = None
     except InfrastructureError as exc:
         grid, error = None, str(exc)

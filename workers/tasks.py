@@ -54,6 +54,7 @@ from testfleet.results import AttemptSummary, CaseResult, StepResult
 from testfleet.runstore import RunStore
 from testfleet.settings import Settings
 from testfleet.suite import CaseSpec, Masker
+from testfleet.targets import TargetPolicy
 from workers.analysis import analyze_attempt
 from workers.app import TASK_NAME, app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps
@@ -141,6 +142,7 @@ class _CaseRun:
         """Monotonic time after which no further step starts (``case_timeout_s``)."""
         self._artifacts: list[str] = []
         self.spec: CaseSpec | None = None
+        self.targets = TargetPolicy.from_settings(settings)
 
     # -- the delivery --------------------------------------------------------------------
 
@@ -248,7 +250,7 @@ class _CaseRun:
         )
         hooks = _AttemptHooks(self, number)
         try:
-            driver = self.provider.open()
+            driver = self.provider.open(project=self.project_id)
         except InfrastructureError as exc:
             # No session (Grid full or down): like a browser death, worth a bounded retry.
             skipped = [
@@ -381,7 +383,12 @@ class _AttemptHooks:
         self.timed_out = False
 
     def as_hooks(self) -> Hooks:
-        return Hooks(on_step=self.on_step, should_stop=self.should_stop, save_artifact=self.save)
+        return Hooks(
+            on_step=self.on_step,
+            should_stop=self.should_stop,
+            save_artifact=self.save,
+            targets=self.run.targets,
+        )
 
     def on_step(self, step: StepResult, number: int, total: int) -> None:
         try:

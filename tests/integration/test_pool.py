@@ -160,9 +160,13 @@ def test_shutdown_quits_every_session_and_frees_the_slots(grid_settings: Setting
     url = settings.grid.url
     first, second = pool.open(), pool.open()
     pool.close(first)  # one idle, one still lent
-    assert read_capacity(url).free_slots == 0
+    assert read_capacity(url, auth=settings.security.grid_credentials).free_slots == 0
     pool.shutdown()
-    wait_until("both slots are free", lambda: read_capacity(url).free_slots == 2, 15)
+    wait_until(
+        "both slots are free",
+        lambda: read_capacity(url, auth=settings.security.grid_credentials).free_slots == 2,
+        15,
+    )
     assert pool.idle == 0
     assert second.session_id is not None
 
