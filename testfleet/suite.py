@@ -12,6 +12,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from testfleet.targets import resolve
+
 StepType = Literal[
     "navigate",
     "click",
@@ -259,7 +261,6 @@ class CaseSpec(BaseModel):
         )
 
     def url(self, target: str) -> str:
-        """``target`` resolved against the suite's base URL (absolute URLs as they are)."""
-        if "://" in target or target.startswith(("about:", "data:")) or not self.base_url:
-            return target
-        return f"{self.base_url}/{target.lstrip('/')}"
+        """``target`` resolved against the suite's base URL (absolute URLs, of any scheme,
+        as they are; ``/go?to=http://x`` is a path): as the loader checked it."""
+        return resolve(self.base_url, target)
