@@ -213,7 +213,7 @@ class EgressProxy:
         if upgrade:
             await _splice(reader, writer, up_reader, up_writer)
             return
-        sending = asyncio.create_task(_copy(reader, up_writer))
+        sending = asyncio.create_task(_send_body(headers, reader, up_writer))
         try:
             head = await up_reader.readuntil(b"\r\n\r\n")
             writer.write(_close_after(head))
@@ -311,6 +311,25 @@ def _close_after(head: bytes) -> bytes:
         return head  # an upgrade: the connection becomes the protocol's
     kept = [h for h in headers if h.split(":", 1)[0].strip().lower() not in _HOP_HEADERS]
     return "\r\n".join([status, *kept, "Connection: close", "", ""]).encode("latin-1")
+
+
+async def _send_body(
+    headers: list[str], reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter
+) -> None:
+    """The request's body, and nothing after it: bytes past it would be another request,
+    maybe for another host, which must not reach this one."""
+    fields = {h.split(":", 1)[0].strip().lower(): h.split(":", 1)[-1].strip() for h in headers}
+    if "transfer-encoding" in fields:
+        await _copy(reader, up_writer, eof=False)  # chunked: ends when the client is done
+        return
+    remaining = int(fields.get("content-length", "0") or 0)
+    while remaining > 0:
+        data = await reader.read(min(_CHUNK, remaining))
+        if not data:
+            return
+        up_writer.write(data)
+        await up_writer.drain()
+        remaining -= len(data)
 
 
 async def _copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, eof: bool = True) -> None:

@@ -122,12 +122,12 @@ class Allowance:
             return candidate is not None and candidate in self.network
         if self.host.startswith("*."):
             return host.endswith(self.host[1:])
-        if self.host == host:
+        if self.host == host or _same_loopback(self.host, host):
             return True
-        if address is not None:
-            mine = _literal(self.host)
-            return mine is not None and mine == address
-        return _same_loopback(self.host, host)
+        mine = _literal(self.host)
+        if address is not None and mine is not None:
+            return mine == address
+        return address is not None and _is_loopback_host(self.host) and address.is_loopback
 
 
 def parse_allowance(raw: str) -> Allowance:
