@@ -13,7 +13,8 @@ only, so the hosts a browser may reach are the egress proxy's business
 (``grid.egress``), not this file's. The file holds nothing fleet-specific and is
 the same on every machine: ``make setup`` installs it (as root), and ``testfleet
 grid node|standalone`` installs it when run as root and it is missing, or else
-refuses to start with the command that installs it.
+refuses to start with the command that installs it. ``grid/chromium_policy.json``
+holds the same text for compose to mount into the official node image.
 
 ``data:`` is left out on purpose: Chromium already refuses a page's attempts to
 open a ``data:`` document at the top level (script, redirect, link), and
@@ -111,7 +112,11 @@ def ensure_installed(settings: Settings) -> Path | None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m grid.policy [DIR]``: install the policy (default: Debian chromium's dir)."""
+    """``python -m grid.policy [DIR]``: install the policy (default: Debian chromium's dir);
+    ``--print``: print it (``grid/chromium_policy.json``, what compose mounts, is that)."""
+    if argv == ["--print"]:
+        print(policy_text(), end="")
+        return 0
     directory = Path(argv[0]) if argv else Settings().security.chromium_policy_dir
     try:
         path = install(directory)

@@ -8,6 +8,9 @@
 #      ${TESTFLEET_PATHS__CACHE_DIR:-${TESTFLEET_CACHE_DIR:-~/.cache/testfleet}}/selenium/.
 #   3. A virtualenv in .venv with `pip install -e '.[dev]'`, redone only when
 #      pyproject.toml changed since the last successful install.
+#   4. The browsers' managed URL policy (grid/chromium_policy.json, see grid/policy.py)
+#      in Chromium's machine-wide policy directory, as root; without root it says how,
+#      and `testfleet grid node` refuses to start until it is there.
 #
 # Non-interactive (CI): never prompts, never reads stdin. A second run takes a
 # second or two. Nothing here downloads a browser or driver at run time later:
@@ -180,7 +183,24 @@ make_venv() {
     say "virtualenv: ready ($VENV/bin/testfleet)"
 }
 
+install_policy() {
+    local dir="${TESTFLEET_SECURITY__CHROMIUM_POLICY_DIR:-/etc/chromium/policies/managed}"
+    local source=grid/chromium_policy.json target="$dir/testfleet.json"
+    if cmp -s "$source" "$target"; then
+        say "chromium policy: $target up to date"
+        return
+    fi
+    if [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
+        as_root install -D -m 644 "$source" "$target"
+        say "chromium policy: installed $target"
+    else
+        say "chromium policy: NOT installed (needs root): run \`sudo install -D -m 644 $source $target\`;"
+        say "  a Grid node refuses to start without it"
+    fi
+}
+
 install_debs
 fetch_jar
 make_venv
+install_policy
 say "done"
