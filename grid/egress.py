@@ -42,11 +42,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from testfleet.addresses import Address
 from testfleet.settings import Settings
 from testfleet.targets import (
     BLOCKED_META,
     BLOCKED_TITLE,
-    Address,
     Endpoint,
     Refusal,
     TargetPolicy,

@@ -34,12 +34,23 @@ a broader one (a host, a network) never does.
 from __future__ import annotations
 
 import ipaddress
-import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from testfleet.addresses import (
+    LOOPBACK_NAMES,
+    METADATA_NAMES,
+    Address,
+    Network,
+    address_class,
+    host_address,
+    is_local_address,
+    is_loopback_host,
+    norm_host,
+    same_loopback,
+)
 from testfleet.settings import Settings
 
 SETTING = "TESTFLEET_SECURITY__ALLOWED_TARGETS"
@@ -47,29 +58,8 @@ SETTING = "TESTFLEET_SECURITY__ALLOWED_TARGETS"
 
 BLANK = "about:blank"
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-_METADATA_NAMES = frozenset(
-    {
-        "metadata.google.internal",
-        "metadata.goog",
-        "metadata",
-        "instance-data",
-        "instance-data.ec2.internal",
-        "metadata.azure.com",
-    }
-)
-_METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a)
-    for a in (
-        "fd00:ec2::254",  # AWS IMDS over IPv6
-        "100.100.100.200",  # Alibaba Cloud metadata
-        "168.63.129.16",  # Azure WireServer
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -118,16 +108,16 @@ class Allowance:
         if self.port is not None and self.port != port:
             return False
         if self.network is not None:
-            candidate = address if address is not None else _literal(host)
+            candidate = address if address is not None else host_address(host)
             return candidate is not None and candidate in self.network
         if self.host.startswith("*."):
             return host.endswith(self.host[1:])
-        if self.host == host or _same_loopback(self.host, host):
+        if self.host == host or same_loopback(self.host, host):
             return True
-        mine = _literal(self.host)
+        mine = host_address(self.host)
         if address is not None and mine is not None:
             return mine == address
-        return address is not None and _is_loopback_host(self.host) and address.is_loopback
+        return address is not None and is_loopback_host(self.host) and address.is_loopback
 
 
 def parse_allowance(raw: str) -> Allowance:
@@ -141,14 +131,14 @@ def parse_allowance(raw: str) -> Allowance:
         if not parts.hostname:
             raise ValueError(f"allowed target {raw!r} has no host")
         port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
-        return Allowance(raw, host=_norm_host(parts.hostname), port=port)
+        return Allowance(raw, host=norm_host(parts.hostname), port=port)
     if "/" in text:
         try:
             return Allowance(raw, network=ipaddress.ip_network(text, strict=False))
         except ValueError:
             raise ValueError(f"allowed target {raw!r} is not a valid network") from None
     host, port = _split_host_port(text)
-    return Allowance(raw, host=_norm_host(host), port=port)
+    return Allowance(raw, host=norm_host(host), port=port)
 
 
 @dataclass
@@ -193,11 +183,11 @@ class TargetPolicy:
             port = parts.port or _DEFAULT_PORTS[scheme]
         except ValueError:
             return Refusal(_shorten(text), "its port is not a number from 0 to 65535", False)
-        host = _norm_host(parts.hostname or "")
+        host = norm_host(parts.hostname or "")
         if not host:
             return Refusal(_shorten(text), "it has no host", allowable=False)
         target = f"{scheme}://{parts.netloc}"
-        return self._check(target, host, port, _literal(host), resolved=False)
+        return self._check(target, host, port, host_address(host), resolved=False)
 
     # -- the proxy's check: a host, a port and the address it resolved to ------------
 
@@ -205,11 +195,11 @@ class TargetPolicy:
         """Why a connection to ``host:port`` at ``address`` is refused, or None. Also
         refuses the loopback and this machine's own addresses (the proxy runs on
         the node's host)."""
-        return self._check(f"{host}:{port}", _norm_host(host), port, address, resolved=True)
+        return self._check(f"{host}:{port}", norm_host(host), port, address, resolved=True)
 
     def endpoint_hosts(self) -> set[str]:
         """Host names of fleet endpoints that are not addresses (the proxy resolves them)."""
-        return {e.host for e in self.endpoints if _literal(e.host) is None and e.host}
+        return {e.host for e in self.endpoints if host_address(e.host) is None and e.host}
 
     def with_addresses(self, addresses: Mapping[str, Sequence[str]]) -> TargetPolicy:
         """This policy with each named endpoint also known by its addresses
@@ -231,7 +221,7 @@ class TargetPolicy:
                 return Refusal(target, f"it is the fleet's {endpoint.name}")
         if any(not a.exact and a.matches(host, port, address) for a in self.allowed):
             return None
-        if host in _METADATA_NAMES:
+        if host in METADATA_NAMES:
             return Refusal(target, "it is a cloud metadata service")
         if address is not None:
             reason = address_class(address)
@@ -239,7 +229,7 @@ class TargetPolicy:
                 return Refusal(target, f"it is {reason}")
             if resolved and is_local_address(address):
                 return Refusal(target, "it is an address of the browser node's own host")
-        elif resolved and (host in _LOOPBACK_NAMES or host.endswith(".localhost")):
+        elif resolved and (host in LOOPBACK_NAMES or host.endswith(".localhost")):
             return Refusal(target, "it is the node's loopback")
         return None
 
@@ -301,7 +291,7 @@ def fleet_endpoints(settings: Settings) -> list[Endpoint]:
         else:
             host = url_or_host
         if host:
-            found.append(Endpoint(name, _norm_host(host), port))
+            found.append(Endpoint(name, norm_host(host), port))
 
     hub_host = urlsplit(grid.url).hostname or grid.host
     add("Selenium Grid", grid.url)
@@ -321,46 +311,6 @@ def fleet_endpoints(settings: Settings) -> list[Endpoint]:
     for host in settings.security.internal_hosts:
         add("internal service", host, None)
     return list(dict.fromkeys(found))
-
-
-def address_class(address: Address) -> str | None:
-    """What kind of internal address ``address`` is, or None for an ordinary one."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address in _METADATA_ADDRESSES:
-        return "a cloud metadata service"
-    if address.is_link_local:
-        return "a link-local address (cloud metadata services live there)"
-    if address.is_loopback:
-        return "the node's loopback"
-    if address.is_unspecified:
-        return "the unspecified address (it reaches the node itself)"
-    if address.is_multicast:
-        return "a multicast address"
-    return None
-
-
-_local_cache: dict[Address, bool] = {}
-
-
-def is_local_address(address: Address) -> bool:
-    """Whether ``address`` belongs to this machine (a socket can be bound to it).
-
-    This is how the proxy knows the node host's own addresses (its LAN address,
-    a container's, a bridge's) without listing interfaces. Remembered per address.
-    """
-    known = _local_cache.get(address)
-    if known is not None:
-        return known
-    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.bind((str(address), 0))
-        local = True
-    except OSError:
-        local = False
-    _local_cache[address] = local
-    return local
 
 
 def suite_errors(suite: Any, policy: TargetPolicy) -> list[dict[str, Any]]:
@@ -413,10 +363,6 @@ def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _norm_host(host: str) -> str:
-    return host.strip().strip("[]").rstrip(".").lower()
-
-
 def _split_host_port(text: str) -> tuple[str, int | None]:
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
@@ -432,72 +378,14 @@ def _split_host_port(text: str) -> tuple[str, int | None]:
     return host, int(port_text)
 
 
-def _literal(host: str) -> Address | None:
-    """``host`` as an address when it is one, the way browsers read hosts: WHATWG
-    IPv4 forms too (``2130706433``, ``0x7f.1``, ``0177.0.0.1`` are 127.0.0.1)."""
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    return _whatwg_ipv4(host)
-
-
-def _whatwg_ipv4(host: str) -> ipaddress.IPv4Address | None:
-    parts = host.split(".")
-    if parts and parts[-1] == "":
-        parts.pop()
-    if not parts or len(parts) > 4:
-        return None
-    numbers: list[int] = []
-    for part in parts:
-        number = _ipv4_number(part)
-        if number is None:
-            return None
-        numbers.append(number)
-    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
-        return None
-    value = numbers[-1]
-    for i, n in enumerate(numbers[:-1]):
-        value += n * 256 ** (3 - i)
-    return ipaddress.IPv4Address(value)
-
-
-def _ipv4_number(part: str) -> int | None:
-    if not part:
-        return None
-    base, digits = 10, part
-    if part[:2].lower() == "0x":
-        base, digits = 16, part[2:]
-    elif len(part) > 1 and part.startswith("0"):
-        base, digits = 8, part[1:]
-    if not digits:
-        return 0
-    try:
-        return int(digits, base)
-    except ValueError:
-        return None
-
-
-def _is_loopback_host(host: str) -> bool:
-    if host in _LOOPBACK_NAMES or host.endswith(".localhost") or host in ("", "0.0.0.0", "::"):
-        return True
-    address = _literal(host)
-    return address is not None and (address.is_loopback or address.is_unspecified)
-
-
-def _same_loopback(a: str, b: str) -> bool:
-    """Two spellings of this machine's loopback (a service bound to 0.0.0.0 answers on it)."""
-    return _is_loopback_host(a) and _is_loopback_host(b)
-
-
 def _endpoint_matches(endpoint: Endpoint, host: str, port: int, address: Address | None) -> bool:
     if endpoint.port is not None and endpoint.port != port:
         return False
-    if endpoint.host == host or _same_loopback(endpoint.host, host):
+    if endpoint.host == host or same_loopback(endpoint.host, host):
         return True
     if address is None:
         return False
-    if _is_loopback_host(endpoint.host) and (address.is_loopback or address.is_unspecified):
+    if is_loopback_host(endpoint.host) and (address.is_loopback or address.is_unspecified):
         return True
-    mine = _literal(endpoint.host)
+    mine = host_address(endpoint.host)
     return mine is not None and mine == address
