@@ -33,14 +33,8 @@ from typing import IO
 import httpx
 from pydantic import SecretStr
 
-from grid.launcher import (
-    Role,
-    browser_tmp_dir,
-    config_dir,
-    grid_command,
-    start_egress,
-    stop_group,
-)
+from grid.gridconfig import Role, config_dir
+from grid.launcher import browser_tmp_dir, grid_command, start_egress, stop_group
 from grid.policy import ensure_installed
 from testfleet.errors import InfrastructureError
 from testfleet.gridstatus import wait_until_ready

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from grid import jvm, launcher
-from grid.launcher import grid_command, render_config
+from grid import gridconfig, jvm, launcher
+from grid.gridconfig import render_config
+from grid.launcher import grid_command
 from testfleet import gridstatus
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.gridstatus import GridCapacity, read_capacity
@@ -49,7 +50,7 @@ def make_settings(tmp_path: Path, **grid: Any) -> Settings:
     )
 
 
-def config(settings: Settings, role: launcher.Role) -> dict[str, Any]:
+def config(settings: Settings, role: gridconfig.Role) -> dict[str, Any]:
     return tomllib.loads(render_config(settings, role))
 
 
@@ -156,7 +157,7 @@ def test_standalone_is_queue_plus_node_without_event_bus(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("role", ["hub", "standalone"])
-def test_the_router_asks_for_the_credentials(tmp_path: Path, role: launcher.Role) -> None:
+def test_the_router_asks_for_the_credentials(tmp_path: Path, role: gridconfig.Role) -> None:
     router = config(make_settings(tmp_path), role)["router"]
     assert router == {"username": "fleet", "password": 'pa ss"word'}
 
@@ -176,7 +177,9 @@ def test_a_node_has_no_router_credentials_but_the_secret(tmp_path: Path) -> None
         ("node", "grid_registration_secret", "TESTFLEET_SECURITY__GRID_REGISTRATION_SECRET"),
     ],
 )
-def test_no_role_starts_open(tmp_path: Path, role: launcher.Role, cleared: str, named: str) -> None:
+def test_no_role_starts_open(
+    tmp_path: Path, role: gridconfig.Role, cleared: str, named: str
+) -> None:
     settings = make_settings(tmp_path)
     empty = "" if cleared == "grid_username" else SecretStr("")
     settings.security = settings.security.model_copy(update={cleared: empty})
@@ -186,12 +189,12 @@ def test_no_role_starts_open(tmp_path: Path, role: launcher.Role, cleared: str, 
 
 
 def test_config_files_are_private(tmp_path: Path) -> None:
-    path = launcher.write_config(make_settings(tmp_path), "hub")
+    path = gridconfig.write_config(make_settings(tmp_path), "hub")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-@pytest.mark.parametrize("role", launcher.ROLES)
-def test_every_value_is_explained_by_a_comment(tmp_path: Path, role: launcher.Role) -> None:
+@pytest.mark.parametrize("role", gridconfig.ROLES)
+def test_every_value_is_explained_by_a_comment(tmp_path: Path, role: gridconfig.Role) -> None:
     lines = render_config(make_settings(tmp_path), role).splitlines()
     exempt = ("port", "host", "display-name", "bind", "publish", "subscribe", "max-sessions",
               "password")  # fmt: skip
@@ -232,7 +235,7 @@ def test_commands_write_config_and_give_nodes_their_own_tmpdir(tmp_path: Path) -
         assert tmp.is_dir()
         # Chromium's socket in it must stay under the 107-byte limit of a socket path.
         assert len(f"{tmp}/org.chromium.Chromium.XXXXXX/SingletonSocket") < 100
-        config = launcher.config_dir(settings) / "node.toml"
+        config = gridconfig.config_dir(settings) / "node.toml"
         assert node[-3:] == ["node", "--config", str(config)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
