@@ -27,7 +27,7 @@ def config_dir(settings: Settings) -> Path:
     return settings.paths.state_dir / "grid"
 
 
-def render_config(settings: Settings, role: Role) -> str:
+def render_config(settings: Settings, role: Role, browser_binary: Path | None = None) -> str:
     """The TOML config for one role, with a comment on why each value is what it is."""
     if role not in ROLES:
         raise ValueError(f"unknown grid role {role!r}; expected one of {', '.join(ROLES)}")
@@ -46,12 +46,12 @@ def render_config(settings: Settings, role: Role) -> str:
     if role in ("hub", "standalone"):
         lines += _queue_sections(settings)
     if role in ("node", "standalone"):
-        lines += _node_sections(settings, role)
+        lines += _node_sections(settings, role, browser_binary or settings.grid.chromium_binary)
     lines += _logging_section()
     return "\n".join(lines) + "\n"
 
 
-def write_config(settings: Settings, role: Role) -> Path:
+def write_config(settings: Settings, role: Role, browser_binary: Path | None = None) -> Path:
     """Write the role's TOML config (atomically) and return its path."""
     directory = config_dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
@@ -59,7 +59,7 @@ def write_config(settings: Settings, role: Role) -> Path:
     tmp = path.with_suffix(f".toml.{os.getpid()}.tmp")
     # It holds the Grid's credentials: readable by this user only.
     tmp.touch(mode=0o600)
-    tmp.write_text(render_config(settings, role), encoding="utf-8")
+    tmp.write_text(render_config(settings, role, browser_binary), encoding="utf-8")
     tmp.replace(path)
     return path
 
@@ -193,7 +193,7 @@ def _queue_sections(settings: Settings) -> list[str]:
     ]
 
 
-def _node_sections(settings: Settings, role: Role) -> list[str]:
+def _node_sections(settings: Settings, role: Role, browser_binary: Path) -> list[str]:
     grid = settings.grid
     egress = EgressConfig.from_settings(settings)
     stereotype = {
@@ -201,7 +201,7 @@ def _node_sections(settings: Settings, role: Role) -> list[str]:
         # The node merges these arguments into every session's (they come first):
         # its browsers reach the web through the egress proxy beside it.
         "goog:chromeOptions": {
-            "binary": str(grid.chromium_binary),
+            "binary": str(browser_binary),
             "args": chrome_proxy_args(egress.url),
         },
     }
@@ -242,8 +242,9 @@ def _node_sections(settings: Settings, role: Role) -> list[str]:
         f"webdriver-executable = {_toml(str(grid.chromedriver_path))}",
         f"max-sessions = {_toml(grid.max_sessions)}",
         "# Requests for browserName chrome match this slot; the binary is the node's",
-        "# (clients do not send one), so Debian's chromium is what runs, and its",
-        "# arguments send everything the browser fetches through the egress proxy.",
+        "# (clients do not send one), so Debian's chromium is what runs (as root:",
+        "# through grid/sandbox.py's wrapper, as security.browser_user, sandboxed), and",
+        "# its arguments send everything the browser fetches through the egress proxy.",
         f"stereotype = {_toml(json.dumps(stereotype, separators=(',', ':')))}",
         "",
     ]

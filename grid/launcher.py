@@ -38,6 +38,7 @@ from grid.egress import EgressConfig, egress_command
 from grid.egress import run as run_egress
 from grid.gridconfig import Role, check_credentials, write_config
 from grid.jvm import JAVA_OPTS, class_archive_opts, java_executable
+from grid.sandbox import confinement
 from testfleet.errors import InfrastructureError
 from testfleet.settings import Settings
 
@@ -55,7 +56,8 @@ def grid_command(settings: Settings, role: Role) -> list[str]:
     """Write the role's config and return the command line that runs it.
 
     For ``node`` and ``standalone`` it starts with ``env TMPDIR=...`` (see
-    ``browser_tmp_dir``), then ``java``.
+    ``browser_tmp_dir``), then ``java``; as root, their Chromium runs as
+    ``security.browser_user`` inside its sandbox (``grid.sandbox``).
 
     JVM flags: ``grid.jvm.JAVA_OPTS`` (measured there), the settings' ``java_opts``,
     and the role's class-data-sharing archive. Raises ``InfrastructureError``
@@ -73,15 +75,16 @@ def grid_command(settings: Settings, role: Role) -> list[str]:
     if settings.grid.class_archive:
         archive_dir = settings.paths.cache_dir / "selenium" / "cds"
         jvm_opts += class_archive_opts(java, jar, jvm_opts, archive_dir, role)
-    config = write_config(settings, role)
-    command = [java, *jvm_opts, "-jar", str(jar), role, "--config", str(config)]
     if role == "hub":
-        return command
+        config = write_config(settings, role)
+        return [java, *jvm_opts, "-jar", str(jar), role, "--config", str(config)]
     # Chromium leaves a directory in its TMPDIR after every session; give the
     # node's browsers their own, emptied on every start and by `main` at exit.
     tmp = browser_tmp_dir(settings, role)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    config = write_config(settings, role, browser_binary=confinement(settings, tmp))
+    command = [java, *jvm_opts, "-jar", str(jar), role, "--config", str(config)]
     return ["env", f"TMPDIR={tmp}", *command]
 
 

@@ -11,6 +11,8 @@
 #   4. The browsers' managed URL policy (grid/chromium_policy.json, see grid/policy.py)
 #      in Chromium's machine-wide policy directory, as root; without root it says how,
 #      and `testfleet grid node` refuses to start until it is there.
+#   5. The system user `testfleet-browser`: a Grid node running as root runs Chromium
+#      as that user, with Chromium's sandbox on (grid/sandbox.py).
 #
 # Non-interactive (CI): never prompts, never reads stdin. A second run takes a
 # second or two. Nothing here downloads a browser or driver at run time later:
@@ -199,8 +201,25 @@ install_policy() {
     fi
 }
 
+make_browser_user() {
+    local user="${TESTFLEET_SECURITY__BROWSER_USER-testfleet-browser}"
+    [ -n "$user" ] || return 0
+    if id -u "$user" >/dev/null 2>&1; then
+        say "browser user: $user exists"
+        return
+    fi
+    if [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
+        as_root useradd --system --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin "$user"
+        say "browser user: created $user (a root Grid node runs Chromium as it, sandboxed)"
+    else
+        say "browser user: $user not created (needs root); only a root Grid node uses it"
+    fi
+}
+
 install_debs
 fetch_jar
 make_venv
 install_policy
+make_browser_user
 say "done"

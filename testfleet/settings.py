@@ -285,6 +285,10 @@ class SecuritySettings(BaseModel):
     browser_proxy: str = ""
     """The egress proxy as the worker's browsers should use it (``http://egress:8703``),
     sent with every session. Empty: the Grid node's own proxy, which its config names."""
+    browser_user: str = "testfleet-browser"
+    """The user a Grid node running as root runs Chromium as, with Chromium's sandbox on
+    (``make setup`` creates it). Empty, or no such user: Chromium runs as the node does
+    (as root that means without its sandbox)."""
     chromium_policy_dir: Path = Path("/etc/chromium/policies/managed")
     """Where Debian's Chromium reads managed policies (``/etc/opt/chrome/policies/managed``
     for Google Chrome): ``testfleet grid node`` checks that the URL policy is there."""

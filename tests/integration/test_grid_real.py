@@ -8,6 +8,7 @@ Chromium left behind.
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -97,6 +98,32 @@ def test_requests_queue_while_every_slot_is_busy(grid_settings: Settings, site_u
     wait_until(
         "every slot is free again", lambda: read_capacity(url, auth=auth).free_slots == 2, 15
     )
+
+
+def test_chromium_on_a_root_node_runs_as_the_browser_user_in_its_sandbox(
+    grid_settings: Settings,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only a node running as root hands Chromium to another user")
+    user = grid_settings.security.browser_user
+    try:
+        uid = pwd.getpwnam(user).pw_uid
+    except KeyError:
+        pytest.fail(f"no user {user}: `make setup` (as root) creates it")
+    provider = GridProvider(grid_settings)
+    with browser(provider) as driver:
+        driver.get("about:blank")
+        renderers = [
+            Path(f"/proc/{line.split()[0]}/status").read_text()
+            for line in grid_leftovers(grid_settings)
+            if "--type=renderer" in line
+        ]
+    assert renderers
+    for status in renderers:
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        assert fields["Uid"].split()[0] == str(uid), "renderers run as the browser user"
+        assert fields["Seccomp"] == "2", "renderers run under a seccomp filter"
+        assert len(fields["NSpid"].split()) > 1, "renderers have a PID namespace of their own"
 
 
 def test_close_never_raises_on_a_dead_session(grid_settings: Settings) -> None:
