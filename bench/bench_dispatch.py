@@ -35,8 +35,8 @@ from testfleet.broker import transport_options
 from testfleet.events import Event
 from testfleet.results import PRIORITY_LEVELS, CaseResult
 from testfleet.retention import sweep
-from testfleet.runstore import RunStore
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 from testfleet.suite import Suite
 from tests.fixtures_redis import redis_server
 

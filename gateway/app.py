@@ -22,7 +22,6 @@ from gateway.services import Metrics, Services, Shutdown
 from gateway.sse import sse_events
 from gateway.ws import ws_v1
 from gateway.ws_events import ws_events
-from testfleet import keys
 from testfleet.auth import KeyStore, presented_key
 from testfleet.errors import (
     AuthError,
@@ -96,12 +95,10 @@ async def websocket_metrics(request: Request) -> Response:
     report = services.traffic.to_dict()
     runs: dict[str, Any] = report["runs"]
     if runs and "admin" not in key.scopes:
-        pipe = services.client.pipeline(transaction=False)
-        ids = list(runs)
-        for run_id in ids:
-            pipe.hget(keys.run(run_id), "project")
-        owners = await pipe.execute()
-        report["runs"] = {r: runs[r] for r, p in zip(ids, owners, strict=True) if p == key.project}
+        heads = await services.runs.heads(list(runs))
+        report["runs"] = {
+            h.runId: runs[h.runId] for h in heads if h is not None and h.projectId == key.project
+        }
     report["subscribers"] = services.hub.subscribers
     report["eventsRead"] = services.hub.events_read
     report["slowClientsDropped"] = services.hub.dropped_total

@@ -232,8 +232,8 @@ async def sse_events(request: Request) -> Response:
         raise UsageError(
             f"Last-Event-ID {after!r} is not an event id; send the id: of the last event seen"
         )
-    project, finished = await services.client.hmget(keys.run(run_id), ["project", "finished_ms"])
-    if project != key.project:
+    head = await services.runs.head(run_id)
+    if head is None or head.projectId != key.project:
         # Another project's run is indistinguishable from a missing one.
         raise NotFoundError(f"run {run_id} does not exist in project {key.project} (or expired)")
     owner = key.project
@@ -243,6 +243,6 @@ async def sse_events(request: Request) -> Response:
     )  # fmt: skip
     body = _events(
         services, sub, types, follow=params.get("follow", "").lower() in _TRUE,
-        completed=finished is not None,
+        completed=head.finishedMs is not None,
     )  # fmt: skip
     return EventStreamResponse(body, services.shutdown)

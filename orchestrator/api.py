@@ -37,8 +37,8 @@ from orchestrator.api_services import API_PREFIX, ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
 from testfleet.artifacts import ArtifactStore
 from testfleet.auth import KeyStore
-from testfleet.runstore import RunStore
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 
 __all__ = ["API_PREFIX", "create_app", "main"]
 

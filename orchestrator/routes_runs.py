@@ -105,7 +105,7 @@ def get_runs(
         raise ApiError(400, "invalid_time", "since/until is out of range: give a time "
                        "between 1970 and 9999, e.g. 2026-11-22T02:00:00Z") from None  # fmt: skip
     wanted = RunFilter(status=status, tag=tag, since_ms=since_ms, until_ms=until_ms)
-    return list_runs(services(request).client, key.project, limit, wanted, cursor)
+    return list_runs(services(request).store, key.project, limit, wanted, cursor)
 
 
 @router.get("/runs/{run_id}", summary="Get a run")

@@ -49,11 +49,6 @@ class SweepReport:
     """Entries trimmed from the global event stream."""
 
 
-def _run_and_state_keys(run_id: str) -> list[str]:
-    # The state hash is the run store's private companion of the run hash.
-    return [*keys.run_keys(run_id), keys.run(run_id) + ":state"]
-
-
 def sweep(
     client: redis.Redis, settings: Settings, artifacts_root: Path, now_ms: int | None = None
 ) -> SweepReport:
@@ -76,7 +71,7 @@ def sweep(
             break
         pipe = client.pipeline(transaction=False)
         for run_id in batch:
-            pipe.delete(*_run_and_state_keys(run_id))
+            pipe.delete(*keys.run_keys(run_id))
         pipe.zrem(keys.RUNS_INDEX, *batch)
         pipe.execute()
         expired += batch

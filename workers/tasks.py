@@ -50,9 +50,9 @@ from testfleet.artifacts import ArtifactStore, artifact_url, safe_name
 from testfleet.browser import BrowserProvider, command_timeout_s, load_provider, set_command_timeout
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
-from testfleet.results import AttemptSummary, CaseResult, StepResult
-from testfleet.runstore import RunStore
+from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, Masker
 from workers.analysis import analyze_attempt
 from workers.app import TASK_NAME, app_settings
@@ -64,13 +64,12 @@ log = logging.getLogger(__name__)
 MAX_BROWSER_RESTARTS = 2
 """New sessions one delivery may open after the browser died (or failed to open)."""
 
-_FINAL_EVENT = {
-    "passed": "test_completed",
-    "flaky": "test_completed",
-    "failed": "test_failed",
-    "error": "test_failed",
-    "cancelled": "test_cancelled",
-}
+
+def _final_event(status: str) -> str:
+    """The event that records a case's final ``status``."""
+    if status in GOOD_STATUSES:
+        return "test_completed"
+    return "test_cancelled" if status == "cancelled" else "test_failed"
 
 
 def run_case(
@@ -329,7 +328,7 @@ class _CaseRun:
         self, status: str, outcome: AttemptOutcome | None, error: str | None = None
     ) -> CaseResult | None:
         finished = now_ms()
-        good = status in ("passed", "flaky")
+        good = status in GOOD_STATUSES
         if good:
             error = None
         elif error is None and outcome is not None:
@@ -351,7 +350,7 @@ class _CaseRun:
         self.case = self.case.model_copy(update=update)
         self.case.artifacts = self._artifacts = with_step_log(self.case)
         event = self._event(
-            _FINAL_EVENT[status],
+            _final_event(status),
             {
                 "name": self.case.name,
                 "result": {

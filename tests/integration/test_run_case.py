@@ -24,8 +24,8 @@ from testfleet.artifacts import ArtifactStore
 from testfleet.errors import BrowserError
 from testfleet.events import Event, now_ms
 from testfleet.results import CaseResult, RunRecord
-from testfleet.runstore import RunStore
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
+from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, Suite
 from tests.fixtures_pages import Page, page_server
 from tests.fixtures_redis import redis_server
