@@ -23,6 +23,7 @@ from gateway.sse import sse_events
 from gateway.ws import ws_v1
 from gateway.ws_events import ws_events
 from testfleet.auth import KeyStore, presented_key
+from testfleet.constants import GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH, GATEWAY_WS_PATH
 from testfleet.errors import (
     AuthError,
     InfrastructureError,
@@ -153,9 +154,9 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/sse/events", sse_events, methods=["GET"]),
-            WebSocketRoute("/ws/v1", ws_v1),
-            WebSocketRoute("/ws/events/{run_id}", ws_events),
+            Route(GATEWAY_SSE_PATH, sse_events, methods=["GET"]),
+            WebSocketRoute(GATEWAY_WS_PATH, ws_v1),
+            WebSocketRoute(GATEWAY_RUN_WS_PATH + "/{run_id}", ws_events),
             Route("/api/websocket-metrics", websocket_metrics, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),

@@ -33,10 +33,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from orchestrator import routes_fleet, routes_generate, routes_reports, routes_runs
 from orchestrator.api_errors import ErrorBody, install_error_handlers
 from orchestrator.api_middleware import BodyLimit, RequestMetrics
-from orchestrator.api_services import API_PREFIX, ApiMetrics, Services
+from orchestrator.api_services import ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
 from testfleet.artifacts import ArtifactStore
 from testfleet.auth import KeyStore
+from testfleet.constants import API_PREFIX
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from orchestrator.api_errors import ApiError
 from orchestrator.api_models import RunList, RunSummary
-from orchestrator.api_services import API_PREFIX
+from testfleet.constants import API_PREFIX
 from testfleet.results import RunOverview, RunStatus
 from testfleet.store import RunReader
 

@@ -19,7 +19,6 @@ from testfleet.auth import KeyStore
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 
-API_PREFIX = "/api/v1"
 """Where every authenticated route lives."""
 
 

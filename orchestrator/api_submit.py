@@ -21,9 +21,10 @@ from pydantic import ValidationError
 
 from orchestrator.api_errors import ApiError
 from orchestrator.api_models import RunLinks, RunRequest, RunSubmitted
-from orchestrator.api_services import API_PREFIX, Services
+from orchestrator.api_services import Services
 from orchestrator.dispatch import plan_run
 from testfleet.auth import ApiKey
+from testfleet.constants import API_PREFIX, GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH
 from testfleet.errors import InfrastructureError, SuiteError, TestfleetError, UsageError
 from testfleet.events import Event
 from testfleet.loader import load_document
@@ -190,8 +191,8 @@ def run_links(settings: Settings, run_id: str) -> RunLinks:
     base = f"{API_PREFIX}/runs/{run_id}"
     return RunLinks(
         self=base,
-        events=f"{gateway}/sse/events?runId={run_id}",
-        websocket=f"{ws}/ws/events/{run_id}",
+        events=f"{gateway}{GATEWAY_SSE_PATH}?runId={run_id}",
+        websocket=f"{ws}{GATEWAY_RUN_WS_PATH}/{run_id}",
         report=f"{base}/report.html",
         junit=f"{base}/junit.xml",
     )

@@ -12,9 +12,10 @@ from orchestrator.api_auth import ReadKey, WriteKey
 from orchestrator.api_errors import ERROR_RESPONSES, SUBMIT_ERRORS, ApiError
 from orchestrator.api_listing import RunFilter, epoch_ms, list_runs
 from orchestrator.api_models import Cancelled, RunDetail, RunList, RunRequest, RunSubmitted
-from orchestrator.api_services import API_PREFIX, Services, services
+from orchestrator.api_services import Services, services
 from orchestrator.api_submit import parse_submission, run_links, submit
 from testfleet.auth import ApiKey
+from testfleet.constants import API_PREFIX
 from testfleet.errors import NotFoundError
 from testfleet.results import RunResult, RunStatus
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from testfleet.constants import API_PREFIX
 from testfleet.errors import (
     AuthError,
     InfrastructureError,
@@ -56,17 +57,17 @@ class ApiClient:
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         """Submit a run; returns the 202 answer (runId, links, ...)."""
-        return dict(self._request("POST", "/api/v1/runs", json=body).json())
+        return dict(self._request("POST", f"{API_PREFIX}/runs", json=body).json())
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        return dict(self._request("GET", f"/api/v1/runs/{run_id}").json())
+        return dict(self._request("GET", f"{API_PREFIX}/runs/{run_id}").json())
 
     def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        data = self._request("GET", "/api/v1/runs", params={"limit": limit}).json()
+        data = self._request("GET", f"{API_PREFIX}/runs", params={"limit": limit}).json()
         return list(data["runs"] if isinstance(data, dict) else data)
 
     def cancel(self, run_id: str) -> dict[str, Any]:
-        return dict(self._request("POST", f"/api/v1/runs/{run_id}/cancel").json())
+        return dict(self._request("POST", f"{API_PREFIX}/runs/{run_id}/cancel").json())
 
     def get_bytes(self, path: str) -> bytes:
         return self._request("GET", path).content

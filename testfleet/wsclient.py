@@ -25,6 +25,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from testfleet.client import follow_events
+from testfleet.constants import GATEWAY_SSE_PATH, GATEWAY_WS_PATH
 from testfleet.errors import AuthError, InfrastructureError, NotFoundError
 
 Event = dict[str, Any]
@@ -42,7 +43,7 @@ def websocket_url(gateway_url: str) -> str:
         base = "wss://" + base.removeprefix("https://")
     elif base.startswith("http://"):
         base = "ws://" + base.removeprefix("http://")
-    return base + "/ws/v1"
+    return base + GATEWAY_WS_PATH
 
 
 def backoff_s(failures: int) -> float:
@@ -134,7 +135,7 @@ def follow_link(events_url: str, api_key: str | None) -> Iterator[Event]:
     WebSocket of the same gateway; a link of any other shape is followed as SSE."""
     parts = urlsplit(events_url)
     run_ids = parse_qs(parts.query).get("runId")
-    if parts.path.endswith("/sse/events") and run_ids:
-        base = f"{parts.scheme}://{parts.netloc}{parts.path.removesuffix('/sse/events')}"
+    if parts.path.endswith(GATEWAY_SSE_PATH) and run_ids:
+        base = f"{parts.scheme}://{parts.netloc}{parts.path.removesuffix(GATEWAY_SSE_PATH)}"
         return follow_run(base, api_key, run_ids[0])
     return follow_events(events_url, api_key)

@@ -48,6 +48,7 @@ from celery.signals import worker_process_shutdown
 
 from testfleet.artifacts import ArtifactStore, artifact_url, safe_name
 from testfleet.browser import BrowserProvider, command_timeout_s, load_provider, set_command_timeout
+from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
 from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
@@ -55,7 +56,7 @@ from testfleet.settings import Settings
 from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, Masker
 from workers.analysis import analyze_attempt
-from workers.app import TASK_NAME, app_settings
+from workers.app import app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps
 from workers.steplog import with_step_log, write_step_log
 
@@ -465,7 +466,7 @@ def _run_case_task(self: Task[Any, Any], run_id: str, case_id: str) -> str | Non
 # Registered as a shared task: every Celery app gets it once finalized, so the app
 # (and its settings) is made by the entry point, never at import time here. Applied
 # as a call because celery is untyped (a decorator would erase the function's types).
-run_case_task = shared_task(name=TASK_NAME, bind=True)(_run_case_task)
+run_case_task = shared_task(name=RUN_CASE_TASK, bind=True)(_run_case_task)
 
 
 @worker_process_shutdown.connect
