@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -22,6 +21,7 @@ from gateway.services import Metrics, Services, Shutdown
 from gateway.sse import sse_events
 from gateway.ws import ws_v1
 from gateway.ws_events import ws_events
+from testfleet import logs
 from testfleet.auth import KeyStore, presented_key
 from testfleet.constants import GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH, GATEWAY_WS_PATH
 from testfleet.errors import (
@@ -31,9 +31,10 @@ from testfleet.errors import (
     UsageError,
     http_status,
 )
+from testfleet.logs import RunLogContext
 from testfleet.settings import Settings
 
-log = logging.getLogger("testfleet.gateway")
+log = logs.get_logger(__name__)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -167,6 +168,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     for kind in (AuthError, NotFoundError, UsageError, InfrastructureError, redis.RedisError):
         app.add_exception_handler(kind, handle)
+    app.add_middleware(RunLogContext)
     app.state.services = services
     return app
 
@@ -226,5 +228,5 @@ def build_server(
 
 def main(settings: Settings) -> None:
     """Serve the gateway (what ``testfleet gateway`` runs)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log, "gateway")
     build_server(settings).run()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 import socket
 import time
@@ -32,12 +31,12 @@ import redis
 
 from gateway.hub import Frame
 from gateway.services import Services
-from testfleet import keys
+from testfleet import keys, logs
 from testfleet.events import Event, now_ms
 from testfleet.fleetstate import FleetState, read_fleet
 from testfleet.results import GOOD_STATUSES
 
-log = logging.getLogger("testfleet.gateway.publisher")
+log = logs.get_logger(__name__)
 
 WINDOW_S = 60.0
 """Tests per minute and pass rate are over this many seconds."""

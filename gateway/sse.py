@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
@@ -59,12 +58,12 @@ from starlette.types import Message, Receive, Scope, Send
 from gateway.hub import Frame, Subscription, finish
 from gateway.services import Services, Shutdown
 from gateway.streams import START, Gap
-from testfleet import keys
+from testfleet import keys, logs
 from testfleet.auth import presented_key
 from testfleet.errors import NotFoundError, UsageError
 from testfleet.events import TYPE_CHANNEL, is_stream_id
 
-log = logging.getLogger("testfleet.gateway.sse")
+log = logs.get_logger(__name__)
 
 RETRY_MS = 2000
 """Reconnection delay an EventSource is told to use."""
@@ -237,6 +236,7 @@ async def sse_events(request: Request) -> Response:
         # Another project's run is indistinguishable from a missing one.
         raise NotFoundError(f"run {run_id} does not exist in project {key.project} (or expired)")
     owner = key.project
+    log.info("SSE client (key %s) follows run %s after %s", key.id, run_id, after)
     sub = services.hub.subscribe(
         lambda frame: frame.entry.run_id == run_id and frame.entry.project == owner,
         run_id=run_id, after=after, replay_stream=keys.run_events(run_id),

@@ -7,13 +7,13 @@ errors are translated here into testfleet errors whose message says what to do.
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 
+from testfleet.backoff import Backoff
 from testfleet.constants import API_PREFIX
 from testfleet.errors import (
     AuthError,
@@ -24,6 +24,9 @@ from testfleet.errors import (
     UsageError,
 )
 
+RECONNECT = Backoff(first_s=0.2, max_s=5.0)
+"""Between reconnects of a client following a run's events (SSE here, WebSocket in
+``wsclient``), after a network failure."""
 _UNREACHABLE = (
     "nothing is listening at {url}: start the local fleet with `testfleet up`, or pass --server"
 )
@@ -123,7 +126,7 @@ def follow_events(
 ) -> Iterator[dict[str, Any]]:
     """Every event of an SSE stream, resuming after a disconnect from the last id seen.
 
-    Reconnects with exponential backoff and jitter (0.2 s doubling up to 5 s);
+    Reconnects with exponential backoff and jitter (``RECONNECT``: 0.2 s doubling up to 5 s);
     gives up with ``InfrastructureError`` after ``max_retries`` failed attempts in
     a row. Ends when the server ends the stream (after ``run_completed``) or when
     ``stop(event)`` is true.
@@ -157,4 +160,4 @@ def follow_events(
                     f"lost the event stream at {url} and could not reconnect ({exc}); "
                     "check `testfleet status`, then `testfleet watch RUN_ID`"
                 ) from exc
-            time.sleep(min(5.0, 0.2 * 2**failures) * random.uniform(0.5, 1.0))
+            time.sleep(RECONNECT.delay_s(failures))

@@ -19,7 +19,6 @@ sweeper in every worker costs one SET per interval each.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import time
 from dataclasses import dataclass
@@ -28,10 +27,10 @@ from typing import cast
 
 import redis
 
-from testfleet import keys
+from testfleet import keys, logs
 from testfleet.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 SWEEP_BATCH = 500
 """Expired runs removed per Redis pipeline round trip."""

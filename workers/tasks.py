@@ -33,7 +33,6 @@ Event payloads (``correlationId`` = case id, ``source`` = worker name)::
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import time
@@ -46,6 +45,7 @@ from celery import Task, shared_task
 from celery.exceptions import Reject
 from celery.signals import worker_process_shutdown
 
+from testfleet import logs
 from testfleet.artifacts import ArtifactStore, artifact_url, safe_name
 from testfleet.browser import BrowserProvider, command_timeout_s, load_provider, set_command_timeout
 from testfleet.constants import RUN_CASE_TASK
@@ -60,7 +60,7 @@ from workers.app import app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps
 from workers.steplog import with_step_log, write_step_log
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 MAX_BROWSER_RESTARTS = 2
 """New sessions one delivery may open after the browser died (or failed to open)."""
@@ -101,7 +101,9 @@ def run_case(
     if attempt == -1:
         return runner.finish_cancelled()
     spec = CaseSpec.model_validate_json(store.get_spec(run_id, case_id))
-    return runner.run(spec, attempt)
+    with logs.log_context(run_id=run_id, case_id=case_id, mask=Masker(spec.secrets)):
+        log.info("case %s: attempt %d begins on %s", case_id, attempt, worker_name)
+        return runner.run(spec, attempt)
 
 
 class _Superseded(Exception):
@@ -367,6 +369,8 @@ class _CaseRun:
         if not self.store.finish_case(self.case, event):
             log.info("case %s was already final; this result is dropped", self.case.case_id)
             return None
+        log.info("case %s: %s after %d attempt(s)", self.case.case_id, status,
+                 self.case.attempts, extra={"event": event.type})  # fmt: skip
         write_step_log(self.artifacts, self.case, self.mask)
         return self.case
 
@@ -449,17 +453,18 @@ def _run_case_task(self: Task[Any, Any], run_id: str, case_id: str) -> str | Non
     res = _process_resources(app_settings(self.app))
     name = worker_name(self.request.hostname)
     res.store.source = name  # run_completed, when this case completes the run, names us
-    try:
-        result = run_case(
-            res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
-        )
-    except NotFoundError as exc:
-        log.warning("dropping the task for case %s: %s", case_id, exc)
-        return None
-    except redis.RedisError as exc:
-        # Nothing final was recorded: put the message back for a later delivery.
-        log.error("Redis failed during case %s (%s); requeueing it", case_id, exc)
-        raise Reject(str(exc), requeue=True) from exc
+    with logs.log_context(run_id=run_id, case_id=case_id, worker=name):
+        try:
+            result = run_case(
+                res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
+            )
+        except NotFoundError as exc:
+            log.warning("dropping the task for case %s: %s", case_id, exc)
+            return None
+        except redis.RedisError as exc:
+            # Nothing final was recorded: put the message back for a later delivery.
+            log.error("Redis failed during case %s (%s); requeueing it", case_id, exc)
+            raise Reject(str(exc), requeue=True) from exc
     return result.status if result is not None else None
 
 
