@@ -3,8 +3,8 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 TESTFLEET := $(VENV)/bin/testfleet
 PYTEST_ARGS ?=
-# `make test` fails below this line coverage (%); measured, then set just under it.
-COV_FLOOR ?= 0
+# `make test` fails below this line coverage (%): 86 % measured (6,802 statements), floor just under.
+COV_FLOOR ?= 85
 COV_ARGS  := --cov --cov-report=term --cov-fail-under=$(COV_FLOOR)
 BENCH ?=
 
