@@ -31,7 +31,6 @@ import contextlib
 import html
 import ipaddress
 import json
-import logging
 import os
 import signal
 import socket
@@ -42,8 +41,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from testfleet import logs
 from testfleet.addresses import Address
-from testfleet.settings import Settings
+from testfleet.settings import LogSettings, Settings
 from testfleet.targets import (
     BLOCKED_META,
     BLOCKED_TITLE,
@@ -53,7 +53,7 @@ from testfleet.targets import (
     parse_allowance,
 )
 
-log = logging.getLogger("testfleet.egress")
+log = logs.get_logger(__name__)
 
 HEAD_LIMIT_BYTES = 64 * 1024
 """Longest request or response head accepted."""
@@ -410,9 +410,9 @@ async def serve(config: EgressConfig, stop: asyncio.Event) -> None:
         await stop.wait()
 
 
-def run(config: EgressConfig) -> int:
+def run(config: EgressConfig, log_settings: LogSettings | None = None) -> int:
     """Run the proxy in the foreground until SIGTERM or SIGINT; returns 0."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.configure(log_settings or LogSettings(), "egress")
 
     async def main() -> None:
         stop = asyncio.Event()

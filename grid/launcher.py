@@ -39,8 +39,11 @@ from grid.egress import run as run_egress
 from grid.gridconfig import Role, check_credentials, write_config
 from grid.jvm import JAVA_OPTS, class_archive_opts, java_executable
 from grid.sandbox import confinement
+from testfleet import logs
 from testfleet.errors import InfrastructureError
 from testfleet.settings import Settings
+
+log = logs.get_logger(__name__)
 
 EGRESS_READY_TIMEOUT_S = 20.0
 """How long a node waits for its egress proxy to listen before it gives up."""
@@ -141,8 +144,10 @@ def main(role: Role | Literal["egress"], settings: Settings) -> int:
     a requested stop, else the JVM's exit status.
     """
     if role == "egress":
-        return run_egress(EgressConfig.from_settings(settings))
+        return run_egress(EgressConfig.from_settings(settings), settings.log)
+    logs.configure(settings.log, "grid")
     command = grid_command(settings, role)
+    log.info("starting the Selenium Grid %s from %s", role, settings.selenium_jar)
     egress: subprocess.Popen[bytes] | None = None
     if role != "hub":
         policy.ensure_installed(settings)

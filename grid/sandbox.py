@@ -24,7 +24,6 @@ itself, as before; a node that does not run as root leaves Chromium alone.
 
 from __future__ import annotations
 
-import logging
 import os
 import pwd
 import shlex
@@ -33,9 +32,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from testfleet import logs
 from testfleet.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 _PROBE_TIMEOUT_S = 10.0
 

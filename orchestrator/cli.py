@@ -22,6 +22,7 @@ import click
 from pydantic import ValidationError
 from rich.console import Console
 
+from testfleet import logs
 from testfleet.errors import SuiteError, TestfleetError, UsageError
 from testfleet.settings import Settings
 from testfleet.targets import TargetPolicy
@@ -73,7 +74,7 @@ class FleetGroup(click.Group):
 def main(ctx: click.Context) -> None:
     """testfleet: run browser test suites on a fleet and watch them live."""
     try:
-        ctx.ensure_object(dict)["settings"] = Settings()
+        settings = Settings()
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in err['loc'])}: "
@@ -81,6 +82,9 @@ def main(ctx: click.Context) -> None:
             for err in exc.errors()
         )
         fail(f"invalid settings (TESTFLEET_<SECTION>__<FIELD> or .env): {problems}")
+    # The components' own entry points log at INFO; the CLI's commands only warn.
+    logs.configure(settings.log, "cli", default_level="WARNING")
+    ctx.ensure_object(dict)["settings"] = settings
 
 
 # --- the local fleet -------------------------------------------------------------------

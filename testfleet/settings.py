@@ -256,6 +256,22 @@ class AISettings(BaseModel):
     """Price assumed for a model missing from ``prices_usd_per_mtok`` (errs high)."""
 
 
+class LogSettings(BaseModel):
+    """Logging of every component and the CLI (``TESTFLEET_LOG__FORMAT``, ``__LEVEL``)."""
+
+    format: Literal["auto", "json", "text"] = "auto"
+    """``json``: one JSON object per line, for log collectors; ``text``: for people;
+    ``auto``: text on a terminal, JSON otherwise (containers, ``testfleet up``'s files)."""
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = None
+    """Of the ``testfleet`` loggers and the libraries' (unset: INFO for the components,
+    WARNING for the CLI's own commands)."""
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
 class SecuritySettings(BaseModel):
     """What keeps tenants' browsers confined (see ``testfleet.targets`` and the README).
 
@@ -344,6 +360,7 @@ class Settings(BaseSettings):
     ai: AISettings = AISettings()
     security: SecuritySettings = SecuritySettings()
     bench: BenchSettings = BenchSettings()
+    log: LogSettings = LogSettings()
     server: str | None = None
     """API URL the CLI talks to (``TESTFLEET_SERVER``); the local fleet's when unset."""
     api_key: str | None = None
