@@ -111,7 +111,8 @@ class GridProvider:
                 "(or `testfleet grid standalone`), or point TESTFLEET_GRID__URL at a running Grid"
             ) from exc
         except WebDriverException as exc:
-            if "401" in _message(exc) or "Unauthorized" in _message(exc):
+            message = _message(exc).lower()
+            if "401" in message or "authoriz" in message:
                 raise InfrastructureError(
                     f"the Grid at {self.url} refused our credentials: set the Grid's user "
                     "name and password (TESTFLEET_SECURITY__GRID_USERNAME / __GRID_PASSWORD) "

@@ -46,6 +46,14 @@ def _targets(ctx: click.Context) -> TargetPolicy:
     return TargetPolicy.from_settings(_settings(ctx))
 
 
+def _component_settings(ctx: click.Context) -> Settings:
+    """The settings, with the local fleet's Grid credentials when they name none: a
+    component started by hand beside `testfleet up`'s joins its Grid."""
+    from orchestrator import fleet
+
+    return fleet.with_local_grid_credentials(_settings(ctx))
+
+
 def _run_component(module: str, *args: Any) -> None:
     """Run ``module.main(*args)``, imported by name (components never import each other);
     an int it returns is the exit code."""
@@ -331,14 +339,14 @@ def keys_revoke(ctx: click.Context, key_id: str) -> None:
 @click.pass_context
 def api(ctx: click.Context) -> None:
     """Run the REST API in the foreground."""
-    _run_component("orchestrator.api", _settings(ctx))
+    _run_component("orchestrator.api", _component_settings(ctx))
 
 
 @main.command()
 @click.pass_context
 def gateway(ctx: click.Context) -> None:
     """Run the streaming gateway in the foreground."""
-    _run_component("gateway.app", _settings(ctx))
+    _run_component("gateway.app", _component_settings(ctx))
 
 
 @main.command()
@@ -347,7 +355,7 @@ def gateway(ctx: click.Context) -> None:
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int | None, name: str | None) -> None:
     """Run a Celery worker in the foreground (SIGTERM drains it)."""
-    _run_component("workers.main", _settings(ctx), concurrency, name)
+    _run_component("workers.main", _component_settings(ctx), concurrency, name)
 
 
 @main.command()

@@ -267,6 +267,23 @@ def _start_all(
     return state
 
 
+def with_local_grid_credentials(settings: Settings) -> Settings:
+    """``settings``, with the Grid credentials ``up`` recorded in ``fleet.json`` when
+    the settings name none (a worker started by hand joins the local fleet's Grid)."""
+    if settings.security.grid_credentials is not None:
+        return settings
+    state = FleetState.load(settings.paths.fleet_file)
+    if state is None or not state.grid_password:
+        return settings
+    security = settings.security.model_copy(
+        update={
+            "grid_username": state.grid_username,
+            "grid_password": SecretStr(state.grid_password),
+        }
+    )
+    return settings.model_copy(update={"security": security})
+
+
 def with_grid_secrets(settings: Settings) -> tuple[Settings, dict[str, str]]:
     """``settings`` with the Grid's credentials and registration secret (made up, random,
     for what the settings leave empty), and the environment that hands them to the
