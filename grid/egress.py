@@ -62,7 +62,10 @@ HEAD_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 """Cap on resolving and connecting to one upstream."""
 MAX_CONNECTIONS = 512
-"""Client connections served at once; more wait (browsers open ~6 per host)."""
+"""Client connections served at once; more wait (Chromium opens at most 32 to a proxy)."""
+RESPONSE_TIMEOUT_S = 600.0
+"""Cap on waiting for an upstream's response head (the longest step timeout): a site
+that never answers must not hold a connection of the node's proxy for ever."""
 RESOLVE_EVERY_S = 30.0
 """How often named fleet endpoints (``redis``, ``selenium-hub`` ...) are resolved again."""
 BLOCKED_HEADER = "X-Testfleet-Blocked"
@@ -215,7 +218,7 @@ class EgressProxy:
             return
         sending = asyncio.create_task(_send_body(headers, reader, up_writer))
         try:
-            head = await up_reader.readuntil(b"\r\n\r\n")
+            head = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"), RESPONSE_TIMEOUT_S)
             writer.write(_close_after(head))
             await writer.drain()
             await _copy(up_reader, writer, eof=False)

@@ -171,8 +171,14 @@ class TargetPolicy:
             return None
         parts = urlsplit(text)
         scheme = parts.scheme.lower()
+        if not scheme:
+            return Refusal(
+                _shorten(text),
+                "it is not an absolute URL (a path needs the suite's base_url)",
+                allowable=False,
+            )
         if scheme not in ("http", "https"):
-            shown = f"{scheme}:" if scheme else "a URL without a scheme"
+            shown = f"{scheme}:"
             return Refusal(
                 _shorten(text),
                 f"{shown} is not allowed; browsers open http(s) pages only (local files, "
@@ -326,7 +332,10 @@ def suite_errors(suite: Any, policy: TargetPolicy) -> list[dict[str, Any]]:
         for si, step in enumerate(test.steps):
             if step.step_type != "navigate" or not step.input_data:
                 continue
-            refusal = policy.check_url(resolve(base_url, step.input_data))
+            url = resolve(base_url, step.input_data)
+            if not _has_scheme(url):
+                continue  # a path without a base_url: not a target yet, nothing to refuse
+            refusal = policy.check_url(url)
             if refusal is not None:
                 errors.append(_error(("tests", ti, "steps", si), refusal))
     return errors
