@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from testfleet.suite import ASSERT_KINDS, STEP_TYPES, AnalysisType
+from testfleet.steps import ASSERT_KINDS, STEP_TYPES
+from testfleet.suite import AnalysisType
 
 PROMPT_VERSION = "1"
 

@@ -1,0 +1,112 @@
+"""Pointer steps: clicks, hovering, dragging, scrolling.
+
+A click waits for Playwright's checks (visible, stable, enabled, receives the
+pointer: ``steps.pointer.CLICK_CHECKS``) in one probe per poll, then clicks
+with WebDriver's Element Click. ``force: true`` skips the checks and sends a
+real pointer click at the element's centre, landing on whatever is there.
+"""
+
+from __future__ import annotations
+
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.remote.webelement import WebElement
+
+from testfleet.steps.pointer import CLICK_CHECKS, HOVER_CHECKS
+from testfleet.suite import Step
+from workers.executor.errors import StepFailed
+from workers.executor.page import Handler, Page
+from workers.executor.probe import Readiness
+
+_CENTRE_JS = "arguments[0].scrollIntoView({block: 'center', inline: 'center'});"
+_DRAG_START_PX = 4
+"""How far the pointer moves while held before heading for the target: drag libraries
+wait for a few pixels of movement before they call it a drag."""
+
+
+def _pointer(page: Page, element: WebElement) -> ActionChains:
+    """Actions starting over ``element``; with ``force`` it may not be in view yet."""
+    page.driver.execute_script(_CENTRE_JS, element)
+    return ActionChains(page.driver).move_to_element(element)
+
+
+def click(page: Page, step: Step, timeout_s: float) -> None:
+    def press(seen: Readiness) -> None:
+        assert seen.element is not None
+        if step.force:
+            _pointer(page, seen.element).click().perform()
+        else:
+            seen.element.click()
+
+    page.act(step, timeout_s, "click", CLICK_CHECKS, press)
+
+
+def double_click(page: Page, step: Step, timeout_s: float) -> None:
+    def press(seen: Readiness) -> None:
+        assert seen.element is not None
+        ActionChains(page.driver).double_click(seen.element).perform()
+
+    page.act(step, timeout_s, "double-click", CLICK_CHECKS, press)
+
+
+def right_click(page: Page, step: Step, timeout_s: float) -> None:
+    def press(seen: Readiness) -> None:
+        assert seen.element is not None
+        ActionChains(page.driver).context_click(seen.element).perform()
+
+    page.act(step, timeout_s, "right-click", CLICK_CHECKS, press)
+
+
+def hover(page: Page, step: Step, timeout_s: float) -> None:
+    def move(seen: Readiness) -> None:
+        assert seen.element is not None
+        ActionChains(page.driver).move_to_element(seen.element).perform()
+
+    page.act(step, timeout_s, "hover", HOVER_CHECKS, move)
+
+
+def drag(page: Page, step: Step, timeout_s: float) -> None:
+    target_selector = step.target or ""
+    source = page.act(step, timeout_s, "drag", HOVER_CHECKS, lambda seen: None)
+    target = page.act(
+        step, timeout_s, "drop on", ("visible",), lambda seen: None, selector=target_selector
+    )
+    assert source.element is not None
+    assert target.element is not None
+    # Held, nudged, moved over the target, released: what a hand does, and what both
+    # HTML5 drag and drop and pointer-event drag libraries need to see.
+    ActionChains(page.driver).click_and_hold(source.element).move_by_offset(
+        _DRAG_START_PX, _DRAG_START_PX
+    ).move_to_element(target.element).release().perform()
+
+
+def scroll(page: Page, step: Step, timeout_s: float) -> None:
+    driver = page.driver
+    if step.selector:
+        element = page.wait_attached(step.selector, timeout_s)
+        driver.execute_script(
+            "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'});", element
+        )
+        return
+    where = (step.input_data or "").strip().lower()
+    if where == "top":
+        driver.execute_script("window.scrollTo(0, 0);")
+    elif where == "bottom":
+        driver.execute_script("window.scrollTo(0, document.scrollingElement.scrollHeight);")
+    else:
+        try:
+            pixels = float(where)
+        except ValueError:
+            raise StepFailed(
+                f'scroll needs a selector, "top", "bottom" or a number of pixels, not "{where}"'
+            ) from None
+        driver.execute_script("window.scrollBy(0, arguments[0]);", pixels)
+
+
+HANDLERS: dict[str, Handler] = {
+    "click": click,
+    "double_click": double_click,
+    "right_click": right_click,
+    "hover": hover,
+    "drag": drag,
+    "scroll": scroll,
+}
