@@ -111,11 +111,15 @@ def load_document(
     problems: _Problems = []
     document = _substitute(document, env, "", problems)
     short_keys: _StepMap = {}
-    canonical = _canonicalise(document, short_keys, problems, Uploads(base_dir))
+    refused: set[int] = set()
+    canonical = _canonicalise(document, short_keys, problems, Uploads(base_dir), refused)
+    # A test whose every step was refused has no steps left; saying so would only repeat it.
+    emptied = {f"tests[{ti}].steps: must not be empty" for ti in refused}
     try:
         suite = Suite.model_validate(canonical)
     except ValidationError as exc:
-        problems += [line for err in exc.errors() for line in _describe(err, short_keys)]
+        lines = [line for err in exc.errors() for line in _describe(err, short_keys)]
+        problems += [line for line in lines if line not in emptied]
     else:
         if not problems:
             return suite
@@ -155,9 +159,14 @@ def _join(path: str, key: str) -> str:
 
 
 def _canonicalise(
-    document: dict[str, Any], short_keys: _StepMap, problems: _Problems, uploads: Uploads
+    document: dict[str, Any],
+    short_keys: _StepMap,
+    problems: _Problems,
+    uploads: Uploads,
+    refused: set[int],
 ) -> dict[str, Any]:
-    """Turn short-form steps into canonical ones; canonical ones pass through."""
+    """Turn short-form steps into canonical ones; canonical ones pass through. Tests with a
+    step that could not be understood are added to ``refused``."""
     tests = document.get("tests")
     if not isinstance(tests, list):
         return document  # the model reports the missing or mistyped field
@@ -176,6 +185,7 @@ def _canonicalise(
                 continue
             converted = to_canonical(step, where, problems, uploads)
             if converted is None:
+                refused.add(ti)
                 continue
             key, canonical = converted
             short_keys[(ti, len(out_steps))] = (si, key)

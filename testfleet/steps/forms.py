@@ -67,7 +67,7 @@ SPECS: tuple[StepSpec, ...] = (
     ),
     StepSpec(
         "select", "keyboard and forms", "select",
-        "Choose an option of a <select> by its text, else its value (visible, enabled)",
+        "Choose an option of a <select> by its text, else its value",
         example={"selector": "#country", "option": "Norway"},
         fields=(
             SELECTOR,

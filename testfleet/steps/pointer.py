@@ -34,12 +34,12 @@ def _click(key: str, doc: str) -> StepSpec:
 
 
 SPECS: tuple[StepSpec, ...] = (
-    _click("click", "Click an element once it is visible, stable, enabled and not covered"),
-    _click("double_click", "Double-click an element (same checks as click)"),
-    _click("right_click", "Right-click an element, opening its context menu (same checks)"),
+    _click("click", "Click an element"),
+    _click("double_click", "Double-click an element"),
+    _click("right_click", "Right-click an element (its context menu)"),
     StepSpec(
-        "hover", "pointer", "hover", "Move the pointer over an element (visible, stable, "
-        "not covered)", example="#menu", fields=(SELECTOR,), scalar="selector",
+        "hover", "pointer", "hover", "Move the pointer over an element (menus that open on "
+        "hover)", example="#menu", fields=(SELECTOR,), scalar="selector",
         required=("selector",), checks=HOVER_CHECKS,
     ),
     StepSpec(

@@ -99,15 +99,21 @@ def _body(
     if body is None:
         return
     if isinstance(body, dict):
+        implied: dict[tuple[str, Any], str] = {}
         for name, value in body.items():
             found = spec.field_named(str(name))
             if found is not None:
+                for item in found.sets.items():
+                    implied.setdefault(item, str(name))
                 _fill(found, value, out, f"{where}.{name}", problems, uploads)
             elif name in MODIFIERS:
                 out[MODIFIERS[name]] = value
             else:
                 allowed = ", ".join([*(f.name for f in spec.fields if not f.alias), *MODIFIERS])
                 problems.append(f"{where}: unknown field {name!r} (allowed: {allowed})")
+        clashing = _clashes(implied)
+        if clashing:
+            problems.append(f"{where}: takes only one of {', '.join(clashing)}")
         return
     if isinstance(body, int | float) and not isinstance(body, bool) and spec.number_scalar:
         target = spec.field_named(spec.number_scalar)
@@ -124,6 +130,15 @@ def _body(
         problems.append(f"{where}: needs {wanted}, not {body!r}")
         return
     _fill(target, body, out, where, problems, uploads)
+
+
+def _clashes(implied: dict[tuple[str, Any], str]) -> list[str]:
+    """Fields given together that mean different things (``url`` and ``load`` of a
+    ``wait_for``: both say what ``mode`` is)."""
+    by_key: dict[str, list[str]] = {}
+    for (key, _value), name in implied.items():
+        by_key.setdefault(key, []).append(name)
+    return next((names for names in by_key.values() if len(names) > 1), [])
 
 
 def _fill(

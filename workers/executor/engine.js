@@ -52,7 +52,8 @@ function textMatcher(body) {
   return (t) => norm(t).toLowerCase().includes(want);
 }
 
-// Every element under root, open shadow roots included, in document order.
+// Every element under root (the scope's own shadow root and every open shadow root
+// below included), in document order.
 function allElements(root) {
   const out = [];
   const walk = (node) => {
@@ -61,6 +62,7 @@ function allElements(root) {
       if (el.shadowRoot) walk(el.shadowRoot);
     }
   };
+  if (root.shadowRoot) walk(root.shadowRoot);
   walk(root);
   return out;
 }
@@ -72,6 +74,7 @@ function shadowRoots(root) {
       if (el.shadowRoot) { out.push(el.shadowRoot); walk(el.shadowRoot); }
     }
   };
+  if (root.shadowRoot) { out.push(root.shadowRoot); walk(root.shadowRoot); }
   walk(root);
   return out;
 }
@@ -132,7 +135,8 @@ function implicitRole(el) {
     case "FORM": return "form";
     case "DIALOG": return "dialog";
     case "ARTICLE": return "article";
-    case "SECTION": return accessibleName(el) ? "region" : null;
+    case "SECTION":
+      return el.hasAttribute("aria-label") || el.hasAttribute("aria-labelledby") ? "region" : null;
     case "HR": return "separator";
     case "PROGRESS": return "progressbar";
     case "METER": return "meter";

@@ -83,6 +83,8 @@ def first_line(exc: WebDriverException) -> str:
     """The first line of a WebDriver error, without chromedriver's ``unknown error:``."""
     msg = (exc.msg or exc.__class__.__name__).strip()
     line = msg.splitlines()[0] if msg else exc.__class__.__name__
+    # Selenium appends a link to its troubleshooting page to some errors.
+    line = line.split("; For documentation on this error", 1)[0]
     return line.removeprefix("unknown error: ")
 
 

@@ -68,6 +68,30 @@ def reload(page: Page, step: Step, timeout_s: float) -> None:
     page.driver.refresh()
 
 
+_INTERNAL = ("chrome://", "chrome-untrusted://", "devtools://")
+
+
+def _tabs(page: Page, current: str) -> list[str]:
+    """The session's tabs in the order WebDriver lists them, without Chromium's own
+    windows (headless Chromium lists its omnibox popup as a window too). Telling them
+    apart takes a visit: each is checked once and remembered."""
+    driver = page.driver
+    tabs = []
+    for handle in driver.window_handles:
+        if handle in page.internal:
+            continue
+        if handle not in page.checked and handle != current:
+            driver.switch_to.window(handle)
+            if driver.current_url.startswith(_INTERNAL):
+                page.internal.add(handle)
+                continue
+            page.checked.add(handle)
+        tabs.append(handle)
+    if driver.current_window_handle != current:
+        driver.switch_to.window(current)
+    return tabs
+
+
 def switch_tab(page: Page, step: Step, timeout_s: float) -> None:
     driver = page.driver
     current = driver.current_window_handle
@@ -75,7 +99,7 @@ def switch_tab(page: Page, step: Step, timeout_s: float) -> None:
     wanted = step.expected_result
 
     def look() -> bool:
-        handles = driver.window_handles
+        handles = _tabs(page, current)
         if wanted is not None:
             for handle in handles:
                 driver.switch_to.window(handle)
@@ -110,10 +134,10 @@ def switch_tab(page: Page, step: Step, timeout_s: float) -> None:
 
 def close_tab(page: Page, step: Step, timeout_s: float) -> None:
     driver = page.driver
-    handles = driver.window_handles
+    current = driver.current_window_handle
+    handles = _tabs(page, current)
     if len(handles) < 2:
         raise StepFailed("cannot close the only tab")
-    current = driver.current_window_handle
     driver.close()
     remaining = [h for h in handles if h != current]
     while page.tabs and page.tabs[-1] not in remaining:

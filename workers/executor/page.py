@@ -67,6 +67,9 @@ class Page:
         self.script_timeout_s: float | None = None
         self.tabs: list[str] = []
         """Handles of the tabs ``switch_tab`` left, most recent last (``close_tab`` returns)."""
+        self.checked: set[str] = set()
+        self.internal: set[str] = set()
+        """Window handles seen to be tabs, and Chromium's own windows (not tabs)."""
 
     # -- messages ------------------------------------------------------------------
 
