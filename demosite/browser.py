@@ -2,7 +2,7 @@
 
 - ``/obstacles``: a button under a consent veil (covered until "Accept"), a
   button that slides in (moving, then still), one that never stops pulsing
-  (never stable: ``force`` clicks it), one enabled after a delay, a
+  (never stable: ``force`` clicks it), one enabled a while after "Accept", a
   double-click counter, a context menu, a tooltip on hover.
 - ``/frames``: a payment form in a same-origin ``<iframe>`` that tells its
   parent page when it is paid.
@@ -21,7 +21,7 @@ from starlette.responses import Response
 from demosite.layout import page
 
 ENABLE_DELAY_MS = 600
-"""``/obstacles``: the late button is enabled this long after the page loads."""
+"""``/obstacles``: the late button is enabled this long after the veil is accepted."""
 
 _OBSTACLES_CSS = """
 #veil{position:fixed;inset:0;background:rgba(0,0,0,.35);display:flex;align-items:center;
@@ -55,7 +55,10 @@ _OBSTACLES_BODY = """
 _OBSTACLES_SCRIPT = f"""
 const on = (id, event, fn) => document.getElementById(id).addEventListener(event, fn);
 const say = (id, text) => {{ document.getElementById(id).textContent = text; }};
-on("accept", "click", () => {{ document.getElementById("veil").hidden = true; }});
+on("accept", "click", () => {{
+  document.getElementById("veil").hidden = true;
+  setTimeout(() => {{ document.getElementById("late").disabled = false; }}, {ENABLE_DELAY_MS});
+}});
 on("subscribe", "click", () => say("subscribed", "subscribed"));
 on("slider", "click", () => say("slid", "clicked"));
 on("pulsing", "click", () => say("pulsed", "clicked"));
@@ -71,7 +74,6 @@ on("menu-area", "contextmenu", (e) => {{
 }});
 requestAnimationFrame(() => requestAnimationFrame(() =>
   document.getElementById("slider").classList.add("in")));
-setTimeout(() => {{ document.getElementById("late").disabled = false; }}, {ENABLE_DELAY_MS});
 """
 
 

@@ -337,7 +337,7 @@ def test_death_while_preparing_the_session() -> None:
         (
             _step(1, "navigate", input_data="/down"),
             ("get", WebDriverException("unknown error: net::ERR_CONNECTION_REFUSED\n  (Session)")),
-            "could not open the page: net::ERR_CONNECTION_REFUSED",
+            "could not open http://app.test/down: net::ERR_CONNECTION_REFUSED",
         ),
     ],
 )

@@ -234,7 +234,7 @@ function isDisabled(el) {
 
 function roleMatches(el, role, options) {
   if (roleOf(el) !== role) return false;
-  if (!options["include-hidden"]) {
+  if (!("include-hidden" in options)) {
     if (!isVisible(el)) return false;
     for (let n = el; n; n = n.parentElement) if (n.getAttribute("aria-hidden") === "true") return false;
   }
@@ -467,13 +467,12 @@ function probe(selector, testid, checks, how, done) {
   const info = {value: value, checked: checkedState(control), tag: control.tagName.toLowerCase(),
                 type: control.type || null};
   const want = new Set(checks);
+  // A kind of element that can never be edited fails at once, whatever else holds.
+  const ro = want.has("editable") ? readOnly(control) : false;
+  if (ro === null) return done(["noteditable", el, control, info]);
   if (want.has("visible") && !isVisible(el)) return done(["hidden", el, control, info]);
   if (want.has("enabled") && isDisabled(control)) return done(["disabled", el, control, info]);
-  if (want.has("editable")) {
-    const ro = readOnly(control);
-    if (ro === null) return done(["noteditable", el, control, info]);
-    if (ro) return done(["readonly", el, control, info]);
-  }
+  if (ro) return done(["readonly", el, control, info]);
   if (!want.has("stable") && !want.has("hit")) return done(["ready", el, control, info]);
   if (!inViewport(el)) el.scrollIntoView({block: "center", inline: "center", behavior: "instant"});
   const finish = () => {

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from selenium.common.exceptions import (
     NoSuchFrameException,
     UnexpectedAlertPresentException,
+    WebDriverException,
 )
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -22,6 +25,7 @@ const code = document.querySelector(".error-code");
 return [location.href, entry ? entry.responseStatus : 0, code ? code.textContent.trim() : ""];
 """
 _ERROR_PAGE = "chrome-error://"
+_NET_ERROR = re.compile(r"net::ERR_[A-Z_]+")
 
 
 def _page_load_timeout(driver: WebDriver, timeout_s: float) -> None:
@@ -36,7 +40,15 @@ def navigate(page: Page, step: Step, timeout_s: float) -> None:
     driver = page.driver
     _page_load_timeout(driver, timeout_s)
     url = page.spec.url(step.input_data or "")
-    driver.get(url)
+    try:
+        driver.get(url)
+    except WebDriverException as exc:
+        # Some network errors come back as the command's error rather than as Chrome's
+        # error page (a name that does not resolve, say).
+        error = _NET_ERROR.search(exc.msg or "")
+        if error is None:
+            raise
+        raise StepFailed(f"could not open {url}: {error.group(0)}") from None
     try:
         href, status, code = driver.execute_script(_DOCUMENT_JS)
     except UnexpectedAlertPresentException:
