@@ -34,7 +34,7 @@ from workers.executor import (
     parse_keys,
     thumbnail_name,
 )
-from workers.executor.probe import INSPECT_JS, PROBE_ASYNC_JS, PROBE_JS
+from workers.executor.probe import INSPECT, PROBE, PROBE_ASYNC
 
 
 def _png(width: int = 1280, height: int = 800) -> bytes:
@@ -110,7 +110,7 @@ class FakeDriver:
     def execute_script(self, script: str, *args: Any) -> Any:
         if script.startswith("return [window.innerWidth"):  # sizing the viewport
             return [1280, 800, 1280, 939]
-        if script in (PROBE_JS, PROBE_ASYNC_JS):  # is the element there and ready?
+        if script in (PROBE.small, PROBE_ASYNC.small):  # is the element there and ready?
             self._maybe_fail("find_elements")
             found = self.elements.get(args[0], [])
             if not found:
@@ -120,7 +120,7 @@ class FakeDriver:
             if not element.displayed:
                 return ["hidden", element, element, info]
             return ["ready", element, element, info]
-        if script == INSPECT_JS:  # what an assertion reads
+        if script == INSPECT.small:  # what an assertion reads
             self._maybe_fail("find_elements")
             found = self.elements.get(args[0], [])
             if not found:

@@ -1,6 +1,6 @@
 // testfleet's in-page engine: selectors, actionability and what assertions read.
-// Sent with every execute_script call (never installed on the page, so the page can
-// neither see nor break it); workers/executor/probe.py appends the call.
+// workers/executor/probe.py installs it once per document (a non-enumerable window
+// property named after a hash of this file) and then calls it with small scripts.
 // Selector language: testfleet/steps/selectors.py. Actionability follows
 // Playwright's rules (docs/src/actionability.md): visible = non-empty box and not
 // visibility:hidden (opacity 0 IS visible); stable = same box across an animation

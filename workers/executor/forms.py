@@ -23,7 +23,7 @@ from testfleet.steps.pointer import CLICK_CHECKS
 from testfleet.suite import Step
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page
-from workers.executor.probe import CHOOSE_JS, FILL_JS, Readiness, operate
+from workers.executor.probe import CHOOSE, FILL, Readiness, operate
 
 _SELECT_ALL_DELETE = (Keys.CONTROL, "a", Keys.NULL, Keys.DELETE)
 """Select the field's text and delete it: Control+A then Delete (the nodes run Linux)."""
@@ -106,7 +106,7 @@ def clear(page: Page, step: Step, timeout_s: float) -> None:
 
 
 def fill(page: Page, step: Step, timeout_s: float) -> None:
-    seen = page.act_in_page(step, timeout_s, FILL_JS, EDIT_CHECKS, step.input_data or "")
+    seen = page.act_in_page(step, timeout_s, FILL, EDIT_CHECKS, step.input_data or "")
     error = seen.info.get("error")
     if error:
         raise StepFailed(f'cannot fill "{step.selector}": {error}')
@@ -135,7 +135,7 @@ def select(page: Page, step: Step, timeout_s: float) -> None:
             f"{timeout_s:.1f} s (options: {page.shown(listed)})"
         )
 
-    page.act_in_page(step, timeout_s, CHOOSE_JS, ("visible", "enabled"), wanted, chosen, why)
+    page.act_in_page(step, timeout_s, CHOOSE, ("visible", "enabled"), wanted, chosen, why)
 
 
 def _set_checked(page: Page, step: Step, timeout_s: float, want: bool) -> None:

@@ -15,11 +15,13 @@ from testfleet.steps.compare import compare
 from testfleet.suite import Step
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page
+from workers.executor.probe import INSTALL_JS
 
 _PAGE_LOAD_ATTR = "_testfleet_page_load_s"
 # What the tab shows after a navigation: its URL, the main document's HTTP status (0 for
 # about:, data: and error pages) and, on Chrome's network error page, the error's name.
-_DOCUMENT_JS = """
+# The step engine is installed in the same round trip: the next steps will need it.
+_DOCUMENT_JS = f"""{INSTALL_JS}
 const entry = performance.getEntriesByType("navigation")[0];
 const code = document.querySelector(".error-code");
 return [location.href, entry ? entry.responseStatus : 0, code ? code.textContent.trim() : ""];

@@ -35,7 +35,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 from testfleet.steps.base import Check
 from testfleet.suite import CaseSpec, Masker, Step
 from workers.executor.errors import StepFailed, first_line, shorten
-from workers.executor.probe import Readiness, Retarget, inspect, probe, probe_and, query
+from workers.executor.probe import Readiness, Retarget, Script, inspect, probe, probe_and, query
 
 POLL_S = 0.1
 """How often explicit waits re-check their condition, in seconds."""
@@ -170,14 +170,14 @@ class Page:
         self,
         step: Step,
         timeout_s: float,
-        script: str,
+        script: Script,
         checks: tuple[Check, ...],
         argument: str,
         accept: Callable[[Readiness], bool] | None = None,
         why: Callable[[str], str] | None = None,
     ) -> Readiness:
         """``act`` for an action done by the page itself in the probe's round trip
-        (``probe.FILL_JS``, ``CHOOSE_JS``): ``accept(readiness)`` says whether it went
+        (``probe.FILL``, ``CHOOSE``): ``accept(readiness)`` says whether it went
         through; ``why(default message)`` may say better why not."""
         selector = step.selector or ""
         checks = () if step.force else checks
