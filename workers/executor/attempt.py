@@ -14,7 +14,6 @@ test goes on, and fails at the end with the first failure).
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Literal
 
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from testfleet import logs
 from testfleet.artifacts import safe_name
 from testfleet.results import StepResult, StepStatus
 from testfleet.suite import CaseSpec, Masker, Step
@@ -36,7 +36,7 @@ from workers.executor.handlers import HANDLERS
 from workers.executor.page import Page
 from workers.executor.shots import make_thumbnail, thumbnail_name
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 AttemptStatus = Literal["passed", "failed", "error", "cancelled"]
 
