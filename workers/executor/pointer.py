@@ -8,9 +8,12 @@ real pointer click at the element's centre, landing on whatever is there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.remote.webelement import WebElement
 
+from testfleet.steps.base import Check
 from testfleet.steps.pointer import CLICK_CHECKS, HOVER_CHECKS
 from testfleet.suite import Step
 from workers.executor.errors import StepFailed
@@ -37,28 +40,27 @@ def click(page: Page, step: Step, timeout_s: float) -> None:
     page.act(step, timeout_s, "click", CLICK_CHECKS, press)
 
 
-def double_click(page: Page, step: Step, timeout_s: float) -> None:
-    def press(seen: Readiness) -> None:
-        assert seen.element is not None
-        ActionChains(page.driver).double_click(seen.element).perform()
+def _gesture(
+    verb: str,
+    checks: tuple[Check, ...],
+    gesture: Callable[[ActionChains, WebElement], ActionChains],
+) -> Handler:
+    """A handler doing ``gesture`` with the pointer on the step's element, once ready."""
 
-    page.act(step, timeout_s, "double-click", CLICK_CHECKS, press)
+    def handler(page: Page, step: Step, timeout_s: float) -> None:
+        def act(seen: Readiness) -> None:
+            assert seen.element is not None
+            start = _pointer(page, seen.element) if step.force else ActionChains(page.driver)
+            gesture(start, seen.element).perform()
+
+        page.act(step, timeout_s, verb, checks, act)
+
+    return handler
 
 
-def right_click(page: Page, step: Step, timeout_s: float) -> None:
-    def press(seen: Readiness) -> None:
-        assert seen.element is not None
-        ActionChains(page.driver).context_click(seen.element).perform()
-
-    page.act(step, timeout_s, "right-click", CLICK_CHECKS, press)
-
-
-def hover(page: Page, step: Step, timeout_s: float) -> None:
-    def move(seen: Readiness) -> None:
-        assert seen.element is not None
-        ActionChains(page.driver).move_to_element(seen.element).perform()
-
-    page.act(step, timeout_s, "hover", HOVER_CHECKS, move)
+double_click = _gesture("double-click", CLICK_CHECKS, lambda chain, el: chain.double_click(el))
+right_click = _gesture("right-click", CLICK_CHECKS, lambda chain, el: chain.context_click(el))
+hover = _gesture("hover", HOVER_CHECKS, lambda chain, el: chain.move_to_element(el))
 
 
 def drag(page: Page, step: Step, timeout_s: float) -> None:
