@@ -162,7 +162,7 @@ def load_suites(submission: Submission, targets: TargetPolicy | None = None) -> 
     for source, raw in submission.documents:
         try:
             document = _parse_yaml(raw, source) if isinstance(raw, str) else raw
-            suite = load_document(document, submission.variables, source, targets)
+            suite = load_document(document, submission.variables, source, targets=targets)
         except SuiteError as exc:
             problems += exc.problems
             continue

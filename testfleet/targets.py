@@ -244,21 +244,12 @@ BLOCKED_META = "testfleet-blocked"
 """``<meta name>`` of the egress proxy's refusal page; its ``content`` is the reason."""
 BLOCKED_TITLE = "Blocked by testfleet"
 
-PAGE_PROBE = f"""
-const meta = document.querySelector('meta[name="{BLOCKED_META}"]');
-if (meta) return ['refused', meta.content];
-if (!String(document.documentURI).startsWith('chrome-error:')) return null;
-const code = document.querySelector('.error-code');
-return ['error', code ? code.textContent.trim() : '',
-        document.body ? document.body.innerText.slice(0, 200) : ''];
-"""
-"""JavaScript a navigation runs on the page it arrived at; ``page_refusal`` reads its answer."""
-
 
 def page_refusal(url: str, probe: object) -> str | None:
-    """Why the page ``PAGE_PROBE`` answered ``probe`` on is not the page ``url`` asked
-    for (the egress proxy refused it, the browser blocked it or could not load it),
-    or None when it is."""
+    """Why a navigation to ``url`` did not get its page, from what the page it landed on
+    showed (``probe``): ``["refused", reason]`` (the egress proxy's page, its
+    ``BLOCKED_META`` content) or ``["error", code, text]`` (Chromium's error page, its
+    ``net::`` code and first words); None for anything else."""
     if not isinstance(probe, list) or not probe:
         return None
     if probe[0] == "refused":
@@ -281,7 +272,7 @@ def page_refusal(url: str, probe: object) -> str | None:
             "connection or could not reach the host (net::ERR_TUNNEL_CONNECTION_FAILED; "
             f"internal addresses are refused unless allowed with {SETTING})"
         )
-    return f"could not open the page: net::{code}" if code else "could not open the page"
+    return f"could not open {url}: {f'net::{code}' if code else 'a network error'}"
 
 
 def fleet_endpoints(settings: Settings) -> list[Endpoint]:
