@@ -35,7 +35,7 @@ from orchestrator.api_errors import ErrorBody, install_error_handlers
 from orchestrator.api_middleware import BodyLimit, RequestMetrics
 from orchestrator.api_services import API_PREFIX, ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
-from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts import open_store
 from testfleet.auth import KeyStore
 from testfleet.runstore import RunStore
 from testfleet.settings import Settings
@@ -55,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         store=RunStore(client, settings, source=f"api@{socket.gethostname()}"),
         keys=KeyStore(client),
         dispatcher=Dispatcher(settings),
-        artifacts=ArtifactStore(settings.paths.artifacts),
+        artifacts=open_store(settings),
         metrics=metrics,
     )
 
@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             services.dispatcher.close()
+            services.artifacts.close()
             client.close()
 
     app = FastAPI(

@@ -67,7 +67,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
-from testfleet.artifacts import safe_name
+from testfleet.artifacts import safe_name, thumbnail_name
 from testfleet.results import StepResult, StepStatus
 from testfleet.suite import CaseSpec, Masker, Step
 from workers.probe import Readiness, probe
@@ -179,12 +179,6 @@ class StepFailed(Exception):
 
 class BrowserDied(Exception):
     """The browser session is gone; nothing more can run in it."""
-
-
-def thumbnail_name(name: str) -> str:
-    """The thumbnail's name for a screenshot named ``name`` (``x.png`` -> ``x-thumb.png``)."""
-    stem = name.removesuffix(".png")
-    return f"{stem}-thumb.png"
 
 
 def make_thumbnail(png: bytes, width_px: int = THUMBNAIL_WIDTH_PX) -> bytes:

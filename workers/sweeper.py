@@ -1,7 +1,7 @@
 """The retention sweep, run from every worker's main process.
 
 Why the workers: every deployment has them (the API may be replaced or scaled to
-zero behind a CI job), they already mount the artifact volume they write to, and
+zero behind a CI job), they already write to the artifact store, and
 ``retention.maybe_sweep`` takes a fleet-wide Redis lock, so however many workers
 run this thread, one sweep happens per ``retention.sweep_interval_s``.
 """
@@ -12,6 +12,8 @@ import logging
 
 import redis
 
+from testfleet.artifacts import open_store
+from testfleet.errors import InfrastructureError
 from testfleet.retention import maybe_sweep
 from testfleet.settings import Settings
 from workers.periodic import run_while_worker_lives, worker_name
@@ -32,12 +34,19 @@ class Sweeper:
         self._client = redis.Redis.from_url(
             settings.redis.url, decode_responses=True, socket_timeout=30
         )
+        self._artifacts = open_store(settings)
 
     def tick(self) -> None:
-        maybe_sweep(self._client, self._settings, self._settings.paths.artifacts, self._owner)
+        try:
+            maybe_sweep(self._client, self._settings, self._artifacts, self._owner)
+        except InfrastructureError as exc:
+            # The artifact store is down: the next interval tries again (Redis errors are
+            # the loop's to log).
+            log.warning("%s: %s", self.what, exc)
 
     def close(self) -> None:
         self._client.close()
+        self._artifacts.close()
 
 
 def install(settings: Settings) -> None:

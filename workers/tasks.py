@@ -46,7 +46,7 @@ from celery import Task, shared_task
 from celery.exceptions import Reject
 from celery.signals import worker_process_shutdown
 
-from testfleet.artifacts import ArtifactStore, artifact_url, safe_name
+from testfleet.artifacts import ArtifactStore, artifact_url, case_artifact_name, open_store
 from testfleet.browser import BrowserProvider, command_timeout_s, load_provider, set_command_timeout
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
@@ -322,7 +322,7 @@ class _CaseRun:
         )
 
     def save_artifact(self, attempt: int, name: str, data: bytes) -> str:
-        stored = f"{safe_name(self.case.case_id)}-a{attempt}-{name}"
+        stored = case_artifact_name(self.case.case_id, attempt, name)
         return self.artifacts.save(self.case.run_id, stored, data)
 
     def _finish(
@@ -430,7 +430,7 @@ def _process_resources(settings: Settings) -> _Resources:
             settings=settings,
             store=RunStore.connect(settings),
             provider=load_provider(settings),
-            artifacts=ArtifactStore(settings.paths.artifacts),
+            artifacts=open_store(settings),
         )
     return _resources
 
