@@ -37,6 +37,7 @@ from orchestrator.api_services import API_PREFIX, ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
 from testfleet.artifacts import open_store
 from testfleet.auth import KeyStore
+from testfleet.fleetmetrics.export import FleetCollector
 from testfleet.runstore import RunStore
 from testfleet.settings import Settings
 
@@ -49,6 +50,9 @@ def create_app(settings: Settings) -> FastAPI:
     """The API as an ASGI app; its Redis and broker connections close at shutdown."""
     client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
     metrics = ApiMetrics()
+    # The fleet's figures (queue, workers, Grid, durations, pool, AI) are exported here:
+    # one scrape target for the whole fleet (testfleet.fleetmetrics says why).
+    metrics.registry.register(FleetCollector(client, settings))
     services = Services(
         settings=settings,
         client=client,
@@ -95,7 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     def prometheus() -> Response:
-        """Prometheus metrics."""
+        """Prometheus metrics: the API's own and the fleet's (``testfleet_*``)."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # Routers of /api/v1. Each guards its routes with a key dependency from

@@ -57,6 +57,7 @@ from testfleet.suite import CaseSpec, Masker
 from workers.analysis import analyze_attempt
 from workers.app import TASK_NAME, app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps
+from workers.metrics import AttemptMetrics, record_final
 from workers.steplog import with_step_log, write_step_log
 
 log = logging.getLogger(__name__)
@@ -247,8 +248,11 @@ class _CaseRun:
             },
         )
         hooks = _AttemptHooks(self, number)
+        metrics = AttemptMetrics(self.provider)
+        asked = time.monotonic()
         try:
             driver = self.provider.open()
+            metrics.session_started(time.monotonic() - asked)
         except InfrastructureError as exc:
             # No session (Grid full or down): like a browser death, worth a bounded retry.
             skipped = [
@@ -268,6 +272,8 @@ class _CaseRun:
                 outcome = execute_steps(driver, spec, hooks.as_hooks())
             finally:
                 self.provider.close(driver)
+        metrics.steps(outcome.steps)
+        metrics.write(self.store.redis)
         if hooks.superseded:
             raise _Superseded
         self._artifacts += outcome.artifacts
@@ -368,6 +374,7 @@ class _CaseRun:
             log.info("case %s was already final; this result is dropped", self.case.case_id)
             return None
         write_step_log(self.artifacts, self.case, self.mask)
+        record_final(self.store.redis, self.case)  # once: only the delivery that finished it
         return self.case
 
 

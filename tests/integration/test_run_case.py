@@ -18,14 +18,18 @@ from typing import Any, cast
 
 import pytest
 import redis
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.provider import LocalProvider
 from orchestrator.reports import html_report
 from testfleet import keys
 from testfleet.artifacts import open_store, screenshots, thumbnail_name
+from testfleet.browser import load_provider
 from testfleet.errors import BrowserError
 from testfleet.events import Event, now_ms
+from testfleet.fleetmetrics.export import FleetCollector
 from testfleet.results import CaseResult, RunRecord
 from testfleet.runstore import RunStore
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
@@ -659,3 +663,52 @@ def test_a_real_worker_takes_critical_cases_first_and_drains_on_sigterm(
     assert (first.started_ms or 0) < (second.started_ms or 0)
     assert second.worker is not None
     assert second.worker.startswith("tfworker-7@")
+
+
+def fleet_samples(settings: Settings) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The fleet metrics as the API's /metrics renders them, parsed back."""
+    registry = CollectorRegistry()
+    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+    registry.register(FleetCollector(client, settings))
+    text = generate_latest(registry).decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
+
+
+def test_the_pool_and_the_steps_reach_the_fleet_metrics(
+    store: RunStore, settings: Settings, base_url: str
+) -> None:
+    settings.grid.pool_size, settings.grid.pool_max_uses = 1, 2
+    store.redis.flushdb()
+    pool = load_provider(settings)
+    try:
+        # pool_max_uses 2: a new session, the same one reset and lent, then recycled: new.
+        for _ in range(3):
+            run_id, case_id = create_run(store, suite_doc(base_url, LOGIN_STEPS[:3]))
+            result = run_case(store, pool, open_store(settings), settings, run_id, case_id, "w")
+            assert result is not None
+            assert result.status == "passed"
+    finally:
+        pool.shutdown()
+    got = fleet_samples(settings)
+
+    def value(name: str, **labels: str) -> float:
+        return got.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    # Exact counts depend on whether a reset passed its health check (a loaded machine can
+    # fail one: then the session is replaced), so check what must hold either way.
+    opened = value("testfleet_sessions_opened_total")
+    assert opened >= 2, "the first session, and one after a recycle or a replacement"
+    assert opened == value("testfleet_session_start_seconds_count", kind="new")
+    assert value("testfleet_pool_resets_total", result="ok") == value(
+        "testfleet_session_start_seconds_count", kind="pooled"
+    )
+    replaced = value("testfleet_pool_replacements_total", reason="failed_check")
+    assert replaced == value("testfleet_pool_resets_total", result="failed")
+    assert replaced + value("testfleet_pool_replacements_total", reason="recycled") >= 1
+    assert opened + value("testfleet_pool_resets_total", result="ok") >= 3
+    assert got[("testfleet_case_duration_seconds_count", (("status", "passed"),))] == 3
+    assert got[("testfleet_case_duration_seconds_count", (("status", "failed"),))] == 0
+    assert got[("testfleet_step_duration_seconds_count", (("action", "navigate"),))] == 3
+    assert got[("testfleet_runs", (("status", "passed"),))] == 3
+    assert got[("testfleet_grid_up", ())] == 0, "no Grid in this test: reported, not raised"
