@@ -53,6 +53,7 @@ def metrics_histogram(name: str) -> str:
     (not cumulative), ``<label><TAB>sum`` -> seconds; never expires (see METRICS_COUNTERS)."""
     return f"{PREFIX}:metrics:hist:{name}"
 
+
 def run(run_id: str) -> str:
     """Hash: one run's record (``meta`` JSON, ``status``, ``pending`` count, ``cancelled``)."""
     return f"{PREFIX}:run:{run_id}"

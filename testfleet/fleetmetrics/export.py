@@ -12,7 +12,7 @@ testfleet_worker_slots                gauge    cases the live workers can run at
 testfleet_workers{state}              gauge    workers alive / silent (no beat for 20 s)
 testfleet_worker_heartbeat_age_seconds gauge   per worker: seconds since its last beat
 testfleet_grid_up                     gauge    1 when the Grid answered its status
-testfleet_grid_slots_free / _total    gauge    browser slots on UP nodes
+testfleet_grid_slots_free / _capacity    gauge    browser slots on UP nodes
 testfleet_grid_session_queue          gauge    new-session requests waiting in the Grid
 testfleet_runs{status}                gauge    kept runs by status (newest 10,000)
 testfleet_case_duration_seconds       hist.    by final status
@@ -203,7 +203,9 @@ class FleetCollector(Collector):
     def _grid(self) -> list[Metric]:
         up = GaugeMetricFamily("testfleet_grid_up", "1 when the Selenium Grid answered")
         free = GaugeMetricFamily("testfleet_grid_slots_free", "Free browser slots on UP nodes")
-        total = GaugeMetricFamily("testfleet_grid_slots_total", "Browser slots on UP nodes")
+        total = GaugeMetricFamily(
+            "testfleet_grid_slots_capacity", "Browser slots on UP nodes, busy or free"
+        )
         queue = GaugeMetricFamily(
             "testfleet_grid_session_queue", "New-session requests waiting in the Grid"
         )

@@ -3,6 +3,8 @@ parser, has every fleet family, and each moves while a real run goes through the
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -11,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Fleet
+from tests.conftest import ROOT, Fleet
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.grid, pytest.mark.browser, pytest.mark.slow]
@@ -27,7 +29,7 @@ FAMILIES = {
     "testfleet_worker_heartbeat_age_seconds": "gauge",
     "testfleet_grid_up": "gauge",
     "testfleet_grid_slots_free": "gauge",
-    "testfleet_grid_slots_total": "gauge",
+    "testfleet_grid_slots_capacity": "gauge",
     "testfleet_grid_session_queue": "gauge",
     "testfleet_runs": "gauge",
     "testfleet_case_duration_seconds": "histogram",
@@ -94,7 +96,7 @@ def test_every_fleet_family_exists_and_moves_during_a_run(fleet: Fleet, tmp_path
     assert value(before, "testfleet_fleet_metrics_up") == 1
     assert value(before, "testfleet_grid_up") == 1
     assert value(before, "testfleet_workers", state="alive") == 2
-    assert value(before, "testfleet_grid_slots_total") >= 2
+    assert value(before, "testfleet_grid_slots_capacity") >= 2
 
     suite = tmp_path / "metrics.yaml"
     suite.write_text(SUITE)
@@ -118,7 +120,7 @@ def test_every_fleet_family_exists_and_moves_during_a_run(fleet: Fleet, tmp_path
     assert done[0].returncode == 1, done[0].stdout + done[0].stderr  # one test fails on purpose
     assert seen["queued"] > 0, "cases waited in the queue"
     assert seen["running"] > 0, "cases ran"
-    assert seen["free_min"] < value(before, "testfleet_grid_slots_total"), "slots were taken"
+    assert seen["free_min"] < value(before, "testfleet_grid_slots_capacity"), "slots were taken"
 
     _, after = scrape(fleet)
 
@@ -144,3 +146,17 @@ def test_every_fleet_family_exists_and_moves_during_a_run(fleet: Fleet, tmp_path
                  "testfleet_ai_cost_usd_total", "testfleet_grid_session_queue",
                  "testfleet_worker_heartbeat_age_seconds", "testfleet_worker_slots"):  # fmt: skip
         assert any(n == name for n, _ in after), f"{name} is exported"
+
+
+def test_the_grafana_dashboard_uses_only_metrics_the_fleet_exports(fleet: Fleet) -> None:
+    exported: set[str] = set()
+    for url in (fleet.status["api_url"], fleet.status["gateway_url"]):
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+        exported |= {f.name for f in text_string_to_metric_families(text)}
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "testfleet-fleet.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(exprs) >= 20
+    used = {re.sub(r"_(bucket|count|sum|total)$", "", m)
+            for e in exprs for m in re.findall(r"testfleet_\w+", e)}  # fmt: skip
+    assert used - exported == set()
+    assert set(FAMILIES) <= used | {"testfleet_worker_slots"}, "every fleet family is shown"
