@@ -17,10 +17,9 @@ from typing import Any
 import redis
 
 from testfleet import keys
-from testfleet.broker import PRIORITY_STEPS, transport_options
+from testfleet.broker import PRIORITY_STEPS
 from testfleet.errors import InfrastructureError
 from testfleet.gridstatus import GridCapacity, read_capacity
-from testfleet.results import PRIORITY_LEVELS
 from testfleet.settings import Settings
 
 HEARTBEAT_INTERVAL_S = 5.0
@@ -79,32 +78,15 @@ def read_workers(client: redis.Redis) -> list[WorkerBeat]:
     return sorted((b for b in beats if b is not None), key=lambda b: b.name)
 
 
-KOMBU_SEP = "\x06\x16"
-"""kombu's separator between a queue's name and its priority, unless the broker sets one."""
+def queue_lists(queue: str) -> list[str]:
+    """The Redis lists kombu keeps for ``queue``'s priorities (see ``broker``)."""
+    return [queue if step == 0 else f"{queue}:{step}" for step in PRIORITY_STEPS]
 
 
-def queue_lists(settings: Settings) -> list[str]:
-    """The Redis lists kombu keeps for the queue's priority steps, step 0 first.
-
-    Derived from the broker's own transport options (its ``sep``, else kombu's), so the
-    queue depth, the fleet metrics and the autoscaler's list names (deploy/kubernetes,
-    checked against this by the tests) follow any change there.
-    """
-    queue = settings.worker.queue
-    sep = str(transport_options(settings).get("sep", KOMBU_SEP))
-    return [queue if step == 0 else f"{queue}{sep}{step}" for step in PRIORITY_STEPS]
-
-
-def priority_lists(settings: Settings) -> dict[str, str]:
-    """Priority name (``critical`` ... ``low``) -> the Redis list its cases wait in."""
-    lists = queue_lists(settings)
-    return {name: lists[step] for name, step in PRIORITY_LEVELS.items()}
-
-
-def queue_depth(client: redis.Redis, settings: Settings) -> int:
-    """Test cases waiting in the queue (every priority), not yet taken by a worker."""
+def queue_depth(client: redis.Redis, queue: str) -> int:
+    """Test cases waiting in ``queue`` (every priority), not yet taken by a worker."""
     pipe = client.pipeline(transaction=False)
-    for name in queue_lists(settings):
+    for name in queue_lists(queue):
         pipe.llen(name)
     return sum(int(n) for n in pipe.execute())
 
@@ -159,7 +141,7 @@ def read_fleet(
     beats = read_workers(client)
     workers = [w for w in beats if w.alive(now_ms)]
     silent = [w for w in beats if not w.alive(now_ms)]
-    depth = queue_depth(client, settings)
+    depth = queue_depth(client, settings.worker.queue)
     try:
         grid: GridCapacity | None = read_capacity(settings.grid.url, timeout_s=grid_timeout_s)
         error = None

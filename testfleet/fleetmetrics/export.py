@@ -47,7 +47,7 @@ from prometheus_client.registry import Collector
 from testfleet import fleetmetrics as fm
 from testfleet import keys
 from testfleet.errors import InfrastructureError
-from testfleet.fleetstate import STALE_AFTER_S, priority_lists, read_workers
+from testfleet.fleetstate import STALE_AFTER_S, queue_lists, read_workers
 from testfleet.gridstatus import GridCapacity, read_capacity
 from testfleet.results import PRIORITY_LEVELS
 from testfleet.settings import Settings
@@ -221,10 +221,13 @@ class FleetCollector(Collector):
         return [up, free, total, queue]
 
 
+def priority_lists(settings: Settings) -> dict[str, str]:
+    """Priority name (``critical`` ... ``low``) -> the Redis list its cases wait in: the
+    broker's own list names (``fleetstate.queue_lists``), so the queue depth, and the
+    autoscaler's list names in deploy/kubernetes (the tests compare them), follow them."""
+    lists = queue_lists(settings.worker.queue)
+    return {name: lists[step] for name, step in PRIORITY_LEVELS.items()}
+
+
 def _le(bound: float) -> str:
     return f"{bound:g}" if bound != int(bound) else f"{bound:.1f}"
-
-
-def priority_names() -> list[str]:
-    """The priority labels of ``testfleet_queue_depth``, most urgent first."""
-    return sorted(PRIORITY_LEVELS, key=PRIORITY_LEVELS.__getitem__)

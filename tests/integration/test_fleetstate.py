@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from testfleet.broker import transport_options
 from testfleet.fleetstate import (
-    KOMBU_SEP,
     STALE_AFTER_S,
     WorkerBeat,
     queue_lists,
@@ -63,10 +61,9 @@ def test_live_workers_count_and_stale_ones_do_not(r: redis.Redis, settings: Sett
 
 
 def test_queue_depth_counts_every_priority_list(r: redis.Redis, settings: Settings) -> None:
-    lists = queue_lists(settings)
-    sep = transport_options(settings).get("sep", KOMBU_SEP)
+    lists = queue_lists(settings.worker.queue)
     assert lists[0] == settings.worker.queue
-    assert lists[9] == f"{settings.worker.queue}{sep}9"
+    assert lists[9] == f"{settings.worker.queue}:9"
     r.rpush(lists[0], "m1")
     r.rpush(lists[3], "m2", "m3")
     r.rpush(lists[9], "m4")

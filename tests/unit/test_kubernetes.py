@@ -18,7 +18,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import ValidationError
 
-from testfleet.fleetstate import priority_lists
+from testfleet.fleetmetrics.export import priority_lists
 from testfleet.settings import Settings
 from tests.conftest import ROOT
 
@@ -105,8 +105,11 @@ def test_workers_scale_on_the_sum_of_every_priority_list() -> None:
     scaled = objects("base", "ScaledObject")["worker"]
     triggers = scaled["spec"]["triggers"]
     assert {t["type"] for t in triggers} == {"redis"}
-    wanted = priority_lists(Settings())  # what the broker's options make of the queue
-    assert {t["name"]: t["metadata"]["listName"] for t in triggers} == wanted
+    wanted = priority_lists(Settings())  # the broker's own names for the priority lists
+    found = {t["name"]: t["metadata"]["listName"] for t in triggers}
+    assert found == wanted, (
+        f"deploy/kubernetes/base/keda-worker.yaml: set each trigger's listName to {wanted!r}"
+    )
     formula = scaled["spec"]["advanced"]["scalingModifiers"]["formula"]
     assert sorted(re.split(r"\s*\+\s*", formula)) == sorted(wanted)
     redis_service = objects("base", "Service")["redis"]
