@@ -25,6 +25,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tests.fixtures_redis import stop_process
 from tests.waiting import wait_until
 
 if TYPE_CHECKING:
@@ -167,10 +168,5 @@ def seaweedfs_server(
             raise RuntimeError(f"weed server exited with {process.returncode}:\n{tail}")
         yield ready
     finally:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, STOP_TIMEOUT_S)
         log.close()

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from orchestrator.fleet import alive
+
 PREFIX = "tfmh-"
 """Every namespace a lab makes starts with this (and the sweep touches nothing else)."""
 STOP_TIMEOUT_S = 15.0
@@ -41,16 +43,6 @@ def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     if check and done.returncode != 0:
         raise LabError(f"ip {' '.join(args)} failed: {done.stderr.strip() or done.stdout.strip()}")
     return done
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _kill_namespace(name: str) -> None:
@@ -74,7 +66,7 @@ def sweep_stale() -> list[str]:
         if not name.startswith(PREFIX):
             continue
         owner = name[len(PREFIX) :].split("-", 1)[0]
-        if owner.isdigit() and _alive(int(owner)):
+        if owner.isdigit() and alive(int(owner)):
             continue  # another test run's lab, in use
         _kill_namespace(name)
         removed.append(name)

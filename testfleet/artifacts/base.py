@@ -15,7 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Self
 
 from testfleet.artifacts import names
 from testfleet.errors import NotFoundError
@@ -196,7 +196,25 @@ class ArtifactStore(ABC):
             yield current
 
 
-class BytesStream:
+class ClosingStream:
+    """What every backend's stream shares: ``with`` closes it."""
+
+    size_bytes: int
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class BytesStream(ClosingStream):
     """An ``ArtifactStream`` over bytes already in memory."""
 
     def __init__(self, data: bytes) -> None:
@@ -209,9 +227,3 @@ class BytesStream:
 
     def close(self) -> None:
         self._data = b""
-
-    def __enter__(self) -> BytesStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

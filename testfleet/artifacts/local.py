@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from testfleet.artifacts.base import CHUNK_BYTES, ArtifactInfo, ArtifactStore
+from testfleet.artifacts.base import CHUNK_BYTES, ArtifactInfo, ArtifactStore, ClosingStream
 
 _TMP_PREFIX = ".tmp-"
 
 
-class FileStream:
+class FileStream(ClosingStream):
     """An open file read in chunks."""
 
     def __init__(self, handle: BinaryIO, size_bytes: int) -> None:
@@ -34,12 +34,6 @@ class FileStream:
 
     def close(self) -> None:
         self._handle.close()
-
-    def __enter__(self) -> FileStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class FileStore(ArtifactStore):

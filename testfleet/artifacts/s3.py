@@ -13,20 +13,22 @@ everything else becomes an ``InfrastructureError`` whose message says what to ch
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from testfleet.artifacts.base import CHUNK_BYTES, ArtifactInfo, ArtifactStore
+from testfleet.artifacts.base import CHUNK_BYTES, ArtifactInfo, ArtifactStore, ClosingStream
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.settings import ArtifactSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
+
+T = TypeVar("T")
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _MISSING = {"404", "NoSuchKey", "NotFound"}
@@ -48,7 +50,7 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return bucket, f"{prefix}/" if prefix else ""
 
 
-class S3Stream:
+class S3Stream(ClosingStream):
     """An object's body read in chunks."""
 
     def __init__(self, body: Any, size_bytes: int, where: str) -> None:
@@ -66,12 +68,6 @@ class S3Stream:
 
     def close(self) -> None:
         self._body.close()
-
-    def __enter__(self) -> S3Stream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class S3Store(ArtifactStore):
@@ -157,26 +153,33 @@ class S3Store(ArtifactStore):
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(f"store {key}", exc) from exc
 
-    def _open(self, key: str) -> S3Stream | None:
+    def _missing_or(self, action: str, call: Callable[[], T]) -> T | None:
+        """``call()``; None when the object is not there, our error for anything else."""
         try:
-            answer = self._client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            return call()
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in _MISSING:
                 return None
-            raise self._fail(f"read {key}", exc) from exc
+            raise self._fail(action, exc) from exc
         except BotoCoreError as exc:
-            raise self._fail(f"read {key}", exc) from exc
+            raise self._fail(action, exc) from exc
+
+    def _open(self, key: str) -> S3Stream | None:
+        answer = self._missing_or(
+            f"read {key}",
+            lambda: self._client.get_object(Bucket=self.bucket, Key=self.prefix + key),
+        )
+        if answer is None:
+            return None
         return S3Stream(answer["Body"], int(answer["ContentLength"]), f"{self.url}{key}")
 
     def _stat(self, key: str) -> ArtifactInfo | None:
-        try:
-            answer = self._client.head_object(Bucket=self.bucket, Key=self.prefix + key)
-        except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code")) in _MISSING:
-                return None
-            raise self._fail(f"look up {key}", exc) from exc
-        except BotoCoreError as exc:
-            raise self._fail(f"look up {key}", exc) from exc
+        answer = self._missing_or(
+            f"look up {key}",
+            lambda: self._client.head_object(Bucket=self.bucket, Key=self.prefix + key),
+        )
+        if answer is None:
+            return None
         modified_ms = int(answer["LastModified"].timestamp() * 1000)
         return ArtifactInfo(key, int(answer["ContentLength"]), modified_ms)
 
