@@ -50,5 +50,11 @@ class Sweeper:
 
 
 def install(settings: Settings) -> None:
-    """Sweep from the moment the worker is ready until it shuts down."""
+    """Sweep from the moment the worker is ready until it shuts down.
+
+    The artifact store is opened once here, before the worker starts: a bad
+    ``artifacts.url`` (or, with ``s3_create_bucket``, a store nobody answers) stops
+    the worker at once with a message, instead of failing every case it would run.
+    """
+    open_store(settings).close()
     run_while_worker_lives(lambda consumer: Sweeper(settings, worker_name(consumer)), "tf-sweeper")
