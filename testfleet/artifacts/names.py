@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from testfleet.constants import API_PREFIX
 from testfleet.errors import NotFoundError, UsageError
 
 RUNS_PREFIX = "runs/"
@@ -139,4 +140,4 @@ def media_type(name: str) -> str:
 
 def artifact_url(run_id: str, name: str) -> str:
     """The API path that serves an artifact."""
-    return f"/api/v1/runs/{run_id}/artifacts/{name}"
+    return f"{API_PREFIX}/runs/{run_id}/artifacts/{name}"

@@ -30,7 +30,6 @@ testfleet_fleet_metrics_up            gauge    0 when Redis could not be read th
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable, Iterator
 from typing import cast
@@ -45,14 +44,14 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from testfleet import fleetmetrics as fm
-from testfleet import keys
+from testfleet import keys, logs
 from testfleet.errors import InfrastructureError
 from testfleet.fleetstate import STALE_AFTER_S, queue_lists, read_workers
 from testfleet.gridstatus import GridCapacity, read_capacity
 from testfleet.results import PRIORITY_LEVELS
 from testfleet.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 RUNS_SCANNED = 10_000
 """Newest runs whose status ``testfleet_runs`` counts (bounds a scrape's Redis work)."""

@@ -8,15 +8,14 @@ which is what a metrics system may do.
 from __future__ import annotations
 
 import bisect
-import logging
 import re
 
 import redis
 
-from testfleet import keys
+from testfleet import keys, logs
 from testfleet.fleetmetrics import SEP, HistogramSpec
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 _LABEL = re.compile(r"^[a-z0-9_]{1,40}$")
 OTHER = "other"

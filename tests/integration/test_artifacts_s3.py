@@ -16,8 +16,8 @@ from testfleet.errors import InfrastructureError
 from testfleet.events import Event, now_ms
 from testfleet.results import CaseResult, RunRecord
 from testfleet.retention import sweep
-from testfleet.runstore import RunStore
 from testfleet.settings import ArtifactSettings, Settings
+from testfleet.store import RunStore
 from tests.contract_artifacts import ArtifactStoreContract
 from tests.fixtures_redis import redis_server
 from tests.fixtures_s3 import S3Server, free_ports, s3_client, seaweedfs_server
