@@ -50,6 +50,7 @@ from testfleet.fleetstate import STALE_AFTER_S, queue_lists, read_workers
 from testfleet.gridstatus import GridCapacity, read_capacity
 from testfleet.results import PRIORITY_LEVELS
 from testfleet.settings import Settings
+from testfleet.store import RunReader
 
 log = logs.get_logger(__name__)
 
@@ -82,6 +83,7 @@ class FleetCollector(Collector):
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self._r = client
         self._settings = settings
+        self._runs_reader = RunReader(client)
 
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily(
@@ -154,13 +156,10 @@ class FleetCollector(Collector):
             labels=["status"],
         )
         ids = cast(list[str], self._r.zrevrange(keys.RUNS_INDEX, 0, RUNS_SCANNED - 1))
-        pipe = self._r.pipeline(transaction=False)
-        for run_id in ids:
-            pipe.hget(keys.run(run_id), "status")
         counts = dict.fromkeys(RUN_STATUSES, 0)
-        for status in pipe.execute() if ids else []:
+        for status in self._runs_reader.statuses(ids) if ids else []:
             if status is not None:  # expired between the two reads
-                counts[str(status)] = counts.get(str(status), 0) + 1
+                counts[status] = counts.get(status, 0) + 1
         for status, n in counts.items():
             family.add_metric([status], n)
         return family
