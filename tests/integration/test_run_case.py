@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -457,15 +456,17 @@ def test_a_case_past_its_time_limit_stops_with_an_error(
         {"step_type": "navigate", "input_data": "/login"},
     ]
     run_id, case_id = create_run(store, suite_doc(base_url, steps))
-    started = time.monotonic()
     result = execute(store, provider, settings, run_id, case_id)
 
-    assert time.monotonic() - started < 10, "the 30 s wait was cut short"
     assert result is not None
     assert result.status == "error"
     assert result.error is not None
     assert result.error.startswith("the test case exceeded its time limit of 3 s")
-    assert [s.status for s in result.steps] == ["passed", "passed", "skipped"]
+    # Where the limit falls depends on how fast the browser opens (a loaded machine may
+    # spend the 3 s before the first step); what holds either way: the step after the
+    # wait never ran, and the 30 s wait, if it began, was cut short.
+    assert result.steps[-1].status == "skipped"
+    assert all(s.duration_ms < 30_000 for s in result.steps)
     assert events(store, run_id)[-2]["type"] == "test_failed"
 
 
