@@ -17,7 +17,8 @@ What is refused, unless ``security.allowed_targets`` names the target:
 - every scheme but ``http``/``https`` (and ``about:blank``): ``file:``,
   ``chrome:``, ``view-source:``, ``data:``, ``javascript:``, ``blob:`` ...;
 - the fleet's own endpoints: the Grid (hub, node, event bus), Redis, the API,
-  the gateway, the egress proxy and ``security.internal_hosts``;
+  the gateway, the egress proxy, the artifact store's S3 endpoint and
+  ``security.internal_hosts``;
 - link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
   fd00:ec2::254, metadata.google.internal, ...), unspecified and multicast ones;
 - in the proxy only: the node's loopback and every address of the node's host.
@@ -305,6 +306,8 @@ def fleet_endpoints(settings: Settings) -> list[Endpoint]:
     add("browser egress proxy", settings.security.egress_host, settings.security.egress_port)
     if settings.security.browser_proxy:
         add("browser egress proxy", settings.security.browser_proxy)
+    if settings.artifacts.s3_endpoint_url:
+        add("artifact store", settings.artifacts.s3_endpoint_url)
     for host in settings.security.internal_hosts:
         add("internal service", host, None)
     return list(dict.fromkeys(found))

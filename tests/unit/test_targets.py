@@ -105,6 +105,13 @@ def test_an_allowance_opens_a_host_and_an_exact_one_a_fleet_endpoint() -> None:
     assert fleet("*.corp.example").check_url("http://metadata.corp.example/") is None
 
 
+def test_the_artifact_store_is_refused() -> None:
+    settings = Settings(artifacts={"s3_endpoint_url": "http://seaweedfs:8333"})
+    refusal = TargetPolicy.from_settings(settings).check_url("http://seaweedfs:8333/bucket/x")
+    assert refusal is not None
+    assert "the fleet's artifact store" in refusal.reason
+
+
 def test_internal_hosts_are_refused_on_every_port() -> None:
     policy = fleet(internal=("selenium-hub", "minio"))
     for url in ("http://minio:9000/", "http://selenium-hub:4443/", "https://minio/"):
