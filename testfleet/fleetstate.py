@@ -167,6 +167,10 @@ def read_fleet(
     except InfrastructureError as exc:
         grid, error = None, str(exc)
     return FleetState(
-        workers=workers, queue_depth=depth, grid=grid, grid_error=error, silent=silent,
+        workers=workers,
+        queue_depth=depth,
+        grid=grid,
+        grid_error=error,
+        silent=silent,
         queue_by_priority=by_priority,
     )
