@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from gateway import dashboard
 from gateway.hub import Hub
 from gateway.publisher import Publisher
 from gateway.services import Metrics, Services, Shutdown
@@ -162,6 +163,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *dashboard.routes(),
         ],
         exception_handlers={404: not_found, Exception: handle},
         lifespan=lifespan,

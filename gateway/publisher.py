@@ -8,13 +8,15 @@ no project, so every key with ``dashboard:read`` sees them):
 
 - ``metrics_update``: payload ``metrics`` {testsPerMinute, passRate, queueDepth,
   queueByPriority, busyWorkers, workers, workerSlots, freeGridSlots, gridSlots,
-  gridNodesUp, workerList} (``payloads.MetricsUpdate``).
+  gridNodesUp, workerList, eventsPerSecond} (``payloads.MetricsUpdate``); events per
+  second are those this gateway read from ``tf:events`` since its previous tick.
   Tests per minute and pass rate count the final results the hub saw in the
   last 60 s (``passRate`` is null when there were none);
 - ``service_status_change`` when a worker or the Grid (or its node count)
   changes: payload {serviceName, serviceType, status, previousStatus, severity,
-  details} (``payloads.ServiceStatusChange``). The last state seen is kept in ``keys.GATEWAY_SERVICES`` so a new
-  leader does not announce again what its predecessor already did.
+  details} (``payloads.ServiceStatusChange``). The last state seen is kept in
+  ``keys.GATEWAY_SERVICES`` so a new leader does not announce again what its
+  predecessor already did.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class Publisher:
         self._results: deque[tuple[float, bool]] = deque()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._read_at: tuple[float, int] = (time.monotonic(), services.hub.events_read)
+        """(when, the hub's events read then), for events per second."""
         self._renew = services.client.register_script(_RENEW)
         services.hub.listeners.append(self._count)
 
@@ -128,7 +132,11 @@ class Publisher:
         done = len(self._results)
         passed = sum(1 for _, ok in self._results if ok)
         grid = fleet.grid
+        now, read = time.monotonic(), self.services.hub.events_read
+        then, read_then = self._read_at
+        self._read_at = (now, read)
         return payloads.FleetMetrics(
+            eventsPerSecond=round((read - read_then) / (now - then), 1) if now > then else 0.0,
             testsPerMinute=round(done * 60.0 / WINDOW_S, 2),
             passRate=round(passed / done, 4) if done else None,
             queueDepth=fleet.queue_depth,

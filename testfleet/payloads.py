@@ -220,6 +220,8 @@ class FleetMetrics(Payload):
     gridSlots: int
     gridNodesUp: int
     workerList: list[WorkerLoad] = Field(default_factory=list)
+    eventsPerSecond: float = 0.0
+    """Events the publishing gateway read from the stream per second since its last tick."""
 
 
 class MetricsUpdate(Payload):

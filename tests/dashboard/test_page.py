@@ -1,0 +1,187 @@
+"""The live dashboard page in real headless Chromium against a real gateway and Redis.
+
+Runs are recorded and progressed through the run store as workers do it
+(``simulate.SimulatedRun``); the page reads them through the gateway's dashboard
+routes and follows them over its WebSocket. Every test asserts the page logged no
+JavaScript error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+import redis
+from playwright.sync_api import Browser, Page, expect
+
+from gateway.app import build_server
+from testfleet import keys
+from testfleet.artifacts import ArtifactStore
+from testfleet.auth import KeyStore
+from testfleet.settings import ApiSettings, GatewaySettings, PathSettings, RedisSettings, Settings
+from testfleet.store import RunStore
+from tests.dashboard.browser import BrowserPage, chromium, open_page, sign_in
+from tests.dashboard.simulate import SimulatedRun
+from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_redis_api import serving
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.redis, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    state = tmp_path_factory.mktemp("dash")
+    with redis_server() as url:
+        yield Settings(
+            redis=RedisSettings(url=url),
+            api=ApiSettings(public_url=f"http://127.0.0.1:{free_port()}"),
+            gateway=GatewaySettings(port=free_port(), read_block_ms=100, metrics_interval_s=0.5),
+            paths=PathSettings(state_dir=state, artifacts_dir=state / "artifacts"),
+        )
+
+
+@pytest.fixture(scope="module")
+def base_url(settings: Settings) -> Iterator[str]:
+    with serving(build_server(settings)):
+        yield f"http://127.0.0.1:{settings.gateway.port}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def r(settings: Settings) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def store(r: redis.Redis, settings: Settings) -> RunStore:
+    return RunStore(r, settings, source="worker@sim")
+
+
+@pytest.fixture
+def artifacts(settings: Settings) -> ArtifactStore:
+    return ArtifactStore(settings.paths.artifacts)
+
+
+class Keys:
+    def __init__(self, r: redis.Redis) -> None:
+        ks = KeyStore(r)
+        scopes = ["test:read", "test:write", "dashboard:read"]
+        self.alpha = ks.create("alpha", scopes)[1]
+        self.beta = ks.create("beta", scopes)[1]
+        self.alpha_read = ks.create("alpha", ["test:read"])[1]
+
+
+@pytest.fixture
+def key(r: redis.Redis) -> Keys:
+    return Keys(r)
+
+
+@pytest.fixture
+def tab(browser: Browser) -> Iterator[BrowserPage]:
+    with open_page(browser) as page:
+        yield page
+        page.assert_no_errors()
+
+
+def run(store: RunStore, artifacts: ArtifactStore, project: str = "alpha", **fields: object) -> SimulatedRun:
+    return SimulatedRun(store, artifacts, project, **fields).create()  # type: ignore[arg-type]
+
+
+# --- served as it should be -------------------------------------------------------------
+
+
+def test_the_page_and_its_assets_are_served_offline_under_a_strict_policy(base_url: str, key: Keys) -> None:
+    with httpx.Client(base_url=base_url) as http:
+        page = http.get("/dashboard")
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "style-src 'self'" in policy
+        assert "'unsafe-inline'" not in policy and "frame-ancestors 'none'" in policy
+        assert f"ws://127.0.0.1:{base_url.rsplit(':', 1)[1]}" in policy
+        html = page.text
+        assert "<script>" not in html and "style=" not in html, "nothing inline"
+        for src in ("/dashboard/static/app.js", "/dashboard/static/style.css"):
+            assert src in html
+        for name in ("app.js", "connection.js", "state.js", "views.js", "runview.js", "dom.js",
+                     "chart.js", "style.css"):  # fmt: skip
+            asset = http.get(f"/dashboard/static/{name}")
+            assert asset.status_code == 200, name
+            own = asset.text.replace("http://www.w3.org/2000/svg", "")  # a namespace name
+            assert "http://" not in own and "https://" not in own, f"{name} loads nothing else"
+            assert "innerHTML" not in asset.text, f"{name} renders event text as text"
+        assert http.get("/dashboard/static/../app.py").status_code == 404
+        assert http.get("/dashboard/static/nope.js").status_code == 404
+        schema = http.get("/schema/events.json").json()
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert http.get("/dashboard/api/runs").status_code == 401
+        denied = http.get("/dashboard/api/runs", headers={"X-API-Key": "tfk_nope"})
+        assert denied.status_code == 401 and "not valid" in denied.json()["error"]["message"]
+        bad = http.get("/dashboard/api/runs?limit=0", headers={"X-API-Key": key.alpha})
+        assert bad.status_code == 400 and "limit" in bad.json()["error"]["message"]
+        bad = http.get("/dashboard/api/runs?cursor=zz", headers={"X-API-Key": key.alpha})
+        assert bad.status_code == 400 and "nextCursor" in bad.json()["error"]["message"]
+
+
+# --- the views ---------------------------------------------------------------------------
+
+
+def test_fleet_view_shows_workers_metrics_and_service_changes(
+    tab: BrowserPage, base_url: str, key: Keys, r: redis.Redis
+) -> None:
+    beat = {"name": "w1@host", "host": "host", "pid": 1, "concurrency": 2, "busy": 0,
+            "started_ms": 1, "beat_ms": int(1000 * time.time())}  # fmt: skip
+    r.hset(keys.WORKERS, "w1@host", json.dumps(beat))
+    page = tab.page
+    sign_in(page, base_url, key.alpha)
+    expect(page.locator("#fleet-tiles")).to_contain_text("Tests per minute")
+    expect(page.locator("[data-worker='w1@host']")).to_contain_text("0 / 2")
+    expect(page.locator("#service-events")).to_contain_text("worker w1@host")
+    expect(page.locator("#service-events")).to_contain_text("up")
+    assert page.evaluate("sessionStorage.getItem('testfleet.apiKey')") == key.alpha
+    assert page.evaluate("localStorage.length") == 0
+    assert key.alpha not in page.url
+
+
+def test_a_run_progresses_live_to_passed_with_a_screenshot(
+    tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    sim = run(store, artifacts, tests=2, steps=3)
+    page = tab.page
+    sign_in(page, base_url, key.alpha, f"#/runs/{sim.run_id}")
+    first, second = sim.case_ids
+    card = page.locator(f"[data-case='{first}']")
+    expect(card).to_contain_text("queued")
+    sim.start(first)
+    sim.step(first, 1)
+    expect(card).to_contain_text("step 1/3")
+    sim.step(first, 2, screenshot=True)
+    expect(card).to_contain_text("step 2/3")
+    sim.step(first, 3)
+    sim.finish(first)
+    expect(card).to_contain_text("passed")
+    sim.play(second)
+    expect(page.locator("#run-status")).to_contain_text("passed")
+    expect(page.locator("#run-counts")).to_contain_text("2 passed")
+    card.locator("summary").click()
+    thumb = card.locator("[data-shot] img")
+    expect(thumb).to_have_attribute("src", re.compile(r"^blob:"))
+    wait_until("the thumbnail to load", lambda: thumb.evaluate("i => i.naturalWidth") > 0, 10)
+    card.locator("[data-shot]").click()
+    expect(page.locator("#zoom")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#zoom")).to_be_hidden()
