@@ -344,6 +344,7 @@ async function main() {
     byId("key").value = "";
     sessionStorage.setItem(KEY, key);
     connect(key);
+    byId("main").focus();
   });
   byId("signout").addEventListener("click", () => {
     sessionStorage.removeItem(KEY);

@@ -185,3 +185,122 @@ def test_a_run_progresses_live_to_passed_with_a_screenshot(
     expect(page.locator("#zoom")).to_be_visible()
     page.keyboard.press("Escape")
     expect(page.locator("#zoom")).to_be_hidden()
+
+
+def test_a_run_that_finished_before_the_page_opened_shows_complete(
+    tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    sim = run(store, artifacts, tests=3, steps=2)
+    good, bad, third = sim.case_ids
+    sim.play(good, screenshot_at=2)
+    sim.play(bad, "failed")
+    sim.play(third)
+    page = tab.page
+    sign_in(page, base_url, key.alpha, f"#/runs/{sim.run_id}")
+    expect(page.locator("#run-status")).to_contain_text("failed")
+    expect(page.locator("#run-counts")).to_contain_text("1 failed")
+    expect(page.locator("#run-counts")).to_contain_text("2 passed")
+    failing = page.locator(f"[data-case='{bad}']")
+    expect(failing).to_contain_text("step 2: expected h1 to contain Welcome")
+    expect(failing.locator("details")).to_have_attribute("open", "")
+    expect(failing.locator("[data-step]")).to_have_count(2)
+    expect(page.locator(f"[data-case='{good}'] [data-shot]")).to_have_count(1)
+    expect(page.locator("#run-cancel")).to_have_count(0)
+
+
+def test_runs_view_filters_pages_and_cancels_with_a_confirmation(
+    tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    base_ms = int(time.time() * 1000) - 60_000
+    for i in range(27):
+        sim = run(store, artifacts, name=f"bulk {i:02d}", tests=1, steps=1,
+                  tags=["nightly"], ).create  # fmt: skip
+        del sim
+    smoke = run(store, artifacts, name="smoke run", tests=2, steps=1, tags=["smoke"])
+    done = run(store, artifacts, name="done run", tests=1, steps=1, tags=["smoke"])
+    done.play(done.case_ids[0])
+    del base_ms
+    page = tab.page
+    sign_in(page, base_url, key.alpha, "#/runs")
+    rows = page.locator("#runs-table tbody tr")
+    expect(rows).to_have_count(25)
+    expect(rows.first).to_contain_text("done run")
+    expect(rows.nth(1)).to_contain_text("smoke run")
+    page.locator("#page-older").click()
+    expect(page.locator("#runs-pager")).to_contain_text("page 2")
+    expect(rows).to_have_count(4)
+    page.locator("#page-newer").click()
+    expect(rows).to_have_count(25)
+    page.locator("#filter-tag").fill("smoke")
+    page.locator("#filter-status").select_option("passed")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("done run")
+    page.locator("#filter-status").select_option("")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(2)
+    row = page.locator(f"[data-run='{smoke.run_id}']")
+    row.get_by_role("button", name="Cancel").click()
+    page.locator("#confirm-no").click()
+    expect(row).to_contain_text("queued")
+    row.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#confirm-text")).to_contain_text("smoke run")
+    page.locator("#confirm-yes").click()
+    expect(page.locator("#notice")).to_contain_text("2 queued test(s) will not start")
+    expect(row).to_contain_text("cancelled")
+    expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
+    assert store.get_run(smoke.run_id).status == "cancelled"  # type: ignore[union-attr]
+
+
+def test_another_projects_key_sees_none_of_it(
+    browser: Browser, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    sim = run(store, artifacts, name="alpha secret run", tests=1, steps=1)
+    sim.play(sim.case_ids[0], screenshot_at=1)
+    with open_page(browser, allow=("404",)) as tab:
+        page = tab.page
+        sign_in(page, base_url, key.beta, "#/runs")
+        expect(page.locator("#runs-body")).to_contain_text("No run matches")
+        page.goto(f"{base_url}/dashboard#/runs/{sim.run_id}")
+        expect(page.locator("#view")).to_contain_text("does not exist in project beta")
+        page.goto(f"{base_url}/dashboard#/fleet")
+        sim2 = run(store, artifacts, name="alpha later run", tests=1, steps=1)
+        sim2.play(sim2.case_ids[0])
+        page.goto(f"{base_url}/dashboard#/runs")
+        expect(page.locator("#runs-body")).to_contain_text("No run matches")
+        assert "alpha" not in page.locator("body").inner_text()
+        tab.assert_no_errors()
+    with httpx.Client(base_url=base_url, headers={"X-API-Key": key.beta}) as http:
+        shot = sim.cases[sim.case_ids[0]].artifacts[0]
+        for path in (f"/dashboard/api/runs/{sim.run_id}",
+                     f"/dashboard/api/runs/{sim.run_id}/artifacts/{shot}"):  # fmt: skip
+            assert http.get(path).status_code == 404
+        assert http.post(f"/dashboard/api/runs/{sim.run_id}/cancel").status_code == 404
+    with httpx.Client(base_url=base_url, headers={"X-API-Key": key.alpha_read}) as http:
+        denied = http.post(f"/dashboard/api/runs/{sim.run_id}/cancel")
+        assert denied.status_code == 403 and "test:write" in denied.json()["error"]["message"]
+
+
+def test_keyboard_focus_status_words_and_a_narrow_window(
+    browser: Browser, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    sim = run(store, artifacts, name="narrow run", tests=1, steps=1)
+    with open_page(browser, width=380, height=740) as tab:
+        page = tab.page
+        sign_in(page, base_url, key.alpha, "#/runs")
+        expect(page.locator("#runs-table")).to_contain_text("narrow run")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        page.reload()  # the key is kept for the tab's session: no second sign-in
+        expect(page.locator("#runs-table")).to_contain_text("narrow run")
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.textContent")
+        assert focused == "Skip to content"
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline == "solid", "focus is visible"
+        link = page.get_by_role("link", name="narrow run")
+        link.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#run-title")).to_contain_text("narrow run")
+        badge_text = page.locator("#run-status .badge").inner_text()
+        assert "queued" in badge_text, "status is said in words, not only colour"
+        tab.assert_no_errors()
