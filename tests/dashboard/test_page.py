@@ -304,3 +304,67 @@ def test_keyboard_focus_status_words_and_a_narrow_window(
         badge_text = page.locator("#run-status .badge").inner_text()
         assert "queued" in badge_text, "status is said in words, not only colour"
         tab.assert_no_errors()
+
+
+def test_the_page_resumes_through_a_gateway_restart_without_gap_or_duplicate(
+    browser: Browser, settings: Settings, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    own = settings.model_copy(
+        update={"gateway": settings.gateway.model_copy(update={"port": free_port()})}
+    )
+    url = f"http://127.0.0.1:{own.gateway.port}"
+    sim = run(store, artifacts, tests=1, steps=6)
+    case = sim.case_ids[0]
+    with open_page(browser, allow=("ERR_CONNECTION_REFUSED", "WebSocket")) as tab:
+        page = tab.page
+        card = page.locator(f"[data-case='{case}']")
+        with serving(build_server(own)):
+            sign_in(page, url, key.alpha, f"#/runs/{sim.run_id}")
+            sim.start(case)
+            sim.step(case, 1)
+            sim.step(case, 2)
+            expect(card).to_contain_text("step 2/6")
+        # The gateway is gone (it closed the socket with 1001): steps go on meanwhile.
+        expect(page.locator("#conn-state")).not_to_have_text("connected")
+        sim.step(case, 3)
+        sim.step(case, 4)
+        with serving(build_server(own)):
+            expect(page.locator("#conn-state")).to_have_text("connected", timeout=30_000)
+            sim.step(case, 5)
+            sim.step(case, 6)
+            sim.finish(case)
+            expect(card).to_contain_text("passed")
+            card.locator("summary").click()
+            steps = card.locator("[data-step]")
+            expect(steps).to_have_count(6)
+            numbers = [steps.nth(i).get_attribute("data-step") for i in range(6)]
+            assert numbers == ["1", "2", "3", "4", "5", "6"], "every step once, in order"
+            assert int(page.locator("#conn-attempts").inner_text()) >= 1
+            expect(page.locator("#conn-error")).not_to_have_text("none")
+        tab.assert_no_errors()
+
+
+def test_a_trimmed_cursor_shows_a_visible_notice(
+    browser: Browser, settings: Settings, key: Keys, store: RunStore, artifacts: ArtifactStore,
+    r: redis.Redis,
+) -> None:  # fmt: skip
+    own = settings.model_copy(
+        update={"gateway": settings.gateway.model_copy(update={"port": free_port()})}
+    )
+    url = f"http://127.0.0.1:{own.gateway.port}"
+    sim = run(store, artifacts, tests=1, steps=8)
+    case = sim.case_ids[0]
+    with open_page(browser, allow=("ERR_CONNECTION_REFUSED", "WebSocket")) as tab:
+        page = tab.page
+        with serving(build_server(own)):
+            sign_in(page, url, key.alpha, f"#/runs/{sim.run_id}")
+            sim.start(case)
+            expect(page.locator(f"[data-case='{case}']")).to_contain_text("running")
+        for n in range(1, 8):
+            sim.step(case, n)
+        r.xtrim(keys.run_events(sim.run_id), maxlen=2, approximate=False)
+        r.xtrim(keys.EVENTS_STREAM, maxlen=2, approximate=False)
+        with serving(build_server(own)):
+            expect(page.locator("#notice")).to_contain_text("trimmed")
+            expect(page.locator(f"[data-case='{case}']")).to_contain_text("step 7/8")
+        tab.assert_no_errors()
