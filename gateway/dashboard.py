@@ -26,7 +26,6 @@ import json
 from functools import cache
 from importlib.resources import files
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 from starlette.requests import Request
@@ -37,7 +36,7 @@ from gateway.services import Services
 from testfleet import payloads
 from testfleet.artifacts import ArtifactStore
 from testfleet.auth import ApiKey, presented_key
-from testfleet.constants import API_PREFIX, DASHBOARD_PATH, EVENTS_SCHEMA_PATH
+from testfleet.constants import API_PREFIX, DASHBOARD_PATH, EVENTS_SCHEMA_PATH, origin
 from testfleet.errors import NotFoundError, UsageError
 from testfleet.results import RunResult, RunStatus
 from testfleet.store import RunStore
@@ -66,11 +65,6 @@ def _asset(name: str) -> bytes:
     return files("gateway").joinpath("static", name).read_bytes()
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def content_security_policy(request: Request, api_url: str) -> str:
     """The page's policy: itself, its WebSocket (as the browser reached the gateway) and
     the API; nothing inline, no plugins, no framing."""
@@ -82,7 +76,7 @@ def content_security_policy(request: Request, api_url: str) -> str:
             "script-src 'self'",
             "style-src 'self'",
             "img-src 'self' blob:",
-            f"connect-src 'self' {ws} {_origin(api_url)}",
+            f"connect-src 'self' {ws} {origin(api_url)}",
             "base-uri 'none'",
             "form-action 'none'",
             "frame-ancestors 'none'",

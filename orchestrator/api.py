@@ -26,6 +26,7 @@ from contextlib import asynccontextmanager
 import redis
 import uvicorn
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -37,7 +38,7 @@ from orchestrator.dispatch import Dispatcher
 from testfleet import logs
 from testfleet.artifacts import ArtifactStore
 from testfleet.auth import KeyStore
-from testfleet.constants import API_PREFIX
+from testfleet.constants import API_PREFIX, origin
 from testfleet.logs import RunLogContext
 from testfleet.settings import Settings
 from testfleet.store import RunStore
@@ -106,6 +107,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_fleet.router)
     app.include_router(routes_generate.router)
 
+    # The gateway's dashboard page downloads reports from here with the key in a header.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[origin(settings.gateway_url)],
+        allow_methods=["GET"],
+        allow_headers=["Authorization", "X-API-Key"],
+        max_age=600,
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(RunLogContext)

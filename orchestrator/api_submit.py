@@ -24,7 +24,12 @@ from orchestrator.api_services import Services
 from orchestrator.dispatch import plan_run
 from testfleet import logs
 from testfleet.auth import ApiKey
-from testfleet.constants import API_PREFIX, GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH
+from testfleet.constants import (
+    API_PREFIX,
+    GATEWAY_RUN_WS_PATH,
+    GATEWAY_SSE_PATH,
+    dashboard_url,
+)
 from testfleet.errors import InfrastructureError, SuiteError, TestfleetError, UsageError
 from testfleet.events import Event
 from testfleet.loader import load_document
@@ -196,6 +201,7 @@ def run_links(settings: Settings, run_id: str) -> RunLinks:
         websocket=f"{ws}{GATEWAY_RUN_WS_PATH}/{run_id}",
         report=f"{base}/report.html",
         junit=f"{base}/junit.xml",
+        dashboard=dashboard_url(gateway, run_id),
     )
 
 

@@ -78,6 +78,8 @@ def submit_and_follow(
         answer = api.submit(body)
     run_id = str(answer["runId"])
     console.print(f"run [bold]{run_id}[/]: {answer.get('total', '?')} test(s) queued")
+    if answer.get("links", {}).get("dashboard"):
+        console.print(f"watch it live: {answer['links']['dashboard']}", markup=False)
     if not follow:
         console.print(f"follow it with: testfleet watch {run_id}")
         return EXIT_OK

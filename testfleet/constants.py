@@ -34,3 +34,9 @@ def dashboard_url(gateway_url: str, run_id: str | None = None) -> str:
     """The dashboard on ``gateway_url``, at one run's view when ``run_id`` is given."""
     base = gateway_url.rstrip("/") + DASHBOARD_PATH
     return f"{base}#/runs/{run_id}" if run_id else base
+
+
+def origin(url: str) -> str:
+    """The origin (``scheme://host:port``) of ``url``, as browsers compare them."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"

@@ -32,7 +32,9 @@ from testfleet.store import RunStore
 WORKER = "tfworker-1@sim:101"
 
 
-def png(width: int = 320, height: int = 200, colour: tuple[int, int, int] = (40, 120, 200)) -> bytes:
+def png(
+    width: int = 320, height: int = 200, colour: tuple[int, int, int] = (40, 120, 200)
+) -> bytes:
     """A small real PNG."""
     out = io.BytesIO()
     Image.new("RGB", (width, height), colour).save(out, "PNG")
@@ -107,7 +109,9 @@ class SimulatedRun:
         case = self.cases[case_id]
         shot = None
         if screenshot:
-            shot = self.artifacts.save(self.run_id, f"{case_id}-a1-step{number:02d}-page.png", png())
+            shot = self.artifacts.save(
+                self.run_id, f"{case_id}-a1-step{number:02d}-page.png", png()
+            )
         label = f"click #step-{number}"
         step = StepResult(
             index=number, label=label, step_type="click",
@@ -134,10 +138,14 @@ class SimulatedRun:
                     "duration_ms": 40}
         )  # fmt: skip
         self.cases[case_id] = done
-        kind = {"passed": "test_completed", "flaky": "test_completed", "cancelled": "test_cancelled"}
+        kind = {
+            "passed": "test_completed",
+            "flaky": "test_completed",
+            "cancelled": "test_cancelled",
+        }
         payload = CaseFinished(
             testId=case_id, testSuiteId=self.name, name=case.name,
-            result=CaseOutcome(status=status, error=error,  # type: ignore[arg-type]
+            result=CaseOutcome(status=status, error=error,
                                failedStep=done.failed_step),
             duration=40, attempts=case.attempts,
             artifacts=[artifact_url(self.run_id, a) for a in artifacts],
@@ -152,4 +160,6 @@ class SimulatedRun:
             failing = status == "failed" and n == self.steps
             self.step(case_id, n, screenshot=n == screenshot_at,
                       error="expected h1 to contain Welcome" if failing else None)  # fmt: skip
-        self.finish(case_id, status, "expected h1 to contain Welcome" if status == "failed" else None)
+        self.finish(
+            case_id, status, "expected h1 to contain Welcome" if status == "failed" else None
+        )

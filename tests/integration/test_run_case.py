@@ -30,8 +30,8 @@ from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settin
 from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, Suite
 from tests.fixtures_pages import Page, page_server
-from tests.payload_checks import checked
 from tests.fixtures_redis import redis_server
+from tests.payload_checks import checked
 from tests.waiting import wait_until
 from workers.app import make_celery
 from workers.tasks import MAX_BROWSER_RESTARTS, run_case

@@ -12,7 +12,8 @@ from tests.payload_checks import check_event
 
 def envelope(kind: str, payload: dict[str, object]) -> dict[str, object]:
     return {"id": "5-0", "type": kind, "timestamp": 5, "correlationId": "c", "runId": "r",
-            "projectId": "p", "payload": payload, "metadata": {"source": "w", "priority": "normal"}}  # fmt: skip
+            "projectId": "p", "payload": payload,
+            "metadata": {"source": "w", "priority": "normal"}}  # fmt: skip
 
 
 PROGRESS = {
