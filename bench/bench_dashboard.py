@@ -53,7 +53,7 @@ OBSERVE = """() => {
   window.__long = [];
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) window.__long.push(e.duration);
-  }).observe({ type: "longtask", buffered: true });
+  }).observe({ type: "longtask" });
   const re = /step (\\d+)\\//;
   new MutationObserver((records) => {
     const now = Date.now();

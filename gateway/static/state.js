@@ -152,11 +152,19 @@ export class RunState {
           }
           c.status = c.status === "queued" ? "running" : c.status;
           c.progress = p.progress;
-          c.steps = c.steps.filter((s) => s.index !== p.progress.stepNumber);
-          c.steps.push({
-            index: p.progress.stepNumber, label: p.progress.currentStep, status: p.stepStatus,
-            duration_ms: p.stepDuration, error: p.stepError, screenshot: artifactName(p.progress.screenshot),
-          });
+          {
+            const step = {
+              index: p.progress.stepNumber, label: p.progress.currentStep, status: p.stepStatus,
+              duration_ms: p.stepDuration, error: p.stepError, screenshot: artifactName(p.progress.screenshot),
+            };
+            const last = c.steps[c.steps.length - 1];
+            if (!last || last.index < step.index) c.steps.push(step);
+            else {
+              const at = c.steps.findIndex((s) => s.index === step.index);
+              if (at >= 0) c.steps[at] = step;
+              else c.steps.push(step);
+            }
+          }
           break;
         case "test_completed":
         case "test_failed":
