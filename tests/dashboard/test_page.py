@@ -59,19 +59,6 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def r(settings: Settings) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def store(r: redis.Redis, settings: Settings) -> RunStore:
-    return RunStore(r, settings, source="worker@sim")
-
-
-@pytest.fixture
 def artifacts(settings: Settings) -> ArtifactStore:
     return ArtifactStore(settings.paths.artifacts)
 
@@ -95,6 +82,14 @@ def tab(browser: Browser) -> Iterator[BrowserPage]:
     with open_page(browser) as page:
         yield page
         page.assert_no_errors()
+
+
+def own_gateway(settings: Settings) -> tuple[Settings, str]:
+    """Settings of a gateway of the test's own (to stop and start again), and its URL."""
+    own = settings.model_copy(
+        update={"gateway": settings.gateway.model_copy(update={"port": free_port()})}
+    )
+    return own, f"http://127.0.0.1:{own.gateway.port}"
 
 
 def run(
@@ -316,10 +311,7 @@ def test_keyboard_focus_status_words_and_a_narrow_window(
 def test_the_page_resumes_through_a_gateway_restart_without_gap_or_duplicate(
     browser: Browser, settings: Settings, key: Keys, store: RunStore, artifacts: ArtifactStore
 ) -> None:
-    own = settings.model_copy(
-        update={"gateway": settings.gateway.model_copy(update={"port": free_port()})}
-    )
-    url = f"http://127.0.0.1:{own.gateway.port}"
+    own, url = own_gateway(settings)
     sim = run(store, artifacts, tests=1, steps=6)
     case = sim.case_ids[0]
     with open_page(browser, allow=("ERR_CONNECTION_REFUSED", "WebSocket")) as tab:
@@ -355,10 +347,7 @@ def test_a_trimmed_cursor_shows_a_visible_notice(
     browser: Browser, settings: Settings, key: Keys, store: RunStore, artifacts: ArtifactStore,
     r: redis.Redis,
 ) -> None:  # fmt: skip
-    own = settings.model_copy(
-        update={"gateway": settings.gateway.model_copy(update={"port": free_port()})}
-    )
-    url = f"http://127.0.0.1:{own.gateway.port}"
+    own, url = own_gateway(settings)
     sim = run(store, artifacts, tests=1, steps=8)
     case = sim.case_ids[0]
     with open_page(browser, allow=("ERR_CONNECTION_REFUSED", "WebSocket")) as tab:
