@@ -58,6 +58,7 @@ MAX_LIMIT = 200
 """Runs one listing page may hold."""
 _STATUSES: frozenset[str] = frozenset(RunStatus.__args__)  # type: ignore[attr-defined]
 _IMAGES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
+_TEXTS = {".log": "text/plain; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
 
 
 @cache
@@ -207,18 +208,21 @@ async def cancel(request: Request) -> Response:
 
 
 async def artifact(request: Request) -> Response:
-    """A screenshot or thumbnail of a run of the key's project."""
+    """A screenshot, thumbnail (shown) or step log (downloaded) of a run of the key's
+    project."""
     key = await _key(request, "test:read")
     found, _ = await _owned(request, key)
     name = request.path_params["name"]
     suffix = name[name.rfind(".") :].lower() if "." in name else ""
-    media = _IMAGES.get(suffix)
+    media = _IMAGES.get(suffix) or _TEXTS.get(suffix)
     if media is None:
-        raise NotFoundError(f"the dashboard shows images only; {name[:80]!r} is not one")
+        raise NotFoundError(f"the dashboard serves images and logs only; {name[:80]!r} is not one")
     store = ArtifactStore(_services(request).settings.paths.artifacts)
     data = await anyio.to_thread.run_sync(store.read, found.runId, name)
     headers = {**_HEADERS, "Cache-Control": "private, max-age=3600",
                "Content-Security-Policy": "sandbox"}  # fmt: skip
+    if suffix in _TEXTS:
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'  # a checked name
     return Response(data, media_type=media, headers=headers)
 
 
