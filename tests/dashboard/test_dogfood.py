@@ -161,6 +161,7 @@ def test_the_fleet_tests_its_own_dashboard(
     printed = first + rest
     assert restarter.error is None, f"{restarter.error}\n{printed}"
     assert restarter.restarted.is_set(), printed
+    assert out.exists(), f"testfleet run wrote no result (exit {process.returncode}):\n{printed}"
     result = json.loads(out.read_text())
     statuses = {t["name"]: t["status"] for t in result["tests"]}
     assert process.returncode == 0, f"{statuses}\n{printed}"
