@@ -209,7 +209,11 @@ def test_a_run_that_finished_before_the_page_opened_shows_complete(
     expect(failing).to_contain_text("step 2: expected h1 to contain Welcome")
     expect(failing.locator("details")).to_have_attribute("open", "")
     expect(failing.locator("[data-step]")).to_have_count(2)
-    expect(page.locator(f"[data-case='{good}'] [data-shot]")).to_have_count(1)
+    passing = page.locator(f"[data-case='{good}']")
+    expect(passing.locator("[data-shot]")).to_have_count(0)  # drawn only once opened
+    passing.locator("summary").click()
+    expect(passing.locator("[data-shot]")).to_have_count(1)
+    expect(passing.locator("[data-step]")).to_have_count(2)
     expect(page.locator("#run-cancel")).to_have_count(0)
 
 
