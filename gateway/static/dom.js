@@ -44,7 +44,7 @@ export function text(el, value) {
 /** Status as a word and a symbol as well as a colour: never by colour alone. */
 const MARKS = {
   queued: "○", running: "▶", passed: "✓", flaky: "≈", failed: "✗", error: "!",
-  cancelled: "–", up: "▲", down: "▼", skipped: "·", optional_failed: "?",
+  cancelled: "–", up: "▲", down: "▼", skipped: "·", optional_failed: "?", busy: "▶", idle: "○",
 };
 
 export function badge(status) {

@@ -62,7 +62,7 @@ function workersTable(m, running) {
     if (others) now.push(h("li", { class: "muted" }, `${others} case(s) of other projects`));
     return h("tr", { "data-worker": w.name },
       h("th", { scope: "row", class: "mono" }, w.name),
-      h("td", {}, badge(w.busy ? "running" : "queued"), ` ${w.busy} / ${w.concurrency}`),
+      h("td", {}, badge(w.busy ? "busy" : "idle"), ` ${w.busy} / ${w.concurrency}`),
       h("td", {}, now.length ? h("ul", { class: "plain" }, now) : h("span", { class: "muted" }, "idle")));
   });
   return h("table", {},

@@ -154,7 +154,8 @@ def test_fleet_view_shows_workers_metrics_and_service_changes(
     page = tab.page
     sign_in(page, base_url, key.alpha)
     expect(page.locator("#fleet-tiles")).to_contain_text("Tests per minute")
-    expect(page.locator("[data-worker='w1@host']")).to_contain_text("0 / 2")
+    expect(page.locator("[data-worker='w1@host']")).to_contain_text("idle 0 / 2")
+    expect(page.locator("#notice")).to_be_hidden()
     expect(page.locator("#service-events")).to_contain_text("worker w1@host")
     expect(page.locator("#service-events")).to_contain_text("up")
     assert page.evaluate("sessionStorage.getItem('testfleet.apiKey')") == key.alpha
