@@ -44,7 +44,7 @@ priority: low
 tests:
 """ + "".join(
     f"  - name: slow {i}\n    steps:\n      - navigate: /\n      - wait: 3\n      - wait: 3\n"
-    for i in range(8)
+    for i in range(16)
 )
 
 
