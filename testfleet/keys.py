@@ -53,7 +53,8 @@ def run_cases(run_id: str) -> str:
 
 
 def run_specs(run_id: str) -> str:
-    """Hash: case id -> the case to execute (JSON, secrets in clear: never served)."""
+    """Hash: case id -> the case to execute (JSON, its test's secrets in clear: never
+    served); a case's entry is deleted when the case becomes final."""
     return f"{PREFIX}:run:{run_id}:specs"
 
 

@@ -87,6 +87,8 @@ _COMPLETE = """
 local function finalise(case_id, status, case_json, typ, body, now)
   redis.call('HSET', KEYS[4], case_id, status)
   redis.call('HSET', KEYS[5], case_id, case_json)
+  -- A final case never runs again: its spec (secrets in clear) goes now, not at expiry.
+  redis.call('HDEL', KEYS[6], case_id)
   emit(typ, 'test_execution', ARGV[8], ARGV[9], body)
   redis.call('HINCRBY', KEYS[3], 'n:' .. status, 1)
   local pending = redis.call('HINCRBY', KEYS[3], 'pending', -1)
@@ -114,7 +116,7 @@ local function finalise(case_id, status, case_json, typ, body, now)
 end
 """
 
-# KEYS: 3 run hash, 4 state hash, 5 cases hash.
+# KEYS: 3 run hash, 4 state hash, 5 cases hash, 6 specs hash.
 # ARGV: 4 case id, 5 status, 6 case json, 7 event type, 8 run id, 9 project,
 #       10 source, 11 event body, 12 now ms
 _FINISH = (
@@ -127,7 +129,7 @@ return finalise(ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[11], tonumber(ARGV[12])
 """
 )
 
-# KEYS: 3 run hash, 4 state hash, 5 cases hash.
+# KEYS: 3 run hash, 4 state hash, 5 cases hash, 6 specs hash.
 # ARGV: 4 unused, 5 unused, 6 unused, 7 unused, 8 run id, 9 project, 10 source,
 #       11 now ms, 12.. pairs of (case id, cancelled case json, event body)
 _CANCEL = (
@@ -199,6 +201,7 @@ class RunStore:
             keys.run(run_id),
             _state_key(run_id),
             keys.run_cases(run_id),
+            keys.run_specs(run_id),
         ]
 
     def publish(self, event: Event) -> str:

@@ -8,9 +8,14 @@ both forms and every entry point (CLI, API, generation) reject the same things.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from testfleet.masking import Masker
+
+__all__ = ["CaseSpec", "Masker", "Step", "Suite", "TestCase"]
 
 StepType = Literal[
     "navigate",
@@ -58,7 +63,8 @@ class Step(BaseModel):
     continue_on_failure: bool = False
     """The test goes on after this step fails, but still fails."""
     secret: bool = False
-    """``input_data`` is a secret: it never appears in events, logs, reports or the API."""
+    """``input_data`` (``expected_result`` on an assertion) is a secret: it never appears in
+    events, logs, reports or the API."""
     analyze: AnalysisType | None = None
     """Screenshot steps: ask the vision model for this kind of analysis."""
     assertion: AssertKind | None = None
@@ -85,6 +91,13 @@ class Step(BaseModel):
     @property
     def assert_kind(self) -> AssertKind:
         return self.assertion or "text"
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """What this step holds in clear that must be masked (nothing unless ``secret``)."""
+        if not self.secret:
+            return ()
+        return tuple(v for v in (self.input_data, self.expected_result) if v)
 
 
 def step_problems(step: Step) -> list[str]:
@@ -156,6 +169,10 @@ class TestCase(BaseModel):
             raise ValueError(f"order_index values must be unique, got {seen}")
         return sorted(steps, key=lambda s: s.order_index)
 
+    def secret_values(self) -> list[str]:
+        """The clear-text values of this test's ``secret`` steps, for masking."""
+        return sorted({v for s in self.steps for v in s.secret_values})
+
 
 class Viewport(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -194,17 +211,15 @@ class Suite(BaseModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:
-        names = [t.name for t in self.tests]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(t.name for t in self.tests)  # linear: a suite may have 1,000s of tests
+        dupes = sorted(n for n, seen in counts.items() if seen > 1)
         if dupes:
             raise ValueError(f"test names must be unique within a suite: {', '.join(dupes)}")
         return self
 
     def secret_values(self) -> list[str]:
-        """The clear-text values of every ``secret`` step, for masking."""
-        return sorted(
-            {s.input_data for t in self.tests for s in t.steps if s.secret and s.input_data}
-        )
+        """The clear-text values of every ``secret`` step of every test, for masking."""
+        return sorted({v for t in self.tests for s in t.steps for v in s.secret_values})
 
     def tagged(self, wanted: set[str]) -> list[TestCase]:
         """The tests carrying any of ``wanted`` (with the suite's own tags); all when empty."""
@@ -213,27 +228,11 @@ class Suite(BaseModel):
         return [t for t in self.tests if wanted & (set(t.tags) | set(self.tags))]
 
 
-class Masker:
-    """Replaces secret values in any text with ``***``."""
-
-    MASK = "***"
-
-    def __init__(self, secrets: list[str]) -> None:
-        # Longest first, so a secret that contains another is masked whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, self.MASK)
-        return text
-
-    def __bool__(self) -> bool:
-        return bool(self._secrets)
-
-
 class CaseSpec(BaseModel):
     """Everything a worker needs to run one test case (stored per case, never served:
-    it holds secrets in clear)."""
+    it holds its own test's secrets in clear, once: in its steps)."""
+
+    model_config = ConfigDict(extra="ignore")
 
     suite: str
     base_url: str | None = None
@@ -243,7 +242,6 @@ class CaseSpec(BaseModel):
     """Default step timeout (a step's own ``timeout_seconds`` wins)."""
     retry_count: int = 0
     test: TestCase
-    secrets: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, suite: Suite, test: TestCase) -> CaseSpec:
@@ -255,8 +253,12 @@ class CaseSpec(BaseModel):
             timeout_seconds=suite.timeout_seconds,
             retry_count=test.retry_count if test.retry_count is not None else suite.retries,
             test=test,
-            secrets=suite.secret_values(),
         )
+
+    @property
+    def secrets(self) -> list[str]:
+        """This case's secrets (its own test's only: another test's never reach its worker)."""
+        return self.test.secret_values()
 
     def url(self, target: str) -> str:
         """``target`` resolved against the suite's base URL (absolute URLs as they are)."""

@@ -41,6 +41,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
@@ -81,6 +82,9 @@ THUMBNAIL_WIDTH_PX = 320
 STOP_CHECK_S = 1.0
 """How often a ``wait`` step given in seconds checks for cancellation, in seconds."""
 _MAX_SHOWN_CHARS = 200
+_MASK: ContextVar[Callable[[str], str]] = ContextVar("_MASK", default=str)
+"""The running attempt's masker: texts are masked before they are shortened (a secret cut
+at the limit, or with its whitespace collapsed, would no longer be found whole)."""
 _PAGE_LOAD_ATTR = "_testfleet_page_load_s"
 
 AttemptStatus = Literal["passed", "failed", "error", "cancelled"]
@@ -209,12 +213,12 @@ def execute_steps(driver: WebDriver, spec: CaseSpec, hooks: Hooks) -> AttemptOut
 
 
 def _shorten(text: str) -> str:
-    text = " ".join(text.split())
+    text = " ".join(_MASK.get()(text).split())
     return text if len(text) <= _MAX_SHOWN_CHARS else text[: _MAX_SHOWN_CHARS - 1] + "…"
 
 
 def _first_line(exc: WebDriverException) -> str:
-    msg = (exc.msg or exc.__class__.__name__).strip()
+    msg = _MASK.get()(exc.msg or exc.__class__.__name__).strip()
     line = msg.splitlines()[0] if msg else exc.__class__.__name__
     return _shorten(line.removeprefix("unknown error: "))
 
@@ -352,6 +356,13 @@ class _Attempt:
     # -- the attempt ------------------------------------------------------------------
 
     def run(self) -> AttemptOutcome:
+        masking = _MASK.set(self.mask)
+        try:
+            return self._run()
+        finally:
+            _MASK.reset(masking)
+
+    def _run(self) -> AttemptOutcome:
         started = time.monotonic()
         steps = self.spec.test.steps
         total = len(steps)

@@ -50,10 +50,11 @@ from testfleet.artifacts import ArtifactStore, artifact_url, safe_name
 from testfleet.browser import BrowserProvider, command_timeout_s, load_provider, set_command_timeout
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
+from testfleet.masking import Masker
 from testfleet.results import AttemptSummary, CaseResult, StepResult
 from testfleet.runstore import RunStore
 from testfleet.settings import Settings
-from testfleet.suite import CaseSpec, Masker
+from testfleet.suite import CaseSpec
 from workers.analysis import analyze_attempt
 from workers.app import TASK_NAME, app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps

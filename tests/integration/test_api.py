@@ -35,6 +35,7 @@ from testfleet.settings import (
     RedisSettings,
     Settings,
 )
+from testfleet.suite import CaseSpec
 from tests.fixtures_api import (  # noqa: F401  (fixtures)
     MAX_BODY_BYTES,
     QUEUE,
@@ -276,8 +277,8 @@ def test_variables_come_only_from_the_request_and_secrets_never_show(
     events = RunStore(r, Settings()).read_run_events(run_id)
     served = run.text + json.dumps(events) + alpha.get(f"/api/v1/runs/{run_id}/junit.xml").text
     assert "hunter2-secret" not in served
-    spec = json.loads(r.hget(keys.run_specs(run_id), f"{run_id}-0001") or "{}")
-    assert spec["secrets"] == ["hunter2-secret"], "the worker gets the secret; nobody else"
+    spec = CaseSpec.model_validate_json(r.hget(keys.run_specs(run_id), f"{run_id}-0001") or "")
+    assert spec.secrets == ["hunter2-secret"], "the worker gets the secret; nobody else"
 
 
 @pytest.mark.parametrize(
