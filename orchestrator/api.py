@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import redis
@@ -35,6 +36,7 @@ from orchestrator.api_errors import ErrorBody, install_error_handlers
 from orchestrator.api_middleware import BodyLimit, RequestMetrics
 from orchestrator.api_services import API_PREFIX, ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
+from orchestrator.quotas import Quotas
 from testfleet.artifacts import ArtifactStore
 from testfleet.auth import KeyStore
 from testfleet.runstore import RunStore
@@ -43,6 +45,9 @@ from testfleet.settings import Settings
 __all__ = ["API_PREFIX", "create_app", "main"]
 
 log = logging.getLogger("testfleet.api")
+
+PLANNER_THREADS = 2
+"""Submissions validated and planned at once (CPU-bound: more would only share the GIL)."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -57,6 +62,8 @@ def create_app(settings: Settings) -> FastAPI:
         dispatcher=Dispatcher(settings),
         artifacts=ArtifactStore(settings.paths.artifacts),
         metrics=metrics,
+        quotas=Quotas(client, settings.limits),
+        planner=ThreadPoolExecutor(PLANNER_THREADS, thread_name_prefix="plan"),
     )
 
     @asynccontextmanager
@@ -64,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            services.planner.shutdown(wait=False, cancel_futures=True)
             services.dispatcher.close()
             client.close()
 

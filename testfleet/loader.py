@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from testfleet.errors import SuiteError
+from testfleet.limits import LimitSettings, RunLimits, parse_yaml
 from testfleet.suite import ASSERT_KINDS, STEP_TYPES, Suite
 
 SUITE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -109,11 +109,16 @@ _Problems = list[str]
 _StepMap = dict[tuple[int, int], tuple[int, str | None]]
 
 
-def load_paths(paths: Iterable[str | Path], env: Mapping[str, str]) -> list[Suite]:
-    """Load every suite file named, or found (recursively) in a named directory.
+def load_paths(
+    paths: Iterable[str | Path], env: Mapping[str, str], limits: LimitSettings | None = None
+) -> list[Suite]:
+    """Load every suite file named, or found (recursively) in a named directory, as one
+    run within ``limits`` (the shipped defaults when None).
 
-    Raises ``SuiteError`` listing every problem in every file.
+    Raises ``SuiteError`` listing every problem in every file (``LimitError`` when the
+    run as a whole is too big).
     """
+    run_limits = RunLimits(limits)
     files: list[Path] = []
     problems: _Problems = []
     for raw in paths:
@@ -135,7 +140,7 @@ def load_paths(paths: Iterable[str | Path], env: Mapping[str, str]) -> list[Suit
             problems.append(f"{file}: cannot be read ({exc})")
             continue
         try:
-            suites.append(load_text(text, env, source=str(file)))
+            suites.append(load_text(text, env, source=str(file), limits=run_limits))
         except SuiteError as exc:
             problems += exc.problems
     if problems:
@@ -158,23 +163,25 @@ def _check_unique_suite_names(suites: list[Suite], sources: list[str]) -> None:
         raise SuiteError(problems)
 
 
-def load_text(text: str, env: Mapping[str, str], source: str = "<suite>") -> Suite:
+def load_text(
+    text: str, env: Mapping[str, str], source: str = "<suite>", limits: RunLimits | None = None
+) -> Suite:
     """Parse one suite from YAML or JSON text (JSON is YAML, so one parser serves)."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SuiteError([f"{source}: not valid YAML or JSON{where}: {problem}"]) from None
-    return load_document(document, env, source)
+    limits = limits or RunLimits()
+    return load_document(parse_yaml(text, limits.limits, source), env, source, limits)
 
 
-def load_document(document: Any, env: Mapping[str, str], source: str = "<suite>") -> Suite:
-    """Validate an already-parsed suite document (a dict), in either form."""
+def load_document(
+    document: Any, env: Mapping[str, str], source: str = "<suite>", limits: RunLimits | None = None
+) -> Suite:
+    """Validate an already-parsed suite document (a dict), in either form, within
+    ``limits`` (the run's so far; the shipped defaults when None)."""
     if not isinstance(document, dict):
         kind = type(document).__name__ if document is not None else "nothing"
         raise SuiteError([f"{source}: a suite must be a mapping with name and tests, got {kind}"])
+    limits = limits or RunLimits()
+    # Before anything below walks the document in full (substituting copies out aliases).
+    limits.check_document(document, source, env)
     problems: _Problems = []
     document = _substitute(document, env, "", problems)
     short_keys: _StepMap = {}
@@ -185,6 +192,7 @@ def load_document(document: Any, env: Mapping[str, str], source: str = "<suite>"
         problems += [_describe(err, short_keys) for err in exc.errors()]
     else:
         if not problems:
+            limits.check_suite(suite, source)
             return suite
     raise SuiteError([f"{source}: {p}" for p in dict.fromkeys(problems)])
 

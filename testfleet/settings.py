@@ -15,6 +15,8 @@ from typing import Literal, Self
 from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from testfleet.limits import LimitSettings
+
 DEFAULT_CHROME_ARGS: tuple[str, ...] = (
     "--headless=new",
     "--no-sandbox",
@@ -278,6 +280,7 @@ class Settings(BaseSettings):
     paths: PathSettings = PathSettings()
     retention: RetentionSettings = RetentionSettings()
     ai: AISettings = AISettings()
+    limits: LimitSettings = LimitSettings()
     bench: BenchSettings = BenchSettings()
     server: str | None = None
     """API URL the CLI talks to (``TESTFLEET_SERVER``); the local fleet's when unset."""
