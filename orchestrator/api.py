@@ -38,7 +38,7 @@ from orchestrator.api_services import API_PREFIX, ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
 from orchestrator.quotas import Quotas
 from testfleet.artifacts import ArtifactStore
-from testfleet.auth import KeyStore
+from testfleet.auth import KeyStore, install_log_redaction
 from testfleet.runstore import RunStore
 from testfleet.settings import Settings
 
@@ -127,4 +127,5 @@ def main(settings: Settings) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=10,
     )
+    install_log_redaction()  # after uvicorn configured its loggers
     uvicorn.Server(config).run()
