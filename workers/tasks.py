@@ -58,6 +58,7 @@ from testfleet.suite import CaseSpec
 from workers.analysis import analyze_attempt
 from workers.app import TASK_NAME, app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps
+from workers.project_slots import project_slot
 from workers.steplog import with_step_log, write_step_log
 
 log = logging.getLogger(__name__)
@@ -451,9 +452,12 @@ def _run_case_task(self: Task[Any, Any], run_id: str, case_id: str) -> str | Non
     name = worker_name(self.request.hostname)
     res.store.source = name  # run_completed, when this case completes the run, names us
     try:
-        result = run_case(
-            res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
-        )
+        record = res.store.get_record(run_id)
+        project = record.project_id if record is not None else ""
+        with project_slot(res.settings, res.store.redis, project, case_id):
+            result = run_case(
+                res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
+            )
     except NotFoundError as exc:
         log.warning("dropping the task for case %s: %s", case_id, exc)
         return None
