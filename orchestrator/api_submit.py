@@ -128,7 +128,7 @@ def load_suites(submission: Submission, limits: LimitSettings) -> list[Suite]:
     for source, raw in submission.documents:
         try:
             document = parse_yaml(raw, limits, source) if isinstance(raw, str) else raw
-            suite = load_document(document, submission.variables, source, run_limits)
+            suite = load_document(document, submission.variables, source, limits=run_limits)
         except SuiteError as exc:
             problems += exc.problems
             continue

@@ -164,15 +164,19 @@ def _check_unique_suite_names(suites: list[Suite], sources: list[str]) -> None:
 
 
 def load_text(
-    text: str, env: Mapping[str, str], source: str = "<suite>", limits: RunLimits | None = None
+    text: str, env: Mapping[str, str], source: str = "<suite>", *, limits: RunLimits | None = None
 ) -> Suite:
     """Parse one suite from YAML or JSON text (JSON is YAML, so one parser serves)."""
     limits = limits or RunLimits()
-    return load_document(parse_yaml(text, limits.limits, source), env, source, limits)
+    return load_document(parse_yaml(text, limits.limits, source), env, source, limits=limits)
 
 
 def load_document(
-    document: Any, env: Mapping[str, str], source: str = "<suite>", limits: RunLimits | None = None
+    document: Any,
+    env: Mapping[str, str],
+    source: str = "<suite>",
+    *,
+    limits: RunLimits | None = None,
 ) -> Suite:
     """Validate an already-parsed suite document (a dict), in either form, within
     ``limits`` (the run's so far; the shipped defaults when None)."""

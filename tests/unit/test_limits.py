@@ -100,9 +100,9 @@ def test_long_fields_and_too_many_steps_name_the_field_and_the_setting() -> None
 
 def test_the_run_total_counts_every_suite() -> None:
     limits = RunLimits(LimitSettings(max_tests_per_run=30))
-    load_document(_one_step_tests(20), {}, "a.yaml", limits)
+    load_document(_one_step_tests(20), {}, "a.yaml", limits=limits)
     with pytest.raises(LimitError) as refused:
-        load_document(_one_step_tests(20), {}, "b.yaml", limits)
+        load_document(_one_step_tests(20), {}, "b.yaml", limits=limits)
     assert "b.yaml: the run has more than 30 tests (40 so far)" in str(refused.value)
 
 
