@@ -52,16 +52,22 @@ class Quotas:
         pipe.expire(key, ttl_s)
         return int(pipe.execute()[0])
 
-    def check_rate(self, key: ApiKey) -> None:
-        """Count a submission; ``RateLimited`` past ``submits_per_minute`` for the project."""
-        minute, left_s = _window()
-        limit = self.limits.submits_per_minute
-        if self._count(keys.project_submits(key.project, minute)) > limit:
+    def _per_minute(self, project: str, counter: str, field: str, what: str) -> None:
+        """Count one request in this minute's ``counter``; ``RateLimited`` past the limit
+        named ``field`` of ``LimitSettings``."""
+        limit = int(getattr(self.limits, field))
+        _, left_s = _window()
+        if self._count(counter) > limit:
             raise RateLimited(
-                f"project {key.project} submitted more than {limit} runs this minute; "
-                f"try again in {left_s:.0f} s (or raise {setting('submits_per_minute')})",
+                f"project {project} made more than {limit} {what} this minute; "
+                f"try again in {left_s:.0f} s (or raise {setting(field)})",
                 retry_after_s=left_s,
             )
+
+    def check_rate(self, key: ApiKey) -> None:
+        """Count a submission; ``RateLimited`` past ``submits_per_minute`` for the project."""
+        counter = keys.project_submits(key.project, _window()[0])
+        self._per_minute(key.project, counter, "submits_per_minute", "submissions")
 
     def check_priority(self, key: ApiKey, cases: Sequence[CaseResult]) -> None:
         """``ForbiddenError`` when critical work comes with a key lacking the scope."""
@@ -115,14 +121,8 @@ class Quotas:
 
     def check_generate(self, key: ApiKey) -> None:
         """Count a generation request; ``RateLimited`` past the project's rate or budget."""
-        minute, left_s = _window()
-        limit = self.limits.generate_per_minute
-        if self._count(keys.project_generate_calls(key.project, minute)) > limit:
-            raise RateLimited(
-                f"project {key.project} asked for more than {limit} generations this minute; "
-                f"try again in {left_s:.0f} s (or raise {setting('generate_per_minute')})",
-                retry_after_s=left_s,
-            )
+        counter = keys.project_generate_calls(key.project, _window()[0])
+        self._per_minute(key.project, counter, "generate_per_minute", "generation requests")
         budget = self.limits.generate_budget_tokens_per_day
         spent = int(cast(str | None, self._r.get(self._tokens_key(key.project))) or 0)
         if budget and spent >= budget:

@@ -5,6 +5,7 @@ once, no key reaches a log line, and a long replay is capped with a gap notice.
 Revocation is tested at the shipped ``key_check_interval_s``.
 """
 
+# ruff: noqa: F811  (redis_url, imported from test_gateway_ws, is a fixture parameter here)
 from __future__ import annotations
 
 import logging
@@ -29,12 +30,13 @@ from tests.integration.test_gateway_sse import (
     parse,
     stream_ids,
 )
-from tests.integration.test_gateway_ws import (
+from tests.integration.test_gateway_ws import (  # noqa: F401  (redis_url: a fixture)
     _settings,
     closed_with,
     events_until,
     login,
     recv,
+    redis_url,
     subscribe,
 )
 from tests.waiting import wait_until
@@ -43,14 +45,6 @@ pytestmark = pytest.mark.redis
 
 REVOKED_WITHIN_S = 30.0
 """Deadline of the waits below: generous for a loaded machine; the interval is 2 s."""
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    from tests.fixtures_redis import redis_server
-
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
