@@ -48,6 +48,8 @@ log = logging.getLogger("testfleet.api")
 
 PLANNER_THREADS = 2
 """Submissions validated and planned at once (CPU-bound: more would only share the GIL)."""
+GENERATOR_THREADS = 4
+"""``POST /generate`` requests waiting for the model at once (the rest queue)."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -64,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
         metrics=metrics,
         quotas=Quotas(client, settings.limits),
         planner=ThreadPoolExecutor(PLANNER_THREADS, thread_name_prefix="plan"),
+        generator=ThreadPoolExecutor(GENERATOR_THREADS, thread_name_prefix="generate"),
     )
 
     @asynccontextmanager
@@ -72,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             services.planner.shutdown(wait=False, cancel_futures=True)
+            services.generator.shutdown(wait=False, cancel_futures=True)
             services.dispatcher.close()
             client.close()
 

@@ -66,6 +66,9 @@ class Services:
     """Where submissions are parsed, validated and planned: a few threads of their own, so
     CPU-heavy submissions queue behind each other, never in front of authentication or
     reads (which run in the server's threadpool)."""
+    generator: Executor
+    """Where ``POST /generate`` waits for the model (up to minutes): threads of its own for
+    the same reason."""
 
 
 def services(request: Request) -> Services:

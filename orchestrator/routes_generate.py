@@ -9,6 +9,8 @@ answer is 503 saying so.
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -64,7 +66,8 @@ async def generate(request: Request, body: GenerateRequest, key: WriteKey) -> Ge
         )
     # Counted before the call (a failing model still costs), charged after it.
     await run_in_threadpool(svc.quotas.check_generate, key)
-    result = await run_in_threadpool(generate_suite, settings, body.requirements, body.url)
+    work = partial(generate_suite, settings, body.requirements, body.url)
+    result = await asyncio.get_running_loop().run_in_executor(svc.generator, work)
     used = result.usage.input_tokens + result.usage.output_tokens
     await run_in_threadpool(svc.quotas.spent_generate, key, used)
     return GenerateResponse(
