@@ -254,7 +254,7 @@ class Connection:
                     close=CLOSE_AUTH_FAILED,
                 )  # fmt: skip
             try:
-                key = await self.services.verify(auth_key(message))
+                key = await self.services.verify(auth_key(message), stream=True)
             except AuthError as exc:
                 raise ProtocolError("AUTH_FAILED", str(exc), close=CLOSE_AUTH_FAILED) from exc
         except ProtocolError as error:

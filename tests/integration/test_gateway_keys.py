@@ -178,6 +178,9 @@ def test_a_stream_ticket_works_once_and_stands_for_its_key(
 
     with connect(f"{ws_url}/ws/events/{run_id}?ticket={ticket()}") as ws:
         assert events_until(ws, "run_completed")[-1]["type"] == "run_completed"
+    with login(ws_url, ticket()) as ws:  # the full protocol's auth message takes one too
+        subscribe(ws, filters={"runIds": [run_id]}, options={"includeHistory": True})
+        assert events_until(ws, "run_completed")[-1]["type"] == "run_completed"
 
     unused = ticket()
     keystore.revoke(key_id)
