@@ -90,12 +90,25 @@ def parse_yaml(text: str, limits: LimitSettings, source: str) -> Any:
             _count_aliases(text, loader, limits.max_yaml_aliases, source)
         return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
+        exc = _precise(text, exc)
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SuiteError([f"{source}: not valid YAML or JSON{where}: {problem}"]) from None
     except RecursionError:
         raise SuiteError([f"{source}: nested too deeply to be a suite"]) from None
+
+
+def _precise(text: str, error: yaml.YAMLError) -> yaml.YAMLError:
+    """The pure-Python parser's error for ``text``: it points at the right line where the
+    C parser (fast, used first) may point past the end. Costs only on invalid text."""
+    try:
+        yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        return exc
+    except RecursionError:
+        return error
+    return error
 
 
 def _count_aliases(text: str, loader: Any, limit: int, source: str) -> None:

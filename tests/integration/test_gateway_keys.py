@@ -190,20 +190,32 @@ def test_a_stream_ticket_works_once_and_stands_for_its_key(
 
 
 def test_no_key_or_ticket_reaches_a_log_line(
-    ws_url: str, http_url: str, keystore: KeyStore, store: RunStore,
-    caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+    ws_url: str, http_url: str, keystore: KeyStore, store: RunStore
+) -> None:
     _, key = _key(keystore)
     cases = new_run(store, n_tests=1)
     complete_run(store, cases)
     run_id = cases[0].run_id
-    caplog.set_level(logging.INFO)
-    assert httpx.get(f"{http_url}/sse/events?runId={run_id}&token={key}").status_code == 200
-    with connect(f"{ws_url}/ws/events/{run_id}?token={key}") as ws:
-        events_until(ws, "run_completed")
-    httpx.get(f"{http_url}/sse/events?runId={run_id}&token={key}x")  # a bad key: 401
-    # The gateway's own log lines (this test's HTTP client logs its URLs too: not ours).
-    lines = [r.getMessage() for r in caplog.records if not r.name.startswith("httpx")]
+    # uvicorn's own loggers, whatever earlier tests' uvicorn configs left them as (level,
+    # propagate): a handler of our own on each, at INFO, for this test only.
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append  # type: ignore[method-assign]
+    loggers = [logging.getLogger(n) for n in ("uvicorn.access", "uvicorn.error")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        assert httpx.get(f"{http_url}/sse/events?runId={run_id}&token={key}").status_code == 200
+        with connect(f"{ws_url}/ws/events/{run_id}?token={key}") as ws:
+            events_until(ws, "run_completed")
+        httpx.get(f"{http_url}/sse/events?runId={run_id}&token={key}x")  # a bad key: 401
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+    lines = [r.getMessage() for r in records]
     access = [line for line in lines if f"/events?runId={run_id}" in line or "/ws/events/" in line]
     assert len(access) >= 3, lines
     secret = key.split("_", 2)[2]
