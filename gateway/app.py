@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import time
 from collections.abc import AsyncIterator
@@ -25,8 +24,9 @@ from gateway.services import Metrics, Services, Shutdown
 from gateway.sse import sse_events
 from gateway.ws import ws_v1
 from gateway.ws_events import ws_events
-from testfleet import keys
-from testfleet.auth import TICKET_TTL_S, KeyStore, install_log_redaction, presented_key
+from testfleet import logs
+from testfleet.auth import TICKET_TTL_S, KeyStore, presented_key
+from testfleet.constants import GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH, GATEWAY_WS_PATH
 from testfleet.errors import (
     AuthError,
     InfrastructureError,
@@ -35,9 +35,10 @@ from testfleet.errors import (
     UsageError,
     http_status,
 )
+from testfleet.logs import RunLogContext
 from testfleet.settings import Settings
 
-log = logging.getLogger("testfleet.gateway")
+log = logs.get_logger(__name__)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -103,12 +104,10 @@ async def websocket_metrics(request: Request) -> Response:
     report = services.traffic.to_dict()
     runs: dict[str, Any] = report["runs"]
     if runs and "admin" not in key.scopes:
-        pipe = services.client.pipeline(transaction=False)
-        ids = list(runs)
-        for run_id in ids:
-            pipe.hget(keys.run(run_id), "project")
-        owners = await pipe.execute()
-        report["runs"] = {r: runs[r] for r, p in zip(ids, owners, strict=True) if p == key.project}
+        heads = await services.runs.heads(list(runs))
+        report["runs"] = {
+            h.runId: runs[h.runId] for h in heads if h is not None and h.projectId == key.project
+        }
     report["subscribers"] = services.hub.subscribers
     report["eventsRead"] = services.hub.events_read
     report["slowClientsDropped"] = services.hub.dropped_total
@@ -181,9 +180,9 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/sse/events", sse_events, methods=["GET"]),
-            WebSocketRoute("/ws/v1", ws_v1),
-            WebSocketRoute("/ws/events/{run_id}", ws_events),
+            Route(GATEWAY_SSE_PATH, sse_events, methods=["GET"]),
+            WebSocketRoute(GATEWAY_WS_PATH, ws_v1),
+            WebSocketRoute(GATEWAY_RUN_WS_PATH + "/{run_id}", ws_events),
             Route("/api/websocket-metrics", websocket_metrics, methods=["GET"]),
             Route("/api/stream-tickets", stream_ticket, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
@@ -197,6 +196,7 @@ def create_app(settings: Settings) -> Starlette:
         AuthError, NotFoundError, UsageError, RateLimited, InfrastructureError, redis.RedisError
     ):  # fmt: skip
         app.add_exception_handler(kind, handle)
+    app.add_middleware(RunLogContext)
     app.state.services = services
     return app
 
@@ -234,7 +234,6 @@ def build_server(
 ) -> GatewayServer:
     """The gateway app under a ``GatewayServer`` on ``settings.gateway.host:port``."""
     app = create_app(settings)
-    install_log_redaction()  # keys in ?token= never reach a log line
     gateway = settings.gateway
     config = uvicorn.Config(
         app,
@@ -257,5 +256,5 @@ def build_server(
 
 def main(settings: Settings) -> None:
     """Serve the gateway (what ``testfleet gateway`` runs)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log, "gateway")
     build_server(settings).run()

@@ -17,6 +17,7 @@ from gateway.keyguard import KeyGuard
 from testfleet.auth import ApiKey, KeyStore
 from testfleet.errors import ForbiddenError
 from testfleet.settings import Settings
+from testfleet.store import AsyncRunReader
 
 
 class Shutdown:
@@ -129,6 +130,11 @@ class Services:
     traffic: Traffic = field(default_factory=Traffic)
     sockets: set[Any] = field(default_factory=set)
     """Open WebSocket connections (closed with 1001 at shutdown)."""
+
+    @property
+    def runs(self) -> AsyncRunReader:
+        """The run store's reads: who owns a run, whether it is over."""
+        return AsyncRunReader(self.client)
 
     async def verify(
         self, presented: str | None, scope: str | None = None, *, stream: bool = False

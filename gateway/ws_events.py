@@ -2,7 +2,7 @@
 
 The key comes as a header, or as a single-use stream ticket (``?ticket=``, from
 ``POST /api/stream-tickets``) so that no key sits in a URL; ``?token=KEY`` still
-works (never logged: see ``testfleet.auth.install_log_redaction``).
+works (``testfleet.logs`` masks it in every log line).
 
 The simple stream for dashboards and scripts: one run's events, batches only,
 configured by the query string, no handshake. It is a ``Connection`` whose
@@ -80,8 +80,8 @@ class RunStream(Connection):
             key = await self.services.verify(presented, "test:read", stream=True)
         except AuthError as exc:
             raise ProtocolError("AUTH_FAILED", str(exc), close=CLOSE_AUTH_FAILED) from exc
-        project = await self.services.client.hget(keys.run(self.run_id), "project")
-        if project != key.project:
+        head = await self.services.runs.head(self.run_id)
+        if head is None or head.projectId != key.project:
             raise ProtocolError(
                 "PERMISSION_DENIED",
                 f"run {self.run_id} does not exist in project {key.project} (or expired)",

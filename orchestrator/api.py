@@ -19,7 +19,6 @@ The parts, one concept each:
 
 from __future__ import annotations
 
-import logging
 import socket
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,17 +33,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from orchestrator import routes_fleet, routes_generate, routes_reports, routes_runs
 from orchestrator.api_errors import ErrorBody, install_error_handlers
 from orchestrator.api_middleware import BodyLimit, RequestMetrics
-from orchestrator.api_services import API_PREFIX, ApiMetrics, Services
+from orchestrator.api_services import ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
 from orchestrator.quotas import Quotas
+from testfleet import logs
 from testfleet.artifacts import ArtifactStore
-from testfleet.auth import KeyStore, install_log_redaction
-from testfleet.runstore import RunStore
+from testfleet.auth import KeyStore
+from testfleet.constants import API_PREFIX
+from testfleet.logs import RunLogContext
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 
 __all__ = ["API_PREFIX", "create_app", "main"]
 
-log = logging.getLogger("testfleet.api")
+log = logs.get_logger(__name__)
 
 PLANNER_THREADS = 2
 """Submissions validated and planned at once (CPU-bound: more would only share the GIL)."""
@@ -118,18 +120,19 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RunLogContext)
     return app
 
 
 def main(settings: Settings) -> None:
     """Serve the API on ``settings.api.host:port`` (what ``testfleet api`` runs)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log, "api")
     config = uvicorn.Config(
         create_app(settings),
         host=settings.api.host,
         port=settings.api.port,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
+        log_config=None,  # uvicorn's records go through testfleet.logs like every other
     )
-    install_log_redaction()  # after uvicorn configured its loggers
     uvicorn.Server(config).run()

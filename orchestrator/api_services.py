@@ -18,10 +18,9 @@ from orchestrator.dispatch import Dispatcher
 from orchestrator.quotas import Quotas
 from testfleet.artifacts import ArtifactStore
 from testfleet.auth import KeyStore
-from testfleet.runstore import RunStore
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 
-API_PREFIX = "/api/v1"
 """Where every authenticated route lives."""
 
 

@@ -23,14 +23,12 @@ from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
 from testfleet.broker import transport_options
+from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.masking import Masker
 from testfleet.results import PRIORITY_LEVELS, CaseResult, RunRecord
 from testfleet.settings import Settings
 from testfleet.suite import CaseSpec, Suite
-
-RUN_CASE_TASK = "testfleet.run_case"
-"""The worker task that runs one case; called with ``(run_id, case_id)``."""
 
 SEND_BATCH_SIZE = 500
 """Messages buffered per Redis pipeline round trip when a run is queued."""

@@ -30,7 +30,7 @@ from rich.text import Text
 from orchestrator import fleet, reports
 from testfleet.client import ApiClient
 from testfleet.errors import UsageError
-from testfleet.results import GOOD_STATUSES, RunResult
+from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
 from testfleet.wsclient import follow_link
@@ -127,7 +127,7 @@ def follow_and_report(
         url = events_url or run.get("links", {}).get("events")
         if url is None:
             raise UsageError(f"the server did not say where run {run_id}'s events are")
-        if run.get("status") not in ("passed", "failed", "cancelled"):
+        if run.get("status") not in SETTLED_RUN_STATUSES:
             _follow(console, url, target.api_key, run)
         result = RunResult.model_validate(api.get_run(run_id))
         written = _write_outputs(api, result, outputs)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import re
 import secrets
 import time
 from typing import cast
@@ -165,39 +163,6 @@ class KeyStore:
         pipe.hdel(keys.API_KEYS, cast(str, digest))
         pipe.hdel(keys.API_KEY_IDS, key_id)
         pipe.execute()
-
-
-_SECRET_IN_TEXT = re.compile(
-    r"(?i)((?:[?&;]|\b)(?:token|ticket|api_?key|apikey|key)=)[^&\s\"']+|\b(tf[kt]_)[\w-]+"
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with API keys and stream tickets, in a query string or anywhere, as ``***``."""
-    return _SECRET_IN_TEXT.sub(lambda m: (m[1] or m[2]) + "***", text)
-
-
-class RedactKeys(logging.Filter):
-    """Takes API keys and tickets out of a log record's message and arguments (uvicorn's
-    access log writes every request's path with its query string)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-def install_log_redaction() -> None:
-    """Redact keys from the server's own log lines (uvicorn's access and error loggers).
-
-    Call after uvicorn configured its logging (filters sit on the loggers that make
-    the records, so they hold whatever handlers are attached later)."""
-    for name in ("uvicorn.access", "uvicorn.error", "uvicorn"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactKeys) for f in logger.filters):
-            logger.addFilter(RedactKeys())
 
 
 def new_key_id() -> str:

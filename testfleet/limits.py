@@ -11,7 +11,8 @@ checked twice on its way in, by the loader (the CLI's and the API's alike):
 2. ``RunLimits.check_suite`` on the validated suite (after flows, data rows and
    includes have expanded it): tests and steps per test again.
 
-``parse_yaml`` parses suite text with a cap on YAML aliases. Sizes are summed
+``testfleet.yamltext.parse_yaml`` parses suite text with a cap on YAML aliases
+(``max_yaml_aliases``; kept apart so that settings import no parser). Sizes are summed
 over every suite of one run. A refusal names the limit and the setting that
 raises it (``TESTFLEET_LIMITS__<FIELD>``): ``LimitError`` (413) for the run as a
 whole, a ``SuiteError`` problem (422) for one field or test.
@@ -27,7 +28,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field
 
 from testfleet.errors import LimitError, SuiteError
@@ -76,51 +76,6 @@ def setting(field: str) -> str:
     """The environment variable of a limit (``max_tests_per_run`` ->
     ``TESTFLEET_LIMITS__MAX_TESTS_PER_RUN``)."""
     return ENV_PREFIX + field.upper()
-
-
-def parse_yaml(text: str, limits: LimitSettings, source: str) -> Any:
-    """Parse one suite's YAML or JSON text (JSON is YAML), refusing too many aliases.
-
-    Raises ``SuiteError`` naming the file for text that is not YAML, nests too
-    deeply, or has more aliases than ``max_yaml_aliases``.
-    """
-    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        if "*" in text and "&" in text:  # no anchor or no alias: nothing to count
-            _count_aliases(text, loader, limits.max_yaml_aliases, source)
-        return yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        exc = _precise(text, exc)
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SuiteError([f"{source}: not valid YAML or JSON{where}: {problem}"]) from None
-    except RecursionError:
-        raise SuiteError([f"{source}: nested too deeply to be a suite"]) from None
-
-
-def _precise(text: str, error: yaml.YAMLError) -> yaml.YAMLError:
-    """The pure-Python parser's error for ``text``: it points at the right line where the
-    C parser (fast, used first) may point past the end. Costs only on invalid text."""
-    try:
-        yaml.load(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        return exc
-    except RecursionError:
-        return error
-    return error
-
-
-def _count_aliases(text: str, loader: Any, limit: int, source: str) -> None:
-    aliases = 0
-    for event in yaml.parse(text, Loader=loader):
-        if isinstance(event, yaml.AliasEvent):
-            aliases += 1
-            if aliases > limit:
-                raise SuiteError([
-                    f"{source}: more than {limit} YAML aliases (*name); write the repeated "
-                    f"parts out, use flows, or raise {setting('max_yaml_aliases')}"
-                ])  # fmt: skip
 
 
 class RunLimits:

@@ -20,8 +20,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from testfleet.errors import SuiteError
-from testfleet.limits import LimitSettings, RunLimits, parse_yaml
+from testfleet.limits import LimitSettings, RunLimits
 from testfleet.suite import ASSERT_KINDS, STEP_TYPES, Suite
+from testfleet.yamltext import parse_yaml
 
 SUITE_SUFFIXES = (".yaml", ".yml", ".json")
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -8,14 +8,13 @@ case it interrupts is unacknowledged and runs again elsewhere.
 
 from __future__ import annotations
 
-import logging
 import os
 
+from testfleet import logs
 from testfleet.settings import Settings
 from workers import heartbeat, sweeper
 from workers.app import make_celery
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+from workers.tasklog import TaskLogFields
 
 
 def node_name(name: str | None) -> str:
@@ -30,7 +29,7 @@ def worker_argv(settings: Settings, concurrency: int | None, name: str | None) -
     """The ``celery worker`` arguments ``main`` runs with."""
     return [
         "worker",
-        "--loglevel=INFO",
+        f"--loglevel={settings.log.level or 'INFO'}",
         f"--queues={settings.worker.queue}",
         # Processes, not threads: each case drives its own browser, and a pool child
         # that dies (or hangs past the hard time limit) can be replaced on its own.
@@ -48,9 +47,8 @@ def worker_argv(settings: Settings, concurrency: int | None, name: str | None) -
 
 def main(settings: Settings, concurrency: int | None = None, name: str | None = None) -> None:
     """Run a worker on ``settings.worker.queue`` until it is told to stop."""
-    if not logging.getLogger().handlers:
-        # make_celery leaves the root logger alone (worker_hijack_root_logger=False).
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    # make_celery leaves the root logger alone (worker_hijack_root_logger=False).
+    logs.configure(settings.log, "worker").addFilter(TaskLogFields())
     app = make_celery(settings)
     heartbeat.install(settings)
     sweeper.install(settings)  # retention: expired runs and artifacts

@@ -19,8 +19,8 @@ import pytest
 import redis
 
 from testfleet.auth import KeyStore
-from testfleet.runstore import RunStore
 from testfleet.settings import RedisSettings, Settings
+from testfleet.store import RunStore
 from testfleet.wsclient import follow_run
 from tests.conftest import ROOT
 from tests.fixtures_redis import free_port, redis_server

@@ -20,8 +20,8 @@ from websockets.sync.client import connect
 
 from gateway.app import build_server
 from testfleet.auth import KeyStore
-from testfleet.runstore import RunStore
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 from tests.fixtures_redis_api import serving
 from tests.integration.test_gateway_sse import (
     complete_run,

@@ -13,8 +13,8 @@ import pytest
 from celery.exceptions import Reject
 
 from testfleet.limits import LimitSettings
-from testfleet.runstore import RunStore
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 from tests.integration.test_run_case import (  # noqa: F401  (fixtures)
     ROOT,
     base_url,

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from orchestrator.dispatch import plan_run
 from testfleet import loader
 from testfleet.errors import LimitError, SuiteError
-from testfleet.limits import LimitSettings, RunLimits, parse_yaml
+from testfleet.limits import LimitSettings, RunLimits
 from testfleet.loader import load_document, load_text
 from testfleet.suite import CaseSpec, Suite
+from testfleet.yamltext import parse_yaml
 
 
 def _one_step_tests(n: int, secret: Callable[[int], str] | None = None) -> dict[str, Any]:
