@@ -8,6 +8,7 @@ Revocation is tested at the shipped ``key_check_interval_s``.
 # ruff: noqa: F811  (redis_url, imported from test_gateway_ws, is a fixture parameter here)
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Iterator
@@ -19,8 +20,9 @@ import redis
 from websockets.sync.client import connect
 
 from gateway.app import build_server
+from testfleet import logs
 from testfleet.auth import KeyStore
-from testfleet.settings import Settings
+from testfleet.settings import LogSettings, Settings
 from testfleet.store import RunStore
 from tests.fixtures_redis_api import serving
 from tests.integration.test_gateway_sse import (
@@ -196,31 +198,36 @@ def test_no_key_or_ticket_reaches_a_log_line(
     cases = new_run(store, n_tests=1)
     complete_run(store, cases)
     run_id = cases[0].run_id
-    # uvicorn's own loggers, whatever earlier tests' uvicorn configs left them as (level,
-    # propagate): a handler of our own on each, at INFO, for this test only.
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.INFO)
-    handler.emit = records.append  # type: ignore[method-assign]
-    loggers = [logging.getLogger(n) for n in ("uvicorn.access", "uvicorn.error")]
-    levels = [logger.level for logger in loggers]
+    ticket = httpx.post(f"{http_url}/api/stream-tickets", headers={"X-API-Key": key})
+    # The product's log output (testfleet.logs), fed by uvicorn's own loggers whatever
+    # earlier tests' uvicorn configs left them as.
+    out = io.StringIO()
+    handler = logs.configure(LogSettings(format="text", level="INFO"), "gateway", stream=out)
+    loggers = [logging.getLogger(n) for n in ("uvicorn", "uvicorn.access", "uvicorn.error")]
+    saved = [(logger.level, logger.propagate) for logger in loggers]
     for logger in loggers:
-        logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        logger.propagate = True
     try:
         assert httpx.get(f"{http_url}/sse/events?runId={run_id}&token={key}").status_code == 200
         with connect(f"{ws_url}/ws/events/{run_id}?token={key}") as ws:
             events_until(ws, "run_completed")
+        with connect(f"{ws_url}/ws/events/{run_id}?ticket={ticket.json()['ticket']}") as ws:
+            events_until(ws, "run_completed")
         httpx.get(f"{http_url}/sse/events?runId={run_id}&token={key}x")  # a bad key: 401
     finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.removeHandler(handler)
+        logging.getLogger().removeHandler(handler)
+        for logger, (level, propagate) in zip(loggers, saved, strict=True):
             logger.setLevel(level)
-    lines = [r.getMessage() for r in records]
+            logger.propagate = propagate
+    lines = out.getvalue().splitlines()
     access = [line for line in lines if f"/events?runId={run_id}" in line or "/ws/events/" in line]
-    assert len(access) >= 3, lines
+    assert len(access) >= 4, lines
     secret = key.split("_", 2)[2]
     assert not any(secret in line for line in lines)
+    assert not any(ticket.json()["ticket"] in line for line in lines)
     assert any("token=***" in line for line in access)
+    assert any("ticket=***" in line for line in access)
 
 
 def test_a_long_replay_is_capped_with_a_gap_notice(
