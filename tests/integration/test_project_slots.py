@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from celery.exceptions import Reject
 
+from testfleet.constants import RUN_CASE_TASK
 from testfleet.limits import LimitSettings
 from testfleet.settings import Settings
 from testfleet.store import RunStore
@@ -26,7 +27,7 @@ from tests.integration.test_run_case import (  # noqa: F401  (fixtures)
     suite_doc,
 )
 from tests.waiting import wait_until
-from workers.app import TASK_NAME, make_celery
+from workers.app import make_celery
 from workers.project_slots import ProjectSlots, project_slot
 
 pytestmark = [pytest.mark.redis]
@@ -60,7 +61,7 @@ def test_a_real_worker_runs_one_case_of_a_capped_project_at_a_time(
     runs = [create_run(store, suite_doc(base_url, steps)) for _ in range(2)]
     sender = make_celery(settings)
     for run_id, case_id in runs:
-        sender.send_task(TASK_NAME, args=(run_id, case_id))
+        sender.send_task(RUN_CASE_TASK, args=(run_id, case_id))
     sender.close()
     env = {
         **os.environ,
