@@ -8,8 +8,9 @@
 - ``priority: critical`` needs the ``priority:critical`` scope (403 naming it);
 - ``POST /generate``: requests per minute and model tokens per UTC day.
 
-The queued count is the sum of ``pending`` over the project's open runs
-(``keys.project_open_runs``), which drops runs once they are final or expired:
+The queued count is the sum of cases not yet final over the project's open runs
+(``keys.project_open_runs``; read through the run store), which drops runs once they
+are over or expired:
 exact at rest, and two submissions racing past the check at once can overshoot
 it by one run (a run is bounded by ``max_tests_per_run``).
 """
@@ -27,6 +28,7 @@ from testfleet.auth import ApiKey
 from testfleet.errors import ForbiddenError, LimitError, RateLimited
 from testfleet.limits import LimitSettings, setting
 from testfleet.results import CaseResult
+from testfleet.store import RunReader
 
 CRITICAL_SCOPE = "priority:critical"
 """The scope a key needs to submit ``priority: critical`` work."""
@@ -44,6 +46,7 @@ class Quotas:
 
     def __init__(self, client: redis.Redis, limits: LimitSettings) -> None:
         self._r = client
+        self._runs = RunReader(client)
         self.limits = limits
 
     def _count(self, key: str, by: int = 1, ttl_s: int = 2 * _WINDOW_S) -> int:
@@ -85,15 +88,12 @@ class Quotas:
         run_ids = cast(list[str], self._r.zrange(index, 0, -1))
         if not run_ids:
             return 0
-        pipe = self._r.pipeline(transaction=False)
-        for run_id in run_ids:
-            pipe.hmget(keys.run(run_id), ["pending", "status"])
         total, done = 0, []
-        for run_id, (pending, status) in zip(run_ids, pipe.execute(), strict=True):
-            if pending is None or status in ("passed", "failed", "cancelled"):
-                done.append(run_id)
+        for run_id, run in zip(run_ids, self._runs.overviews(run_ids), strict=True):
+            if run is None or run.finishedMs is not None:
+                done.append(run_id)  # expired or over
             else:
-                total += max(0, int(pending))
+                total += max(0, run.total - sum(run.counts.values()))
         if done:
             self._r.zrem(index, *done)
         return total
