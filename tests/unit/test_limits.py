@@ -140,7 +140,7 @@ def test_planning_is_linear_and_stores_each_secret_once() -> None:
     # 4x the tests: 4x the work and storage (the quadratic planner did ~16x of both).
     assert big_lines < 4.5 * small_lines
     assert big_bytes < 4.5 * small_bytes
-    assert big_bytes < 400 * 1_700, "each spec holds its own 1 KB secret once"
+    assert big_bytes < 400 * 2_500, "each spec holds its own 1 KB secret, not the suite's"
 
 
 _names = st.text(min_size=1, max_size=40)
