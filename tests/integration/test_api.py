@@ -23,7 +23,7 @@ import uvicorn
 from orchestrator.api import create_app
 from orchestrator.dispatch import Dispatcher, plan_run
 from testfleet import keys
-from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts import open_store
 from testfleet.auth import KeyStore
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.events import Event
@@ -389,7 +389,7 @@ def test_another_projects_run_is_indistinguishable_from_a_missing_one(
     alpha: httpx.Client, beta: httpx.Client, settings: Settings
 ) -> None:
     run_id = submit(alpha, suite("A", case("a")))["runId"]
-    ArtifactStore(settings.paths.artifacts).save(run_id, "shot.png", b"\x89PNG alpha only")
+    open_store(settings).save(run_id, "shot.png", b"\x89PNG alpha only")
     assert alpha.get(f"/api/v1/runs/{run_id}/artifacts/shot.png").status_code == 200
     for method, path in (("GET", ""), ("POST", "/cancel"), ("GET", "/report.html"),
                          ("GET", "/junit.xml"), ("GET", "/artifacts/shot.png")):  # fmt: skip
@@ -459,7 +459,7 @@ def test_results_reports_and_artifacts_of_a_finished_run(
     alpha: httpx.Client, store: RunStore, settings: Settings
 ) -> None:
     run_id = submit(alpha, suite("Login", case("ok"), case("broken")), name="<nightly>")["runId"]
-    artifacts = ArtifactStore(settings.paths.artifacts)
+    artifacts = open_store(settings)
     shot = f"{run_id}-0002-2-failure.png"
     artifacts.save(run_id, shot, b"\x89PNG full")
     artifacts.save(run_id, shot.replace(".png", ".thumb.png"), b"\x89PNG thumb")
@@ -516,8 +516,9 @@ def test_artifact_names_cannot_leave_the_runs_directory(
     root = settings.paths.artifacts
     root.mkdir(parents=True, exist_ok=True)
     (root / "secret.txt").write_text("TOP SECRET")
-    (root / run_id).mkdir(exist_ok=True)
-    (root / run_id / ".secret.txt").write_text("TOP SECRET")
+    (root / "runs" / run_id).mkdir(parents=True, exist_ok=True)
+    (root / "runs" / run_id / ".secret.txt").write_text("TOP SECRET")
+    (root / "runs" / "secret.txt").write_text("TOP SECRET")
     # http.client sends the path as written (httpx would resolve the dot segments first).
     connection = http.client.HTTPConnection(httpx.URL(api_url).host, httpx.URL(api_url).port)
     try:

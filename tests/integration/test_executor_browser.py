@@ -189,7 +189,7 @@ def test_every_step_type_works(driver: WebDriver, base_url: str) -> None:
     assert failures(outcome) == []
     assert outcome.status == "passed"
     assert len(saved.steps) == len(steps)
-    assert outcome.artifacts == [f"step{len(steps)}-end.png", f"step{len(steps)}-end-thumb.png"]
+    assert outcome.artifacts == [f"step{len(steps)}-end.png", f"step{len(steps)}-end.thumb.png"]
 
 
 def test_wrong_selector_fails_within_its_timeout(driver: WebDriver, base_url: str) -> None:
@@ -306,10 +306,10 @@ def test_screenshots_are_real_pngs_of_the_viewport(driver: WebDriver, base_url: 
         saved,
     )
     assert outcome.status == "passed"
-    assert outcome.artifacts == ["step02-form-page.png", "step02-form-page-thumb.png"]
+    assert outcome.artifacts == ["step02-form-page.png", "step02-form-page.thumb.png"]
     with Image.open(io.BytesIO(saved.files["step02-form-page.png"])) as shot:
         assert (shot.format, shot.size) == ("PNG", (1024, 700))
-    with Image.open(io.BytesIO(saved.files["step02-form-page-thumb.png"])) as thumb:
+    with Image.open(io.BytesIO(saved.files["step02-form-page.thumb.png"])) as thumb:
         assert (thumb.format, thumb.width) == ("PNG", 320)
         assert thumb.height == round(700 * 320 / 1024)
 
