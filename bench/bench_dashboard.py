@@ -31,7 +31,7 @@ import redis
 from websockets.sync.client import connect
 
 from bench.common import percentile, ratio, verdict
-from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts import FileStore
 from testfleet.auth import KeyStore
 from testfleet.events import Event, now_ms
 from testfleet.payloads import CaseProgress, Progress
@@ -195,7 +195,7 @@ def run(settings: Settings) -> dict[str, Any]:
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         store = RunStore(client, bench_settings, source="bench")
         key = KeyStore(client).create("bench", ["test:read"])[1]
-        sim = SimulatedRun(store, ArtifactStore(state / "artifacts"), "bench", name="Load",
+        sim = SimulatedRun(store, FileStore(state / "artifacts"), "bench", name="Load",
                            tests=TESTS, steps=1).create()  # fmt: skip
         for case in sim.case_ids:
             sim.start(case)

@@ -34,7 +34,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.services import Services
 from testfleet import payloads
-from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts import ArtifactStore, open_store
 from testfleet.auth import ApiKey, presented_key
 from testfleet.constants import API_PREFIX, DASHBOARD_PATH, EVENTS_SCHEMA_PATH, origin
 from testfleet.errors import NotFoundError, UsageError
@@ -217,13 +217,22 @@ async def artifact(request: Request) -> Response:
     media = _IMAGES.get(suffix) or _TEXTS.get(suffix)
     if media is None:
         raise NotFoundError(f"the dashboard serves images and logs only; {name[:80]!r} is not one")
-    store = ArtifactStore(_services(request).settings.paths.artifacts)
-    data = await anyio.to_thread.run_sync(store.read, found.runId, name)
+    data = await anyio.to_thread.run_sync(_artifacts(request).read, found.runId, name)
     headers = {**_HEADERS, "Cache-Control": "private, max-age=3600",
                "Content-Security-Policy": "sandbox"}  # fmt: skip
     if suffix in _TEXTS:
         headers["Content-Disposition"] = f'attachment; filename="{name}"'  # a checked name
     return Response(data, media_type=media, headers=headers)
+
+
+def _artifacts(request: Request) -> ArtifactStore:
+    """The artifact store ``artifacts.url`` names (as the API and workers use it), opened
+    on first use and kept by the app."""
+    store: ArtifactStore | None = getattr(request.app.state, "dashboard_artifacts", None)
+    if store is None:
+        store = open_store(_services(request).settings)
+        request.app.state.dashboard_artifacts = store
+    return store
 
 
 def routes() -> list[BaseRoute]:

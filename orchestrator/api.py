@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import redis
@@ -35,10 +36,12 @@ from orchestrator.api_errors import ErrorBody, install_error_handlers
 from orchestrator.api_middleware import BodyLimit, RequestMetrics
 from orchestrator.api_services import ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
+from orchestrator.quotas import Quotas
 from testfleet import logs
-from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts import open_store
 from testfleet.auth import KeyStore
 from testfleet.constants import API_PREFIX, origin
+from testfleet.fleetmetrics.export import FleetCollector
 from testfleet.logs import RunLogContext
 from testfleet.settings import Settings
 from testfleet.store import RunStore
@@ -47,19 +50,30 @@ __all__ = ["API_PREFIX", "create_app", "main"]
 
 log = logs.get_logger(__name__)
 
+PLANNER_THREADS = 2
+"""Submissions validated and planned at once (CPU-bound: more would only share the GIL)."""
+GENERATOR_THREADS = 4
+"""``POST /generate`` requests waiting for the model at once (the rest queue)."""
+
 
 def create_app(settings: Settings) -> FastAPI:
     """The API as an ASGI app; its Redis and broker connections close at shutdown."""
     client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
     metrics = ApiMetrics()
+    # The fleet's figures (queue, workers, Grid, durations, pool, AI) are exported here:
+    # one scrape target for the whole fleet (testfleet.fleetmetrics says why).
+    metrics.registry.register(FleetCollector(client, settings))
     services = Services(
         settings=settings,
         client=client,
         store=RunStore(client, settings, source=f"api@{socket.gethostname()}"),
         keys=KeyStore(client),
         dispatcher=Dispatcher(settings),
-        artifacts=ArtifactStore(settings.paths.artifacts),
+        artifacts=open_store(settings),
         metrics=metrics,
+        quotas=Quotas(client, settings.limits),
+        planner=ThreadPoolExecutor(PLANNER_THREADS, thread_name_prefix="plan"),
+        generator=ThreadPoolExecutor(GENERATOR_THREADS, thread_name_prefix="generate"),
     )
 
     @asynccontextmanager
@@ -67,7 +81,10 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            services.planner.shutdown(wait=False, cancel_futures=True)
+            services.generator.shutdown(wait=False, cancel_futures=True)
             services.dispatcher.close()
+            services.artifacts.close()
             client.close()
 
     app = FastAPI(
@@ -97,7 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     def prometheus() -> Response:
-        """Prometheus metrics."""
+        """Prometheus metrics: the API's own and the fleet's (``testfleet_*``)."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # Routers of /api/v1. Each guards its routes with a key dependency from

@@ -39,11 +39,12 @@ from celery.exceptions import Reject
 from celery.signals import worker_process_shutdown
 
 from testfleet import logs
-from testfleet.artifacts import ArtifactStore, artifact_url, safe_name
+from testfleet.artifacts import ArtifactStore, artifact_url, case_artifact_name, open_store
 from testfleet.browser import BrowserProvider, command_timeout_s, load_provider, set_command_timeout
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
+from testfleet.masking import Masker
 from testfleet.payloads import (
     CaseFinished,
     CaseOutcome,
@@ -57,10 +58,12 @@ from testfleet.payloads import (
 from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from testfleet.suite import CaseSpec, Masker
+from testfleet.suite import CaseSpec
 from workers.analysis import analyze_attempt
 from workers.app import app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps
+from workers.metrics import AttemptMetrics, record_final
+from workers.project_slots import project_slot
 from workers.steplog import with_step_log, write_step_log
 
 log = logs.get_logger(__name__)
@@ -254,8 +257,11 @@ class _CaseRun:
             ),
         )
         hooks = _AttemptHooks(self, number)
+        metrics = AttemptMetrics(self.provider)
+        asked = time.monotonic()
         try:
             driver = self.provider.open()
+            metrics.session_started(time.monotonic() - asked)
         except InfrastructureError as exc:
             # No session (Grid full or down): like a browser death, worth a bounded retry.
             skipped = [
@@ -275,6 +281,8 @@ class _CaseRun:
                 outcome = execute_steps(driver, spec, hooks.as_hooks())
             finally:
                 self.provider.close(driver)
+        metrics.steps(outcome.steps)
+        metrics.write(self.store.redis)
         if hooks.superseded:
             raise _Superseded
         self._artifacts += outcome.artifacts
@@ -338,7 +346,7 @@ class _CaseRun:
         )
 
     def save_artifact(self, attempt: int, name: str, data: bytes) -> str:
-        stored = f"{safe_name(self.case.case_id)}-a{attempt}-{name}"
+        stored = case_artifact_name(self.case.case_id, attempt, name)
         return self.artifacts.save(self.case.run_id, stored, data)
 
     def _finish(
@@ -387,6 +395,7 @@ class _CaseRun:
         log.info("case %s: %s after %d attempt(s)", self.case.case_id, status,
                  self.case.attempts, extra={"event": event.type})  # fmt: skip
         write_step_log(self.artifacts, self.case, self.mask)
+        record_final(self.store.redis, self.case)  # once: only the delivery that finished it
         return self.case
 
 
@@ -449,7 +458,7 @@ def _process_resources(settings: Settings) -> _Resources:
             settings=settings,
             store=RunStore.connect(settings),
             provider=load_provider(settings),
-            artifacts=ArtifactStore(settings.paths.artifacts),
+            artifacts=open_store(settings),
         )
     return _resources
 
@@ -470,9 +479,12 @@ def _run_case_task(self: Task[Any, Any], run_id: str, case_id: str) -> str | Non
     res.store.source = name  # run_completed, when this case completes the run, names us
     with logs.log_context(run_id=run_id, case_id=case_id, worker=name):
         try:
-            result = run_case(
-                res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
-            )
+            record = res.store.get_record(run_id)
+            project = record.project_id if record is not None else ""
+            with project_slot(res.settings, res.store.redis, project, case_id):
+                result = run_case(
+                    res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
+                )
         except NotFoundError as exc:
             log.warning("dropping the task for case %s: %s", case_id, exc)
             return None

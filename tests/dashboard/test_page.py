@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, expect
 
 from gateway.app import build_server
 from testfleet import keys
-from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts import ArtifactStore, FileStore
 from testfleet.auth import KeyStore
 from testfleet.settings import ApiSettings, GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
@@ -60,7 +60,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def artifacts(settings: Settings) -> ArtifactStore:
-    return ArtifactStore(settings.paths.artifacts)
+    return FileStore(settings.paths.artifacts)
 
 
 class Keys:
