@@ -140,7 +140,7 @@ def restarter(fleet: Fleet) -> Iterator[GatewayRestarter]:
 def test_the_fleet_tests_its_own_dashboard(
     fleet: Fleet, restarter: GatewayRestarter, tmp_path: Path
 ) -> None:
-    alpha = _key(fleet, "alpha", "test:read,test:write,dashboard:read")
+    alpha = _key(fleet, "alpha", "test:read,test:write,dashboard:read,priority:critical")
     beta = _key(fleet, "beta", "test:read,test:write,dashboard:read")
     stream = _submit(fleet, alpha, ROOT / "examples" / "suites" / "login.yaml")
     slow = tmp_path / "slow.yaml"
