@@ -29,7 +29,7 @@ import pytest
 import redis
 
 from testfleet.store import RunReader
-from tests.conftest import ROOT, Fleet
+from tests.conftest import ROOT, Fleet, start_fleet
 from tests.dashboard.browser import chromium, open_page, sign_in
 from tests.waiting import wait_until
 
@@ -128,6 +128,13 @@ class GatewayRestarter:
             except subprocess.TimeoutExpired:
                 self.replacement.kill()
                 self.replacement.wait()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """A fleet of this module's own: the test stops its gateway and starts another, which
+    the session's shared fleet must never see."""
+    yield from start_fleet(tmp_path_factory.mktemp("dogfood-fleet"))
 
 
 @pytest.fixture

@@ -115,6 +115,9 @@ def login(url: str, key: str, **options: Any) -> Iterator[ClientConnection]:
 def subscribe(ws: ClientConnection, channel: str = "test_execution", **payload: Any) -> str:
     send(ws, {"type": "subscribe", "id": "s1", "payload": {"channel": channel, **payload}})
     answer = recv(ws)
+    # An earlier subscription's periodic pushes may arrive before this confirmation.
+    while answer["type"] == "metrics_update":
+        answer = recv(ws)
     assert answer["type"] == "subscription_confirmed", answer
     assert answer["id"] == "s1"
     return str(answer["payload"]["subscriptionId"])
