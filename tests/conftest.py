@@ -2,9 +2,10 @@
 
 Nothing here is an in-memory stand-in:
 - ``redis_url``: a real redis-server on a free port, one per session, emptied when a
-  test module starts using it (the tests that want it empty per test flush it, see
-  ``r`` in tests/integration/conftest.py). A test that stops Redis on purpose starts
-  a server of its own with ``tests.fixtures_redis.redis_server``.
+  test module starts using it. A test that stops Redis on purpose starts a server of
+  its own with ``tests.fixtures_redis.redis_server``.
+- ``r`` and ``store``: a client of the Redis in the module's ``settings`` fixture,
+  emptied for each test, and the run store on it.
 - ``start_worker``: a real Celery worker process (``workers.main``), always reaped.
 - ``fleet``: ``testfleet up`` on free ports (Redis, a Selenium Grid hub and node from
   the server jar, Celery workers, the API, the gateway and the demo site, each its
@@ -25,6 +26,7 @@ import pytest
 import redis
 
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 from tests.fixtures_redis import free_port, redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +59,21 @@ def redis_url(redis_session_url: str) -> str:
     finally:
         client.close()
     return redis_session_url
+
+
+@pytest.fixture
+def r(settings: Settings) -> Iterator[redis.Redis]:
+    """A client of the module's Redis (its ``settings``), emptied for each test."""
+    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def store(r: redis.Redis, settings: Settings) -> RunStore:
+    """The run store on the module's Redis, publishing as a worker would."""
+    return RunStore(r, settings, source="worker@test")
 
 
 class WorkerLauncher:

@@ -2,8 +2,7 @@
 
 A test module imports the fixtures it uses (``from tests.fixtures_api import ...``);
 the uvicorn thread is per module; Redis is the session's shared server
-(``redis_url`` in tests/conftest.py), emptied per test (``r`` in
-tests/integration/conftest.py).
+(``redis_url``), emptied per test (``r``; both in tests/conftest.py).
 """
 
 from __future__ import annotations
