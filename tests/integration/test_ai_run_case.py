@@ -13,8 +13,8 @@ from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settin
 from testfleet.store import RunStore
 from tests.fake_openai import FakeOpenAI, fake_openai
 from tests.fixtures_pages import page_server
-from tests.fixtures_redis import redis_server
 from tests.integration.test_run_case import CountingProvider, create_run, execute, suite_doc
+from tests.payload_checks import checked
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
 
@@ -26,12 +26,6 @@ STEPS: list[dict[str, Any]] = [
     {"step_type": "assert", "selector": "h1", "expected_result": "Welcome, bob",
      "timeout_seconds": 1},
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +66,7 @@ def run_one(settings: Settings, base_url: str) -> tuple[Any, list[dict[str, Any]
     try:
         run_id, case_id = create_run(store, suite_doc(base_url, STEPS))
         result = execute(store, provider, settings, run_id, case_id)
-        return result, store.read_run_events(run_id)
+        return result, checked(store.read_run_events(run_id))
     finally:
         store.redis.close()
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import uuid
 from collections import Counter
@@ -30,19 +27,21 @@ from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import BrowserError
 from testfleet.events import Event, now_ms
 from testfleet.fleetmetrics.export import FleetCollector
+from testfleet.payloads import RunStarted
 from testfleet.results import CaseResult, RunRecord
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, Suite
+from tests.conftest import WorkerLauncher
 from tests.fixtures_pages import Page, page_server
 from tests.fixtures_redis import redis_server
+from tests.payload_checks import checked
 from tests.waiting import wait_until
 from workers.app import make_celery
 from workers.tasks import MAX_BROWSER_RESTARTS, run_case
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
 
-ROOT = Path(__file__).resolve().parents[2]
 
 SECRET = "wonderland-7Hq2"
 
@@ -87,12 +86,6 @@ class Pages:
             "/flaky": self.flaky,
             "/hook": self.hook("/hook"),
         }
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +167,12 @@ def create_run(store: RunStore, suite_doc: dict[str, Any]) -> tuple[str, str]:
         created_ms=now_ms(),
         total=1,
     )
-    started = Event(type="run_started", run_id=run_id, project_id="proj", payload={"total": 1})
+    started = Event(
+        type="run_started",
+        run_id=run_id,
+        project_id="proj",
+        payload=RunStarted(runId=run_id, name="t", total=1, suites=[suite.name]).dump(),
+    )
     store.create_run(record, [case], {case_id: spec.model_dump_json()}, started)
     return run_id, case_id
 
@@ -207,7 +205,8 @@ LOGIN_STEPS: list[dict[str, Any]] = [
 
 
 def events(store: RunStore, run_id: str) -> list[dict[str, Any]]:
-    return store.read_run_events(run_id)
+    """The run's events, each checked against its payload model and the published schema."""
+    return checked(store.read_run_events(run_id))
 
 
 def execute(
@@ -253,6 +252,7 @@ def test_a_passing_case_publishes_every_step_then_one_final_event(
         "tags": ["smoke"],
         "environment": "ci",
         "totalSteps": 6,
+        "worker": "tfworker-1@host:1",
     }
 
     progress = [e["payload"] for e in stream[2:8]]
@@ -557,7 +557,7 @@ def test_secrets_never_reach_the_stream_or_the_stored_result(
     dumped += json.dumps(client.hgetall(keys.run(run_id)))
     assert len(entries) > 10
     assert SECRET not in dumped
-    assert SECRET in cast(str, client.hget(keys.run_specs(run_id), case_id))  # the spec holds it
+    assert client.hget(keys.run_specs(run_id), case_id) is None, "a final case's spec is gone"
     step_log = open_store(settings).read(run_id, f"{case_id}.log").decode()
     assert f"{case_id}.log" in result.artifacts
     assert "log in as alice/***" in step_log
@@ -617,7 +617,7 @@ def test_the_celery_task_runs_the_case_without_a_broker(
 
 @pytest.mark.slow
 def test_a_real_worker_takes_critical_cases_first_and_drains_on_sigterm(
-    store: RunStore, settings: Settings, base_url: str, tmp_path: Path
+    store: RunStore, settings: Settings, base_url: str, start_worker: WorkerLauncher
 ) -> None:
     bulk_run, bulk = create_run(
         store,
@@ -633,23 +633,7 @@ def test_a_real_worker_takes_critical_cases_first_and_drains_on_sigterm(
     sender.send_task(RUN_CASE_TASK, args=(critical_run, critical), priority=0)
     sender.close()
 
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TESTFLEET_REDIS__URL": settings.redis.url,
-        "TESTFLEET_GRID__PROVIDER": "local",
-        "TESTFLEET_PATHS__STATE_DIR": str(tmp_path),
-    }
-    code = "from testfleet.settings import Settings; from workers.main import main; "
-    code += "main(Settings(), 1, 'tfworker-7')"
-    worker = subprocess.Popen(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    worker = start_worker(settings, 1, "tfworker-7")
     try:
         wait_until("the bulk case to run", lambda: store.get_case(bulk_run, bulk).is_final
                  or store.get_case(bulk_run, bulk).status == "running", 60)  # fmt: skip
