@@ -26,23 +26,17 @@ from typing import Any
 
 from bench.throughput_suites import load_suites
 from bench.tuned_runner import TunedResult, run_tuned
-from testfleet.settings import GridSettings
+from testfleet.settings import DEFAULT_CHROME_ARGS, GridSettings
 from testfleet.suite import Step, Suite, TestCase
 
-LAUNCH_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-extensions",
-    "--mute-audio",
+LAUNCH_ARGS = tuple(
+    arg
+    for arg in DEFAULT_CHROME_ARGS
+    if not arg.startswith(("--headless", "--remote-debugging", "--disable-features"))
 )
-"""The fleet's Chromium flags that Playwright does not set itself (it adds headless
-and its own automation flags)."""
+"""The fleet's Chromium flags, but those Playwright sets itself: headless, its own
+debugging pipe, and the features it turns off (a second ``--disable-features``
+would replace its list)."""
 
 
 class PlaywrightStepFailed(AssertionError):
