@@ -20,12 +20,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from testfleet import recordings
 from testfleet.errors import SuiteError
 from testfleet.steps import Problem, spec_of
 from testfleet.steps.shortform import Uploads, to_canonical
 from testfleet.suite import Suite, canonical_problem
 
-SUITE_SUFFIXES = (".yaml", ".yml", ".json")
+SUITE_SUFFIXES = (".yaml", ".yml", ".json", ".side")
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SHORT_MODIFIER = {"negate": "not", "timeout_seconds": "timeout", "is_optional": "optional"}
 
@@ -46,7 +47,9 @@ def load_paths(paths: Iterable[str | Path], env: Mapping[str, str]) -> list[Suit
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix in SUITE_SUFFIXES)
             if not found:
-                problems.append(f"{path}: no suite files (*.yaml, *.yml, *.json) in this directory")
+                problems.append(
+                    f"{path}: no suite files (*.yaml, *.yml, *.json, *.side) in this directory"
+                )
             files += found
         elif path.is_file():
             files.append(path)
@@ -104,7 +107,11 @@ def load_text(
 def load_document(
     document: Any, env: Mapping[str, str], source: str = "<suite>", base_dir: Path | None = None
 ) -> Suite:
-    """Validate an already-parsed suite document (a dict), in either form."""
+    """Validate an already-parsed suite document (a dict), in either form, or a recording
+    (``testfleet.recordings``: Chrome Recorder JSON, Selenium IDE ``.side``)."""
+    recording = recordings.recognise(document, source)
+    if recording is not None:
+        return recording.load(lambda suite: load_document(suite, env, source, base_dir))
     if not isinstance(document, dict):
         kind = type(document).__name__ if document is not None else "nothing"
         raise SuiteError([f"{source}: a suite must be a mapping with name and tests, got {kind}"])
