@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from testfleet import recordings
-from testfleet.errors import SuiteError
+from testfleet.errors import SuiteError, UsageError
 from testfleet.limits import LimitSettings, RunLimits
 from testfleet.steps import Problem, spec_of
 from testfleet.steps.shortform import Uploads, to_canonical
@@ -291,3 +291,17 @@ def _or(names: list[str]) -> str:
 def dump_canonical(suite: Suite) -> str:
     """The suite as canonical JSON (what the API receives and stores)."""
     return json.dumps(suite.model_dump(mode="json", exclude_none=True))
+
+
+def with_base_url(suites: list[Suite], base_url: str) -> list[Suite]:
+    """``suites`` pointed at ``base_url`` instead of their own (``--base-url``): paths in
+    their steps (a recording's pages are paths on its origin) resolve against it.
+
+    Raises ``UsageError`` for a URL that is not http(s).
+    """
+    try:
+        return [Suite.model_validate({**s.model_dump(), "base_url": base_url}) for s in suites]
+    except ValidationError:
+        raise UsageError(
+            f"--base-url must start with http:// or https://, not {base_url!r}"
+        ) from None

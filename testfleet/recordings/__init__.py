@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from testfleet.errors import SuiteError
 from testfleet.recordings import chrome, side
 from testfleet.recordings.base import Problems, Recording
 
-__all__ = ["Recording", "recognise"]
+__all__ = ["Recording", "recognise", "suite_yaml"]
+
+_MADE_BY = {chrome.FORMAT: "Chrome DevTools Recorder", side.FORMAT: "Selenium IDE"}
 
 
 def recognise(document: Any, source: str) -> Recording | None:
@@ -38,3 +42,48 @@ def recognise(document: Any, source: str) -> Recording | None:
     if problems.lines:
         raise SuiteError([f"{source}: {line}" for line in problems.lines])
     return recording
+
+
+def suite_yaml(recording: Recording, source: str, base_url: str | None = None) -> str:
+    """The short-form suite ``recording`` runs as, as YAML to read and edit (``testfleet
+    import``); ``base_url`` replaces the recording's own."""
+    suite = dict(recording.suite)
+    if base_url:
+        suite = {"name": suite.pop("name"), "base_url": base_url, **suite}
+    suite["tests"] = [{**t, "steps": _readable(t["steps"])} for t in suite["tests"]]
+    header = (
+        f"# Imported by `testfleet import` from {source} ({_MADE_BY[recording.format]}).\n"
+        "# It runs as the recording does: each step is named with the recording's title.\n"
+    )
+    return header + yaml.dump(suite, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+class _Inline(dict[str, Any]):
+    """A step's body: written on the step's line (``click: {selector: "#go"}``)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(
+    _Inline, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, True)
+)
+
+_BLOCKS = ("steps", "then", "else")
+
+
+def _readable(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps with their name first and their bodies inline; blocks' steps below them."""
+    out = []
+    for step in steps:
+        ordered: dict[str, Any] = {"name": step["name"]} if "name" in step else {}
+        for key, value in step.items():
+            if key in _BLOCKS and isinstance(value, list):
+                ordered[key] = _readable(value)
+            elif isinstance(value, dict):
+                ordered[key] = _Inline(value)
+            else:
+                ordered[key] = value
+        out.append(ordered)
+    return out

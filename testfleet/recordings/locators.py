@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from testfleet.steps.selectors import selector_problem
+from testfleet.steps.selectors import aria_parts, selector_problem
 
 
 class Unmappable(ValueError):
@@ -68,24 +68,19 @@ def _css(css: str) -> str:
 
 # -- Chrome Recorder ---------------------------------------------------------------------
 
-_ARIA_ATTRIBUTE = re.compile(r"\[\s*(\w+)\s*=\s*([\"'])((?:\\.|(?!\2).)*)\2\s*\]")
-
 
 def aria(body: str) -> str:
     """An ``aria/`` selector's body (``Sign in[role="button"]``) as ``aria=...``."""
-    attributes = {
-        m.group(1): re.sub(r"\\(.)", r"\1", m.group(3)) for m in _ARIA_ATTRIBUTE.finditer(body)
-    }
-    name = _ARIA_ATTRIBUTE.sub("", body).strip() or attributes.get("name", "")
+    name, attributes = aria_parts(body)
+    name = name or attributes.get("name", "")
     unknown = sorted(set(attributes) - {"name", "role"})
     if unknown:
         raise Unmappable(f"aria/ selectors take [name=...] and [role=...], not [{unknown[0]}]")
     role = attributes.get("role")
     if not name and not role:
         raise Unmappable(f"the aria/ selector {body!r} names no element")
-    written = (
-        f"[name={quoted(name)}]" if name and (_splits(name) or re.search("[][\"']", name)) else name
-    )
+    plain = name and not _splits(name) and not re.search("[][\"']", name)
+    written = name if plain or not name else f"[name={quoted(name)}]"
     return "aria=" + written + (f"[role={quoted(role)}]" if role else "")
 
 

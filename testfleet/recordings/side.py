@@ -67,9 +67,10 @@ def convert(project: dict[str, Any], problems: Problems) -> Recording:
         ti = project["tests"].index(test)
         converter = _Test(Origin.of(base), base, by_name, project["tests"], problems)
         steps = converter.test(test, f"tests[{ti}]")
-        entry: dict[str, Any] = {"name": str(test.get("name") or f"test {ti}"), "steps": steps}
+        entry: dict[str, Any] = {"name": str(test.get("name") or f"test {ti}")}
         if tags:
             entry["tags"] = tags
+        entry["steps"] = steps
         for path, where in converter.places.items():
             places[f"tests[{len(out_tests)}].{path}"] = where
         out_tests.append(entry)
@@ -198,9 +199,9 @@ class _Test:
         name = c.name
         if name in _SKIPPED:
             return []
-        if name in FLOW_COMMANDS:
-            return self.flow.command(c)
         handler = _COMMANDS.get(name) or _ASSERTIONS.get(name.replace("verify", "assert", 1))
+        if name in FLOW_COMMANDS:
+            handler = _Test._flow_command
         if handler is None:
             raise Unmappable(
                 f"{name!r} has no meaning outside the Selenium IDE (a plugin's command, or one "
@@ -217,6 +218,9 @@ class _Test:
             handle = c.raw.get("windowHandleName")
             self.tabs.append(str(handle) if handle else f"window {len(self.tabs)}")
         return steps
+
+    def _flow_command(self, c: Command) -> list[Short]:
+        return self.flow.command(c)
 
     def text(self, c: Command, value: str) -> str:
         """``value`` with the IDE's ``${variables}`` and ``${nbsp}`` replaced."""

@@ -64,8 +64,11 @@ _ROLE_OPTIONS = frozenset(
 _ENGINE_PART = re.compile(r"^([a-z_]+)=(.*)$", re.DOTALL)
 _ROLE = re.compile(r"^([a-z]+)((?:\[[^\]]*\])*)$", re.DOTALL)
 _ROLE_OPTION = re.compile(r"\[\s*([a-z-]+)\s*(?:=\s*(.*?))?\s*\]", re.DOTALL)
-_ARIA_OPTION = re.compile(r"\[\s*(\w+)\s*=\s*([\"'])((?:\\.|(?!\2).)*)\2\s*\]", re.DOTALL)
-"""``[name="..."]`` / ``[role='...']`` in an ``aria=`` body (backslash escapes a quote)."""
+_ARIA_OPTION = re.compile(
+    r"""\[\s*(\w+)\s*=\s*(?:"((?:\\.|[^"\\])*)"|'((?:\\.|[^'\\])*)'|([^\]]*?))\s*\]""", re.DOTALL
+)
+"""``[name="..."]``, ``[role='...']`` or ``[role=button]`` in an ``aria=`` body (a backslash
+escapes a quote)."""
 
 
 def split_alternatives(selector: str) -> list[str]:
@@ -156,7 +159,10 @@ def _part_problem(engine: str, body: str, first: bool) -> str | None:
 def aria_parts(body: str) -> tuple[str, dict[str, str]]:
     """(accessible name, ``{"role": ..., "name": ...}`` options) of an ``aria=`` body:
     ``Sign in[role="button"]`` -> ``("Sign in", {"role": "button"})``."""
-    options = {m.group(1): re.sub(r"\\(.)", r"\1", m.group(3)) for m in _ARIA_OPTION.finditer(body)}
+    options = {
+        m.group(1): re.sub(r"\\(.)", r"\1", next(g for g in m.groups()[1:] if g is not None))
+        for m in _ARIA_OPTION.finditer(body)
+    }
     return _ARIA_OPTION.sub("", body).strip(), options
 
 

@@ -276,8 +276,9 @@ function parseRole(body) {
 // only, as the accessibility tree has them.
 function parseAria(body) {
   const options = {};
-  const re = /\[\s*(\w+)\s*=\s*(["'])((?:\\.|(?!\2)[\s\S])*)\2\s*\]/g;
-  const name = body.replace(re, (all, key, quote, value) => {
+  const re = /\[\s*(\w+)\s*=\s*(?:"((?:\\.|[^"\\])*)"|'((?:\\.|[^'\\])*)'|([^\]]*?))\s*\]/g;
+  const name = body.replace(re, (all, key, double, single, bare) => {
+    const value = double !== undefined ? double : single !== undefined ? single : bare;
     options[key] = value.replace(/\\(.)/g, "$1");
     return "";
   }).trim();
