@@ -35,7 +35,8 @@ def import_(ctx: click.Context, file: str, output: str | None, base_url: str | N
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{file}: cannot be read ({exc})") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{file}: cannot be read ({reason})") from None
     limits = RunLimits(settings.limits)
     recording = recognise(parse_yaml(text, limits.limits, file), file)
     if recording is None:

@@ -49,6 +49,7 @@ def suite_yaml(recording: Recording, source: str, base_url: str | None = None) -
     import``); ``base_url`` replaces the recording's own."""
     suite = dict(recording.suite)
     if base_url:
+        suite.pop("base_url", None)
         suite = {"name": suite.pop("name"), "base_url": base_url, **suite}
     suite["tests"] = [{**t, "steps": _readable(t["steps"])} for t in suite["tests"]]
     header = (

@@ -229,6 +229,11 @@ class _Test:
     def selector(self, c: Command, field: str = "target") -> str:
         locator = self.text(c, c.arg(field))
         fallbacks = c.raw.get("targets") if field == "target" else None
+        if isinstance(fallbacks, list):  # the IDE puts variables in whichever locator it uses
+            fallbacks = [
+                [self.text(c, f[0]), *f[1:]] if isinstance(f, list) and f and isinstance(f[0], str)
+                else f for f in fallbacks
+            ]  # fmt: skip
         return side_target(locator, fallbacks)
 
     def _dialog(self, assertion: Command | None, answer: Command | None) -> list[Short]:
