@@ -12,6 +12,7 @@ pages of their own first.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from grid.provider import GridProvider
 from grid.reset import reset_session
 from testfleet.loader import load_paths, load_text, with_base_url
 from testfleet.recordings import recognise, suite_yaml
+from testfleet.recordings.locators import recorder_selector, side_locator
 from testfleet.suite import CaseSpec, Suite
 from tests.fixtures_grid import (
     free_port,
@@ -76,6 +78,48 @@ setTimeout(() => {
 }, 400);
 </script></body></html>"""
 
+LOCATE = """<!doctype html><html><body><main>
+<a href="#end" id="go" name="go-link">Go to the end (now)</a>
+<button id="press" name="bee" type="button">Press me</button>
+<button id="2fa:code" type="button">Code</button>
+<x-box></x-box>
+<p id="out">-</p>
+</main><script>
+const out = document.getElementById("out");
+customElements.define("x-box", class extends HTMLElement {
+  constructor() {
+    super();
+    const root = this.attachShadow({mode: "open"});
+    root.innerHTML = '<section><button type="button" id="inner">Inner</button></section>';
+    root.querySelector("button").onclick = () => { out.textContent = "inner"; };
+  }
+});
+for (const el of document.querySelectorAll("main > a, main > button")) {
+  el.addEventListener("click", (e) => { e.preventDefault(); out.textContent = el.id; });
+}
+</script></body></html>"""
+
+RECORDER_SELECTORS: list[tuple[object, str]] = [
+    (["#press"], "press"),
+    (['aria/Press me[role="button"]'], "press"),
+    (["aria/Inner"], "inner"),
+    (["text/Press me"], "press"),
+    (['xpath///*[@id="press"]'], "press"),
+    (["pierce/#inner"], "inner"),
+    (["x-box", "section > button"], "inner"),
+]
+SIDE_LOCATORS: list[tuple[str, str]] = [
+    ("id=press", "press"),
+    ("id=2fa:code", "2fa:code"),
+    ("name=bee", "press"),
+    ("link=Go to the end (now)", "go"),
+    ("linkText=Go to the end (now)", "go"),
+    ("partialLinkText=the end (", "go"),
+    ("css=main > button:nth-of-type(1)", "press"),
+    ("xpath=//button[@name='bee']", "press"),
+    ("//a[contains(., 'the end')]", "go"),
+]
+
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
@@ -85,7 +129,7 @@ def site() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def pages() -> Iterator[str]:
-    with page_server({"/points": POINTS, "/fields": FIELDS}) as url:
+    with page_server({"/points": POINTS, "/fields": FIELDS, "/locate": LOCATE}) as url:
         yield url
 
 
@@ -269,6 +313,23 @@ def test_network_conditions_apply_to_the_session_and_the_reset_lifts_them(
     assert run_steps(driver, site, "- navigate: /login").status == "passed"
 
 
+def test_each_recorded_selector_and_locator_kind_alone_finds_its_element(
+    driver: WebDriver, pages: str
+) -> None:
+    cases = [(recorder_selector(s), out) for s, out in RECORDER_SELECTORS]
+    cases += [(side_locator(locator), out) for locator, out in SIDE_LOCATORS]
+    steps = ["- navigate: /locate"]
+    for selector, out in cases:
+        steps += [
+            f"- click: {json.dumps(selector)}",
+            f"- assert_text: {{selector: '#out', equals: {json.dumps(out)}}}",
+            "- script: document.getElementById('out').textContent = '-'",
+        ]
+    outcome = run_steps(driver, pages, "\n".join(steps))
+    assert failures(outcome) == []
+    assert len(outcome.steps) == 1 + 3 * len(cases)
+
+
 # -- the recordings ------------------------------------------------------------------------
 
 
@@ -354,6 +415,4 @@ def test_imported_suites_load_and_run_as_their_recordings(
 
 
 def load_paths_document(path: Path) -> object:
-    import json
-
     return json.loads(path.read_text(encoding="utf-8"))
