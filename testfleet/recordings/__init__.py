@@ -52,11 +52,17 @@ def suite_yaml(recording: Recording, source: str, base_url: str | None = None) -
         suite.pop("base_url", None)
         suite = {"name": suite.pop("name"), "base_url": base_url, **suite}
     suite["tests"] = [{**t, "steps": _readable(t["steps"])} for t in suite["tests"]]
+    written = yaml.dump(suite, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     header = (
         f"# Imported by `testfleet import` from {source} ({_MADE_BY[recording.format]}).\n"
         "# It runs as the recording does: each step is named with the recording's title.\n"
     )
-    return header + yaml.dump(suite, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    if "$${" in written or "@{" in written:
+        header += (
+            "# $${ is a literal ${ (never the environment); @{name} is a value captured from\n"
+            "# the page as the test runs.\n"
+        )
+    return header + written
 
 
 class _Inline(dict[str, Any]):
