@@ -293,6 +293,17 @@ def dump_canonical(suite: Suite) -> str:
     return json.dumps(suite.model_dump(mode="json", exclude_none=True))
 
 
+def submitted(suite: Suite) -> dict[str, Any]:
+    """``suite`` as ``testfleet run`` sends it to the API: canonical, every ``${`` written
+    ``$${``. The submitter's environment is already in it and the API substitutes its
+    request's variables again, so a ``${`` left in it (written ``$${``, or recorded text)
+    must stay text."""
+    escaped: dict[str, Any] = recordings.escape_env(
+        suite.model_dump(mode="json", exclude_none=True)
+    )
+    return escaped
+
+
 def with_base_url(suites: list[Suite], base_url: str) -> list[Suite]:
     """``suites`` pointed at ``base_url`` instead of their own (``--base-url``): paths in
     their steps (a recording's pages are paths on its origin) resolve against it.

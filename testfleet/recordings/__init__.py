@@ -18,9 +18,9 @@ import yaml
 
 from testfleet.errors import SuiteError
 from testfleet.recordings import chrome, side
-from testfleet.recordings.base import Problems, Recording
+from testfleet.recordings.base import Problems, Recording, escape_env
 
-__all__ = ["Recording", "recognise", "suite_yaml"]
+__all__ = ["Recording", "escape_env", "recognise", "suite_yaml"]
 
 _MADE_BY = {chrome.FORMAT: "Chrome DevTools Recorder", side.FORMAT: "Selenium IDE"}
 

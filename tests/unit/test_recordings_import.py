@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from orchestrator.cli import main
 from testfleet.errors import UsageError
-from testfleet.loader import load_paths, load_text, with_base_url
+from testfleet.loader import load_document, load_paths, load_text, submitted, with_base_url
 from testfleet.recordings import recognise, suite_yaml
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "recordings"
@@ -76,3 +76,15 @@ def test_import_writes_the_suite_or_says_what_is_wrong(tmp_path: Path) -> None:
         assert done.exit_code == 2, done.output
         assert said in done.output
         assert "Traceback" not in done.output
+
+
+def test_what_run_sends_keeps_literal_text_literal_when_the_api_loads_it_again() -> None:
+    [suite] = load_paths([RECORDINGS / "demo.side"], {})
+    labels = [s.label for t in suite.tests for s in t.steps]
+    assert "select window handle=${root}" in labels
+    again = load_document(submitted(suite), {}, "suites[0]")  # as the API loads it
+    assert again == suite
+    text = load_text(
+        "name: S\ntests:\n  - name: $${HOME} and ${HOME}\n    steps: [reload]\n", {"HOME": "/h"}
+    )
+    assert load_document(submitted(text), {}, "s").tests[0].name == "${HOME} and /h"
