@@ -27,13 +27,19 @@ from testfleet.recordings.side_flow import FLOW_COMMANDS, Command, Flow, parse_b
 
 FORMAT = "selenium-ide"
 
-_TYPED = frozenset({"type", "sendKeys", "answerPrompt", "editContent"})
-"""Commands whose value is typed text: not shown in the step's title."""
 _DIALOGS = {
     "assertAlert": None, "assertConfirmation": None, "assertPrompt": None,
     "acceptAlert": "accept", "acceptConfirmation": "accept", "dismissConfirmation": "dismiss",
     "answerPrompt": "accept", "dismissPrompt": "dismiss",
+    # The WebDriver playback's names for answering the dialog that is showing.
+    "webdriverChooseOkOnVisibleConfirmation": "accept",
+    "webdriverChooseCancelOnVisibleConfirmation": "dismiss",
+    "webdriverChooseOkOnVisiblePrompt": "accept",
+    "webdriverChooseCancelOnVisiblePrompt": "dismiss",
+    "webdriverAnswerOnVisiblePrompt": "accept",
 }  # fmt: skip
+_ANSWERS = frozenset({"answerPrompt", "webdriverAnswerOnVisiblePrompt"})
+"""Commands whose target is the text typed into a prompt."""
 _SKIPPED = frozenset({"setSpeed", "debugger"})
 """The IDE's own playback controls: nothing to do when a suite runs."""
 
@@ -244,7 +250,7 @@ class _Test:
             titles.append(assertion.title)
         if answer is not None:
             body["action"] = _DIALOGS[answer.name]
-            if answer.name == "answerPrompt" and answer.arg("target"):
+            if answer.name in _ANSWERS and answer.arg("target"):
                 body["answer"] = self.text(answer, answer.arg("target"))
             titles.append(answer.title)
         soft = assertion is not None and assertion.name.startswith("verify")

@@ -130,6 +130,17 @@ COMMANDS: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
          {"dialog": {"action": "dismiss"}},
          {"dialog": {"text": {"equals": "Age?"}, "action": "accept"}, "continue_on_failure": True}],
     ),
+    "the WebDriver playback's dialog answers": (
+        [command("assertConfirmation", "Sure?"),
+         command("webdriverChooseCancelOnVisibleConfirmation"),
+         command("webdriverChooseOkOnVisibleConfirmation"),
+         command("webdriverAnswerOnVisiblePrompt", "Bob"),
+         command("webdriverChooseCancelOnVisiblePrompt"),
+         command("webdriverChooseOkOnVisiblePrompt")],
+        [{"dialog": {"text": {"equals": "Sure?"}, "action": "dismiss"}},
+         {"dialog": {"action": "accept"}}, {"dialog": {"action": "accept", "answer": "Bob"}},
+         {"dialog": {"action": "dismiss"}}, {"dialog": {"action": "accept"}}],
+    ),
     "select frame": (
         [command("selectFrame", "index=0"), command("selectFrame", "id=pay"),
          command("selectFrame", "relative=parent"), command("selectFrame", "relative=top")],
