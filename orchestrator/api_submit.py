@@ -23,14 +23,21 @@ from orchestrator.api_services import Services
 from orchestrator.dispatch import plan_run
 from testfleet import logs
 from testfleet.auth import ApiKey
-from testfleet.constants import API_PREFIX, GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH
+from testfleet.constants import (
+    API_PREFIX,
+    GATEWAY_RUN_WS_PATH,
+    GATEWAY_SSE_PATH,
+    dashboard_url,
+)
 from testfleet.errors import InfrastructureError, SuiteError, TestfleetError, UsageError
 from testfleet.events import Event
 from testfleet.limits import LimitSettings, RunLimits
 from testfleet.loader import load_document
+from testfleet.payloads import CaseEntry, RunStarted
 from testfleet.results import CaseResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
+from testfleet.targets import TargetPolicy
 from testfleet.yamltext import parse_yaml
 
 log = logs.get_logger(__name__)
@@ -120,9 +127,12 @@ def _envelope(document: dict[str, Any]) -> Submission:
     )
 
 
-def load_suites(submission: Submission, limits: LimitSettings) -> list[Suite]:
-    """Every suite validated within ``limits``; ``SuiteError`` with every problem of every
-    suite, ``LimitError`` when the run as a whole is too big."""
+def load_suites(
+    submission: Submission, limits: LimitSettings, targets: TargetPolicy | None = None
+) -> list[Suite]:
+    """Every suite validated within ``limits`` (and its targets checked against
+    ``targets``); ``SuiteError`` with every problem of every suite, ``LimitError`` when
+    the run as a whole is too big."""
     suites: list[Suite] = []
     problems: list[str] = []
     named: dict[str, str] = {}
@@ -130,7 +140,9 @@ def load_suites(submission: Submission, limits: LimitSettings) -> list[Suite]:
     for source, raw in submission.documents:
         try:
             document = parse_yaml(raw, limits, source) if isinstance(raw, str) else raw
-            suite = load_document(document, submission.variables, source, limits=run_limits)
+            suite = load_document(
+                document, submission.variables, source, limits=run_limits, targets=targets
+            )
         except SuiteError as exc:
             problems += exc.problems
             continue
@@ -165,6 +177,7 @@ def run_links(settings: Settings, run_id: str) -> RunLinks:
         websocket=f"{ws}{GATEWAY_RUN_WS_PATH}/{run_id}",
         report=f"{base}/report.html",
         junit=f"{base}/junit.xml",
+        dashboard=dashboard_url(gateway, run_id),
     )
 
 
@@ -173,7 +186,9 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
     fleet's limits and the project's quotas (``orchestrator.quotas``)."""
     quotas = services.quotas
     quotas.check_rate(key)
-    suites = load_suites(submission, services.settings.limits)
+    suites = load_suites(
+        submission, services.settings.limits, TargetPolicy.from_settings(services.settings)
+    )
     run_id = new_run_id()
     name = submission.name or ", ".join(s.name for s in suites)[:200]
     record, cases, specs = plan_run(
@@ -187,14 +202,14 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
         project_id=key.project,
         correlation_id=run_id,
         source=services.store.source,
-        payload={
-            "runId": run_id,
-            "name": name,
-            "total": record.total,
-            "suites": record.suites,
-            "tags": record.tags,
-            "tests": [_test_entry(c) for c in cases],
-        },
+        payload=RunStarted(
+            runId=run_id,
+            name=name,
+            total=record.total,
+            suites=record.suites,
+            tags=record.tags,
+            tests=[_test_entry(c) for c in cases],
+        ).dump(),
     )
     store = services.store
     store.create_run(record, cases, specs, started)
@@ -217,11 +232,8 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
     )
 
 
-def _test_entry(case: CaseResult) -> dict[str, Any]:
-    return {
-        "testId": case.case_id,
-        "name": case.name,
-        "suite": case.suite,
-        "tags": case.tags,
-        "priority": case.priority,
-    }
+def _test_entry(case: CaseResult) -> CaseEntry:
+    return CaseEntry(
+        testId=case.case_id, name=case.name, suite=case.suite, tags=case.tags,
+        priority=case.priority,
+    )  # fmt: skip

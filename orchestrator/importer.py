@@ -18,6 +18,7 @@ from testfleet.limits import RunLimits
 from testfleet.loader import load_document, with_base_url
 from testfleet.recordings import recognise, suite_yaml
 from testfleet.settings import Settings
+from testfleet.targets import TargetPolicy
 from testfleet.yamltext import parse_yaml
 
 
@@ -46,11 +47,14 @@ def import_(ctx: click.Context, file: str, output: str | None, base_url: str | N
                 "a type, a Selenium IDE project has tests with commands (a suite needs no import)"
             ]
         )
+    targets = TargetPolicy.from_settings(settings)
     suite = recording.load(
-        lambda doc: load_document(doc, os.environ, file, path.parent, limits=limits)
+        lambda doc: load_document(
+            doc, os.environ, file, path.parent, limits=limits, targets=targets
+        )
     )
     if base_url:
-        with_base_url([suite], base_url)  # refuses a URL that is not http(s)
+        with_base_url([suite], base_url, targets)  # refuses what run would refuse
     written = suite_yaml(recording, path.name, base_url)
     if output:
         Path(output).write_text(written, encoding="utf-8")
