@@ -11,9 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli import main
-from testfleet.errors import UsageError
+from testfleet.errors import SuiteError, UsageError
 from testfleet.loader import load_document, load_paths, load_text, submitted, with_base_url
 from testfleet.recordings import recognise, suite_yaml
+from testfleet.settings import Settings
+from testfleet.targets import TargetPolicy
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "recordings"
 NAMES = sorted(p.name for p in RECORDINGS.iterdir() if p.suffix in (".json", ".side"))
@@ -88,3 +90,22 @@ def test_what_run_sends_keeps_literal_text_literal_when_the_api_loads_it_again()
         "name: S\ntests:\n  - name: $${HOME} and ${HOME}\n    steps: [reload]\n", {"HOME": "/h"}
     )
     assert load_document(submitted(text), {}, "s").tests[0].name == "${HOME} and /h"
+
+
+def test_recordings_and_base_url_are_held_to_the_target_policy() -> None:
+    policy = TargetPolicy.from_settings(Settings())
+    [suite] = load_paths([RECORDINGS / "chrome-shadow.json"], {}, targets=policy)
+    with pytest.raises(SuiteError) as refused:
+        with_base_url([suite], f"http://127.0.0.1:{Settings().grid.port}", policy)
+    assert refused.value.problems[0].startswith(
+        f"--base-url http://127.0.0.1:{Settings().grid.port}: suite 'Count in the shadow DOM "
+        "widget': base_url: "
+    )
+    assert "is the fleet's Selenium Grid" in refused.value.problems[0]
+    flow = json.loads((RECORDINGS / "chrome-shadow.json").read_text())
+    flow["steps"][1]["url"] = "file:///etc/passwd"
+    with pytest.raises(SuiteError) as caught:
+        load_document(flow, {}, "f.json", targets=policy)
+    assert next(p for p in caught.value.problems if "file:///etc/passwd" in p).startswith(
+        "f.json: steps[1].navigate: "
+    )
