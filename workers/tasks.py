@@ -54,10 +54,16 @@ from testfleet.events import Event, now_ms
 from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from testfleet.suite import CaseSpec, Masker
+from testfleet.suite import CaseSpec, Masker, walk
 from workers.analysis import analyze_attempt
 from workers.app import app_settings
-from workers.executor import AttemptOutcome, Hooks, execute_steps
+from workers.executor import (
+    AttemptOutcome,
+    Hooks,
+    execute_steps,
+    planned_rows,
+    skipped_results,
+)
 from workers.steplog import with_step_log, write_step_log
 
 log = logs.get_logger(__name__)
@@ -157,7 +163,7 @@ class _CaseRun:
                 "worker": self.worker,
                 "started_ms": self.started_ms,
                 "retry_count": spec.retry_count,
-                "total_steps": len(spec.test.steps),
+                "total_steps": planned_rows(spec.test.steps),
                 "history": list(previous.history),
                 "artifacts": list(previous.artifacts),
             }
@@ -244,7 +250,7 @@ class _CaseRun:
                 "attempt": number,
                 "tags": case.tags,
                 "environment": spec.environment,
-                "totalSteps": len(spec.test.steps),
+                "totalSteps": planned_rows(spec.test.steps),
                 "name": self.case.name,
             },
         )
@@ -253,17 +259,12 @@ class _CaseRun:
             driver = self.provider.open()
         except InfrastructureError as exc:
             # No session (Grid full or down): like a browser death, worth a bounded retry.
-            skipped = [
-                StepResult(
-                    index=i, label=self.mask(s.label), step_type=s.step_type, status="skipped"
-                )
-                for i, s in enumerate(spec.test.steps, 1)
-            ]
+            skipped = skipped_results(spec.test.steps, self.mask)
             error = self.mask(f"could not open a browser: {exc}")
             outcome = AttemptOutcome("error", skipped, error=error, browser_died=True)
         else:
             longest_s = max(
-                [spec.timeout_seconds, *(s.timeout_seconds or 0 for s in spec.test.steps)]
+                [spec.timeout_seconds, *(s.timeout_seconds or 0 for s in walk(spec.test.steps))]
             )
             set_command_timeout(driver, command_timeout_s(self.settings, longest_s))
             try:
