@@ -28,8 +28,10 @@ _OBSTACLES_CSS = """
   justify-content:center}#veil[hidden]{display:none}
 #veil .box{background:#fff;padding:1rem 2rem}
 #slider{position:relative;transition:left .4s ease-out;left:600px}#slider.in{left:0}
-@keyframes pulse{from{transform:scale(1)}to{transform:scale(1.15)}}
-#pulsing{animation:pulse .3s infinite alternate}
+/* Drifts 10 px one way and jumps back: no two moments share a box, so no probe can
+   see it stand still (a scale that alternates is equal either side of its turn). */
+@keyframes pulse{from{transform:translateX(0)}to{transform:translateX(10px)}}
+#pulsing{animation:pulse .7s linear infinite}
 #menu-area{margin-top:1rem;padding:1rem;border:1px dashed #888;width:16rem}
 #context-menu{position:absolute;background:#fff;border:1px solid #888;padding:.3rem}
 #tip-target{display:inline-block;margin-top:1rem;border-bottom:1px dotted}

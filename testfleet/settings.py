@@ -126,7 +126,6 @@ class WorkerSettings(BaseModel):
     counts once)."""
     restore_interval_s: float = 10.0
     """How often a worker looks for tasks whose worker died."""
-    default_step_timeout_s: float = 10.0
     case_timeout_s: int = 900
     """Hard limit on one test case; the task is stopped after it."""
 
