@@ -265,3 +265,13 @@ def test_blocks_in_both_forms() -> None:
             "one action ", 1
         )[1],
     ]
+
+
+def test_the_readme_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Reuse and data", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "common.yaml").write_text("flows:\n  noop: {steps: [reload]}\n")
+    suite = _load(example, {"DEMO_URL": "http://app.test"}, tmp_path)
+    assert [t.name for t in suite.tests] == ["add Milk", "add Tea"]
