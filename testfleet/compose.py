@@ -53,7 +53,9 @@ CAPTURED = re.compile(r"@@\{|@\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_FLOW_DEPTH = 10
 """Flows used inside flows, at most this deep."""
 MAX_STEPS_PER_TEST = 5_000
-"""A guard while expanding (the run's limits, smaller, are applied to the result)."""
+MAX_STEPS_PER_SUITE = 50_000
+"""Guards while expanding, so data rows times flows cannot build a suite without bound
+(the run's limits on tests and steps, smaller, apply to the result)."""
 _USE_KEYS = {"use", "name", "when"}
 
 Substitute = Callable[[Any, str], Any]
@@ -82,6 +84,7 @@ class Composer:
     flows: dict[str, Flow] = field(default_factory=dict)
     origins: list[str] = field(default_factory=list)
     """For each test composed, where it was written (``tests[2]``: data rows make several)."""
+    expanded_steps: int = 0
     _places: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -217,8 +220,16 @@ class Composer:
             if after is not None:
                 steps.append(self._group("after each", after, "after_each", scope, True))
             self._check_captures(steps)
-            if len(list(walk(steps))) > MAX_STEPS_PER_TEST:
+            count = sum(1 for _ in walk(steps))
+            self.expanded_steps += count
+            if count > MAX_STEPS_PER_TEST:
                 self.problems.append(f"{where}: expands to more than {MAX_STEPS_PER_TEST} steps")
+            if self.expanded_steps > MAX_STEPS_PER_SUITE:
+                self.problems.append(
+                    f"{where}: the suite expands to more than {MAX_STEPS_PER_SUITE} steps in all "
+                    "(data rows times steps); split it"
+                )
+                return out
             if len(self.problems) > reported:
                 continue  # said where; a test with steps missing would only add noise
             test_out = {k: v for k, v in test.items() if k != "data"}

@@ -53,10 +53,14 @@ def markdown_table() -> str:
     return "\n".join(lines)
 
 
+GENERATED_SPECS = tuple(s for s in SPECS if s.family != "flow control")
+"""The kinds AI generation is offered: a generated test is a straight line of steps."""
+
+
 def prompt_vocabulary() -> str:
-    """Every step kind in the canonical form, one line each, for the generation prompt."""
+    """Every kind generation is offered, in the canonical form, one line each."""
     lines = []
-    for spec in SPECS:
+    for spec in GENERATED_SPECS:
         name = (
             f"step_type assert, assertion {spec.assertion}"
             if spec.assertion

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from testfleet import compose
 from testfleet.errors import SuiteError
 from testfleet.loader import dump_canonical, load_paths, load_text
 from testfleet.suite import CaseSpec, Step, walk
@@ -275,3 +276,22 @@ def test_the_readme_example_loads(tmp_path: Path) -> None:
     (tmp_path / "flows" / "common.yaml").write_text("flows:\n  noop: {steps: [reload]}\n")
     suite = _load(example, {"DEMO_URL": "http://app.test"}, tmp_path)
     assert [t.name for t in suite.tests] == ["add Milk", "add Tea"]
+
+
+def test_expansion_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compose, "MAX_STEPS_PER_SUITE", 500)  # the real one is 50,000
+    rows = ", ".join(f"{{n: {i}}}" for i in range(40))
+    flow_steps = ", ".join(["back"] * 20)
+    found = problems(f"""
+    name: s
+    flows:
+      many: {{steps: [{flow_steps}]}}
+    tests:
+      - name: t
+        data: [{rows}]
+        steps: [{{use: many}}]
+    """)
+    assert found == [
+        "s.yaml: tests[0]: the suite expands to more than 500 steps in all (data rows "
+        "times steps); split it"
+    ]

@@ -52,12 +52,14 @@ def test_every_step_kind_has_docs_an_example_and_a_schema(spec: StepSpec) -> Non
     VALIDATOR.validate(canonical)  # the canonical form of it too
     assert spec.key in markdown_table()
     assert spec.step_type in STEP_TYPES
-    assert f"step_type {spec.step_type}" in GENERATE_PROMPT
+    if spec.family != "flow control":  # generated tests are straight lines of steps
+        assert f"step_type {spec.step_type}" in GENERATE_PROMPT
 
 
 def test_the_generation_schema_offers_every_step_type_and_assertion() -> None:
     step = TEST_CASE_SCHEMA["properties"]["steps"]["items"]
-    assert step["properties"]["step_type"]["enum"] == list(STEP_TYPES)
+    offered = [t for t in STEP_TYPES if t not in ("group", "if", "repeat", "capture")]
+    assert step["properties"]["step_type"]["enum"] == offered
     kinds = {s.assertion for s in SPECS if s.assertion}
     assert kinds <= set(step["properties"]["assertion"]["enum"])
     assert set(step["required"]) == set(step["properties"])  # strict structured output
