@@ -35,9 +35,10 @@ from orchestrator.api_middleware import BodyLimit, RequestMetrics
 from orchestrator.api_services import ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
 from testfleet import logs
-from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts import open_store
 from testfleet.auth import KeyStore
 from testfleet.constants import API_PREFIX
+from testfleet.fleetmetrics.export import FleetCollector
 from testfleet.logs import RunLogContext
 from testfleet.settings import Settings
 from testfleet.store import RunStore
@@ -51,13 +52,16 @@ def create_app(settings: Settings) -> FastAPI:
     """The API as an ASGI app; its Redis and broker connections close at shutdown."""
     client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
     metrics = ApiMetrics()
+    # The fleet's figures (queue, workers, Grid, durations, pool, AI) are exported here:
+    # one scrape target for the whole fleet (testfleet.fleetmetrics says why).
+    metrics.registry.register(FleetCollector(client, settings))
     services = Services(
         settings=settings,
         client=client,
         store=RunStore(client, settings, source=f"api@{socket.gethostname()}"),
         keys=KeyStore(client),
         dispatcher=Dispatcher(settings),
-        artifacts=ArtifactStore(settings.paths.artifacts),
+        artifacts=open_store(settings),
         metrics=metrics,
     )
 
@@ -67,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             services.dispatcher.close()
+            services.artifacts.close()
             client.close()
 
     app = FastAPI(
@@ -96,7 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     def prometheus() -> Response:
-        """Prometheus metrics."""
+        """Prometheus metrics: the API's own and the fleet's (``testfleet_*``)."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # Routers of /api/v1. Each guards its routes with a key dependency from

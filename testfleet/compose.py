@@ -201,7 +201,7 @@ class Composer:
             rows = list(read_rows(test["data"], f"{where}.data", self.base_dir, self.problems))
             if not rows:
                 return []
-        out = []
+        out: list[Any] = []
         for index, row in enumerate(rows):
             scope = dict(row) if row is not None else {}
             name = test.get("name")

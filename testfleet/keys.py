@@ -42,6 +42,18 @@ GATEWAY_SERVICES = f"{PREFIX}:gateway:services"
 new publisher does not re-announce what its predecessor already did."""
 
 
+METRICS_COUNTERS = f"{PREFIX}:metrics:counters"
+"""Hash: fleet counter (``name`` or ``name<TAB>label``) -> total since the fleet began
+(pool resets and replacements, sessions opened, AI analyses, tokens, cost). Never expires:
+Prometheus counters only grow (a flushed Redis reads as a counter reset)."""
+
+
+def metrics_histogram(name: str) -> str:
+    """Hash: one fleet histogram's observations: ``<label><TAB><bucket index>`` -> count
+    (not cumulative), ``<label><TAB>sum`` -> seconds; never expires (see METRICS_COUNTERS)."""
+    return f"{PREFIX}:metrics:hist:{name}"
+
+
 def run(run_id: str) -> str:
     """Hash: one run's record (``meta`` JSON, ``status``, ``pending`` count, ``cancelled``;
     the fields are the run store's, ``testfleet/store/layout.py``: read runs through it)."""

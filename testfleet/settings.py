@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CHROME_ARGS: tuple[str, ...] = (
@@ -181,8 +181,8 @@ class PathSettings(BaseModel):
 
     state_dir: Path = Path.home() / ".local" / "state" / "testfleet"
     artifacts_dir: Path | None = None
-    """Screenshots and reports; defaults to ``state_dir/artifacts``. Shared by
-    workers and the API (a volume when they run on several machines)."""
+    """The local artifact store's directory when ``artifacts.url`` is empty; defaults
+    to ``state_dir/artifacts``."""
     cache_dir: Path = Path.home() / ".cache" / "testfleet"
 
     @property
@@ -193,6 +193,32 @@ class PathSettings(BaseModel):
     def fleet_file(self) -> Path:
         """What ``testfleet up`` started and where it listens."""
         return self.state_dir / "fleet.json"
+
+
+class ArtifactSettings(BaseModel):
+    """Where screenshots, thumbnails, step logs and reports are stored (``testfleet.artifacts``)."""
+
+    url: str = ""
+    """The artifact store: a directory (``/srv/artifacts`` or ``file:///srv/artifacts``),
+    or an S3-compatible bucket (``s3://bucket/prefix``). Empty: ``paths.artifacts``.
+    Across machines use S3: the API and the workers then share no volume."""
+    s3_endpoint_url: str | None = None
+    """The S3 endpoint (``http://seaweedfs:8333``, ``https://minio.example``); unset for AWS."""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    """Unset: boto3's own chain (``AWS_ACCESS_KEY_ID``, a profile, an instance or pod role)."""
+    s3_secret_access_key: SecretStr | None = None
+    s3_path_style: bool | None = None
+    """Path-style URLs (``endpoint/bucket/key``); unset: on when an endpoint is set
+    (MinIO, SeaweedFS), AWS's choice otherwise."""
+    s3_create_bucket: bool = False
+    """Create the bucket when a process opens the store and it is missing."""
+    s3_timeout_s: float = Field(default=10.0, gt=0)
+    """Connect and read timeout of one S3 request, in seconds."""
+    s3_max_attempts: int = Field(default=3, ge=1, le=10)
+    """Tries per S3 request (boto3's standard retry mode: throttling, 5xx, timeouts)."""
+    s3_max_connections: int = Field(default=10, ge=1)
+    """HTTP connections one process keeps to the store."""
 
 
 class RetentionSettings(BaseModel):
@@ -291,6 +317,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     demo: DemoSettings = DemoSettings()
     paths: PathSettings = PathSettings()
+    artifacts: ArtifactSettings = ArtifactSettings()
     retention: RetentionSettings = RetentionSettings()
     ai: AISettings = AISettings()
     bench: BenchSettings = BenchSettings()

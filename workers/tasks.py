@@ -46,7 +46,7 @@ from celery.exceptions import Reject
 from celery.signals import worker_process_shutdown
 
 from testfleet import logs
-from testfleet.artifacts import ArtifactStore, artifact_url, safe_name
+from testfleet.artifacts import ArtifactStore, artifact_url, case_artifact_name, open_store
 from testfleet.browser import BrowserProvider, command_timeout_s, load_provider, set_command_timeout
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, NotFoundError
@@ -64,6 +64,7 @@ from workers.executor import (
     planned_rows,
     skipped_results,
 )
+from workers.metrics import AttemptMetrics, record_final
 from workers.steplog import with_step_log, write_step_log
 
 log = logs.get_logger(__name__)
@@ -255,8 +256,11 @@ class _CaseRun:
             },
         )
         hooks = _AttemptHooks(self, number)
+        metrics = AttemptMetrics(self.provider)
+        asked = time.monotonic()
         try:
             driver = self.provider.open()
+            metrics.session_started(time.monotonic() - asked)
         except InfrastructureError as exc:
             # No session (Grid full or down): like a browser death, worth a bounded retry.
             skipped = skipped_results(spec.test.steps, self.mask)
@@ -271,6 +275,8 @@ class _CaseRun:
                 outcome = execute_steps(driver, spec, hooks.as_hooks())
             finally:
                 self.provider.close(driver)
+        metrics.steps(outcome.steps)
+        metrics.write(self.store.redis)
         if hooks.superseded:
             raise _Superseded
         self._artifacts += outcome.artifacts
@@ -325,7 +331,7 @@ class _CaseRun:
         )
 
     def save_artifact(self, attempt: int, name: str, data: bytes) -> str:
-        stored = f"{safe_name(self.case.case_id)}-a{attempt}-{name}"
+        stored = case_artifact_name(self.case.case_id, attempt, name)
         return self.artifacts.save(self.case.run_id, stored, data)
 
     def _finish(
@@ -373,6 +379,7 @@ class _CaseRun:
         log.info("case %s: %s after %d attempt(s)", self.case.case_id, status,
                  self.case.attempts, extra={"event": event.type})  # fmt: skip
         write_step_log(self.artifacts, self.case, self.mask)
+        record_final(self.store.redis, self.case)  # once: only the delivery that finished it
         return self.case
 
 
@@ -435,7 +442,7 @@ def _process_resources(settings: Settings) -> _Resources:
             settings=settings,
             store=RunStore.connect(settings),
             provider=load_provider(settings),
-            artifacts=ArtifactStore(settings.paths.artifacts),
+            artifacts=open_store(settings),
         )
     return _resources
 

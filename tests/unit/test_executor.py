@@ -203,8 +203,8 @@ def test_all_steps_pass_and_report_progress() -> None:
     ]
     shot = outcome.steps[3].screenshot
     assert shot == "x-step04-after-login.png"
-    assert outcome.artifacts == [shot, "x-step04-after-login-thumb.png"]
-    with Image.open(io.BytesIO(recorder.saved["x-step04-after-login-thumb.png"])) as thumb:
+    assert outcome.artifacts == [shot, "x-step04-after-login.thumb.png"]
+    with Image.open(io.BytesIO(recorder.saved["x-step04-after-login.thumb.png"])) as thumb:
         assert thumb.width == 320
 
 
@@ -393,7 +393,7 @@ def test_thumbnail_is_320_wide_and_keeps_the_aspect_ratio() -> None:
         assert (thumb.format, thumb.size) == ("PNG", (320, 200))
     with Image.open(io.BytesIO(make_thumbnail(_png(100, 50)))) as small:
         assert small.size == (100, 50)
-    assert thumbnail_name("c1-step01-x.png") == "c1-step01-x-thumb.png"
+    assert thumbnail_name("c1-step01-x.png") == "c1-step01-x.thumb.png"
 
 
 def test_hook_errors_propagate() -> None:
