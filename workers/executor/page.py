@@ -41,6 +41,8 @@ from workers.executor.probe import Readiness, Retarget, Script, inspect, probe, 
 
 POLL_S = 0.1
 """How often explicit waits re-check their condition, in seconds."""
+_PROBE_SCRIPT_S = 2.0
+"""Script timeout the stability probe needs at least, in seconds."""
 
 _REFUSALS = (
     ElementClickInterceptedException,
@@ -165,6 +167,11 @@ class Page:
     def probe(
         self, selector: str, checks: tuple[Check, ...] = (), retarget: Retarget = "none"
     ) -> Readiness:
+        if "stable" in checks and (self.script_timeout_s or _PROBE_SCRIPT_S) < _PROBE_SCRIPT_S:
+            # The stability check waits for a frame inside the page (up to 0.5 s): a
+            # script step's shorter script timeout must not cut it off.
+            self.driver.set_script_timeout(_PROBE_SCRIPT_S)
+            self.script_timeout_s = _PROBE_SCRIPT_S
         return probe(self.driver, selector, self.testid, checks, retarget)
 
     def inspect(self, selector: str, kind: str, name: str | None = None) -> dict[str, Any]:
