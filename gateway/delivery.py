@@ -35,7 +35,7 @@ async def pump(conn: Connection, sid: str, sub: Subscription, request: Subscribe
         if request.batch is None:
             async for item in sub.frames():
                 if isinstance(item, Gap):
-                    await conn.send(gap_frame(item.after, item.first_available, sid))
+                    await conn.send(gap_frame(item.after, item.first_available, sid, item.capped))
                 else:
                     await conn.send(item.wire, item.entry.run_id, 1)
                     sub.delivered_id = item.id
@@ -72,7 +72,7 @@ async def pump_batches(
                 item = upcoming.result()
                 upcoming = asyncio.ensure_future(anext(frames))
                 if isinstance(item, Gap):
-                    await conn.send(gap_frame(item.after, item.first_available, sid))
+                    await conn.send(gap_frame(item.after, item.first_available, sid, item.capped))
                     continue
                 if not batch:
                     deadline = loop.time() + window_ms / 1000

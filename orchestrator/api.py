@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import redis
@@ -34,6 +35,7 @@ from orchestrator.api_errors import ErrorBody, install_error_handlers
 from orchestrator.api_middleware import BodyLimit, RequestMetrics
 from orchestrator.api_services import ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
+from orchestrator.quotas import Quotas
 from testfleet import logs
 from testfleet.artifacts import open_store
 from testfleet.auth import KeyStore
@@ -46,6 +48,11 @@ from testfleet.store import RunStore
 __all__ = ["API_PREFIX", "create_app", "main"]
 
 log = logs.get_logger(__name__)
+
+PLANNER_THREADS = 2
+"""Submissions validated and planned at once (CPU-bound: more would only share the GIL)."""
+GENERATOR_THREADS = 4
+"""``POST /generate`` requests waiting for the model at once (the rest queue)."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -63,6 +70,9 @@ def create_app(settings: Settings) -> FastAPI:
         dispatcher=Dispatcher(settings),
         artifacts=open_store(settings),
         metrics=metrics,
+        quotas=Quotas(client, settings.limits),
+        planner=ThreadPoolExecutor(PLANNER_THREADS, thread_name_prefix="plan"),
+        generator=ThreadPoolExecutor(GENERATOR_THREADS, thread_name_prefix="generate"),
     )
 
     @asynccontextmanager
@@ -70,6 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            services.planner.shutdown(wait=False, cancel_futures=True)
+            services.generator.shutdown(wait=False, cancel_futures=True)
             services.dispatcher.close()
             services.artifacts.close()
             client.close()

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from testfleet import logs
 from testfleet.errors import SuiteError, TestfleetError, UsageError
@@ -31,7 +32,8 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    # The message is often the server's text: printed as text, never as rich markup.
+    err_console.print(Text("error:", style="red"), Text(message), soft_wrap=True)
     sys.exit(code)
 
 
@@ -134,11 +136,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-def validate(paths: tuple[str, ...]) -> None:
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
     """Check suite files (or directories of them) and print every problem."""
     from testfleet.loader import load_paths
 
-    suites = load_paths(paths, os.environ)
+    suites = load_paths(paths, os.environ, _settings(ctx).limits)
     tests = sum(len(s.tests) for s in suites)
     click.echo(f"ok: {len(suites)} suite(s), {tests} test(s)")
 
@@ -188,7 +191,7 @@ def run(
     from orchestrator import runner
     from testfleet.loader import load_paths
 
-    suites = load_paths(paths, os.environ)
+    suites = load_paths(paths, os.environ, _settings(ctx).limits)
     target = runner.Target.resolve(_settings(ctx), server, api_key)
     tag_set = {t.strip() for t in tags.split(",") if t.strip()}
     run_name = name or ", ".join(Path(p).name for p in paths)

@@ -15,6 +15,8 @@ from typing import Literal, Self
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from testfleet.limits import LimitSettings
+
 DEFAULT_CHROME_ARGS: tuple[str, ...] = (
     "--headless=new",
     "--no-sandbox",
@@ -158,7 +160,14 @@ class GatewaySettings(BaseModel):
     max_frame_bytes: int = 65_536
     """Largest client frame accepted; bigger ones get MESSAGE_TOO_LARGE and close 1009."""
     connections_per_key: int = 20
-    """Open WebSockets one API key may hold at once (per gateway process)."""
+    """Open streams (WebSockets and SSE, every endpoint) one API key may hold at once
+    (per gateway process)."""
+    key_check_interval_s: float = Field(default=2.0, gt=0)
+    """How often each gateway checks that the keys holding streams are not revoked: a
+    revoked key's streams close within this long."""
+    replay_max_events: int = Field(default=10_000, ge=1)
+    """Stream entries one ``since`` / ``includeHistory`` / ``Last-Event-ID`` replay may read;
+    past it the replay starts this many entries back, after a ``gap`` message."""
     queue_events: int = 10_000
     """Events one subscriber may have waiting; a client that falls further behind is dropped."""
     ping_interval_s: float = 20.0
@@ -320,6 +329,7 @@ class Settings(BaseSettings):
     artifacts: ArtifactSettings = ArtifactSettings()
     retention: RetentionSettings = RetentionSettings()
     ai: AISettings = AISettings()
+    limits: LimitSettings = LimitSettings()
     bench: BenchSettings = BenchSettings()
     log: LogSettings = LogSettings()
     server: str | None = None

@@ -51,10 +51,11 @@ from testfleet.browser import BrowserProvider, command_timeout_s, load_provider,
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
+from testfleet.masking import Masker
 from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from testfleet.suite import CaseSpec, Masker, walk
+from testfleet.suite import CaseSpec, walk
 from workers.analysis import analyze_attempt
 from workers.app import app_settings
 from workers.executor import (
@@ -65,6 +66,7 @@ from workers.executor import (
     skipped_results,
 )
 from workers.metrics import AttemptMetrics, record_final
+from workers.project_slots import project_slot
 from workers.steplog import with_step_log, write_step_log
 
 log = logs.get_logger(__name__)
@@ -463,9 +465,12 @@ def _run_case_task(self: Task[Any, Any], run_id: str, case_id: str) -> str | Non
     res.store.source = name  # run_completed, when this case completes the run, names us
     with logs.log_context(run_id=run_id, case_id=case_id, worker=name):
         try:
-            result = run_case(
-                res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
-            )
+            record = res.store.get_record(run_id)
+            project = record.project_id if record is not None else ""
+            with project_slot(res.settings, res.store.redis, project, case_id):
+                result = run_case(
+                    res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
+                )
         except NotFoundError as exc:
             log.warning("dropping the task for case %s: %s", case_id, exc)
             return None

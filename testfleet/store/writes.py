@@ -80,6 +80,7 @@ class RunStore(RunReader):
             keys.run(run_id),
             keys.run_state(run_id),
             keys.run_cases(run_id),
+            keys.run_specs(run_id),
         ]
 
     def publish(self, event: Event) -> str:

@@ -23,8 +23,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from testfleet import logs
 from testfleet.artifacts import safe_name
+from testfleet.masking import Masker
 from testfleet.results import StepResult
-from testfleet.suite import CaseSpec, Masker, Step
+from testfleet.suite import CaseSpec, Step
 from workers.executor.conditions import holds
 from workers.executor.errors import (
     DRIVER_ERRORS,

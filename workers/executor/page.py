@@ -34,8 +34,9 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
 from testfleet.compose import CAPTURED
+from testfleet.masking import Masker
 from testfleet.steps.base import Check
-from testfleet.suite import CaseSpec, Masker, Step
+from testfleet.suite import CaseSpec, Step
 from workers.executor.errors import StepFailed, first_line, shorten
 from workers.executor.probe import Readiness, Retarget, Script, inspect, probe, probe_and, query
 
