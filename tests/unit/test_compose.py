@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from testfleet import compose
-from testfleet.errors import SuiteError
+from testfleet.errors import LimitError, SuiteError
+from testfleet.limits import LimitSettings
 from testfleet.loader import dump_canonical, load_paths, load_text
 from testfleet.suite import CaseSpec, Step, walk
 
@@ -295,3 +296,24 @@ def test_expansion_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         "s.yaml: tests[0]: the suite expands to more than 500 steps in all (data rows "
         "times steps); split it"
     ]
+
+
+def test_the_run_limits_apply_to_the_expanded_suite(tmp_path: Path) -> None:
+    suite_file = tmp_path / "s.yaml"
+    suite_file.write_text(
+        textwrap.dedent("""
+        name: s
+        flows:
+          three: {steps: [back, forward, reload]}
+        tests:
+          - name: t
+            data: [{n: 1}, {n: 2}, {n: 3}]
+            steps: [{use: three}, {use: three}]
+    """)
+    )
+    few_steps = LimitSettings(max_steps_per_test=7)  # 2 groups + 6 steps inside them = 8
+    with pytest.raises(SuiteError) as caught:
+        load_paths([suite_file], {}, few_steps)
+    assert "tests[0].steps: 8 steps is more than the 7 a test may have" in caught.value.problems[0]
+    with pytest.raises(LimitError, match="the run has more than 2 tests"):
+        load_paths([suite_file], {}, LimitSettings(max_tests_per_run=2))  # 3 data rows
