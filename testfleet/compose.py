@@ -378,6 +378,10 @@ class Composer:
         self._place(step, where, where.removesuffix(f".{key}") if key else where, key is not None)
         return step
 
+    def place(self, step: Step) -> str | None:
+        """Where a composed ``step`` was written (``flows.add.steps[0].fill``), if known."""
+        return self._places.get(id(step))
+
     def _place(self, step: Step, where: str, base: str, short: bool) -> None:
         """Remember where ``step`` and the steps inside it were written (those inside a
         short-form block were placed as they were converted; canonical ones are here)."""

@@ -31,7 +31,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from testfleet.errors import LimitError, SuiteError
-from testfleet.suite import walk
 
 ENV_PREFIX = "TESTFLEET_LIMITS__"
 _NODE_BYTES = 2
@@ -136,7 +135,7 @@ class RunLimits:
             if len(test.name) > limits.max_name_chars:
                 problems.append(f"{where}.name: {self._too_long_name(len(test.name))}")
             # Steps inside blocks count too: a use: of a flow is all of the flow's steps.
-            steps = sum(1 for _ in walk(test.steps))
+            steps = _count_steps(test.steps)
             if steps > limits.max_steps_per_test:
                 problems.append(f"{where}.steps: {self._too_many_steps(steps)}")
             for j, step in enumerate(test.steps):
@@ -228,3 +227,10 @@ class _Walk:
             )
         size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
         return _NODE_BYTES + size + chars - len(text)
+
+
+def _count_steps(steps: Any) -> int:
+    """Steps with those inside their blocks (a flow's ``use``, an ``if``, a ``repeat``).
+    Walked here rather than with ``testfleet.suite.walk``: the suite module needs the
+    settings, which need this module."""
+    return sum(1 + _count_steps(step.children) for step in steps)

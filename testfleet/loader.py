@@ -7,6 +7,11 @@ Every problem in every file is collected and reported at once as a
 
 ``${VAR}`` (and ``${VAR:-default}``) in any string is replaced from the
 submitter's environment; ``$${`` stands for a literal ``${``.
+
+Targets a browser may not reach (``testfleet.targets``: local schemes, the fleet's
+own services, metadata addresses) are refused here too, in ``base_url`` and in
+every ``navigate`` step, under the ``targets`` policy the caller passes (the
+fleet's, built from its settings; without one, the policy that knows no fleet).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,7 +28,8 @@ from pydantic import ValidationError
 from testfleet.compose import Composer
 from testfleet.errors import SuiteError
 from testfleet.limits import LimitSettings, RunLimits
-from testfleet.suite import Suite
+from testfleet.suite import Suite, walk
+from testfleet.targets import TargetPolicy, suite_errors
 from testfleet.yamltext import parse_yaml
 
 SUITE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -31,10 +38,14 @@ _Problems = list[str]
 
 
 def load_paths(
-    paths: Iterable[str | Path], env: Mapping[str, str], limits: LimitSettings | None = None
+    paths: Iterable[str | Path],
+    env: Mapping[str, str],
+    limits: LimitSettings | None = None,
+    targets: TargetPolicy | None = None,
 ) -> list[Suite]:
     """Load every suite file named, or found (recursively) in a named directory, as one
-    run within ``limits`` (the shipped defaults when None).
+    run within ``limits`` (the shipped defaults when None), its targets checked against
+    ``targets`` (the shipped policy when None).
 
     Raises ``SuiteError`` listing every problem in every file (``LimitError`` when the
     run as a whole is too big).
@@ -62,7 +73,14 @@ def load_paths(
             continue
         try:
             suites.append(
-                load_text(text, env, source=str(file), base_dir=file.parent, limits=run_limits)
+                load_text(
+                    text,
+                    env,
+                    source=str(file),
+                    base_dir=file.parent,
+                    limits=run_limits,
+                    targets=targets,
+                )
             )
         except SuiteError as exc:
             problems += exc.problems
@@ -93,6 +111,7 @@ def load_text(
     base_dir: Path | None = None,
     *,
     limits: RunLimits | None = None,
+    targets: TargetPolicy | None = None,
 ) -> Suite:
     """Parse one suite from YAML or JSON text (JSON is YAML, so one parser serves).
 
@@ -101,7 +120,7 @@ def load_text(
     """
     limits = limits or RunLimits()
     document = parse_yaml(text, limits.limits, source)
-    return load_document(document, env, source, base_dir, limits=limits)
+    return load_document(document, env, source, base_dir, limits=limits, targets=targets)
 
 
 def load_document(
@@ -111,6 +130,7 @@ def load_document(
     base_dir: Path | None = None,
     *,
     limits: RunLimits | None = None,
+    targets: TargetPolicy | None = None,
 ) -> Suite:
     """Validate an already-parsed suite document (a dict), in either form, within
     ``limits`` (the run's so far; the shipped defaults when None); flows, includes, data
@@ -140,6 +160,7 @@ def load_document(
             if not (problems and line == "tests: must not be empty"):
                 problems.append(line)
     else:
+        problems += _refused_targets(suite, targets or TargetPolicy(), composer)
         if not problems:
             limits.check_suite(suite, source)
             return suite
@@ -200,6 +221,26 @@ def _describe(err: Any, origins: list[str]) -> str:
         else:
             path = _join(path, str(part))
     return f"{path}: {message}" if path else message
+
+
+def _refused_targets(suite: Suite, policy: TargetPolicy, composer: Composer) -> list[str]:
+    """The suite's refused targets (``testfleet.targets``): its ``base_url`` and every
+    ``navigate``, those inside flows, before_each and other blocks too, each named where
+    it was written. A target built from a captured ``@{value}`` is only known in the
+    worker, which checks every navigation again."""
+    flat = [list(walk(test.steps)) for test in suite.tests]
+    view = SimpleNamespace(
+        base_url=suite.base_url, tests=[SimpleNamespace(steps=steps) for steps in flat]
+    )
+    lines: list[str] = []
+    for err in suite_errors(view, policy):
+        loc = tuple(err["loc"])
+        if loc[:1] == ("tests",) and len(loc) == 4:
+            place = composer.place(flat[loc[1]][loc[3]])
+            lines.append(f"{place}: {err['msg']}" if place else _describe(err, composer.origins))
+        else:
+            lines.append(_describe(err, composer.origins))
+    return lines
 
 
 def dump_canonical(suite: Suite) -> str:

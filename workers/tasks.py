@@ -59,6 +59,7 @@ from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepRes
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, walk
+from testfleet.targets import TargetPolicy
 from workers.analysis import analyze_attempt
 from workers.app import app_settings
 from workers.executor import (
@@ -155,6 +156,7 @@ class _CaseRun:
         """Monotonic time after which no further step starts (``case_timeout_s``)."""
         self._artifacts: list[str] = []
         self.spec: CaseSpec | None = None
+        self.targets = TargetPolicy.from_settings(settings)
 
     # -- the delivery --------------------------------------------------------------------
 
@@ -266,7 +268,7 @@ class _CaseRun:
         metrics = AttemptMetrics(self.provider)
         asked = time.monotonic()
         try:
-            driver = self.provider.open()
+            driver = self.provider.open(project=self.project_id)
             metrics.session_started(time.monotonic() - asked)
         except InfrastructureError as exc:
             # No session (Grid full or down): like a browser death, worth a bounded retry.
@@ -412,7 +414,12 @@ class _AttemptHooks:
         self.timed_out = False
 
     def as_hooks(self) -> Hooks:
-        return Hooks(on_step=self.on_step, should_stop=self.should_stop, save_artifact=self.save)
+        return Hooks(
+            on_step=self.on_step,
+            should_stop=self.should_stop,
+            save_artifact=self.save,
+            targets=self.run.targets,
+        )
 
     def on_step(self, step: StepResult, number: int, total: int) -> None:
         try:

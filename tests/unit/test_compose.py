@@ -317,3 +317,24 @@ def test_the_run_limits_apply_to_the_expanded_suite(tmp_path: Path) -> None:
     assert "tests[0].steps: 8 steps is more than the 7 a test may have" in caught.value.problems[0]
     with pytest.raises(LimitError, match="the run has more than 2 tests"):
         load_paths([suite_file], {}, LimitSettings(max_tests_per_run=2))  # 3 data rows
+
+
+def test_navigate_targets_inside_flows_and_before_each_are_refused_where_written() -> None:
+    text = """
+    name: S
+    flows:
+      peek:
+        steps:
+          - navigate: file:///etc/passwd
+    before_each:
+      - navigate: view-source:http://x/
+    tests:
+      - name: t
+        steps:
+          - use: peek
+          - capture: {as: somewhere, from: url}
+          - navigate: "@{somewhere}"
+    """
+    found = problems(text)
+    assert any(p.startswith("s.yaml: before_each[0].navigate: view-source:") for p in found), found
+    assert any(p.startswith("s.yaml: flows.peek.steps[0].navigate: file:///") for p in found), found

@@ -26,6 +26,7 @@ from testfleet.artifacts import safe_name
 from testfleet.masking import Masker
 from testfleet.results import StepResult
 from testfleet.suite import CaseSpec, Step
+from testfleet.targets import TargetPolicy
 from workers.executor.conditions import holds
 from workers.executor.errors import (
     DRIVER_ERRORS,
@@ -69,6 +70,8 @@ class Hooks:
     on_step: Callable[[StepResult, int, int], None] = _ignore_step
     should_stop: Callable[[], bool] = _never_stop
     save_artifact: Callable[[str, bytes], str] = _discard_artifact
+    targets: TargetPolicy = field(default_factory=TargetPolicy)
+    """Where ``navigate`` may go (the fleet's policy; the default knows no fleet)."""
 
 
 @dataclass
@@ -105,7 +108,7 @@ class _Attempt:
         self.driver = driver
         self.spec = spec
         self.hooks = hooks
-        self.page = Page(driver, spec, Masker(spec.secrets), hooks.should_stop)
+        self.page = Page(driver, spec, Masker(spec.secrets), hooks.should_stop, hooks.targets)
         self.page.blocks = self
         self.artifacts: list[str] = []
         self.results: list[StepResult] = []
