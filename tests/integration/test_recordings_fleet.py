@@ -37,7 +37,13 @@ def outcome(result: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
 
 
 def test_every_recording_of_the_demo_site_is_here() -> None:
-    assert NAMES == ["chrome-browser.json", "chrome-login.json", "chrome-shadow.json", "demo.side"]
+    assert NAMES == [
+        "chrome-browser.json",
+        "chrome-login.json",
+        "chrome-shadow.json",
+        "demo.side",
+        "flow.side",
+    ]
 
 
 @pytest.mark.parametrize("name", NAMES)

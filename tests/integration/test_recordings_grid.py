@@ -313,6 +313,27 @@ def test_network_conditions_apply_to_the_session_and_the_reset_lifts_them(
     assert run_steps(driver, site, "- navigate: /login").status == "passed"
 
 
+def test_a_repeat_looks_again_at_values_its_rounds_capture(driver: WebDriver, pages: str) -> None:
+    # The IDE's while / do ... repeat if conditions read variables the loop sets.
+    outcome = run_steps(
+        driver,
+        pages,
+        """
+        - navigate: /fields
+        - capture: {as: n, script: "return 0"}
+        - repeat: {while: {script: "return @{n} < 3"}, max: 10}
+          steps:
+            - capture: {as: n, script: "return @{n} + 1"}
+        - script: {script: "return '@{n}'", returns: "3"}
+        - repeat: {until: {value: "@{n}", equals: "5"}, max: 10}
+          steps:
+            - capture: {as: n, script: "return @{n} + 1"}
+        - script: {script: "return '@{n}'", returns: "5"}
+        """,
+    )
+    assert failures(outcome) == []
+
+
 def test_each_recorded_selector_and_locator_kind_alone_finds_its_element(
     driver: WebDriver, pages: str
 ) -> None:
@@ -339,7 +360,8 @@ def recorded(name: str, site: str) -> Suite:
 
 
 @pytest.mark.parametrize(
-    "name", ["chrome-login.json", "chrome-shadow.json", "chrome-browser.json", "demo.side"]
+    "name",
+    ["chrome-login.json", "chrome-shadow.json", "chrome-browser.json", "demo.side", "flow.side"],
 )
 def test_recordings_of_the_demo_site_pass(driver: WebDriver, site: str, name: str) -> None:
     outcomes = run_suite(driver, recorded(name, site))

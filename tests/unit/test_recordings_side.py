@@ -267,8 +267,9 @@ def test_constants_and_run_need_no_page() -> None:
         suites=[{"id": "s", "name": "S", "tests": ["t-main"]}],
     )  # fmt: skip
     suite = load_document(document, {}, "p.side")
-    typed = [s for s in suite.tests[0].steps if s.step_type == "type"]
-    assert [s.input_data for s in typed] == ["alice"]
+    [run] = [s for s in suite.tests[0].steps if s.step_type == "group"]
+    assert (run.name, [s.step_type for s in run.steps or []]) == ("run login", ["navigate", "type"])
+    assert [s.input_data for s in run.steps or [] if s.step_type == "type"] == ["alice"]
     checks = [(s.input_data, s.expected_result, s.continue_on_failure)
               for s in suite.tests[0].steps if s.step_type == "custom"]  # fmt: skip
     assert checks[:2] == [
@@ -306,4 +307,148 @@ def test_every_command_that_cannot_run_is_named_with_its_test_index_and_command(
         "p.side: tests[0].commands[10].pause: pause takes milliseconds, not 'soon'",
     ]
     for line in expected:
+        assert line in found
+
+
+# -- variables and control flow (the step language's captures and blocks) ---------------
+
+COUNT = (
+    "return Promise.resolve((function () {\nreturn 2\n}).apply(this, arguments))"
+    ".then((v) => JSON.stringify(v === undefined ? null : v));"
+)
+
+FLOW: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
+    "store text, value, attribute, title: captured and used as @{name}": (
+        [command("storeText", "id=h", "heading"), command("storeValue", "name=q", "query"),
+         command("storeAttribute", "css=a.next@href", "next"), command("storeTitle", "title"),
+         command("type", "id=q", "${heading} ${query} ${next} ${title}")],
+        [{"capture": {"as": "heading", "text": "#h"}},
+         {"capture": {"as": "query", "value": '[name="q"]'}},
+         {"capture": {"as": "next", "attribute": "href", "selector": "a.next"}},
+         {"capture": {"as": "title", "from": "title"}},
+         {"type": {"selector": "#q", "text": "@{heading} @{query} @{next} @{title}"}}],
+    ),
+    "execute script into a variable: its value as JSON and as text": (
+        [command("executeScript", "return 2", "n"), command("type", "id=q", "${n}"),
+         command("executeScript", "return ${n} + 1")],
+        [{"capture": {"as": "n", "script": COUNT}},
+         {"capture": {"as": "n__text", "script": "return String(@{n});"}},
+         {"type": {"selector": "#q", "text": "@{n__text}"}},
+         {"script": "return Promise.resolve((function () {\nreturn @{n} + 1\n})"
+                    ".apply(this, arguments)).then(() => null);"}],
+    ),
+    "store of a text with variables in it is a script building the text": (
+        [command("storeText", "id=h", "who"), command("store", "Hi ${who}!", "greeting"),
+         command("store", "a", "twice"), command("store", "b", "twice"),
+         command("echo", "${twice}")],
+        [{"capture": {"as": "who", "text": "#h"}},
+         {"capture": {"as": "greeting",
+                      "script": 'return "Hi " + String(String.raw`@{who}`) + "!";'}},
+         {"capture": {"as": "twice", "script": 'return "a";'}},
+         {"capture": {"as": "twice", "script": 'return "b";'}},
+         {"wait": {"seconds": 0}}],
+    ),
+    "if, else if, else": (
+        [command("if", "${n} > 1"), command("click", "id=a"), command("elseIf", "${n} > 0"),
+         command("click", "id=b"), command("else"), command("click", "id=c"), command("end")],
+        [{"if": {"script": "return ($${n} > 1);"}, "then": [{"click": "#a"}],
+          "else": [{"if": {"script": "return ($${n} > 0);"}, "then": [{"click": "#b"}],
+                    "else": [{"click": "#c"}]}]}],
+    ),
+    "times, and an empty block does nothing": (
+        [command("times", "3"), command("click", "id=a"), command("end"),
+         command("if", "true"), command("end")],
+        [{"repeat": 3, "steps": [{"click": "#a"}]},
+         {"if": {"script": "return (true);"}, "then": [{"wait": {"seconds": 0}}]}],
+    ),
+    "while, with the IDE's limit of rounds": (
+        [command("executeScript", "return 2", "n"), command("while", "${n} < 5", "20"),
+         command("click", "id=a"), command("end")],
+        [{"capture": {"as": "n", "script": COUNT}},
+         {"capture": {"as": "n__text", "script": "return String(@{n});"}},
+         {"repeat": {"while": {"script": "return (@{n} < 5);"}, "max": 20},
+          "steps": [{"click": "#a"}]}],
+    ),
+    "do ... repeat if: once, then again while the condition holds": (
+        [command("do"), command("click", "id=a"), command("repeatIf", "false", "10")],
+        [{"group": "do", "steps": [
+            {"click": "#a"},
+            {"repeat": {"while": {"script": "return (false);"}, "max": 9},
+             "steps": [{"click": "#a"}]}]}],
+    ),
+    "for each over a stored list: once per item": (
+        [command("storeJson", '["tea", "cake"]', "menu"), command("forEach", "menu", "dish"),
+         command("type", "id=q", "${dish}"), command("end")],
+        [{"wait": {"seconds": 0}},
+         {"group": "for each menu dish", "steps": [
+             {"group": "dish = tea", "steps": [{"type": {"selector": "#q", "text": "tea"}}]},
+             {"group": "dish = cake", "steps": [{"type": {"selector": "#q", "text": "cake"}}]},
+         ]}],
+    ),
+    "for each over a list the page gave: a counted repeat": (
+        [command("executeScript", "return 2", "rows"), command("forEach", "rows", "row"),
+         command("echo", "${row}"), command("end")],
+        [{"capture": {"as": "rows", "script": COUNT}},
+         {"capture": {"as": "rows__text", "script": "return String(@{rows});"}},
+         {"group": "for each rows row", "steps": [
+             {"capture": {"as": "loop1__index", "script": "return 0;"}},
+             {"repeat": {"while": {"script": "return @{loop1__index} < @{rows}.length;"},
+                         "max": 100},
+              "steps": [
+                  {"capture": {"as": "row",
+                               "script": "return JSON.stringify(@{rows}[@{loop1__index}]);"}},
+                  {"capture": {"as": "row__text", "script": "return String(@{row});"}},
+                  {"wait": {"seconds": 0}},
+                  {"capture": {"as": "loop1__index",
+                               "script": "return @{loop1__index} + 1;"}}]}]}],
+    ),
+    "run: the other test's steps in a group named after the command": (
+        [command("run", "helper")],
+        [{"group": "run helper", "steps": [{"navigate": "/"}]}],
+    ),
+}  # fmt: skip
+
+
+def unnamed(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for step in steps:
+        bare = {k: v for k, v in step.items() if k != "name"}
+        for block in ("steps", "then", "else"):
+            if block in bare:
+                bare[block] = unnamed(bare[block])
+        out.append(bare)
+    return out
+
+
+@pytest.mark.parametrize("case", list(FLOW))
+def test_each_variable_and_control_flow_command_maps_to_its_steps(case: str) -> None:
+    recorded, expected = FLOW[case]
+    document = project(side_test("t", *recorded), side_test("helper", command("open", "/")),
+                       suites=[{"id": "s", "name": "S", "tests": ["t-t"]}])  # fmt: skip
+    recording = recognise(document, "p.side")
+    assert recording is not None
+    load_document(document, {}, "p.side")  # it loads as a suite
+    assert unnamed(recording.suite["tests"][0]["steps"]) == expected
+
+
+def test_blocks_are_titled_by_their_commands_and_their_problems_said_where_recorded() -> None:
+    document = project(side_test(
+        "t", command("times", "3", comment="three rounds"), command("click", "id=a"),
+        command("end"), command("times", "0"), command("end"), command("times", "many"),
+        command("end"), command("forEach", "nothing", "x"), command("end"),
+        command("while", "true"), command("else"), command("if", "true"),
+        command("storeText", "id=a", "bad name")))  # fmt: skip
+    recording = recognise(project(side_test("ok", *document["tests"][0]["commands"][:3])), "p")
+    assert recording is not None
+    assert recording.suite["tests"][0]["steps"][0]["name"] == "three rounds"
+    found = problems(document)
+    for line in [
+        "p.side: tests[0].commands[3].times: times runs 1 to 100 rounds here, not 0",
+        "p.side: tests[0].commands[5].times: times takes a number (or a variable stored from "
+        "one), not 'many'",
+        "p.side: tests[0].commands[7].forEach: no earlier command stores the list 'nothing'",
+        "p.side: tests[0].commands[10].else: else must follow an if (or an else if) before its end",
+        "p.side: tests[0].commands[9].while: this while has no end",
+        "p.side: tests[0].commands[11].if: this if has no end",
+    ]:
         assert line in found
