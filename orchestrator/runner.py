@@ -30,6 +30,7 @@ from rich.text import Text
 from orchestrator import fleet, reports
 from testfleet.client import ApiClient
 from testfleet.errors import UsageError
+from testfleet.loader import submitted
 from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
@@ -102,7 +103,7 @@ def submit_and_follow(
     body = {
         "name": name,
         "tags": sorted(tags),
-        "suites": [s.model_dump(mode="json", exclude_none=True) for s in suites],
+        "suites": [submitted(s) for s in suites],
     }
     console = Console(highlight=False)
     with ApiClient(target.api_url, target.api_key) as api:
