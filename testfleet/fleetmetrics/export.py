@@ -209,7 +209,11 @@ class FleetCollector(Collector):
         )
         capacity: GridCapacity | None
         try:
-            capacity = read_capacity(self._settings.grid.url, timeout_s=GRID_TIMEOUT_S)
+            capacity = read_capacity(
+                self._settings.grid.url,
+                timeout_s=GRID_TIMEOUT_S,
+                auth=self._settings.security.grid_credentials,
+            )
         except InfrastructureError:
             capacity = None
         up.add_metric([], 1 if capacity else 0)
