@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any, cast
 
 import redis
-import redis.asyncio as aredis
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -22,7 +21,7 @@ from gateway.services import Metrics, Services, Shutdown
 from gateway.sse import sse_events
 from gateway.ws import ws_v1
 from gateway.ws_events import ws_events
-from testfleet import keys
+from testfleet import keys, redisconn
 from testfleet.auth import KeyStore, presented_key
 from testfleet.errors import (
     AuthError,
@@ -114,12 +113,9 @@ async def websocket_metrics(request: Request) -> Response:
 
 def create_app(settings: Settings) -> Starlette:
     """The gateway as an ASGI app; the hub and the publisher run for the app's lifespan."""
-    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+    client = redisconn.connect(settings.redis)
     # A blocking pool: a burst of replays waits for a connection instead of failing.
-    pool = aredis.BlockingConnectionPool.from_url(
-        settings.redis.url, decode_responses=True, max_connections=64, timeout=10
-    )
-    aclient = aredis.Redis(connection_pool=pool)
+    aclient = redisconn.connect_async(settings.redis, max_connections=64, pool_timeout_s=10)
     hub = Hub(
         aclient, block_ms=settings.gateway.read_block_ms,
         queue_events=settings.gateway.queue_events,
@@ -141,7 +137,7 @@ def create_app(settings: Settings) -> Starlette:
             await publisher.stop()
             await hub.stop()
             await services.client.aclose()
-            await pool.aclose()
+            await aclient.connection_pool.aclose()
             client.close()
 
     async def handle(_: Request, exc: Exception) -> Response:

@@ -24,7 +24,6 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -35,6 +34,7 @@ from orchestrator.api_errors import ErrorBody, install_error_handlers
 from orchestrator.api_middleware import BodyLimit, RequestMetrics
 from orchestrator.api_services import API_PREFIX, ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
+from testfleet import redisconn
 from testfleet.artifacts import ArtifactStore
 from testfleet.auth import KeyStore
 from testfleet.runstore import RunStore
@@ -47,7 +47,7 @@ log = logging.getLogger("testfleet.api")
 
 def create_app(settings: Settings) -> FastAPI:
     """The API as an ASGI app; its Redis and broker connections close at shutdown."""
-    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+    client = redisconn.connect(settings.redis)
     metrics = ApiMetrics()
     services = Services(
         settings=settings,

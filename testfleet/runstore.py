@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import redis
 
-from testfleet import keys
+from testfleet import keys, redisconn
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
 from testfleet.results import (
@@ -171,8 +171,7 @@ class RunStore:
     @classmethod
     def connect(cls, settings: Settings, source: str = "testfleet") -> RunStore:
         """A store on ``settings.redis.url`` (strings decoded)."""
-        client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-        return cls(client, settings, source)
+        return cls(redisconn.connect(settings.redis), settings, source)
 
     @property
     def redis(self) -> redis.Redis:
@@ -322,6 +321,17 @@ class RunStore:
 
     def is_cancelled(self, run_id: str) -> bool:
         return bool(self._r.hget(keys.run(run_id), "cancelled") == "1")
+
+    def stop_reason(self, run_id: str, case_id: str, attempt: int) -> str | None:
+        """Why a delivery running ``attempt`` of a case should stop before its next step:
+        ``"cancelled"`` (the run was), ``"superseded"`` (another delivery of the case began
+        a later attempt, as after a lost lease), or None to go on. One round trip."""
+        cancelled, begun = self._r.hmget(keys.run(run_id), ["cancelled", f"attempts:{case_id}"])
+        if cancelled == "1":
+            return "cancelled"
+        if begun is not None and int(begun) > attempt:
+            return "superseded"
+        return None
 
     def get_spec(self, run_id: str, case_id: str) -> str:
         spec = self._r.hget(keys.run_specs(run_id), case_id)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 
-import redis
-
+from testfleet import redisconn
 from testfleet.retention import maybe_sweep
 from testfleet.settings import Settings
 from workers.periodic import run_while_worker_lives, worker_name
@@ -29,9 +28,7 @@ class Sweeper:
         self._settings = settings
         self._owner = owner
         self.interval_s = settings.retention.sweep_interval_s
-        self._client = redis.Redis.from_url(
-            settings.redis.url, decode_responses=True, socket_timeout=30
-        )
+        self._client = redisconn.connect(settings.redis)
 
     def tick(self) -> None:
         maybe_sweep(self._client, self._settings, self._settings.paths.artifacts, self._owner)
