@@ -1,9 +1,11 @@
 """``testfleet worker``: one Celery worker in the foreground.
 
-SIGTERM is Celery's warm shutdown: the worker stops taking tasks, finishes the
-test cases it is running, acknowledges them and exits, so draining a worker
-(``docker stop``, scaling down) loses nothing. SIGQUIT is the cold shutdown; a
-case it interrupts is unacknowledged and runs again elsewhere.
+SIGTERM drains it: the worker stops taking tasks, finishes the test cases it is
+running, acknowledges them and exits, so draining a worker (``docker stop``,
+scaling down) loses nothing and runs nothing twice. A second SIGTERM, or the
+drain grace running out, hands the running cases back to the queue at once
+(``workers.drain``). While it holds a case, the worker renews the case's lease
+(``workers.lease``); if it dies, the case runs again elsewhere within a lease.
 """
 
 from __future__ import annotations
@@ -11,9 +13,15 @@ from __future__ import annotations
 import logging
 import os
 
+import redis
+
+from testfleet import redisconn
+from testfleet.broker import migrate_legacy_names
 from testfleet.settings import Settings
-from workers import heartbeat, sweeper
+from workers import drain, heartbeat, lease, sweeper
 from workers.app import make_celery
+
+log = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
 
@@ -52,6 +60,24 @@ def main(settings: Settings, concurrency: int | None = None, name: str | None = 
         # make_celery leaves the root logger alone (worker_hijack_root_logger=False).
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     app = make_celery(settings)
+    _migrate_queue_names(settings)
+    lease.install(settings)
+    drain.install(settings)
     heartbeat.install(settings)
     sweeper.install(settings)  # retention: expired runs and artifacts
     app.worker_main(argv=worker_argv(settings, concurrency, name))
+
+
+def _migrate_queue_names(settings: Settings) -> None:
+    """Before consuming: cases an older testfleet queued under other list names."""
+    client = redisconn.connect(settings.redis)
+    try:
+        moved = migrate_legacy_names(client, settings.worker.queue)
+    except redis.RedisError as exc:
+        # Redis is not up yet (the worker keeps trying to connect); the API migrates too.
+        log.warning("queue names not checked for migration: %s", exc)
+        return
+    finally:
+        client.close()
+    if moved:
+        log.warning("moved %d queued case(s) from the old priority list names", moved)
