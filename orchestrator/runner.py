@@ -11,8 +11,9 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from orchestrator import fleet, reports
+from orchestrator.interrupt import Interrupted, Interrupts
 from testfleet.client import ApiClient
-from testfleet.errors import UsageError
+from testfleet.errors import TestfleetError, UsageError
 from testfleet.results import GOOD_STATUSES, RunResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
@@ -67,23 +68,87 @@ def submit_and_follow(
     name: str,
     outputs: Outputs,
     follow: bool = True,
+    keep_running: bool = False,
 ) -> int:
+    """Submit, follow and report; interrupted (SIGINT/SIGTERM), cancel the run unless
+    ``keep_running``, write the reports so far and return 130/143."""
     body = {
         "name": name,
         "tags": sorted(tags),
         "suites": [s.model_dump(mode="json", exclude_none=True) for s in suites],
     }
     console = Console(highlight=False)
-    with ApiClient(target.api_url, target.api_key) as api:
-        answer = api.submit(body)
-    run_id = str(answer["runId"])
-    console.print(f"run [bold]{run_id}[/]: {answer.get('total', '?')} test(s) queued")
-    if not follow:
-        console.print(f"follow it with: testfleet watch {run_id}")
-        return EXIT_OK
-    return follow_and_report(
-        target, run_id, outputs, events_url=answer.get("links", {}).get("events")
-    )
+    run_id: str | None = None
+    with Interrupts() as interrupts:
+        try:
+            # A signal during the submission waits for the answer: the run it creates
+            # must be known to be cancelled.
+            with interrupts.deferred():
+                with ApiClient(target.api_url, target.api_key) as api:
+                    answer = api.submit(body)
+                run_id = str(answer["runId"])
+                console.print(f"run [bold]{run_id}[/]: {answer.get('total', '?')} test(s) queued")
+            if not follow:
+                console.print(f"follow it with: testfleet watch {run_id}")
+                return EXIT_OK
+            events_url = answer.get("links", {}).get("events")
+            return follow_and_report(target, run_id, outputs, events_url=events_url)
+        except Interrupted as stop:
+            if run_id is None:
+                _say_interrupted("interrupted before the run was submitted")
+                return stop.exit_code
+            return stop_following(target, run_id, outputs, stop, cancel=not keep_running)
+
+
+def watch(target: Target, run_id: str, outputs: Outputs) -> int:
+    """Follow a run to its end; interrupted, stop following (the run goes on): 130/143."""
+    with Interrupts():
+        try:
+            return follow_and_report(target, run_id, outputs)
+        except Interrupted as stop:
+            return stop_following(target, run_id, outputs, stop, cancel=False, watching=True)
+
+
+def stop_following(
+    target: Target,
+    run_id: str,
+    outputs: Outputs,
+    stop: Interrupted,
+    *,
+    cancel: bool,
+    watching: bool = False,
+) -> int:
+    """After an interrupt: cancel the run (or not), write the reports so far, say so in
+    one line; returns the exit code (130 for SIGINT, 143 for SIGTERM)."""
+    if watching:
+        what = f"stopped following run {run_id}; it goes on (testfleet watch {run_id})"
+    elif not cancel:
+        what = f"interrupted: run {run_id} goes on; follow it again with: testfleet watch {run_id}"
+    else:
+        what = f"interrupted: cancelled run {run_id}"
+    progress = ""
+    written: list[str] = []
+    try:
+        with ApiClient(target.api_url, target.api_key) as api:
+            if cancel and not watching:
+                try:
+                    api.cancel(run_id)
+                except TestfleetError as exc:
+                    what = (f"interrupted: could not cancel run {run_id} ({exc}); "
+                            f"cancel it with: testfleet cancel {run_id}")  # fmt: skip
+            result = RunResult.model_validate(api.get_run(run_id))
+            done = sum(1 for t in result.tests if t.is_final)
+            progress = f"; {done} of {len(result.tests)} test(s) had finished"
+            written = _write_outputs(Console(stderr=True), api, result, outputs, quiet=True)
+    except TestfleetError as exc:
+        progress = f"; no reports written ({exc})"
+    reports = f"; reports so far: {', '.join(written)}" if written else ""
+    _say_interrupted(what + progress + reports)
+    return stop.exit_code
+
+
+def _say_interrupted(line: str) -> None:
+    Console(stderr=True, highlight=False).print(line, markup=False, soft_wrap=True)
 
 
 def follow_and_report(
@@ -195,17 +260,25 @@ def _ai_findings(console: Console, run: RunResult) -> None:
                 console.print(f"    > {rec.title} ({rec.confidence:.0%})", markup=False)
 
 
-def _write_outputs(console: Console, api: ApiClient, run: RunResult, outputs: Outputs) -> None:
+def _write_outputs(
+    console: Console, api: ApiClient, run: RunResult, outputs: Outputs, quiet: bool = False
+) -> list[str]:
+    """Write the reports asked for; returns their paths (each also printed unless ``quiet``)."""
+    written: list[tuple[str, str]] = []
     if outputs.junit:
         Path(outputs.junit).write_text(reports.junit_xml(run), encoding="utf-8")
-        console.print(f"JUnit XML: {outputs.junit}")
+        written.append(("JUnit XML", outputs.junit))
     if outputs.json:
         import json
 
         Path(outputs.json).write_text(
             json.dumps(reports.json_result(run), indent=2), encoding="utf-8"
         )
-        console.print(f"JSON result: {outputs.json}")
+        written.append(("JSON result", outputs.json))
     if outputs.html:
         Path(outputs.html).write_bytes(api.get_bytes(f"/api/v1/runs/{run.runId}/report.html"))
-        console.print(f"HTML report: {outputs.html}")
+        written.append(("HTML report", outputs.html))
+    if not quiet:
+        for kind, path in written:
+            console.print(f"{kind}: {path}", markup=False)
+    return [path for _, path in written]
