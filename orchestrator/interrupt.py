@@ -29,8 +29,12 @@ def exit_code(signum: int) -> int:
     return 128 + signum
 
 
-class Interrupted(Exception):
-    """The user (SIGINT) or the CI runner (SIGTERM) asked the command to stop."""
+class Interrupted(KeyboardInterrupt):
+    """The user (SIGINT) or the CI runner (SIGTERM) asked the command to stop.
+
+    A ``KeyboardInterrupt``: asyncio, httpx and the rest let that one through from
+    wherever the signal lands (an ``Exception`` raised inside an asyncio callback is
+    logged there with its traceback and swallowed)."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)

@@ -103,6 +103,9 @@ def submit_and_follow(
 def watch(target: Target, run_id: str, outputs: Outputs) -> int:
     """Follow a run to its end; interrupted, stop following (the run goes on): 130/143."""
     with Interrupts():
+        Console(highlight=False).print(
+            f"following run {run_id} (Ctrl-C stops following; the run goes on)", markup=False
+        )
         try:
             return follow_and_report(target, run_id, outputs)
         except Interrupted as stop:
