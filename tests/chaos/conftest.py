@@ -23,7 +23,7 @@ from tests.chaos.localworkers import LocalWorkers, settings_for
 from tests.fixtures_redis import redis_server
 
 COLUMNS = (
-    ("fault", "fault", 32),
+    ("fault", "fault", 36),
     ("submitted", "cases", 6),
     ("completed", "done", 6),
     ("lost", "lost", 5),

@@ -59,20 +59,21 @@ def test_sigterm_drains_the_running_case_and_nothing_runs_twice(
     settings, workers = local_settings, local_workers
     for name in ("tfworker-a", "tfworker-b"):
         workers.start(name)
-    # Longer than a lease: the drain outlasts it with the lease renewed.
-    run_id = queue_run(settings, base_url, [steps_waiting([12, 12, 12])])
+    # Several leases long: the drain outlasts them, the lease renewed all along, with an
+    # idle worker sweeping for expired leases the whole time.
+    run_id = queue_run(settings, base_url, [steps_waiting([25, 25, 25])])
     case_id, holder = wait_until("the case to run", lambda: running_on(settings, run_id), 60)
     term_ms = now_ms()
     workers.signal(holder, signal.SIGTERM)
 
-    code = workers.procs[holder].wait(timeout=120)
+    code = workers.procs[holder].wait(timeout=180)
 
     assert code == 0, workers.log(holder)
     stream = events(settings, run_id)
     runs = deliveries(stream)
     assert [(d.case_id, d.attempt) for d in runs] == [(case_id, 1)], "one delivery, never again"
     assert runs[0].source.startswith(holder)
-    note = "recovery = the rest of the case (> 1 lease), run by its own worker"
+    note = "recovery = the rest of the case (2.5 leases), run by its own worker"
     figures = analyse("worker SIGTERM (drain)", stream, [case_id], {case_id: term_ms}, note)
     record(figures)
     assert (figures.lost, figures.twice_at_once, figures.duplicate_finals) == (0, 0, 0), figures

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -40,7 +41,8 @@ def celery(fleet: Fleet, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def answered(output: str, fleet: Fleet) -> set[str]:
-    return {name for name in workers_of(fleet) if f"-> {name}" in output}
+    """The workers whose reply ``celery inspect``/``control`` printed (``->  name@host: ...``)."""
+    return {name for name in workers_of(fleet) if re.search(rf"->\s+{re.escape(name)}", output)}
 
 
 def test_celery_a_workers_inspect_reaches_every_worker(fleet: Fleet) -> None:
@@ -80,8 +82,9 @@ def flower(fleet: Fleet) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [CELERY, "-A", "workers", "flower", f"--port={port}", "--address=127.0.0.1"],
-        env=fleet.env, cwd=ROOT, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        # Flower 2 serves its HTTP API only with auth, or with this set (a test on loopback).
+        env={**fleet.env, "FLOWER_UNAUTHENTICATED_API": "true"}, cwd=ROOT,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         yield f"http://127.0.0.1:{port}"
