@@ -30,13 +30,14 @@ from typing import Any
 from celery import Celery
 
 from bench.common import ratio, verdict
-from orchestrator.dispatch import RUN_CASE_TASK, Dispatcher, plan_run
+from orchestrator.dispatch import Dispatcher, plan_run
 from testfleet.broker import queue_lists, transport_options
+from testfleet.constants import RUN_CASE_TASK
 from testfleet.events import Event
 from testfleet.results import PRIORITY_LEVELS, CaseResult
 from testfleet.retention import sweep
-from testfleet.runstore import RunStore
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 from testfleet.suite import Suite
 from tests.fixtures_redis import redis_server
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -21,8 +20,9 @@ from gateway.services import Metrics, Services, Shutdown
 from gateway.sse import sse_events
 from gateway.ws import ws_v1
 from gateway.ws_events import ws_events
-from testfleet import keys, redisconn
+from testfleet import logs, redisconn
 from testfleet.auth import KeyStore, presented_key
+from testfleet.constants import GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH, GATEWAY_WS_PATH
 from testfleet.errors import (
     AuthError,
     InfrastructureError,
@@ -30,9 +30,10 @@ from testfleet.errors import (
     UsageError,
     http_status,
 )
+from testfleet.logs import RunLogContext
 from testfleet.settings import Settings
 
-log = logging.getLogger("testfleet.gateway")
+log = logs.get_logger(__name__)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -95,12 +96,10 @@ async def websocket_metrics(request: Request) -> Response:
     report = services.traffic.to_dict()
     runs: dict[str, Any] = report["runs"]
     if runs and "admin" not in key.scopes:
-        pipe = services.client.pipeline(transaction=False)
-        ids = list(runs)
-        for run_id in ids:
-            pipe.hget(keys.run(run_id), "project")
-        owners = await pipe.execute()
-        report["runs"] = {r: runs[r] for r, p in zip(ids, owners, strict=True) if p == key.project}
+        heads = await services.runs.heads(list(runs))
+        report["runs"] = {
+            h.runId: runs[h.runId] for h in heads if h is not None and h.projectId == key.project
+        }
     report["subscribers"] = services.hub.subscribers
     report["eventsRead"] = services.hub.events_read
     report["slowClientsDropped"] = services.hub.dropped_total
@@ -136,8 +135,7 @@ def create_app(settings: Settings) -> Starlette:
             services.shutdown.set()
             await publisher.stop()
             await hub.stop()
-            await services.client.aclose()
-            await aclient.connection_pool.aclose()
+            await redisconn.close_async(aclient)
             client.close()
 
     async def handle(_: Request, exc: Exception) -> Response:
@@ -152,9 +150,9 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/sse/events", sse_events, methods=["GET"]),
-            WebSocketRoute("/ws/v1", ws_v1),
-            WebSocketRoute("/ws/events/{run_id}", ws_events),
+            Route(GATEWAY_SSE_PATH, sse_events, methods=["GET"]),
+            WebSocketRoute(GATEWAY_WS_PATH, ws_v1),
+            WebSocketRoute(GATEWAY_RUN_WS_PATH + "/{run_id}", ws_events),
             Route("/api/websocket-metrics", websocket_metrics, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
@@ -165,6 +163,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     for kind in (AuthError, NotFoundError, UsageError, InfrastructureError, redis.RedisError):
         app.add_exception_handler(kind, handle)
+    app.add_middleware(RunLogContext)
     app.state.services = services
     return app
 
@@ -224,5 +223,5 @@ def build_server(
 
 def main(settings: Settings) -> None:
     """Serve the gateway (what ``testfleet gateway`` runs)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log, "gateway")
     build_server(settings).run()

@@ -10,7 +10,6 @@ texts (no event is re-encoded). After each send the subscription's
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING, Any
 
 from gateway.hub import Dropped, Frame, Subscription, finish
@@ -23,11 +22,12 @@ from gateway.protocol import (
     slow_consumer,
 )
 from gateway.streams import Gap
+from testfleet import logs
 
 if TYPE_CHECKING:
     from gateway.ws import Connection
 
-log = logging.getLogger("testfleet.gateway.delivery")
+log = logs.get_logger(__name__)
 
 
 async def pump(conn: Connection, sid: str, sub: Subscription, request: SubscribeRequest) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
@@ -33,10 +32,14 @@ import redis
 import redis.asyncio as aredis
 
 from gateway.streams import Entry, Gap, StreamReader
-from testfleet import keys
+from testfleet import keys, logs
+from testfleet.backoff import Backoff
 from testfleet.events import id_tuple
 
-log = logging.getLogger("testfleet.gateway.hub")
+log = logs.get_logger(__name__)
+
+REDIS_RETRY = Backoff(first_s=0.2, max_s=5.0)
+"""Between attempts to read the stream while Redis does not answer."""
 
 
 class Frame:
@@ -281,7 +284,7 @@ class Hub:
                 for sub in [*self._wide, *(s for subs in self._by_run.values() for s in subs)]:
                     sub.fail(exc)
                 failures += 1
-                delay_s = min(5.0, 0.1 * 2**failures)
+                delay_s = REDIS_RETRY.delay_s(failures)
                 log.warning("hub: XREAD failed (%s); retrying in %.1f s", exc, delay_s)
                 await asyncio.sleep(delay_s)
                 continue

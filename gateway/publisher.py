@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 import socket
 import time
@@ -32,17 +31,17 @@ import redis
 
 from gateway.hub import Frame
 from gateway.services import Services
-from testfleet import keys
+from testfleet import keys, logs
 from testfleet.events import Event, now_ms
 from testfleet.fleetstate import FleetState, read_fleet
+from testfleet.results import GOOD_STATUSES
 
-log = logging.getLogger("testfleet.gateway.publisher")
+log = logs.get_logger(__name__)
 
 WINDOW_S = 60.0
 """Tests per minute and pass rate are over this many seconds."""
 HANDOVER_TIMEOUT_S = 2.0
 """How long a stopping publisher tries to release its lock before leaving it to expire."""
-_PASSING = frozenset({"passed", "flaky"})
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -69,7 +68,9 @@ class Publisher:
         if kind not in ("test_completed", "test_failed"):
             return
         status = frame.data.get("payload", {}).get("result", {}).get("status")
-        self._results.append((time.monotonic(), kind == "test_completed" and status in _PASSING))
+        self._results.append(
+            (time.monotonic(), kind == "test_completed" and status in GOOD_STATUSES)
+        )
 
     def start(self) -> None:
         if self.interval_s > 0:

@@ -16,6 +16,7 @@ from gateway.hub import Hub
 from testfleet.auth import ApiKey, KeyStore
 from testfleet.errors import ForbiddenError
 from testfleet.settings import Settings
+from testfleet.store import AsyncRunReader
 
 
 class Shutdown:
@@ -128,6 +129,11 @@ class Services:
     """Open WebSockets per API key id."""
     sockets: set[Any] = field(default_factory=set)
     """Open WebSocket connections (closed with 1001 at shutdown)."""
+
+    @property
+    def runs(self) -> AsyncRunReader:
+        """The run store's reads: who owns a run, whether it is over."""
+        return AsyncRunReader(self.client)
 
     async def verify(self, presented: str | None, scope: str | None = None) -> ApiKey:
         """The key's record (``AuthError`` if invalid, ``ForbiddenError`` without ``scope``)."""

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
@@ -59,12 +58,12 @@ from starlette.types import Message, Receive, Scope, Send
 from gateway.hub import Frame, Subscription, finish
 from gateway.services import Services, Shutdown
 from gateway.streams import START, Gap
-from testfleet import keys
+from testfleet import keys, logs
 from testfleet.auth import presented_key
 from testfleet.errors import NotFoundError, UsageError
 from testfleet.events import TYPE_CHANNEL, is_stream_id
 
-log = logging.getLogger("testfleet.gateway.sse")
+log = logs.get_logger(__name__)
 
 RETRY_MS = 2000
 """Reconnection delay an EventSource is told to use."""
@@ -232,17 +231,18 @@ async def sse_events(request: Request) -> Response:
         raise UsageError(
             f"Last-Event-ID {after!r} is not an event id; send the id: of the last event seen"
         )
-    project, finished = await services.client.hmget(keys.run(run_id), ["project", "finished_ms"])
-    if project != key.project:
+    head = await services.runs.head(run_id)
+    if head is None or head.projectId != key.project:
         # Another project's run is indistinguishable from a missing one.
         raise NotFoundError(f"run {run_id} does not exist in project {key.project} (or expired)")
     owner = key.project
+    log.info("SSE client (key %s) follows run %s after %s", key.id, run_id, after)
     sub = services.hub.subscribe(
         lambda frame: frame.entry.run_id == run_id and frame.entry.project == owner,
         run_id=run_id, after=after, replay_stream=keys.run_events(run_id),
     )  # fmt: skip
     body = _events(
         services, sub, types, follow=params.get("follow", "").lower() in _TRUE,
-        completed=finished is not None,
+        completed=head.finishedMs is not None,
     )  # fmt: skip
     return EventStreamResponse(body, services.shutdown)

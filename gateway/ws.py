@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 import time
 
@@ -45,10 +44,11 @@ from gateway.protocol import (
     subscribe_request,
 )
 from gateway.services import Services
+from testfleet import logs
 from testfleet.auth import ApiKey
 from testfleet.errors import AuthError
 
-log = logging.getLogger("testfleet.gateway.ws")
+log = logs.get_logger(__name__)
 
 CLOSE_WAIT_S = 5.0
 """How long sending a close frame may wait for a client that does not read."""
@@ -340,14 +340,18 @@ class Connection:
         """
         assert self.key is not None
         runs = request.filters.get("runIds")
+        run_id = next(iter(runs)) if runs is not None and len(runs) == 1 else None
         after = request.since or ("0-0" if request.include_history else None)
         sub = self.services.hub.subscribe(
             matcher(request.channel, request.filters, self.key.project),
-            run_id=next(iter(runs)) if runs is not None and len(runs) == 1 else None,
+            run_id=run_id,
             after=after,
             **replay,
         )
         sid = f"sub_{secrets.token_hex(6)}"
+        of_run = f" of run {run_id}" if run_id else ""
+        log.info("%s: %s%s for key %s, after %s", sid, request.channel, of_run, self.key.id,
+                 after or "now", extra={"run_id": run_id})  # fmt: skip
         task = asyncio.create_task(self._confirm_and_pump(sid, sub, request, request_id))
         self._pumps[sid] = (sub, task)
         sub.on_drop = lambda: self._track(asyncio.create_task(self._drop(sid, sub, task)))

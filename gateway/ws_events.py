@@ -74,8 +74,8 @@ class RunStream(Connection):
             key = await self.services.verify(presented, "test:read")
         except AuthError as exc:
             raise ProtocolError("AUTH_FAILED", str(exc), close=CLOSE_AUTH_FAILED) from exc
-        project = await self.services.client.hget(keys.run(self.run_id), "project")
-        if project != key.project:
+        head = await self.services.runs.head(self.run_id)
+        if head is None or head.projectId != key.project:
             raise ProtocolError(
                 "PERMISSION_DENIED",
                 f"run {self.run_id} does not exist in project {key.project} (or expired)",

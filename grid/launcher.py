@@ -28,8 +28,11 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from grid.jvm import JAVA_OPTS, class_archive_opts, java_executable
+from testfleet import logs
 from testfleet.errors import InfrastructureError
 from testfleet.settings import Settings
+
+log = logs.get_logger(__name__)
 
 Role = Literal["hub", "node", "standalone"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -133,7 +136,9 @@ def main(role: Role, settings: Settings) -> int:
     killed, Linux sends the JVM SIGTERM (``PR_SET_PDEATHSIG``). Returns 0 after
     a requested stop, else the JVM's exit status.
     """
+    logs.configure(settings.log, "grid")
     command = grid_command(settings, role)
+    log.info("starting the Selenium Grid %s from %s", role, settings.selenium_jar)
     # preexec_fn is unsafe only with other threads running; this entry point has none.
     process = subprocess.Popen(
         command,

@@ -30,7 +30,6 @@ refuses to be used from another process. One pool serves one thread at a time
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -43,11 +42,12 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.provider import make_provider
 from grid.reset import reset_session
+from testfleet import logs
 from testfleet.browser import BrowserProvider, set_command_timeout
 from testfleet.errors import BrowserError
 from testfleet.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 OPEN_ATTEMPTS = 2
 """New sessions one ``open()`` tries before it gives up (a failed start is often transient)."""

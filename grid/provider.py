@@ -19,7 +19,6 @@ messages that say what to do.
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import os
 import shutil
@@ -41,11 +40,12 @@ from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.chrome import chrome_options
+from testfleet import logs
 from testfleet.browser import BrowserProvider, set_command_timeout
 from testfleet.errors import BrowserError, InfrastructureError
 from testfleet.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 _MAX_MESSAGE = 400
 _TMP_PREFIX = "testfleet-chrome-"

@@ -19,7 +19,6 @@ The parts, one concept each:
 
 from __future__ import annotations
 
-import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,17 +31,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from orchestrator import routes_fleet, routes_generate, routes_reports, routes_runs
 from orchestrator.api_errors import ErrorBody, install_error_handlers
 from orchestrator.api_middleware import BodyLimit, RequestMetrics
-from orchestrator.api_services import API_PREFIX, ApiMetrics, Services
+from orchestrator.api_services import ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
-from testfleet import redisconn
+from testfleet import logs, redisconn
 from testfleet.artifacts import ArtifactStore
 from testfleet.auth import KeyStore
-from testfleet.runstore import RunStore
+from testfleet.constants import API_PREFIX
+from testfleet.logs import RunLogContext
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 
 __all__ = ["API_PREFIX", "create_app", "main"]
 
-log = logging.getLogger("testfleet.api")
+log = logs.get_logger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -106,17 +107,19 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RunLogContext)
     return app
 
 
 def main(settings: Settings) -> None:
     """Serve the API on ``settings.api.host:port`` (what ``testfleet api`` runs)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log, "api")
     config = uvicorn.Config(
         create_app(settings),
         host=settings.api.host,
         port=settings.api.port,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
+        log_config=None,  # uvicorn's records go through testfleet.logs like every other
     )
     uvicorn.Server(config).run()

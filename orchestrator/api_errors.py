@@ -8,7 +8,6 @@ and redis errors are translated in one place: ``error_response``.
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
@@ -19,9 +18,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from testfleet import logs
 from testfleet.errors import SuiteError, TestfleetError, http_status
 
-log = logging.getLogger("testfleet.api")
+log = logs.get_logger(__name__)
 
 _ENV_PROBLEM = re.compile(
     r"environment variable (\w+) is not set \(set it, or write (\$\{\w+:-default\})\)"

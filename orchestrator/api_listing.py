@@ -1,7 +1,7 @@
 """``GET /runs``: a project's runs, newest first, filtered and paged by cursor.
 
-The project's index (``keys.project_runs``) is a sorted set scored by creation
-time; runs are read in pages of it, newest first, so ties are broken by run id
+The project's index is a sorted set scored by creation time; runs are read
+through the run store in pages of it, newest first, so ties are broken by run id
 (descending, as ZREVRANGEBYSCORE orders them). A cursor is the position
 (created_ms, run id) of the last run of a page, so pages stay stable while new
 runs arrive. One request scans at most ``MAX_SCAN`` index entries: a filter
@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
-
-import redis
 
 from orchestrator.api_errors import ApiError
 from orchestrator.api_models import RunList, RunSummary
-from orchestrator.api_services import API_PREFIX
-from testfleet import keys
-from testfleet.results import RunStatus
+from testfleet.constants import API_PREFIX
+from testfleet.results import RunOverview, RunStatus
+from testfleet.store import RunReader
 
 MAX_SCAN = 5_000
 """Index entries one listing request reads at most."""
@@ -78,60 +74,16 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     return int(created), run_id
 
 
-def _summary(fields: dict[str, str]) -> RunSummary | None:
-    if "meta" not in fields:
-        return None  # expired while still indexed
-    meta = json.loads(fields["meta"])
-    counts = {k[2:]: int(v) for k, v in fields.items() if k.startswith("n:") and int(v)}
-    status = fields.get("status", "queued")
-    if status not in ("passed", "failed", "cancelled"):
-        started = counts or any(k.startswith("attempts:") for k in fields)
-        status = "cancelled" if fields.get("cancelled") == "1" else (
-            "running" if started else "queued"
-        )  # fmt: skip
-    finished = fields.get("finished_ms")
+def summary(run: RunOverview) -> RunSummary:
+    """A run as ``GET /runs`` lists it."""
     return RunSummary(
-        runId=meta["run_id"],
-        name=meta["name"],
-        status=status,
-        createdMs=meta["created_ms"],
-        finishedMs=int(finished) if finished else None,
-        total=meta["total"],
-        counts=counts,
-        suites=meta["suites"],
-        tags=meta.get("tags", []),
-        links={"self": f"{API_PREFIX}/runs/{meta['run_id']}"},
+        **run.model_dump(exclude={"projectId", "caseTags"}),
+        links={"self": f"{API_PREFIX}/runs/{run.runId}"},
     )
 
 
-def _case_tags(raw_cases: list[str]) -> set[str]:
-    tags: set[str] = set()
-    for raw in raw_cases:
-        tags.update(json.loads(raw).get("tags", []))
-    return tags
-
-
-def _read_page(
-    client: redis.Redis, entries: list[tuple[str, float]], tag: str | None
-) -> list[tuple[RunSummary | None, set[str]]]:
-    pipe = client.pipeline(transaction=False)
-    for run_id, _ in entries:
-        pipe.hgetall(keys.run(run_id))
-        if tag is not None:
-            pipe.hvals(keys.run_cases(run_id))
-    replies: list[Any] = pipe.execute()
-    step = 2 if tag is not None else 1
-    return [
-        (
-            _summary(cast(dict[str, str], replies[i])),
-            _case_tags(cast(list[str], replies[i + 1])) if tag is not None else set(),
-        )
-        for i in range(0, len(replies), step)
-    ]
-
-
 def list_runs(
-    client: redis.Redis, project: str, limit: int, wanted: RunFilter, cursor: str | None
+    runs: RunReader, project: str, limit: int, wanted: RunFilter, cursor: str | None
 ) -> RunList:
     """A page of ``project``'s runs matching ``wanted``, newest first."""
     after = decode_cursor(cursor) if cursor else None
@@ -144,29 +96,25 @@ def list_runs(
     offset = 0
     last: tuple[int, str] | None = None
     while scanned < MAX_SCAN:
-        raw = client.zrevrangebyscore(
-            keys.project_runs(project), top, bottom, start=offset, num=_PAGE, withscores=True
-        )
-        entries = cast(list[tuple[str, float]], raw)
+        entries = runs.index_page(project, top, bottom, offset, _PAGE)
         if not entries:
             return RunList(runs=found)
         offset += len(entries)
         if after is not None:
             # Entries with the cursor's time are listed again; keep those after it only.
-            entries = [(i, s) for i, s in entries if (int(s), i) < after]
-        for (run_id, score), (summary, case_tags) in zip(
-            entries, _read_page(client, entries, wanted.tag), strict=True
-        ):
+            entries = [(i, s) for i, s in entries if (s, i) < after]
+        overviews = runs.overviews([i for i, _ in entries], case_tags=wanted.tag is not None)
+        for (run_id, created_ms), run in zip(entries, overviews, strict=True):
             scanned += 1
-            last = (int(score), run_id)
-            if summary is not None and _matches(summary, case_tags, wanted):
-                found.append(summary)
+            last = (created_ms, run_id)
+            if run is not None and _matches(run, wanted):
+                found.append(summary(run))
                 if len(found) == limit:
                     return RunList(runs=found, nextCursor=encode_cursor(*last))
     return RunList(runs=found, nextCursor=encode_cursor(*last) if last else None)
 
 
-def _matches(summary: RunSummary, case_tags: set[str], wanted: RunFilter) -> bool:
-    if wanted.status is not None and summary.status != wanted.status:
+def _matches(run: RunOverview, wanted: RunFilter) -> bool:
+    if wanted.status is not None and run.status != wanted.status:
         return False
-    return wanted.tag is None or wanted.tag in case_tags or wanted.tag in summary.tags
+    return wanted.tag is None or wanted.tag in run.caseTags or wanted.tag in run.tags

@@ -16,10 +16,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from orchestrator.dispatch import Dispatcher
 from testfleet.artifacts import ArtifactStore
 from testfleet.auth import KeyStore
-from testfleet.runstore import RunStore
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 
-API_PREFIX = "/api/v1"
 """Where every authenticated route lives."""
 
 

@@ -9,7 +9,6 @@ so a worker always finds the case it is given.
 from __future__ import annotations
 
 import json
-import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -21,9 +20,11 @@ from pydantic import ValidationError
 
 from orchestrator.api_errors import ApiError
 from orchestrator.api_models import RunLinks, RunRequest, RunSubmitted
-from orchestrator.api_services import API_PREFIX, Services
+from orchestrator.api_services import Services
 from orchestrator.dispatch import plan_run
+from testfleet import logs
 from testfleet.auth import ApiKey
+from testfleet.constants import API_PREFIX, GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH
 from testfleet.errors import InfrastructureError, SuiteError, TestfleetError, UsageError
 from testfleet.events import Event
 from testfleet.loader import load_document
@@ -31,7 +32,7 @@ from testfleet.results import CaseResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
 
-log = logging.getLogger("testfleet.api")
+log = logs.get_logger(__name__)
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 """Content types taken as one suite's text."""
@@ -190,8 +191,8 @@ def run_links(settings: Settings, run_id: str) -> RunLinks:
     base = f"{API_PREFIX}/runs/{run_id}"
     return RunLinks(
         self=base,
-        events=f"{gateway}/sse/events?runId={run_id}",
-        websocket=f"{ws}/ws/events/{run_id}",
+        events=f"{gateway}{GATEWAY_SSE_PATH}?runId={run_id}",
+        websocket=f"{ws}{GATEWAY_RUN_WS_PATH}/{run_id}",
         report=f"{base}/report.html",
         junit=f"{base}/junit.xml",
     )
@@ -233,7 +234,8 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
         raise
     services.metrics.runs.inc()
     services.metrics.cases.inc(len(cases))
-    log.info("run %s queued: project=%s cases=%d", run_id, key.project, len(cases))
+    log.info("run %s queued: project=%s cases=%d", run_id, key.project, len(cases),
+             extra={"run_id": run_id})  # fmt: skip
     return RunSubmitted(
         runId=run_id, status="queued", total=len(cases), links=run_links(services.settings, run_id)
     )

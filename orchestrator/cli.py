@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 
+from testfleet import logs
 from testfleet.errors import SuiteError, TestfleetError, UsageError
 from testfleet.settings import Settings
 
@@ -65,7 +66,10 @@ class FleetGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """testfleet: run browser test suites on a fleet and watch them live."""
-    ctx.ensure_object(dict)["settings"] = Settings()
+    settings = Settings()
+    # The components' own entry points log at INFO; the CLI's commands only warn.
+    logs.configure(settings.log, "cli", default_level="WARNING")
+    ctx.ensure_object(dict)["settings"] = settings
 
 
 # --- the local fleet -------------------------------------------------------------------

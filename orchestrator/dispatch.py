@@ -15,7 +15,6 @@ sides look at different lists.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable, Sequence
 
@@ -23,17 +22,15 @@ from celery import Celery
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
-from testfleet import redisconn
+from testfleet import logs, redisconn
 from testfleet.broker import migrate_legacy_names, transport_options
+from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.results import PRIORITY_LEVELS, CaseResult, RunRecord
 from testfleet.settings import Settings
 from testfleet.suite import CaseSpec, Masker, Suite
 
-log = logging.getLogger(__name__)
-
-RUN_CASE_TASK = "testfleet.run_case"
-"""The worker task that runs one case; called with ``(run_id, case_id)``."""
+log = logs.get_logger(__name__)
 
 SEND_BATCH_SIZE = 500
 """Messages buffered per Redis pipeline round trip when a run is queued."""

@@ -10,9 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from orchestrator.api_auth import DashboardKey
 from orchestrator.api_errors import ERROR_RESPONSES
 from orchestrator.api_models import FleetAnswer
-from orchestrator.api_services import API_PREFIX, Services, services
+from orchestrator.api_services import Services, services
 from testfleet import keys
 from testfleet.auth import ApiKey
+from testfleet.constants import API_PREFIX
 from testfleet.fleetstate import read_fleet
 
 router = APIRouter(prefix=API_PREFIX, tags=["fleet"], responses=ERROR_RESPONSES)

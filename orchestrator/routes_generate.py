@@ -17,9 +17,10 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api_auth import WriteKey
 from orchestrator.api_errors import ErrorBody
-from orchestrator.api_services import API_PREFIX, services
+from orchestrator.api_services import services
 from orchestrator.generate import generate_suite
 from testfleet.ai import has_key
+from testfleet.constants import API_PREFIX
 from testfleet.errors import InfrastructureError
 
 router = APIRouter(

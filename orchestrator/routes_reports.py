@@ -13,8 +13,9 @@ from fastapi.responses import HTMLResponse, Response
 from orchestrator import reports
 from orchestrator.api_auth import ReadKey
 from orchestrator.api_errors import ERROR_RESPONSES
-from orchestrator.api_services import API_PREFIX, services
+from orchestrator.api_services import services
 from orchestrator.routes_runs import owned_run
+from testfleet.constants import API_PREFIX
 
 router = APIRouter(prefix=API_PREFIX, tags=["reports"], responses=ERROR_RESPONSES)
 

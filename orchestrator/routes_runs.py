@@ -12,9 +12,10 @@ from orchestrator.api_auth import ReadKey, WriteKey
 from orchestrator.api_errors import ERROR_RESPONSES, SUBMIT_ERRORS, ApiError
 from orchestrator.api_listing import RunFilter, epoch_ms, list_runs
 from orchestrator.api_models import Cancelled, RunDetail, RunList, RunRequest, RunSubmitted
-from orchestrator.api_services import API_PREFIX, Services, services
+from orchestrator.api_services import Services, services
 from orchestrator.api_submit import parse_submission, run_links, submit
 from testfleet.auth import ApiKey
+from testfleet.constants import API_PREFIX
 from testfleet.errors import NotFoundError
 from testfleet.results import RunResult, RunStatus
 
@@ -105,7 +106,7 @@ def get_runs(
         raise ApiError(400, "invalid_time", "since/until is out of range: give a time "
                        "between 1970 and 9999, e.g. 2026-11-22T02:00:00Z") from None  # fmt: skip
     wanted = RunFilter(status=status, tag=tag, since_ms=since_ms, until_ms=until_ms)
-    return list_runs(services(request).client, key.project, limit, wanted, cursor)
+    return list_runs(services(request).store, key.project, limit, wanted, cursor)
 
 
 @router.get("/runs/{run_id}", summary="Get a run")

@@ -14,7 +14,7 @@ from orchestrator import fleet, reports
 from orchestrator.interrupt import Interrupted, Interrupts
 from testfleet.client import ApiClient
 from testfleet.errors import TestfleetError, UsageError
-from testfleet.results import GOOD_STATUSES, RunResult
+from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
 from testfleet.wsclient import follow_link
@@ -163,7 +163,7 @@ def follow_and_report(
         url = events_url or run.get("links", {}).get("events")
         if url is None:
             raise UsageError(f"the server did not say where run {run_id}'s events are")
-        if run.get("status") not in ("passed", "failed", "cancelled"):
+        if run.get("status") not in SETTLED_RUN_STATUSES:
             _follow(console, url, target.api_key, run)
         result = RunResult.model_validate(api.get_run(run_id))
         _summary(console, result)

@@ -5,17 +5,17 @@ to ``settings.ai.model`` at ``settings.openai_base_url`` (any OpenAI-compatible
 server). The SDK's own retries are off (``max_retries=0``): here, 429, 5xx,
 timeouts and connection errors are retried up to ``ai.max_attempts`` requests,
 waiting what the server's ``retry-after-ms`` / ``Retry-After`` says, else
-``ai.backoff_base_s`` doubling, never more than ``ai.backoff_max_s``. Every
-openai exception is translated here into ``AiError`` (or ``UsageError`` for a
-missing key), with a message that says what to do.
+``ai.backoff_base_s`` doubling with jitter (``testfleet.backoff``), never more
+than ``ai.backoff_max_s``. Every openai exception is translated here into
+``AiError`` (or ``UsageError`` for a missing key), with a message that says what
+to do.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -23,6 +23,7 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
+from testfleet import logs
 from testfleet.ai_image import PreparedImage
 from testfleet.ai_prompts import (
     ANALYSIS_SCHEMA,
@@ -30,11 +31,12 @@ from testfleet.ai_prompts import (
     analysis_messages,
     generate_messages,
 )
+from testfleet.backoff import Backoff, retry_after_s
 from testfleet.errors import AiError, UsageError
 from testfleet.settings import Settings
 from testfleet.suite import AnalysisType
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 NO_KEY = (
     "no OPENAI_API_KEY is set: set OPENAI_API_KEY (and OPENAI_BASE_URL for an "
@@ -175,19 +177,10 @@ class AiModel:
     def _where(self) -> str:
         return self.settings.openai_base_url or "api.openai.com"
 
-    def _wait_s(self, attempt: int, headers: Any) -> float:
+    def _wait_s(self, attempt: int, headers: Mapping[str, str] | None) -> float:
         ai = self.settings.ai
-        wait_s = ai.backoff_base_s * 2 ** (attempt - 1)
-        if headers is not None:
-            # OpenAI sends retry-after-ms; RFC servers Retry-After in seconds.
-            for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-                value = headers.get(header)
-                try:
-                    wait_s = float(str(value)) * scale
-                    break
-                except (TypeError, ValueError):
-                    continue
-        return float(max(0.0, min(wait_s, ai.backoff_max_s)))
+        backoff = Backoff(first_s=ai.backoff_base_s, max_s=ai.backoff_max_s)
+        return backoff.delay_s(attempt, retry_after_s(headers))
 
     def _fatal(self, exc: openai.APIStatusError) -> AiError | UsageError:
         detail = _error_message(exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from testfleet.constants import API_PREFIX
 from testfleet.errors import NotFoundError, UsageError
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -63,4 +64,4 @@ class ArtifactStore:
 
 def artifact_url(run_id: str, name: str) -> str:
     """The API path that serves an artifact."""
-    return f"/api/v1/runs/{run_id}/artifacts/{name}"
+    return f"{API_PREFIX}/runs/{run_id}/artifacts/{name}"

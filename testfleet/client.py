@@ -7,13 +7,14 @@ errors are translated here into testfleet errors whose message says what to do.
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 
+from testfleet.backoff import Backoff
+from testfleet.constants import API_PREFIX
 from testfleet.errors import (
     AuthError,
     InfrastructureError,
@@ -23,6 +24,9 @@ from testfleet.errors import (
     UsageError,
 )
 
+RECONNECT = Backoff(first_s=0.2, max_s=5.0)
+"""Between reconnects of a client following a run's events (SSE here, WebSocket in
+``wsclient``), after a network failure."""
 _UNREACHABLE = (
     "nothing is listening at {url}: start the local fleet with `testfleet up`, or pass --server"
 )
@@ -56,17 +60,17 @@ class ApiClient:
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         """Submit a run; returns the 202 answer (runId, links, ...)."""
-        return dict(self._request("POST", "/api/v1/runs", json=body).json())
+        return dict(self._request("POST", f"{API_PREFIX}/runs", json=body).json())
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        return dict(self._request("GET", f"/api/v1/runs/{run_id}").json())
+        return dict(self._request("GET", f"{API_PREFIX}/runs/{run_id}").json())
 
     def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        data = self._request("GET", "/api/v1/runs", params={"limit": limit}).json()
+        data = self._request("GET", f"{API_PREFIX}/runs", params={"limit": limit}).json()
         return list(data["runs"] if isinstance(data, dict) else data)
 
     def cancel(self, run_id: str) -> dict[str, Any]:
-        return dict(self._request("POST", f"/api/v1/runs/{run_id}/cancel").json())
+        return dict(self._request("POST", f"{API_PREFIX}/runs/{run_id}/cancel").json())
 
     def get_bytes(self, path: str) -> bytes:
         return self._request("GET", path).content
@@ -122,7 +126,7 @@ def follow_events(
 ) -> Iterator[dict[str, Any]]:
     """Every event of an SSE stream, resuming after a disconnect from the last id seen.
 
-    Reconnects with exponential backoff and jitter (0.2 s doubling up to 5 s);
+    Reconnects with exponential backoff and jitter (``RECONNECT``: 0.2 s doubling up to 5 s);
     gives up with ``InfrastructureError`` after ``max_retries`` failed attempts in
     a row. Ends when the server ends the stream (after ``run_completed``) or when
     ``stop(event)`` is true.
@@ -156,4 +160,4 @@ def follow_events(
                     f"lost the event stream at {url} and could not reconnect ({exc}); "
                     "check `testfleet status`, then `testfleet watch RUN_ID`"
                 ) from exc
-            time.sleep(min(5.0, 0.2 * 2**failures) * random.uniform(0.5, 1.0))
+            time.sleep(RECONNECT.delay_s(failures))

@@ -60,8 +60,15 @@ new publisher does not re-announce what its predecessor already did."""
 
 
 def run(run_id: str) -> str:
-    """Hash: one run's record (``meta`` JSON, ``status``, ``pending`` count, ``cancelled``)."""
+    """Hash: one run's record (``meta`` JSON, ``status``, ``pending`` count, ``cancelled``;
+    the fields are the run store's, ``testfleet/store/layout.py``: read runs through it)."""
     return f"{PREFIX}:run:{run_id}"
+
+
+def run_state(run_id: str) -> str:
+    """Hash: case id -> that case's status; the authority on it (written only by the
+    run store's Lua scripts, so a final status is written once)."""
+    return f"{PREFIX}:run:{run_id}:state"
 
 
 def run_cases(run_id: str) -> str:
@@ -86,7 +93,14 @@ def project_runs(project: str) -> str:
 
 def run_keys(run_id: str) -> tuple[str, ...]:
     """All keys that belong to one run (for expiry and the retention sweep)."""
-    return (run(run_id), run_cases(run_id), run_specs(run_id), run_events(run_id), ai_usage(run_id))
+    return (
+        run(run_id),
+        run_state(run_id),
+        run_cases(run_id),
+        run_specs(run_id),
+        run_events(run_id),
+        ai_usage(run_id),
+    )
 
 
 def ai_cache(digest: str) -> str:

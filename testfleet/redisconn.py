@@ -167,6 +167,17 @@ def _async_retry() -> Any:
     )
 
 
+async def close_async(client: aredis.Redis) -> None:
+    """Close an asyncio client of ``connect_async``: its pool and, through Sentinel, its
+    connections to the Sentinels too."""
+    await client.aclose()
+    pool = client.connection_pool
+    await pool.aclose()
+    manager = getattr(pool, "sentinel_manager", None)
+    for sentinel in getattr(manager, "sentinels", []):
+        await sentinel.aclose()
+
+
 def broker_url(settings: RedisSettings) -> str:
     """The Celery broker URL: the same string (kombu reads ``sentinel://`` lists itself)."""
     return settings.url

@@ -4,6 +4,11 @@ A case moves queued -> running -> passed | failed | error | cancelled | flaky
 (flaky = passed on a retry after failing). Its final status is written exactly
 once (``RunStore.finish_case`` enforces it in Redis), however often Celery
 delivers its task.
+
+The status rules are defined here once: which case statuses are final, which
+count as a pass, and how a run's status follows from its cases' (``run_status``).
+The run store hands the same rules to its Lua scripts (``store.scripts``), so
+Redis and Python cannot disagree.
 """
 
 from __future__ import annotations
@@ -14,8 +19,22 @@ from pydantic import BaseModel, Field
 
 CaseStatus = Literal["queued", "running", "passed", "failed", "error", "cancelled", "flaky"]
 FINAL_STATUSES: frozenset[str] = frozenset({"passed", "failed", "error", "cancelled", "flaky"})
+"""Case statuses that end a case; each is recorded once."""
 GOOD_STATUSES: frozenset[str] = frozenset({"passed", "flaky"})
+"""Final case statuses that count as a pass (exit code 0, pass rate, JUnit)."""
 RunStatus = Literal["queued", "running", "passed", "failed", "cancelled"]
+RUN_OUTCOMES: tuple[tuple[RunStatus, frozenset[str]], ...] = (
+    ("failed", frozenset({"failed", "error"})),
+    ("cancelled", frozenset({"cancelled"})),
+)
+"""A finished run's status: the first of these whose case statuses occur, in order..."""
+RUN_OUTCOME_OTHERWISE: RunStatus = "passed"
+"""...else this (every case passed, flaky included)."""
+SETTLED_RUN_STATUSES: frozenset[str] = frozenset(
+    {RUN_OUTCOME_OTHERWISE, *(status for status, _ in RUN_OUTCOMES)}
+)
+"""Run statuses after which no case starts any more (a cancelled run's running cases
+may still be finishing: ``finishedMs`` says when the run completed)."""
 StepStatus = Literal["passed", "failed", "skipped", "optional_failed"]
 
 PRIORITY_LEVELS: dict[str, int] = {"critical": 0, "high": 3, "medium": 6, "low": 9}
@@ -141,6 +160,33 @@ class RunRecord(BaseModel):
     total: int
 
 
+class RunOverview(BaseModel):
+    """A run without its cases: what listings show (``RunStore.overviews``)."""
+
+    runId: str
+    projectId: str
+    name: str
+    status: RunStatus
+    createdMs: int
+    finishedMs: int | None = None
+    total: int
+    counts: dict[str, int]
+    """Final cases per status (zero counts left out)."""
+    suites: list[str]
+    tags: list[str] = Field(default_factory=list)
+    """The tag filter the run was submitted with."""
+    caseTags: list[str] = Field(default_factory=list)
+    """Every tag of every case (sorted; filled only when asked for)."""
+
+
+class RunHead(BaseModel):
+    """Who owns a run and whether it is over: what ownership checks read."""
+
+    runId: str
+    projectId: str
+    finishedMs: int | None = None
+
+
 class RunResult(BaseModel):
     """A run with every case: what ``GET /runs/{id}`` and ``run --json`` give."""
 
@@ -154,15 +200,26 @@ class RunResult(BaseModel):
     tests: list[CaseResult]
 
 
-def run_status(counts: dict[str, int], total: int, cancelled: bool) -> RunStatus:
-    """A run's status from its per-status case counts."""
+def finished_run_status(counts: dict[str, int]) -> RunStatus:
+    """The status of a run whose cases are all final, from their per-status counts."""
+    for status, case_statuses in RUN_OUTCOMES:
+        if any(counts.get(s, 0) for s in case_statuses):
+            return status
+    return RUN_OUTCOME_OTHERWISE
+
+
+def run_status(
+    counts: dict[str, int], total: int, cancelled: bool, started: bool = False
+) -> RunStatus:
+    """A run's status from its per-status case counts (``total`` cases in all).
+
+    Until every case is final: ``cancelled`` once cancel was asked, ``running``
+    once a case began (``started``, a final or a ``running`` count), else
+    ``queued``.
+    """
     final = sum(counts.get(s, 0) for s in FINAL_STATUSES)
     if final < total:
         if cancelled:
             return "cancelled"
-        return "running" if final or counts.get("running") else "queued"
-    if counts.get("failed", 0) or counts.get("error", 0):
-        return "failed"
-    if counts.get("cancelled", 0):
-        return "cancelled"
-    return "passed"
+        return "running" if final or started or counts.get("running") else "queued"
+    return finished_run_status(counts)

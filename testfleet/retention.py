@@ -19,7 +19,6 @@ sweeper in every worker costs one SET per interval each.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import time
 from dataclasses import dataclass
@@ -28,10 +27,10 @@ from typing import cast
 
 import redis
 
-from testfleet import keys
+from testfleet import keys, logs
 from testfleet.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 SWEEP_BATCH = 500
 """Expired runs removed per Redis pipeline round trip."""
@@ -47,11 +46,6 @@ class SweepReport:
     """Run directories deleted from the artifact store."""
     events: int = 0
     """Entries trimmed from the global event stream."""
-
-
-def _run_and_state_keys(run_id: str) -> list[str]:
-    # The state hash is the run store's private companion of the run hash.
-    return [*keys.run_keys(run_id), keys.run(run_id) + ":state"]
 
 
 def sweep(
@@ -76,7 +70,7 @@ def sweep(
             break
         pipe = client.pipeline(transaction=False)
         for run_id in batch:
-            pipe.delete(*_run_and_state_keys(run_id))
+            pipe.delete(*keys.run_keys(run_id))
         pipe.zrem(keys.RUNS_INDEX, *batch)
         pipe.execute()
         expired += batch

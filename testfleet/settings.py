@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CHROME_ARGS: tuple[str, ...] = (
@@ -281,6 +281,22 @@ class AISettings(BaseModel):
     """Price assumed for a model missing from ``prices_usd_per_mtok`` (errs high)."""
 
 
+class LogSettings(BaseModel):
+    """Logging of every component and the CLI (``TESTFLEET_LOG__FORMAT``, ``__LEVEL``)."""
+
+    format: Literal["auto", "json", "text"] = "auto"
+    """``json``: one JSON object per line, for log collectors; ``text``: for people;
+    ``auto``: text on a terminal, JSON otherwise (containers, ``testfleet up``'s files)."""
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = None
+    """Of the ``testfleet`` loggers and the libraries' (unset: INFO for the components,
+    WARNING for the CLI's own commands)."""
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
 class BenchSettings(BaseModel):
     """The benchmarks (``make bench``)."""
 
@@ -308,6 +324,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     ai: AISettings = AISettings()
     bench: BenchSettings = BenchSettings()
+    log: LogSettings = LogSettings()
     server: str | None = None
     """API URL the CLI talks to (``TESTFLEET_SERVER``); the local fleet's when unset."""
     api_key: str | None = None

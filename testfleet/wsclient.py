@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,15 +24,14 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from testfleet.client import follow_events
+from testfleet.client import RECONNECT, follow_events
+from testfleet.constants import GATEWAY_SSE_PATH, GATEWAY_WS_PATH
 from testfleet.errors import AuthError, InfrastructureError, NotFoundError
 
 Event = dict[str, Any]
 _CONTROL = frozenset({"heartbeat", "heartbeat_ack", "subscription_confirmed", "auth_response"})
 _FATAL = {"AUTH_FAILED": AuthError, "INVALID_TOKEN": AuthError, "TOKEN_EXPIRED": AuthError,
           "PERMISSION_DENIED": AuthError, "CHANNEL_NOT_FOUND": NotFoundError}  # fmt: skip
-BACKOFF_FIRST_S = 0.2
-BACKOFF_MAX_S = 5.0
 
 
 def websocket_url(gateway_url: str) -> str:
@@ -43,13 +41,7 @@ def websocket_url(gateway_url: str) -> str:
         base = "wss://" + base.removeprefix("https://")
     elif base.startswith("http://"):
         base = "ws://" + base.removeprefix("http://")
-    return base + "/ws/v1"
-
-
-def backoff_s(failures: int) -> float:
-    """Delay before reconnect attempt ``failures`` (1, 2, ...): doubling, capped, jittered."""
-    ceiling_s: float = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2.0 ** (failures - 1))
-    return ceiling_s * random.uniform(0.5, 1.0)
+    return base + GATEWAY_WS_PATH
 
 
 async def run_events(
@@ -103,7 +95,7 @@ async def run_events(
                 f"lost the event stream at {url} and could not reconnect ({error}); "
                 "check `testfleet status`, then `testfleet watch RUN_ID`"
             ) from error
-        await asyncio.sleep(backoff_s(failures))
+        await asyncio.sleep(RECONNECT.delay_s(failures))
 
 
 def _raise_if_fatal(message: Event) -> None:
@@ -143,7 +135,7 @@ def follow_link(events_url: str, api_key: str | None) -> Iterator[Event]:
     WebSocket of the same gateway; a link of any other shape is followed as SSE."""
     parts = urlsplit(events_url)
     run_ids = parse_qs(parts.query).get("runId")
-    if parts.path.endswith("/sse/events") and run_ids:
-        base = f"{parts.scheme}://{parts.netloc}{parts.path.removesuffix('/sse/events')}"
+    if parts.path.endswith(GATEWAY_SSE_PATH) and run_ids:
+        base = f"{parts.scheme}://{parts.netloc}{parts.path.removesuffix(GATEWAY_SSE_PATH)}"
         return follow_run(base, api_key, run_ids[0])
     return follow_events(events_url, api_key)

@@ -33,7 +33,6 @@ Events (ai_analysis channel; ``correlationId`` = case id)::
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -43,7 +42,7 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
-from testfleet import keys
+from testfleet import keys, logs
 from testfleet.ai import NO_KEY, AiModel, cost_usd, has_key
 from testfleet.ai_image import PreparedImage, prepare_image
 from testfleet.ai_prompts import PROMPT_VERSION
@@ -53,7 +52,7 @@ from testfleet.results import AiIssue, AiRecommendation, Analysis, StepResult
 from testfleet.settings import Settings
 from testfleet.suite import AnalysisType, CaseSpec, Masker
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 PENDING_POLL_S = 0.2
 """How often a worker waiting for another's analysis of the same image looks again."""

@@ -15,12 +15,10 @@ from celery import Celery
 
 from testfleet import redisconn
 from testfleet.broker import transport_options
+from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import UsageError
 from testfleet.results import PRIORITY_LEVELS
 from testfleet.settings import Settings
-
-TASK_NAME = "testfleet.run_case"
-"""The one task: ``run_case(run_id, case_id)``."""
 
 """Redis has no priority queues; kombu emulates them with one list per step
 (``<queue>``, ``<queue>:1`` ... ``<queue>:9``), popped lowest number first."""
@@ -41,7 +39,7 @@ def make_celery(settings: Settings) -> Celery:
         result_backend=None,
         task_ignore_result=True,
         task_default_queue=worker.queue,
-        task_routes={TASK_NAME: {"queue": worker.queue}},
+        task_routes={RUN_CASE_TASK: {"queue": worker.queue}},
         # Ack only after the case ran: a worker killed mid-test leaves its message
         # unacknowledged, and once its lease runs out (testfleet.broker) another worker
         # runs the case (RunStore keeps the final status exactly-once).

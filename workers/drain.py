@@ -17,7 +17,6 @@ worker is ready (Celery installs its own as it starts).
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import signal
 import threading
@@ -25,9 +24,10 @@ from typing import Any
 
 from celery.signals import worker_ready
 
+from testfleet import logs
 from testfleet.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 # Celery's own handlers for warm and cold shutdown (untyped; not in celery-types).
 celery_worker: Any = importlib.import_module("celery.apps.worker")

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import http.client
 import io
-import logging
 import re
 import time
 from collections.abc import Callable
@@ -67,12 +66,13 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
+from testfleet import logs
 from testfleet.artifacts import safe_name
 from testfleet.results import StepResult, StepStatus
 from testfleet.suite import CaseSpec, Masker, Step
 from workers.probe import Readiness, probe
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 POLL_S = 0.1
 """How often explicit waits re-check their condition, in seconds."""

@@ -8,7 +8,6 @@ busy counts come from there, not from the pool children.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import time
@@ -17,12 +16,12 @@ from typing import Any
 import redis
 from celery.worker import state as worker_state
 
-from testfleet import redisconn
+from testfleet import logs, redisconn
 from testfleet.fleetstate import HEARTBEAT_INTERVAL_S, WorkerBeat, record_beat, remove_worker
 from testfleet.settings import Settings
 from workers.periodic import run_while_worker_lives, worker_name
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 class Heartbeat:

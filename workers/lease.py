@@ -24,7 +24,6 @@ plus the restore interval; a pool child killed is handed back by Celery at once
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,12 +33,12 @@ from typing import Any
 import redis
 from celery.worker import state as worker_state
 
-from testfleet import redisconn
+from testfleet import logs, redisconn
 from testfleet.broker import expire_leases, renew_interval_s, renew_leases
 from testfleet.settings import Settings
 from workers.periodic import run_while_worker_lives
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 TICK_S = 1.0
 """How often the renewer looks at what the worker holds (Redis is asked only when needed)."""

@@ -10,20 +10,18 @@ drain grace running out, hands the running cases back to the queue at once
 
 from __future__ import annotations
 
-import logging
 import os
 
 import redis
 
-from testfleet import redisconn
+from testfleet import logs, redisconn
 from testfleet.broker import migrate_legacy_names
 from testfleet.settings import Settings
 from workers import drain, heartbeat, lease, sweeper
 from workers.app import make_celery
+from workers.tasklog import TaskLogFields
 
-log = logging.getLogger(__name__)
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+log = logs.get_logger(__name__)
 
 
 def node_name(name: str | None) -> str:
@@ -38,7 +36,7 @@ def worker_argv(settings: Settings, concurrency: int | None, name: str | None) -
     """The ``celery worker`` arguments ``main`` runs with."""
     return [
         "worker",
-        "--loglevel=INFO",
+        f"--loglevel={settings.log.level or 'INFO'}",
         f"--queues={settings.worker.queue}",
         # Processes, not threads: each case drives its own browser, and a pool child
         # that dies (or hangs past the hard time limit) can be replaced on its own.
@@ -56,9 +54,8 @@ def worker_argv(settings: Settings, concurrency: int | None, name: str | None) -
 
 def main(settings: Settings, concurrency: int | None = None, name: str | None = None) -> None:
     """Run a worker on ``settings.worker.queue`` until it is told to stop."""
-    if not logging.getLogger().handlers:
-        # make_celery leaves the root logger alone (worker_hijack_root_logger=False).
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    # make_celery leaves the root logger alone (worker_hijack_root_logger=False).
+    logs.configure(settings.log, "worker").addFilter(TaskLogFields())
     app = make_celery(settings)
     _migrate_queue_names(settings)
     lease.install(settings)

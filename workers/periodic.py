@@ -8,7 +8,6 @@ module is that lifecycle, written once.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Callable
@@ -17,7 +16,9 @@ from typing import Any, Protocol
 import redis
 from celery.signals import worker_ready, worker_shutdown
 
-log = logging.getLogger(__name__)
+from testfleet import logs
+
+log = logs.get_logger(__name__)
 
 
 class Chore(Protocol):

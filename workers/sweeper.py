@@ -8,14 +8,12 @@ run this thread, one sweep happens per ``retention.sweep_interval_s``.
 
 from __future__ import annotations
 
-import logging
-
-from testfleet import redisconn
+from testfleet import logs, redisconn
 from testfleet.retention import maybe_sweep
 from testfleet.settings import Settings
 from workers.periodic import run_while_worker_lives, worker_name
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 class Sweeper:

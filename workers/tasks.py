@@ -33,7 +33,6 @@ Event payloads (``correlationId`` = case id, ``source`` = worker name)::
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import time
@@ -46,31 +45,32 @@ from celery import Task, shared_task
 from celery.exceptions import Reject
 from celery.signals import worker_process_shutdown
 
+from testfleet import logs
 from testfleet.artifacts import ArtifactStore, artifact_url, safe_name
 from testfleet.browser import BrowserProvider, command_timeout_s, load_provider, set_command_timeout
+from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
-from testfleet.results import AttemptSummary, CaseResult, StepResult
-from testfleet.runstore import RunStore
+from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, Masker
 from workers.analysis import analyze_attempt
-from workers.app import TASK_NAME, app_settings
+from workers.app import app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps
 from workers.steplog import with_step_log, write_step_log
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 MAX_BROWSER_RESTARTS = 2
 """New sessions one delivery may open after the browser died (or failed to open)."""
 
-_FINAL_EVENT = {
-    "passed": "test_completed",
-    "flaky": "test_completed",
-    "failed": "test_failed",
-    "error": "test_failed",
-    "cancelled": "test_cancelled",
-}
+
+def _final_event(status: str) -> str:
+    """The event that records a case's final ``status``."""
+    if status in GOOD_STATUSES:
+        return "test_completed"
+    return "test_cancelled" if status == "cancelled" else "test_failed"
 
 
 def run_case(
@@ -101,7 +101,9 @@ def run_case(
     if attempt == -1:
         return runner.finish_cancelled()
     spec = CaseSpec.model_validate_json(store.get_spec(run_id, case_id))
-    return runner.run(spec, attempt)
+    with logs.log_context(run_id=run_id, case_id=case_id, mask=Masker(spec.secrets)):
+        log.info("case %s: attempt %d begins on %s", case_id, attempt, worker_name)
+        return runner.run(spec, attempt)
 
 
 class _Superseded(Exception):
@@ -329,7 +331,7 @@ class _CaseRun:
         self, status: str, outcome: AttemptOutcome | None, error: str | None = None
     ) -> CaseResult | None:
         finished = now_ms()
-        good = status in ("passed", "flaky")
+        good = status in GOOD_STATUSES
         if good:
             error = None
         elif error is None and outcome is not None:
@@ -351,7 +353,7 @@ class _CaseRun:
         self.case = self.case.model_copy(update=update)
         self.case.artifacts = self._artifacts = with_step_log(self.case)
         event = self._event(
-            _FINAL_EVENT[status],
+            _final_event(status),
             {
                 "name": self.case.name,
                 "result": {
@@ -367,6 +369,8 @@ class _CaseRun:
         if not self.store.finish_case(self.case, event):
             log.info("case %s was already final; this result is dropped", self.case.case_id)
             return None
+        log.info("case %s: %s after %d attempt(s)", self.case.case_id, status,
+                 self.case.attempts, extra={"event": event.type})  # fmt: skip
         write_step_log(self.artifacts, self.case, self.mask)
         return self.case
 
@@ -454,24 +458,25 @@ def _run_case_task(self: Task[Any, Any], run_id: str, case_id: str) -> str | Non
     res = _process_resources(app_settings(self.app))
     name = worker_name(self.request.hostname)
     res.store.source = name  # run_completed, when this case completes the run, names us
-    try:
-        result = run_case(
-            res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
-        )
-    except NotFoundError as exc:
-        log.warning("dropping the task for case %s: %s", case_id, exc)
-        return None
-    except redis.RedisError as exc:
-        # Nothing final was recorded: put the message back for a later delivery.
-        log.error("Redis failed during case %s (%s); requeueing it", case_id, exc)
-        raise Reject(str(exc), requeue=True) from exc
+    with logs.log_context(run_id=run_id, case_id=case_id, worker=name):
+        try:
+            result = run_case(
+                res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
+            )
+        except NotFoundError as exc:
+            log.warning("dropping the task for case %s: %s", case_id, exc)
+            return None
+        except redis.RedisError as exc:
+            # Nothing final was recorded: put the message back for a later delivery.
+            log.error("Redis failed during case %s (%s); requeueing it", case_id, exc)
+            raise Reject(str(exc), requeue=True) from exc
     return result.status if result is not None else None
 
 
 # Registered as a shared task: every Celery app gets it once finalized, so the app
 # (and its settings) is made by the entry point, never at import time here. Applied
 # as a call because celery is untyped (a decorator would erase the function's types).
-run_case_task = shared_task(name=TASK_NAME, bind=True)(_run_case_task)
+run_case_task = shared_task(name=RUN_CASE_TASK, bind=True)(_run_case_task)
 
 
 @worker_process_shutdown.connect

@@ -21,8 +21,8 @@ from typing import Any
 from orchestrator.dispatch import Dispatcher, plan_run
 from testfleet.events import Event
 from testfleet.loader import load_document
-from testfleet.runstore import RunStore
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
+from testfleet.store import RunStore
 from tests.chaos.evidence import run_events
 from tests.conftest import ROOT
 from tests.fixtures_pages import page_server

@@ -26,8 +26,8 @@ from testfleet.browser import load_provider
 from testfleet.events import Event, now_ms
 from testfleet.gridstatus import read_capacity
 from testfleet.results import CaseResult, RunRecord
-from testfleet.runstore import RunStore
 from testfleet.settings import PathSettings, RedisSettings, Settings
+from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, Suite
 from tests.chaos.evidence import analyse, record, run_events
 from tests.fixtures_grid import (

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from testfleet.runstore import RunStore
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 from tests.chaos.evidence import analyse, assert_goals, deliveries, record
 from tests.chaos.fleetops import node, now_ms
 from tests.chaos.localworkers import (

@@ -20,8 +20,8 @@ import pytest
 import redis
 
 from testfleet.auth import KeyStore
-from testfleet.runstore import RunStore
 from testfleet.settings import RedisSettings, Settings
+from testfleet.store import RunStore
 from testfleet.wsclient import follow_run
 from tests.chaos.evidence import Figures, record
 from tests.conftest import ROOT

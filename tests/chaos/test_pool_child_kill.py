@@ -13,8 +13,8 @@ import signal
 
 import pytest
 
-from testfleet.runstore import RunStore
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 from tests.chaos.evidence import analyse, assert_goals, record
 from tests.chaos.fleetops import node, now_ms, pool_children
 from tests.chaos.localworkers import (

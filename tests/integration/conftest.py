@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from testfleet.runstore import RunStore
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import redis
 
-from testfleet.runstore import RunStore
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
+from testfleet.store import RunStore
 from tests.fake_openai import FakeOpenAI, fake_openai
 from tests.fixtures_pages import page_server
 from tests.fixtures_redis import redis_server

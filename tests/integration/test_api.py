@@ -28,13 +28,13 @@ from testfleet.errors import InfrastructureError, UsageError
 from testfleet.events import Event
 from testfleet.loader import load_document
 from testfleet.results import StepResult
-from testfleet.runstore import RunStore
 from testfleet.settings import (
     ApiSettings,
     PathSettings,
     RedisSettings,
     Settings,
 )
+from testfleet.store import RunStore
 from tests.fixtures_api import (  # noqa: F401  (fixtures)
     MAX_BODY_BYTES,
     QUEUE,

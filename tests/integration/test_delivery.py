@@ -23,8 +23,8 @@ from orchestrator.dispatch import Dispatcher
 from testfleet import keys
 from testfleet.broker import queue_lists
 from testfleet.results import CaseResult
-from testfleet.runstore import RunStore
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
+from testfleet.store import RunStore
 from tests.fixtures_pages import page_server
 from tests.fixtures_redis import redis_server
 from tests.integration.test_run_case import (
@@ -120,7 +120,7 @@ def test_two_deliveries_at_once_record_one_final_status(
     started = [e["payload"]["attempt"] for e in stream if e["type"] == "test_started"]
     assert sorted(started) == [1, 2], "both deliveries ran: the attempts are counted"
     # The run counts every claim; the recorded result is the winning delivery's own.
-    assert store.redis.hget(keys.run(run_id), f"attempts:{case_id}") == "2"
+    assert store.attempts(run_id, case_id) == 2
     assert store.get_case(run_id, case_id).attempts == recorded[0].attempts
     assert all(p.closed == p.opened for p in providers), "every session is closed"
 

@@ -26,8 +26,8 @@ from testfleet.auth import KeyStore
 from testfleet.events import Event
 from testfleet.loader import load_document
 from testfleet.results import CaseResult
-from testfleet.runstore import RunStore
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
+from testfleet.store import RunStore
 from tests.fixtures_redis import free_port, redis_server
 from tests.fixtures_redis_api import serving
 from tests.waiting import wait_until

@@ -30,8 +30,8 @@ from gateway.app import build_server
 from testfleet import keys
 from testfleet.auth import KeyStore
 from testfleet.events import Event
-from testfleet.runstore import RunStore
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
+from testfleet.store import RunStore
 from tests.fixtures_redis import free_port, redis_server
 from tests.fixtures_redis_api import serving
 from tests.integration.test_gateway_sse import complete_run, event, new_run, stream_ids

@@ -14,8 +14,8 @@ from testfleet import keys
 from testfleet.events import Event, now_ms
 from testfleet.results import CaseResult, RunRecord
 from testfleet.retention import maybe_sweep, sweep
-from testfleet.runstore import RunStore
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 from tests.fixtures_redis import redis_server
 from tests.waiting import wait_until
 
@@ -64,7 +64,7 @@ def write_artifact(settings: Settings, run_id: str, age_s: float = 0) -> Path:
 
 
 def run_keys_left(client: redis.Redis, run_id: str) -> list[str]:
-    candidates = [*keys.run_keys(run_id), keys.run(run_id) + ":state"]
+    candidates = [*keys.run_keys(run_id), keys.run_state(run_id)]
     return [k for k in candidates if client.exists(k)]
 
 

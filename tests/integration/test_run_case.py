@@ -21,16 +21,17 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from grid.provider import LocalProvider
 from testfleet import keys
 from testfleet.artifacts import ArtifactStore
+from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import BrowserError
 from testfleet.events import Event, now_ms
 from testfleet.results import CaseResult, RunRecord
-from testfleet.runstore import RunStore
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
+from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, Suite
 from tests.fixtures_pages import Page, page_server
 from tests.fixtures_redis import redis_server
 from tests.waiting import wait_until
-from workers.app import TASK_NAME, make_celery
+from workers.app import make_celery
 from workers.tasks import MAX_BROWSER_RESTARTS, run_case
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
@@ -562,10 +563,10 @@ def test_the_celery_task_runs_the_case_without_a_broker(
     assert conf.worker_prefetch_multiplier == 1
     assert conf.broker_transport_options["unacked_restore_interval"] == 1.0
     assert conf.broker_transport_options["visibility_timeout"] == settings.worker.lease_s
-    assert conf.task_routes[TASK_NAME] == {"queue": "testfleet"}
+    assert conf.task_routes[RUN_CASE_TASK] == {"queue": "testfleet"}
     run_id, case_id = create_run(store, suite_doc(base_url, LOGIN_STEPS[:1]))
 
-    outcome = app.tasks[TASK_NAME].apply(args=(run_id, case_id))
+    outcome = app.tasks[RUN_CASE_TASK].apply(args=(run_id, case_id))
 
     assert outcome.get() == "passed"
     case = store.get_case(run_id, case_id)
@@ -588,8 +589,8 @@ def test_a_real_worker_takes_critical_cases_first_and_drains_on_sigterm(
     critical_run, critical = create_run(store, suite_doc(base_url, LOGIN_STEPS[:1]))
     sender = make_celery(settings)
     # Queued before any worker runs: the critical case, sent last, must start first.
-    sender.send_task(TASK_NAME, args=(bulk_run, bulk), priority=9)
-    sender.send_task(TASK_NAME, args=(critical_run, critical), priority=0)
+    sender.send_task(RUN_CASE_TASK, args=(bulk_run, bulk), priority=9)
+    sender.send_task(RUN_CASE_TASK, args=(critical_run, critical), priority=0)
     sender.close()
 
     env = {

@@ -10,8 +10,8 @@ import redis
 from gateway.app import build_server
 from testfleet.auth import KeyStore
 from testfleet.errors import AuthError
-from testfleet.runstore import RunStore
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
+from testfleet.store import RunStore
 from testfleet.wsclient import follow_link, follow_run
 from tests.fixtures_redis import free_port, redis_server
 from tests.fixtures_redis_api import serving

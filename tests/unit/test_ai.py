@@ -110,7 +110,8 @@ def test_5xx_backs_off_exponentially_then_gives_a_clear_error(fake: FakeOpenAI) 
     model = AiModel(settings_for(fake, backoff_base_s=0.5), sleep=waits.append)
     with pytest.raises(AiError, match=r"kept failing \(HTTP 500\) after 3 attempts"):
         model.complete([{"role": "user", "content": "hi"}], "x", {})
-    assert waits == [0.5, 1.0]
+    # 0.5 s doubling, each jittered down by up to half (testfleet.backoff).
+    assert 0.25 <= waits[0] <= 0.5 < waits[1] <= 1.0
     assert len(fake.chat_requests()) == 3
 
 

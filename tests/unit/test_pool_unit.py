@@ -15,8 +15,8 @@ from testfleet import browser
 from testfleet.artifacts import ArtifactStore
 from testfleet.browser import command_timeout_s, load_provider
 from testfleet.errors import BrowserError, InfrastructureError
-from testfleet.runstore import RunStore
 from testfleet.settings import GridSettings, Settings
+from testfleet.store import RunStore
 
 
 class FailingProvider:

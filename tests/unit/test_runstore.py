@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis.asyncio as aredis
 
 from testfleet import keys
 from testfleet.events import Event, now_ms
-from testfleet.results import CaseResult, RunRecord
-from testfleet.runstore import RunStore
+from testfleet.results import FINAL_STATUSES, CaseResult, RunRecord, finished_run_status
 from testfleet.settings import Settings
+from testfleet.store import AsyncRunReader, RunStore, scripts
 from tests.fixtures_redis import redis_server
 
 pytestmark = pytest.mark.redis
@@ -125,3 +127,95 @@ def test_unknown_case_is_not_found(store: RunStore) -> None:
     new_run(store, n=1)
     with pytest.raises(NotFoundError):
         store.begin_case("r1", "nope")
+
+
+@pytest.mark.parametrize(
+    "statuses",
+    [
+        ["passed", "flaky"],
+        ["passed", "error"],
+        ["cancelled", "passed"],
+        ["cancelled", "failed"],
+        ["flaky", "flaky"],
+    ],
+)
+def test_lua_and_python_decide_a_run_status_by_the_same_rules(
+    store: RunStore, statuses: list[str]
+) -> None:
+    cases = new_run(store, n=len(statuses))
+    counts: dict[str, int] = {}
+    for case, status in zip(cases, statuses, strict=True):
+        store.begin_case("r1", case.case_id)
+        store.finish_case(*final(case, status))
+        counts[status] = counts.get(status, 0) + 1
+    expected = finished_run_status(counts)
+    completed = events(store, "r1")[-1]
+    assert completed["type"] == "run_completed"
+    assert completed["payload"]["status"] == expected  # type: ignore[index]
+    run = store.get_run("r1")
+    [overview] = store.overviews(["r1"])
+    assert run is not None
+    assert overview is not None
+    assert (run.status, overview.status) == (expected, expected)
+    assert overview.counts == counts
+
+
+def test_the_lua_scripts_do_not_retype_the_status_rules() -> None:
+    ruled = set(FINAL_STATUSES) - {"cancelled"}  # cancel_run writes `cancelled` itself
+    for name in scripts.NAMES:
+        source = scripts.source(name)
+        assert not [s for s in ruled if f"'{s}'" in source or f'"{s}"' in source], name
+    assert json.loads(scripts.status_rules())["final"] == sorted(FINAL_STATUSES)
+
+
+def test_a_listing_and_the_full_run_agree_on_the_status_at_every_stage(store: RunStore) -> None:
+    cases = new_run(store, n=3)
+
+    def both() -> tuple[str, str]:
+        run = store.get_run("r1")
+        [overview] = store.overviews(["r1"])
+        assert run is not None
+        assert overview is not None
+        return run.status, overview.status
+
+    assert both() == ("queued", "queued")
+    store.begin_case("r1", cases[0].case_id)
+    assert both() == ("running", "running")
+    store.finish_case(*final(cases[0], "passed"))
+    assert both() == ("running", "running")
+    store.cancel_run("r1")
+    assert both() == ("cancelled", "cancelled")
+    assert store.get_run("r1").finishedMs is not None  # type: ignore[union-attr]
+
+
+def test_the_async_face_reads_what_the_sync_face_reads(store: RunStore, redis_url: str) -> None:
+    cases = new_run(store, n=2)
+    store.begin_case("r1", cases[0].case_id)
+    store.finish_case(*final(cases[0], "failed"))
+    new_run(store, run_id="r2", n=1)
+
+    async def read() -> tuple[object, ...]:
+        client = aredis.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            reader = AsyncRunReader(client)
+            return (
+                await reader.get_run("r1"),
+                await reader.head("r1"),
+                await reader.heads(["r2", "nope", "r1"]),
+                await reader.overviews(["r1", "nope"], case_tags=True),
+                await reader.read_run_events("r1"),
+            )
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(read()) == (
+        store.get_run("r1"),
+        store.head("r1"),
+        store.heads(["r2", "nope", "r1"]),
+        store.overviews(["r1", "nope"], case_tags=True),
+        store.read_run_events("r1"),
+    )
+    head = store.head("r1")
+    assert head is not None
+    assert (head.projectId, head.finishedMs is None) == ("p", True)
+    assert store.head("nope") is None

@@ -1,0 +1,17 @@
+"""The run store: the one owner of the run record in Redis.
+
+- ``layout``: the run hash's fields and turning Redis replies into models;
+- ``scripts``: the Lua scripts (``lua/*.lua``, package data) and the status rules
+  they are given;
+- ``reads``: every read as a query, run by ``RunReader`` (sync) and
+  ``AsyncRunReader`` (asyncio);
+- ``writes``: ``RunStore``, the writes (exactly-once transitions), plus the reads.
+
+Everything else reads runs through these and their models (``RunResult``,
+``RunOverview``, ``RunHead``, ``CaseResult``), never the hash fields.
+"""
+
+from testfleet.store.reads import AsyncRunReader, RunReader
+from testfleet.store.writes import RunStore
+
+__all__ = ["AsyncRunReader", "RunReader", "RunStore"]

@@ -1,0 +1,40 @@
+-- A case's final status and the run's completion, shared by finish and cancel.
+-- Counts live in the run hash as 'n:<status>'; the last final status completes the
+-- run with run_completed, its status decided by RULES.outcomes (first match wins).
+-- ARGV: 9 run id, 10 project, 11 source
+local function finalise(case_id, status, case_json, typ, body, now)
+  redis.call('HSET', KEYS[4], case_id, status)
+  redis.call('HSET', KEYS[5], case_id, case_json)
+  emit(typ, 'test_execution', ARGV[9], ARGV[10], body)
+  redis.call('HINCRBY', KEYS[3], 'n:' .. status, 1)
+  local pending = redis.call('HINCRBY', KEYS[3], 'pending', -1)
+  if pending > 0 then return 1 end
+  local counts = {}
+  local total = 0
+  for _, s in ipairs(RULES.final) do
+    local n = tonumber(redis.call('HGET', KEYS[3], 'n:' .. s) or '0')
+    counts[s] = n
+    total = total + n
+  end
+  local run_status = RULES.otherwise
+  for _, outcome in ipairs(RULES.outcomes) do
+    local seen = false
+    for _, s in ipairs(outcome[2]) do
+      if (counts[s] or 0) > 0 then seen = true end
+    end
+    if seen then
+      run_status = outcome[1]
+      break
+    end
+  end
+  local created = tonumber(redis.call('HGET', KEYS[3], 'created_ms') or now)
+  redis.call('HSET', KEYS[3], 'status', run_status, 'finished_ms', now)
+  local envelope = cjson.encode({
+    type = 'run_completed', timestamp = now, runId = ARGV[9], projectId = ARGV[10],
+    correlationId = ARGV[9],
+    payload = {status = run_status, counts = counts, total = total,
+               duration = now - created},
+    metadata = {source = ARGV[11], priority = 'normal'}})
+  emit('run_completed', 'test_execution', ARGV[9], ARGV[10], envelope)
+  return 2
+end

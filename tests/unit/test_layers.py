@@ -1,0 +1,84 @@
+"""The layering contracts of ``make lint`` (import-linter) hold, and they do catch a
+planted cross-import: a component importing another, or a model module importing a
+network client."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+PACKAGES = ("testfleet", "orchestrator", "workers", "grid", "gateway", "demosite")
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` with the project's contracts on the packages copied under ``tree``
+    (first on the path, so the copy is analysed rather than the installed project)."""
+    return subprocess.run(
+        [str(LINT_IMPORTS), str(tree / "pyproject.toml"), "--no-cache"],
+        cwd=tree,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_the_code_as_it_is_keeps_every_contract(tree: Path) -> None:
+    done = lint_imports(tree)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 kept, 0 broken" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "planted", "broken"),
+    [
+        ("workers/tasks.py", "import gateway.hub", "Components do not import each other"),
+        ("gateway/sse.py", "from orchestrator import api_listing", "Components do not import"),
+        ("testfleet/loader.py", "import workers.app", "testfleet/ is the shared language"),
+        ("testfleet/results.py", "import redis", "import no network client"),
+        ("testfleet/suite.py", "from testfleet.store import RunStore", "no network client"),
+    ],
+)
+def test_a_planted_import_breaks_its_contract(
+    tree: Path, module: str, planted: str, broken: str
+) -> None:
+    path = tree / module
+    path.write_text(path.read_text() + f"\n{planted}  # planted\n")
+    done = lint_imports(tree)
+    assert done.returncode != 0, done.stdout
+    broken_lines = [line for line in done.stdout.splitlines() if line.endswith("BROKEN")]
+    assert any(broken in line for line in broken_lines), done.stdout
+    assert module.removesuffix(".py").replace("/", ".") in done.stdout, "names the importer"
+
+
+def test_no_code_outside_the_run_store_touches_the_run_record() -> None:
+    """The run hash, its state and cases hashes, and the case specs are read and written
+    by ``testfleet/store/`` only; everything else goes through its models."""
+    record_keys = re.compile(r"keys\.(run|run_state|run_cases|run_specs)\(|:state\b")
+    offenders = []
+    for package in ("testfleet", "orchestrator", "workers", "grid", "gateway", "bench"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.is_relative_to(ROOT / "testfleet" / "store") or path.name == "keys.py":
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if record_keys.search(line):
+                    offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == []
