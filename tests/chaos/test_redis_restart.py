@@ -24,7 +24,7 @@ import pytest
 import redis
 
 from tests.chaos.evidence import analyse, assert_goals, record
-from tests.chaos.fleetops import Api, now_ms, submit, suite_file
+from tests.chaos.fleetops import SHORT_STEPS, Api, now_ms, submit, suite_file
 from tests.chaos.test_cli_interrupt import Command
 from tests.conftest import Fleet, start_fleet
 from tests.waiting import wait_until
@@ -33,11 +33,6 @@ pytestmark = [pytest.mark.chaos, pytest.mark.redis, pytest.mark.grid, pytest.mar
               pytest.mark.slow]  # fmt: skip
 
 CASES = 8
-STEPS = """      - navigate: /
-      - wait: 2
-      - navigate: /login
-      - assert_visible: "#user"
-"""
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +85,7 @@ def test_redis_killed_and_restarted_mid_run_loses_nothing(
     api = Api(redis_fleet)
     redis_process = RedisProcess(redis_fleet)
     result = tmp_path / "out.json"
-    suite = suite_file(tmp_path, CASES, STEPS)
+    suite = suite_file(tmp_path, CASES, SHORT_STEPS)
     command = Command(redis_fleet, "run", str(suite), "--json", str(result))
     run_id = command.run_id()
     try:
@@ -106,7 +101,7 @@ def test_redis_killed_and_restarted_mid_run_loses_nothing(
 
         redis_process.restart()
         # Reconnected by itself: the API takes (and the fleet runs) a new submission.
-        after = submit(redis_fleet, suite_file(tmp_path / "after", 1, STEPS))
+        after = submit(redis_fleet, suite_file(tmp_path / "after", 1, SHORT_STEPS))
         exit_code, out, err = command.finish(timeout_s=240)
     finally:
         if command.popen.poll() is None:
