@@ -19,6 +19,7 @@ import pytest
 
 from testfleet.settings import Settings
 from tests.chaos.evidence import RECORDED, RECOVERY_MARGIN_S
+from tests.chaos.fleetops import STARTED
 from tests.chaos.localworkers import LocalWorkers, settings_for
 from tests.fixtures_redis import redis_server
 
@@ -96,3 +97,11 @@ def local_workers(local_settings: Settings, tmp_path: Path) -> Iterator[LocalWor
         yield workers
     finally:
         workers.stop_all()
+
+
+@pytest.fixture(autouse=True)
+def _stop_commands() -> Iterator[None]:
+    """Every ``testfleet`` command a test started is stopped at its end, whatever happened."""
+    yield
+    while STARTED:
+        STARTED.pop().close()

@@ -23,6 +23,8 @@ from tests.conftest import ROOT, Fleet
 from tests.waiting import WaitTimeout, wait_until
 
 FINAL = ("passed", "failed", "cancelled")
+"""A run's settled statuses."""
+CASE_FINAL = ("passed", "failed", "error", "cancelled", "flaky")
 
 
 def now_ms() -> int:
@@ -75,6 +77,18 @@ class Api:
             interval_s=0.5,
             ignore=(httpx.HTTPError,),
         )
+
+    def wait_cases_final(self, run_id: str, timeout_s: float) -> dict[str, Any]:
+        """The run once every case has its final status (a cancelled run is "cancelled"
+        before its running cases have stopped at their next step)."""
+        return wait_until(
+            f"every case of run {run_id} to be final",
+            lambda: (r := self.run(run_id))["status"] in FINAL
+            and all(t["status"] in CASE_FINAL for t in r["tests"]) and r,
+            timeout_s,
+            interval_s=0.5,
+            ignore=(httpx.HTTPError,),
+        )  # fmt: skip
 
     def events(self, run_id: str) -> list[dict[str, Any]]:
         return run_events(self.redis, run_id)
@@ -141,3 +155,36 @@ def pool_children(pid: int) -> list[int]:
         return [int(c) for c in children.read_text().split()]
     except OSError:
         return []
+
+
+STARTED: list[Command] = []
+"""Every command a test started, stopped at its end whatever happened (``_stop_commands``)."""
+
+
+class Command:
+    """``testfleet ARGS`` running in the background, as a user's terminal runs it."""
+
+    def __init__(self, fleet: Fleet, *args: str) -> None:
+        STARTED.append(self)
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.cli", *args],
+            env=fleet.env, cwd=ROOT, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.first_line = ""
+
+    def run_id(self) -> str:
+        assert self.popen.stdout is not None
+        self.first_line = self.popen.stdout.readline()
+        assert " queued" in self.first_line, self.first_line
+        return self.first_line.split()[1].rstrip(":")
+
+    def finish(self, timeout_s: float = 60) -> tuple[int, str, str]:
+        out, err = self.popen.communicate(timeout=timeout_s)
+        return self.popen.returncode, self.first_line + out, err
+
+    def close(self) -> None:
+        """Kill it if it still runs, and reap it."""
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.communicate()

@@ -28,6 +28,9 @@ from tests.conftest import ROOT
 from tests.fixtures_pages import page_server
 from tests.waiting import wait_until
 
+READY_S = 120
+"""How long a worker may take to say it is ready (a loaded 2-core machine starts slowly)."""
+
 PAGES = {
     "/": "<!doctype html><html><head><title>Home</title></head><body><h1>Home</h1></body></html>",
     "/next": "<!doctype html><html><body><h1 id='done'>Next</h1></body></html>",
@@ -95,7 +98,10 @@ class LocalWorkers:
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
         popen = self.component(name, "worker", "--name", name)
-        wait_until(f"worker {name} to be ready", lambda: self._ready(name), 60)
+        try:
+            wait_until(f"worker {name} to be ready", lambda: self._ready(name), READY_S)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- {name}.log\n{self.log(name)[-3000:]}") from exc
         return popen
 
     def component(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:

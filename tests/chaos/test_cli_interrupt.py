@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from tests.chaos.evidence import analyse, assert_goals, record
-from tests.chaos.fleetops import Api, now_ms, suite_file
-from tests.conftest import ROOT, Fleet
+from tests.chaos.fleetops import Api, Command, now_ms, suite_file
+from tests.conftest import Fleet
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.redis, pytest.mark.grid, pytest.mark.browser,
@@ -34,28 +32,6 @@ STEPS = """      - navigate: /
       - wait: 2
       - assert_visible: "#user"
 """
-
-
-class Command:
-    """``testfleet ARGS`` running in the background, as a user's terminal runs it."""
-
-    def __init__(self, fleet: Fleet, *args: str) -> None:
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", *args],
-            env=fleet.env, cwd=ROOT, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.first_line = ""
-
-    def run_id(self) -> str:
-        assert self.popen.stdout is not None
-        self.first_line = self.popen.stdout.readline()
-        assert " queued" in self.first_line, self.first_line
-        return self.first_line.split()[1].rstrip(":")
-
-    def finish(self, timeout_s: float = 60) -> tuple[int, str, str]:
-        out, err = self.popen.communicate(timeout=timeout_s)
-        return self.popen.returncode, self.first_line + out, err
 
 
 def one_line(err: str) -> str:
@@ -80,12 +56,19 @@ def test_an_interrupted_run_is_cancelled_reported_and_exits_with_the_signal_code
 
     exit_code, _out, err = command.finish()
 
+    final = api.wait_cases_final(run_id, 60)
+    name = "SIGINT" if sig == signal.SIGINT else "SIGTERM"
+    submitted = [t["case_id"] for t in final["tests"]]
+    affected = {t["case_id"]: fault_ms for t in hit}
+    note = "recovery = until the running cases stopped"
+    figures = record(analyse(f"CLI interrupt ({name})", api.events(run_id), submitted,
+                             affected, note))  # fmt: skip
+
     assert exit_code == code, err
     line = one_line(err)
     assert f"cancelled run {run_id}" in line
     assert str(junit) in line, line
     assert str(result) in line, line
-    final = api.wait_done(run_id, 60)
     assert final["status"] == "cancelled", final
     statuses = {t["status"] for t in final["tests"]}
     assert "cancelled" in statuses, statuses
@@ -93,13 +76,7 @@ def test_an_interrupted_run_is_cancelled_reported_and_exits_with_the_signal_code
     report = json.loads(result.read_text())
     assert report["runId"] == run_id
     assert ET.parse(junit).getroot().get("tests") == str(CASES)
-
-    name = "SIGINT" if sig == signal.SIGINT else "SIGTERM"
-    submitted = [t["case_id"] for t in final["tests"]]
-    affected = {t["case_id"]: fault_ms for t in hit}
-    figures = analyse(f"CLI interrupt ({name})", api.events(run_id), submitted, affected,
-                      note="recovery = until the running cases stopped")  # fmt: skip
-    assert_goals(record(figures))
+    assert_goals(figures)
 
 
 def test_keep_running_leaves_the_run_going_and_says_how_to_follow_it(
@@ -120,12 +97,13 @@ def test_keep_running_leaves_the_run_going_and_says_how_to_follow_it(
 
 def test_watch_stops_following_without_cancelling(fleet: Fleet, tmp_path: Path) -> None:
     api = Api(fleet)
-    submitted = fleet.run("run", str(suite_file(tmp_path, 2, STEPS)), "--no-follow")
+    # Long enough to be still going once `watch` has started (a few seconds here).
+    submitted = fleet.run("run", str(suite_file(tmp_path, CASES, STEPS)), "--no-follow")
     run_id = submitted.stdout.split()[1].rstrip(":")
+    wait_until("a case to run", lambda: api.running(run_id), 120, interval_s=0.2)
     watcher = Command(fleet, "watch", run_id)
     assert watcher.popen.stdout is not None
     assert f"following run {run_id}" in watcher.popen.stdout.readline()
-    wait_until("a case to run", lambda: api.running(run_id), 120, interval_s=0.2)
     watcher.popen.send_signal(signal.SIGTERM)
 
     exit_code, _out, err = watcher.finish()

@@ -24,8 +24,7 @@ import pytest
 import redis
 
 from tests.chaos.evidence import analyse, assert_goals, record
-from tests.chaos.fleetops import SHORT_STEPS, Api, now_ms, submit, suite_file
-from tests.chaos.test_cli_interrupt import Command
+from tests.chaos.fleetops import SHORT_STEPS, Api, Command, now_ms, submit, suite_file
 from tests.conftest import Fleet, start_fleet
 from tests.waiting import wait_until
 
@@ -35,9 +34,19 @@ pytestmark = [pytest.mark.chaos, pytest.mark.redis, pytest.mark.grid, pytest.mar
 CASES = 8
 
 
+RESTARTED: list[subprocess.Popen[bytes]] = []
+"""redis-servers this module started again; `testfleet down` stops them (see ``restart``)."""
+
+
 @pytest.fixture(scope="module")
 def redis_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    yield from start_fleet(tmp_path_factory.mktemp("redis-chaos"), workers=2, browsers=2)
+    fleets = start_fleet(tmp_path_factory.mktemp("redis-chaos"), workers=2, browsers=2)
+    try:
+        yield next(fleets)
+    finally:
+        fleets.close()  # testfleet down: the workers first, the restarted Redis last
+        for process in RESTARTED:
+            process.wait(timeout=30)
 
 
 class RedisProcess:
@@ -70,6 +79,7 @@ class RedisProcess:
                 self.proc["cmd"], stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
+        RESTARTED.append(self.restarted)
         # Recorded where `testfleet down` looks, so it stops this one, after the workers.
         state = json.loads(self.fleet_file.read_text())
         for proc in state["processes"]:
@@ -88,32 +98,25 @@ def test_redis_killed_and_restarted_mid_run_loses_nothing(
     suite = suite_file(tmp_path, CASES, SHORT_STEPS)
     command = Command(redis_fleet, "run", str(suite), "--json", str(result))
     run_id = command.run_id()
-    try:
-        hit = wait_until("cases to run", lambda: api.running(run_id), 120, interval_s=0.2)
-        killed_ms = now_ms()
-        redis_process.kill()
-
-        # While Redis is down: a clear 503 at once, and nothing half-accepted.
-        body = {"suites": [{"name": "x", "base_url": "http://x", "tests": []}]}
-        answer = httpx.post(f"{api.url}/api/v1/runs", headers=api.headers, json=body, timeout=20)
-        assert answer.status_code == 503, answer.text
-        assert "Redis" in answer.json()["error"]["message"]
-
-        redis_process.restart()
-        # Reconnected by itself: the API takes (and the fleet runs) a new submission.
-        after = submit(redis_fleet, suite_file(tmp_path / "after", 1, SHORT_STEPS))
-        exit_code, out, err = command.finish(timeout_s=240)
-    finally:
-        if command.popen.poll() is None:
-            command.popen.kill()
-            command.popen.communicate()
-
-    assert exit_code == 0, f"{out}\n{err}"
-    assert "Traceback" not in err, err
-    final = api.run(run_id)
-    assert final["status"] == "passed", final
-    assert api.wait_done(after, 120)["status"] == "passed"
+    hit = wait_until("cases to run", lambda: api.running(run_id), 120, interval_s=0.2)
+    killed_ms = now_ms()
+    redis_process.kill()
+    # While Redis is down: a clear 503 at once, and nothing half-accepted.
+    body = {"suites": [{"name": "x", "base_url": "http://x", "tests": []}]}
+    while_down = httpx.post(f"{api.url}/api/v1/runs", headers=api.headers, json=body, timeout=20)
+    redis_process.restart()
+    # Reconnected by itself: the API takes (and the fleet runs) a new submission.
+    after = submit(redis_fleet, suite_file(tmp_path / "after", 1, SHORT_STEPS))
+    exit_code, out, err = command.finish(timeout_s=240)
+    final = api.wait_cases_final(run_id, 60)
     submitted = [t["case_id"] for t in final["tests"]]
     affected = {t["case_id"]: killed_ms for t in hit}
     figures = record(analyse("Redis SIGKILL + restart", api.events(run_id), submitted, affected))
+
+    assert while_down.status_code == 503, while_down.text
+    assert "Redis" in while_down.json()["error"]["message"]
+    assert exit_code == 0, f"{out}\n{err}"
+    assert "Traceback" not in err, err
+    assert final["status"] == "passed", final
+    assert api.wait_done(after, 120)["status"] == "passed"
     assert_goals(figures)

@@ -87,12 +87,13 @@ def test_primary_failover_mid_run_loses_nothing(cluster: Cluster, tmp_path: Path
     finally:
         fleet.stop_all()
 
+    stream = events(settings, run_id)
+    submitted = sorted({e["correlationId"] for e in stream if e["type"] == "test_started"})
+    fault = "Sentinel failover (primary SIGKILL)"
+    figures = record(analyse(fault, stream, submitted, dict.fromkeys(hit, killed_ms)))
+
     assert exit_code == 0, fleet.log("cli")
     assert "Traceback" not in fleet.log("cli")
-    stream = events(settings, run_id)
     assert [e["type"] for e in stream].count("run_completed") == 1
-    submitted = sorted({e["correlationId"] for e in stream if e["type"] == "test_started"})
     assert len(submitted) == CASES
-    figures = record(analyse("Sentinel failover (primary SIGKILL)", stream, submitted,
-                             dict.fromkeys(hit, killed_ms)))  # fmt: skip
     assert_goals(figures, Settings())

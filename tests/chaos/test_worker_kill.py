@@ -44,9 +44,11 @@ def chaos_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     yield from start_fleet(tmp_path_factory.mktemp("chaos"), workers=WORKERS, browsers=BROWSERS)
 
 
-@pytest.mark.timeout(600 + 60 * KILLS)
+@pytest.mark.timeout(900 + 90 * KILLS)
 def test_sigkill_workers_mid_test_repeatedly(chaos_fleet: Fleet, tmp_path: Path) -> None:
-    cases = 4 * KILLS + 4  # enough that the run is still going at the last kill
+    # Enough that the run is still going at the last kill: 2 workers finish a ~4 s case
+    # every ~2 s between them, and kills are KILL_SPACING_S apart.
+    cases = int(KILLS * KILL_SPACING_S / 1.5) + 20
     run_id = submit(chaos_fleet, suite_file(tmp_path, cases, SHORT_STEPS))
     api = Api(chaos_fleet)
     workers = Workers(chaos_fleet)
@@ -71,7 +73,7 @@ def test_sigkill_workers_mid_test_repeatedly(chaos_fleet: Fleet, tmp_path: Path)
             workers.kill(node(victim["worker"]))
             killed_at[victim["case_id"]] = last_kill_ms[0]
             workers.start(f"tfworker-r{kill}")
-        final = api.wait_done(run_id, 300 + 40 * KILLS)
+        final = api.wait_done(run_id, 300 + 60 * KILLS)
     finally:
         workers.stop_started()
 
