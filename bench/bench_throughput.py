@@ -49,6 +49,7 @@ from bench.throughput_figures import (
 from bench.throughput_suites import write_suites
 from bench.tuned_runner import run_tuned
 from testfleet import keys
+from testfleet.results import GOOD_STATUSES
 from testfleet.settings import Settings
 from tests.conftest import cli, fleet_env
 from tests.fixtures_grid import free_port, grid_test_settings, running_demosite, running_grid
@@ -200,7 +201,7 @@ def _fleet(
         if profiled is not None:
             profile = _pyspy_pass(env, profiled, state_dir)
     tests = len(result["tests"])
-    failed = sum(1 for t in result["tests"] if t["status"] not in ("passed", "flaky"))
+    failed = sum(1 for t in result["tests"] if t["status"] not in GOOD_STATUSES)
     duration_s = result["durationMs"] / 1000.0
     figures: dict[str, Any] = {
         name: throughput_per_min(tests, duration_s),
@@ -213,7 +214,7 @@ def _fleet(
         figures[f"{name}_failures"] = [
             f"{t['suite']}/{t['name']}: {t.get('failure')}"
             for t in result["tests"]
-            if t["status"] not in ("passed", "flaky")
+            if t["status"] not in GOOD_STATUSES
         ][:5]
     key = "fleet_breakdown_ms" if name == "fleet_pooled" else f"{name}_breakdown_ms"
     figures[key] = {**fleet_breakdown(result), **case_phases(result, events)}

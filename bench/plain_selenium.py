@@ -130,7 +130,9 @@ def _run_step(
 def _assert(driver: WebDriver, step: Step, wait: WebDriverWait[WebDriver]) -> None:
     """Assertions poll until they hold, like Playwright's ``expect`` (pages change late)."""
     expected = step.expected_result or ""
-    kind = step.assert_kind
+    # The suite model says "text" + match equals where suites once said "text_equals".
+    equals = step.match == "equals" and step.assert_kind in ("text", "url", "title", "attribute")
+    kind = f"{step.assert_kind}_equals" if equals else step.assert_kind
     css = step.selector or ""
 
     def element() -> WebElement:

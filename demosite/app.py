@@ -2,7 +2,10 @@
 
 Everything the example suites touch has a stable id or class. Behaviour that
 makes explicit waits matter is deliberate: ``#add-item`` adds its row 300 ms
-after the click, ``/slow`` renders its content 1.5 s after load.
+after the click, ``/slow`` renders its content 1.5 s after load. The pages in
+``controls`` and ``browser`` are built to trip naive runners (custom checkboxes,
+inline editors, overlays, shadow DOM, frames, dialogs, uploads, drag and drop,
+new tabs, a 500, a form with only labels and roles).
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from urllib.parse import parse_qs
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+from demosite import browser, controls
+from demosite.layout import NAV, page
 
 USERNAME = "alice"
 PASSWORD = "wonderland"
@@ -43,41 +49,6 @@ ORDERS: tuple[tuple[str, str, str, str], ...] = (
     ("#1005", "Cheshire Cat", "Shipped", "$0.99"),
 )
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:0;color:#222}
-nav{background:#234;padding:.6rem 1rem}nav a{color:#fff;margin-right:1rem}
-main{padding:1rem 2rem;max-width:60rem}
-label{display:block;margin-top:.6rem}input,select,textarea{padding:.3rem;min-width:14rem}
-button{margin-top:.8rem;padding:.4rem 1rem;cursor:pointer}
-.error{color:#b00;font-weight:bold}.ok{color:#070}
-table{border-collapse:collapse;margin:.6rem 0}td,th{border:1px solid #999;padding:.3rem .6rem}
-.menu{display:inline-block;position:relative}
-.menu-items{display:none;position:absolute;background:#fff;border:1px solid #999;padding:.4rem}
-.menu:hover .menu-items{display:block}.menu-items a{display:block;padding:.2rem}
-.product{border:1px solid #ccc;padding:.6rem;margin:.4rem 0}
-"""
-
-_NAV = (
-    ("/", "Home"),
-    ("/login", "Sign in"),
-    ("/dashboard", "Dashboard"),
-    ("/form", "Feedback"),
-    ("/shop", "Shop"),
-    ("/storage", "Storage"),
-    ("/slow", "Slow"),
-)
-
-
-def _page(title: str, body: str, script: str = "", status_code: int = 200) -> HTMLResponse:
-    nav = "".join(f'<a href="{href}">{label}</a>' for href, label in _NAV)
-    document = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)} - testfleet demo</title><style>{_CSS}</style></head>"
-        f'<body id="top"><nav id="nav">{nav}</nav><main>{body}</main>'
-        f"<script>{script}</script></body></html>"
-    )
-    return HTMLResponse(document, status_code=status_code)
-
 
 async def _form_fields(request: Request) -> dict[str, str]:
     """An urlencoded form body as a dict (last value wins); no python-multipart needed."""
@@ -87,14 +58,14 @@ async def _form_fields(request: Request) -> dict[str, str]:
 
 async def home(request: Request) -> Response:
     links = "".join(
-        f'<li><a class="page-link" href="{href}">{label}</a></li>' for href, label in _NAV[1:]
+        f'<li><a class="page-link" href="{href}">{label}</a></li>' for href, label in NAV[1:]
     )
     body = (
         "<h1>testfleet demo</h1>"
         '<p id="intro">A small site for the example suites to test.</p>'
         f'<ul id="links">{links}</ul>'
     )
-    return _page("Home", body)
+    return page("Home", body)
 
 
 def _login_form(error: str = "", user: str = "") -> str:
@@ -112,14 +83,14 @@ def _login_form(error: str = "", user: str = "") -> str:
 
 async def login(request: Request) -> Response:
     if request.method == "GET":
-        return _page("Sign in", _login_form())
+        return page("Sign in", _login_form())
     fields = await _form_fields(request)
     user = fields.get("user", "")
     if user == USERNAME and fields.get("pass") == PASSWORD:
         response = RedirectResponse("/dashboard", status_code=303)
         response.set_cookie(USER_COOKIE, user, httponly=True, samesite="lax")
         return response
-    return _page("Sign in", _login_form("Invalid username or password", user), status_code=401)
+    return page("Sign in", _login_form("Invalid username or password", user), status_code=401)
 
 
 async def logout(request: Request) -> Response:
@@ -189,7 +160,7 @@ function addItem() {{
 document.getElementById('add-item').addEventListener('click', addItem);
 input.addEventListener('keydown', (event) => {{ if (event.key === 'Enter') addItem(); }});
 """
-    return _page("Dashboard", body, script)
+    return page("Dashboard", body, script)
 
 
 def _feedback_form() -> str:
@@ -210,7 +181,7 @@ def _feedback_form() -> str:
 
 async def feedback(request: Request) -> Response:
     if request.method == "GET":
-        return _page("Feedback", _feedback_form())
+        return page("Feedback", _feedback_form())
     fields = await _form_fields(request)
     name = fields.get("name", "").strip() or "anonymous"
     body = (
@@ -222,7 +193,7 @@ async def feedback(request: Request) -> Response:
         f'<dt>Message</dt><dd id="result-message">{html.escape(fields.get("message", ""))}</dd>'
         '</dl><a id="again" href="/form">Send more feedback</a>'
     )
-    return _page("Feedback received", body)
+    return page("Feedback received", body)
 
 
 _CART_SCRIPT = """
@@ -261,7 +232,7 @@ for (const button of document.querySelectorAll('.add-to-cart')) {
 showCount();
 """
     )
-    return _page("Shop", body, script)
+    return page("Shop", body, script)
 
 
 async def checkout(request: Request) -> Response:
@@ -300,7 +271,7 @@ document.getElementById('cart-total').textContent = '$' + (total / 100).toFixed(
 document.getElementById('cart-field').value = JSON.stringify(cart);
 """
     )
-    return _page("Checkout", body, script)
+    return page("Checkout", body, script)
 
 
 def _place_order(fields: dict[str, str]) -> Response:
@@ -315,7 +286,7 @@ def _place_order(fields: dict[str, str]) -> Response:
             f'<h1>Checkout</h1><p class="error" role="alert">{problem}</p>'
             '<a id="back-to-shop" href="/shop">Back to the shop</a>'
         )
-        return _page("Checkout", body, status_code=422)
+        return page("Checkout", body, status_code=422)
     digest = hashlib.sha256(json.dumps([name, sorted(cart.items())]).encode()).hexdigest()
     body = (
         '<h1 class="ok">Order confirmed</h1>'
@@ -324,7 +295,7 @@ def _place_order(fields: dict[str, str]) -> Response:
         f'<p><span id="order-items">{sum(cart.values())}</span> item(s), '
         f'<span id="order-shipping">{html.escape(fields.get("shipping", ""))}</span> shipping</p>'
     )
-    return _page("Order confirmed", body, "localStorage.removeItem('cart');")
+    return page("Order confirmed", body, "localStorage.removeItem('cart');")
 
 
 async def storage(request: Request) -> Response:
@@ -364,7 +335,7 @@ document.getElementById('clear-storage').addEventListener('click', () => {
   document.getElementById('storage-ready').textContent = 'cleared';
 });
 """
-    response = _page("Storage", body, script)
+    response = page("Storage", body, script)
     response.set_cookie(VISITS_COOKIE, str(visits + 1), samesite="lax")
     return response
 
@@ -385,7 +356,7 @@ setTimeout(() => {{
   document.getElementById('slow-root').appendChild(content);
 }}, {delay_ms});
 """
-    return _page("Slow", body, script)
+    return page("Slow", body, script)
 
 
 _flaky_visits: dict[str, int] = {}
@@ -402,7 +373,7 @@ async def flaky(request: Request) -> Response:
         del _flaky_visits[next(iter(_flaky_visits))]
     state = "Broken" if visits == 1 else "Works"
     body = f'<h1 id="flaky-state" data-visits="{visits}">{state}</h1>'
-    return _page("Flaky", body)
+    return page("Flaky", body)
 
 
 async def health(request: Request) -> Response:
@@ -424,6 +395,19 @@ def create_app() -> Starlette:
             Route("/slow", slow),
             Route("/flaky", flaky),
             Route("/health", health),
+            # Pages built to trip naive runners (see demosite.controls, demosite.browser).
+            Route("/todos", controls.todos),
+            Route("/shadow", controls.shadow),
+            Route("/sortable", controls.sortable),
+            Route("/signup", controls.signup),
+            Route("/obstacles", browser.obstacles),
+            Route("/frames", browser.frames),
+            Route("/frames/card", browser.card),
+            Route("/dialogs", browser.dialogs),
+            Route("/upload", browser.upload),
+            Route("/tabs", browser.tabs),
+            Route("/tabs/help", browser.tabs_help),
+            Route("/broken", browser.broken),
         ]
     )
 

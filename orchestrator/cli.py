@@ -144,6 +144,22 @@ def validate(paths: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write it to this file, not stdout."
+)
+def schema(output: str | None) -> None:
+    """Print the JSON Schema of suite files (short and canonical form), for editors."""
+    from testfleet.steps.schema import suite_schema
+
+    text = json.dumps(suite_schema(), indent=2) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}: add `# yaml-language-server: $schema={output}` to a suite")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--server", help="API URL (default: the local fleet's).")
 @click.option(

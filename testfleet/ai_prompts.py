@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from testfleet.suite import ASSERT_KINDS, STEP_TYPES, AnalysisType
+from testfleet.steps import ASSERT_KINDS, SPECS, STEP_TYPES
+from testfleet.steps.docs import prompt_vocabulary
+from testfleet.suite import AnalysisType
 
 PROMPT_VERSION = "1"
 
@@ -105,19 +107,36 @@ ANALYSIS_SCHEMA: dict[str, Any] = _object(
 """An analysis answer. Scores are a list of {name, value} because strict schemas
 cannot describe a free-form mapping."""
 
-_STEP_SCHEMA = _object(
-    {
+
+def _step_schema() -> dict[str, Any]:
+    """A canonical step for strict structured output: every field the registry's steps
+    use, nullable (uploads excepted: a model cannot attach files)."""
+    used = dict.fromkeys(f.to for spec in SPECS for f in spec.fields if f.kind != "files")
+    kinds: dict[str, dict[str, Any]] = {
+        "index": _nullable("integer"),
+        "width": _nullable("integer"),
+        "height": _nullable("integer"),
+        "allow_status": {"type": ["array", "null"], "items": {"type": "integer"}},
+        "analyze": {
+            "type": ["string", "null"],
+            "enum": ["general", "error", "ui_validation", None],
+        },
+    }
+    properties: dict[str, Any] = {
         "order_index": {"type": "integer"},
         "name": _nullable("string"),
         "step_type": {"type": "string", "enum": list(STEP_TYPES)},
-        "selector": _nullable("string"),
-        "input_data": _nullable("string"),
-        "expected_result": _nullable("string"),
         "assertion": {"type": ["string", "null"], "enum": [*ASSERT_KINDS, None]},
-        "attribute": _nullable("string"),
+        "match": {"type": ["string", "null"], "enum": ["equals", "contains", "matches", None]},
+        "negate": _nullable("boolean"),
         "timeout_seconds": _nullable("number"),
     }
-)
+    for name in used:
+        properties.setdefault(name, kinds.get(name, _nullable("string")))
+    return _object(properties)
+
+
+_STEP_SCHEMA = _step_schema()
 
 TEST_CASE_SCHEMA: dict[str, Any] = _object(
     {
@@ -134,16 +153,14 @@ TEST_CASE_SCHEMA: dict[str, Any] = _object(
 GENERATE_PROMPT = (
     "You write browser end-to-end tests for testfleet. Given requirements, return ONE test "
     "case as JSON following the schema (canonical form). Steps run in order_index order "
-    "(1, 2, 3...). step_type meanings: navigate (input_data: a path relative to the base "
-    "URL, or an absolute URL), click/hover/clear (selector), type (selector, input_data: "
-    "the text), select (selector, input_data: option text), press (input_data: keys such as "
-    "Enter), wait (selector to appear, or input_data seconds), scroll (selector or "
-    "input_data top|bottom|pixels), assert (assertion: text (selector + expected_result "
-    "contained), text_equals, url, url_equals, title, title_equals, visible, hidden, count, "
-    "attribute, attribute_equals), screenshot (name), custom (input_data: JavaScript). "
-    "Selectors are CSS (or XPath starting with //). Use null for fields a step does not "
-    "need. Start with a navigate step, end with an assert, and take a screenshot at the "
-    "important state. Prefer ids, names and labels visible in the requirements."
+    "(1, 2, 3...). Use null for fields a step does not need. Selectors are CSS by default; "
+    'prefer what users see: text=Sign in, role=button[name="Save"], label=Email, '
+    "placeholder=Search, testid=x; scope with >> (#list >> text=Milk), pick with nth=0. "
+    "Actions wait by themselves until their element is visible, enabled and not covered; "
+    "assertions retry until their timeout, and negate: true expects the opposite. "
+    "Start with a navigate step, end with an assertion, and take a screenshot at the "
+    "important state. Prefer ids, names and labels visible in the requirements. The step "
+    "kinds:\n" + prompt_vocabulary()
 )
 
 

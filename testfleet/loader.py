@@ -21,88 +21,13 @@ import yaml
 from pydantic import ValidationError
 
 from testfleet.errors import SuiteError
-from testfleet.suite import ASSERT_KINDS, STEP_TYPES, Suite
+from testfleet.steps import Problem, spec_of
+from testfleet.steps.shortform import Uploads, to_canonical
+from testfleet.suite import Suite, canonical_problem
 
 SUITE_SUFFIXES = (".yaml", ".yml", ".json")
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-# Keys every short-form step may carry beside its action, and their canonical field.
-_MODIFIERS = {
-    "name": "name",
-    "timeout": "timeout_seconds",
-    "timeout_seconds": "timeout_seconds",
-    "optional": "is_optional",
-    "continue_on_failure": "continue_on_failure",
-    "secret": "secret",
-}
-
-# Short action -> (step_type, assertion).
-_ACTIONS: dict[str, tuple[str, str | None]] = {
-    "navigate": ("navigate", None),
-    "open": ("navigate", None),
-    "click": ("click", None),
-    "hover": ("hover", None),
-    "clear": ("clear", None),
-    "type": ("type", None),
-    "fill": ("type", None),
-    "select": ("select", None),
-    "press": ("press", None),
-    "scroll": ("scroll", None),
-    "wait": ("wait", None),
-    "screenshot": ("screenshot", None),
-    "script": ("custom", None),
-    "custom": ("custom", None),
-    "assert_text": ("assert", "text"),
-    "assert_url": ("assert", "url"),
-    "assert_title": ("assert", "title"),
-    "assert_visible": ("assert", "visible"),
-    "assert_hidden": ("assert", "hidden"),
-    "assert_count": ("assert", "count"),
-    "assert_attribute": ("assert", "attribute"),
-}
-
-# For each action whose mapping form is accepted: its keys and the canonical field.
-_ACTION_FIELDS: dict[str, dict[str, str]] = {
-    "navigate": {"url": "input_data"},
-    "click": {"selector": "selector"},
-    "hover": {"selector": "selector"},
-    "clear": {"selector": "selector"},
-    "type": {"selector": "selector", "text": "input_data", "secret": "secret"},
-    "select": {"selector": "selector", "option": "input_data", "value": "input_data"},
-    "press": {"selector": "selector", "keys": "input_data", "key": "input_data"},
-    "scroll": {"selector": "selector", "to": "input_data"},
-    "wait": {"selector": "selector", "seconds": "input_data"},
-    "screenshot": {"name": "name", "analyze": "analyze"},
-    "custom": {"script": "input_data"},
-    "assert_text": {
-        "selector": "selector", "contains": "expected_result", "equals": "expected_result"
-    },
-    "assert_url": {"contains": "expected_result", "equals": "expected_result"},
-    "assert_title": {"contains": "expected_result", "equals": "expected_result"},
-    "assert_visible": {"selector": "selector"},
-    "assert_hidden": {"selector": "selector"},
-    "assert_count": {
-        "selector": "selector", "count": "expected_result", "equals": "expected_result"
-    },
-    "assert_attribute": {
-        "selector": "selector",
-        "attribute": "attribute",
-        "name": "attribute",
-        "equals": "expected_result",
-        "contains": "expected_result",
-    },
-}  # fmt: skip
-_ACTION_FIELDS["open"] = _ACTION_FIELDS["navigate"]
-_ACTION_FIELDS["fill"] = _ACTION_FIELDS["type"]
-_ACTION_FIELDS["script"] = _ACTION_FIELDS["custom"]
-
-# The field a plain scalar (``click: "#go"``) fills, per action.
-_SCALAR_FIELD = {
-    "navigate": "input_data", "open": "input_data", "click": "selector", "hover": "selector",
-    "clear": "selector", "press": "input_data", "scroll": "selector", "screenshot": "name",
-    "script": "input_data", "custom": "input_data", "assert_url": "expected_result",
-    "assert_title": "expected_result", "assert_visible": "selector", "assert_hidden": "selector",
-}  # fmt: skip
+_SHORT_MODIFIER = {"negate": "not", "timeout_seconds": "timeout", "is_optional": "optional"}
 
 _Problems = list[str]
 # (test index, step index in the model) -> (step index in the file, short action or None)
@@ -135,7 +60,7 @@ def load_paths(paths: Iterable[str | Path], env: Mapping[str, str]) -> list[Suit
             problems.append(f"{file}: cannot be read ({exc})")
             continue
         try:
-            suites.append(load_text(text, env, source=str(file)))
+            suites.append(load_text(text, env, source=str(file), base_dir=file.parent))
         except SuiteError as exc:
             problems += exc.problems
     if problems:
@@ -158,8 +83,14 @@ def _check_unique_suite_names(suites: list[Suite], sources: list[str]) -> None:
         raise SuiteError(problems)
 
 
-def load_text(text: str, env: Mapping[str, str], source: str = "<suite>") -> Suite:
-    """Parse one suite from YAML or JSON text (JSON is YAML, so one parser serves)."""
+def load_text(
+    text: str, env: Mapping[str, str], source: str = "<suite>", base_dir: Path | None = None
+) -> Suite:
+    """Parse one suite from YAML or JSON text (JSON is YAML, so one parser serves).
+
+    ``base_dir``: where the suite's relative paths (``upload`` files) are read from;
+    None for a suite that is not a file (then such paths are an error).
+    """
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -167,10 +98,12 @@ def load_text(text: str, env: Mapping[str, str], source: str = "<suite>") -> Sui
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SuiteError([f"{source}: not valid YAML or JSON{where}: {problem}"]) from None
-    return load_document(document, env, source)
+    return load_document(document, env, source, base_dir)
 
 
-def load_document(document: Any, env: Mapping[str, str], source: str = "<suite>") -> Suite:
+def load_document(
+    document: Any, env: Mapping[str, str], source: str = "<suite>", base_dir: Path | None = None
+) -> Suite:
     """Validate an already-parsed suite document (a dict), in either form."""
     if not isinstance(document, dict):
         kind = type(document).__name__ if document is not None else "nothing"
@@ -178,11 +111,15 @@ def load_document(document: Any, env: Mapping[str, str], source: str = "<suite>"
     problems: _Problems = []
     document = _substitute(document, env, "", problems)
     short_keys: _StepMap = {}
-    canonical = _canonicalise(document, short_keys, problems)
+    refused: set[int] = set()
+    canonical = _canonicalise(document, short_keys, problems, Uploads(base_dir), refused)
+    # A test whose every step was refused has no steps left; saying so would only repeat it.
+    emptied = {f"tests[{ti}].steps: must not be empty" for ti in refused}
     try:
         suite = Suite.model_validate(canonical)
     except ValidationError as exc:
-        problems += [_describe(err, short_keys) for err in exc.errors()]
+        lines = [line for err in exc.errors() for line in _describe(err, short_keys)]
+        problems += [line for line in lines if line not in emptied]
     else:
         if not problems:
             return suite
@@ -222,9 +159,14 @@ def _join(path: str, key: str) -> str:
 
 
 def _canonicalise(
-    document: dict[str, Any], short_keys: _StepMap, problems: _Problems
+    document: dict[str, Any],
+    short_keys: _StepMap,
+    problems: _Problems,
+    uploads: Uploads,
+    refused: set[int],
 ) -> dict[str, Any]:
-    """Turn short-form steps into canonical ones; canonical ones pass through."""
+    """Turn short-form steps into canonical ones; canonical ones pass through. Tests with a
+    step that could not be understood are added to ``refused``."""
     tests = document.get("tests")
     if not isinstance(tests, list):
         return document  # the model reports the missing or mistyped field
@@ -241,8 +183,9 @@ def _canonicalise(
                 short_keys[(ti, len(out_steps))] = (si, None)
                 out_steps.append({"order_index": si + 1, **step})
                 continue
-            converted = _short_step(step, where, problems)
+            converted = to_canonical(step, where, problems, uploads)
             if converted is None:
+                refused.add(ti)
                 continue
             key, canonical = converted
             short_keys[(ti, len(out_steps))] = (si, key)
@@ -251,71 +194,8 @@ def _canonicalise(
     return {**document, "tests": out_tests}
 
 
-def _short_step(step: Any, where: str, problems: _Problems) -> tuple[str, dict[str, Any]] | None:
-    known = ", ".join(sorted(_ACTIONS))
-    if isinstance(step, str) and step in _ACTIONS:
-        step = {step: None}
-    if not isinstance(step, dict):
-        problems.append(f"{where}: a step must be a mapping such as {{click: '#go'}}, got {step!r}")
-        return None
-    actions = [k for k in step if k in _ACTIONS]
-    unknown = [k for k in step if k not in _ACTIONS and k not in _MODIFIERS]
-    if unknown:
-        problems.append(
-            f"{where}: unknown step key {unknown[0]!r}; a step has one action ({known}) "
-            f"and optionally {', '.join(_MODIFIERS)}, or a canonical step_type"
-        )
-        return None
-    if len(actions) != 1:
-        got = f"{len(actions)} ({', '.join(actions)})" if actions else "none"
-        problems.append(f"{where}: a step needs exactly one action ({known}); got {got}")
-        return None
-    key = actions[0]
-    step_type, assertion = _ACTIONS[key]
-    out: dict[str, Any] = {"step_type": step_type}
-    if assertion:
-        out["assertion"] = assertion
-    body = step[key]
-    fields = _ACTION_FIELDS.get(key, {})
-    if isinstance(body, dict):
-        before = len(problems)
-        for field, value in body.items():
-            if field in fields:
-                out[fields[field]] = _scalar(value)
-            elif field in _MODIFIERS:
-                out[_MODIFIERS[field]] = value
-            else:
-                allowed = ", ".join([*fields, *_MODIFIERS])
-                problems.append(f"{where}.{key}: unknown field {field!r} (allowed: {allowed})")
-        if len(problems) > before:
-            return None  # the model's complaints would only echo the unknown field
-        if "equals" in body and assertion in ("text", "url", "title", "attribute"):
-            out["assertion"] = f"{assertion}_equals"
-    elif body is not None:
-        if key == "wait":
-            target = "input_data" if isinstance(body, int | float) else "selector"
-        else:
-            target = _SCALAR_FIELD.get(key, "")
-        if not target:
-            problems.append(f"{where}.{key}: needs a mapping with {', '.join(fields)}")
-            return None
-        out[target] = _scalar(body)
-    for modifier, field in _MODIFIERS.items():
-        if modifier in step:
-            out[field] = step[modifier]
-    return key, out
-
-
-def _scalar(value: Any) -> Any:
-    """Numbers and booleans given where text is expected become text (``count: 3``)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
-def _describe(err: Any, short_keys: _StepMap) -> str:
+def _describe(err: Any, short_keys: _StepMap) -> list[str]:
+    """One pydantic error as problem lines: ``tests[0].steps[2].click: selector is required``."""
     loc: tuple[Any, ...] = tuple(err["loc"])
     message = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "missing":
@@ -326,10 +206,6 @@ def _describe(err: Any, short_keys: _StepMap) -> str:
         message = "must not be empty"
     elif err["type"] == "literal_error":
         message = message.replace("Input should be", "must be")
-    if loc[-1:] == ("step_type",) and err["type"] == "literal_error":
-        message = f"must be one of {', '.join(STEP_TYPES)}"
-    if loc[-1:] == ("assertion",) and err["type"] == "literal_error":
-        message = f"must be one of {', '.join(ASSERT_KINDS)}"
     path = ""
     i = 0
     while i < len(loc):
@@ -340,21 +216,49 @@ def _describe(err: Any, short_keys: _StepMap) -> str:
             test_index = loc[i - 1] if i >= 1 and isinstance(loc[i - 1], int) else -1
             file_index, short = short_keys.get((test_index, loc[i + 1]), (loc[i + 1], None))
             path += f".steps[{file_index}]"
+            field = loc[i + 2] if i + 2 < len(loc) else None
+            if err["type"] == "step_problems":
+                return _step_problems(path, err, short)
             if short is not None:
                 # A short step is named by what the user wrote: its action key.
                 path += f".{short}"
-                message = re.sub(r" for an? \w+ step", "", message)
-                field = loc[i + 2] if i + 2 < len(loc) else None
-                if isinstance(field, str) and message == "is required":
-                    message = f"{field} is required"
-                elif isinstance(field, str):
-                    message = f"{field}: {message}"
+                if isinstance(field, str):
+                    message = (
+                        f"{field} {message}"
+                        if message == "is required"
+                        else (f"{field}: {message}")
+                    )
                 break
             i += 1
         else:
             path = _join(path, str(part))
         i += 1
-    return f"{path}: {message}" if path else message
+    return [f"{path}: {message}" if path else message]
+
+
+def _step_problems(path: str, err: Any, short: str | None) -> list[str]:
+    """The registry's problems with one step, each on its own line, named as written."""
+    problems: list[Problem] = err["ctx"]["problems"]
+    data = err.get("input") if isinstance(err.get("input"), dict) else {}
+    step_type = str(data.get("step_type", "step"))
+    if short is None:
+        return [f"{path}: {canonical_problem(p, step_type)}" for p in problems]
+    spec = spec_of(step_type, data.get("assertion"))
+    lines = []
+    for problem in problems:
+        if problem.field is None:
+            lines.append(f"{path}.{short}: {problem.text}")
+            continue
+        names = spec.short_names(problem.field) if spec is not None else []
+        name = problem.short or (
+            _or(names) if names else _SHORT_MODIFIER.get(problem.field, problem.field)
+        )
+        lines.append(f"{path}.{short}: {problem.about(name)}")
+    return lines
+
+
+def _or(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def dump_canonical(suite: Suite) -> str:

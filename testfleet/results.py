@@ -160,15 +160,22 @@ class RunRecord(BaseModel):
     total: int
 
 
-class RunOverview(BaseModel):
-    """A run without its cases: what listings show (``RunStore.overviews``)."""
+class RunFields(BaseModel):
+    """What every view of a run says about it."""
 
     runId: str
     projectId: str
     name: str
     status: RunStatus
     createdMs: int
+    """Submission time, Unix epoch milliseconds."""
     finishedMs: int | None = None
+    """Completion time (``run_completed``), Unix epoch milliseconds."""
+
+
+class RunOverview(RunFields):
+    """A run without its cases: what listings show (``RunStore.overviews``)."""
+
     total: int
     counts: dict[str, int]
     """Final cases per status (zero counts left out)."""
@@ -187,15 +194,9 @@ class RunHead(BaseModel):
     finishedMs: int | None = None
 
 
-class RunResult(BaseModel):
+class RunResult(RunFields):
     """A run with every case: what ``GET /runs/{id}`` and ``run --json`` give."""
 
-    runId: str
-    projectId: str
-    name: str
-    status: RunStatus
-    createdMs: int
-    finishedMs: int | None = None
     counts: dict[str, int]
     tests: list[CaseResult]
 

@@ -144,7 +144,6 @@ class WorkerSettings(BaseModel):
     long (or a second SIGTERM) it stops them and hands them back to the queue at once.
     Keep it below the orchestrator's kill deadline (compose ``stop_grace_period``,
     Kubernetes ``terminationGracePeriodSeconds``)."""
-    default_step_timeout_s: float = 10.0
     case_timeout_s: int = 900
     """Hard limit on one test case; the task is stopped after it."""
 

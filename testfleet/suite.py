@@ -2,51 +2,48 @@
 
 Suites are written in two forms that load to the same model (see ``loader``):
 the canonical form (what AI generation returns, the shape below) and the short
-form people write by hand. Validation rules for each step type live here, so
-both forms and every entry point (CLI, API, generation) reject the same things.
+form people write by hand. What each kind of step needs is declared in the step
+registry (``testfleet.steps``) and checked here, so both forms and every entry
+point (CLI, API, generation) reject the same things.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-StepType = Literal[
-    "navigate",
-    "click",
-    "type",
-    "clear",
-    "wait",
-    "assert",
-    "screenshot",
-    "custom",
-    "select",
-    "hover",
-    "press",
-    "scroll",
-]
-STEP_TYPES: tuple[str, ...] = StepType.__args__  # type: ignore[attr-defined]
-
-AssertKind = Literal[
-    "text", "text_equals", "url", "url_equals", "title", "title_equals",
-    "visible", "hidden", "count", "attribute", "attribute_equals",
-]  # fmt: skip
-ASSERT_KINDS: tuple[str, ...] = AssertKind.__args__  # type: ignore[attr-defined]
+from testfleet.steps import STEP_TYPES, Match, Problem, spec_of, step_problems
+from testfleet.steps.assertions import LEGACY_KINDS
 
 AnalysisType = Literal["general", "error", "ui_validation"]
 Priority = Literal["critical", "high", "medium", "low"]
 
 MAX_STEP_TIMEOUT_S = 600.0
+DEFAULT_TESTID_ATTRIBUTE = "data-testid"
+
+
+class UploadFile(BaseModel):
+    """A file an ``upload`` step sends, embedded in the suite when it loads (so it reaches
+    a worker and a browser on other hosts)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255)
+    """The file's name as the page sees it."""
+    content_b64: str
+    """Its bytes, base64-encoded."""
 
 
 class Step(BaseModel):
-    """One step of a test case."""
+    """One step of a test case (its kind's fields: ``testfleet.steps``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     order_index: int = Field(ge=1)
-    step_type: StepType
+    step_type: str
+    """One of ``STEP_TYPES``."""
     name: str | None = None
     selector: str | None = None
     input_data: str | None = None
@@ -58,20 +55,94 @@ class Step(BaseModel):
     continue_on_failure: bool = False
     """The test goes on after this step fails, but still fails."""
     secret: bool = False
-    """``input_data`` is a secret: it never appears in events, logs, reports or the API."""
+    """The step's value (``input_data``) is a secret: it never appears in events, logs,
+    reports or the API."""
     analyze: AnalysisType | None = None
     """Screenshot steps: ask the vision model for this kind of analysis."""
-    assertion: AssertKind | None = None
-    """Assert steps: what is checked (``text`` contains, the default, when unset)."""
+    assertion: str | None = None
+    """Assert steps: what is checked (``text``, the default, when unset)."""
     attribute: str | None = None
-    """Assert steps of kind ``attribute``/``attribute_equals``: the attribute's name."""
+    """``assert_attribute``: the attribute's name."""
+    match: Match | None = None
+    """Steps comparing a value: ``equals``, ``contains`` or ``matches`` (a regex)."""
+    negate: bool = False
+    """Assertions: expect the opposite (``not: true`` in the short form)."""
+    soft: bool = False
+    """Assertions: a failure is recorded, the test goes on and fails at the end."""
+    force: bool = False
+    """Actions on elements: act without waiting for the actionability checks."""
+    target: str | None = None
+    """``drag``: the element to drop on."""
+    key: str | None = None
+    """The name a step addresses: CSS or JavaScript property, cookie, storage key."""
+    mode: str | None = None
+    """A kind's option: dialog accept/dismiss, wait_for url/load/script, frame top/parent,
+    storage local/session, switch_tab url/title."""
+    index: int | None = None
+    """``switch_tab``: the tab's position (0 first, -1 newest)."""
+    width: int | None = None
+    height: int | None = None
+    """``set_viewport``: CSS pixels."""
+    files: list[UploadFile] | None = None
+    """``upload``: the files, embedded."""
+    allow_status: list[int] | Literal["any"] | None = None
+    """``navigate``: HTTP statuses >= 400 that do not fail the step (or ``any``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        """Earlier suites' ``text_equals``-style kinds become the kind with ``match:
+        equals``; a comparing step without ``match`` gets its kind's default."""
+        if not isinstance(data, dict):
+            return data
+        assertion = data.get("assertion")
+        if data.get("step_type") == "assert" and assertion in LEGACY_KINDS:
+            data = {**data, "assertion": LEGACY_KINDS[assertion], "match": "equals"}
+        step_type = data.get("step_type")
+        if isinstance(step_type, str) and data.get("match") is None:
+            spec = spec_of(step_type, data.get("assertion"))
+            if spec is not None and spec.default_match is not None:
+                data = {**data, "match": spec.default_match}
+        return data
+
+    @field_validator("step_type")
+    @classmethod
+    def _known_type(cls, step_type: str) -> str:
+        if step_type not in STEP_TYPES:
+            raise PydanticCustomError(
+                "step_type", "must be one of {types}", {"types": ", ".join(STEP_TYPES)}
+            )
+        return step_type
+
+    @field_validator("allow_status")
+    @classmethod
+    def _statuses(cls, statuses: list[int] | str | None) -> list[int] | str | None:
+        if isinstance(statuses, list):
+            bad = [s for s in statuses if not 400 <= s <= 599]
+            if bad:
+                raise ValueError(f"lists HTTP error statuses (400-599), not {bad}")
+        return statuses
 
     @model_validator(mode="after")
-    def _required_fields(self) -> Self:
+    def _valid_for_its_kind(self) -> Self:
         problems = step_problems(self)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise PydanticCustomError(
+                "step_problems",
+                "{text}",
+                {
+                    "text": "; ".join(canonical_problem(p, self.step_type) for p in problems),
+                    "problems": problems,
+                },
+            )
         return self
+
+    @property
+    def kind(self) -> str:
+        """The registry key of the step's kind (``click``, ``assert_text``, ...)."""
+        spec = spec_of(self.step_type, self.assertion)
+        assert spec is not None  # validated
+        return spec.key
 
     @property
     def label(self) -> str:
@@ -79,57 +150,30 @@ class Step(BaseModel):
         if self.name:
             return self.name
         target = self.selector or ("" if self.secret else self.input_data) or ""
-        kind = self.step_type if self.step_type != "assert" else f"assert {self.assert_kind}"
+        kind = self.kind.replace("assert_", "assert ", 1)
         return f"{kind} {target}".strip()
 
     @property
-    def assert_kind(self) -> AssertKind:
+    def assert_kind(self) -> str:
         return self.assertion or "text"
 
-
-def step_problems(step: Step) -> list[str]:
-    """Every field a step of its type needs but lacks, as ``"<field> is required"``."""
-    need: list[str] = []
-    kind = step.step_type
-    if kind in ("click", "hover", "clear", "select", "type"):
-        need.append("selector")
-    if kind in ("navigate", "custom", "press", "select"):
-        need.append("input_data")
-    if kind == "type" and step.input_data is None:
-        need.append("input_data")
-    if kind == "wait" and step.selector is None and step.input_data is None:
-        return ["selector or input_data (seconds) is required"]
-    if kind == "scroll" and step.selector is None and step.input_data is None:
-        return ["selector or input_data (top, bottom or pixels) is required"]
-    if kind == "assert":
-        a = step.assert_kind
-        if a in ("text", "text_equals", "visible", "hidden", "count"):
-            need.append("selector")
-        if a in ("attribute", "attribute_equals"):
-            need += ["selector", "attribute"]
-        if a not in ("visible", "hidden") and step.expected_result is None:
-            need.append("expected_result")
-        count = step.expected_result
-        if a == "count" and count is not None and not count.strip().isdigit():
-            return [f"expected_result must be a whole number for a count assertion, not {count!r}"]
-    elif step.assertion is not None:
-        return [f"assertion only applies to assert steps, not {kind}"]
-    seconds = step.input_data
-    if kind == "wait" and step.selector is None and seconds is not None and not _is_number(seconds):
-        return [f"input_data of a wait without selector must be seconds, not {seconds!r}"]
-    missing = [f for f in dict.fromkeys(need) if getattr(step, f) in (None, "")]
-    if kind == "type":  # typing an empty string is legitimate
-        missing = [f for f in missing if not (f == "input_data" and step.input_data == "")]
-    article = "an" if kind[0] in "aeiou" else "a"
-    return [f"{f} is required for {article} {kind} step" for f in missing]
+    def secret_values(self) -> list[str]:
+        """The clear-text values ``secret: true`` hides in this step."""
+        spec = spec_of(self.step_type, self.assertion)
+        if not self.secret or spec is None:
+            return []
+        values = (getattr(self, f) for f in spec.secret_fields)
+        return [v for v in values if isinstance(v, str) and v]
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def canonical_problem(problem: Problem, step_type: str) -> str:
+    """A problem as the canonical form names it: ``selector is required for a click step``."""
+    if problem.field is None:
+        return f"a {step_type} step {problem.text}"
+    if problem.text == "is required":
+        article = "an" if step_type[0] in "aeiou" else "a"
+        return f"{problem.field} is required for {article} {step_type} step"
+    return problem.about(problem.field)
 
 
 class TestCase(BaseModel):
@@ -183,6 +227,8 @@ class Suite(BaseModel):
     """Default step timeout."""
     retries: int = Field(default=0, ge=0, le=10)
     """Default retry_count of its tests."""
+    testid_attribute: str = Field(default=DEFAULT_TESTID_ATTRIBUTE, pattern=r"^[A-Za-z][\w:.-]*$")
+    """The attribute ``testid=`` selectors look up."""
     tests: list[TestCase] = Field(min_length=1)
 
     @field_validator("base_url")
@@ -202,9 +248,7 @@ class Suite(BaseModel):
 
     def secret_values(self) -> list[str]:
         """The clear-text values of every ``secret`` step, for masking."""
-        return sorted(
-            {s.input_data for t in self.tests for s in t.steps if s.secret and s.input_data}
-        )
+        return sorted({v for t in self.tests for s in t.steps for v in s.secret_values()})
 
     def tagged(self, wanted: set[str]) -> list[TestCase]:
         """The tests carrying any of ``wanted`` (with the suite's own tags); all when empty."""
@@ -242,6 +286,7 @@ class CaseSpec(BaseModel):
     timeout_seconds: float = 10.0
     """Default step timeout (a step's own ``timeout_seconds`` wins)."""
     retry_count: int = 0
+    testid_attribute: str = DEFAULT_TESTID_ATTRIBUTE
     test: TestCase
     secrets: list[str] = Field(default_factory=list)
 
@@ -254,6 +299,7 @@ class CaseSpec(BaseModel):
             environment=suite.environment,
             timeout_seconds=suite.timeout_seconds,
             retry_count=test.retry_count if test.retry_count is not None else suite.retries,
+            testid_attribute=suite.testid_attribute,
             test=test,
             secrets=suite.secret_values(),
         )

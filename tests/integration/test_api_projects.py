@@ -98,21 +98,25 @@ def test_another_projects_run_is_a_404_on_every_route_and_never_listed(
     ArtifactStore(settings.paths.artifacts).save(run_id, "shot.png", b"\x89PNG alpha only")
     for method, path, _ in RUN_ROUTES:
         assert alpha.request(method, f"/api/v1/runs/{run_id}{path}").status_code in (200, 202)
-    submit(alpha, suite("B", case("b")))  # the cancel above finished the first run
+    # alpha's own cancel above finished the first run; the second is queued, untouched, so
+    # a cancel that beta got through would show on it.
+    untouched = submit(alpha, suite("B", case("b")))["runId"]
     for method, path, _ in RUN_ROUTES:
-        theirs = beta.request(method, f"/api/v1/runs/{run_id}{path}")
-        missing = beta.request(method, f"/api/v1/runs/20990101-000000-000000{path}")
-        assert theirs.status_code == missing.status_code == 404, (path, theirs.text)
-        assert error_of(theirs)["code"] == error_of(missing)["code"] == "not_found"
-        assert "alpha" not in theirs.text
-        assert "GET /api/v1/runs" in error_of(theirs)["message"]
-    assert alpha.get(f"/api/v1/runs/{run_id}").json()["status"] == "cancelled", (
-        "beta's cancel did nothing (alpha's own cancel did)"
+        for target in (run_id, untouched):
+            theirs = beta.request(method, f"/api/v1/runs/{target}{path}")
+            missing = beta.request(method, f"/api/v1/runs/20990101-000000-000000{path}")
+            assert theirs.status_code == missing.status_code == 404, (path, theirs.text)
+            assert error_of(theirs)["code"] == error_of(missing)["code"] == "not_found"
+            assert "alpha" not in theirs.text
+            assert "GET /api/v1/runs" in error_of(theirs)["message"]
+    after = alpha.get(f"/api/v1/runs/{untouched}").json()
+    assert (after["status"], after["counts"]) == ("queued", {"queued": 1}), (
+        "beta's cancel did nothing"
     )
     for query in ("", "?status=cancelled", "?status=queued", "?tag=smoke", "?limit=500",
                   "?since=2000-01-01T00:00:00Z"):  # fmt: skip
         assert beta.get(f"/api/v1/runs{query}").json()["runs"] == [], query
-        assert alpha.get(f"/api/v1/runs{query}").json()["runs"] or "queued" in query, query
+        assert alpha.get(f"/api/v1/runs{query}").json()["runs"], query
     # An admin key is still a key of one project.
     with client_for(api_url, api_keys.alpha_admin) as admin:
         assert len(admin.get("/api/v1/runs").json()["runs"]) == 2

@@ -34,7 +34,7 @@ from workers.executor import (
     parse_keys,
     thumbnail_name,
 )
-from workers.probe import READY_JS
+from workers.executor.probe import INSPECT, PROBE, PROBE_ASYNC
 
 
 def _png(width: int = 1280, height: int = 800) -> bytes:
@@ -108,20 +108,34 @@ class FakeDriver:
         return self.elements.get(value, [])
 
     def execute_script(self, script: str, *args: Any) -> Any:
-        if "innerWidth" in script:  # the executor sizing the viewport
+        if script.startswith("return [window.innerWidth"):  # sizing the viewport
             return [1280, 800, 1280, 939]
-        if script == READY_JS:  # the executor asking whether an element is ready
+        if script in (PROBE.small, PROBE_ASYNC.small):  # is the element there and ready?
             self._maybe_fail("find_elements")
-            found = self.elements.get(args[1], [])
+            found = self.elements.get(args[0], [])
             if not found:
-                return ["missing", None, None]
+                return ["missing", None, None, {}]
             element = found[0]
+            info = {"value": "".join(element.typed), "checked": None, "tag": element.tag_name}
             if not element.displayed:
-                return ["hidden", element, None]
-            return ["ready", element, "".join(element.typed)]
+                return ["hidden", element, element, info]
+            return ["ready", element, element, info]
+        if script == INSPECT.small:  # what an assertion reads
+            self._maybe_fail("find_elements")
+            found = self.elements.get(args[0], [])
+            if not found:
+                return {"count": 0}
+            first = found[0]
+            return {"count": len(found), "value": first.text, "visible": first.displayed}
+        if "performance.getEntriesByType" in script:  # what a navigation came to
+            self._maybe_fail("navigation")
+            return [self.current_url, 200, ""]
         self._maybe_fail("execute_script")
         self.scripts.append(script)
         return None
+
+    def execute_async_script(self, script: str, *args: Any) -> Any:
+        return self.execute_script(script, *args)
 
     def get_screenshot_as_png(self) -> bytes:
         self._maybe_fail("get_screenshot_as_png")
@@ -318,12 +332,12 @@ def test_death_while_preparing_the_session() -> None:
         (
             _step(1, "click", selector="##bad"),
             ("find_elements", InvalidSelectorException("invalid selector: ##bad")),
-            '"##bad" is not a valid CSS or XPath selector',
+            '"##bad" is not a valid selector',
         ),
         (
             _step(1, "navigate", input_data="/down"),
             ("get", WebDriverException("unknown error: net::ERR_CONNECTION_REFUSED\n  (Session)")),
-            "could not open the page: net::ERR_CONNECTION_REFUSED",
+            "could not open http://app.test/down: net::ERR_CONNECTION_REFUSED",
         ),
     ],
 )

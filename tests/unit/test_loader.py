@@ -9,6 +9,7 @@ import pytest
 
 from testfleet.errors import SuiteError
 from testfleet.loader import load_paths, load_text
+from testfleet.steps import STEP_TYPES
 from testfleet.suite import CaseSpec, Masker
 
 SHORT = """
@@ -112,10 +113,9 @@ tests:
         "broken.yaml: tests[0].steps[1]: unknown step key 'frobnicate'; a step has one action "
         + found[0].split("one action ", 1)[1],
         "broken.yaml: tests[0].steps[0].click: selector is required",
-        "broken.yaml: tests[0].steps[2].assert_count: expected_result must be a whole number "
+        "broken.yaml: tests[0].steps[2].assert_count: count must be a whole number "
         "for a count assertion, not 'many'",
-        "broken.yaml: tests[0].steps[3].step_type: must be one of navigate, click, type, clear, "
-        "wait, assert, screenshot, custom, select, hover, press, scroll",
+        "broken.yaml: tests[0].steps[3].step_type: must be one of " + ", ".join(STEP_TYPES),
         "broken.yaml: tests[1].steps: must not be empty",
     ]
 
@@ -205,8 +205,9 @@ tests:
         ("select", None), ("press", None), ("scroll", None), ("wait", None), ("wait", None),
         ("custom", None),
     ]  # fmt: skip
-    assert [a for _, a in kinds[11:18]] == [
-        "url", "title_equals", "visible", "hidden", "count", "attribute", "text_equals",
+    assert [(s.assertion, s.match) for s in steps[11:18]] == [
+        ("url", "contains"), ("title", "equals"), ("visible", None), ("hidden", None),
+        ("count", "equals"), ("attribute", "contains"), ("text", "equals"),
     ]  # fmt: skip
     assert steps[15].expected_result == "3"
     assert steps[8].input_data == "0.5"

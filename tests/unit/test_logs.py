@@ -15,8 +15,10 @@ import pytest
 from pydantic import ValidationError
 
 from testfleet import logs
+from testfleet.constants import RUN_CASE_TASK
 from testfleet.settings import LogSettings, Settings
 from testfleet.suite import Masker
+from workers.tasklog import TaskLogFields
 
 PACKAGES = ("testfleet", "orchestrator", "workers", "grid", "gateway")
 
@@ -159,3 +161,23 @@ def test_every_logger_of_the_product_is_under_testfleet() -> None:
                     names.append((info.name, value.name))
     assert len(names) >= 15, names
     assert [n for n in names if not n[1].startswith("testfleet.")] == []
+
+
+def test_celerys_own_lines_about_a_case_get_its_run_and_case_ids(
+    captured: tuple[io.StringIO, logging.Logger],
+) -> None:
+    out, _ = captured
+    ours_only = [h for h in logging.getLogger().handlers if h.get_name() == "testfleet"]
+    ours_only[0].addFilter(TaskLogFields())
+    celery = logging.getLogger("celery.worker.strategy")
+    data = {"id": "r1-0001", "name": RUN_CASE_TASK, "args": "('r1', 'r1-0001')"}
+    celery.info("Task %(name)s[%(id)s] received", data, extra={"data": data})
+    other = {"id": "x", "name": "other.task", "args": "('a', 'b')"}
+    celery.info("Task %(name)s[%(id)s] received", other, extra={"data": other})
+    odd = {"id": "y", "name": RUN_CASE_TASK, "args": "<unprintable>"}
+    celery.info("Task %(name)s[%(id)s] received", odd, extra={"data": odd})
+    ours, theirs, unreadable = lines(out)
+    assert (ours["runId"], ours["caseId"]) == ("r1", "r1-0001")
+    assert ours["message"] == f"Task {RUN_CASE_TASK}[r1-0001] received"
+    assert "runId" not in theirs
+    assert "runId" not in unreadable

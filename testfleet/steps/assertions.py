@@ -1,0 +1,157 @@
+"""Assertions: every one retries until its timeout, takes ``not: true`` and ``soft: true``.
+
+Where a value is compared, it is with ``equals``, ``contains`` or ``matches``
+(``testfleet.steps.compare``). Canonical suites name an assertion with
+``step_type: assert`` and ``assertion: <kind>``; the kinds ``text_equals``,
+``url_equals``, ``title_equals`` and ``attribute_equals`` of earlier suites
+still load, as the kind with ``match: equals``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from testfleet.steps.base import (
+    SELECTOR,
+    Field,
+    Match,
+    Problem,
+    StepSpec,
+    Validator,
+    compare_fields,
+)
+from testfleet.steps.rules import all_of, regex_rule, whole_number
+
+if TYPE_CHECKING:
+    from testfleet.suite import Step
+
+LEGACY_KINDS = {
+    "text_equals": "text",
+    "url_equals": "url",
+    "title_equals": "title",
+    "attribute_equals": "attribute",
+}
+"""Assertion kinds of earlier canonical suites -> (kind, with ``match: equals``)."""
+
+_ELEMENT = (SELECTOR,)
+
+
+def _class_rule(step: Step) -> list[Problem]:
+    value = step.expected_result
+    if step.match == "contains" and value is not None and len(value.split()) != 1:
+        return [Problem("expected_result", f"must be one class name, not {value!r}",
+                        short="class")]  # fmt: skip
+    return []
+
+
+def _assertion(
+    kind: str,
+    doc: str,
+    example: object,
+    fields: tuple[Field, ...] = _ELEMENT,
+    *,
+    required: tuple[str, ...] = ("selector",),
+    scalar: str | None = "selector",
+    default_match: Match | None = None,
+    validate: tuple[Validator, ...] = (),
+) -> StepSpec:
+    rules: list[Validator] = [regex_rule, *validate] if default_match else list(validate)
+    return StepSpec(
+        f"assert_{kind}", "assertions", "assert", doc, example=example, fields=fields,
+        assertion=kind, scalar=scalar, required=required, empty_ok=("expected_result",),
+        default_match=default_match,
+        validate=all_of(*rules),
+    )  # fmt: skip
+
+
+SPECS: tuple[StepSpec, ...] = (
+    _assertion(
+        "text", "An element's text (a field's value) equals, contains or matches a text",
+        {"selector": "h1", "contains": "Welcome"},
+        (SELECTOR, *compare_fields("the text")), scalar=None,
+        required=("selector", "expected_result"), default_match="contains",
+    ),
+    _assertion(
+        "url", "The page's URL (a path counts from base_url when it equals)",
+        {"contains": "/dashboard"}, compare_fields("the URL"), scalar="contains",
+        required=("expected_result",), default_match="contains",
+    ),
+    _assertion(
+        "title", "The page's title", {"equals": "Dashboard"}, compare_fields("the title"),
+        scalar="contains", required=("expected_result",), default_match="contains",
+    ),
+    _assertion("visible", "The element is visible (opacity 0 counts as visible)", "#banner"),
+    _assertion("hidden", "No element matching is visible (none at all counts)", "#spinner"),
+    _assertion("exists", "An element matches, shown or not", "#result"),
+    _assertion(
+        "count", "The number of matching elements",
+        {"selector": "li.todo", "count": 3},
+        (
+            SELECTOR,
+            Field("count", "expected_result", "how many", kind="int"),
+            Field("equals", "expected_result", "how many", kind="int", alias=True),
+        ),
+        scalar=None, required=("selector", "expected_result"), default_match="equals",
+        validate=(whole_number("expected_result", "a count assertion"),),
+    ),
+    _assertion(
+        "attribute",
+        "An element's attribute equals, contains or matches a text (without one: it is there)",
+        {"selector": "a.help", "attribute": "href", "contains": "/help"},
+        (
+            SELECTOR,
+            Field("attribute", "attribute", "the attribute's name"),
+            Field("name", "attribute", "the attribute's name", alias=True),
+            *compare_fields("the attribute"),
+        ),
+        scalar=None, required=("selector", "attribute"), default_match="contains",
+    ),
+    _assertion(
+        "value", "A field's value (input, textarea, select)",
+        {"selector": "#email", "equals": "alice@example.com"},
+        (SELECTOR, *compare_fields("the value")), scalar=None,
+        required=("selector", "expected_result"), default_match="equals",
+    ),
+    _assertion("checked", "A checkbox or radio button (or role=checkbox) is checked",
+               "#remember"),
+    _assertion("enabled", "The element is enabled (no disabled, no aria-disabled)", "#save"),
+    _assertion("disabled", "The element is disabled", "#save"),
+    _assertion("focused", "The element has the keyboard focus", "#search"),
+    _assertion(
+        "class", "The element's class list has a class (equals/matches: the whole class text)",
+        {"selector": "li.todo", "class": "completed"},
+        (
+            SELECTOR,
+            Field("class", "expected_result", "a class the element has",
+                  sets={"match": "contains"}),
+            Field("equals", "expected_result", "the whole class attribute equals this",
+                  sets={"match": "equals"}),
+            Field("matches", "expected_result", "the class attribute matches this regex",
+                  sets={"match": "matches"}),
+        ),
+        scalar=None, required=("selector", "expected_result"), default_match="contains",
+        validate=(_class_rule,),
+    ),
+    _assertion(
+        "css", "A computed CSS property of the element",
+        {"selector": "#error", "property": "color", "equals": "rgb(176, 0, 0)"},
+        (SELECTOR, Field("property", "key", "the CSS property (color, display, ...)"),
+         *compare_fields("the computed value")),
+        scalar=None, required=("selector", "key", "expected_result"), default_match="equals",
+    ),
+    _assertion(
+        "property", "A JavaScript property of the element (as JavaScript prints it)",
+        {"selector": "#agree", "property": "indeterminate", "equals": "false"},
+        (SELECTOR, Field("property", "key", "the property (checked, value, validity.valid)"),
+         *compare_fields("the property")),
+        scalar=None, required=("selector", "key", "expected_result"), default_match="equals",
+    ),
+    _assertion(
+        "selected",
+        "A <select>'s selected option (its text or value); without a value: an <option> "
+        "is selected",
+        {"selector": "#country", "equals": "Norway"},
+        (SELECTOR, *compare_fields("the selected option's text or value")),
+        default_match="equals",
+    ),
+)  # fmt: skip

@@ -1,0 +1,63 @@
+"""The pointer: clicks, hovering, dragging and scrolling."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from testfleet.steps.base import SELECTOR, Check, Field, Problem, StepSpec
+from testfleet.steps.rules import all_of, one_of
+
+if TYPE_CHECKING:
+    from testfleet.suite import Step
+
+CLICK_CHECKS: tuple[Check, ...] = ("visible", "stable", "enabled", "hit")
+"""Playwright's checks before a click: visible, stable, enabled, receives the pointer."""
+HOVER_CHECKS: tuple[Check, ...] = ("visible", "stable", "hit")
+
+
+def _scroll_rule(step: Step) -> list[Problem]:
+    where = step.input_data
+    if where is None or where.strip().lower() in ("top", "bottom"):
+        return []
+    try:
+        float(where)
+    except ValueError:
+        return [Problem("input_data", f"must be top, bottom or a number of pixels, not {where!r}")]
+    return []
+
+
+def _click(key: str, doc: str) -> StepSpec:
+    return StepSpec(
+        key, "pointer", key, doc, example="#save", fields=(SELECTOR,), scalar="selector",
+        required=("selector",), checks=CLICK_CHECKS,
+    )  # fmt: skip
+
+
+SPECS: tuple[StepSpec, ...] = (
+    _click("click", "Click an element"),
+    _click("double_click", "Double-click an element"),
+    _click("right_click", "Right-click an element (its context menu)"),
+    StepSpec(
+        "hover", "pointer", "hover", "Move the pointer over an element (menus that open on "
+        "hover)", example="#menu", fields=(SELECTOR,), scalar="selector",
+        required=("selector",), checks=HOVER_CHECKS,
+    ),
+    StepSpec(
+        "drag", "pointer", "drag",
+        "Drag an element onto another with the pointer (HTML5 drag and drop included)",
+        example={"from": "#item-1", "to": "#item-3"},
+        fields=(
+            Field("from", "selector", "the element to drag", kind="selector"),
+            Field("to", "target", "the element to drop it on", kind="selector"),
+        ),
+        required=("selector", "target"), checks=HOVER_CHECKS,
+    ),
+    StepSpec(
+        "scroll", "pointer", "scroll",
+        "Scroll an element into view, or the page to top, bottom or by a number of pixels",
+        example={"to": "bottom"},
+        fields=(SELECTOR, Field("to", "input_data", "top, bottom, or pixels (negative: up)")),
+        scalar="selector",
+        validate=all_of(one_of("selector", "input_data", names="selector or to"), _scroll_rule),
+    ),
+)  # fmt: skip

@@ -1,0 +1,173 @@
+"""The published JSON Schema of a suite file, both forms, derived from the registry.
+
+``suite_schema()`` is what ``testfleet schema`` prints: the suite model's
+schema (pydantic) with each test's ``steps`` accepting a canonical step (one
+``step_type``, the fields each kind requires) or a short-form step (one action
+key with its own fields, and the modifiers that apply to it). Editors use it
+through a ``# yaml-language-server: $schema=...`` comment for completion,
+hover docs and validation as one types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from testfleet.steps.base import MATCHES, MODIFIER_DOCS, Field, StepSpec
+from testfleet.steps.registry import MODIFIERS, SPECS, STEP_TYPES
+from testfleet.suite import Step, Suite
+
+_TEXT: dict[str, Any] = {"type": ["string", "number"]}
+_MODIFIER_TYPES: dict[str, dict[str, Any]] = {
+    "name": {"type": "string"},
+    "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
+    "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
+    "optional": {"type": "boolean"},
+    "continue_on_failure": {"type": "boolean"},
+    "secret": {"type": "boolean"},
+    "not": {"type": "boolean"},
+    "soft": {"type": "boolean"},
+    "force": {"type": "boolean"},
+}
+
+
+def _field_schema(field: Field) -> dict[str, Any]:
+    kind = field.kind
+    schema: dict[str, Any]
+    if kind == "selector":
+        schema = {"type": "string", "minLength": 1}
+    elif kind == "int":
+        schema = {"type": "integer"}
+    elif kind == "number":
+        schema = {"type": ["number", "string"]}
+    elif kind == "status":
+        status = {"type": "integer", "minimum": 400, "maximum": 599}
+        schema = {"anyOf": [status, {"type": "array", "items": status}, {"const": "any"}]}
+    elif kind == "files":
+        path = {"type": "string", "minLength": 1}
+        schema = {"anyOf": [path, {"type": "array", "items": path, "minItems": 1}]}
+    elif kind == "choice":
+        schema = {"enum": list(field.choices)}
+    elif kind == "compare":
+        one = {m: _TEXT for m in MATCHES}
+        schema = {
+            "anyOf": [
+                _TEXT,
+                {"type": "object", "properties": one, "minProperties": 1, "maxProperties": 1,
+                 "additionalProperties": False},
+            ]
+        }  # fmt: skip
+    else:
+        schema = dict(_TEXT)
+    return {**schema, "description": field.doc}
+
+
+def _modifiers(spec: StepSpec) -> dict[str, dict[str, Any]]:
+    """The modifiers that have an effect on ``spec``'s steps."""
+    out = {}
+    for name in MODIFIERS:
+        if name in ("not", "soft") and not spec.is_assertion:
+            continue
+        if (name == "force" and not spec.checks) or (name == "secret" and not spec.secret_fields):
+            continue
+        doc = MODIFIER_DOCS.get(name, MODIFIER_DOCS["timeout"])
+        out[name] = {**_MODIFIER_TYPES[name], "description": doc}
+    return out
+
+
+def _body_schema(spec: StepSpec) -> dict[str, Any]:
+    fields = {f.name: _field_schema(f) for f in spec.fields}
+    mapping: dict[str, Any] = {
+        "type": "object",
+        "properties": {**_modifiers(spec), **fields},
+        "additionalProperties": False,
+    }
+    required = []
+    for canonical in spec.required:
+        names = spec.short_names(canonical) or [f.name for f in spec.fields if f.to == canonical]
+        if names:
+            required.append({"required": names[:1]} if len(names) == 1 else
+                            {"anyOf": [{"required": [n]} for n in names]})  # fmt: skip
+    if required:
+        mapping["allOf"] = required
+    choices: list[dict[str, Any]] = [mapping]
+    scalar = spec.field_named(spec.scalar) if spec.scalar else None
+    if scalar is not None:
+        choices.append(_field_schema(scalar))
+    number = spec.field_named(spec.number_scalar) if spec.number_scalar else None
+    if number is not None:
+        choices.append({"type": "number", "description": number.doc})
+    if spec.keywords:
+        choices.append({"enum": list(spec.keywords)})
+    if spec.bare or not spec.required:
+        choices.append({"type": "null"})
+    return {"description": spec.doc, "anyOf": choices}
+
+
+def short_step_schema() -> dict[str, Any]:
+    """A short-form step: one action key (or a bare action name) and its modifiers."""
+    choices: list[dict[str, Any]] = []
+    for spec in SPECS:
+        for key in (spec.key, *spec.aliases):
+            choices.append(
+                {
+                    "type": "object",
+                    "description": spec.doc,
+                    "properties": {key: _body_schema(spec), **_modifiers(spec)},
+                    "required": [key],
+                    "additionalProperties": False,
+                }
+            )
+            if spec.bare:
+                choices.append({"const": key, "description": spec.doc})
+    return {"title": "Step (short form)", "anyOf": choices}
+
+
+def canonical_step_schema() -> dict[str, Any]:
+    """A canonical step: the ``Step`` model's fields, and what each kind requires."""
+    model = Step.model_json_schema()
+    properties = dict(model["properties"])
+    properties["step_type"] = {"enum": list(STEP_TYPES), "description": "the kind of step"}
+    properties["assertion"] = {
+        "enum": [s.assertion for s in SPECS if s.assertion]
+        + ["text_equals", "url_equals", "title_equals", "attribute_equals", None],
+        "description": "assert steps: what is checked",
+    }
+    rules = []
+    for spec in SPECS:
+        condition: dict[str, Any] = {"step_type": {"const": spec.step_type}}
+        if spec.assertion:
+            condition["assertion"] = {"const": spec.assertion}
+        rules.append(
+            {
+                "if": {"properties": condition, "required": list(condition)},
+                "then": {"required": list(spec.required), "description": spec.doc},
+            }
+        )
+    return {
+        "title": "Step (canonical form)",
+        "type": "object",
+        "properties": properties,
+        "required": ["step_type"],
+        "additionalProperties": False,
+        "allOf": rules,
+        "$defs": model.get("$defs", {}),
+    }
+
+
+def suite_schema() -> dict[str, Any]:
+    """The JSON Schema of a suite file in either form (``testfleet schema``)."""
+    schema = Suite.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    canonical = canonical_step_schema()
+    defs.update(canonical.pop("$defs"))
+    defs["Step"] = canonical
+    defs["ShortStep"] = short_step_schema()
+    steps = defs["TestCase"]["properties"]["steps"]
+    steps["items"] = {"anyOf": [{"$ref": "#/$defs/ShortStep"}, {"$ref": "#/$defs/Step"}]}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "testfleet suite",
+        "description": "A testfleet suite, in the short form people write or the canonical "
+        "form (generated from testfleet's step registry by `testfleet schema`).",
+    }

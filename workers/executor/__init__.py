@@ -1,0 +1,37 @@
+"""The step executor: runs one attempt of one test case in one browser session.
+
+Laid out along the step registry's seam (``testfleet.steps``):
+
+- ``attempt``: the step loop, results, failure screenshots (``execute_steps``);
+- ``page``: what handlers work with: waiting with a deadline, the selector
+  engine, actionability (``act``), the viewport;
+- ``probe`` + ``engine.js``: one round trip that finds an element and checks
+  it (selectors beyond CSS, Playwright's actionability), or reads what an
+  assertion compares;
+- one module per family of steps (``navigation``, ``pointer``, ``forms``,
+  ``waits``, ``assertions``, ``page_state``), put together in ``handlers``;
+- ``errors``: the one place Selenium and transport errors are translated.
+
+Waiting: no implicit waits (set to 0 at the start). Every wait is explicit and
+bounded by the step's ``timeout_seconds`` (else the case default), polling
+every ``page.POLL_S``; assertions retry until that deadline, like Playwright's
+``expect``. The only sleep is a ``wait`` step given in seconds.
+
+Secrets (``spec.secrets``) are masked in every label and error this package produces.
+"""
+
+from workers.executor.attempt import AttemptOutcome, Hooks, execute_steps
+from workers.executor.errors import BrowserDied, StepFailed
+from workers.executor.forms import parse_keys
+from workers.executor.shots import make_thumbnail, thumbnail_name
+
+__all__ = [
+    "AttemptOutcome",
+    "BrowserDied",
+    "Hooks",
+    "StepFailed",
+    "execute_steps",
+    "make_thumbnail",
+    "parse_keys",
+    "thumbnail_name",
+]

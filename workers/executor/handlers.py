@@ -1,0 +1,18 @@
+"""Every step kind's handler, by its registry key (``testfleet.steps``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from workers.executor import assertions, forms, navigation, page_state, pointer, waits
+from workers.executor.page import Handler
+
+HANDLERS: Mapping[str, Handler] = {
+    **navigation.HANDLERS,
+    **pointer.HANDLERS,
+    **forms.HANDLERS,
+    **waits.HANDLERS,
+    **assertions.HANDLERS,
+    **page_state.HANDLERS,
+}
+"""Registry key -> handler; a test checks it covers the registry exactly."""

@@ -1,0 +1,186 @@
+"""Navigation steps: open a page (and check what came back), history, tabs, frames."""
+
+from __future__ import annotations
+
+import re
+
+from selenium.common.exceptions import (
+    NoSuchFrameException,
+    UnexpectedAlertPresentException,
+    WebDriverException,
+)
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from testfleet.steps.compare import compare
+from testfleet.suite import Step
+from workers.executor.errors import StepFailed
+from workers.executor.page import Handler, Page
+from workers.executor.probe import INSTALL_JS
+
+_PAGE_LOAD_ATTR = "_testfleet_page_load_s"
+# What the tab shows after a navigation: its URL, the main document's HTTP status (0 for
+# about:, data: and error pages) and, on Chrome's network error page, the error's name.
+# The step engine is installed in the same round trip: the next steps will need it.
+_DOCUMENT_JS = f"""{INSTALL_JS}
+const entry = performance.getEntriesByType("navigation")[0];
+const code = document.querySelector(".error-code");
+return [location.href, entry ? entry.responseStatus : 0, code ? code.textContent.trim() : ""];
+"""
+_ERROR_PAGE = "chrome-error://"
+_NET_ERROR = re.compile(r"net::ERR_[A-Z_]+")
+
+
+def _page_load_timeout(driver: WebDriver, timeout_s: float) -> None:
+    # Remembered on the session itself: a pooled session keeps its page-load timeout
+    # from test to test, so most tests need no round trip for it.
+    if getattr(driver, _PAGE_LOAD_ATTR, None) != timeout_s:
+        driver.set_page_load_timeout(timeout_s)
+        setattr(driver, _PAGE_LOAD_ATTR, timeout_s)
+
+
+def navigate(page: Page, step: Step, timeout_s: float) -> None:
+    driver = page.driver
+    _page_load_timeout(driver, timeout_s)
+    url = page.spec.url(step.input_data or "")
+    try:
+        driver.get(url)
+    except WebDriverException as exc:
+        # Some network errors come back as the command's error rather than as Chrome's
+        # error page (a name that does not resolve, say).
+        error = _NET_ERROR.search(exc.msg or "")
+        if error is None:
+            raise
+        raise StepFailed(f"could not open {url}: {error.group(0)}") from None
+    try:
+        href, status, code = driver.execute_script(_DOCUMENT_JS)
+    except UnexpectedAlertPresentException:
+        return  # the page opened a dialog as it loaded: it did load
+    if str(href).startswith(_ERROR_PAGE):
+        # Chrome shows its own page for a network error instead of failing the command.
+        name = f"net::{code}" if code else "a network error"
+        raise StepFailed(f"could not open {url}: {name}")
+    allowed = step.allow_status
+    refused = allowed is None or (allowed != "any" and status not in allowed)
+    if isinstance(status, int) and status >= 400 and refused:
+        raise StepFailed(
+            f"{url} answered HTTP {status} (if that is expected, add allow_status: [{status}])"
+        )
+
+
+def back(page: Page, step: Step, timeout_s: float) -> None:
+    _page_load_timeout(page.driver, timeout_s)
+    page.driver.back()
+
+
+def forward(page: Page, step: Step, timeout_s: float) -> None:
+    _page_load_timeout(page.driver, timeout_s)
+    page.driver.forward()
+
+
+def reload(page: Page, step: Step, timeout_s: float) -> None:
+    _page_load_timeout(page.driver, timeout_s)
+    page.driver.refresh()
+
+
+_INTERNAL = ("chrome://", "chrome-untrusted://", "devtools://")
+
+
+def _tabs(page: Page, current: str) -> list[str]:
+    """The session's tabs in the order WebDriver lists them, without Chromium's own
+    windows (headless Chromium lists its omnibox popup as a window too). Telling them
+    apart takes a visit: each is checked once and remembered."""
+    driver = page.driver
+    tabs = []
+    for handle in driver.window_handles:
+        if handle in page.internal:
+            continue
+        if handle not in page.checked and handle != current:
+            driver.switch_to.window(handle)
+            if driver.current_url.startswith(_INTERNAL):
+                page.internal.add(handle)
+                continue
+            page.checked.add(handle)
+        tabs.append(handle)
+    if driver.current_window_handle != current:
+        driver.switch_to.window(current)
+    return tabs
+
+
+def switch_tab(page: Page, step: Step, timeout_s: float) -> None:
+    driver = page.driver
+    current = driver.current_window_handle
+    found: list[str] = []
+    wanted = step.expected_result
+
+    def look() -> bool:
+        handles = _tabs(page, current)
+        if wanted is not None:
+            for handle in handles:
+                driver.switch_to.window(handle)
+                seen = driver.current_url if step.mode == "url" else driver.title
+                if compare(seen, wanted, step.match or "contains"):
+                    found[:] = [handle]
+                    return True
+            driver.switch_to.window(current)
+            return False
+        if step.index is not None:
+            if -len(handles) <= step.index < len(handles):
+                found[:] = [handles[step.index]]
+            return bool(found)
+        # The newest tab: one that is neither this one nor one a switch_tab left.
+        new = [h for h in handles if h != current and h not in page.tabs]
+        found[:] = new[-1:]
+        return bool(found)
+
+    def why() -> str:
+        if wanted is not None:
+            what = "URL" if step.mode == "url" else "title"
+            return f'no tab\'s {what} contains "{page.shown(wanted)}" after {timeout_s:.1f} s'
+        if step.index is not None:
+            return f"there is no tab {step.index} after {timeout_s:.1f} s"
+        return f"no new tab opened within {timeout_s:.1f} s"
+
+    page.until(timeout_s, look, why)
+    if found[0] != driver.current_window_handle:
+        driver.switch_to.window(found[0])
+    page.tabs.append(current)
+
+
+def close_tab(page: Page, step: Step, timeout_s: float) -> None:
+    driver = page.driver
+    current = driver.current_window_handle
+    handles = _tabs(page, current)
+    if len(handles) < 2:
+        raise StepFailed("cannot close the only tab")
+    driver.close()
+    remaining = [h for h in handles if h != current]
+    while page.tabs and page.tabs[-1] not in remaining:
+        page.tabs.pop()
+    driver.switch_to.window(page.tabs.pop() if page.tabs else remaining[-1])
+
+
+def frame(page: Page, step: Step, timeout_s: float) -> None:
+    driver = page.driver
+    if step.mode == "top":
+        driver.switch_to.default_content()
+        return
+    if step.mode == "parent":
+        driver.switch_to.parent_frame()
+        return
+    selector = step.selector or ""
+    element = page.wait_attached(selector, timeout_s)
+    try:
+        driver.switch_to.frame(element)
+    except NoSuchFrameException:
+        raise StepFailed(f'"{selector}" is not an <iframe> or <frame>') from None
+
+
+HANDLERS: dict[str, Handler] = {
+    "navigate": navigate,
+    "back": back,
+    "forward": forward,
+    "reload": reload,
+    "switch_tab": switch_tab,
+    "close_tab": close_tab,
+    "frame": frame,
+}
