@@ -61,7 +61,9 @@ def test_sigkill_workers_mid_test_repeatedly(chaos_fleet: Fleet, tmp_path: Path)
         for test in api.run(run_id)["tests"]:
             live = node(test["worker"]) in workers.alive
             new = test["case_id"] not in killed_at
-            if test["status"] == "running" and live and new and test["steps"]:
+            # Mid-test: a step done and two to go, so it cannot finish before the kill.
+            midway = 1 <= len(test["steps"]) <= test["total_steps"] - 2
+            if test["status"] == "running" and live and new and midway:
                 return test
         return None
 
