@@ -19,7 +19,8 @@ RUN pip install . && useradd --create-home --uid 10001 testfleet \
     && mkdir -p /data && chown testfleet /data
 
 USER testfleet
-# Artifacts (screenshots, reports) go to a volume shared by the api and the workers.
+# State, and artifacts when TESTFLEET_ARTIFACTS__URL is unset (docker-compose.yml and
+# deploy/kubernetes point it at an S3-compatible store instead: no shared volume).
 ENV TESTFLEET_PATHS__STATE_DIR=/data/state \
     TESTFLEET_PATHS__ARTIFACTS_DIR=/data/artifacts
 ENTRYPOINT ["testfleet"]

@@ -31,6 +31,7 @@ from celery import Celery
 
 from bench.common import ratio, verdict
 from orchestrator.dispatch import Dispatcher, plan_run
+from testfleet.artifacts import ArtifactStore, FileStore
 from testfleet.broker import queue_lists, transport_options
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.events import Event
@@ -119,7 +120,7 @@ def _finish_all(store: RunStore, cases: list[CaseResult], now: int) -> None:
         store.finish_case(done, event)
 
 
-def _memory_curve(settings: Settings, artifacts: Path, with_sweep: bool) -> list[int]:
+def _memory_curve(settings: Settings, artifacts: ArtifactStore, with_sweep: bool) -> list[int]:
     """``used_memory`` (bytes) after every ``SAMPLE_EVERY`` runs."""
     store = RunStore.connect(settings, source="bench")
     client = store.redis
@@ -157,8 +158,8 @@ def run(settings: Settings) -> dict[str, Any]:
         )
         batched = min(_queue_once(local, suite, False, t) for t in range(TRIALS))
         naive = min(_queue_once(local, suite, True, t) for t in range(TRIALS))
-        kept = _memory_curve(local, Path(tmp), with_sweep=True)
-        unswept = _memory_curve(local, Path(tmp), with_sweep=False)
+        kept = _memory_curve(local, FileStore(Path(tmp)), with_sweep=True)
+        unswept = _memory_curve(local, FileStore(Path(tmp)), with_sweep=False)
     # Bounded: the second half of the run adds (almost) nothing with the sweep.
     half = len(kept) // 2
     growth = ratio(kept[-1], kept[max(0, half - 1)])

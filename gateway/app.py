@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any, cast
 
+import anyio
 import redis
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -14,19 +16,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from gateway import dashboard
 from gateway.hub import Hub
+from gateway.keyguard import KeyGuard
 from gateway.publisher import Publisher
 from gateway.services import Metrics, Services, Shutdown
 from gateway.sse import sse_events
 from gateway.ws import ws_v1
 from gateway.ws_events import ws_events
 from testfleet import logs, redisconn
-from testfleet.auth import KeyStore, presented_key
+from testfleet.auth import TICKET_TTL_S, KeyStore, presented_key
 from testfleet.constants import GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH, GATEWAY_WS_PATH
 from testfleet.errors import (
     AuthError,
     InfrastructureError,
     NotFoundError,
+    RateLimited,
     UsageError,
     http_status,
 )
@@ -47,7 +52,10 @@ def _error_response(exc: Exception) -> JSONResponse:
     """The one translation of errors into HTTP answers."""
     known = http_status(exc)
     if known is not None:
-        return _error(*known, str(exc))
+        answer = _error(*known, str(exc))
+        if isinstance(exc, RateLimited):
+            answer.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return answer
     if isinstance(exc, redis.RedisError):
         return _error(503, "unavailable", f"Redis is not answering ({exc}); try again shortly")
     return _error(500, "internal_error", "the gateway failed unexpectedly; see its log")
@@ -107,6 +115,17 @@ async def websocket_metrics(request: Request) -> Response:
     return JSONResponse(report)
 
 
+async def stream_ticket(request: Request) -> Response:
+    """``POST /api/stream-tickets`` (key in a header): a single-use ticket for one stream,
+    so the key itself never goes into a URL (``/ws/events/RUN?ticket=``,
+    ``/sse/events?runId=RUN&ticket=``)."""
+    services = _services(request)
+    headers = request.headers
+    presented = presented_key(headers.get("authorization"), headers.get("x-api-key"))
+    ticket = await anyio.to_thread.run_sync(services.keys.issue_ticket, presented)
+    return JSONResponse({"ticket": ticket, "expiresInS": TICKET_TTL_S}, status_code=201)
+
+
 # --- the app and its server --------------------------------------------------------------
 
 
@@ -118,10 +137,15 @@ def create_app(settings: Settings) -> Starlette:
     hub = Hub(
         aclient, block_ms=settings.gateway.read_block_ms,
         queue_events=settings.gateway.queue_events,
+        replay_max_events=settings.gateway.replay_max_events,
     )  # fmt: skip
+    key_store = KeyStore(client)
+    guard = KeyGuard(
+        key_store, settings.gateway.connections_per_key, settings.gateway.key_check_interval_s
+    )
     services = Services(
-        settings=settings, client=aclient, sync_client=client, keys=KeyStore(client),
-        shutdown=Shutdown(), metrics=Metrics(), hub=hub,
+        settings=settings, client=aclient, sync_client=client, keys=key_store,
+        shutdown=Shutdown(), metrics=Metrics(), hub=hub, guard=guard,
     )  # fmt: skip
     publisher = Publisher(services)
 
@@ -129,10 +153,12 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await hub.start()
         publisher.start()
+        revocations = asyncio.create_task(guard.run(services.shutdown.is_set))
         try:
             yield
         finally:
             services.shutdown.set()
+            revocations.cancel()
             await publisher.stop()
             await hub.stop()
             await redisconn.close_async(aclient)
@@ -154,14 +180,18 @@ def create_app(settings: Settings) -> Starlette:
             WebSocketRoute(GATEWAY_WS_PATH, ws_v1),
             WebSocketRoute(GATEWAY_RUN_WS_PATH + "/{run_id}", ws_events),
             Route("/api/websocket-metrics", websocket_metrics, methods=["GET"]),
+            Route("/api/stream-tickets", stream_ticket, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *dashboard.routes(),
         ],
         exception_handlers={404: not_found, Exception: handle},
         lifespan=lifespan,
     )
-    for kind in (AuthError, NotFoundError, UsageError, InfrastructureError, redis.RedisError):
+    for kind in (
+        AuthError, NotFoundError, UsageError, RateLimited, InfrastructureError, redis.RedisError
+    ):  # fmt: skip
         app.add_exception_handler(kind, handle)
     app.add_middleware(RunLogContext)
     app.state.services = services

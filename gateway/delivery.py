@@ -35,7 +35,7 @@ async def pump(conn: Connection, sid: str, sub: Subscription, request: Subscribe
         if request.batch is None:
             async for item in sub.frames():
                 if isinstance(item, Gap):
-                    await conn.send(gap_frame(item.after, item.first_available, sid))
+                    await conn.send(gap_frame(item.after, item.first_available, sid, item.capped))
                 else:
                     await conn.send(item.wire, item.entry.run_id, 1)
                     sub.delivered_id = item.id
@@ -72,21 +72,21 @@ async def pump_batches(
                 item = upcoming.result()
                 upcoming = asyncio.ensure_future(anext(frames))
                 if isinstance(item, Gap):
-                    await conn.send(gap_frame(item.after, item.first_available, sid))
+                    await conn.send(gap_frame(item.after, item.first_available, sid, item.capped))
                     continue
                 if not batch:
                     deadline = loop.time() + window_ms / 1000
                 batch.append(item)
             if batch and (len(batch) >= size or loop.time() >= deadline):
-                await send_batch(conn, batch)
+                await send_batch(conn, batch, sid)
                 sub.delivered_id = batch[-1].id
                 batch = []
     finally:
         await finish(upcoming, frames)
 
 
-async def send_batch(conn: Connection, batch: list[Frame]) -> None:
-    text = batch_frame([f.wire for f in batch])
+async def send_batch(conn: Connection, batch: list[Frame], sid: str | None = None) -> None:
+    text = batch_frame([f.wire for f in batch], sid)
     await conn.send(text, batch[0].entry.run_id if len(batch) == 1 else "", len(batch))
     if len(batch) > 1:
         # Per-run traffic for a mixed batch, counted by events (bytes by share).

@@ -31,7 +31,7 @@ from typing import Any
 import redis
 import redis.asyncio as aredis
 
-from gateway.streams import Entry, Gap, StreamReader
+from gateway.streams import Entry, Gap, StreamReader, capped_cursor, capped_start
 from testfleet import keys, logs
 from testfleet.backoff import Backoff
 from testfleet.events import id_tuple
@@ -137,10 +137,16 @@ class Subscription:
         ``redis.RedisError`` when the history cannot be read.
         """
         if self.after is not None:
-            reader = StreamReader(self._hub.client, self.replay_stream, after=self.after)
+            client, stream = self._hub.client, self.replay_stream
+            reader = StreamReader(client, stream, after=self.after)
             gap = await reader.gap()
             if gap is not None:
                 yield gap
+            capped = await capped_start(client, stream, self.after, self._hub.replay_max_events)
+            if capped is not None:
+                # Bounded work per subscription: the newest entries only, after a notice.
+                yield capped
+                reader = StreamReader(client, stream, after=capped_cursor(capped.first_available))
             while True:
                 entries = await reader.read(None)
                 if not entries:
@@ -186,8 +192,17 @@ class Subscription:
 class Hub:
     """The process's single reader of ``tf:events`` and its subscribers."""
 
-    def __init__(self, client: aredis.Redis, *, block_ms: int, queue_events: int) -> None:
+    def __init__(
+        self,
+        client: aredis.Redis,
+        *,
+        block_ms: int,
+        queue_events: int,
+        replay_max_events: int = 10_000,
+    ) -> None:
         self.client = client
+        self.replay_max_events = replay_max_events
+        """Entries one subscription's replay may read (``gateway.replay_max_events``)."""
         self._block_ms = max(1, block_ms)
         self._queue_events = queue_events
         self._by_run: dict[str, set[Subscription]] = {}

@@ -348,25 +348,43 @@ def matcher(channel: str, filters: dict[str, Any], project: str) -> Callable[[Fr
     return match
 
 
-def batch_frame(wires: list[str]) -> str:
-    """``{"type":"batch","count","timestamp","events"}`` from events' shared wire text."""
+def batch_frame(wires: list[str], subscription_id: str | None = None) -> str:
+    """``{"type":"batch","subscriptionId"?,"count","timestamp","events"}`` from events'
+    shared wire text; the subscription id tells a client with several subscriptions
+    which one the events are for (and so which resume cursor they move)."""
     now_ms = int(time.time() * 1000)
+    sid = f'"subscriptionId":"{subscription_id}",' if subscription_id else ""
     return (
-        f'{{"type":"batch","count":{len(wires)},"timestamp":{now_ms},"events":['
+        f'{{"type":"batch",{sid}"count":{len(wires)},"timestamp":{now_ms},"events":['
         + ",".join(wires)
         + "]}"
     )
 
 
-def gap_frame(after: str, first_available: str, subscription_id: str | None = None) -> str:
-    """The explicit notice that events after ``after`` were trimmed away."""
+def gap_frame(
+    after: str, first_available: str, subscription_id: str | None = None, capped: bool = False
+) -> str:
+    """The explicit notice that events after ``after`` were trimmed away, or left out of a
+    replay longer than ``gateway.replay_max_events`` (``capped``)."""
     message: dict[str, Any] = {"type": "gap"}
     if subscription_id is not None:
         message["subscriptionId"] = subscription_id
-    message["payload"] = {
+    message["payload"] = gap_payload(after, first_available, capped)
+    return dumps(message)
+
+
+def gap_payload(after: str, first_available: str, capped: bool) -> dict[str, Any]:
+    """What a ``gap`` notice says (WebSocket and SSE alike)."""
+    why = (
+        "were more than a replay may send (TESTFLEET_GATEWAY__REPLAY_MAX_EVENTS); only the "
+        "newest are replayed"
+        if capped
+        else "were trimmed"
+    )
+    return {
         "lastEventId": after,
         "firstAvailableId": first_available,
-        "message": "events after lastEventId were trimmed; delivery continues from "
+        "reason": "replay_capped" if capped else "trimmed",
+        "message": f"events after lastEventId {why}; delivery continues from "
         "firstAvailableId (fetch the run's state over the API)",
     }
-    return dumps(message)

@@ -13,6 +13,7 @@ import redis.asyncio as aredis
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.hub import Hub
+from gateway.keyguard import KeyGuard
 from testfleet.auth import ApiKey, KeyStore
 from testfleet.errors import ForbiddenError
 from testfleet.settings import Settings
@@ -124,9 +125,9 @@ class Services:
     shutdown: Shutdown
     metrics: Metrics
     hub: Hub
+    guard: KeyGuard
+    """Open streams per API key: the per-key limit, and closing a revoked key's streams."""
     traffic: Traffic = field(default_factory=Traffic)
-    per_key: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    """Open WebSockets per API key id."""
     sockets: set[Any] = field(default_factory=set)
     """Open WebSocket connections (closed with 1001 at shutdown)."""
 
@@ -135,9 +136,15 @@ class Services:
         """The run store's reads: who owns a run, whether it is over."""
         return AsyncRunReader(self.client)
 
-    async def verify(self, presented: str | None, scope: str | None = None) -> ApiKey:
-        """The key's record (``AuthError`` if invalid, ``ForbiddenError`` without ``scope``)."""
-        key = await anyio.to_thread.run_sync(self.keys.verify, presented)
+    async def verify(
+        self, presented: str | None, scope: str | None = None, *, stream: bool = False
+    ) -> ApiKey:
+        """The key's record (``AuthError`` if invalid, ``ForbiddenError`` without ``scope``).
+
+        ``stream``: a stream ticket (``tft_...``, taken now) is accepted for the key too.
+        """
+        check = self.keys.verify_stream if stream else self.keys.verify
+        key = await anyio.to_thread.run_sync(check, presented)
         if scope is not None and not key.allows(scope):
             raise ForbiddenError(
                 f"this API key (id {key.id}) lacks the {scope} scope; create one that has it: "

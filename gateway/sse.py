@@ -1,9 +1,12 @@
 """The streaming gateway: a run's events from Redis to clients over Server-Sent Events.
 
 ``GET /sse/events?runId=ID[&types=t1,t2][&follow=1]`` with an API key
-(``Authorization: Bearer KEY``, ``X-API-Key: KEY`` or ``?token=KEY``, scope
-``test:read``; the run must belong to the key's project, else 404). Each event
-is one SSE message::
+(``Authorization: Bearer KEY``, ``X-API-Key: KEY``, a single-use stream ticket
+``?ticket=`` from ``POST /api/stream-tickets``, or ``?token=KEY``; scope
+``test:read``; the run must belong to the key's project, else 404). A key holds at
+most ``gateway.connections_per_key`` streams (429 past it); when it is revoked,
+its streams end with an ``event: error`` (``AUTH_FAILED``). Each event is one SSE
+message::
 
     id: 1732233600000-0
     event: test_progress
@@ -56,11 +59,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.hub import Frame, Subscription, finish
+from gateway.keyguard import StreamHandle
+from gateway.protocol import gap_payload
 from gateway.services import Services, Shutdown
 from gateway.streams import START, Gap
 from testfleet import keys, logs
 from testfleet.auth import presented_key
-from testfleet.errors import NotFoundError, UsageError
+from testfleet.errors import NotFoundError, RateLimited, UsageError
 from testfleet.events import TYPE_CHANNEL, is_stream_id
 
 log = logs.get_logger(__name__)
@@ -129,10 +134,7 @@ def _message(frame: Frame) -> str:
 
 
 def _gap(gap: Gap) -> str:
-    notice = {"type": "gap", "payload": {
-        "lastEventId": gap.after, "firstAvailableId": gap.first_available,
-        "message": "events after lastEventId were trimmed; the stream continues from "
-                   "firstAvailableId (fetch the run's state over the API)"}}  # fmt: skip
+    notice = {"type": "gap", "payload": gap_payload(gap.after, gap.first_available, gap.capped)}
     return f"event: gap\ndata: {json.dumps(notice, separators=(',', ':'))}\n\n"
 
 
@@ -142,16 +144,19 @@ async def _events(
     types: frozenset[str] | None,
     follow: bool,
     completed: bool,
+    held: tuple[StreamHandle, asyncio.Event],
 ) -> AsyncIterator[str]:
     """The SSE body: a gap notice if any, the events after the cursor, pings; ends after
-    ``run_completed`` unless ``follow``."""
+    ``run_completed`` unless ``follow``, or with an ``error`` event when the key is revoked."""
     ping_s = services.settings.gateway.sse_ping_s
     metrics = services.metrics
     metrics.clients.inc()
     metrics.connections.inc()
     services.traffic.clients["sse"] += 1
+    handle, revoked = held
     frames = sub.frames()
     upcoming: asyncio.Task[Frame | Gap] = asyncio.ensure_future(anext(frames))
+    revocation = asyncio.ensure_future(revoked.wait())
     try:
         yield f"retry: {RETRY_MS}\n\n"
         last_write = time.monotonic()
@@ -159,7 +164,12 @@ async def _events(
             # A completed run has nothing more to come: end once its history is sent.
             idle_end = completed and not follow
             wait_s = 0.05 if idle_end else max(0.0, last_write + ping_s - time.monotonic())
-            done, _ = await asyncio.wait({upcoming}, timeout=wait_s)
+            done, _ = await asyncio.wait(
+                {upcoming, revocation}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if revocation in done:
+                yield _REVOKED
+                return
             if not done:
                 if idle_end and sub.live and not sub.queued:
                     return
@@ -182,12 +192,8 @@ async def _events(
                 yield _gap(item)
                 continue
             if types is None or item.entry.type in types:
-                text = _message(item)
-                metrics.events.labels("sse").inc()
-                metrics.bytes.labels("sse").inc(len(text))
-                services.traffic.sent(item.entry.run_id, 1, len(text))
                 last_write = time.monotonic()
-                yield text
+                yield _counted(services, item)
             if item.entry.type == "run_completed":
                 completed = True
                 if not follow:
@@ -195,9 +201,25 @@ async def _events(
     finally:
         # Bookkeeping first: under an anyio cancel scope every await below raises again.
         sub.close()
+        handle.release()
+        revocation.cancel()
         services.traffic.clients["sse"] -= 1
         metrics.clients.dec()
         await finish(upcoming, frames)
+
+
+def _counted(services: Services, frame: Frame) -> str:
+    """The SSE message of ``frame``, counted as sent."""
+    text = _message(frame)
+    services.metrics.events.labels("sse").inc()
+    services.metrics.bytes.labels("sse").inc(len(text))
+    services.traffic.sent(frame.entry.run_id, 1, len(text))
+    return text
+
+
+_REVOKED = "event: error\ndata: " + json.dumps({"type": "error", "payload": {
+    "code": "AUTH_FAILED", "message": "this API key was revoked; its streams are closed"}},
+    separators=(",", ":")) + "\n\n"  # fmt: skip
 
 
 def _types(raw: str | None) -> frozenset[str] | None:
@@ -217,11 +239,13 @@ async def sse_events(request: Request) -> Response:
     """``GET /sse/events?runId=..``: one run's events as Server-Sent Events."""
     services: Services = request.app.state.services
     headers = request.headers
-    presented = presented_key(
-        headers.get("authorization"), headers.get("x-api-key"), request.query_params.get("token")
-    )
-    key = await services.verify(presented, "test:read")
     params = request.query_params
+    presented = presented_key(
+        headers.get("authorization"),
+        headers.get("x-api-key"),
+        params.get("ticket") or params.get("token"),
+    )
+    key = await services.verify(presented, "test:read", stream=True)
     run_id = params.get("runId") or params.get("run_id")
     if not run_id:
         raise UsageError("runId is required: GET /sse/events?runId=<run id>")
@@ -236,6 +260,19 @@ async def sse_events(request: Request) -> Response:
         # Another project's run is indistinguishable from a missing one.
         raise NotFoundError(f"run {run_id} does not exist in project {key.project} (or expired)")
     owner = key.project
+    revoked = asyncio.Event()
+
+    async def close() -> None:
+        revoked.set()
+
+    handle = services.guard.open(key.id, close)
+    if handle is None:
+        limit = services.settings.gateway.connections_per_key
+        raise RateLimited(
+            f"this API key already holds {limit} streams on this gateway; close one first "
+            "(or raise TESTFLEET_GATEWAY__CONNECTIONS_PER_KEY)",
+            retry_after_s=RETRY_MS / 1000,
+        )
     log.info("SSE client (key %s) follows run %s after %s", key.id, run_id, after)
     sub = services.hub.subscribe(
         lambda frame: frame.entry.run_id == run_id and frame.entry.project == owner,
@@ -243,6 +280,6 @@ async def sse_events(request: Request) -> Response:
     )  # fmt: skip
     body = _events(
         services, sub, types, follow=params.get("follow", "").lower() in _TRUE,
-        completed=head.finishedMs is not None,
+        completed=head.finishedMs is not None, held=(handle, revoked),
     )  # fmt: skip
     return EventStreamResponse(body, services.shutdown)

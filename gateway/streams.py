@@ -66,6 +66,9 @@ class Gap:
     """The cursor the reader resumed from."""
     first_available: str
     """The oldest entry still on the stream: the reader continues from there."""
+    capped: bool = False
+    """False: trimmed away by the stream's cap. True: left out because a replay may read at
+    most ``gateway.replay_max_events`` entries (the newest of them are replayed)."""
 
 
 class StreamReader:
@@ -128,6 +131,33 @@ class StreamReader:
         if entries:
             self._cursor = entries[-1].id
         return entries
+
+
+async def capped_start(client: aredis.Redis, stream: str, after: str, limit: int) -> Gap | None:
+    """Where a replay after ``after`` starts so that it reads at most ``limit`` entries.
+
+    None when there are no more than ``limit`` after ``after``; else a capped ``Gap``
+    whose ``first_available`` is the oldest of the newest ``limit`` entries (start after
+    the entry just before it: ``capped_cursor``). Reads at most ``limit + 1`` entries.
+    """
+    try:
+        info: dict[str, Any] = await client.xinfo_stream(stream)
+    except ResponseError:  # no such stream (yet)
+        return None
+    if int(info.get("length", 0)) <= limit:
+        return None
+    newest = cast(
+        list[Any], await client.xrevrange(stream, max="+", min=f"({after}", count=limit + 1)
+    )
+    if len(newest) <= limit:
+        return None
+    return Gap(after=after, first_available=str(newest[-2][0]), capped=True)
+
+
+def capped_cursor(first_available: str) -> str:
+    """The cursor just before ``first_available`` (stream ids are ``<ms>-<seq>``)."""
+    ms, seq = id_tuple(first_available)
+    return f"{ms}-{seq - 1}" if seq > 0 else f"{ms - 1}-{2**64 - 1}"
 
 
 def _entries_of(reply: Any, stream: str) -> list[Entry]:

@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket
 
 from gateway.delivery import pump
 from gateway.hub import Subscription
+from gateway.keyguard import StreamHandle
 from gateway.protocol import (
     CHANNEL_SCOPE,
     CLOSE_AUTH_FAILED,
@@ -44,7 +45,7 @@ from gateway.protocol import (
     subscribe_request,
 )
 from gateway.services import Services
-from testfleet import logs
+from testfleet import keys, logs
 from testfleet.auth import ApiKey
 from testfleet.errors import AuthError
 
@@ -90,6 +91,7 @@ class Connection:
         self._pumps: dict[str, tuple[Subscription, asyncio.Task[None]]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._limiter = RateLimiter(self.settings.messages_per_minute)
+        self._held: StreamHandle | None = None
 
     # --- sending ---------------------------------------------------------------------
 
@@ -158,8 +160,8 @@ class Connection:
             services.sockets.discard(self)
             services.traffic.clients[self.transport] -= 1
             services.metrics.ws_clients.dec()
-            if self.key is not None:
-                services.per_key[self.key.id] -= 1
+            if self._held is not None:
+                self._held.release()
 
     async def _watch_shutdown(self) -> None:
         await self.services.shutdown.wait()
@@ -251,7 +253,7 @@ class Connection:
                     close=CLOSE_AUTH_FAILED,
                 )  # fmt: skip
             try:
-                key = await self.services.verify(auth_key(message))
+                key = await self.services.verify(auth_key(message), stream=True)
             except AuthError as exc:
                 raise ProtocolError("AUTH_FAILED", str(exc), close=CLOSE_AUTH_FAILED) from exc
         except ProtocolError as error:
@@ -259,19 +261,9 @@ class Connection:
                 error.close = CLOSE_AUTH_FAILED
             await self.fail(error, request_id)
             return False
-        limit = self.settings.connections_per_key
-        if self.services.per_key[key.id] >= limit:
-            await self.fail(
-                ProtocolError(
-                    "CONNECTION_LIMIT_EXCEEDED",
-                    f"this API key already holds {limit} connections; close one first",
-                    close=CLOSE_POLICY,
-                ),
-                request_id,
-            )
+        if not self.hold(key):
+            await self.fail(connection_limit(self.settings.connections_per_key), request_id)
             return False
-        self.key = key
-        self.services.per_key[key.id] += 1
         await self.send(
             dumps({"type": "auth_response", "id": request_id, "payload": {
                 "success": True,
@@ -283,6 +275,23 @@ class Connection:
                     "maxMessageBytes": self.settings.max_frame_bytes}}}})
         )  # fmt: skip
         return True
+
+    def hold(self, key: ApiKey) -> bool:
+        """Count this connection against ``key``'s streams; False when it holds its limit."""
+        self._held = self.services.guard.open(key.id, self._revoked)
+        if self._held is None:
+            return False
+        self.key = key
+        return True
+
+    async def _revoked(self) -> None:
+        await self.fail(
+            ProtocolError(
+                "AUTH_FAILED",
+                "this API key was revoked; its streams are closed",
+                close=CLOSE_AUTH_FAILED,
+            )
+        )
 
     async def _handle(self, message: Message) -> None:
         if message.type == "subscribe":
@@ -336,12 +345,15 @@ class Connection:
         """Register ``request`` with the hub and start its pump; returns its subscription id.
 
         The confirmation is queued on the connection's lock before the pump's
-        first frame, so it always arrives first.
+        first frame, so it always arrives first. A subscription to one run replays
+        from that run's own stream (not the whole fleet's).
         """
         assert self.key is not None
         runs = request.filters.get("runIds")
         run_id = next(iter(runs)) if runs is not None and len(runs) == 1 else None
         after = request.since or ("0-0" if request.include_history else None)
+        if runs is not None and len(runs) == 1 and not replay:
+            replay = {"replay_stream": keys.run_events(next(iter(runs)))}
         sub = self.services.hub.subscribe(
             matcher(request.channel, request.filters, self.key.project),
             run_id=run_id,
@@ -389,6 +401,17 @@ class Connection:
                 dumps({"type": "subscription_confirmed", "id": request_id, "payload": confirmed})
             )
         await pump(self, sid, sub, request)
+
+
+def connection_limit(limit: int) -> ProtocolError:
+    """The error (and close) of a stream past its key's ``connections_per_key``."""
+    return ProtocolError(
+        "CONNECTION_LIMIT_EXCEEDED",
+        f"this API key already holds {limit} streams on this gateway; close one first "
+        "(or raise TESTFLEET_GATEWAY__CONNECTIONS_PER_KEY)",
+        close=CLOSE_POLICY,
+        details={"limit": limit},
+    )
 
 
 def _now_ms() -> int:

@@ -1,4 +1,8 @@
-"""``/ws/events/{run_id}?token=&filter=<json>&batch_size=50&poll_interval=100``.
+"""``/ws/events/{run_id}?ticket=&filter=<json>&batch_size=50&poll_interval=100``.
+
+The key comes as a header, or as a single-use stream ticket (``?ticket=``, from
+``POST /api/stream-tickets``) so that no key sits in a URL; ``?token=KEY`` still
+works (``testfleet.logs`` masks it in every log line).
 
 The simple stream for dashboards and scripts: one run's events, batches only,
 configured by the query string, no handshake. It is a ``Connection`` whose
@@ -26,7 +30,7 @@ from gateway.protocol import (
     validate_filters,
 )
 from gateway.services import Services
-from gateway.ws import Connection
+from gateway.ws import Connection, connection_limit
 from testfleet import keys
 from testfleet.auth import presented_key
 from testfleet.errors import AuthError
@@ -69,9 +73,11 @@ class RunStream(Connection):
         headers = self.ws.headers
         try:
             presented = presented_key(
-                headers.get("authorization"), headers.get("x-api-key"), params.get("token")
+                headers.get("authorization"),
+                headers.get("x-api-key"),
+                params.get("ticket") or params.get("token"),
             )
-            key = await self.services.verify(presented, "test:read")
+            key = await self.services.verify(presented, "test:read", stream=True)
         except AuthError as exc:
             raise ProtocolError("AUTH_FAILED", str(exc), close=CLOSE_AUTH_FAILED) from exc
         head = await self.services.runs.head(self.run_id)
@@ -103,8 +109,8 @@ class RunStream(Connection):
             size=_bounded(params.get("batch_size"), "batch_size", 1, MAX_BATCH_SIZE, 50),
             window_ms=_bounded(params.get("poll_interval"), "poll_interval", 0, MAX_WINDOW_MS, 100),
         )
-        self.key = key
-        self.services.per_key[key.id] += 1
+        if not self.hold(key):
+            raise connection_limit(self.services.settings.gateway.connections_per_key)
         return SubscribeRequest("test_execution", filters, after, False, batch), after
 
 

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -33,10 +35,12 @@ from orchestrator.api_errors import ErrorBody, install_error_handlers
 from orchestrator.api_middleware import BodyLimit, RequestMetrics
 from orchestrator.api_services import ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
+from orchestrator.quotas import Quotas
 from testfleet import logs, redisconn
-from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts import open_store
 from testfleet.auth import KeyStore
-from testfleet.constants import API_PREFIX
+from testfleet.constants import API_PREFIX, origin
+from testfleet.fleetmetrics.export import FleetCollector
 from testfleet.logs import RunLogContext
 from testfleet.settings import Settings
 from testfleet.store import RunStore
@@ -45,19 +49,30 @@ __all__ = ["API_PREFIX", "create_app", "main"]
 
 log = logs.get_logger(__name__)
 
+PLANNER_THREADS = 2
+"""Submissions validated and planned at once (CPU-bound: more would only share the GIL)."""
+GENERATOR_THREADS = 4
+"""``POST /generate`` requests waiting for the model at once (the rest queue)."""
+
 
 def create_app(settings: Settings) -> FastAPI:
     """The API as an ASGI app; its Redis and broker connections close at shutdown."""
     client = redisconn.connect(settings.redis)
     metrics = ApiMetrics()
+    # The fleet's figures (queue, workers, Grid, durations, pool, AI) are exported here:
+    # one scrape target for the whole fleet (testfleet.fleetmetrics says why).
+    metrics.registry.register(FleetCollector(client, settings))
     services = Services(
         settings=settings,
         client=client,
         store=RunStore(client, settings, source=f"api@{socket.gethostname()}"),
         keys=KeyStore(client),
         dispatcher=Dispatcher(settings),
-        artifacts=ArtifactStore(settings.paths.artifacts),
+        artifacts=open_store(settings),
         metrics=metrics,
+        quotas=Quotas(client, settings.limits),
+        planner=ThreadPoolExecutor(PLANNER_THREADS, thread_name_prefix="plan"),
+        generator=ThreadPoolExecutor(GENERATOR_THREADS, thread_name_prefix="generate"),
     )
 
     @asynccontextmanager
@@ -65,7 +80,10 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            services.planner.shutdown(wait=False, cancel_futures=True)
+            services.generator.shutdown(wait=False, cancel_futures=True)
             services.dispatcher.close()
+            services.artifacts.close()
             client.close()
 
     app = FastAPI(
@@ -95,7 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     def prometheus() -> Response:
-        """Prometheus metrics."""
+        """Prometheus metrics: the API's own and the fleet's (``testfleet_*``)."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # Routers of /api/v1. Each guards its routes with a key dependency from
@@ -105,6 +123,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_fleet.router)
     app.include_router(routes_generate.router)
 
+    # The gateway's dashboard page downloads reports from here with the key in a header.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[origin(settings.gateway_url)],
+        allow_methods=["GET"],
+        allow_headers=["Authorization", "X-API-Key"],
+        max_age=600,
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(RunLogContext)

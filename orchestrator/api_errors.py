@@ -8,6 +8,7 @@ and redis errors are translated in one place: ``error_response``.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from testfleet import logs
-from testfleet.errors import SuiteError, TestfleetError, http_status
+from testfleet.errors import RateLimited, SuiteError, TestfleetError, http_status
 
 log = logs.get_logger(__name__)
 
@@ -78,9 +79,14 @@ ERROR_RESPONSES = _documented(
 )
 """The error answers every ``/api/v1`` route may give (documented in the OpenAPI)."""
 SUBMIT_ERRORS = _documented(
-    (413, "The body is larger than settings.api.max_body_bytes"),
+    (
+        413,
+        "The body is larger than settings.api.max_body_bytes, or the run is over a limit "
+        "(the message names the TESTFLEET_LIMITS__ setting)",
+    ),
     (415, "The Content-Type is not accepted"),
     (422, "The request or the suites are invalid; problems lists each"),
+    (429, "The project is over a quota (submissions per minute, cases queued); see Retry-After"),
 )
 """The error answers a route taking a body adds."""
 
@@ -101,6 +107,10 @@ def error_response(exc: Exception) -> JSONResponse:
         message = f"{n} problem(s) in the submitted suites; fix them and submit again"
         return error(422, "invalid_suite", message, [api_wording(p) for p in exc.problems])
     known = http_status(exc)
+    if isinstance(exc, RateLimited):
+        answer = error(*known or (429, "rate_limited"), str(exc))
+        answer.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return answer
     if known is not None:
         return error(*known, str(exc))
     if isinstance(exc, redis.RedisError):

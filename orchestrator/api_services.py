@@ -6,6 +6,7 @@ Built once by ``create_app`` and kept on ``app.state``; routes reach it with
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import cast
 
@@ -14,6 +15,7 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from orchestrator.dispatch import Dispatcher
+from orchestrator.quotas import Quotas
 from testfleet.artifacts import ArtifactStore
 from testfleet.auth import KeyStore
 from testfleet.settings import Settings
@@ -58,6 +60,14 @@ class Services:
     dispatcher: Dispatcher
     artifacts: ArtifactStore
     metrics: ApiMetrics
+    quotas: Quotas
+    planner: Executor
+    """Where submissions are parsed, validated and planned: a few threads of their own, so
+    CPU-heavy submissions queue behind each other, never in front of authentication or
+    reads (which run in the server's threadpool)."""
+    generator: Executor
+    """Where ``POST /generate`` waits for the model (up to minutes): threads of its own for
+    the same reason."""
 
 
 def services(request: Request) -> Services:

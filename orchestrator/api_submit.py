@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-import yaml
 from pydantic import ValidationError
 
 from orchestrator.api_errors import ApiError
@@ -24,20 +23,26 @@ from orchestrator.api_services import Services
 from orchestrator.dispatch import plan_run
 from testfleet import logs
 from testfleet.auth import ApiKey
-from testfleet.constants import API_PREFIX, GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH
+from testfleet.constants import (
+    API_PREFIX,
+    GATEWAY_RUN_WS_PATH,
+    GATEWAY_SSE_PATH,
+    dashboard_url,
+)
 from testfleet.errors import InfrastructureError, SuiteError, TestfleetError, UsageError
 from testfleet.events import Event
+from testfleet.limits import LimitSettings, RunLimits
 from testfleet.loader import load_document
+from testfleet.payloads import CaseEntry, RunStarted
 from testfleet.results import CaseResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
+from testfleet.yamltext import parse_yaml
 
 log = logs.get_logger(__name__)
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 """Content types taken as one suite's text."""
-_MAX_DOCUMENT_NODES = 200_000
-"""A suite document expanding (through YAML aliases) to more nodes is refused."""
 
 
 @dataclass
@@ -121,46 +126,17 @@ def _envelope(document: dict[str, Any]) -> Submission:
     )
 
 
-def _parse_yaml(text: str, source: str) -> Any:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        document = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SuiteError([f"{source}: not valid YAML or JSON{where}: {problem}"]) from None
-    except RecursionError:
-        raise SuiteError([f"{source}: nested too deeply to be a suite"]) from None
-    if _expanded_nodes(document, {}) > _MAX_DOCUMENT_NODES:
-        raise SuiteError(
-            [f"{source}: expands to more than {_MAX_DOCUMENT_NODES} values (YAML aliases?)"]
-        )
-    return document
-
-
-def _expanded_nodes(node: Any, memo: dict[int, int]) -> int:
-    """How many values ``node`` is once YAML aliases are copied out (memoised: linear)."""
-    if not isinstance(node, dict | list):
-        return 1
-    known = memo.get(id(node))
-    if known is not None:
-        return known
-    children = node.values() if isinstance(node, dict) else node
-    total = 1 + sum(_expanded_nodes(child, memo) for child in children)
-    memo[id(node)] = total
-    return total
-
-
-def load_suites(submission: Submission) -> list[Suite]:
-    """Every suite validated; ``SuiteError`` with every problem of every suite."""
+def load_suites(submission: Submission, limits: LimitSettings) -> list[Suite]:
+    """Every suite validated within ``limits``; ``SuiteError`` with every problem of every
+    suite, ``LimitError`` when the run as a whole is too big."""
     suites: list[Suite] = []
     problems: list[str] = []
     named: dict[str, str] = {}
+    run_limits = RunLimits(limits)
     for source, raw in submission.documents:
         try:
-            document = _parse_yaml(raw, source) if isinstance(raw, str) else raw
-            suite = load_document(document, submission.variables, source)
+            document = parse_yaml(raw, limits, source) if isinstance(raw, str) else raw
+            suite = load_document(document, submission.variables, source, limits=run_limits)
         except SuiteError as exc:
             problems += exc.problems
             continue
@@ -195,34 +171,41 @@ def run_links(settings: Settings, run_id: str) -> RunLinks:
         websocket=f"{ws}{GATEWAY_RUN_WS_PATH}/{run_id}",
         report=f"{base}/report.html",
         junit=f"{base}/junit.xml",
+        dashboard=dashboard_url(gateway, run_id),
     )
 
 
 def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmitted:
-    """Validate, record and queue a submission as a run of ``key``'s project."""
-    suites = load_suites(submission)
+    """Validate, record and queue a submission as a run of ``key``'s project, within the
+    fleet's limits and the project's quotas (``orchestrator.quotas``)."""
+    quotas = services.quotas
+    quotas.check_rate(key)
+    suites = load_suites(submission, services.settings.limits)
     run_id = new_run_id()
     name = submission.name or ", ".join(s.name for s in suites)[:200]
     record, cases, specs = plan_run(
         run_id, key.project, suites, submission.tags, name, submitted_by=key.id
     )
+    quotas.check_priority(key, cases)
+    quotas.check_queue(key, len(cases))
     started = Event(
         type="run_started",
         run_id=run_id,
         project_id=key.project,
         correlation_id=run_id,
         source=services.store.source,
-        payload={
-            "runId": run_id,
-            "name": name,
-            "total": record.total,
-            "suites": record.suites,
-            "tags": record.tags,
-            "tests": [_test_entry(c) for c in cases],
-        },
+        payload=RunStarted(
+            runId=run_id,
+            name=name,
+            total=record.total,
+            suites=record.suites,
+            tags=record.tags,
+            tests=[_test_entry(c) for c in cases],
+        ).dump(),
     )
     store = services.store
     store.create_run(record, cases, specs, started)
+    quotas.opened(key.project, run_id, record.created_ms)
     try:
         services.dispatcher.dispatch(cases)
     except InfrastructureError:
@@ -241,11 +224,8 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
     )
 
 
-def _test_entry(case: CaseResult) -> dict[str, Any]:
-    return {
-        "testId": case.case_id,
-        "name": case.name,
-        "suite": case.suite,
-        "tags": case.tags,
-        "priority": case.priority,
-    }
+def _test_entry(case: CaseResult) -> CaseEntry:
+    return CaseEntry(
+        testId=case.case_id, name=case.name, suite=case.suite, tags=case.tags,
+        priority=case.priority,
+    )  # fmt: skip

@@ -20,8 +20,10 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from testfleet import logs
+from testfleet.constants import dashboard_url
 from testfleet.errors import SuiteError, TestfleetError, UsageError
 from testfleet.settings import Settings
 
@@ -31,7 +33,8 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    # The message is often the server's text: printed as text, never as rich markup.
+    err_console.print(Text("error:", style="red"), Text(message), soft_wrap=True)
     sys.exit(code)
 
 
@@ -86,6 +89,7 @@ def up(ctx: click.Context, workers: int, browsers: int) -> None:
     if workers < 1 or browsers < 1:
         raise UsageError("--workers and --browsers must be at least 1")
     state = fleet.up(_settings(ctx), workers, browsers, say=lambda m: click.echo(f"  up  {m}"))
+    click.echo(f"dashboard: {dashboard_url(state.gateway_url)} (sign in with the admin key)")
     click.echo("testfleet is up. Run a suite: testfleet run examples/suites\nadmin key:")
     click.echo(state.admin_key)
 
@@ -110,13 +114,15 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from orchestrator import fleet
 
     info = fleet.status(_settings(ctx))
+    if info.get("gateway_url"):
+        info["dashboard_url"] = dashboard_url(str(info["gateway_url"]))
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
     if not info["processes"]:
         click.echo("no local fleet is running: start one with `testfleet up`")
         sys.exit(EXIT_FAILED)
-    for key in ("api_url", "gateway_url", "redis_url", "grid_url", "demo_url"):
+    for key in ("api_url", "gateway_url", "dashboard_url", "redis_url", "grid_url", "demo_url"):
         click.echo(f"{key:<12} {info[key]}")
     grid = info["grid"]
     click.echo(
@@ -134,11 +140,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-def validate(paths: tuple[str, ...]) -> None:
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
     """Check suite files (or directories of them) and print every problem."""
     from testfleet.loader import load_paths
 
-    suites = load_paths(paths, os.environ)
+    suites = load_paths(paths, os.environ, _settings(ctx).limits)
     tests = sum(len(s.tests) for s in suites)
     click.echo(f"ok: {len(suites)} suite(s), {tests} test(s)")
 
@@ -197,7 +204,7 @@ def run(
     from orchestrator import runner
     from testfleet.loader import load_paths
 
-    suites = load_paths(paths, os.environ)
+    suites = load_paths(paths, os.environ, _settings(ctx).limits)
     target = runner.Target.resolve(_settings(ctx), server, api_key)
     tag_set = {t.strip() for t in tags.split(",") if t.strip()}
     run_name = name or ", ".join(Path(p).name for p in paths)

@@ -26,9 +26,10 @@ from testfleet import logs, redisconn
 from testfleet.broker import migrate_legacy_names, transport_options
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, UsageError
+from testfleet.masking import Masker
 from testfleet.results import PRIORITY_LEVELS, CaseResult, RunRecord
 from testfleet.settings import Settings
-from testfleet.suite import CaseSpec, Masker, Suite
+from testfleet.suite import CaseSpec, Suite
 
 log = logs.get_logger(__name__)
 
@@ -56,18 +57,20 @@ def plan_run(
     ``tags`` keeps only tests carrying one of them (a suite's own tags count for
     each of its tests); empty keeps every test. A case's priority is its suite's
     ``priority`` when set, else the test's. Returns the record, the cases in
-    order (ids ``<run_id>-0001``, ...) and ``case id -> CaseSpec JSON`` (secrets
-    in clear: for the run store only, never served).
+    order (ids ``<run_id>-0001``, ...) and ``case id -> CaseSpec JSON`` (its own
+    test's secrets in clear: for the run store only, never served). Linear in the
+    suites' size: nothing is computed per case over the whole suite.
 
     Raises ``UsageError`` when ``tags`` matches no test, naming the tags that exist.
     """
     cases: list[CaseResult] = []
     specs: dict[str, str] = {}
     for suite in suites:
-        mask = Masker(suite.secret_values())
         for test in suite.tagged(tags):
             cid = case_id(run_id, len(cases))
             spec = CaseSpec.of(suite, test)
+            # Linear: each test is masked with its own secrets only (as its worker masks it).
+            mask = Masker(spec.secrets)
             cases.append(
                 CaseResult(
                     case_id=cid,

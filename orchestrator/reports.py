@@ -19,17 +19,18 @@ import html
 import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from testfleet.artifacts import ArtifactStore, artifact_url
-from testfleet.errors import NotFoundError, UsageError
+from testfleet.artifacts import ArtifactStore, artifact_url, names
+from testfleet.errors import TestfleetError
 from testfleet.results import GOOD_STATUSES, Analysis, CaseResult, RunResult, StepResult
 from testfleet.steplog import step_log
 
 _XML_INVALID = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_LOG_SUFFIXES = (".log", ".txt")
 _MAX_LOG_CHARS = 100_000
+_MAX_LOG_BYTES = 4 * _MAX_LOG_CHARS
+"""Bytes of a step log read for the report (UTF-8 is at most 4 bytes a character)."""
 
 
 # --- JUnit XML ---------------------------------------------------------------------------
@@ -204,20 +205,21 @@ def _duration(ms: int) -> str:
 
 
 class _Images:
-    """Screenshots inlined as data URIs; full-size views collected for the page's end."""
+    """Screenshots inlined as data URIs, read from the artifact store one at a time;
+    full-size views collected per test and written right after it (a report of many
+    tests never holds more than one test's pictures)."""
 
     def __init__(self, run_id: str, store: ArtifactStore) -> None:
         self._run_id = run_id
         self._store = store
+        self._shown = 0
         self.lightboxes: list[str] = []
 
     def _data(self, name: str) -> str | None:
         try:
-            if not self._store.exists(self._run_id, name):
-                return None
             raw = self._store.read(self._run_id, name)
-        except (NotFoundError, UsageError, OSError):
-            return None
+        except (TestfleetError, OSError):
+            return None  # missing, or the store failed: the report says "missing"
         return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
 
     def figure(self, name: str, caption: str) -> str:
@@ -226,12 +228,13 @@ class _Images:
             missing = f"{_e(caption)}: screenshot {_e(name)} missing"
             return f"<figure><figcaption>{missing}</figcaption></figure>"
         alt = _e(caption)
-        thumb = self._data(name.removesuffix(".png") + ".thumb.png")
+        thumb = self._data(names.thumbnail_name(name))
         if thumb is None:
             # One copy of the data: the image enlarges while it has focus (click it).
             img = f'<img class="zoom" tabindex="0" src="{full}" alt="{alt}">'
         else:
-            anchor = f"shot-{len(self.lightboxes) + 1}"
+            self._shown += 1
+            anchor = f"shot-{self._shown}"
             self.lightboxes.append(
                 f'<div class="lightbox" id="{anchor}"><a href="#close">'
                 f'<img src="{full}" alt="{alt} (full size)"></a></div>'
@@ -239,10 +242,20 @@ class _Images:
             img = f'<a href="#{anchor}"><img src="{thumb}" alt="{alt}"></a>'
         return f"<figure>{img}<figcaption>{alt}</figcaption></figure>"
 
+    def take_lightboxes(self) -> list[str]:
+        taken, self.lightboxes = self.lightboxes, []
+        return taken
+
 
 def html_report(run: RunResult, artifacts: ArtifactStore) -> str:
-    """The run as one self-contained HTML page: summary, per test a step timeline,
-    failures, flaky marks, screenshots inline (thumbnails opening full size) and AI findings."""
+    """The run as one self-contained HTML page (see ``iter_html_report``)."""
+    return "".join(iter_html_report(run, artifacts))
+
+
+def iter_html_report(run: RunResult, artifacts: ArtifactStore) -> Iterator[str]:
+    """The run as one self-contained HTML page, in pieces (what the API streams): summary,
+    per test a step timeline, failures, flaky marks, screenshots inline (thumbnails opening
+    full size) and AI findings. Pictures are read from the store as each test is written."""
     images = _Images(run.runId, artifacts)
     total = len(run.tests)
     tiles = [f'<div class="tile"><b>{total}</b>tests</div>']
@@ -254,7 +267,7 @@ def html_report(run: RunResult, artifacts: ArtifactStore) -> str:
             stack.append(f'<span style="flex:{n};background:var(--{_COLORS[status]})"></span>')
     finished = run.finishedMs
     took = f" · took {_duration(finished - run.createdMs)}" if finished else ""
-    parts = [
+    yield "\n".join([
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -265,19 +278,20 @@ def html_report(run: RunResult, artifacts: ArtifactStore) -> str:
         f"started {_e(_iso(run.createdMs))} UTC{_e(took)}</p>",
         f'<div class="tiles">{"".join(tiles)}</div>',
         f'<div class="stack">{"".join(stack)}</div></header><main>',
-    ]
+    ]) + "\n"  # fmt: skip
     suites: dict[str, list[CaseResult]] = {}
     for case in run.tests:
         suites.setdefault(case.suite, []).append(case)
     for suite, cases in suites.items():
         good = sum(1 for c in cases if c.status in GOOD_STATUSES)
-        parts.append(f'<h2>{_e(suite)} <span class="dim">{good}/{len(cases)} passed</span></h2>')
-        parts += [_html_case(case, images, artifacts) for case in cases]
-    parts.append("</main>")
-    parts += images.lightboxes
-    parts.append(f'<footer class="dim">generated by testfleet at {_e(_iso(_now()))} UTC')
-    parts.append("</footer></body></html>")
-    return "\n".join(parts)
+        yield f'<h2>{_e(suite)} <span class="dim">{good}/{len(cases)} passed</span></h2>\n'
+        for case in cases:
+            yield _html_case(case, images, artifacts) + "\n"
+            # The full-size views sit outside <main>'s flow: a :target lightbox is fixed.
+            yield "".join(f"{box}\n" for box in images.take_lightboxes())
+    yield "</main>\n"
+    yield f'<footer class="dim">generated by testfleet at {_e(_iso(_now()))} UTC\n'
+    yield "</footer></body></html>"
 
 
 def _now() -> int:
@@ -302,7 +316,7 @@ def _html_case(case: CaseResult, images: _Images, store: ArtifactStore) -> str:
         out.append(f'<div class="error">{_e(failure_message(case))}</div>')
     out.append(_timeline(case, images))
     shown = {s.screenshot for s in case.steps if s.screenshot}
-    extra = [a for a in case.artifacts if _is_screenshot(a) and a not in shown]
+    extra = [a for a in names.screenshots(case.artifacts) if a not in shown]
     if extra:
         figures = "".join(images.figure(a, a) for a in extra)
         out.append(f'<div class="shots">{figures}</div>')
@@ -317,13 +331,9 @@ def _html_case(case: CaseResult, images: _Images, store: ArtifactStore) -> str:
             "<table><tr><th>attempt</th><th>status</th><th>worker</th><th>time</th>"
             f"<th>error</th></tr>{rows}</table>"
         )
-    out += [_log(case.run_id, a, store) for a in case.artifacts if a.endswith(_LOG_SUFFIXES)]
+    out += [_log(case.run_id, a, store) for a in case.artifacts if names.is_log(a)]
     out.append("</div></details>")
     return "\n".join(out)
-
-
-def _is_screenshot(name: str) -> bool:
-    return name.endswith(".png") and not name.endswith(".thumb.png")
 
 
 def _timeline(case: CaseResult, images: _Images) -> str:
@@ -391,9 +401,15 @@ def _ai_finding(finding: Analysis) -> str:
 
 def _log(run_id: str, name: str, store: ArtifactStore) -> str:
     try:
-        text = store.read(run_id, name).decode("utf-8", errors="replace")
-    except (NotFoundError, UsageError, OSError):
+        with store.open_run_artifact(run_id, name) as stream:
+            raw = bytearray()
+            for chunk in stream:  # a huge log is cut, never read whole
+                raw += chunk
+                if len(raw) > _MAX_LOG_BYTES:
+                    break
+    except (TestfleetError, OSError):
         return f'<p class="dim">log {_e(name)} missing</p>'
-    if len(text) > _MAX_LOG_CHARS:
+    text = bytes(raw).decode("utf-8", errors="replace")
+    if len(text) > _MAX_LOG_CHARS or len(raw) > _MAX_LOG_BYTES:
         text = text[:_MAX_LOG_CHARS] + "\n… (truncated)"
     return f"<details><summary>{_e(name)}</summary><pre>{_e(text)}</pre></details>"

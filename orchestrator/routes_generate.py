@@ -9,6 +9,8 @@ answer is 503 saying so.
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -26,7 +28,7 @@ from testfleet.errors import InfrastructureError
 router = APIRouter(
     prefix=API_PREFIX,
     tags=["generate"],
-    responses={status: {"model": ErrorBody} for status in (400, 401, 403, 503)},
+    responses={status: {"model": ErrorBody} for status in (400, 401, 403, 429, 503)},
 )
 
 
@@ -53,15 +55,22 @@ class GenerateResponse(BaseModel):
 @router.post("/generate")
 async def generate(request: Request, body: GenerateRequest, key: WriteKey) -> GenerateResponse:
     """Ask the AI model for a test case from requirements; it is validated before it is
-    returned. 503 when the server has no OpenAI key or the model keeps failing."""
-    settings = services(request).settings
+    returned. 503 when the server has no OpenAI key or the model keeps failing; 429 past
+    the project's generations per minute or daily token budget (``TESTFLEET_LIMITS__``)."""
+    svc = services(request)
+    settings = svc.settings
     if not has_key(settings):
         raise InfrastructureError(
             "this API server has no OPENAI_API_KEY: set OPENAI_API_KEY (and OPENAI_BASE_URL for "
             "an OpenAI-compatible server) in the API's environment, or run `testfleet generate` "
             "locally with your own key"
         )
-    result = await run_in_threadpool(generate_suite, settings, body.requirements, body.url)
+    # Counted before the call (a failing model still costs), charged after it.
+    await run_in_threadpool(svc.quotas.check_generate, key)
+    work = partial(generate_suite, settings, body.requirements, body.url)
+    result = await asyncio.get_running_loop().run_in_executor(svc.generator, work)
+    used = result.usage.input_tokens + result.usage.output_tokens
+    await run_in_threadpool(svc.quotas.spent_generate, key, used)
     return GenerateResponse(
         suite=result.suite.model_dump(mode="json", exclude_none=True),
         yaml=result.yaml,

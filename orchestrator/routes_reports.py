@@ -1,35 +1,36 @@
 """A run's reports and artifacts: report.html, junit.xml, screenshots and logs.
 
-Artifact names come from the client, so ``ArtifactStore.path`` checks them:
-a name is flat (letters, digits, ``._-``), never ``..``, so it cannot leave
-the run's directory; the run itself must belong to the key's project.
+Both come from the artifact store (a local directory or S3, ``testfleet.artifacts``)
+and are streamed: an artifact in chunks as the store yields them, the HTML report
+a test at a time as it is rendered, so neither is ever held whole in the API.
+
+Artifact names come from the client, so the store checks them: a name is flat
+(letters, digits, ``._-``), never ``..``, so it cannot leave the run's artifacts;
+the run itself must belong to the key's project.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from orchestrator import reports
 from orchestrator.api_auth import ReadKey
 from orchestrator.api_errors import ERROR_RESPONSES
 from orchestrator.api_services import services
 from orchestrator.routes_runs import owned_run
+from testfleet.artifacts import media_type
 from testfleet.constants import API_PREFIX
 
 router = APIRouter(prefix=API_PREFIX, tags=["reports"], responses=ERROR_RESPONSES)
 
-_MEDIA_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".webp": "image/webp",
-    ".json": "application/json",
-    ".log": "text/plain; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".xml": "application/xml",
-}
+
+def _utf8(pieces: Iterator[str]) -> Iterator[bytes]:
+    for piece in pieces:
+        yield piece.encode("utf-8")
 
 
 @router.get(
@@ -39,11 +40,13 @@ _MEDIA_TYPES = {
     summary="HTML report",
     responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
 )
-def report_html(request: Request, run_id: str, key: ReadKey) -> HTMLResponse:
-    """The self-contained HTML report (screenshots inline). Needs ``test:read``."""
+def report_html(request: Request, run_id: str, key: ReadKey) -> StreamingResponse:
+    """The self-contained HTML report (screenshots inline), streamed as it is rendered.
+    Needs ``test:read``."""
     svc = services(request)
     run = owned_run(svc, run_id, key)
-    return HTMLResponse(reports.html_report(run, svc.artifacts))
+    pieces = reports.iter_html_report(run, svc.artifacts)
+    return StreamingResponse(_utf8(pieces), media_type="text/html; charset=utf-8")
 
 
 @router.get(
@@ -71,17 +74,22 @@ def artifact(
     run_id: str,
     key: ReadKey,
     name: str = Path(description="An artifact name the run's result lists", examples=["x.png"]),
-) -> Response:
+) -> StreamingResponse:
     """A screenshot, thumbnail or log of the run, by the name its result lists.
     Needs ``test:read``."""
     svc = services(request)
     owned_run(svc, run_id, key)
-    data = svc.artifacts.read(run_id, name)
-    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    # Opened before the response starts: a missing artifact is still a clean 404.
+    stream = svc.artifacts.open_run_artifact(run_id, name)
     headers = {
+        "Content-Length": str(stream.size_bytes),
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox",
         "Content-Disposition": f'inline; filename="{name}"',
     }
-    media = _MEDIA_TYPES.get(suffix, "application/octet-stream")
-    return Response(data, media_type=media, headers=headers)
+    return StreamingResponse(
+        iter(stream),
+        media_type=media_type(name),
+        headers=headers,
+        background=BackgroundTask(stream.close),  # also when the client left midway
+    )

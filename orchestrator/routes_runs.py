@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api_auth import ReadKey, WriteKey
 from orchestrator.api_errors import ERROR_RESPONSES, SUBMIT_ERRORS, ApiError
@@ -76,8 +78,16 @@ async def submit_run(request: Request, key: WriteKey) -> RunSubmitted:
     nothing is queued then. Needs ``test:write``.
     """
     body = await request.body()
-    submission = parse_submission(_media_type(request), body, dict(request.query_params))
-    return await run_in_threadpool(submit, services(request), key, submission)
+    svc = services(request)
+    work = partial(_parse_and_submit, svc, key, _media_type(request), body, request.query_params)
+    return await asyncio.get_running_loop().run_in_executor(svc.planner, work)
+
+
+def _parse_and_submit(
+    svc: Services, key: ApiKey, media_type: str, body: bytes, query: Mapping[str, str]
+) -> RunSubmitted:
+    # Parsing a large body is CPU work too: it runs on the planner, not the event loop.
+    return submit(svc, key, parse_submission(media_type, body, dict(query)))
 
 
 @router.get("/runs", summary="List runs")

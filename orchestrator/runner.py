@@ -1,4 +1,12 @@
-"""What ``testfleet run`` and ``watch`` do: submit, follow live, summarise, write reports."""
+"""What ``testfleet run`` and ``watch`` do: submit, follow live, summarise, write reports.
+
+Everything the server says (run ids, suite and test names, step labels, errors,
+page text) is printed as plain ``rich.text.Text``, never parsed as rich markup:
+``Press [/] to search`` must print as it is, not raise, and ``[link=...]`` must not
+become a terminal hyperlink. Only the status marks below are markup. The reports
+asked for are written before the summary is printed, so a terminal problem
+cannot cost them.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator import fleet, reports
 from orchestrator.interrupt import Interrupted, Interrupts
@@ -28,6 +45,20 @@ _MARKS = {
     "error": "[red]! error[/]",
     "cancelled": "[dim]- cancelled[/]",
 }
+
+
+def _mark(status: str) -> Text:
+    """A test status as printed: our own markup for the known ones, else the text as is."""
+    mark = _MARKS.get(status)
+    return Text.from_markup(mark) if mark is not None else Text(status)
+
+
+class _StateColumn(ProgressColumn):
+    """A bar's state: a ``Text`` (a status mark or server text), never parsed as markup."""
+
+    def render(self, task: Task) -> Text:
+        state = task.fields.get("state", "")
+        return state if isinstance(state, Text) else Text(str(state))
 
 
 @dataclass(frozen=True)
@@ -87,9 +118,12 @@ def submit_and_follow(
                 with ApiClient(target.api_url, target.api_key) as api:
                     answer = api.submit(body)
                 run_id = str(answer["runId"])
-                console.print(f"run [bold]{run_id}[/]: {answer.get('total', '?')} test(s) queued")
+                queued = f": {answer.get('total', '?')} test(s) queued"
+                console.print(Text.assemble("run ", (run_id, "bold"), queued))
+            if answer.get("links", {}).get("dashboard"):
+                console.print(Text.assemble("watch it live: ", str(answer["links"]["dashboard"])))
             if not follow:
-                console.print(f"follow it with: testfleet watch {run_id}")
+                console.print(Text(f"follow it with: testfleet watch {run_id}"))
                 return EXIT_OK
             events_url = answer.get("links", {}).get("events")
             return follow_and_report(target, run_id, outputs, events_url=events_url)
@@ -104,7 +138,7 @@ def watch(target: Target, run_id: str, outputs: Outputs) -> int:
     """Follow a run to its end; interrupted, stop following (the run goes on): 130/143."""
     with Interrupts():
         Console(highlight=False).print(
-            f"following run {run_id} (Ctrl-C stops following; the run goes on)", markup=False
+            Text(f"following run {run_id} (Ctrl-C stops following; the run goes on)")
         )
         try:
             return follow_and_report(target, run_id, outputs)
@@ -142,7 +176,7 @@ def stop_following(
             result = RunResult.model_validate(api.get_run(run_id))
             done = sum(1 for t in result.tests if t.is_final)
             progress = f"; {done} of {len(result.tests)} test(s) had finished"
-            written = _write_outputs(Console(stderr=True), api, result, outputs, quiet=True)
+            written = [path for _, path in _write_outputs(api, result, outputs)]
     except TestfleetError as exc:
         progress = f"; no reports written ({exc})"
     reports = f"; reports so far: {', '.join(written)}" if written else ""
@@ -151,7 +185,7 @@ def stop_following(
 
 
 def _say_interrupted(line: str) -> None:
-    Console(stderr=True, highlight=False).print(line, markup=False, soft_wrap=True)
+    Console(stderr=True, highlight=False).print(Text(line), soft_wrap=True)
 
 
 def follow_and_report(
@@ -166,8 +200,10 @@ def follow_and_report(
         if run.get("status") not in SETTLED_RUN_STATUSES:
             _follow(console, url, target.api_key, run)
         result = RunResult.model_validate(api.get_run(run_id))
-        _summary(console, result)
-        _write_outputs(console, api, result, outputs)
+        written = _write_outputs(api, result, outputs)
+    _summary(console, result)
+    for what, path in written:
+        console.print(Text(f"{what}: {path}"))
     return EXIT_OK if result.status == "passed" else EXIT_FAILED
 
 
@@ -176,10 +212,10 @@ def _follow(console: Console, url: str, api_key: str | None, run: dict[str, Any]
     tests = {t["case_id"]: t for t in run.get("tests", [])}
     live = console.is_terminal
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[state]}"),
+        TextColumn("{task.completed}/{task.total}", markup=False),
+        _StateColumn(),
         TimeElapsedColumn(),
         console=console,
         disable=not live,
@@ -189,7 +225,7 @@ def _follow(console: Console, url: str, api_key: str | None, run: dict[str, Any]
         bars[case_id] = progress.add_task(
             f"{test['suite']} › {test['name']}",
             total=max(1, test.get("total_steps") or 1),
-            state="queued",
+            state=Text("queued"),
             start=False,
         )
     with progress:
@@ -202,25 +238,26 @@ def _follow(console: Console, url: str, api_key: str | None, run: dict[str, Any]
                 continue
             if kind == "test_started":
                 progress.start_task(bar)
-                progress.update(bar, state=f"running (attempt {payload.get('attempt', 1)})")
+                attempt = payload.get("attempt", 1)
+                progress.update(bar, state=Text(f"running (attempt {attempt})"))
             elif kind == "test_progress":
                 p = payload.get("progress", {})
                 progress.update(bar, total=p.get("totalSteps"), completed=p.get("stepNumber", 0),
-                                state=p.get("currentStep", ""))  # fmt: skip
+                                state=Text(str(p.get("currentStep", ""))))  # fmt: skip
             elif kind in ("test_completed", "test_failed", "test_cancelled"):
-                status = (payload.get("result") or {}).get("status", kind.removeprefix("test_"))
+                status = str((payload.get("result") or {}).get("status", kind[5:]))
                 task = progress.tasks[bar]
-                progress.update(bar, completed=task.total, state=_MARKS.get(status, status))
+                progress.update(bar, completed=task.total, state=_mark(status))
                 progress.stop_task(bar)
                 if not live:
-                    name = tests[case_id or ""]["name"]
+                    test = tests[case_id or ""]
                     error = (payload.get("result") or {}).get("error")
-                    line = f"{_MARKS.get(status, status)} {tests[case_id or '']['suite']} › {name}"
-                    console.print(line + (f" — {error}" if error else ""))
+                    line = Text.assemble(_mark(status), f" {test['suite']} › {test['name']}")
+                    console.print(line + Text(f" — {error}" if error else ""), soft_wrap=True)
 
 
 def _summary(console: Console, run: RunResult) -> None:
-    table = Table(title=f"run {run.runId}: {run.status}", title_justify="left")
+    table = Table(title=Text(f"run {run.runId}: {run.status}"), title_justify="left")
     for column in ("suite", "test", "status", "attempts", "time", "failure"):
         table.add_column(column)
     for case in run.tests:
@@ -228,18 +265,18 @@ def _summary(console: Console, run: RunResult) -> None:
         if case.error:
             failure = f"step {case.failed_step}: {case.error}" if case.failed_step else case.error
         table.add_row(
-            case.suite,
-            case.name,
-            _MARKS.get(case.status, case.status),
+            Text(case.suite),
+            Text(case.name),
+            _mark(case.status),
             str(case.attempts),
             f"{case.duration_ms / 1000:.1f}s",
-            failure,
+            Text(failure),
         )
     console.print(table)
     _ai_findings(console, run)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
     good = sum(n for s, n in run.counts.items() if s in GOOD_STATUSES)
-    console.print(f"{good}/{len(run.tests)} passed ({counts})")
+    console.print(Text(f"{good}/{len(run.tests)} passed ({counts})"))
 
 
 def _ai_findings(console: Console, run: RunResult) -> None:
@@ -263,10 +300,8 @@ def _ai_findings(console: Console, run: RunResult) -> None:
                 console.print(f"    > {rec.title} ({rec.confidence:.0%})", markup=False)
 
 
-def _write_outputs(
-    console: Console, api: ApiClient, run: RunResult, outputs: Outputs, quiet: bool = False
-) -> list[str]:
-    """Write the reports asked for; returns their paths (each also printed unless ``quiet``)."""
+def _write_outputs(api: ApiClient, run: RunResult, outputs: Outputs) -> list[tuple[str, str]]:
+    """Write the reports asked for; returns (what, path) of each, to be announced."""
     written: list[tuple[str, str]] = []
     if outputs.junit:
         Path(outputs.junit).write_text(reports.junit_xml(run), encoding="utf-8")
@@ -281,7 +316,4 @@ def _write_outputs(
     if outputs.html:
         Path(outputs.html).write_bytes(api.get_bytes(f"/api/v1/runs/{run.runId}/report.html"))
         written.append(("HTML report", outputs.html))
-    if not quiet:
-        for kind, path in written:
-            console.print(f"{kind}: {path}", markup=False)
-    return [path for _, path in written]
+    return written

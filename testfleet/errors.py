@@ -6,6 +6,8 @@ these at one place per adapter. Every message says what to do about it.
     TestfleetError
     ├── SuiteError              a suite file is invalid (carries every problem found)
     ├── UsageError              a command or request was called wrongly
+    │   └── LimitError          a request is over a limit the fleet sets (names the setting)
+    ├── RateLimited             too many requests, or too much work queued, for now
     ├── NotFoundError           a run, case, key or artifact does not exist
     ├── AuthError               missing, unknown or revoked API key
     │   └── ForbiddenError      a valid key without the scope needed
@@ -37,6 +39,20 @@ class UsageError(TestfleetError):
     """A command or request was called wrongly; the message says how to call it."""
 
 
+class LimitError(UsageError):
+    """A request is over one of the fleet's limits (``testfleet.limits``); the message
+    names the limit and the setting that raises it (HTTP 413)."""
+
+
+class RateLimited(TestfleetError):
+    """Too many requests, or too much work queued, right now (HTTP 429); try again after
+    ``retry_after_s`` seconds."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class NotFoundError(TestfleetError):
     """What was asked for does not exist (or belongs to another project)."""
 
@@ -63,6 +79,8 @@ class AiError(InfrastructureError):
 
 _HTTP: tuple[tuple[type[TestfleetError], int, str], ...] = (
     (SuiteError, 422, "invalid_suite"),
+    (LimitError, 413, "limit_exceeded"),
+    (RateLimited, 429, "rate_limited"),
     (ForbiddenError, 403, "forbidden"),
     (AuthError, 401, "unauthorized"),
     (NotFoundError, 404, "not_found"),

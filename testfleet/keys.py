@@ -59,6 +59,18 @@ GATEWAY_SERVICES = f"{PREFIX}:gateway:services"
 new publisher does not re-announce what its predecessor already did."""
 
 
+METRICS_COUNTERS = f"{PREFIX}:metrics:counters"
+"""Hash: fleet counter (``name`` or ``name<TAB>label``) -> total since the fleet began
+(pool resets and replacements, sessions opened, AI analyses, tokens, cost). Never expires:
+Prometheus counters only grow (a flushed Redis reads as a counter reset)."""
+
+
+def metrics_histogram(name: str) -> str:
+    """Hash: one fleet histogram's observations: ``<label><TAB><bucket index>`` -> count
+    (not cumulative), ``<label><TAB>sum`` -> seconds; never expires (see METRICS_COUNTERS)."""
+    return f"{PREFIX}:metrics:hist:{name}"
+
+
 def run(run_id: str) -> str:
     """Hash: one run's record (``meta`` JSON, ``status``, ``pending`` count, ``cancelled``;
     the fields are the run store's, ``testfleet/store/layout.py``: read runs through it)."""
@@ -77,7 +89,8 @@ def run_cases(run_id: str) -> str:
 
 
 def run_specs(run_id: str) -> str:
-    """Hash: case id -> the case to execute (JSON, secrets in clear: never served)."""
+    """Hash: case id -> the case to execute (JSON, its test's secrets in clear: never
+    served); a case's entry is deleted when the case becomes final."""
     return f"{PREFIX}:run:{run_id}:specs"
 
 
@@ -118,3 +131,37 @@ def ai_usage(run_id: str) -> str:
     """Hash: one run's AI use (``calls``, ``cached``, ``input_tokens``, ``output_tokens``,
     ``cost_usd``, ``quota_warned``)."""
     return f"{PREFIX}:run:{run_id}:ai"
+
+
+def project_open_runs(project: str) -> str:
+    """Sorted set: one project's runs that may still have queued or running cases, scored
+    by creation time (ms); a run leaves it once found final or expired (per-project quota)."""
+    return f"{PREFIX}:project:{project}:open"
+
+
+def project_submits(project: str, minute: int) -> str:
+    """String (counter, expires): runs one project submitted in one minute (Unix time // 60)."""
+    return f"{PREFIX}:project:{project}:submits:{minute}"
+
+
+def project_generate_calls(project: str, minute: int) -> str:
+    """String (counter, expires): ``POST /generate`` requests of a project in one minute."""
+    return f"{PREFIX}:project:{project}:generate:{minute}"
+
+
+def project_generate_tokens(project: str, day: str) -> str:
+    """String (counter, expires): model tokens ``POST /generate`` spent for a project on
+    one UTC day (``YYYYMMDD``)."""
+    return f"{PREFIX}:project:{project}:generate-tokens:{day}"
+
+
+def project_running(project: str) -> str:
+    """Sorted set: case id -> lease expiry (ms) of one project's cases running now
+    (``limits.max_running_cases``)."""
+    return f"{PREFIX}:project:{project}:running"
+
+
+def stream_ticket(digest: str) -> str:
+    """String (expires): sha256(stream ticket) -> sha256 of the API key it stands for;
+    taken (GETDEL) by the first stream that presents it."""
+    return f"{PREFIX}:stream-ticket:{digest}"

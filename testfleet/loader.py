@@ -17,13 +17,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from testfleet.errors import SuiteError
+from testfleet.limits import LimitSettings, RunLimits
 from testfleet.steps import Problem, spec_of
 from testfleet.steps.shortform import Uploads, to_canonical
 from testfleet.suite import Suite, canonical_problem
+from testfleet.yamltext import parse_yaml
 
 SUITE_SUFFIXES = (".yaml", ".yml", ".json")
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -34,11 +35,16 @@ _Problems = list[str]
 _StepMap = dict[tuple[int, int], tuple[int, str | None]]
 
 
-def load_paths(paths: Iterable[str | Path], env: Mapping[str, str]) -> list[Suite]:
-    """Load every suite file named, or found (recursively) in a named directory.
+def load_paths(
+    paths: Iterable[str | Path], env: Mapping[str, str], limits: LimitSettings | None = None
+) -> list[Suite]:
+    """Load every suite file named, or found (recursively) in a named directory, as one
+    run within ``limits`` (the shipped defaults when None).
 
-    Raises ``SuiteError`` listing every problem in every file.
+    Raises ``SuiteError`` listing every problem in every file (``LimitError`` when the
+    run as a whole is too big).
     """
+    run_limits = RunLimits(limits)
     files: list[Path] = []
     problems: _Problems = []
     for raw in paths:
@@ -60,7 +66,9 @@ def load_paths(paths: Iterable[str | Path], env: Mapping[str, str]) -> list[Suit
             problems.append(f"{file}: cannot be read ({exc})")
             continue
         try:
-            suites.append(load_text(text, env, source=str(file), base_dir=file.parent))
+            suites.append(
+                load_text(text, env, source=str(file), base_dir=file.parent, limits=run_limits)
+            )
         except SuiteError as exc:
             problems += exc.problems
     if problems:
@@ -84,30 +92,39 @@ def _check_unique_suite_names(suites: list[Suite], sources: list[str]) -> None:
 
 
 def load_text(
-    text: str, env: Mapping[str, str], source: str = "<suite>", base_dir: Path | None = None
+    text: str,
+    env: Mapping[str, str],
+    source: str = "<suite>",
+    base_dir: Path | None = None,
+    *,
+    limits: RunLimits | None = None,
 ) -> Suite:
     """Parse one suite from YAML or JSON text (JSON is YAML, so one parser serves).
 
     ``base_dir``: where the suite's relative paths (``upload`` files) are read from;
     None for a suite that is not a file (then such paths are an error).
     """
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SuiteError([f"{source}: not valid YAML or JSON{where}: {problem}"]) from None
-    return load_document(document, env, source, base_dir)
+    limits = limits or RunLimits()
+    document = parse_yaml(text, limits.limits, source)
+    return load_document(document, env, source, base_dir, limits=limits)
 
 
 def load_document(
-    document: Any, env: Mapping[str, str], source: str = "<suite>", base_dir: Path | None = None
+    document: Any,
+    env: Mapping[str, str],
+    source: str = "<suite>",
+    base_dir: Path | None = None,
+    *,
+    limits: RunLimits | None = None,
 ) -> Suite:
-    """Validate an already-parsed suite document (a dict), in either form."""
+    """Validate an already-parsed suite document (a dict), in either form, within
+    ``limits`` (the run's so far; the shipped defaults when None)."""
     if not isinstance(document, dict):
         kind = type(document).__name__ if document is not None else "nothing"
         raise SuiteError([f"{source}: a suite must be a mapping with name and tests, got {kind}"])
+    limits = limits or RunLimits()
+    # Before anything below walks the document in full (substituting copies out aliases).
+    limits.check_document(document, source, env)
     problems: _Problems = []
     document = _substitute(document, env, "", problems)
     short_keys: _StepMap = {}
@@ -122,6 +139,7 @@ def load_document(
         problems += [line for line in lines if line not in emptied]
     else:
         if not problems:
+            limits.check_suite(suite, source)
             return suite
     raise SuiteError([f"{source}: {p}" for p in dict.fromkeys(problems)])
 

@@ -49,9 +49,10 @@ _context: ContextVar[dict[str, str] | None] = ContextVar("testfleet_log_context"
 _mask: ContextVar[Callable[[str], str] | None] = ContextVar("testfleet_log_mask", default=None)
 
 _SECRETS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(tfk_[0-9a-f]{8}_)[A-Za-z0-9_-]+"), r"\1***"),
+    (re.compile(r"\b(tfk_[0-9a-f]{8,16}_)[A-Za-z0-9_-]+"), r"\1***"),
+    (re.compile(r"\b(tft_)[A-Za-z0-9_-]+"), r"\1***"),  # stream tickets
     (re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+"), r"\1***"),
-    (re.compile(r"(?i)([?&](?:token|api_?key|key)=)[^&\s\"']+"), r"\1***"),
+    (re.compile(r"(?i)([?&](?:token|ticket|api_?key|key)=)[^&\s\"']+"), r"\1***"),
     (re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@"), r"\1***@"),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), "sk-***"),
 )

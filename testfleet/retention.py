@@ -8,8 +8,9 @@ cannot reach is swept here, periodically:
   creation time: entries older than ``run_ttl_s`` are removed, so listings never
   show a run whose record is gone, and the indexes stay bounded;
 - the run's keys themselves, deleted at once rather than left to lazy expiry;
-- the artifact files: a run's directory goes with the run, and any directory not
-  written for ``artifacts_ttl_s`` goes too (orphans, or a shorter artifact TTL);
+- the artifact store (local directory or S3, ``testfleet.artifacts``): a run's
+  artifacts go with the run, and any run whose newest artifact is older than
+  ``artifacts_ttl_s`` goes too (orphans, or a shorter artifact TTL);
 - the global event stream: entries older than ``events_ttl_s`` (XTRIM MINID).
 
 Every process may call ``maybe_sweep``: a Redis lock (``keys.SWEEP_LOCK``, SET NX
@@ -19,15 +20,14 @@ sweeper in every worker costs one SET per interval each.
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import cast
 
 import redis
 
 from testfleet import keys, logs
+from testfleet.artifacts import ArtifactStore
 from testfleet.settings import Settings
 
 log = logs.get_logger(__name__)
@@ -43,13 +43,15 @@ class SweepReport:
     runs: int = 0
     """Runs removed from the indexes (their keys deleted)."""
     artifact_dirs: int = 0
-    """Run directories deleted from the artifact store."""
+    """Runs whose artifacts were deleted from the artifact store."""
+    artifacts: int = 0
+    """Artifacts deleted (screenshots, thumbnails, logs, reports)."""
     events: int = 0
     """Entries trimmed from the global event stream."""
 
 
 def sweep(
-    client: redis.Redis, settings: Settings, artifacts_root: Path, now_ms: int | None = None
+    client: redis.Redis, settings: Settings, artifacts: ArtifactStore, now_ms: int | None = None
 ) -> SweepReport:
     """Remove every run created before ``now_ms - run_ttl_s`` and old artifacts.
 
@@ -84,32 +86,27 @@ def sweep(
         report.events = int(
             client.xtrim(keys.EVENTS_STREAM, minid=str(events_cutoff_ms), approximate=True)
         )
-    report.artifact_dirs = _sweep_artifacts(
-        artifacts_root, set(expired), now - retention.artifacts_ttl_s * 1000
-    )
+    _sweep_artifacts(artifacts, set(expired), now - retention.artifacts_ttl_s * 1000, report)
     return report
 
 
-def _sweep_artifacts(root: Path, expired: set[str], cutoff_ms: int) -> int:
-    """Delete the directories of expired runs and those unchanged since ``cutoff_ms``."""
-    if not root.is_dir():
-        return 0
-    removed = 0
-    for entry in root.iterdir():
-        try:
-            # A directory's mtime moves whenever a file is added to it: a run still
-            # writing artifacts is never older than the cutoff.
-            stale = entry.stat().st_mtime * 1000 < cutoff_ms
-        except FileNotFoundError:
-            continue  # another sweeper (a second host on the same volume) took it
-        if entry.is_dir() and (entry.name in expired or stale):
-            shutil.rmtree(entry, ignore_errors=True)
-            removed += 1
-    return removed
+def _sweep_artifacts(
+    store: ArtifactStore, expired: set[str], cutoff_ms: int, report: SweepReport
+) -> None:
+    """Delete the artifacts of expired runs and of runs not written to since ``cutoff_ms``.
+
+    A run still writing artifacts has a newest write after the cutoff, so it stays.
+    The runs to delete are collected first: deleting while listing would move an
+    object store's listing under its own feet.
+    """
+    doomed = [r.run_id for r in store.runs() if r.run_id in expired or r.newest_ms < cutoff_ms]
+    for run_id in doomed:
+        report.artifacts += store.delete_run(run_id)
+        report.artifact_dirs += 1
 
 
 def maybe_sweep(
-    client: redis.Redis, settings: Settings, artifacts_root: Path, owner: str
+    client: redis.Redis, settings: Settings, artifacts: ArtifactStore, owner: str
 ) -> SweepReport | None:
     """Sweep unless another process swept within ``sweep_interval_s``.
 
@@ -118,12 +115,13 @@ def maybe_sweep(
     interval_ms = max(1, int(settings.retention.sweep_interval_s * 1000))
     if not client.set(keys.SWEEP_LOCK, owner, nx=True, px=interval_ms):
         return None
-    report = sweep(client, settings, artifacts_root)
+    report = sweep(client, settings, artifacts)
     if report.runs or report.artifact_dirs:
         log.info(
-            "retention: removed %d expired runs, %d artifact directories, %d events",
+            "retention: removed %d expired runs, the artifacts of %d runs (%d), %d events",
             report.runs,
             report.artifact_dirs,
+            report.artifacts,
             report.events,
         )
     return report

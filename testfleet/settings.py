@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from testfleet.limits import LimitSettings
 
 DEFAULT_CHROME_ARGS: tuple[str, ...] = (
     "--headless=new",
@@ -187,7 +189,14 @@ class GatewaySettings(BaseModel):
     max_frame_bytes: int = 65_536
     """Largest client frame accepted; bigger ones get MESSAGE_TOO_LARGE and close 1009."""
     connections_per_key: int = 20
-    """Open WebSockets one API key may hold at once (per gateway process)."""
+    """Open streams (WebSockets and SSE, every endpoint) one API key may hold at once
+    (per gateway process)."""
+    key_check_interval_s: float = Field(default=2.0, gt=0)
+    """How often each gateway checks that the keys holding streams are not revoked: a
+    revoked key's streams close within this long."""
+    replay_max_events: int = Field(default=10_000, ge=1)
+    """Stream entries one ``since`` / ``includeHistory`` / ``Last-Event-ID`` replay may read;
+    past it the replay starts this many entries back, after a ``gap`` message."""
     queue_events: int = 10_000
     """Events one subscriber may have waiting; a client that falls further behind is dropped."""
     ping_interval_s: float = 20.0
@@ -210,8 +219,8 @@ class PathSettings(BaseModel):
 
     state_dir: Path = Path.home() / ".local" / "state" / "testfleet"
     artifacts_dir: Path | None = None
-    """Screenshots and reports; defaults to ``state_dir/artifacts``. Shared by
-    workers and the API (a volume when they run on several machines)."""
+    """The local artifact store's directory when ``artifacts.url`` is empty; defaults
+    to ``state_dir/artifacts``."""
     cache_dir: Path = Path.home() / ".cache" / "testfleet"
 
     @property
@@ -222,6 +231,32 @@ class PathSettings(BaseModel):
     def fleet_file(self) -> Path:
         """What ``testfleet up`` started and where it listens."""
         return self.state_dir / "fleet.json"
+
+
+class ArtifactSettings(BaseModel):
+    """Where screenshots, thumbnails, step logs and reports are stored (``testfleet.artifacts``)."""
+
+    url: str = ""
+    """The artifact store: a directory (``/srv/artifacts`` or ``file:///srv/artifacts``),
+    or an S3-compatible bucket (``s3://bucket/prefix``). Empty: ``paths.artifacts``.
+    Across machines use S3: the API and the workers then share no volume."""
+    s3_endpoint_url: str | None = None
+    """The S3 endpoint (``http://seaweedfs:8333``, ``https://minio.example``); unset for AWS."""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    """Unset: boto3's own chain (``AWS_ACCESS_KEY_ID``, a profile, an instance or pod role)."""
+    s3_secret_access_key: SecretStr | None = None
+    s3_path_style: bool | None = None
+    """Path-style URLs (``endpoint/bucket/key``); unset: on when an endpoint is set
+    (MinIO, SeaweedFS), AWS's choice otherwise."""
+    s3_create_bucket: bool = False
+    """Create the bucket when a process opens the store and it is missing."""
+    s3_timeout_s: float = Field(default=10.0, gt=0)
+    """Connect and read timeout of one S3 request, in seconds."""
+    s3_max_attempts: int = Field(default=3, ge=1, le=10)
+    """Tries per S3 request (boto3's standard retry mode: throttling, 5xx, timeouts)."""
+    s3_max_connections: int = Field(default=10, ge=1)
+    """HTTP connections one process keeps to the store."""
 
 
 class RetentionSettings(BaseModel):
@@ -320,8 +355,10 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     demo: DemoSettings = DemoSettings()
     paths: PathSettings = PathSettings()
+    artifacts: ArtifactSettings = ArtifactSettings()
     retention: RetentionSettings = RetentionSettings()
     ai: AISettings = AISettings()
+    limits: LimitSettings = LimitSettings()
     bench: BenchSettings = BenchSettings()
     log: LogSettings = LogSettings()
     server: str | None = None

@@ -9,13 +9,17 @@ point (CLI, API, generation) reject the same things.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from testfleet.masking import Masker
 from testfleet.steps import STEP_TYPES, Match, Problem, spec_of, step_problems
 from testfleet.steps.assertions import LEGACY_KINDS
+
+__all__ = ["CaseSpec", "Masker", "Step", "Suite", "TestCase"]
 
 AnalysisType = Literal["general", "error", "ui_validation"]
 Priority = Literal["critical", "high", "medium", "low"]
@@ -200,6 +204,10 @@ class TestCase(BaseModel):
             raise ValueError(f"order_index values must be unique, got {seen}")
         return sorted(steps, key=lambda s: s.order_index)
 
+    def secret_values(self) -> list[str]:
+        """The clear-text values of this test's ``secret`` steps, for masking."""
+        return sorted({v for s in self.steps for v in s.secret_values()})
+
 
 class Viewport(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -240,8 +248,8 @@ class Suite(BaseModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:
-        names = [t.name for t in self.tests]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(t.name for t in self.tests)  # linear: a suite may have 1,000s of tests
+        dupes = sorted(n for n, seen in counts.items() if seen > 1)
         if dupes:
             raise ValueError(f"test names must be unique within a suite: {', '.join(dupes)}")
         return self
@@ -257,27 +265,11 @@ class Suite(BaseModel):
         return [t for t in self.tests if wanted & (set(t.tags) | set(self.tags))]
 
 
-class Masker:
-    """Replaces secret values in any text with ``***``."""
-
-    MASK = "***"
-
-    def __init__(self, secrets: list[str]) -> None:
-        # Longest first, so a secret that contains another is masked whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, self.MASK)
-        return text
-
-    def __bool__(self) -> bool:
-        return bool(self._secrets)
-
-
 class CaseSpec(BaseModel):
     """Everything a worker needs to run one test case (stored per case, never served:
-    it holds secrets in clear)."""
+    it holds its own test's secrets in clear, once: in its steps)."""
+
+    model_config = ConfigDict(extra="ignore")
 
     suite: str
     base_url: str | None = None
@@ -288,7 +280,6 @@ class CaseSpec(BaseModel):
     retry_count: int = 0
     testid_attribute: str = DEFAULT_TESTID_ATTRIBUTE
     test: TestCase
-    secrets: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, suite: Suite, test: TestCase) -> CaseSpec:
@@ -301,8 +292,12 @@ class CaseSpec(BaseModel):
             retry_count=test.retry_count if test.retry_count is not None else suite.retries,
             testid_attribute=suite.testid_attribute,
             test=test,
-            secrets=suite.secret_values(),
         )
+
+    @property
+    def secrets(self) -> list[str]:
+        """This case's secrets (its own test's only: another test's never reach its worker)."""
+        return self.test.secret_values()
 
     def url(self, target: str) -> str:
         """``target`` resolved against the suite's base URL (absolute URLs as they are)."""

@@ -48,9 +48,10 @@ from testfleet.ai_image import PreparedImage, prepare_image
 from testfleet.ai_prompts import PROMPT_VERSION
 from testfleet.errors import TestfleetError
 from testfleet.events import Event
+from testfleet.masking import Masker
 from testfleet.results import AiIssue, AiRecommendation, Analysis, StepResult
 from testfleet.settings import Settings
-from testfleet.suite import AnalysisType, CaseSpec, Masker
+from testfleet.suite import AnalysisType, CaseSpec
 
 log = logs.get_logger(__name__)
 

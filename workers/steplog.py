@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from testfleet.artifacts import ArtifactStore
+from testfleet.masking import Masker
 from testfleet.results import CaseResult
 from testfleet.steplog import step_log, step_log_name
-from testfleet.suite import Masker
 
 
 def with_step_log(case: CaseResult) -> list[str]:

@@ -19,16 +19,9 @@ Redis errors are not caught: the task raises, the case stays non-final, and the
 message is delivered again. Everything else that goes wrong ends the case
 ``error`` with a message, rather than redelivering a case that would fail again.
 
-Event payloads (``correlationId`` = case id, ``source`` = worker name)::
-
-    test_started    {testId, testSuiteId, name, attempt, tags, environment, totalSteps}
-    test_progress   {testId, testSuiteId, attempt,
-                     progress: {percentage, currentStep, stepNumber, totalSteps,
-                                duration (ms since the case started), screenshot (URL|null)},
-                     stepStatus, stepDuration (ms), stepError}
-    test_completed  {testId, testSuiteId, name,
-    test_failed      result: {status, error, failedStep}, duration (ms), attempts,
-    test_cancelled   artifacts (URLs)}
+Event payloads (``correlationId`` = case id, ``source`` = worker name) are built
+through their models in ``testfleet.payloads``: ``CaseStarted`` (test_started),
+``CaseProgress`` (test_progress, one per step), ``CaseFinished`` (the final event).
 """
 
 from __future__ import annotations
@@ -38,7 +31,7 @@ import socket
 import time
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import redis
 from celery import Task, shared_task
@@ -46,18 +39,31 @@ from celery.exceptions import Reject
 from celery.signals import worker_process_shutdown
 
 from testfleet import logs
-from testfleet.artifacts import ArtifactStore, artifact_url, safe_name
+from testfleet.artifacts import ArtifactStore, artifact_url, case_artifact_name, open_store
 from testfleet.browser import BrowserProvider, command_timeout_s, load_provider, set_command_timeout
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
+from testfleet.masking import Masker
+from testfleet.payloads import (
+    CaseFinished,
+    CaseOutcome,
+    CaseProgress,
+    CaseStarted,
+    CaseStatusName,
+    Payload,
+    Progress,
+    parse,
+)
 from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from testfleet.suite import CaseSpec, Masker
+from testfleet.suite import CaseSpec
 from workers.analysis import analyze_attempt
 from workers.app import app_settings
 from workers.executor import AttemptOutcome, Hooks, execute_steps
+from workers.metrics import AttemptMetrics, record_final
+from workers.project_slots import project_slot
 from workers.steplog import with_step_log, write_step_log
 
 log = logs.get_logger(__name__)
@@ -240,17 +246,22 @@ class _CaseRun:
         )
         self._update(
             "test_started",
-            {
-                "attempt": number,
-                "tags": case.tags,
-                "environment": spec.environment,
-                "totalSteps": len(spec.test.steps),
-                "name": self.case.name,
-            },
+            CaseStarted(
+                **self._ids(),
+                attempt=number,
+                tags=case.tags,
+                environment=spec.environment,
+                totalSteps=len(spec.test.steps),
+                name=self.case.name,
+                worker=self.worker,
+            ),
         )
         hooks = _AttemptHooks(self, number)
+        metrics = AttemptMetrics(self.provider)
+        asked = time.monotonic()
         try:
             driver = self.provider.open()
+            metrics.session_started(time.monotonic() - asked)
         except InfrastructureError as exc:
             # No session (Grid full or down): like a browser death, worth a bounded retry.
             skipped = [
@@ -270,6 +281,8 @@ class _CaseRun:
                 outcome = execute_steps(driver, spec, hooks.as_hooks())
             finally:
                 self.provider.close(driver)
+        metrics.steps(outcome.steps)
+        metrics.write(self.store.redis)
         if hooks.superseded:
             raise _Superseded
         self._artifacts += outcome.artifacts
@@ -287,17 +300,25 @@ class _CaseRun:
 
     # -- recording -----------------------------------------------------------------------
 
-    def _event(self, type_: str, payload: dict[str, Any]) -> Event:
+    def _ids(self) -> dict[str, str]:
+        """The fields every payload about this case starts with."""
+        return {"testId": self.case.case_id, "testSuiteId": self.case.suite}
+
+    def _event(self, type_: str, payload: Payload | dict[str, Any]) -> Event:
+        """An event of this case; a dict payload (the analyzer's) is built through its
+        type's model here, with the case's ids filled in."""
+        if not isinstance(payload, Payload):
+            payload = parse(type_, {**self._ids(), **payload})
         return Event(
             type=type_,
             run_id=self.case.run_id,
             project_id=self.project_id,
-            payload={"testId": self.case.case_id, "testSuiteId": self.case.suite, **payload},
+            payload=payload.dump(),
             correlation_id=self.case.case_id,
             source=self.worker,
         )
 
-    def _update(self, type_: str, payload: dict[str, Any]) -> None:
+    def _update(self, type_: str, payload: Payload) -> None:
         """Store the case's state with one event; the case may have become final elsewhere."""
         if not self.store.update_case(self.case, self._event(type_, payload)):
             raise _Superseded
@@ -307,24 +328,25 @@ class _CaseRun:
         shot = step.screenshot
         self._update(
             "test_progress",
-            {
-                "attempt": attempt,
-                "progress": {
-                    "percentage": round(100 * number / total) if total else 100,
-                    "currentStep": step.label,
-                    "stepNumber": number,
-                    "totalSteps": total,
-                    "duration": now_ms() - self.started_ms,
-                    "screenshot": artifact_url(self.case.run_id, shot) if shot else None,
-                },
-                "stepStatus": step.status,
-                "stepDuration": step.duration_ms,
-                "stepError": step.error,
-            },
+            CaseProgress(
+                **self._ids(),
+                attempt=attempt,
+                progress=Progress(
+                    percentage=round(100 * number / total) if total else 100,
+                    currentStep=step.label,
+                    stepNumber=number,
+                    totalSteps=total,
+                    duration=now_ms() - self.started_ms,
+                    screenshot=artifact_url(self.case.run_id, shot) if shot else None,
+                ),
+                stepStatus=step.status,
+                stepDuration=step.duration_ms,
+                stepError=step.error,
+            ),
         )
 
     def save_artifact(self, attempt: int, name: str, data: bytes) -> str:
-        stored = f"{safe_name(self.case.case_id)}-a{attempt}-{name}"
+        stored = case_artifact_name(self.case.case_id, attempt, name)
         return self.artifacts.save(self.case.run_id, stored, data)
 
     def _finish(
@@ -354,17 +376,18 @@ class _CaseRun:
         self.case.artifacts = self._artifacts = with_step_log(self.case)
         event = self._event(
             _final_event(status),
-            {
-                "name": self.case.name,
-                "result": {
-                    "status": status,
-                    "error": self.case.error,
-                    "failedStep": self.case.failed_step,
-                },
-                "duration": self.case.duration_ms,
-                "attempts": self.case.attempts,
-                "artifacts": [artifact_url(self.case.run_id, a) for a in self._artifacts],
-            },
+            CaseFinished(
+                **self._ids(),
+                name=self.case.name,
+                result=CaseOutcome(
+                    status=cast(CaseStatusName, status),
+                    error=self.case.error,
+                    failedStep=self.case.failed_step,
+                ),
+                duration=self.case.duration_ms,
+                attempts=self.case.attempts,
+                artifacts=[artifact_url(self.case.run_id, a) for a in self._artifacts],
+            ),
         )
         if not self.store.finish_case(self.case, event):
             log.info("case %s was already final; this result is dropped", self.case.case_id)
@@ -372,6 +395,7 @@ class _CaseRun:
         log.info("case %s: %s after %d attempt(s)", self.case.case_id, status,
                  self.case.attempts, extra={"event": event.type})  # fmt: skip
         write_step_log(self.artifacts, self.case, self.mask)
+        record_final(self.store.redis, self.case)  # once: only the delivery that finished it
         return self.case
 
 
@@ -439,7 +463,7 @@ def _process_resources(settings: Settings) -> _Resources:
             settings=settings,
             store=RunStore.connect(settings),
             provider=load_provider(settings),
-            artifacts=ArtifactStore(settings.paths.artifacts),
+            artifacts=open_store(settings),
         )
     return _resources
 
@@ -460,9 +484,12 @@ def _run_case_task(self: Task[Any, Any], run_id: str, case_id: str) -> str | Non
     res.store.source = name  # run_completed, when this case completes the run, names us
     with logs.log_context(run_id=run_id, case_id=case_id, worker=name):
         try:
-            result = run_case(
-                res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
-            )
+            record = res.store.get_record(run_id)
+            project = record.project_id if record is not None else ""
+            with project_slot(res.settings, res.store.redis, project, case_id):
+                result = run_case(
+                    res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
+                )
         except NotFoundError as exc:
             log.warning("dropping the task for case %s: %s", case_id, exc)
             return None

@@ -60,6 +60,8 @@ def _assertion(
         f"assert_{kind}", "assertions", "assert", doc, example=example, fields=fields,
         assertion=kind, scalar=scalar, required=required, empty_ok=("expected_result",),
         default_match=default_match,
+        # What a comparison expects may be a secret (a token the page must show).
+        secret_fields=("expected_result",) if default_match else (),
         validate=all_of(*rules),
     )  # fmt: skip
 

@@ -6,7 +6,8 @@ Keys (all built in ``testfleet/keys.py``), for run ``R`` of project ``P``:
 - ``keys.run_state(R)``  hash: case id -> status; the authority on a case's status
                           (written only by the Lua scripts, so a final status once)
 - ``keys.run_cases(R)``  hash: case id -> ``CaseResult`` JSON (secrets masked)
-- ``keys.run_specs(R)``  hash: case id -> ``CaseSpec`` JSON (secrets in clear: never served)
+- ``keys.run_specs(R)``  hash: case id -> ``CaseSpec`` JSON (its test's secrets in clear:
+  never served); a case's entry is deleted when the case becomes final
 - ``keys.run_events(R)`` stream: the run's events, same ids as the global stream
 - ``keys.RUNS_INDEX``, ``keys.project_runs(P)``: sorted sets, run id by creation (ms)
 

@@ -21,7 +21,7 @@ import pytest
 
 from grid.launcher import browser_tmp_dir
 from grid.pool import SessionPool
-from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts import open_store
 from testfleet.browser import load_provider
 from testfleet.events import Event, now_ms
 from testfleet.gridstatus import read_capacity
@@ -146,7 +146,7 @@ def test_kill_mid_test(settings: Settings, site_url: str, tmp_path: Path, target
     store = RunStore.connect(settings, source="chaos")
     provider = load_provider(settings)
     assert isinstance(provider, SessionPool)
-    artifacts = ArtifactStore(settings.paths.artifacts)
+    artifacts = open_store(settings)
     run_id, case_ids = create_run(store, doc)
     killed_at: list[float] = []
 

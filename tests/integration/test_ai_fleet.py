@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from testfleet import keys
 from tests.conftest import Fleet, start_fleet
@@ -121,3 +123,29 @@ def test_generated_suite_runs_on_the_fleet(ai_fleet: Fleet, tmp_path: Path) -> N
     done = ai_fleet.run("run", str(out), "--json", str(result))
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(result.read_text())["status"] == "passed"
+
+
+def test_ai_usage_reaches_the_fleet_metrics(ai_fleet: Fleet, tmp_path: Path) -> None:
+    def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        text = httpx.get(f"{ai_fleet.status['api_url']}/metrics", timeout=10).text
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for f in text_string_to_metric_families(text) for s in f.samples}  # fmt: skip
+
+    suite = tmp_path / "home.yaml"
+    suite.write_text(
+        "name: Home\nbase_url: ${DEMO_URL}\ntests:\n  - name: home review\n    steps:\n"
+        "      - navigate: /\n      - screenshot: {name: home, analyze: general}\n"
+    )
+    before = scrape()
+    done = ai_fleet.run("run", str(suite))
+    assert done.returncode == 0, done.stdout + done.stderr
+    after = scrape()
+
+    def moved(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert moved("testfleet_ai_analyses_total", result="called") == 1
+    assert moved("testfleet_ai_tokens_total", kind="input") == 900  # the fake's usage
+    assert moved("testfleet_ai_tokens_total", kind="output") == 100
+    assert moved("testfleet_ai_cost_usd_total") > 0

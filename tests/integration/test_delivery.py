@@ -21,6 +21,7 @@ import pytest
 
 from orchestrator.dispatch import Dispatcher
 from testfleet import keys
+from testfleet.artifacts import FileStore
 from testfleet.broker import queue_lists
 from testfleet.results import CaseResult
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
@@ -141,9 +142,9 @@ def test_the_same_task_sent_twice_to_a_real_worker_finishes_once(
     # removes both once it is up.
     store.redis.zadd(keys.RUNS_INDEX, {"ancient": 1})
     store.redis.zadd(keys.project_runs("proj"), {"ancient": 1})
-    ancient = tmp_path / "artifacts" / "ancient"
-    ancient.mkdir(parents=True)
-    (ancient / "old.png").write_bytes(b"\x89PNG")
+    FileStore(tmp_path / "artifacts").save("ancient", "old.png", b"\x89PNG")  # the worker's store
+    ancient = tmp_path / "artifacts" / "runs" / "ancient"
+    assert (ancient / "old.png").exists()
 
     env = {
         **os.environ,

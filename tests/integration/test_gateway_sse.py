@@ -332,7 +332,7 @@ def test_a_trimmed_cursor_gets_an_explicit_gap_first(
     assert got[0].event == "gap"
     assert got[0].id is None, "a gap notice does not move the client's cursor"
     assert got[0].json["payload"] == {
-        "lastEventId": ids[2], "firstAvailableId": ids[-3],
+        "lastEventId": ids[2], "firstAvailableId": ids[-3], "reason": "trimmed",
         "message": got[0].json["payload"]["message"]}  # fmt: skip
     assert [m.id for m in got[1:]] == ids[-3:]
     with client.stream("GET", "/sse/events", params={"runId": run_id},

@@ -19,7 +19,7 @@ from testfleet.auth import KeyStore
 from testfleet.loader import load_paths
 from testfleet.settings import ApiSettings, PathSettings, RedisSettings, Settings
 from tests.conftest import cli
-from tests.fake_openai import VALID_CASE, FakeOpenAI, Reply, fake_openai
+from tests.fake_openai import USAGE, VALID_CASE, FakeOpenAI, Reply, fake_openai
 from tests.fixtures_redis import free_port, redis_server
 from tests.fixtures_redis_api import serving
 
@@ -183,3 +183,39 @@ def test_api_without_a_key_says_what_to_set(redis_url: str, tmp_path: Path) -> N
                            headers={"X-API-Key": writer})  # fmt: skip
     assert answer.status_code == 503
     assert "OPENAI_API_KEY" in answer.json()["error"]["message"]
+
+
+def test_generation_counts_against_the_projects_budget_and_rate(
+    redis_url: str, fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    writer = KeyStore(client).create("budgeted", ["test:write"])[1]
+    client.close()
+    settings = api_settings(redis_url, tmp_path, fake)
+    per_call = USAGE["prompt_tokens"] + USAGE["completion_tokens"]
+    settings.limits = settings.limits.model_copy(
+        update={"generate_budget_tokens_per_day": 2 * per_call - 1, "generate_per_minute": 5}
+    )
+    body = {"requirements": REQUIREMENTS, "url": "http://127.0.0.1:9"}
+    with serve(settings), httpx.Client(base_url=settings.api_url, timeout=60) as http:
+        answers = [http.post("/api/v1/generate", json=body, headers={"X-API-Key": writer})
+                   for _ in range(3)]  # fmt: skip
+    assert [a.status_code for a in answers] == [200, 200, 429], answers[-1].text
+    refused = answers[-1]
+    assert int(refused.headers["Retry-After"]) > 0
+    message = refused.json()["error"]["message"]
+    assert "generation budget" in message
+    assert "TESTFLEET_LIMITS__GENERATE_BUDGET_TOKENS_PER_DAY" in message
+    calls = len(fake.requests)
+
+    settings.limits = settings.limits.model_copy(
+        update={"generate_budget_tokens_per_day": 0, "generate_per_minute": 1}
+    )
+    with serve(settings), httpx.Client(base_url=settings.api_url, timeout=60) as http:
+        # At most one window boundary falls between the two: one of them is over the rate.
+        answers = [http.post("/api/v1/generate", json=body, headers={"X-API-Key": writer})
+                   for _ in range(2)]  # fmt: skip
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited, [a.text for a in answers]
+    assert "TESTFLEET_LIMITS__GENERATE_PER_MINUTE" in limited[0].json()["error"]["message"]
+    assert len(fake.requests) <= calls + 1, "refused requests never reach the model"

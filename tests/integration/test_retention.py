@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from testfleet import keys
+from testfleet.artifacts import open_store
 from testfleet.events import Event, now_ms
 from testfleet.results import CaseResult, RunRecord
 from testfleet.retention import maybe_sweep, sweep
@@ -54,12 +55,12 @@ def new_run(store: RunStore, run_id: str, project: str, created_ms: int) -> None
 
 
 def write_artifact(settings: Settings, run_id: str, age_s: float = 0) -> Path:
-    folder = settings.paths.artifacts / run_id
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "shot.png").write_bytes(b"\x89PNG")
+    """A screenshot of the run in the (local) artifact store; returns the run's folder."""
+    open_store(settings).save(run_id, "shot.png", b"\x89PNG")
+    folder = settings.paths.artifacts / "runs" / run_id
     if age_s:
         past = time.time() - age_s
-        os.utime(folder, (past, past))
+        os.utime(folder / "shot.png", (past, past))
     return folder
 
 
@@ -79,7 +80,7 @@ def test_a_sweep_removes_expired_runs_everywhere_and_keeps_the_rest(
     new_run(store, "fresh", "pa", now - 60 * 1000)
     old_dir, fresh_dir = write_artifact(settings, "old-a"), write_artifact(settings, "fresh")
 
-    report = sweep(store.redis, settings, settings.paths.artifacts, now)
+    report = sweep(store.redis, settings, open_store(settings), now)
 
     assert (report.runs, report.artifact_dirs) == (2, 1)
     assert store.redis.zrange(keys.RUNS_INDEX, 0, -1) == ["fresh"]
@@ -91,7 +92,7 @@ def test_a_sweep_removes_expired_runs_everywhere_and_keeps_the_rest(
     assert store.get_run("fresh") is not None
     assert not old_dir.exists()
     assert (fresh_dir / "shot.png").exists()
-    again = sweep(store.redis, settings, settings.paths.artifacts, now)
+    again = sweep(store.redis, settings, open_store(settings), now)
     assert (again.runs, again.artifact_dirs) == (0, 0), "a sweep is idempotent"
 
 
@@ -109,7 +110,7 @@ def test_runs_expired_by_redis_leave_the_indexes_at_the_next_sweep(
 
     wait_until(
         "the run to be older than its TTL",
-        lambda: sweep(store.redis, settings, settings.paths.artifacts).runs == 1,
+        lambda: sweep(store.redis, settings, open_store(settings)).runs == 1,
         30,
     )
     assert store.redis.zcard(keys.RUNS_INDEX) == 0
@@ -126,7 +127,7 @@ def test_artifacts_unchanged_past_their_ttl_go_even_while_the_run_is_kept(
     orphan = write_artifact(settings, "unknown-run", age_s=1200)
     recent = write_artifact(settings, "recent-run", age_s=10)
 
-    report = sweep(store.redis, settings, settings.paths.artifacts)
+    report = sweep(store.redis, settings, open_store(settings))
 
     assert (report.runs, report.artifact_dirs) == (0, 2)
     assert not stale.exists()
@@ -143,7 +144,7 @@ def test_old_global_events_are_trimmed(redis_url: str, tmp_path: Path) -> None:
         store.redis.xadd(keys.EVENTS_STREAM, {"d": "{}"}, id=f"{now - 2 * 3600 * 1000 + i}-0")
     new_run(store, "fresh", "p", now)
 
-    report = sweep(store.redis, settings, settings.paths.artifacts, now)
+    report = sweep(store.redis, settings, open_store(settings), now)
 
     # XTRIM ~ removes whole nodes only (100 entries each by default): most, not all.
     assert report.events >= 200
@@ -154,8 +155,8 @@ def test_old_global_events_are_trimmed(redis_url: str, tmp_path: Path) -> None:
 def test_one_process_sweeps_per_interval(redis_url: str, tmp_path: Path) -> None:
     settings = make_settings(redis_url, tmp_path, sweep_interval_s=3600)
     store = connect(settings)
-    first = maybe_sweep(store.redis, settings, settings.paths.artifacts, "worker-a")
-    second = maybe_sweep(store.redis, settings, settings.paths.artifacts, "worker-b")
+    first = maybe_sweep(store.redis, settings, open_store(settings), "worker-a")
+    second = maybe_sweep(store.redis, settings, open_store(settings), "worker-b")
     assert first is not None
     assert second is None
     assert store.redis.get(keys.SWEEP_LOCK) == "worker-a"

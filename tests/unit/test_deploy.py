@@ -22,7 +22,9 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 
 
 def test_every_component_and_its_backing_service_is_there() -> None:
-    assert {"redis", "selenium-hub", "chrome", "api", "gateway", "worker"} <= set(SERVICES)
+    assert {"redis", "seaweedfs", "selenium-hub", "chrome", "api", "gateway", "worker"} <= set(
+        SERVICES
+    )
     assert SERVICES["api"]["command"] == ["api"]
     assert SERVICES["gateway"]["command"] == ["gateway"]
     assert SERVICES["worker"]["command"] == ["worker"]
@@ -69,11 +71,36 @@ def test_every_testfleet_variable_is_a_real_setting(
         model = getattr(Settings(), section)
         assert field in type(model).model_fields, f"{key}: no setting {section}.{field}"
     for key in names:
-        value = str(env[key])
-        monkeypatch.setenv(key, re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value))
+        monkeypatch.setenv(key, interpolate(str(env[key])))
     settings = Settings()
     assert settings.redis.url == "redis://redis:6379/0"
     assert settings.grid.url == "http://selenium-hub:4444"
+    assert settings.artifacts.url.startswith("s3://")
+    assert settings.artifacts.s3_endpoint_url == "http://seaweedfs:8333"
+
+
+def interpolate(value: str, secret: str = "a-secret") -> str:
+    """``value`` as compose makes it: ``${X:-default}`` -> default, ``${X:?why}`` -> set."""
+    value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+    return re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", secret, value)
+
+
+def test_api_and_workers_share_no_volume_the_object_store_holds_artifacts() -> None:
+    for name in ("api", "gateway", "worker"):
+        assert "volumes" not in SERVICES[name], f"{name} mounts nothing"
+    store = SERVICES["seaweedfs"]
+    assert "ports" not in store, "the store is reached by the fleet only"
+    assert any(v.endswith(":/data") for v in store["volumes"])
+    command = " ".join(store["command"])
+    assert "-s3 -s3.port=8333" in command
+    store_env = {k: interpolate(str(v)) for k, v in store["environment"].items()}
+    fleet_env = {k: interpolate(str(v)) for k, v in SERVICES["api"]["environment"].items()}
+    assert fleet_env["TESTFLEET_ARTIFACTS__S3_ACCESS_KEY_ID"] == store_env["S3_ACCESS_KEY"]
+    assert fleet_env["TESTFLEET_ARTIFACTS__S3_SECRET_ACCESS_KEY"] == store_env["S3_SECRET_KEY"]
+    # No default secret: compose refuses to start until one is set.
+    assert ":?" in str(SERVICES["api"]["environment"]["TESTFLEET_ARTIFACTS__S3_SECRET_ACCESS_KEY"])
+    for name in ("api", "gateway", "worker"):
+        assert SERVICES[name]["depends_on"]["seaweedfs"]["condition"] == "service_healthy"
 
 
 def test_the_image_holds_every_package() -> None:

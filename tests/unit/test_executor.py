@@ -142,13 +142,13 @@ class FakeDriver:
         return _png()
 
 
-def _spec(*steps: Step, secrets: list[str] | None = None) -> CaseSpec:
+def _spec(*steps: Step) -> CaseSpec:
+    """A case of ``steps``; its secrets are those of its ``secret`` steps."""
     return CaseSpec(
         suite="unit",
         base_url="http://app.test",
         timeout_seconds=0.3,
         test=TestCase(name="case", steps=list(steps)),
-        secrets=secrets or [],
     )
 
 
@@ -203,8 +203,8 @@ def test_all_steps_pass_and_report_progress() -> None:
     ]
     shot = outcome.steps[3].screenshot
     assert shot == "x-step04-after-login.png"
-    assert outcome.artifacts == [shot, "x-step04-after-login-thumb.png"]
-    with Image.open(io.BytesIO(recorder.saved["x-step04-after-login-thumb.png"])) as thumb:
+    assert outcome.artifacts == [shot, "x-step04-after-login.thumb.png"]
+    with Image.open(io.BytesIO(recorder.saved["x-step04-after-login.thumb.png"])) as thumb:
         assert thumb.width == 320
 
 
@@ -362,7 +362,6 @@ def test_secrets_are_masked_in_labels_and_errors() -> None:
             _step(1, "type", selector="#pass", input_data=secret, secret=True),
             _step(2, "assert", selector="#pass", expected_result="nope", continue_on_failure=True),
             _step(3, "navigate", name=f"go {secret}", input_data=f"/{secret}"),
-            secrets=[secret],
         ),
         recorder,
     )
@@ -393,7 +392,7 @@ def test_thumbnail_is_320_wide_and_keeps_the_aspect_ratio() -> None:
         assert (thumb.format, thumb.size) == ("PNG", (320, 200))
     with Image.open(io.BytesIO(make_thumbnail(_png(100, 50)))) as small:
         assert small.size == (100, 50)
-    assert thumbnail_name("c1-step01-x.png") == "c1-step01-x-thumb.png"
+    assert thumbnail_name("c1-step01-x.png") == "c1-step01-x.thumb.png"
 
 
 def test_hook_errors_propagate() -> None:
@@ -410,3 +409,29 @@ def test_hook_errors_propagate() -> None:
         execute_steps(
             cast(WebDriver, FakeDriver()), _spec(_step(1, "navigate", input_data="/")), hooks()
         )
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        "A" * 185 + " pa55 wörd-that-straddles-the-cut",  # cut at 200 characters
+        "menu  pa55\n\n   wörd-that-straddles-the-cut  more",  # whitespace changed
+    ],
+)
+def test_secrets_are_masked_before_errors_are_shortened_or_normalised(shown: str) -> None:
+    secret = "pa55 wörd-that-straddles-the-cut"
+    driver = FakeDriver()
+    driver.elements["#pass"] = [FakeElement()]
+    driver.elements["h1"] = [FakeElement(shown)]
+    outcome = _run(
+        driver,
+        _spec(
+            _step(1, "type", selector="#pass", input_data=secret, secret=True),
+            _step(2, "assert", selector="h1", expected_result="Welcome"),
+        ),
+    )
+    error = outcome.steps[1].error or ""
+    assert outcome.status == "failed"
+    assert "***" in error
+    for part in secret.split():
+        assert part not in error

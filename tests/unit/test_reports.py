@@ -6,13 +6,12 @@ import base64
 import io
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from orchestrator.reports import html_report, json_result, junit_xml
-from testfleet.artifacts import ArtifactStore
+from orchestrator.reports import html_report, iter_html_report, json_result, junit_xml
+from testfleet.artifacts import ArtifactStore, MemoryStore
 from testfleet.results import AttemptSummary, CaseResult, RunResult, StepResult
 
 RUN_ID = "20250101-000000-abcdef"
@@ -77,8 +76,8 @@ RUN = RunResult(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ArtifactStore:
-    artifacts = ArtifactStore(tmp_path)
+def store() -> ArtifactStore:
+    artifacts = MemoryStore()
     artifacts.save(RUN_ID, f"{RUN_ID}-0002-2-failure.png", png("red", (400, 300)))
     artifacts.save(RUN_ID, f"{RUN_ID}-0002-2-failure.thumb.png", png("blue", (40, 30)))
     artifacts.save(RUN_ID, f"{RUN_ID}-0001-2-dashboard.png", png("green", (64, 48)))
@@ -200,8 +199,8 @@ def test_html_shows_summary_steps_failures_flaky_and_ai(store: ArtifactStore) ->
     assert "200 ms" in page, "step durations are shown"
 
 
-def test_html_tolerates_missing_screenshots(tmp_path: Path) -> None:
-    page = html_report(RUN, ArtifactStore(tmp_path / "empty"))
+def test_html_tolerates_missing_screenshots() -> None:
+    page = html_report(RUN, MemoryStore())
     assert "missing" in page
     assert "data:image/png" not in page
 
@@ -227,3 +226,38 @@ def test_html_renders_each_analysis_by_its_status(store: ArtifactStore) -> None:
     failed = html_report(RUN, store)
     assert "(confidence 90%)" in failed
     assert "login &lt;form&gt; missing" in failed
+
+
+class _CountingStore(MemoryStore):
+    """Counts the artifacts opened so far."""
+
+    opened = 0
+
+    def _open(self, key: str):  # type: ignore[no-untyped-def]
+        self.opened += 1
+        return super()._open(key)
+
+
+def test_html_streams_a_test_at_a_time(store: ArtifactStore) -> None:
+    counting = _CountingStore()
+    for info in store.list():
+        counting.put(info.key, store.get(info.key))
+    pieces = iter_html_report(RUN, counting)
+    head = next(pieces)
+    assert head.startswith("<!doctype html>")
+    assert counting.opened == 0, "the page starts before any picture is read"
+    first_case = next(p for p in pieces if "valid login" in p)
+    assert counting.opened == 2, "only the first test's screenshot (and its thumbnail) so far"
+    assert "data:image/png" in first_case
+    rest = "".join(pieces)
+    assert rest.endswith("</html>")
+    # The failed test's full-size view follows that test, not the whole page.
+    assert rest.index('id="shot-1"') < rest.index("browser died")
+
+
+def test_a_huge_log_is_cut_not_read_whole() -> None:
+    store = MemoryStore()
+    store.save(RUN_ID, f"{RUN_ID}-0002.log", b"x" * 2_000_000)
+    page = html_report(RUN.model_copy(update={"tests": [FAILED]}), store)
+    assert "(truncated)" in page
+    assert len(page) < 200_000

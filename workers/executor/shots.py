@@ -1,4 +1,5 @@
-"""Screenshots' thumbnails and names."""
+"""Screenshots' thumbnails. Their names are the artifact store's (``x.png`` ->
+``x.thumb.png``, ``testfleet.artifacts.names``), so the report finds what is saved here."""
 
 from __future__ import annotations
 
@@ -6,14 +7,12 @@ import io
 
 from PIL import Image
 
+from testfleet.artifacts import thumbnail_name
+
+__all__ = ["THUMBNAIL_WIDTH_PX", "make_thumbnail", "thumbnail_name"]
+
 THUMBNAIL_WIDTH_PX = 320
 """Width of the thumbnail saved beside every screenshot, in pixels."""
-
-
-def thumbnail_name(name: str) -> str:
-    """The thumbnail's name for a screenshot named ``name`` (``x.png`` -> ``x-thumb.png``)."""
-    stem = name.removesuffix(".png")
-    return f"{stem}-thumb.png"
 
 
 def make_thumbnail(png: bytes, width_px: int = THUMBNAIL_WIDTH_PX) -> bytes:

@@ -1,10 +1,12 @@
 -- A case's final status and the run's completion, shared by finish and cancel.
 -- Counts live in the run hash as 'n:<status>'; the last final status completes the
 -- run with run_completed, its status decided by RULES.outcomes (first match wins).
--- ARGV: 9 run id, 10 project, 11 source
+-- KEYS: 6 specs hash. ARGV: 9 run id, 10 project, 11 source
 local function finalise(case_id, status, case_json, typ, body, now)
   redis.call('HSET', KEYS[4], case_id, status)
   redis.call('HSET', KEYS[5], case_id, case_json)
+  -- A final case never runs again: its spec (secrets in clear) goes now, not at expiry.
+  redis.call('HDEL', KEYS[6], case_id)
   emit(typ, 'test_execution', ARGV[9], ARGV[10], body)
   redis.call('HINCRBY', KEYS[3], 'n:' .. status, 1)
   local pending = redis.call('HINCRBY', KEYS[3], 'pending', -1)

@@ -1,7 +1,7 @@
 -- Prepended to every run store script (testfleet/store/scripts.py).
 --
 -- KEYS: 1 global stream, 2 run stream; and where a script uses them:
---       3 run hash, 4 state hash, 5 cases hash.
+--       3 run hash, 4 state hash, 5 cases hash, 6 specs hash.
 -- ARGV: 1 status rules (JSON from testfleet.results: final statuses and how a run's
 --       status follows from its cases'), 2 global stream maxlen, 3 run stream maxlen,
 --       4 run ttl (s); each script's own arguments start at ARGV[5].

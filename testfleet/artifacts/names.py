@@ -1,0 +1,143 @@
+"""Artifact names and keys: the one place that decides what an artifact is called.
+
+Every producer (the executor's screenshots and thumbnails, the case's step log,
+a stored report) and every reader (the reports, the API, retention) asks here,
+so a thumbnail the worker saves is the thumbnail the report looks for.
+
+Two levels:
+
+- a **name** is flat (letters, digits, ``._-``; never ``..``): what a run's result
+  lists and what ``GET /runs/{id}/artifacts/{name}`` takes from a client;
+- a **key** is where the store keeps it: ``/``-separated segments, each a valid
+  name. A run's artifacts live under ``runs/<run id>/``; other owners (visual
+  baselines) take their own top-level prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from testfleet.constants import API_PREFIX
+from testfleet.errors import NotFoundError, UsageError
+
+RUNS_PREFIX = "runs/"
+"""Where every run's artifacts live in a store: ``runs/<run id>/<name>``."""
+
+THUMBNAIL_SUFFIX = ".thumb.png"
+"""A screenshot ``x.png``'s thumbnail is ``x.thumb.png``."""
+
+REPORT_NAME = "report.html"
+"""A finished run's stored HTML report."""
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+_MEDIA_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".json": "application/json",
+    ".log": "text/plain; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/xml",
+}
+_LOG_SUFFIXES = (".log", ".txt")
+
+
+def safe_name(text: str) -> str:
+    """``text`` made into a valid artifact name part (letters, digits, ``._-``)."""
+    cleaned = _UNSAFE_CHARS.sub("-", text).strip("-.")[:80]
+    return cleaned or "artifact"
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether ``name`` is a plain artifact name (never a path, never ``..``)."""
+    return bool(_SAFE_NAME.match(name)) and ".." not in name
+
+
+def check_name(name: str) -> str:
+    """``name`` itself; raises ``UsageError`` when it is not a plain artifact name."""
+    if not is_valid_name(name):
+        raise UsageError(
+            f"artifact name {name!r} is not valid: use the names listed in the run's result"
+        )
+    return name
+
+
+def check_key(key: str) -> str:
+    """``key`` itself when every ``/``-separated segment is a valid name; else ``UsageError``."""
+    if not key or not all(is_valid_name(part) for part in key.split("/")):
+        raise UsageError(
+            f"artifact key {key!r} is not valid: use '/'-separated segments of letters, "
+            "digits and '._-' (no empty segment, no '..')"
+        )
+    return key
+
+
+def run_prefix(run_id: str) -> str:
+    """The key prefix of one run's artifacts (``runs/<run id>/``); an id that cannot be a
+    run's is simply not found."""
+    if not is_valid_name(run_id):
+        raise NotFoundError(f"run {run_id!r} does not exist")
+    return f"{RUNS_PREFIX}{run_id}/"
+
+
+def run_key(run_id: str, name: str) -> str:
+    """Where a run's artifact ``name`` is kept."""
+    return run_prefix(run_id) + check_name(name)
+
+
+def run_of_key(key: str) -> str | None:
+    """The run id a key belongs to, or None for a key outside ``runs/``."""
+    if not key.startswith(RUNS_PREFIX):
+        return None
+    run_id, sep, _ = key[len(RUNS_PREFIX) :].partition("/")
+    return run_id if sep and run_id else None
+
+
+def case_artifact_name(case_id: str, attempt: int, name: str) -> str:
+    """What one attempt's artifact is stored as: ``<case id>-a<attempt>-<name>``, so
+    attempts and cases of a run never overwrite each other."""
+    return check_name(f"{safe_name(case_id)}-a{attempt}-{name}")
+
+
+def screenshot_name(step_number: int, label: str) -> str:
+    """A step's screenshot: ``step<NN>-<label>.png``."""
+    return f"step{step_number:02d}-{safe_name(label)}.png"
+
+
+def thumbnail_name(name: str) -> str:
+    """The thumbnail's name for a screenshot named ``name`` (``x.png`` -> ``x.thumb.png``)."""
+    return name.removesuffix(".png") + THUMBNAIL_SUFFIX
+
+
+def step_log_name(case_id: str) -> str:
+    """The artifact name of a case's step log: ``<case id>.log``."""
+    return f"{safe_name(case_id)}.log"
+
+
+def is_log(name: str) -> bool:
+    """A text log the reports embed."""
+    return name.endswith(_LOG_SUFFIXES)
+
+
+def screenshots(names: Iterable[str]) -> list[str]:
+    """The screenshots among a case's artifacts: PNGs that are not the thumbnail of
+    another one listed (a screenshot whose own label ends in ``.thumb`` stays one)."""
+    listed = list(names)
+    thumbs = {thumbnail_name(n) for n in listed if n.endswith(".png")}
+    return [n for n in listed if n.endswith(".png") and n not in thumbs]
+
+
+def media_type(name: str) -> str:
+    """The Content-Type an artifact is served with (by suffix; bytes otherwise)."""
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return _MEDIA_TYPES.get(suffix, "application/octet-stream")
+
+
+def artifact_url(run_id: str, name: str) -> str:
+    """The API path that serves an artifact."""
+    return f"{API_PREFIX}/runs/{run_id}/artifacts/{name}"
