@@ -7,7 +7,9 @@ shut down, so through a warm shutdown's drain too. A thread of its own with its
 own Redis connection: it keeps time while the event loop is busy or blocked (a
 drain, a slow ack), and a Redis error in one renewal is retried at the next, two
 more chances before a lease can run out. Every ``lease_s / 3`` it moves the
-lease of each held message forward (``broker.renew_leases``).
+lease of each held message forward (``broker.renew_leases``), and with it the
+project's running slot of each case it runs (``project_slots.renew_slots``), so
+that slot lives exactly as long as the case's lease.
 
 It also hands back at once what Celery stopped without settling: when the broker
 connection drops, Celery cancels the running cases (their acknowledgement could
@@ -35,8 +37,11 @@ from celery.worker import state as worker_state
 
 from testfleet import logs, redisconn
 from testfleet.broker import expire_leases, renew_interval_s, renew_leases
+from testfleet.constants import RUN_CASE_TASK
 from testfleet.settings import Settings
+from testfleet.store import RunReader
 from workers.periodic import run_while_worker_lives
+from workers.project_slots import renew_slots
 
 log = logs.get_logger(__name__)
 
@@ -64,6 +69,16 @@ def held_deliveries(requests: Iterable[Any] | None = None) -> dict[str, Any]:
         if tag:
             held[str(tag)] = request
     return held
+
+
+def case_of(request: Any) -> tuple[str, str] | None:
+    """(run id, case id) of a ``run_case`` request; None for any other task."""
+    args = getattr(request, "args", None)
+    if getattr(request, "name", None) != RUN_CASE_TASK or not isinstance(args, list | tuple):
+        return None
+    if len(args) != 2:
+        return None
+    return str(args[0]), str(args[1])
 
 
 def process_gone(pid: int | None) -> bool:
@@ -103,8 +118,12 @@ class LeaseRenewer:
         gone: Callable[[int | None], bool] = process_gone,
     ) -> None:
         self.renew_every_s = renew_interval_s(settings)
+        self._lease_s = settings.worker.lease_s
         self._give_up_s = settings.worker.lease_s
         self._client = client or redisconn.connect(settings.redis)
+        self._slots_capped = settings.limits.max_running_cases > 0
+        self._projects: dict[str, str] = {}
+        """Run id -> project, for the runs whose cases this worker holds."""
         self._held = held
         self._clock = clock
         self._gone = gone
@@ -132,7 +151,10 @@ class LeaseRenewer:
         self._renew(self._held())
 
     def _renew(self, held: dict[str, Any]) -> None:
-        gone = renew_leases(self._client, list(held), self._clock())
+        now_s = self._clock()
+        gone = renew_leases(self._client, list(held), now_s)
+        if self._slots_capped:
+            self._renew_slots(held, now_s)
         if not gone:
             return
         # A tag acknowledged between the snapshot and the renewal is gone too, but it
@@ -148,6 +170,20 @@ class LeaseRenewer:
                 "its case may be delivered again; the older delivery stops at its next step",
                 getattr(request, "id", "?"), tag,
             )  # fmt: skip
+
+    def _renew_slots(self, held: dict[str, Any], now_s: float) -> None:
+        """The running slot of each held case, with the same expiry as its lease (a slot
+        exists only once the case started: the others are left alone)."""
+        cases = [case for case in map(case_of, held.values()) if case is not None]
+        runs = {run_id for run_id, _ in cases}
+        self._projects = {r: p for r, p in self._projects.items() if r in runs}
+        reader = RunReader(self._client)
+        for run_id in runs - self._projects.keys():
+            record = reader.get_record(run_id)
+            if record is not None:
+                self._projects[run_id] = record.project_id
+        slots = [(self._projects[r], c) for r, c in cases if r in self._projects]
+        renew_slots(self._client, slots, now_s, self._lease_s)
 
     def _note_let_go(self, held: dict[str, Any], now: float) -> None:
         for tag, request in self._previous.items():

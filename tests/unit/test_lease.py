@@ -16,6 +16,7 @@ import kombu
 import kombu.transport.redis as kombu_redis
 import pytest
 import redis
+from celery.worker.request import Request
 
 from testfleet import keys
 from testfleet.broker import (
@@ -27,9 +28,15 @@ from testfleet.broker import (
     renew_leases,
     transport_options,
 )
+from testfleet.constants import RUN_CASE_TASK
+from testfleet.limits import LimitSettings
 from testfleet.settings import Settings
+from testfleet.store import RunStore
 from tests.fixtures_redis import redis_server
-from workers.lease import LeaseRenewer, held_deliveries
+from tests.integration.test_run_case import create_run, suite_doc
+from workers.app import make_celery
+from workers.lease import LeaseRenewer, case_of, held_deliveries
+from workers.project_slots import ProjectSlots
 
 pytestmark = pytest.mark.redis
 
@@ -248,6 +255,80 @@ def test_an_acknowledged_or_never_cancelled_case_is_not_handed_back(
 
     assert renewer.handed_back == []
     assert queued(client) == 0, "the reserved one keeps its lease until it runs out"
+
+
+@dataclass
+class CaseRequest:
+    """What the renewer reads of a ``run_case`` request Celery reserved or runs."""
+
+    message: Any
+    args: tuple[str, str]
+    name: str = RUN_CASE_TASK
+
+
+def test_a_projects_running_slot_lives_and_dies_with_its_cases_lease(
+    settings: Settings, client: redis.Redis, broker: Broker, clock: Clock
+) -> None:
+    capped = settings.model_copy(update={"limits": LimitSettings(max_running_cases=1)})
+    store = RunStore(client, capped)
+    run_id, case_id = create_run(
+        store, suite_doc("http://127.0.0.1:9", [{"step_type": "wait", "input_data": "1"}])
+    )
+    project = store.get_record(run_id).project_id  # type: ignore[union-attr]
+    slot_key = keys.project_running(project)
+    broker.publish("long case of a capped project")
+    message = broker.take()
+    tag = message.delivery_tag
+    # The pool child takes the project's only slot as the case starts (project_slot).
+    slots = ProjectSlots(client, 1, capped.worker.lease_s)
+    assert slots.acquire(project, case_id, now_s=clock())
+    request = CaseRequest(message, (run_id, case_id))
+    renewer = LeaseRenewer(capped, client=client, held=lambda: {tag: request}, clock=clock)
+
+    restore_s = capped.worker.restore_interval_s
+    elapsed_s = 0.0
+    while elapsed_s < 6 * capped.worker.lease_s:
+        clock.advance(restore_s)
+        elapsed_s += restore_s
+        if elapsed_s % renewer.renew_every_s < restore_s:
+            renewer.renew_now()
+            # One renewal moves both, to the same expiry: the slot is the case's lease.
+            lease_ends_s = float(client.zscore(keys.BROKER_UNACKED_INDEX, tag) or 0)
+            lease_ends_s += capped.worker.lease_s
+            assert float(client.zscore(slot_key, case_id) or 0) / 1000 == lease_ends_s
+        broker.sweep()
+        assert not slots.acquire(project, "another-case", now_s=clock()), (
+            f"the running case's slot was taken after {elapsed_s:.0f} s while renewed"
+        )
+    assert queued(client) == 0
+
+    # The worker is SIGKILLed: no more renewals. When the case's message is back in the
+    # queue, its slot is free too, so the redelivery (or any case of the project) runs.
+    while not queued(client):
+        assert not slots.acquire(project, "another-case", now_s=clock()), "not before the lease"
+        clock.advance(restore_s)
+        broker.sweep()
+    assert slots.acquire(project, "another-case", now_s=clock()), "freed with the lease"
+    assert client.zscore(slot_key, case_id) is None
+
+
+def test_the_renewer_reads_the_case_of_a_real_celery_request(
+    settings: Settings, client: redis.Redis
+) -> None:
+    app = make_celery(settings)
+    try:
+        app.send_task(RUN_CASE_TASK, args=("r1", "r1-0001"))
+        connection = kombu.Connection(
+            settings.redis.url, transport_options=transport_options(settings, consumer=True)
+        )
+        message = connection.default_channel.basic_get(QUEUE, no_ack=False)
+        request = Request(message, app=app, task=app.tasks[RUN_CASE_TASK])
+        assert case_of(request) == ("r1", "r1-0001")
+        assert held_deliveries([request]) == {message.delivery_tag: request}
+        connection.release()
+    finally:
+        app.close()
+    assert case_of(CaseRequest(None, ("r", "c"), name="celery.ping")) is None
 
 
 def test_renew_leases_moves_only_existing_entries(client: redis.Redis, clock: Clock) -> None:
