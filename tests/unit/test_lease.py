@@ -128,6 +128,24 @@ def queued(client: redis.Redis) -> int:
     return sum(int(client.llen(name)) for name in queue_lists(QUEUE))
 
 
+def leases_pass(
+    settings: Settings, broker: Broker, clock: Clock, renewer: LeaseRenewer | None, periods: int
+) -> Iterator[tuple[float, bool]]:
+    """Time passes a restore interval at a time for ``periods`` leases: the sweep runs
+    every restore interval, the renewer (if alive) every third of a lease. Yields the
+    seconds elapsed and whether a renewal just ran, after each sweep."""
+    restore_s = settings.worker.restore_interval_s
+    elapsed_s = 0.0
+    while elapsed_s < periods * settings.worker.lease_s:
+        clock.advance(restore_s)
+        elapsed_s += restore_s
+        renewed = renewer is not None and elapsed_s % renewer.renew_every_s < restore_s
+        if renewer is not None and renewed:
+            renewer.renew_now()
+        broker.sweep()
+        yield elapsed_s, renewed
+
+
 def test_a_case_outliving_many_leases_is_never_handed_out_while_renewed(
     settings: Settings, client: redis.Redis, broker: Broker, clock: Clock
 ) -> None:
@@ -137,19 +155,11 @@ def test_a_case_outliving_many_leases_is_never_handed_out_while_renewed(
     renewer = LeaseRenewer(settings, client=client, held=lambda: {tag: message}, clock=clock)
     assert renewer.renew_every_s == settings.worker.lease_s / RENEWALS_PER_LEASE
 
-    restore_s = settings.worker.restore_interval_s
-    elapsed_s = 0.0
-    lease_periods = 6
-    while elapsed_s < lease_periods * settings.worker.lease_s:
-        # The sweep runs every restore interval; the renewal every third of a lease.
-        clock.advance(restore_s)
-        elapsed_s += restore_s
-        if elapsed_s % renewer.renew_every_s < restore_s:
-            renewer.renew_now()
-        broker.sweep()
+    for elapsed_s, _ in leases_pass(settings, broker, clock, renewer, periods=6):
         assert queued(client) == 0, f"handed out again after {elapsed_s:.0f} s while renewed"
         assert client.hexists(keys.BROKER_UNACKED, tag)
     assert renewer.lost == []
+    restore_s = settings.worker.restore_interval_s
 
     # The worker dies: no more renewals. The case is back in the queue within one lease
     # (+ one restore interval) of the last renewal, not before the lease ran out.
@@ -285,18 +295,12 @@ def test_a_projects_running_slot_lives_and_dies_with_its_cases_lease(
     request = CaseRequest(message, (run_id, case_id))
     renewer = LeaseRenewer(capped, client=client, held=lambda: {tag: request}, clock=clock)
 
-    restore_s = capped.worker.restore_interval_s
-    elapsed_s = 0.0
-    while elapsed_s < 6 * capped.worker.lease_s:
-        clock.advance(restore_s)
-        elapsed_s += restore_s
-        if elapsed_s % renewer.renew_every_s < restore_s:
-            renewer.renew_now()
+    for elapsed_s, renewed in leases_pass(capped, broker, clock, renewer, periods=6):
+        if renewed:
             # One renewal moves both, to the same expiry: the slot is the case's lease.
             lease_ends_s = float(client.zscore(keys.BROKER_UNACKED_INDEX, tag) or 0)
             lease_ends_s += capped.worker.lease_s
             assert float(client.zscore(slot_key, case_id) or 0) / 1000 == lease_ends_s
-        broker.sweep()
         assert not slots.acquire(project, "another-case", now_s=clock()), (
             f"the running case's slot was taken after {elapsed_s:.0f} s while renewed"
         )
@@ -304,10 +308,11 @@ def test_a_projects_running_slot_lives_and_dies_with_its_cases_lease(
 
     # The worker is SIGKILLed: no more renewals. When the case's message is back in the
     # queue, its slot is free too, so the redelivery (or any case of the project) runs.
-    while not queued(client):
+    for _ in leases_pass(capped, broker, clock, None, periods=2):
+        if queued(client):
+            break
         assert not slots.acquire(project, "another-case", now_s=clock()), "not before the lease"
-        clock.advance(restore_s)
-        broker.sweep()
+    assert queued(client) == 1, "back in the queue within a lease"
     assert slots.acquire(project, "another-case", now_s=clock()), "freed with the lease"
     assert client.zscore(slot_key, case_id) is None
 
