@@ -137,10 +137,12 @@ def submit_and_follow(
 def watch(target: Target, run_id: str, outputs: Outputs) -> int:
     """Follow a run to its end; interrupted, stop following (the run goes on): 130/143."""
     with Interrupts():
-        Console(highlight=False).print(
-            Text(f"following run {run_id} (Ctrl-C stops following; the run goes on)")
-        )
         try:
+            # Inside the try: a signal right after this line is printed stops following
+            # like any other (outside, it would reach click, which says "Aborted!", exit 1).
+            Console(highlight=False).print(
+                Text(f"following run {run_id} (Ctrl-C stops following; the run goes on)")
+            )
             return follow_and_report(target, run_id, outputs)
         except Interrupted as stop:
             return stop_following(target, run_id, outputs, stop, cancel=False, watching=True)

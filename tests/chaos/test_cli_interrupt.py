@@ -108,7 +108,7 @@ def test_watch_stops_following_without_cancelling(fleet: Fleet, tmp_path: Path) 
 
     exit_code, _out, err = watcher.finish()
 
-    assert exit_code == 143
+    assert exit_code == 143, err
     assert f"stopped following run {run_id}" in one_line(err)
     assert api.wait_done(run_id, 120)["status"] == "passed", "not cancelled"
 

@@ -8,6 +8,7 @@ the reports so far are written, one line is said, the exit code is the signal's.
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,25 @@ def test_an_unreachable_server_still_ends_in_one_line(
     assert "\n" not in line
     assert "could not cancel run r1" in line
     assert "no reports written" in line
+
+
+def test_a_signal_just_after_watch_says_it_follows_stops_following_cleanly(
+    alpha: httpx.Client, api_url: str, api_keys: Keys, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    run_id = queued_run(alpha)
+    target = runner.Target(api_url, api_keys.alpha)
+    said = runner.Console.print
+
+    def say_then_get_signalled(console: Any, *args: Any, **kwargs: Any) -> None:
+        said(console, *args, **kwargs)
+        if str(args[0]).startswith("following run"):  # where a CI runner's SIGTERM may land
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(runner.Console, "print", say_then_get_signalled)
+
+    code = runner.watch(target, run_id, runner.Outputs())
+
+    assert code == 143
+    assert f"stopped following run {run_id}" in capsys.readouterr().err
+    assert alpha.get(f"/api/v1/runs/{run_id}").json()["status"] == "queued"
