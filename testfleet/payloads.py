@@ -105,6 +105,11 @@ class CaseProgress(CaseEvent):
     stepDuration: int
     """Milliseconds the step took."""
     stepError: str | None = None
+    stepDepth: int = 0
+    """How deep inside blocks the step ran (0: a step of the test itself; 1: a step of a
+    flow the test's ``use:`` called, or inside its ``if:`` / ``repeat:``; and so on)."""
+    stepParent: int | None = None
+    """The ``stepNumber`` of the block step it ran in (the ``use:`` row of its flow)."""
 
 
 CaseStatusName = Literal["passed", "failed", "error", "cancelled", "flaky"]

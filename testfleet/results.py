@@ -104,6 +104,10 @@ class StepResult(BaseModel):
     error: str | None = None
     screenshot: str | None = None
     """Artifact name of the screenshot the step took (screenshot steps, failures)."""
+    depth: int = 0
+    """How deep inside blocks the step ran (0: a step of the test itself)."""
+    parent: int | None = None
+    """The ``index`` of the block step it ran in (a ``use`` of a flow, an ``if``, ...)."""
 
 
 class AttemptSummary(BaseModel):

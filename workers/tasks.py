@@ -58,10 +58,17 @@ from testfleet.payloads import (
 from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from testfleet.suite import CaseSpec
+from testfleet.suite import CaseSpec, walk
+from testfleet.targets import TargetPolicy
 from workers.analysis import analyze_attempt
 from workers.app import app_settings
-from workers.executor import AttemptOutcome, Hooks, execute_steps
+from workers.executor import (
+    AttemptOutcome,
+    Hooks,
+    execute_steps,
+    planned_rows,
+    skipped_results,
+)
 from workers.metrics import AttemptMetrics, record_final
 from workers.project_slots import project_slot
 from workers.steplog import with_step_log, write_step_log
@@ -149,6 +156,7 @@ class _CaseRun:
         """Monotonic time after which no further step starts (``case_timeout_s``)."""
         self._artifacts: list[str] = []
         self.spec: CaseSpec | None = None
+        self.targets = TargetPolicy.from_settings(settings)
 
     # -- the delivery --------------------------------------------------------------------
 
@@ -163,7 +171,7 @@ class _CaseRun:
                 "worker": self.worker,
                 "started_ms": self.started_ms,
                 "retry_count": spec.retry_count,
-                "total_steps": len(spec.test.steps),
+                "total_steps": planned_rows(spec.test.steps),
                 "history": list(previous.history),
                 "artifacts": list(previous.artifacts),
             }
@@ -251,7 +259,7 @@ class _CaseRun:
                 attempt=number,
                 tags=case.tags,
                 environment=spec.environment,
-                totalSteps=len(spec.test.steps),
+                totalSteps=planned_rows(spec.test.steps),
                 name=self.case.name,
                 worker=self.worker,
             ),
@@ -260,21 +268,16 @@ class _CaseRun:
         metrics = AttemptMetrics(self.provider)
         asked = time.monotonic()
         try:
-            driver = self.provider.open()
+            driver = self.provider.open(project=self.project_id)
             metrics.session_started(time.monotonic() - asked)
         except InfrastructureError as exc:
             # No session (Grid full or down): like a browser death, worth a bounded retry.
-            skipped = [
-                StepResult(
-                    index=i, label=self.mask(s.label), step_type=s.step_type, status="skipped"
-                )
-                for i, s in enumerate(spec.test.steps, 1)
-            ]
+            skipped = skipped_results(spec.test.steps, self.mask)
             error = self.mask(f"could not open a browser: {exc}")
             outcome = AttemptOutcome("error", skipped, error=error, browser_died=True)
         else:
             longest_s = max(
-                [spec.timeout_seconds, *(s.timeout_seconds or 0 for s in spec.test.steps)]
+                [spec.timeout_seconds, *(s.timeout_seconds or 0 for s in walk(spec.test.steps))]
             )
             set_command_timeout(driver, command_timeout_s(self.settings, longest_s))
             try:
@@ -342,6 +345,8 @@ class _CaseRun:
                 stepStatus=step.status,
                 stepDuration=step.duration_ms,
                 stepError=step.error,
+                stepDepth=step.depth,
+                stepParent=step.parent,
             ),
         )
 
@@ -409,7 +414,12 @@ class _AttemptHooks:
         self.timed_out = False
 
     def as_hooks(self) -> Hooks:
-        return Hooks(on_step=self.on_step, should_stop=self.should_stop, save_artifact=self.save)
+        return Hooks(
+            on_step=self.on_step,
+            should_stop=self.should_stop,
+            save_artifact=self.save,
+            targets=self.run.targets,
+        )
 
     def on_step(self, step: StepResult, number: int, total: int) -> None:
         try:

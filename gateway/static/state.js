@@ -156,6 +156,7 @@ export class RunState {
             const step = {
               index: p.progress.stepNumber, label: p.progress.currentStep, status: p.stepStatus,
               duration_ms: p.stepDuration, error: p.stepError, screenshot: artifactName(p.progress.screenshot),
+              depth: p.stepDepth || 0, parent: p.stepParent ?? null,
             };
             const last = c.steps[c.steps.length - 1];
             if (!last || last.index < step.index) c.steps.push(step);

@@ -27,7 +27,7 @@ from testfleet.settings import ApiSettings, GatewaySettings, PathSettings, Redis
 from testfleet.store import RunStore
 from tests.dashboard.browser import BrowserPage, chromium, open_page, sign_in
 from tests.dashboard.simulate import SimulatedRun
-from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 from tests.waiting import wait_until
 
@@ -35,15 +35,14 @@ pytestmark = [pytest.mark.redis, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     state = tmp_path_factory.mktemp("dash")
-    with redis_server() as url:
-        yield Settings(
-            redis=RedisSettings(url=url),
-            api=ApiSettings(public_url=f"http://127.0.0.1:{free_port()}"),
-            gateway=GatewaySettings(port=free_port(), read_block_ms=100, metrics_interval_s=0.5),
-            paths=PathSettings(state_dir=state, artifacts_dir=state / "artifacts"),
-        )
+    return Settings(
+        redis=RedisSettings(url=redis_url),
+        api=ApiSettings(public_url=f"http://127.0.0.1:{free_port()}"),
+        gateway=GatewaySettings(port=free_port(), read_block_ms=100, metrics_interval_s=0.5),
+        paths=PathSettings(state_dir=state, artifacts_dir=state / "artifacts"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -177,13 +176,15 @@ def test_a_run_progresses_live_to_passed_with_a_screenshot(
     expect(card).to_contain_text("step 1/3")
     sim.step(first, 2, screenshot=True)
     expect(card).to_contain_text("step 2/3")
-    sim.step(first, 3)
+    sim.step(first, 3, parent=2)  # step 2 is a use: row, step 3 a step of its flow
     sim.finish(first)
     expect(card).to_contain_text("passed")
     sim.play(second)
     expect(page.locator("#run-status")).to_contain_text("passed")
     expect(page.locator("#run-counts")).to_contain_text("2 passed")
     card.locator("summary").click()
+    expect(card.locator("[data-step='3']")).to_have_attribute("data-depth", "1")
+    expect(card.locator("[data-step='2']")).not_to_have_attribute("data-depth", re.compile("."))
     thumb = card.locator("[data-shot] img")
     expect(thumb).to_have_attribute("src", re.compile(r"^blob:"))
     wait_until("the thumbnail to load", lambda: thumb.evaluate("i => i.naturalWidth") > 0, 10)
