@@ -1,11 +1,13 @@
 """Resetting a Chromium session between two tests, so the second sees nothing of the first.
 
 ``reset_session`` leaves one tab on about:blank, with no history, no cookies,
-no storage of any origin the previous test visited, no alert, and the
-configured window size as its viewport (the page's size, as a suite's
-``viewport`` means it). It costs about six WebDriver round trips when the test
-used one tab and one origin (each ~10-15 ms through a warm Grid), against the
-seconds a new session costs. How, and why this way:
+no storage of any origin the previous test visited, an empty HTTP cache, no
+permission a test granted, no alert, and the configured window size as its
+viewport (the page's size, as a suite's ``viewport`` means it). It costs about
+eight WebDriver round trips when the test used one tab and one origin (each
+~10-15 ms through a warm Grid, sent in two rounds), against the seconds a new
+session costs; the pool runs it as a test gives its session back, off the next
+test's critical path. How, and why this way:
 
 - Origins: CDP ``Page.getNavigationHistory`` in every open tab lists the
   top-level origins the test visited (also those it left again), and
@@ -13,8 +15,12 @@ seconds a new session costs. How, and why this way:
 - ``Storage.clearDataForOrigin`` with ``local_storage`` clears an origin's
   localStorage *and* sessionStorage (measured on Chromium 156: the demo's
   /storage page reads "new" for both afterwards), plus IndexedDB, Cache Storage
-  and service workers, in one call and without navigating there. ``all`` would
-  also drop the HTTP cache, at 5-8x the cost.
+  and service workers, in one call and without navigating there.
+- HTTP cache: ``Network.clearBrowserCache`` (what a fresh Playwright context
+  starts with). It costs 5-8x a storage clear, which is why it is only
+  affordable since the reset runs at give-back, in the background.
+- Permissions: ``Browser.resetPermissions`` drops every override a test set
+  (``Browser.grantPermissions``: notifications, camera, clipboard...).
 - Cookies: ``Network.clearBrowserCookies`` drops every cookie of every origin,
   iframes' third-party ones included.
 - Extra windows and tabs are closed (after reading their history); the first
@@ -49,6 +55,8 @@ from selenium.common.exceptions import (
 )
 from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
+
+from testfleet.browser import lift_network
 
 CDP_COMMAND = "executeCdpCommand"
 _CDP_PATH = "/session/$sessionId/goog/cdp/execute"
@@ -94,6 +102,7 @@ def reset_session(
     one of them a navigation, instead of seven round trips. Raises whatever
     Selenium raises when the session is dead.
     """
+    lift_network(driver)  # no round trip unless the test throttled its network
     # Round 1: the tabs, the focused tab's history, and leaving its page. Their
     # order does not matter: navigating only appends about:blank to the history.
     handles, origins, left = _round(parallel, driver, [_handles, _origins_here, _leave_page])
@@ -116,7 +125,8 @@ def reset_session(
         _past_alert(lambda d: d.get(_BLANK), driver)
     # Round 2, once the page is gone (its unload handlers can write no more).
     clears = [partial(_clear_origin, origin=origin) for origin in sorted(found)]
-    sizes, *_ = _round(parallel, driver, [_window_sizes, _reset_history, _clear_cookies, *clears])
+    round_two = [_window_sizes, _reset_history, _clear_cookies, _clear_cache, _reset_permissions]
+    sizes, *_ = _round(parallel, driver, [*round_two, *clears])
     inner_w, inner_h, outer_w, outer_h = cast(list[int], sizes)
     if [inner_w, inner_h] != [width, height]:
         driver.set_window_size(width + outer_w - inner_w, height + outer_h - inner_h)
@@ -162,6 +172,14 @@ def _reset_history(driver: WebDriver) -> None:
 
 def _clear_cookies(driver: WebDriver) -> None:
     cdp(driver, "Network.clearBrowserCookies")
+
+
+def _clear_cache(driver: WebDriver) -> None:
+    cdp(driver, "Network.clearBrowserCache")
+
+
+def _reset_permissions(driver: WebDriver) -> None:
+    cdp(driver, "Browser.resetPermissions")
 
 
 def _clear_origin(driver: WebDriver, origin: str) -> None:

@@ -31,6 +31,7 @@ from orchestrator import fleet, reports
 from orchestrator.interrupt import Interrupted, Interrupts
 from testfleet.client import ApiClient
 from testfleet.errors import TestfleetError, UsageError
+from testfleet.loader import submitted
 from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
@@ -106,7 +107,7 @@ def submit_and_follow(
     body = {
         "name": name,
         "tags": sorted(tags),
-        "suites": [s.model_dump(mode="json", exclude_none=True) for s in suites],
+        "suites": [submitted(s) for s in suites],
     }
     console = Console(highlight=False)
     run_id: str | None = None

@@ -120,6 +120,10 @@ class GridSettings(BaseModel):
     """A pooled session older than this (s since it was opened) is replaced, not lent."""
     health_check_timeout_s: float = Field(default=5.0, gt=0)
     """Cap (s) on the check that a pooled session still answers before it is lent."""
+    pool_reset: Literal["giveback", "lend"] = "giveback"
+    """When a pooled session is reset: ``giveback`` in the background as the test returns it
+    (overlapping the result write and the next delivery; a lend waits for it), ``lend``
+    right before it is lent again, on the next test's critical path (for comparison)."""
     command_timeout_s: float = Field(default=20.0, gt=0)
     """Cap (s) on one WebDriver command during a test (raised to the case's longest step
     timeout + 5 s): a hung browser fails its test in seconds, not after the Grid's minutes."""
