@@ -46,6 +46,7 @@ from concurrent.futures import Executor
 from functools import partial
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 
 from selenium.common.exceptions import (
     NoAlertPresentException,
@@ -61,6 +62,11 @@ CDP_COMMAND = "executeCdpCommand"
 _CDP_PATH = "/session/$sessionId/goog/cdp/execute"
 _STORAGE_TYPES = "local_storage,indexeddb,cache_storage,service_workers,file_systems"
 _BLANK = "about:blank"
+_BROWSER_UI = "chrome://"
+"""Chromium 156 lists pages of its own UI (``chrome://omnibox-popup.top-chrome/``) among a
+session's windows. They are not the test's, and closing one hangs chromedriver (and with
+it the session), so they are left alone and remembered per session."""
+_UI_HANDLES: WeakKeyDictionary[WebDriver, set[str]] = WeakKeyDictionary()
 
 T = TypeVar("T")
 
@@ -102,10 +108,15 @@ def reset_session(
     handles, origins, left = _round(parallel, driver, [_handles, _origins_here, _leave_page])
     assert isinstance(handles, list)
     found: set[str] = origins if isinstance(origins, set) else set()
-    if len(handles) > 1 or not left:
+    ui = _UI_HANDLES.setdefault(driver, set())
+    extra = [handle for handle in handles[1:] if handle not in ui]
+    if extra or not left:
         # Extra tabs, or the test closed the tab it was in: the slow path.
-        for handle in handles[1:]:
+        for handle in extra:
             driver.switch_to.window(handle)
+            if driver.current_url.startswith(_BROWSER_UI):
+                ui.add(handle)
+                continue
             _dismiss_alert(driver)
             found |= visited_origins(driver)
             driver.close()
