@@ -123,7 +123,8 @@ def test_the_validators_catch_mistakes() -> None:
     assert list(validator.iter_errors(chrome))
     auth_validator = keda_validator(KEDA_AUTH_SCHEMA)
     auth = objects("base", "TriggerAuthentication")["selenium-grid"]
-    for broken_ref in ({"parameter": "password", "name": "s"}, {**auth["spec"]["secretTargetRef"][0], "keys": "x"}):
+    missing_key = {"parameter": "password", "name": "s"}
+    for broken_ref in (missing_key, {**auth["spec"]["secretTargetRef"][0], "keys": "x"}):
         broken = copy.deepcopy(auth)
         broken["spec"]["secretTargetRef"][0] = broken_ref
         assert list(auth_validator.iter_errors(broken)), broken_ref
