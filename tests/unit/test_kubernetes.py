@@ -210,7 +210,7 @@ def test_budgets_and_services_select_pods_that_exist(tree: str) -> None:
 
 @pytest.mark.parametrize("tree", TREES)
 def test_settings_and_secrets_are_real_settings(tree: str) -> None:
-    config = next(d for d in render(tree) if d["kind"] == "ConfigMap")["data"]
+    config = objects(tree, "ConfigMap")["testfleet-config"]["data"]
     secrets = [d for d in render(tree) if d["kind"] == "Secret"]
     names = [*config, *(k for s in secrets for k in s.get("data", {}))]
     for key in names:
@@ -226,7 +226,7 @@ def test_settings_and_secrets_are_real_settings(tree: str) -> None:
 
 
 def test_the_local_overlay_brings_its_object_store() -> None:
-    config = next(d for d in render("overlays/local") if d["kind"] == "ConfigMap")["data"]
+    config = objects("overlays/local", "ConfigMap")["testfleet-config"]["data"]
     service = objects("overlays/local", "Service")["seaweedfs"]
     port = service["spec"]["ports"][0]["port"]
     assert config["TESTFLEET_ARTIFACTS__S3_ENDPOINT_URL"] == f"http://seaweedfs:{port}"

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from grid.policy import policy_text
 from testfleet.settings import Settings
 from tests.unit.test_kubernetes import TREES, objects, render
 
@@ -117,7 +118,7 @@ def test_browsers_go_through_the_egress_proxy() -> None:
 
 @pytest.mark.parametrize("tree", TREES)
 def test_the_proxy_refuses_every_service_of_the_fleet(tree: str) -> None:
-    config = next(d for d in render(tree) if d["kind"] == "ConfigMap")["data"]
+    config = objects(tree, "ConfigMap")["testfleet-config"]["data"]
     internal = set(json.loads(config["TESTFLEET_SECURITY__INTERNAL_HOSTS"]))
     assert set(objects(tree, "Service")) <= internal
 
@@ -216,3 +217,15 @@ def test_the_policy_check_can_fail() -> None:
     assert rule_allows(wide_open, "to", labels["redis"], 6379)
     assert not rule_allows({"to": [{"podSelector": {}}], "ports": [{"port": 53}]}, "to",
                            labels["redis"], 6379)  # fmt: skip
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_nodes_run_under_the_managed_url_policy(tree: str) -> None:
+    node = objects(tree, "Deployment")["chrome-node"]["spec"]["template"]["spec"]
+    mounts = {m["name"]: m["mountPath"] for m in node["containers"][0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in node["volumes"]}
+    (name,) = [n for n, path in mounts.items() if path == "/etc/opt/chrome/policies/managed"]
+    config_map = objects(tree, "ConfigMap")[volumes[name]["configMap"]["name"]]
+    assert config_map["data"] == {"testfleet.json": policy_text()}, (
+        "python -m grid.policy --print > deploy/kubernetes/base/chromium-policy.json"
+    )
