@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -24,6 +25,7 @@ from tests.conftest import ROOT
 
 KUSTOMIZE = ROOT / "deploy" / "kubernetes"
 KEDA_SCHEMA = KUSTOMIZE / "schemas" / "keda-scaledobject-v1alpha1.schema.json"
+KEDA_AUTH_SCHEMA = KUSTOMIZE / "schemas" / "keda-triggerauthentication-v1alpha1.schema.json"
 K8S_VERSION = "1.30.0"
 """The oldest Kubernetes the manifests must be valid for (sidecar-free, preStop sleep)."""
 TREES = ["base", "overlays/local"]
@@ -47,8 +49,8 @@ def objects(tree: str, kind: str) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in render(tree) if d["kind"] == kind}
 
 
-def keda_validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(KEDA_SCHEMA.read_text())
+def keda_validator(path: Path = KEDA_SCHEMA) -> jsonschema.Draft202012Validator:
+    schema = json.loads(path.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
 
@@ -57,7 +59,10 @@ def keda_validator() -> jsonschema.Draft202012Validator:
 def test_every_core_object_passes_the_kubernetes_schema(tree: str) -> None:
     core = [d for d in render(tree) if not d["apiVersion"].startswith("keda.sh/")]
     assert {d["kind"] for d in core} >= {"Deployment", "StatefulSet", "Service", "ConfigMap",
-                                         "PodDisruptionBudget", "Namespace"}  # fmt: skip
+                                         "PodDisruptionBudget", "Namespace",
+                                         "NetworkPolicy"}  # fmt: skip
+    assert {d["kind"] for d in render(tree)} - {d["kind"] for d in core} == {
+        "ScaledObject", "TriggerAuthentication"}, "every KEDA object has a schema here"  # fmt: skip
     for doc in core:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
@@ -76,6 +81,20 @@ def test_every_scaled_object_passes_kedas_schema(tree: str) -> None:
             names = {t.get("name") for t in doc["spec"]["triggers"]}
             assert None not in names
             assert set(re.findall(r"[A-Za-z_]\w*", modifiers["formula"])) <= names
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_every_trigger_authentication_passes_kedas_schema(tree: str) -> None:
+    validator = keda_validator(KEDA_AUTH_SCHEMA)
+    auths = objects(tree, "TriggerAuthentication")
+    assert set(auths) == {"selenium-grid"}
+    for name, doc in auths.items():
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                  for e in validator.iter_errors(doc)]  # fmt: skip
+        assert not errors, f"{name}: {errors}"
+    refs = {t["authenticationRef"]["name"] for d in objects(tree, "ScaledObject").values()
+            for t in d["spec"]["triggers"] if "authenticationRef" in t}  # fmt: skip
+    assert refs <= set(auths), "every authenticationRef names a TriggerAuthentication here"
 
 
 def test_the_validators_catch_mistakes() -> None:
@@ -99,6 +118,19 @@ def test_the_validators_catch_mistakes() -> None:
             node = node[part]
         node[path[-1]] = value
         assert list(validator.iter_errors(broken)), path
+    chrome = copy.deepcopy(objects("base", "ScaledObject")["chrome-node"])
+    chrome["spec"]["triggers"][0]["metadata"]["password"] = "in-clear"  # belongs in the auth
+    assert list(validator.iter_errors(chrome))
+    auth_validator = keda_validator(KEDA_AUTH_SCHEMA)
+    auth = objects("base", "TriggerAuthentication")["selenium-grid"]
+    missing_key = {"parameter": "password", "name": "s"}
+    for broken_ref in (missing_key, {**auth["spec"]["secretTargetRef"][0], "keys": "x"}):
+        broken = copy.deepcopy(auth)
+        broken["spec"]["secretTargetRef"][0] = broken_ref
+        assert list(auth_validator.iter_errors(broken)), broken_ref
+    broken = copy.deepcopy(auth)
+    broken["spec"]["secretTargetRefs"] = broken["spec"].pop("secretTargetRef")
+    assert list(auth_validator.iter_errors(broken))
 
 
 def test_workers_scale_on_the_sum_of_every_priority_list() -> None:
@@ -131,7 +163,7 @@ def test_chrome_nodes_scale_on_the_grids_session_queue() -> None:
         f"http://selenium-hub.{hub['metadata']['namespace']}.svc.cluster.local:4444/graphql"
     )
     node = objects("base", "Deployment")["chrome-node"]["spec"]["template"]["spec"]
-    env = {e["name"]: e["value"] for e in node["containers"][0]["env"]}
+    env = {e["name"]: e.get("value") for e in node["containers"][0]["env"]}
     assert trigger["metadata"]["nodeMaxSessions"] == env["SE_NODE_MAX_SESSIONS"]
     worker_max = objects("base", "ScaledObject")["worker"]["spec"]["maxReplicaCount"]
     assert scaled["spec"]["maxReplicaCount"] >= worker_max, "a browser for every worker"
@@ -178,7 +210,7 @@ def test_budgets_and_services_select_pods_that_exist(tree: str) -> None:
 
 @pytest.mark.parametrize("tree", TREES)
 def test_settings_and_secrets_are_real_settings(tree: str) -> None:
-    config = next(d for d in render(tree) if d["kind"] == "ConfigMap")["data"]
+    config = objects(tree, "ConfigMap")["testfleet-config"]["data"]
     secrets = [d for d in render(tree) if d["kind"] == "Secret"]
     names = [*config, *(k for s in secrets for k in s.get("data", {}))]
     for key in names:
@@ -194,7 +226,7 @@ def test_settings_and_secrets_are_real_settings(tree: str) -> None:
 
 
 def test_the_local_overlay_brings_its_object_store() -> None:
-    config = next(d for d in render("overlays/local") if d["kind"] == "ConfigMap")["data"]
+    config = objects("overlays/local", "ConfigMap")["testfleet-config"]["data"]
     service = objects("overlays/local", "Service")["seaweedfs"]
     port = service["spec"]["ports"][0]["port"]
     assert config["TESTFLEET_ARTIFACTS__S3_ENDPOINT_URL"] == f"http://seaweedfs:{port}"
