@@ -174,6 +174,9 @@ def schema(output: str | None) -> None:
 @click.option("--html", type=click.Path(dir_okay=False), help="Write the HTML report here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON result.")
 @click.option("--no-follow", is_flag=True, help="Submit, print the run id and return.")
+@click.option(
+    "--ci", is_flag=True, help="Baselines must exist: a missing one fails its assert_screenshot."
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -186,6 +189,7 @@ def run(
     html: str | None,
     json_path: str | None,
     no_follow: bool,
+    ci: bool,
 ) -> None:
     """Submit suites, follow them live, write reports; exit 0 if all passed, 1 if not."""
     from orchestrator import runner
@@ -197,7 +201,7 @@ def run(
     run_name = name or ", ".join(Path(p).name for p in paths)
     outputs = runner.Outputs(junit=junit, html=html, json=json_path)
     code = runner.submit_and_follow(
-        target, suites, tag_set, run_name, outputs, follow=not no_follow
+        target, suites, tag_set, run_name, outputs, follow=not no_follow, require_baselines=ci
     )
     sys.exit(code)
 
@@ -376,6 +380,7 @@ def demo_site(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 
 main.add_command(importlib.import_module("orchestrator.generate").generate)
+main.add_command(importlib.import_module("orchestrator.baselines_cli").baselines)
 
 if __name__ == "__main__":
     main()

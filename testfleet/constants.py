@@ -22,3 +22,10 @@ GATEWAY_RUN_WS_PATH = "/ws/events"
 
 GATEWAY_SSE_PATH = "/sse/events"
 """The gateway's Server-Sent Events stream of one run: ``?runId=...``."""
+
+AI_NO_KEY = (
+    "no OPENAI_API_KEY is set: set OPENAI_API_KEY (and OPENAI_BASE_URL for an "
+    "OpenAI-compatible server) to enable AI analysis and generation"
+)
+"""Why an analysis was skipped without a key: written by the workers, recognised by the
+CLI (which says it once per run, not under every test)."""

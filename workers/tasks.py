@@ -25,7 +25,10 @@ Event payloads (``correlationId`` = case id, ``source`` = worker name)::
     test_progress   {testId, testSuiteId, attempt,
                      progress: {percentage, currentStep, stepNumber, totalSteps,
                                 duration (ms since the case started), screenshot (URL|null)},
-                     stepStatus, stepDuration (ms), stepError}
+                     stepStatus, stepDuration (ms), stepError,
+                     visual (assert_screenshot steps only): {outcome, baselineId,
+                             baselineVersion, name, diffRatio, changedPx, region,
+                             actualUrl, baselineUrl, diffUrl (URLs or null)}}
     test_completed  {testId, testSuiteId, name,
     test_failed      result: {status, error, failedStep}, duration (ms), attempts,
     test_cancelled   artifacts (URLs)}
@@ -56,12 +59,14 @@ from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepRes
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from testfleet.suite import CaseSpec
+from testfleet.visual import BaselineStore
 from workers.analysis import analyze_attempt
 from workers.app import app_settings
-from workers.executor import AttemptOutcome, Hooks, execute_steps
+from workers.executor import AttemptOutcome, Hooks, VisualContext, execute_steps
 from workers.metrics import AttemptMetrics, record_final
 from workers.project_slots import project_slot
 from workers.steplog import with_step_log, write_step_log
+from workers.visual_verdict import cosmetic_warnings
 
 log = logs.get_logger(__name__)
 
@@ -101,6 +106,7 @@ def run_case(
         raise NotFoundError(f"run {run_id} does not exist (expired?)")
     case = store.get_case(run_id, case_id)
     runner = _CaseRun(store, provider, artifacts, settings, case, record.project_id, worker_name)
+    runner.require_baselines = record.require_baselines
     if attempt == -1:
         return runner.finish_cancelled()
     spec = CaseSpec.model_validate_json(store.get_spec(run_id, case_id))
@@ -146,6 +152,8 @@ class _CaseRun:
         """Monotonic time after which no further step starts (``case_timeout_s``)."""
         self._artifacts: list[str] = []
         self.spec: CaseSpec | None = None
+        self.require_baselines = False
+        """``--ci``: a missing visual baseline fails its step instead of being created."""
 
     # -- the delivery --------------------------------------------------------------------
 
@@ -328,7 +336,43 @@ class _CaseRun:
                 "stepStatus": step.status,
                 "stepDuration": step.duration_ms,
                 "stepError": step.error,
+                **({"visual": self._visual_payload(step)} if step.visual else {}),
             },
+        )
+
+    def _visual_payload(self, step: StepResult) -> dict[str, Any]:
+        """What a follower (the dashboard) needs to show a visual check: the figures and
+        the three pictures' URLs."""
+        visual = step.visual
+        assert visual is not None
+        run_id = self.case.run_id
+
+        def url(name: str | None) -> str | None:
+            return artifact_url(run_id, name) if name else None
+
+        return {
+            "outcome": visual.outcome,
+            "baselineId": visual.baseline_id,
+            "baselineVersion": visual.baseline_version,
+            "name": visual.name,
+            "diffRatio": visual.diff_ratio,
+            "changedPx": visual.changed_px,
+            "region": visual.region,
+            "actualUrl": url(visual.actual),
+            "baselineUrl": url(visual.baseline),
+            "diffUrl": url(visual.diff),
+        }
+
+    def visual_context(self) -> VisualContext:
+        """The project's baselines and the run's rules, for ``assert_screenshot``."""
+        ai = self.settings
+        return VisualContext(
+            baselines=BaselineStore(self.artifacts, self.project_id),
+            require_baselines=self.require_baselines,
+            # A mismatch only goes on when a cosmetic verdict could still forgive it.
+            lenient=ai.ai.visual_downgrade_cosmetic and bool(ai.openai_api_key),
+            run_id=self.case.run_id,
+            case_id=self.case.case_id,
         )
 
     def save_artifact(self, attempt: int, name: str, data: bytes) -> str:
@@ -358,6 +402,10 @@ class _CaseRun:
             read = partial(self.artifacts.read, self.case.run_id)
             update["ai"] = analyze_attempt(self.settings, self.store.redis, self.store.publish,
                 self._event, self.case.run_id, self.spec, outcome.steps, read)  # fmt: skip
+            warned = cosmetic_warnings(self.settings, status, outcome.steps, update["ai"])
+            if warned is not None:
+                status = "passed"
+                update.update(status=status, steps=warned, error=None, failed_step=None)
         self.case = self.case.model_copy(update=update)
         self.case.artifacts = self._artifacts = with_step_log(self.case)
         event = self._event(
@@ -394,7 +442,8 @@ class _AttemptHooks:
         self.timed_out = False
 
     def as_hooks(self) -> Hooks:
-        return Hooks(on_step=self.on_step, should_stop=self.should_stop, save_artifact=self.save)
+        return Hooks(on_step=self.on_step, should_stop=self.should_stop, save_artifact=self.save,
+                     visual=self.run.visual_context())  # fmt: skip
 
     def on_step(self, step: StepResult, number: int, total: int) -> None:
         try:

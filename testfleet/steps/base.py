@@ -28,10 +28,13 @@ FAMILIES: tuple[Family, ...] = (
 Match = Literal["equals", "contains", "matches"]
 MATCHES: tuple[Match, ...] = ("equals", "contains", "matches")
 
-FieldKind = Literal["text", "selector", "int", "number", "status", "files", "choice", "compare"]
-"""How a field's value is written: free text, a selector, a whole number, a number,
-HTTP statuses (``allow_status``), a list of files (``upload``), one of ``choices``, or a
-comparison (a text to contain, or ``{equals|contains|matches: text}``)."""
+FieldKind = Literal[
+    "text", "selector", "selectors", "int", "number", "status", "files", "choice", "compare"
+]
+"""How a field's value is written: free text, a selector, one selector or a list of them,
+a whole number, a number, HTTP statuses (``allow_status``), a list of files (``upload``),
+one of ``choices``, or a comparison (a text to contain, or
+``{equals|contains|matches: text}``)."""
 
 Check = Literal["visible", "stable", "enabled", "editable", "hit"]
 """Actionability checks a step waits for before acting (see ``workers/executor``)."""

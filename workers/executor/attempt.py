@@ -35,6 +35,7 @@ from workers.executor.errors import (
 from workers.executor.handlers import HANDLERS
 from workers.executor.page import Page
 from workers.executor.shots import make_thumbnail, thumbnail_name
+from workers.executor.visual import VisualContext, VisualRecorder
 
 log = logs.get_logger(__name__)
 
@@ -61,12 +62,14 @@ class Hooks:
     ``should_stop()``: checked before each step; True ends the attempt ``cancelled``.
     ``save_artifact(name, data)``: stores a file (PNG) and returns the name it is
     stored under (which goes into ``StepResult.screenshot`` and ``artifacts``).
+    ``visual``: the baselines ``assert_screenshot`` compares with (None: it fails).
     Exceptions raised by hooks (a Redis outage, say) propagate to the caller.
     """
 
     on_step: Callable[[StepResult, int, int], None] = _ignore_step
     should_stop: Callable[[], bool] = _never_stop
     save_artifact: Callable[[str, bytes], str] = _discard_artifact
+    visual: VisualContext | None = None
 
 
 @dataclass
@@ -105,6 +108,8 @@ class _Attempt:
         self.mask = Masker(spec.secrets)
         self.page = Page(driver, spec, self.mask, hooks.should_stop)
         self.artifacts: list[str] = []
+        self.visual = VisualRecorder(hooks.visual, self._save_png)
+        self.page.visual = self.visual
 
     def run(self) -> AttemptOutcome:
         started = time.monotonic()
@@ -142,7 +147,7 @@ class _Attempt:
                 continue
             if failed_step is None:
                 status, error, failed_step = "failed", result.error, number
-            if not (step.continue_on_failure or step.soft):
+            if not (step.continue_on_failure or step.soft or self._lenient(result)):
                 break
         results += [self._skipped(i, s) for i, s in enumerate(steps, 1) if i > len(results)]
         return AttemptOutcome(
@@ -161,6 +166,12 @@ class _Attempt:
         self.driver.implicitly_wait(0)
         self.page.size_viewport(self.spec.viewport.width, self.spec.viewport.height)
 
+    def _lenient(self, result: StepResult) -> bool:
+        """A visual mismatch the AI may still call cosmetic lets the test go on."""
+        context = self.visual.context
+        lenient = context is not None and context.lenient
+        return lenient and result.visual is not None and result.visual.outcome == "mismatch"
+
     def _skipped(self, number: int, step: Step) -> StepResult:
         return StepResult(
             index=number, label=self.mask(step.label), step_type=step.step_type, status="skipped"
@@ -175,6 +186,7 @@ class _Attempt:
         error: str | None = None
         png: bytes | None = None
         died = False
+        self.visual.start(number)
         try:
             png = HANDLERS[step.kind](self.page, step, timeout_s)
         except StepFailed as exc:
@@ -183,13 +195,14 @@ class _Attempt:
             translated = translate(exc, step, timeout_s)
             died = isinstance(translated, BrowserDied)
             error = str(translated)
-        screenshot: str | None = None
+        visual = self.visual.take()
+        screenshot = visual.actual if visual is not None else None
         if error is not None:
             error = finish_message(error, self.mask)
             status = "optional_failed" if step.is_optional and not died else "failed"
             # An optional step failing (a cookie banner that was not there) is expected
             # often enough that a picture of it would only be noise.
-            if status == "failed" and not died:
+            if status == "failed" and not died and screenshot is None:
                 png = self._failure_screenshot()
                 if png is not None:
                     screenshot = self._save_png(f"step{number:02d}-failure.png", png)
@@ -203,6 +216,7 @@ class _Attempt:
             duration_ms=_ms_since(started),
             error=error,
             screenshot=screenshot,
+            visual=visual,
         )
         return result, died
 

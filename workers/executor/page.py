@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from selenium.common.exceptions import (
     ElementClickInterceptedException,
@@ -36,6 +36,9 @@ from testfleet.steps.base import Check
 from testfleet.suite import CaseSpec, Masker, Step
 from workers.executor.errors import StepFailed, first_line, shorten
 from workers.executor.probe import Readiness, Retarget, Script, inspect, probe, probe_and, query
+
+if TYPE_CHECKING:
+    from workers.executor.visual import VisualRecorder
 
 POLL_S = 0.1
 """How often explicit waits re-check their condition, in seconds."""
@@ -70,6 +73,8 @@ class Page:
         self.checked: set[str] = set()
         self.internal: set[str] = set()
         """Window handles seen to be tabs, and Chromium's own windows (not tabs)."""
+        self.visual: VisualRecorder | None = None
+        """``assert_screenshot``'s side of the attempt (baselines, artifacts, its result)."""
 
     # -- messages ------------------------------------------------------------------
 
