@@ -100,12 +100,16 @@ def _value(spec: StepSpec, name: str) -> st.SearchStrategy[Any]:
         ("set_viewport", "width"): st.integers(200, 4000),
         ("set_viewport", "height"): st.integers(200, 4000),
         ("switch_tab", "index"): st.integers(-3, 5),
+        ("assert_screenshot", "max_diff_ratio"): st.sampled_from([0.0, 0.01, 0.5]),
+        ("assert_screenshot", "threshold"): st.sampled_from([0.0, 0.1, 1.0]),
     }
     if (spec.key, name) in special:
         return special[(spec.key, name)]
     kind = field.kind
     if kind == "selector":
         return st.sampled_from(_SELECTORS)
+    if kind == "selectors":
+        return st.lists(st.sampled_from(_SELECTORS), min_size=1, max_size=3)
     if kind == "int":
         return st.integers(0, 50)
     if kind == "choice":
