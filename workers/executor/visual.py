@@ -77,6 +77,11 @@ for (const svg of document.querySelectorAll("svg")) {{
 """Freezes what moves on its own (see the module docstring); safe to run again."""
 THAW_JS = f'const s = document.getElementById("{FREEZE_ID}"); if (s) s.remove();'
 
+MIN_CAPTURES = 3
+"""The stable-page wait takes at least this many captures (two comparisons of a pair in a
+row) before its deadline can end it: on a busy machine one capture can take most of a
+short timeout, and a single pair caught mid-change says nothing about stability."""
+
 MEASURE_JS = """
 const [element, masks] = arguments;
 if (element) element.scrollIntoView({block: "nearest", inline: "nearest"});
@@ -228,8 +233,10 @@ class _Check:
         previous = first
         stable: Capture | None = None
         comparison: Comparison | None = None
+        captures = 1
         while True:
             current = capture(self.page, self.step)
+            captures += 1
             if identical(previous.image, current.image):
                 stable = current
                 if baseline is None:
@@ -238,7 +245,9 @@ class _Check:
                 if self.ok(comparison):
                     return stable, comparison
             previous = current
-            if time.monotonic() >= self.deadline or self.page.should_stop():
+            if self.page.should_stop():
+                return stable, comparison
+            if time.monotonic() >= self.deadline and captures >= MIN_CAPTURES:
                 return stable, comparison
 
     def _no_baseline(self, identity: BaselineIdentity, stable: Capture) -> None:
