@@ -19,6 +19,7 @@ from testfleet.retention import sweep
 from testfleet.settings import ArtifactSettings, Settings
 from testfleet.store import RunStore
 from tests.contract_artifacts import ArtifactStoreContract
+from tests.contract_baselines import BaselineStoreContract
 from tests.fixtures_redis import redis_server
 from tests.fixtures_s3 import S3Server, free_ports, s3_client, seaweedfs_server
 
@@ -45,6 +46,15 @@ def s3_settings(server: S3Server, url: str, **extra: object) -> Settings:
         **extra,  # type: ignore[arg-type]
     )
     return Settings(artifacts=section)
+
+
+class TestS3Baselines(BaselineStoreContract):
+    @pytest.fixture
+    def artifacts(self, s3: S3Server) -> Iterator[S3Store]:
+        store = open_store(s3_settings(s3, f"s3://{BUCKET}/b-{uuid.uuid4().hex[:12]}/fleet"))
+        assert isinstance(store, S3Store)
+        yield store
+        store.close()
 
 
 class TestS3Store(ArtifactStoreContract):
