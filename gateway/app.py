@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from gateway import dashboard
 from gateway.hub import Hub
 from gateway.keyguard import KeyGuard
 from gateway.publisher import Publisher
@@ -188,6 +189,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *dashboard.routes(),
         ],
         exception_handlers={404: not_found, Exception: handle},
         lifespan=lifespan,

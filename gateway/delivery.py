@@ -78,15 +78,15 @@ async def pump_batches(
                     deadline = loop.time() + window_ms / 1000
                 batch.append(item)
             if batch and (len(batch) >= size or loop.time() >= deadline):
-                await send_batch(conn, batch)
+                await send_batch(conn, batch, sid)
                 sub.delivered_id = batch[-1].id
                 batch = []
     finally:
         await finish(upcoming, frames)
 
 
-async def send_batch(conn: Connection, batch: list[Frame]) -> None:
-    text = batch_frame([f.wire for f in batch])
+async def send_batch(conn: Connection, batch: list[Frame], sid: str | None = None) -> None:
+    text = batch_frame([f.wire for f in batch], sid)
     await conn.send(text, batch[0].entry.run_id if len(batch) == 1 else "", len(batch))
     if len(batch) > 1:
         # Per-run traffic for a mixed batch, counted by events (bytes by share).

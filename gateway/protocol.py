@@ -348,11 +348,14 @@ def matcher(channel: str, filters: dict[str, Any], project: str) -> Callable[[Fr
     return match
 
 
-def batch_frame(wires: list[str]) -> str:
-    """``{"type":"batch","count","timestamp","events"}`` from events' shared wire text."""
+def batch_frame(wires: list[str], subscription_id: str | None = None) -> str:
+    """``{"type":"batch","subscriptionId"?,"count","timestamp","events"}`` from events'
+    shared wire text; the subscription id tells a client with several subscriptions
+    which one the events are for (and so which resume cursor they move)."""
     now_ms = int(time.time() * 1000)
+    sid = f'"subscriptionId":"{subscription_id}",' if subscription_id else ""
     return (
-        f'{{"type":"batch","count":{len(wires)},"timestamp":{now_ms},"events":['
+        f'{{"type":"batch",{sid}"count":{len(wires)},"timestamp":{now_ms},"events":['
         + ",".join(wires)
         + "]}"
     )

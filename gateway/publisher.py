@@ -7,13 +7,16 @@ publishes on ``tf:events`` (and only there: these events belong to no run and
 no project, so every key with ``dashboard:read`` sees them):
 
 - ``metrics_update``: payload ``metrics`` {testsPerMinute, passRate, queueDepth,
-  busyWorkers, workers, workerSlots, freeGridSlots, gridSlots, gridNodesUp}.
+  queueByPriority, busyWorkers, workers, workerSlots, freeGridSlots, gridSlots,
+  gridNodesUp, workerList, eventsPerSecond} (``payloads.MetricsUpdate``); events per
+  second are those this gateway read from ``tf:events`` since its previous tick.
   Tests per minute and pass rate count the final results the hub saw in the
   last 60 s (``passRate`` is null when there were none);
 - ``service_status_change`` when a worker or the Grid (or its node count)
   changes: payload {serviceName, serviceType, status, previousStatus, severity,
-  details}. The last state seen is kept in ``keys.GATEWAY_SERVICES`` so a new
-  leader does not announce again what its predecessor already did.
+  details} (``payloads.ServiceStatusChange``). The last state seen is kept in
+  ``keys.GATEWAY_SERVICES`` so a new leader does not announce again what its
+  predecessor already did.
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ import secrets
 import socket
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Literal, cast
 
 import anyio
 import redis
 
 from gateway.hub import Frame
 from gateway.services import Services
-from testfleet import keys, logs
+from testfleet import keys, logs, payloads
 from testfleet.events import Event, now_ms
 from testfleet.fleetstate import FleetState, read_fleet
 from testfleet.results import GOOD_STATUSES
@@ -60,6 +63,8 @@ class Publisher:
         self._results: deque[tuple[float, bool]] = deque()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._read_at: tuple[float, int] = (time.monotonic(), services.hub.events_read)
+        """(when, the hub's events read then), for events per second."""
         self._renew = services.client.register_script(_RENEW)
         services.hub.listeners.append(self._count)
 
@@ -67,7 +72,12 @@ class Publisher:
         kind = frame.entry.type
         if kind not in ("test_completed", "test_failed"):
             return
-        status = frame.data.get("payload", {}).get("result", {}).get("status")
+        try:
+            finished = payloads.parse(kind, frame.data.get("payload") or {})
+        except payloads.PayloadError as exc:
+            log.warning("a %s event %s is not counted: %s", kind, frame.id, exc)
+            return
+        status = cast(payloads.CaseFinished, finished).result.status
         self._results.append(
             (time.monotonic(), kind == "test_completed" and status in GOOD_STATUSES)
         )
@@ -110,11 +120,11 @@ class Publisher:
             lambda: read_fleet(self.services.sync_client, settings, grid_timeout_s=2.0),
             abandon_on_cancel=True,
         )
-        await self._publish("metrics_update", {"metrics": self.metrics(fleet)})
+        await self._publish("metrics_update", payloads.MetricsUpdate(metrics=self.metrics(fleet)))
         for change in await self._changes(fleet):
             await self._publish("service_status_change", change)
 
-    def metrics(self, fleet: FleetState) -> dict[str, Any]:
+    def metrics(self, fleet: FleetState) -> payloads.FleetMetrics:
         """The figures of one ``metrics_update``."""
         horizon = time.monotonic() - WINDOW_S
         while self._results and self._results[0][0] < horizon:
@@ -122,19 +132,28 @@ class Publisher:
         done = len(self._results)
         passed = sum(1 for _, ok in self._results if ok)
         grid = fleet.grid
-        return {
-            "testsPerMinute": round(done * 60.0 / WINDOW_S, 2),
-            "passRate": round(passed / done, 4) if done else None,
-            "queueDepth": fleet.queue_depth,
-            "busyWorkers": fleet.busy_workers,
-            "workers": len(fleet.workers),
-            "workerSlots": fleet.worker_slots,
-            "freeGridSlots": grid.free_slots if grid else 0,
-            "gridSlots": grid.total_slots if grid else 0,
-            "gridNodesUp": grid.nodes_up if grid else 0,
-        }
+        now, read = time.monotonic(), self.services.hub.events_read
+        then, read_then = self._read_at
+        self._read_at = (now, read)
+        return payloads.FleetMetrics(
+            eventsPerSecond=round((read - read_then) / (now - then), 1) if now > then else 0.0,
+            testsPerMinute=round(done * 60.0 / WINDOW_S, 2),
+            passRate=round(passed / done, 4) if done else None,
+            queueDepth=fleet.queue_depth,
+            queueByPriority=fleet.queue_by_priority,
+            busyWorkers=fleet.busy_workers,
+            workers=len(fleet.workers),
+            workerSlots=fleet.worker_slots,
+            freeGridSlots=grid.free_slots if grid else 0,
+            gridSlots=grid.total_slots if grid else 0,
+            gridNodesUp=grid.nodes_up if grid else 0,
+            workerList=[
+                payloads.WorkerLoad(name=w.name, busy=w.busy, concurrency=w.concurrency)
+                for w in fleet.workers
+            ],
+        )
 
-    async def _changes(self, fleet: FleetState) -> list[dict[str, Any]]:
+    async def _changes(self, fleet: FleetState) -> list[payloads.ServiceStatusChange]:
         client = self.services.client
         previous: dict[Any, Any] = await client.hgetall(keys.GATEWAY_SERVICES)
         alive = {w.name for w in fleet.workers}
@@ -166,9 +185,9 @@ class Publisher:
         await pipe.execute()
         return changes
 
-    async def _publish(self, kind: str, payload: dict[str, Any]) -> str:
+    async def _publish(self, kind: str, payload: payloads.Payload) -> str:
         event = Event(
-            type=kind, run_id="", project_id="", payload=payload,
+            type=kind, run_id="", project_id="", payload=payload.dump(),
             source=f"gateway@{self.owner}", timestamp_ms=now_ms(),
         )  # fmt: skip
         fields: dict[Any, Any] = {"t": kind, "c": event.channel, "r": "", "p": ""}
@@ -183,20 +202,22 @@ class Publisher:
         )
 
 
-def _change(name: str, state: str, before: str | None, fleet: FleetState) -> dict[str, Any]:
+def _change(
+    name: str, state: str, before: str | None, fleet: FleetState
+) -> payloads.ServiceStatusChange:
     status, _, nodes = state.partition(":")
     prev_status, _, prev_nodes = (before or "").partition(":")
-    kind = "grid" if name == "grid" else "worker"
+    kind: Literal["grid", "worker"] = "grid" if name == "grid" else "worker"
     details: dict[str, Any] = {}
     if kind == "grid":
         details = {"nodesUp": int(nodes) if nodes else 0,
                    "previousNodesUp": int(prev_nodes) if prev_nodes else None,
                    "error": fleet.grid_error}  # fmt: skip
-    return {
-        "serviceName": name.removeprefix("worker:"),
-        "serviceType": kind,
-        "status": status,
-        "previousStatus": prev_status or None,
-        "severity": "info" if status == "up" else "warning",
-        "details": details,
-    }
+    return payloads.ServiceStatusChange(
+        serviceName=name.removeprefix("worker:"),
+        serviceType=kind,
+        status=status,
+        previousStatus=prev_status or None,
+        severity="info" if status == "up" else "warning",
+        details=details,
+    )

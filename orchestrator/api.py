@@ -27,6 +27,7 @@ from contextlib import asynccontextmanager
 import redis
 import uvicorn
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -45,7 +46,7 @@ from orchestrator.quotas import Quotas
 from testfleet import logs
 from testfleet.artifacts import open_store
 from testfleet.auth import KeyStore
-from testfleet.constants import API_PREFIX
+from testfleet.constants import API_PREFIX, origin
 from testfleet.fleetmetrics.export import FleetCollector
 from testfleet.logs import RunLogContext
 from testfleet.settings import Settings
@@ -130,6 +131,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_generate.router)
     app.include_router(routes_baselines.router)
 
+    # The gateway's dashboard page downloads reports from here with the key in a header.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[origin(settings.gateway_url)],
+        allow_methods=["GET"],
+        allow_headers=["Authorization", "X-API-Key"],
+        max_age=600,
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(RunLogContext)

@@ -71,6 +71,7 @@ class RunLinks(BaseModel):
     websocket: str = Field(description="WebSocket stream of the run's events (gateway)")
     report: str
     junit: str
+    dashboard: str | None = Field(default=None, description="The run's live dashboard page")
 
 
 class RunSubmitted(BaseModel):

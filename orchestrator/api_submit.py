@@ -23,11 +23,17 @@ from orchestrator.api_services import Services
 from orchestrator.dispatch import plan_run
 from testfleet import logs
 from testfleet.auth import ApiKey
-from testfleet.constants import API_PREFIX, GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH
+from testfleet.constants import (
+    API_PREFIX,
+    GATEWAY_RUN_WS_PATH,
+    GATEWAY_SSE_PATH,
+    dashboard_url,
+)
 from testfleet.errors import InfrastructureError, SuiteError, TestfleetError, UsageError
 from testfleet.events import Event
 from testfleet.limits import LimitSettings, RunLimits
 from testfleet.loader import load_document
+from testfleet.payloads import CaseEntry, RunStarted
 from testfleet.results import CaseResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
@@ -178,6 +184,7 @@ def run_links(settings: Settings, run_id: str) -> RunLinks:
         websocket=f"{ws}{GATEWAY_RUN_WS_PATH}/{run_id}",
         report=f"{base}/report.html",
         junit=f"{base}/junit.xml",
+        dashboard=dashboard_url(gateway, run_id),
     )
 
 
@@ -201,14 +208,14 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
         project_id=key.project,
         correlation_id=run_id,
         source=services.store.source,
-        payload={
-            "runId": run_id,
-            "name": name,
-            "total": record.total,
-            "suites": record.suites,
-            "tags": record.tags,
-            "tests": [_test_entry(c) for c in cases],
-        },
+        payload=RunStarted(
+            runId=run_id,
+            name=name,
+            total=record.total,
+            suites=record.suites,
+            tags=record.tags,
+            tests=[_test_entry(c) for c in cases],
+        ).dump(),
     )
     store = services.store
     store.create_run(record, cases, specs, started)
@@ -231,11 +238,8 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
     )
 
 
-def _test_entry(case: CaseResult) -> dict[str, Any]:
-    return {
-        "testId": case.case_id,
-        "name": case.name,
-        "suite": case.suite,
-        "tags": case.tags,
-        "priority": case.priority,
-    }
+def _test_entry(case: CaseResult) -> CaseEntry:
+    return CaseEntry(
+        testId=case.case_id, name=case.name, suite=case.suite, tags=case.tags,
+        priority=case.priority,
+    )  # fmt: skip

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.text import Text
 
 from testfleet import logs
+from testfleet.constants import dashboard_url
 from testfleet.errors import SuiteError, TestfleetError, UsageError
 from testfleet.settings import Settings
 
@@ -88,6 +89,7 @@ def up(ctx: click.Context, workers: int, browsers: int) -> None:
     if workers < 1 or browsers < 1:
         raise UsageError("--workers and --browsers must be at least 1")
     state = fleet.up(_settings(ctx), workers, browsers, say=lambda m: click.echo(f"  up  {m}"))
+    click.echo(f"dashboard: {dashboard_url(state.gateway_url)} (sign in with the admin key)")
     click.echo("testfleet is up. Run a suite: testfleet run examples/suites\nadmin key:")
     click.echo(state.admin_key)
 
@@ -112,13 +114,15 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from orchestrator import fleet
 
     info = fleet.status(_settings(ctx))
+    if info.get("gateway_url"):
+        info["dashboard_url"] = dashboard_url(str(info["gateway_url"]))
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
     if not info["processes"]:
         click.echo("no local fleet is running: start one with `testfleet up`")
         sys.exit(EXIT_FAILED)
-    for key in ("api_url", "gateway_url", "redis_url", "grid_url", "demo_url"):
+    for key in ("api_url", "gateway_url", "dashboard_url", "redis_url", "grid_url", "demo_url"):
         click.echo(f"{key:<12} {info[key]}")
     grid = info["grid"]
     click.echo(

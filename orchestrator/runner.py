@@ -115,6 +115,8 @@ def submit_and_follow(
     run_id = str(answer["runId"])
     queued = f": {answer.get('total', '?')} test(s) queued"
     console.print(Text.assemble("run ", (run_id, "bold"), queued))
+    if answer.get("links", {}).get("dashboard"):
+        console.print(Text.assemble("watch it live: ", str(answer["links"]["dashboard"])))
     if not follow:
         console.print(Text(f"follow it with: testfleet watch {run_id}"))
         return EXIT_OK

@@ -23,6 +23,25 @@ GATEWAY_RUN_WS_PATH = "/ws/events"
 GATEWAY_SSE_PATH = "/sse/events"
 """The gateway's Server-Sent Events stream of one run: ``?runId=...``."""
 
+DASHBOARD_PATH = "/dashboard"
+"""The gateway's live dashboard page (``testfleet up``, ``status`` and ``run`` link to it)."""
+
+EVENTS_SCHEMA_PATH = "/schema/events.json"
+"""Where the gateway publishes the JSON Schema of every event (``testfleet.payloads``)."""
+
+
+def dashboard_url(gateway_url: str, run_id: str | None = None) -> str:
+    """The dashboard on ``gateway_url``, at one run's view when ``run_id`` is given."""
+    base = gateway_url.rstrip("/") + DASHBOARD_PATH
+    return f"{base}#/runs/{run_id}" if run_id else base
+
+
+def origin(url: str) -> str:
+    """The origin (``scheme://host:port``) of ``url``, as browsers compare them."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
 AI_NO_KEY = (
     "no OPENAI_API_KEY is set: set OPENAI_API_KEY (and OPENAI_BASE_URL for an "
     "OpenAI-compatible server) to enable AI analysis and generation"

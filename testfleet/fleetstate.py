@@ -20,6 +20,7 @@ from testfleet import keys
 from testfleet.broker import PRIORITY_STEPS
 from testfleet.errors import InfrastructureError
 from testfleet.gridstatus import GridCapacity, read_capacity
+from testfleet.results import PRIORITY_LEVELS
 from testfleet.settings import Settings
 
 HEARTBEAT_INTERVAL_S = 5.0
@@ -91,6 +92,21 @@ def queue_depth(client: redis.Redis, queue: str) -> int:
     return sum(int(n) for n in pipe.execute())
 
 
+def queue_by_priority(client: redis.Redis, queue: str) -> dict[str, int]:
+    """Test cases waiting in ``queue`` per priority name (``results.PRIORITY_LEVELS``):
+    a list between two levels counts toward the lower priority of the two."""
+    names = sorted(PRIORITY_LEVELS, key=PRIORITY_LEVELS.__getitem__)
+    pipe = client.pipeline(transaction=False)
+    lists = queue_lists(queue)
+    for name in lists:
+        pipe.llen(name)
+    depths = {name: 0 for name in names}
+    for step, depth in enumerate(pipe.execute()):
+        name = next((n for n in names if PRIORITY_LEVELS[n] >= step), names[-1])
+        depths[name] += int(depth)
+    return depths
+
+
 @dataclass
 class FleetState:
     """What ``GET /fleet`` answers and ``metrics_update`` reports."""
@@ -104,6 +120,8 @@ class FleetState:
     silent: list[WorkerBeat] = field(default_factory=list)
     """Workers whose entry is still there but whose last beat is older than
     ``STALE_AFTER_S`` (killed, or cut off from Redis)."""
+    queue_by_priority: dict[str, int] = field(default_factory=dict)
+    """``queue_depth`` per priority name (``queue_by_priority``)."""
 
     @property
     def busy_workers(self) -> int:
@@ -141,12 +159,18 @@ def read_fleet(
     beats = read_workers(client)
     workers = [w for w in beats if w.alive(now_ms)]
     silent = [w for w in beats if not w.alive(now_ms)]
-    depth = queue_depth(client, settings.worker.queue)
+    by_priority = queue_by_priority(client, settings.worker.queue)
+    depth = sum(by_priority.values())
     try:
         grid: GridCapacity | None = read_capacity(settings.grid.url, timeout_s=grid_timeout_s)
         error = None
     except InfrastructureError as exc:
         grid, error = None, str(exc)
     return FleetState(
-        workers=workers, queue_depth=depth, grid=grid, grid_error=error, silent=silent
+        workers=workers,
+        queue_depth=depth,
+        grid=grid,
+        grid_error=error,
+        silent=silent,
+        queue_by_priority=by_priority,
     )

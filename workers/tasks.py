@@ -19,19 +19,10 @@ Redis errors are not caught: the task raises, the case stays non-final, and the
 message is delivered again. Everything else that goes wrong ends the case
 ``error`` with a message, rather than redelivering a case that would fail again.
 
-Event payloads (``correlationId`` = case id, ``source`` = worker name)::
-
-    test_started    {testId, testSuiteId, name, attempt, tags, environment, totalSteps}
-    test_progress   {testId, testSuiteId, attempt,
-                     progress: {percentage, currentStep, stepNumber, totalSteps,
-                                duration (ms since the case started), screenshot (URL|null)},
-                     stepStatus, stepDuration (ms), stepError,
-                     visual (assert_screenshot steps only): {outcome, baselineId,
-                             baselineVersion, name, diffRatio, changedPx, region,
-                             actualUrl, baselineUrl, diffUrl (URLs or null)}}
-    test_completed  {testId, testSuiteId, name,
-    test_failed      result: {status, error, failedStep}, duration (ms), attempts,
-    test_cancelled   artifacts (URLs)}
+Event payloads (``correlationId`` = case id, ``source`` = worker name) are built
+through their models in ``testfleet.payloads``: ``CaseStarted`` (test_started),
+``CaseProgress`` (test_progress, one per step; ``visual`` for ``assert_screenshot``
+steps), ``CaseFinished`` (the final event).
 """
 
 from __future__ import annotations
@@ -41,7 +32,7 @@ import socket
 import time
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import redis
 from celery import Task, shared_task
@@ -55,6 +46,17 @@ from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
 from testfleet.masking import Masker
+from testfleet.payloads import (
+    CaseFinished,
+    CaseOutcome,
+    CaseProgress,
+    CaseStarted,
+    CaseStatusName,
+    Payload,
+    Progress,
+    VisualCheck,
+    parse,
+)
 from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
 from testfleet.settings import Settings
 from testfleet.store import RunStore
@@ -251,13 +253,15 @@ class _CaseRun:
         )
         self._update(
             "test_started",
-            {
-                "attempt": number,
-                "tags": case.tags,
-                "environment": spec.environment,
-                "totalSteps": len(spec.test.steps),
-                "name": self.case.name,
-            },
+            CaseStarted(
+                **self._ids(),
+                attempt=number,
+                tags=case.tags,
+                environment=spec.environment,
+                totalSteps=len(spec.test.steps),
+                name=self.case.name,
+                worker=self.worker,
+            ),
         )
         hooks = _AttemptHooks(self, number)
         metrics = AttemptMetrics(self.provider)
@@ -303,17 +307,25 @@ class _CaseRun:
 
     # -- recording -----------------------------------------------------------------------
 
-    def _event(self, type_: str, payload: dict[str, Any]) -> Event:
+    def _ids(self) -> dict[str, str]:
+        """The fields every payload about this case starts with."""
+        return {"testId": self.case.case_id, "testSuiteId": self.case.suite}
+
+    def _event(self, type_: str, payload: Payload | dict[str, Any]) -> Event:
+        """An event of this case; a dict payload (the analyzer's) is built through its
+        type's model here, with the case's ids filled in."""
+        if not isinstance(payload, Payload):
+            payload = parse(type_, {**self._ids(), **payload})
         return Event(
             type=type_,
             run_id=self.case.run_id,
             project_id=self.project_id,
-            payload={"testId": self.case.case_id, "testSuiteId": self.case.suite, **payload},
+            payload=payload.dump(),
             correlation_id=self.case.case_id,
             source=self.worker,
         )
 
-    def _update(self, type_: str, payload: dict[str, Any]) -> None:
+    def _update(self, type_: str, payload: Payload) -> None:
         """Store the case's state with one event; the case may have become final elsewhere."""
         if not self.store.update_case(self.case, self._event(type_, payload)):
             raise _Superseded
@@ -323,24 +335,25 @@ class _CaseRun:
         shot = step.screenshot
         self._update(
             "test_progress",
-            {
-                "attempt": attempt,
-                "progress": {
-                    "percentage": round(100 * number / total) if total else 100,
-                    "currentStep": step.label,
-                    "stepNumber": number,
-                    "totalSteps": total,
-                    "duration": now_ms() - self.started_ms,
-                    "screenshot": artifact_url(self.case.run_id, shot) if shot else None,
-                },
-                "stepStatus": step.status,
-                "stepDuration": step.duration_ms,
-                "stepError": step.error,
-                **({"visual": self._visual_payload(step)} if step.visual else {}),
-            },
+            CaseProgress(
+                **self._ids(),
+                attempt=attempt,
+                progress=Progress(
+                    percentage=round(100 * number / total) if total else 100,
+                    currentStep=step.label,
+                    stepNumber=number,
+                    totalSteps=total,
+                    duration=now_ms() - self.started_ms,
+                    screenshot=artifact_url(self.case.run_id, shot) if shot else None,
+                ),
+                stepStatus=step.status,
+                stepDuration=step.duration_ms,
+                stepError=step.error,
+                visual=self._visual_payload(step) if step.visual else None,
+            ),
         )
 
-    def _visual_payload(self, step: StepResult) -> dict[str, Any]:
+    def _visual_payload(self, step: StepResult) -> VisualCheck:
         """What a follower (the dashboard) needs to show a visual check: the figures and
         the three pictures' URLs."""
         visual = step.visual
@@ -350,18 +363,18 @@ class _CaseRun:
         def url(name: str | None) -> str | None:
             return artifact_url(run_id, name) if name else None
 
-        return {
-            "outcome": visual.outcome,
-            "baselineId": visual.baseline_id,
-            "baselineVersion": visual.baseline_version,
-            "name": visual.name,
-            "diffRatio": visual.diff_ratio,
-            "changedPx": visual.changed_px,
-            "region": visual.region,
-            "actualUrl": url(visual.actual),
-            "baselineUrl": url(visual.baseline),
-            "diffUrl": url(visual.diff),
-        }
+        return VisualCheck(
+            outcome=visual.outcome,
+            baselineId=visual.baseline_id,
+            baselineVersion=visual.baseline_version,
+            name=visual.name,
+            diffRatio=visual.diff_ratio,
+            changedPx=visual.changed_px,
+            region=visual.region,
+            actualUrl=url(visual.actual),
+            baselineUrl=url(visual.baseline),
+            diffUrl=url(visual.diff),
+        )
 
     def visual_context(self) -> VisualContext:
         """The project's baselines and the run's rules, for ``assert_screenshot``."""
@@ -410,17 +423,18 @@ class _CaseRun:
         self.case.artifacts = self._artifacts = with_step_log(self.case)
         event = self._event(
             _final_event(status),
-            {
-                "name": self.case.name,
-                "result": {
-                    "status": status,
-                    "error": self.case.error,
-                    "failedStep": self.case.failed_step,
-                },
-                "duration": self.case.duration_ms,
-                "attempts": self.case.attempts,
-                "artifacts": [artifact_url(self.case.run_id, a) for a in self._artifacts],
-            },
+            CaseFinished(
+                **self._ids(),
+                name=self.case.name,
+                result=CaseOutcome(
+                    status=cast(CaseStatusName, status),
+                    error=self.case.error,
+                    failedStep=self.case.failed_step,
+                ),
+                duration=self.case.duration_ms,
+                attempts=self.case.attempts,
+                artifacts=[artifact_url(self.case.run_id, a) for a in self._artifacts],
+            ),
         )
         if not self.store.finish_case(self.case, event):
             log.info("case %s was already final; this result is dropped", self.case.case_id)

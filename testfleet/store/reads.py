@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import redis
 import redis.asyncio as aredis
@@ -21,6 +21,9 @@ from testfleet import keys
 from testfleet.errors import NotFoundError
 from testfleet.results import CaseResult, RunHead, RunOverview, RunRecord, RunResult
 from testfleet.store import layout
+
+if TYPE_CHECKING:
+    from testfleet.store.listing import RunFilter, RunPage
 
 T = TypeVar("T")
 
@@ -47,6 +50,22 @@ def run_query(run_id: str) -> Query[RunResult | None]:
         pipe.hgetall(keys.run_state(run_id))
 
     return Query(build, lambda replies: layout.result(*replies))
+
+
+def snapshot_query(run_id: str) -> Query[tuple[RunResult | None, str]]:
+    """The run with every case and the id of the run's newest event ("0-0" before any);
+    run it atomically so the two agree."""
+    run = run_query(run_id)
+
+    def build(pipe: Any) -> None:
+        pipe.xrevrange(keys.run_events(run_id), count=1)
+        run.build(pipe)
+
+    def parse(replies: list[Any]) -> tuple[RunResult | None, str]:
+        newest = replies[0]
+        return run.parse(replies[1:]), str(newest[0][0]) if newest else "0-0"
+
+    return Query(build, parse)
 
 
 def record_query(run_id: str) -> Query[RunRecord | None]:
@@ -221,6 +240,21 @@ class RunReader:
     ) -> list[tuple[str, int]]:
         return self.ask(index_query(project, top, bottom, offset, count))
 
+    def list_page(
+        self, project: str, limit: int, wanted: RunFilter, cursor: str | None = None
+    ) -> RunPage:
+        """A page of ``project``'s runs matching ``wanted``, newest first (``listing``);
+        ``CursorError`` for a cursor no listing gave."""
+        from testfleet.store.listing import list_plan  # it builds on the queries here
+
+        plan = list_plan(project, limit, wanted, cursor)
+        query = next(plan)
+        while True:
+            try:
+                query = plan.send(self.ask(query))
+            except StopIteration as done:
+                return cast("RunPage", done.value)
+
     def list_runs(self, project_id: str, limit: int = 50) -> list[RunRecord]:
         """A project's most recent runs, newest first."""
         page = self.index_page(project_id, float("inf"), float("-inf"), 0, limit)
@@ -240,9 +274,9 @@ class AsyncRunReader:
     def __init__(self, client: aredis.Redis) -> None:
         self._r = client
 
-    async def ask(self, query: Query[T]) -> T:
-        """Run ``query`` in one round trip."""
-        pipe = self._r.pipeline(transaction=False)
+    async def ask(self, query: Query[T], atomic: bool = False) -> T:
+        """Run ``query`` in one round trip (in MULTI/EXEC when ``atomic``)."""
+        pipe = self._r.pipeline(transaction=atomic)
         query.build(pipe)
         return query.parse(await pipe.execute())
 
@@ -265,3 +299,22 @@ class AsyncRunReader:
         self, run_id: str, after: str = "0-0", count: int = 1000
     ) -> list[dict[str, Any]]:
         return await self.ask(events_query(run_id, after, count))
+
+    async def list_page(
+        self, project: str, limit: int, wanted: RunFilter, cursor: str | None = None
+    ) -> RunPage:
+        """``RunReader.list_page``, on asyncio."""
+        from testfleet.store.listing import list_plan  # it builds on the queries here
+
+        plan = list_plan(project, limit, wanted, cursor)
+        query = next(plan)
+        while True:
+            try:
+                query = plan.send(await self.ask(query))
+            except StopIteration as done:
+                return cast("RunPage", done.value)
+
+    async def snapshot(self, run_id: str) -> tuple[RunResult | None, str]:
+        """The run with every case, and the id of its newest event at that moment (read
+        atomically): following the run from that id misses nothing and repeats nothing."""
+        return await self.ask(snapshot_query(run_id), atomic=True)

@@ -23,6 +23,7 @@ import redis
 from testfleet import keys
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
+from testfleet.payloads import CaseFinished, CaseOutcome
 from testfleet.results import FINAL_STATUSES, CaseResult, RunRecord
 from testfleet.settings import Settings
 from testfleet.store import layout, scripts
@@ -187,8 +188,10 @@ class RunStore(RunReader):
                 correlation_id=case.case_id,
                 source=self.source,
                 timestamp_ms=now,
-                payload={"testId": case.case_id, "testSuiteId": case.suite, "name": case.name,
-                         "result": {"status": "cancelled", "error": None, "failedStep": None}},
+                payload=CaseFinished(
+                    testId=case.case_id, testSuiteId=case.suite, name=case.name,
+                    result=CaseOutcome(status="cancelled"),
+                ).dump(),
             )  # fmt: skip
             args += [case.case_id, case.model_dump_json(), event.body()]
         return int(self._cancel(keys=self._keys(run_id), args=args))

@@ -15,6 +15,7 @@ from tests.fake_openai import FakeOpenAI, fake_openai
 from tests.fixtures_pages import page_server
 from tests.fixtures_redis import redis_server
 from tests.integration.test_run_case import CountingProvider, create_run, execute, suite_doc
+from tests.payload_checks import checked
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
 
@@ -72,7 +73,7 @@ def run_one(settings: Settings, base_url: str) -> tuple[Any, list[dict[str, Any]
     try:
         run_id, case_id = create_run(store, suite_doc(base_url, STEPS))
         result = execute(store, provider, settings, run_id, case_id)
-        return result, store.read_run_events(run_id)
+        return result, checked(store.read_run_events(run_id))
     finally:
         store.redis.close()
 

@@ -168,6 +168,7 @@ def test_submit_queues_each_case_as_a_task_with_its_priority(
         "websocket": f"wss://gw.example.test:8443/ws/events/{run_id}",
         "report": f"/api/v1/runs/{run_id}/report.html",
         "junit": f"/api/v1/runs/{run_id}/junit.xml",
+        "dashboard": f"https://gw.example.test:8443/dashboard#/runs/{run_id}",
     }
     lists = queued_tasks(r)
     expected = {QUEUE: ["0001", "0002"], f"{QUEUE}:3": ["0003"], f"{QUEUE}:9": ["0004"],

@@ -21,6 +21,7 @@ from testfleet.results import CaseResult, RunResult
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from tests.fixtures_api import (  # noqa: F401  (fixtures)
+    Keys,
     alpha,
     api_keys,
     api_url,
@@ -108,3 +109,27 @@ def test_every_run_answer_is_the_stores_read_model(
     assert [o.runId for o in tagged if o is not None and "smoke" in o.caseTags] == [queued["runId"]]
     assert [r["runId"] for r in listing(alpha, tag="smoke")] == [queued["runId"]]
     assert [r["runId"] for r in listing(alpha, tag="nightly")] == [done_id]
+
+
+def test_the_dashboard_origin_may_download_reports_with_its_key(
+    api_url: str, alpha: httpx.Client, api_keys: Keys
+) -> None:
+    """CORS: the gateway's dashboard page (its origin only) may GET with a key header."""
+    run_id = submit(alpha, suite("S", case("t")))["runId"]
+    assert alpha.get(f"/api/v1/runs/{run_id}").json()["links"]["dashboard"] == (
+        f"https://gw.example.test:8443/dashboard#/runs/{run_id}"
+    )
+    asked = {"Access-Control-Request-Method": "GET",
+             "Access-Control-Request-Headers": "authorization"}  # fmt: skip
+    with httpx.Client(base_url=api_url) as http:
+        ok = http.options(f"/api/v1/runs/{run_id}/junit.xml",
+                          headers={"Origin": "https://gw.example.test:8443", **asked})  # fmt: skip
+        assert ok.status_code == 200
+        assert ok.headers["access-control-allow-origin"] == "https://gw.example.test:8443"
+        other = http.options(f"/api/v1/runs/{run_id}/junit.xml",
+                             headers={"Origin": "https://evil.example", **asked})  # fmt: skip
+        assert "access-control-allow-origin" not in other.headers
+        got = http.get(f"/api/v1/runs/{run_id}/junit.xml", headers={
+            "Origin": "https://gw.example.test:8443", "X-API-Key": api_keys.alpha})  # fmt: skip
+        assert got.status_code == 200
+        assert got.headers["access-control-allow-origin"] == "https://gw.example.test:8443"

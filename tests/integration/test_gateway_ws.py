@@ -35,6 +35,7 @@ from testfleet.store import RunStore
 from tests.fixtures_redis import free_port, redis_server
 from tests.fixtures_redis_api import serving
 from tests.integration.test_gateway_sse import complete_run, event, new_run, stream_ids
+from tests.payload_checks import checked
 
 pytestmark = pytest.mark.redis
 
@@ -114,6 +115,9 @@ def login(url: str, key: str, **options: Any) -> Iterator[ClientConnection]:
 def subscribe(ws: ClientConnection, channel: str = "test_execution", **payload: Any) -> str:
     send(ws, {"type": "subscribe", "id": "s1", "payload": {"channel": channel, **payload}})
     answer = recv(ws)
+    # An earlier subscription's periodic pushes may arrive before this confirmation.
+    while answer["type"] == "metrics_update":
+        answer = recv(ws)
     assert answer["type"] == "subscription_confirmed", answer
     assert answer["id"] == "s1"
     return str(answer["payload"]["subscriptionId"])
@@ -323,8 +327,11 @@ def test_dashboard_and_system_channels(
             while (message := recv(ws))["type"] != "service_status_change":
                 pass
         assert r.get(keys.GATEWAY_PUBLISHER_LOCK), "the publisher holds the lock"
+    checked([*seen.values(), message])
     metrics = seen["metrics_update"]["payload"]["metrics"]
     assert metrics["busyWorkers"] == 1
+    assert metrics["workerList"] == [{"name": "w1@host", "busy": 1, "concurrency": 2}]
+    assert metrics["queueByPriority"] == {"critical": 0, "high": 0, "medium": 0, "low": 0}
     assert metrics["workerSlots"] == 2
     assert {"testsPerMinute", "passRate", "queueDepth", "freeGridSlots"} <= metrics.keys()
     up = seen["service_status_change"]["payload"]

@@ -30,12 +30,14 @@ from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import BrowserError
 from testfleet.events import Event, now_ms
 from testfleet.fleetmetrics.export import FleetCollector
+from testfleet.payloads import RunStarted
 from testfleet.results import CaseResult, RunRecord
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, Suite
 from tests.fixtures_pages import Page, page_server
 from tests.fixtures_redis import redis_server
+from tests.payload_checks import checked
 from tests.waiting import wait_until
 from workers.app import make_celery
 from workers.tasks import MAX_BROWSER_RESTARTS, run_case
@@ -174,7 +176,12 @@ def create_run(store: RunStore, suite_doc: dict[str, Any]) -> tuple[str, str]:
         created_ms=now_ms(),
         total=1,
     )
-    started = Event(type="run_started", run_id=run_id, project_id="proj", payload={"total": 1})
+    started = Event(
+        type="run_started",
+        run_id=run_id,
+        project_id="proj",
+        payload=RunStarted(runId=run_id, name="t", total=1, suites=[suite.name]).dump(),
+    )
     store.create_run(record, [case], {case_id: spec.model_dump_json()}, started)
     return run_id, case_id
 
@@ -207,7 +214,8 @@ LOGIN_STEPS: list[dict[str, Any]] = [
 
 
 def events(store: RunStore, run_id: str) -> list[dict[str, Any]]:
-    return store.read_run_events(run_id)
+    """The run's events, each checked against its payload model and the published schema."""
+    return checked(store.read_run_events(run_id))
 
 
 def execute(
@@ -253,6 +261,7 @@ def test_a_passing_case_publishes_every_step_then_one_final_event(
         "tags": ["smoke"],
         "environment": "ci",
         "totalSteps": 6,
+        "worker": "tfworker-1@host:1",
     }
 
     progress = [e["payload"] for e in stream[2:8]]

@@ -30,6 +30,7 @@ from tests.fixtures_grid import free_port, running_demosite
 from tests.fixtures_redis import redis_server
 from tests.integration.test_ai_run_case import make_settings
 from tests.integration.test_run_case import CountingProvider, create_run, execute, suite_doc
+from tests.payload_checks import checked
 from workers.analysis import Analyzer, Shot, model_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
@@ -75,7 +76,7 @@ def run_steps(
         run_id, case_id = create_run(store, suite_doc(site, steps))
         result = execute(store, provider, settings, run_id, case_id)
         assert result is not None
-        return result, store.read_run_events(run_id)
+        return result, checked(store.read_run_events(run_id))
     finally:
         store.redis.close()
 

@@ -1,0 +1,178 @@
+// The run view: every test of one run, live: progress, steps, screenshots, AI findings.
+
+import { badge, clock, fill, h, ms, text } from "./dom.js";
+
+const SETTLED = new Set(["passed", "failed", "cancelled"]);
+
+/**
+ * A run view bound to one RunState. `update()` redraws the head and the cases marked
+ * dirty since the last call, reusing each case's element (keyed by case id).
+ * io: {image(name) -> Promise<objectURL>, download(path, fileName), cancel(), canWrite}.
+ */
+export class RunView {
+  constructor(root, state, io) {
+    this.root = root;
+    this.state = state;
+    this.io = io;
+    this.cards = new Map();
+    this.head = h("div", { class: "run-head" });
+    this.list = h("div", { class: "cases", id: "cases" });
+    this.dialog = h("dialog", { class: "zoom", id: "zoom", "aria-label": "Screenshot" });
+    fill(root, h("section", { class: "card", "aria-labelledby": "run-title" }, this.head, this.list), this.dialog);
+  }
+
+  update() {
+    const st = this.state;
+    if (st.headDirty) {
+      this._head();
+      st.headDirty = false;
+    }
+    for (const id of st.dirty) this._card(st.cases.get(id));
+    st.dirty.clear();
+  }
+
+  _head() {
+    const run = this.state.run;
+    const links = this.state.links || {};
+    const actions = [
+      h("button", { type: "button", id: "dl-report", onclick: () => this.io.download(links.report, `${run.runId}.html`) }, "HTML report"),
+      h("button", { type: "button", id: "dl-junit", onclick: () => this.io.download(links.junit, `${run.runId}.xml`) }, "JUnit XML"),
+    ];
+    if (this.io.canWrite && !SETTLED.has(run.status)) {
+      actions.push(h("button", { type: "button", class: "danger", id: "run-cancel", onclick: () => this.io.cancel(run) }, "Cancel run"));
+    }
+    const counts = Object.entries(run.counts || {}).map(([s, n]) => `${n} ${s}`).join(", ") || "none final";
+    fill(this.head,
+      h("p", {}, h("a", { href: "#/runs" }, "← All runs")),
+      h("h2", { id: "run-title" }, run.name || run.runId, " ", h("span", { id: "run-status" }, badge(run.status))),
+      h("p", { class: "mono muted" }, run.runId),
+      h("p", { id: "run-counts" }, `${counts} of ${this.state.cases.size}`,
+        ` · created ${clock(run.createdMs)}`, run.finishedMs ? ` · took ${ms(run.finishedMs - run.createdMs)}` : ""),
+      h("div", { class: "actions" }, actions));
+  }
+
+  _card(c) {
+    if (!c) return;
+    let card = this.cards.get(c.case_id);
+    if (!card) card = this._newCard(c);
+    card.el.dataset.status = c.status;
+    const total = (c.progress && c.progress.totalSteps) || c.total_steps || 0;
+    const done = c.progress ? c.progress.stepNumber : c.steps.length;
+    const current = c.status === "running" && c.steps.length ? c.steps[c.steps.length - 1].label : "";
+    const retries = c.retry_count ? ` of ${c.retry_count + 1}` : "";
+    // Only what changed is written: at 1,000 events/s a row is touched many times a second.
+    if (card.state !== c.status) {
+      card.state = c.status;
+      card.badge.replaceWith((card.badge = badge(c.status)));
+      card.flag.hidden = c.status !== "flaky";
+    }
+    text(card.step, `step ${done}/${total}`);
+    if (card.progress.max !== Math.max(1, total)) card.progress.max = Math.max(1, total);
+    card.progress.value = Math.min(done, Math.max(1, total));
+    card.progress.setAttribute("aria-label", `${c.name}: step ${done} of ${total}`);
+    text(card.attempt, `attempt ${c.attempts || 0}${retries}`);
+    text(card.took, ms(c.progress && c.status === "running" ? c.progress.duration : c.duration_ms));
+    text(card.current, current);
+    const error = c.error ? (c.failed_step ? `step ${c.failed_step}: ${c.error}` : c.error) : "";
+    text(card.error, error);
+    card.error.hidden = !error;
+    if ((c.status === "failed" || c.status === "error") && !card.opened) {
+      card.opened = true;
+      card.details.open = true;
+    }
+    text(card.count, `${c.steps.length} step(s), ${c.steps.filter((s) => s.screenshot).length} screenshot(s), ${c.ai.length} AI finding(s)`);
+    card.stale = true;
+    if (card.details.open) this._details(card, c);
+  }
+
+  _newCard(c) {
+    const card = {
+      el: h("article", { class: "case", "data-case": c.case_id }),
+      badge: badge(c.status),
+      state: c.status,
+      step: h("span", { class: "step" }),
+      progress: h("progress", { max: 1, value: 0 }),
+      attempt: h("span", {}),
+      flag: h("span", { class: "flag", hidden: c.status !== "flaky" }, "flaky: passed on a retry"),
+      took: h("span", {}),
+      current: h("span", { class: "muted current" }),
+      error: h("p", { class: "error case-error", hidden: true }),
+      count: h("summary", {}),
+      body: h("div", {}),
+      details: null,
+      opened: false,
+      stale: true,
+    };
+    card.details = h("details", {}, card.count, card.body);
+    // The timeline, screenshots and findings are drawn only while the details are open.
+    card.details.addEventListener("toggle", () => {
+      if (card.details.open && card.stale) this._details(card, this.state.cases.get(c.case_id));
+    });
+    card.el.append(
+      h("div", { class: "case-summary" },
+        h("h3", {}, c.name, " ", h("span", { class: "muted" }, c.suite)),
+        card.badge, card.step, card.progress, card.attempt, card.flag, card.took, card.current, card.error),
+      card.details);
+    this.cards.set(c.case_id, card);
+    this.list.appendChild(card.el);
+    return card;
+  }
+
+  _details(card, c) {
+    card.stale = false;
+    const shots = c.steps.filter((s) => s.screenshot);
+    const known = new Map([...card.body.querySelectorAll("[data-shot]")].map((b) => [b.dataset.shot, b]));
+    fill(card.body,
+      h("ol", { class: "timeline" }, c.steps.map((s) => h("li", { "data-step": s.index },
+        badge(s.status), ` ${s.label} `, h("span", { class: "muted" }, ms(s.duration_ms)),
+        s.error ? h("div", { class: "error" }, s.error) : null))),
+      shots.length ? h("div", { class: "shots" }, shots.map((s) => known.get(s.screenshot) || this._thumb(s.screenshot, s.label))) : null,
+      c.ai.length ? h("div", { class: "ai" }, h("h4", {}, "AI findings"), c.ai.map((a) => this._ai(a))) : null,
+      this._artifacts(c));
+  }
+
+  _thumb(name, label) {
+    const img = h("img", { alt: `screenshot: ${label}`, width: 160, height: 100, loading: "lazy" });
+    this.io.image(name).then((url) => { img.src = url; }, () => { img.alt = `screenshot ${label} (could not load)`; });
+    const button = h("button", { type: "button", class: "thumb", "data-shot": name, "aria-label": `Enlarge screenshot: ${label}` }, img);
+    button.addEventListener("click", () => this._zoom(name, label));
+    return button;
+  }
+
+  _zoom(name, label) {
+    const img = h("img", { alt: `screenshot: ${label}` });
+    this.io.image(name).then((url) => { img.src = url; });
+    const close = h("button", { type: "button", onclick: () => this.dialog.close() }, "Close");
+    fill(this.dialog, h("p", {}, label), img, close);
+    this.dialog.showModal();
+    close.focus();
+  }
+
+  _ai(a) {
+    const head = `${a.analysis_type} · step ${a.step ?? "?"}: `;
+    if (a.status !== "completed") {
+      return h("div", { class: "finding" }, badge(a.status === "running" ? "running" : "skipped"), ` ${head}${a.status}${a.stage ? ` (${a.stage})` : ""}${a.reason ? ` — ${a.reason}` : ""}`);
+    }
+    return h("div", { class: "finding" },
+      h("p", {}, badge("passed"), ` ${head}${a.summary}`, a.cached ? " (cached)" : ""),
+      a.issues.length ? h("ul", {}, a.issues.map((i) => h("li", {}, `${i.severity}: ${i.description}${i.location ? ` at ${i.location}` : ""}`))) : null,
+      a.recommendations.length ? h("ul", {}, a.recommendations.map((r) => h("li", {}, `→ ${r.title} (${Math.round(r.confidence * 100)} %)`))) : null);
+  }
+
+  _artifacts(c) {
+    if (!c.artifacts || !c.artifacts.length) return null;
+    return h("div", { class: "artifacts" }, h("h4", {}, "Artifacts"), h("ul", { class: "inline" }, c.artifacts.map((name) => h("li", {},
+      h("button", { type: "button", class: "link", onclick: () => this.io.download(`artifact:${name}`, name) }, name)))));
+  }
+
+  /** The page leaves this run: the caller drops the state and the images' object URLs. */
+  close() {
+    if (this.dialog.open) this.dialog.close();
+    this.cards.clear();
+  }
+
+  setText(id, value) {
+    const el = this.root.querySelector(`#${id}`);
+    if (el) text(el, value);
+  }
+}

@@ -1,0 +1,165 @@
+"""Runs recorded and progressed the way workers do it, without a browser or a broker.
+
+``SimulatedRun`` writes through the run store (``create_run``, ``begin_case``,
+``update_case``, ``finish_case``) with payloads built from ``testfleet.payloads``,
+so the dashboard sees exactly the records and events a real fleet produces; a
+screenshot step stores a real PNG in the artifact store.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from testfleet.artifacts import ArtifactStore, artifact_url
+from testfleet.events import Event, now_ms
+from testfleet.payloads import (
+    CaseEntry,
+    CaseFinished,
+    CaseOutcome,
+    CaseProgress,
+    CaseStarted,
+    Progress,
+    RunStarted,
+)
+from testfleet.results import CaseResult, RunRecord, StepResult
+from testfleet.store import RunStore
+
+WORKER = "tfworker-1@sim:101"
+
+
+def png(
+    width: int = 320, height: int = 200, colour: tuple[int, int, int] = (40, 120, 200)
+) -> bytes:
+    """A small real PNG."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+@dataclass
+class SimulatedRun:
+    """One run of ``tests`` cases of ``steps`` steps each, in ``project``."""
+
+    store: RunStore
+    artifacts: ArtifactStore
+    project: str
+    name: str = "Checkout"
+    tests: int = 2
+    steps: int = 3
+    tags: list[str] = field(default_factory=lambda: ["smoke"])
+    run_id: str = field(default_factory=lambda: "sim-" + uuid.uuid4().hex[:10])
+    cases: dict[str, CaseResult] = field(default_factory=dict)
+
+    def create(self, created_ms: int | None = None) -> SimulatedRun:
+        created = created_ms or now_ms()
+        for i in range(1, self.tests + 1):
+            case_id = f"{self.run_id}-{i:04d}"
+            self.cases[case_id] = CaseResult(
+                case_id=case_id, run_id=self.run_id, suite=self.name, name=f"test {i}",
+                tags=self.tags, total_steps=self.steps, retry_count=1,
+            )  # fmt: skip
+        record = RunRecord(
+            run_id=self.run_id, project_id=self.project, name=self.name, suites=[self.name],
+            created_ms=created, total=self.tests,
+        )  # fmt: skip
+        started = self._event(
+            "run_started",
+            RunStarted(
+                runId=self.run_id, name=self.name, total=self.tests, suites=[self.name],
+                tests=[CaseEntry(testId=c.case_id, name=c.name, suite=self.name, tags=c.tags)
+                       for c in self.cases.values()],
+            ).dump(),
+        )  # fmt: skip
+        specs = {case_id: "{}" for case_id in self.cases}
+        self.store.create_run(record, list(self.cases.values()), specs, started)
+        return self
+
+    @property
+    def case_ids(self) -> list[str]:
+        return list(self.cases)
+
+    def _event(self, kind: str, payload: dict[str, Any], case_id: str | None = None) -> Event:
+        return Event(
+            type=kind, run_id=self.run_id, project_id=self.project, payload=payload,
+            correlation_id=case_id or self.run_id, source=WORKER, timestamp_ms=now_ms(),
+        )  # fmt: skip
+
+    def start(self, case_id: str) -> None:
+        attempt = self.store.begin_case(self.run_id, case_id)
+        case = self.cases[case_id].model_copy(
+            update={"status": "running", "attempts": attempt, "steps": [], "worker": WORKER,
+                    "started_ms": now_ms()}
+        )  # fmt: skip
+        self.cases[case_id] = case
+        payload = CaseStarted(
+            testId=case_id, testSuiteId=self.name, name=case.name, attempt=attempt,
+            tags=case.tags, totalSteps=self.steps, worker=WORKER,
+        )  # fmt: skip
+        assert self.store.update_case(case, self._event("test_started", payload.dump(), case_id))
+
+    def step(
+        self, case_id: str, number: int, *, screenshot: bool = False, error: str | None = None
+    ) -> None:
+        """Record step ``number`` of the case (a screenshot step saves a real PNG)."""
+        case = self.cases[case_id]
+        shot = None
+        if screenshot:
+            shot = self.artifacts.save(
+                self.run_id, f"{case_id}-a1-step{number:02d}-page.png", png()
+            )
+        label = f"click #step-{number}"
+        step = StepResult(
+            index=number, label=label, step_type="click",
+            status="failed" if error else "passed", duration_ms=12, error=error, screenshot=shot,
+        )  # fmt: skip
+        case.steps.append(step)
+        payload = CaseProgress(
+            testId=case_id, testSuiteId=self.name, attempt=case.attempts,
+            progress=Progress(
+                percentage=round(100 * number / self.steps), currentStep=label, stepNumber=number,
+                totalSteps=self.steps, duration=now_ms() - (case.started_ms or now_ms()),
+                screenshot=artifact_url(self.run_id, shot) if shot else None,
+            ),
+            stepStatus=step.status, stepDuration=12, stepError=error,
+        )  # fmt: skip
+        assert self.store.update_case(case, self._event("test_progress", payload.dump(), case_id))
+
+    def finish(self, case_id: str, status: str = "passed", error: str | None = None) -> None:
+        case = self.cases[case_id]
+        artifacts = [s.screenshot for s in case.steps if s.screenshot]
+        done = case.model_copy(
+            update={"status": status, "finished_ms": now_ms(), "error": error,
+                    "failed_step": len(case.steps) if error else None, "artifacts": artifacts,
+                    "duration_ms": 40}
+        )  # fmt: skip
+        self.cases[case_id] = done
+        kind = {
+            "passed": "test_completed",
+            "flaky": "test_completed",
+            "cancelled": "test_cancelled",
+        }
+        payload = CaseFinished(
+            testId=case_id, testSuiteId=self.name, name=case.name,
+            result=CaseOutcome(status=status, error=error,
+                               failedStep=done.failed_step),
+            duration=40, attempts=case.attempts,
+            artifacts=[artifact_url(self.run_id, a) for a in artifacts],
+        )  # fmt: skip
+        event = self._event(kind.get(status, "test_failed"), payload.dump(), case_id)
+        assert self.store.finish_case(done, event)
+
+    def play(self, case_id: str, status: str = "passed", screenshot_at: int | None = None) -> None:
+        """A whole case: start, every step, the final status."""
+        self.start(case_id)
+        for n in range(1, self.steps + 1):
+            failing = status == "failed" and n == self.steps
+            self.step(case_id, n, screenshot=n == screenshot_at,
+                      error="expected h1 to contain Welcome" if failing else None)  # fmt: skip
+        self.finish(
+            case_id, status, "expected h1 to contain Welcome" if status == "failed" else None
+        )

@@ -1,0 +1,371 @@
+"""The live dashboard page in real headless Chromium against a real gateway and Redis.
+
+Runs are recorded and progressed through the run store as workers do it
+(``simulate.SimulatedRun``); the page reads them through the gateway's dashboard
+routes and follows them over its WebSocket. Every test asserts the page logged no
+JavaScript error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+
+import httpx
+import jsonschema
+import pytest
+import redis
+from playwright.sync_api import Browser, expect
+
+from gateway.app import build_server
+from testfleet import keys
+from testfleet.artifacts import ArtifactStore, FileStore
+from testfleet.auth import KeyStore
+from testfleet.settings import ApiSettings, GatewaySettings, PathSettings, RedisSettings, Settings
+from testfleet.store import RunStore
+from tests.dashboard.browser import BrowserPage, chromium, open_page, sign_in
+from tests.dashboard.simulate import SimulatedRun
+from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_redis_api import serving
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.redis, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    state = tmp_path_factory.mktemp("dash")
+    with redis_server() as url:
+        yield Settings(
+            redis=RedisSettings(url=url),
+            api=ApiSettings(public_url=f"http://127.0.0.1:{free_port()}"),
+            gateway=GatewaySettings(port=free_port(), read_block_ms=100, metrics_interval_s=0.5),
+            paths=PathSettings(state_dir=state, artifacts_dir=state / "artifacts"),
+        )
+
+
+@pytest.fixture(scope="module")
+def base_url(settings: Settings) -> Iterator[str]:
+    with serving(build_server(settings)):
+        yield f"http://127.0.0.1:{settings.gateway.port}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def artifacts(settings: Settings) -> ArtifactStore:
+    return FileStore(settings.paths.artifacts)
+
+
+class Keys:
+    def __init__(self, r: redis.Redis) -> None:
+        ks = KeyStore(r)
+        scopes = ["test:read", "test:write", "dashboard:read"]
+        self.alpha = ks.create("alpha", scopes)[1]
+        self.beta = ks.create("beta", scopes)[1]
+        self.alpha_read = ks.create("alpha", ["test:read"])[1]
+
+
+@pytest.fixture
+def key(r: redis.Redis) -> Keys:
+    return Keys(r)
+
+
+@pytest.fixture
+def tab(browser: Browser) -> Iterator[BrowserPage]:
+    with open_page(browser) as page:
+        yield page
+        page.assert_no_errors()
+
+
+def own_gateway(settings: Settings) -> tuple[Settings, str]:
+    """Settings of a gateway of the test's own (to stop and start again), and its URL."""
+    own = settings.model_copy(
+        update={"gateway": settings.gateway.model_copy(update={"port": free_port()})}
+    )
+    return own, f"http://127.0.0.1:{own.gateway.port}"
+
+
+def run(
+    store: RunStore, artifacts: ArtifactStore, project: str = "alpha", **fields: object
+) -> SimulatedRun:
+    return SimulatedRun(store, artifacts, project, **fields).create()  # type: ignore[arg-type]
+
+
+# --- served as it should be -------------------------------------------------------------
+
+
+def test_the_page_and_its_assets_are_served_offline_under_a_strict_policy(
+    base_url: str, key: Keys
+) -> None:
+    with httpx.Client(base_url=base_url) as http:
+        page = http.get("/dashboard")
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy
+        assert "style-src 'self'" in policy
+        assert "'unsafe-inline'" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert f"ws://127.0.0.1:{base_url.rsplit(':', 1)[1]}" in policy
+        html = page.text
+        assert "<script>" not in html, "nothing inline"
+        assert "style=" not in html, "nothing inline"
+        for src in ("/dashboard/static/app.js", "/dashboard/static/style.css"):
+            assert src in html
+        for name in ("app.js", "connection.js", "state.js", "views.js", "runview.js", "dom.js",
+                     "chart.js", "style.css"):  # fmt: skip
+            asset = http.get(f"/dashboard/static/{name}")
+            assert asset.status_code == 200, name
+            own = asset.text.replace("http://www.w3.org/2000/svg", "")  # a namespace name
+            assert "http://" not in own, f"{name} loads nothing else"
+            assert "https://" not in own, f"{name} loads nothing else"
+            assert "innerHTML" not in asset.text, f"{name} renders event text as text"
+        assert http.get("/dashboard/static/../app.py").status_code == 404
+        assert http.get("/dashboard/static/nope.js").status_code == 404
+        schema = http.get("/schema/events.json").json()
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert http.get("/dashboard/api/runs").status_code == 401
+        denied = http.get("/dashboard/api/runs", headers={"X-API-Key": "tfk_nope"})
+        assert denied.status_code == 401
+        assert "not valid" in denied.json()["error"]["message"]
+        bad = http.get("/dashboard/api/runs?limit=0", headers={"X-API-Key": key.alpha})
+        assert bad.status_code == 400
+        assert "limit" in bad.json()["error"]["message"]
+        bad = http.get("/dashboard/api/runs?cursor=zz", headers={"X-API-Key": key.alpha})
+        assert bad.status_code == 400
+        assert "nextCursor" in bad.json()["error"]["message"]
+
+
+# --- the views ---------------------------------------------------------------------------
+
+
+def test_fleet_view_shows_workers_metrics_and_service_changes(
+    tab: BrowserPage, base_url: str, key: Keys, r: redis.Redis
+) -> None:
+    beat = {"name": "w1@host", "host": "host", "pid": 1, "concurrency": 2, "busy": 0,
+            "started_ms": 1, "beat_ms": int(1000 * time.time())}  # fmt: skip
+    r.hset(keys.WORKERS, "w1@host", json.dumps(beat))
+    page = tab.page
+    sign_in(page, base_url, key.alpha)
+    expect(page.locator("#fleet-tiles")).to_contain_text("Tests per minute")
+    expect(page.locator("[data-worker='w1@host']")).to_contain_text("idle 0 / 2")
+    expect(page.locator("#notice")).to_be_hidden()
+    expect(page.locator("#service-events")).to_contain_text("worker w1@host")
+    expect(page.locator("#service-events")).to_contain_text("up")
+    assert page.evaluate("sessionStorage.getItem('testfleet.apiKey')") == key.alpha
+    assert page.evaluate("localStorage.length") == 0
+    assert key.alpha not in page.url
+
+
+def test_a_run_progresses_live_to_passed_with_a_screenshot(
+    tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    sim = run(store, artifacts, tests=2, steps=3)
+    page = tab.page
+    sign_in(page, base_url, key.alpha, f"#/runs/{sim.run_id}")
+    first, second = sim.case_ids
+    card = page.locator(f"[data-case='{first}']")
+    expect(card).to_contain_text("queued")
+    sim.start(first)
+    sim.step(first, 1)
+    expect(card).to_contain_text("step 1/3")
+    sim.step(first, 2, screenshot=True)
+    expect(card).to_contain_text("step 2/3")
+    sim.step(first, 3)
+    sim.finish(first)
+    expect(card).to_contain_text("passed")
+    sim.play(second)
+    expect(page.locator("#run-status")).to_contain_text("passed")
+    expect(page.locator("#run-counts")).to_contain_text("2 passed")
+    card.locator("summary").click()
+    thumb = card.locator("[data-shot] img")
+    expect(thumb).to_have_attribute("src", re.compile(r"^blob:"))
+    wait_until("the thumbnail to load", lambda: thumb.evaluate("i => i.naturalWidth") > 0, 10)
+    card.locator("[data-shot]").click()
+    expect(page.locator("#zoom")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#zoom")).to_be_hidden()
+
+
+def test_a_run_that_finished_before_the_page_opened_shows_complete(
+    tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    sim = run(store, artifacts, tests=3, steps=2)
+    good, bad, third = sim.case_ids
+    sim.play(good, screenshot_at=2)
+    sim.play(bad, "failed")
+    sim.play(third)
+    page = tab.page
+    sign_in(page, base_url, key.alpha, f"#/runs/{sim.run_id}")
+    expect(page.locator("#run-status")).to_contain_text("failed")
+    expect(page.locator("#run-counts")).to_contain_text("1 failed")
+    expect(page.locator("#run-counts")).to_contain_text("2 passed")
+    failing = page.locator(f"[data-case='{bad}']")
+    expect(failing).to_contain_text("step 2: expected h1 to contain Welcome")
+    expect(failing.locator("details")).to_have_attribute("open", "")
+    expect(failing.locator("[data-step]")).to_have_count(2)
+    passing = page.locator(f"[data-case='{good}']")
+    expect(passing.locator("[data-shot]")).to_have_count(0)  # drawn only once opened
+    passing.locator("summary").click()
+    expect(passing.locator("[data-shot]")).to_have_count(1)
+    expect(passing.locator("[data-step]")).to_have_count(2)
+    expect(page.locator("#run-cancel")).to_have_count(0)
+
+
+def test_runs_view_filters_pages_and_cancels_with_a_confirmation(
+    tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    for i in range(27):
+        run(store, artifacts, name=f"bulk {i:02d}", tests=1, steps=1, tags=["nightly"])
+    smoke = run(store, artifacts, name="smoke run", tests=2, steps=1, tags=["smoke"])
+    done = run(store, artifacts, name="done run", tests=1, steps=1, tags=["smoke"])
+    done.play(done.case_ids[0])
+    page = tab.page
+    sign_in(page, base_url, key.alpha, "#/runs")
+    rows = page.locator("#runs-table tbody tr")
+    expect(rows).to_have_count(25)
+    expect(rows.first).to_contain_text("done run")
+    expect(rows.nth(1)).to_contain_text("smoke run")
+    page.locator("#page-older").click()
+    expect(page.locator("#runs-pager")).to_contain_text("page 2")
+    expect(rows).to_have_count(4)
+    page.locator("#page-newer").click()
+    expect(rows).to_have_count(25)
+    page.locator("#filter-tag").fill("smoke")
+    page.locator("#filter-status").select_option("passed")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("done run")
+    page.locator("#filter-status").select_option("")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(2)
+    row = page.locator(f"[data-run='{smoke.run_id}']")
+    row.get_by_role("button", name="Cancel").click()
+    page.locator("#confirm-no").click()
+    expect(row).to_contain_text("queued")
+    row.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#confirm-text")).to_contain_text("smoke run")
+    page.locator("#confirm-yes").click()
+    expect(page.locator("#notice")).to_contain_text("2 queued test(s) will not start")
+    expect(row).to_contain_text("cancelled")
+    expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
+    assert store.get_run(smoke.run_id).status == "cancelled"  # type: ignore[union-attr]
+
+
+def test_another_projects_key_sees_none_of_it(
+    browser: Browser, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    sim = run(store, artifacts, name="alpha secret run", tests=1, steps=1)
+    sim.play(sim.case_ids[0], screenshot_at=1)
+    with open_page(browser, allow=("404",)) as tab:
+        page = tab.page
+        sign_in(page, base_url, key.beta, "#/runs")
+        expect(page.locator("#runs-body")).to_contain_text("No run matches")
+        page.goto(f"{base_url}/dashboard#/runs/{sim.run_id}")
+        expect(page.locator("#view")).to_contain_text("does not exist in project beta")
+        page.goto(f"{base_url}/dashboard#/fleet")
+        sim2 = run(store, artifacts, name="alpha later run", tests=1, steps=1)
+        sim2.play(sim2.case_ids[0])
+        page.goto(f"{base_url}/dashboard#/runs")
+        expect(page.locator("#runs-body")).to_contain_text("No run matches")
+        assert "alpha" not in page.locator("body").inner_text()
+        tab.assert_no_errors()
+    with httpx.Client(base_url=base_url, headers={"X-API-Key": key.beta}) as http:
+        shot = sim.cases[sim.case_ids[0]].artifacts[0]
+        for path in (f"/dashboard/api/runs/{sim.run_id}",
+                     f"/dashboard/api/runs/{sim.run_id}/artifacts/{shot}"):  # fmt: skip
+            assert http.get(path).status_code == 404
+        assert http.post(f"/dashboard/api/runs/{sim.run_id}/cancel").status_code == 404
+    with httpx.Client(base_url=base_url, headers={"X-API-Key": key.alpha_read}) as http:
+        denied = http.post(f"/dashboard/api/runs/{sim.run_id}/cancel")
+        assert denied.status_code == 403
+        assert "test:write" in denied.json()["error"]["message"]
+
+
+def test_keyboard_focus_status_words_and_a_narrow_window(
+    browser: Browser, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    run(store, artifacts, name="narrow run", tests=1, steps=1)
+    with open_page(browser, width=380, height=740) as tab:
+        page = tab.page
+        sign_in(page, base_url, key.alpha, "#/runs")
+        expect(page.locator("#runs-table")).to_contain_text("narrow run")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        page.reload()  # the key is kept for the tab's session: no second sign-in
+        expect(page.locator("#runs-table")).to_contain_text("narrow run")
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.textContent")
+        assert focused == "Skip to content"
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline == "solid", "focus is visible"
+        link = page.get_by_role("link", name="narrow run")
+        link.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#run-title")).to_contain_text("narrow run")
+        badge_text = page.locator("#run-status .badge").inner_text()
+        assert "queued" in badge_text, "status is said in words, not only colour"
+        tab.assert_no_errors()
+
+
+def test_the_page_resumes_through_a_gateway_restart_without_gap_or_duplicate(
+    browser: Browser, settings: Settings, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    own, url = own_gateway(settings)
+    sim = run(store, artifacts, tests=1, steps=6)
+    case = sim.case_ids[0]
+    with open_page(browser, allow=("ERR_CONNECTION_REFUSED", "WebSocket")) as tab:
+        page = tab.page
+        card = page.locator(f"[data-case='{case}']")
+        with serving(build_server(own)):
+            sign_in(page, url, key.alpha, f"#/runs/{sim.run_id}")
+            sim.start(case)
+            sim.step(case, 1)
+            sim.step(case, 2)
+            expect(card).to_contain_text("step 2/6")
+        # The gateway is gone (it closed the socket with 1001): steps go on meanwhile.
+        expect(page.locator("#conn-state")).not_to_have_text("connected")
+        sim.step(case, 3)
+        sim.step(case, 4)
+        with serving(build_server(own)):
+            expect(page.locator("#conn-state")).to_have_text("connected", timeout=30_000)
+            sim.step(case, 5)
+            sim.step(case, 6)
+            sim.finish(case)
+            expect(card).to_contain_text("passed")
+            card.locator("summary").click()
+            steps = card.locator("[data-step]")
+            expect(steps).to_have_count(6)
+            numbers = [steps.nth(i).get_attribute("data-step") for i in range(6)]
+            assert numbers == ["1", "2", "3", "4", "5", "6"], "every step once, in order"
+            assert int(page.locator("#conn-attempts").inner_text()) >= 1
+            expect(page.locator("#conn-error")).not_to_have_text("none")
+        tab.assert_no_errors()
+
+
+def test_a_trimmed_cursor_shows_a_visible_notice(
+    browser: Browser, settings: Settings, key: Keys, store: RunStore, artifacts: ArtifactStore,
+    r: redis.Redis,
+) -> None:  # fmt: skip
+    own, url = own_gateway(settings)
+    sim = run(store, artifacts, tests=1, steps=8)
+    case = sim.case_ids[0]
+    with open_page(browser, allow=("ERR_CONNECTION_REFUSED", "WebSocket")) as tab:
+        page = tab.page
+        with serving(build_server(own)):
+            sign_in(page, url, key.alpha, f"#/runs/{sim.run_id}")
+            sim.start(case)
+            expect(page.locator(f"[data-case='{case}']")).to_contain_text("running")
+        for n in range(1, 8):
+            sim.step(case, n)
+        r.xtrim(keys.run_events(sim.run_id), maxlen=2, approximate=False)
+        r.xtrim(keys.EVENTS_STREAM, maxlen=2, approximate=False)
+        with serving(build_server(own)):
+            expect(page.locator("#notice")).to_contain_text("trimmed")
+            expect(page.locator(f"[data-case='{case}']")).to_contain_text("step 7/8")
+        tab.assert_no_errors()
