@@ -166,18 +166,26 @@ def test_a_changed_page_fails_with_a_diff_where_the_change_is(
     rx, ry, rw, rh = failed.region
     bx, by, bw, bh = box(driver, "#banner")
     if variant == "text":  # "Alice" -> "Bob": inside the banner, not all of it
-        assert bx <= rx and rx + rw <= bx + bw and by <= ry and ry + rh <= by + bh
+        assert bx <= rx
+        assert rx + rw <= bx + bw
+        assert by <= ry
+        assert ry + rh <= by + bh
         assert rw < bw / 2
     elif variant == "color":  # the whole banner, give or take its rounded corners
-        assert abs(rx - bx) <= 2 and abs(ry - by) <= 2 and abs(rw - bw) <= 4 and abs(rh - bh) <= 4
+        assert abs(rx - bx) <= 2
+        assert abs(ry - by) <= 2
+        assert abs(rw - bw) <= 4
+        assert abs(rh - bh) <= 4
     else:  # the notice and everything it pushed down
-        nx, ny, _nw, _nh = box(driver, "#notice")
+        _nx, ny, _nw, _nh = box(driver, "#notice")
         assert ry == ny
         assert ry > by + bh  # the banner above it is untouched
     assert 0 < failed.diff_ratio < 0.2
     assert f"differs from baseline v1: {failed.changed_px} px" in (changed.error or "")
     # The run keeps the three pictures; the diff marks exactly the changed pixels.
-    assert failed.actual and failed.baseline and failed.diff
+    assert failed.actual
+    assert failed.baseline
+    assert failed.diff
     baseline = decode(store.read(RUN, failed.baseline))
     actual = decode(store.read(RUN, failed.actual))
     diff = decode(store.read(RUN, failed.diff))

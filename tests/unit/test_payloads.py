@@ -18,7 +18,7 @@ def envelope(kind: str, payload: dict[str, object]) -> dict[str, object]:
 
 PROGRESS = {
     "testId": "r-0001", "testSuiteId": "Login", "attempt": 1, "stepStatus": "passed",
-    "stepDuration": 12, "stepError": None,
+    "stepDuration": 12, "stepError": None, "visual": None,
     "progress": {"percentage": 50, "currentStep": "click #go", "stepNumber": 1,
                  "totalSteps": 2, "duration": 40, "screenshot": None},
 }  # fmt: skip
