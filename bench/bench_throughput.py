@@ -83,10 +83,11 @@ def run(settings: Settings) -> dict[str, Any]:
         write_suites(warmup, per_template=1, prefix="Warm-up ", kinds=WARMUP_KINDS)
         figures["tests"] = tests
         grid_settings = grid_test_settings(base / "grid")
+        auth = grid_settings.security.grid_credentials
         with running_demosite(free_port()) as demo, running_grid(grid_settings) as grid_url:
-            figures.update(_xdist(base, suites, warmup, demo, grid_url, tests))
-            figures.update(_tuned("local_tuned", suites, warmup, demo, grid_url))
-            figures.update(_tuned("local_tuned_direct", suites, warmup, demo, None))
+            figures.update(_xdist(base, suites, warmup, demo, grid_url, tests, auth))
+            figures.update(_tuned("local_tuned", suites, warmup, demo, grid_url, auth))
+            figures.update(_tuned("local_tuned_direct", suites, warmup, demo, None, None))
         profiled = base / "profiled"
         write_suites(profiled, per_template=1, prefix="Profiled ")
         for name, pool_size in (("fleet_unpooled", 0), ("fleet_pooled", 1)):
@@ -101,12 +102,19 @@ def run(settings: Settings) -> dict[str, Any]:
 
 
 def _xdist(
-    base: Path, suites: Path, warmup: Path, demo: str, grid_url: str, tests: int
+    base: Path,
+    suites: Path,
+    warmup: Path,
+    demo: str,
+    grid_url: str,
+    tests: int,
+    auth: tuple[str, str] | None,
 ) -> dict[str, Any]:
     env = {
         **os.environ,
         "DEMO_URL": demo,
         "TESTFLEET_BENCH_GRID_URL": grid_url,
+        "TESTFLEET_BENCH_GRID_AUTH": ":".join(auth) if auth else "",
         "PYTHONPATH": str(ROOT),
     }
     junit = base / "xdist.xml"
@@ -150,9 +158,14 @@ def _junit_counts(path: Path) -> dict[str, int]:
 
 
 def _tuned(
-    name: str, suites: Path, warmup: Path, demo: str, grid_url: str | None
+    name: str,
+    suites: Path,
+    warmup: Path,
+    demo: str,
+    grid_url: str | None,
+    auth: tuple[str, str] | None,
 ) -> dict[str, Any]:
-    result = run_tuned(suites, warmup, demo, grid_url, processes=2)
+    result = run_tuned(suites, warmup, demo, grid_url, processes=2, auth=auth)
     return {
         name: throughput_per_min(result.tests, result.wall_s),
         f"{name}_wall_s": round(result.wall_s, 1),

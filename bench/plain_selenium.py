@@ -19,6 +19,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.client_config import ClientConfig
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
@@ -40,15 +41,24 @@ class PlainStepFailed(AssertionError):
     """A bench step did not do what it should; the message names the step."""
 
 
-def open_driver(grid_url: str | None, grid: GridSettings | None = None) -> WebDriver:
-    """A new headless Chromium: on the Grid at ``grid_url``, or local chromedriver when None.
+def open_driver(
+    grid_url: str | None,
+    grid: GridSettings | None = None,
+    auth: tuple[str, str] | None = None,
+) -> WebDriver:
+    """A new headless Chromium: on the Grid at ``grid_url`` (with the router's ``auth``),
+    or local chromedriver when None.
 
     Same Chrome options as the fleet's sessions (``grid.chrome.chrome_options``).
     """
     grid = grid or GridSettings()
     if grid_url:
+        user, password = auth or (None, None)
+        config = ClientConfig(grid_url, username=user, password=password)
         return webdriver.Remote(
-            command_executor=grid_url, options=chrome_options(grid, include_binary=False)
+            command_executor=grid_url,
+            options=chrome_options(grid, include_binary=False),
+            client_config=config,
         )
     service = Service(executable_path=str(grid.chromedriver_path))
     return webdriver.Chrome(service=service, options=chrome_options(grid, include_binary=True))

@@ -27,9 +27,11 @@ from bench.throughput_suites import load_suites
 from testfleet.suite import Suite, TestCase
 
 # A benchmark harness, not application code: its whole configuration is these
-# three variables, set by bench_throughput for the subprocess.
+# variables, set by bench_throughput for the subprocess.
 _SUITES_DIR = os.environ.get("TESTFLEET_BENCH_SUITES", "")
 _GRID_URL = os.environ.get("TESTFLEET_BENCH_GRID_URL", "")
+_GRID_AUTH = os.environ.get("TESTFLEET_BENCH_GRID_AUTH", "")
+"""``user:password`` of the Grid router."""
 _DEMO_URL = os.environ.get("DEMO_URL", "")
 
 
@@ -46,7 +48,8 @@ _CASES = _cases()
 @pytest.fixture
 def driver() -> Iterator[WebDriver]:
     """A new browser for every test, always quit: the textbook conftest fixture."""
-    browser = open_driver(_GRID_URL or None)
+    user, _, password = _GRID_AUTH.partition(":")
+    browser = open_driver(_GRID_URL or None, auth=(user, password) if _GRID_AUTH else None)
     try:
         yield browser
     finally:

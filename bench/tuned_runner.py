@@ -47,6 +47,7 @@ def _worker(
     warmup_dir: str,
     demo_url: str,
     grid_url: str | None,
+    auth: tuple[str, str] | None,
     tasks: multiprocessing.Queue[tuple[int, int] | None],
     results: multiprocessing.Queue[tuple[str, Any]],
     start: EventType,
@@ -54,7 +55,7 @@ def _worker(
     suites = load_suites(Path(suites_dir), demo_url)
     warmup = load_suites(Path(warmup_dir), demo_url)
     opened = time.monotonic()
-    driver = open_driver(grid_url)
+    driver = open_driver(grid_url, auth=auth)
     try:
         results.put(("opened", time.monotonic() - opened))
         run_test(driver, warmup[0], warmup[0].tests[0])
@@ -84,10 +85,12 @@ def run_tuned(
     demo_url: str,
     grid_url: str | None,
     processes: int = 2,
+    auth: tuple[str, str] | None = None,
 ) -> TunedResult:
     """Run every test in ``suites_dir`` on ``processes`` long-lived browsers; time the pass.
 
-    ``grid_url`` None drives local chromedriver directly (baseline b').
+    ``grid_url`` None drives local chromedriver directly (baseline b'); ``auth`` is the
+    Grid router's (user, password).
     """
     ctx = multiprocessing.get_context("spawn")
     tasks: multiprocessing.Queue[tuple[int, int] | None] = ctx.Queue()
@@ -103,7 +106,16 @@ def run_tuned(
     workers = [
         ctx.Process(
             target=_worker,
-            args=(str(suites_dir), str(warmup_dir), demo_url, grid_url, tasks, results, start),
+            args=(
+                str(suites_dir),
+                str(warmup_dir),
+                demo_url,
+                grid_url,
+                auth,
+                tasks,
+                results,
+                start,
+            ),
         )
         for _ in range(processes)
     ]

@@ -376,6 +376,13 @@ async def flaky(request: Request) -> Response:
     return page("Flaky", body)
 
 
+async def redirect(request: Request) -> Response:
+    """302 to ``to`` (any URL, on purpose): what a site that redirects its visitors
+    elsewhere does. The fleet's confinement is tested with it (a redirect to
+    ``file://`` or to the fleet's own services must not get the browser there)."""
+    return RedirectResponse(request.query_params.get("to", "/"), status_code=302)
+
+
 async def health(request: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -394,6 +401,7 @@ def create_app() -> Starlette:
             Route("/storage", storage),
             Route("/slow", slow),
             Route("/flaky", flaky),
+            Route("/redirect", redirect),
             Route("/health", health),
             # Pages built to trip naive runners (see demosite.controls, demosite.browser).
             Route("/todos", controls.todos),

@@ -6,7 +6,11 @@
 - ``grid.pool``: a worker process's pool of sessions (``make_pooled_provider``, what
   workers load by name through ``testfleet.browser.load_provider``).
 - ``grid.reset``: what makes a pooled session fresh again between two tests.
-- ``grid.launcher``: TOML config and java command lines for ``testfleet grid
+- ``grid.gridconfig``: the TOML config of each Grid role (credentials, secret, stereotype).
+- ``grid.launcher``: java command lines for ``testfleet grid
   hub|node|standalone``, readiness and capacity from the Grid's ``/status``.
 - ``grid.jvm``: the JVM flags (measured) and class-data-sharing archive they run with.
+- ``grid.egress``: the egress proxy beside each node, every request a browser makes
+  goes through it (``testfleet.targets`` decides).
+- ``grid.policy``: the managed Chromium URL policy nodes run their browsers under.
 """

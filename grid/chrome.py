@@ -10,21 +10,30 @@ from __future__ import annotations
 
 from selenium.webdriver import ChromeOptions
 
+from grid.egress import chrome_proxy_args
 from testfleet.settings import GridSettings
 
 
-def chrome_options(grid: GridSettings, *, include_binary: bool = True) -> ChromeOptions:
+def chrome_options(
+    grid: GridSettings, *, include_binary: bool = True, proxy: str = ""
+) -> ChromeOptions:
     """Options for one headless Chromium session.
 
     ``include_binary``: set ``goog:chromeOptions.binary`` to ``grid.chromium_binary``.
     The local provider needs it (the path is on this machine). The Grid provider
     leaves it out: the path is the node's business, and our node's stereotype
     carries it (official ``selenium/node-chrome`` images have no ``/usr/bin/chromium``).
+
+    ``proxy``: the egress proxy the browser must send everything through
+    (``security.browser_proxy``: a node whose config cannot name its own, such
+    as the official images in compose). Empty: the node's stereotype names it.
     """
     options = ChromeOptions()
     if include_binary:
         options.binary_location = str(grid.chromium_binary)
     for arg in grid.chrome_args:
+        options.add_argument(arg)
+    for arg in chrome_proxy_args(proxy) if proxy else ():
         options.add_argument(arg)
     # Headless Chrome ignores the OS window size; this sets the viewport the
     # screenshots and layout-dependent assertions see, in CSS pixels.

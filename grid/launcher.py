@@ -8,34 +8,45 @@ every component may use.
 
 The node drives Debian's ``chromium`` through Debian's ``chromedriver``, both named
 in the config: nothing is detected on ``PATH`` and nothing is downloaded.
+
+The Grid is closed to everyone but the fleet: the router (hub, standalone) asks
+for ``security.grid_username`` / ``grid_password`` on every request, nodes
+register with ``security.grid_registration_secret``, and no role starts without
+them. A node (or standalone) runs its browsers confined: under the managed URL
+policy (``grid.policy``), and through an egress proxy it starts beside itself
+(``grid.egress``), which its stereotype names in every session's arguments.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal, get_args
-from urllib.parse import urlsplit
+from typing import IO, Any, Literal
 
+from grid import policy
+from grid.egress import EgressConfig, egress_command
+from grid.egress import run as run_egress
+from grid.gridconfig import Role, check_credentials, write_config
 from grid.jvm import JAVA_OPTS, class_archive_opts, java_executable
+from grid.sandbox import confinement
 from testfleet import logs
 from testfleet.errors import InfrastructureError
 from testfleet.settings import Settings
 
 log = logs.get_logger(__name__)
 
-Role = Literal["hub", "node", "standalone"]
-ROLES: tuple[Role, ...] = get_args(Role)
+EGRESS_READY_TIMEOUT_S = 20.0
+"""How long a node waits for its egress proxy to listen before it gives up."""
 
 STOP_GRACE_S = 10.0
 """How long the JVM gets to quit its sessions after SIGTERM before it is killed."""
@@ -44,54 +55,18 @@ _POLL_INTERVAL_S = 0.2
 _PR_SET_PDEATHSIG = 1
 
 
-def config_dir(settings: Settings) -> Path:
-    """Where the generated TOML files go."""
-    return settings.paths.state_dir / "grid"
-
-
-def render_config(settings: Settings, role: Role) -> str:
-    """The TOML config for one role, with a comment on why each value is what it is."""
-    if role not in ROLES:
-        raise ValueError(f"unknown grid role {role!r}; expected one of {', '.join(ROLES)}")
-    lines = [
-        f"# Written by testfleet for `testfleet grid {role}`; regenerated on every start,",
-        "# edits are lost. Change testfleet settings (TESTFLEET_GRID__*) instead.",
-        "",
-        *_server_section(settings, role),
-    ]
-    if role == "hub":
-        lines += _hub_events_section(settings)
-    if role == "node":
-        lines += _node_events_section(settings)
-    if role in ("hub", "standalone"):
-        lines += _queue_sections(settings)
-    if role in ("node", "standalone"):
-        lines += _node_sections(settings, role)
-    lines += _logging_section()
-    return "\n".join(lines) + "\n"
-
-
-def write_config(settings: Settings, role: Role) -> Path:
-    """Write the role's TOML config (atomically) and return its path."""
-    directory = config_dir(settings)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{role}.toml"
-    tmp = path.with_suffix(f".toml.{os.getpid()}.tmp")
-    tmp.write_text(render_config(settings, role), encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
 def grid_command(settings: Settings, role: Role) -> list[str]:
     """Write the role's config and return the command line that runs it.
 
     For ``node`` and ``standalone`` it starts with ``env TMPDIR=...`` (see
-    ``browser_tmp_dir``), then ``java``.
+    ``browser_tmp_dir``), then ``java``; as root, their Chromium runs as
+    ``security.browser_user`` inside its sandbox (``grid.sandbox``).
 
     JVM flags: ``grid.jvm.JAVA_OPTS`` (measured there), the settings' ``java_opts``,
     and the role's class-data-sharing archive. Raises ``InfrastructureError``
     when java or the Selenium server jar is missing.
     """
+    check_credentials(settings, role)
     jar = settings.selenium_jar
     if not jar.is_file():
         raise InfrastructureError(
@@ -103,15 +78,16 @@ def grid_command(settings: Settings, role: Role) -> list[str]:
     if settings.grid.class_archive:
         archive_dir = settings.paths.cache_dir / "selenium" / "cds"
         jvm_opts += class_archive_opts(java, jar, jvm_opts, archive_dir, role)
-    config = write_config(settings, role)
-    command = [java, *jvm_opts, "-jar", str(jar), role, "--config", str(config)]
     if role == "hub":
-        return command
+        config = write_config(settings, role)
+        return [java, *jvm_opts, "-jar", str(jar), role, "--config", str(config)]
     # Chromium leaves a directory in its TMPDIR after every session; give the
     # node's browsers their own, emptied on every start and by `main` at exit.
     tmp = browser_tmp_dir(settings, role)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    config = write_config(settings, role, browser_binary=confinement(settings, tmp))
+    command = [java, *jvm_opts, "-jar", str(jar), role, "--config", str(config)]
     return ["env", f"TMPDIR={tmp}", *command]
 
 
@@ -126,8 +102,39 @@ def browser_tmp_dir(settings: Settings, role: Role) -> Path:
     return Path(tempfile.gettempdir()) / f"testfleet-{role}-{port}"
 
 
-def main(role: Role, settings: Settings) -> int:
+def start_egress(settings: Settings, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """Start the node's egress proxy (its own process group) and wait until it listens.
+
+    ``log``: where its output goes (default: this process's). Raises
+    ``InfrastructureError`` when it exits or does not listen within
+    ``EGRESS_READY_TIMEOUT_S`` (its port taken, most likely).
+    """
+    process = subprocess.Popen(
+        egress_command(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509
+    )
+    config = EgressConfig.from_settings(settings)
+    deadline = time.monotonic() + EGRESS_READY_TIMEOUT_S
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection((config.host, config.port), 1):
+            return process
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_group(process, 1.0)
+            raise InfrastructureError(
+                f"the browsers' egress proxy did not listen on {config.url}: is the port "
+                "taken? choose another with TESTFLEET_SECURITY__EGRESS_PORT"
+            )
+        time.sleep(_POLL_INTERVAL_S)
+
+
+def main(role: Role | Literal["egress"], settings: Settings) -> int:
     """Run one Grid role in the foreground until it exits or is told to stop.
+
+    ``egress`` runs the browsers' egress proxy alone (a node started by this
+    function runs its own beside it).
 
     SIGTERM, SIGINT and SIGHUP are forwarded to the JVM as SIGTERM, which makes
     it quit its browser sessions; it is killed if it has not exited
@@ -136,9 +143,15 @@ def main(role: Role, settings: Settings) -> int:
     killed, Linux sends the JVM SIGTERM (``PR_SET_PDEATHSIG``). Returns 0 after
     a requested stop, else the JVM's exit status.
     """
+    if role == "egress":
+        return run_egress(EgressConfig.from_settings(settings), settings.log)
     logs.configure(settings.log, "grid")
     command = grid_command(settings, role)
     log.info("starting the Selenium Grid %s from %s", role, settings.selenium_jar)
+    egress: subprocess.Popen[bytes] | None = None
+    if role != "hub":
+        policy.ensure_installed(settings)
+        egress = start_egress(settings)
     # preexec_fn is unsafe only with other threads running; this entry point has none.
     process = subprocess.Popen(
         command,
@@ -162,6 +175,8 @@ def main(role: Role, settings: Settings) -> int:
             if stop_requested_at and time.monotonic() - stop_requested_at[0] > STOP_GRACE_S:
                 _signal_group(process.pid, signal.SIGKILL)
     stop_group(process, STOP_GRACE_S)
+    if egress is not None:
+        stop_group(egress, STOP_GRACE_S)
     if role != "hub":
         shutil.rmtree(browser_tmp_dir(settings, role), ignore_errors=True)
     if stop_requested_at and code in (-signal.SIGTERM, 128 + signal.SIGTERM):
@@ -223,157 +238,3 @@ def _die_with_parent() -> None:
     if sys.platform == "linux":
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-# --- TOML sections ---------------------------------------------------------------------
-
-
-def _toml(value: str | int | bool) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return json.dumps(value)  # a JSON string is a valid TOML basic string
-
-
-def _bind(host: str) -> str:
-    """ZeroMQ spells "every interface" ``*``."""
-    return "*" if host in ("0.0.0.0", "") else host
-
-
-def _server_section(settings: Settings, role: Role) -> list[str]:
-    grid = settings.grid
-    host, port = (grid.node_host, grid.node_port) if role == "node" else (grid.host, grid.port)
-    return [
-        "[server]",
-        "# Where this component listens; also the address it reports to others.",
-        f"host = {_toml(host)}",
-        f"port = {_toml(port)}",
-        "",
-    ]
-
-
-def _hub_events_section(settings: Settings) -> list[str]:
-    grid = settings.grid
-    host = _bind(grid.host)
-    return [
-        "[events]",
-        "# The hub owns the event bus; nodes register and heartbeat over it.",
-        "bind = true",
-        f"publish = {_toml(f'tcp://{host}:{grid.event_bus_publish_port}')}",
-        f"subscribe = {_toml(f'tcp://{host}:{grid.event_bus_subscribe_port}')}",
-        "",
-    ]
-
-
-def _node_events_section(settings: Settings) -> list[str]:
-    grid = settings.grid
-    hub_host = urlsplit(grid.url).hostname or "127.0.0.1"
-    return [
-        "[events]",
-        "# The hub's event bus (its host is the one in TESTFLEET_GRID__URL).",
-        "bind = false",
-        f"publish = {_toml(f'tcp://{hub_host}:{grid.event_bus_publish_port}')}",
-        f"subscribe = {_toml(f'tcp://{hub_host}:{grid.event_bus_subscribe_port}')}",
-        "",
-    ]
-
-
-QUEUE_MARGIN_S = 5
-"""The Grid drops a queued new-session request this many seconds before the client stops waiting."""
-
-
-def queue_timeout_s(settings: Settings) -> int:
-    """The Grid's session-request-timeout (s): ``grid.session_request_timeout_s``, but
-    never past the moment the client gives up (``new_session_timeout_s - QUEUE_MARGIN_S``)."""
-    grid = settings.grid
-    client_s = int(grid.new_session_timeout_s) - QUEUE_MARGIN_S
-    return max(1, min(grid.session_request_timeout_s, client_s))
-
-
-def _queue_sections(settings: Settings) -> list[str]:
-    grid = settings.grid
-    retry_ms = max(1, round(grid.session_retry_interval_s * 1000))
-    request_timeout_s = queue_timeout_s(settings)
-    return [
-        "[sessionqueue]",
-        "# A new-session request waits this long (s) for a free slot, then fails;",
-        "# clients see 'Could not start a new session' rather than hanging. Kept",
-        f"# {QUEUE_MARGIN_S} s under the client's own wait (new_session_timeout_s "
-        f"{grid.new_session_timeout_s:g} s):",
-        "# a request still queued after its client gave up would get a slot nobody",
-        "# uses, held until session-timeout.",
-        f"session-request-timeout = {_toml(request_timeout_s)}",
-        "# Check for timed-out requests every second, not every 10 s, so the",
-        "# timeout above is honoured to the second.",
-        "session-request-timeout-period = 1",
-        "# How often (ms) a waiting request is retried while every slot is busy:",
-        "# the most a queued test waits after a slot frees (Selenium 4.48 reads ms).",
-        f"session-retry-interval = {_toml(retry_ms)}",
-        "",
-        "[distributor]",
-        "# Check every node's health every 30 s instead of 120 s, so a node whose",
-        "# machine vanished stops getting sessions sooner.",
-        "healthcheck-interval = 30",
-        "",
-    ]
-
-
-def _node_sections(settings: Settings, role: Role) -> list[str]:
-    grid = settings.grid
-    stereotype = {
-        "browserName": "chrome",
-        "goog:chromeOptions": {"binary": str(grid.chromium_binary)},
-    }
-    cpus = os.cpu_count() or 1
-    lines = ["[node]"]
-    if role == "node":
-        lines += [
-            "# The Grid as clients see it (used in the URLs it hands out for CDP/BiDi).",
-            f"grid-url = {_toml(grid.url.rstrip('/'))}",
-            "# Try to register every second (default 10 s): a node started",
-            "# alongside its hub joins as soon as the hub is up, not up to 10 s later.",
-            "register-cycle = 1",
-            "# Keep trying for 5 minutes, then stay up unregistered (and say so in the log).",
-            "register-period = 300",
-            "# Heartbeat every 5 s (default 60 s) so the hub notices a dead node quickly.",
-            "heartbeat-period = 5",
-        ]
-    lines += [
-        "# Only the driver configured below: autodetection would scan PATH for every",
-        "# browser/driver pair and could offer a browser we did not mean to test with.",
-        "detect-drivers = false",
-        "# Never download a driver or browser at run time (offline machines, pinned",
-        "# versions): Debian's chromedriver is named below.",
-        "selenium-manager = false",
-        "# Browser sessions this node runs at once.",
-        f"max-sessions = {_toml(grid.max_sessions)}",
-        "# Selenium caps max-sessions at the CPU count unless this is set; it is set",
-        f"# only when the setting asks for more sessions than this machine's {cpus} CPUs.",
-        f"override-max-sessions = {_toml(grid.max_sessions > cpus)}",
-        "# A session with no command for this long (s) is quit and its slot freed:",
-        "# what a SIGKILLed worker's browsers cost. Short, as pooled sessions that",
-        "# idle past it are caught by the worker's health check and replaced.",
-        f"session-timeout = {_toml(grid.session_timeout_s)}",
-        "",
-        "[[node.driver-configuration]]",
-        'display-name = "chrome"',
-        "# Debian's chromedriver, which matches Debian's chromium version.",
-        f"webdriver-executable = {_toml(str(grid.chromedriver_path))}",
-        f"max-sessions = {_toml(grid.max_sessions)}",
-        "# Requests for browserName chrome match this slot; the binary is the node's",
-        "# (clients do not send one), so Debian's chromium is what runs.",
-        f"stereotype = {_toml(json.dumps(stereotype, separators=(',', ':')))}",
-        "",
-    ]
-    return lines
-
-
-def _logging_section() -> list[str]:
-    return [
-        "[logging]",
-        "# No OpenTelemetry tracing: nobody collects the spans, and creating them",
-        "# costs CPU on every request.",
-        "tracing = false",
-        "",
-    ]

@@ -4,7 +4,8 @@ Opening a Chrome session through the Grid costs seconds; a pooled one costs a
 health check. ``SessionPool`` wraps a ``BrowserProvider`` and is one itself, so
 the worker's code is the same with pooling on or off:
 
-- ``open()`` lends an idle session after resetting it
+- ``open(project)`` lends an idle session that only ``project`` has used, after
+  resetting it
   (``grid.reset.reset_session``: one tab on about:blank, no history, cookies or
   storage of any visited origin, no alert, the window size restored). The
   reset is the health check before lending: its commands are capped at
@@ -15,6 +16,13 @@ the worker's code is the same with pooling on or off:
   once when the browser could not start (a ``BrowserError`` from
   SessionNotCreated or another WebDriver error) so the test still runs; a
   queue timeout or a missing Grid (``InfrastructureError``) is not retried.
+- A session belongs to the project of the first case it was lent to, for its
+  whole life: the reset clears what a test can see, but a browser keeps more than
+  a reset reaches (HTTP cache, a renderer a page exploited, memory), so no browser
+  state ever crosses projects. When a case of another project comes and the pool
+  is full, an idle session of another project is quit first (its Grid slot is
+  needed) and a new one opened. With one project the pool works as it did: the
+  session goes back to the same project every time.
 - ``close(driver)`` keeps the session, up to ``grid.pool_size`` idle ones, and
   quits the rest. Resetting at lease rather than at return means the check
   happens right before use, however long the session sat idle (the Grid quits
@@ -72,6 +80,8 @@ class _Entry:
     driver: WebDriver
     opened_at_s: float
     """Monotonic time the session was opened."""
+    project: str
+    """The only project whose cases this session serves."""
     uses: int = 0
     """Tests that have given this session back."""
 
@@ -85,7 +95,9 @@ class PoolStats:
     replaced: int = 0
     """Sessions quit because they failed a health check or their reset."""
     recycled: int = 0
-    """Sessions quit because of ``pool_max_uses`` / ``pool_max_age_s``."""
+    """Sessions quit because of ``pool_max_uses`` / ``pool_max_age_s`` (or a full pool)."""
+    other_project: int = 0
+    """Idle sessions quit to make room for a case of another project."""
     reasons: list[str] = field(default_factory=list)
 
 
@@ -121,18 +133,19 @@ class SessionPool:
         """Sessions waiting to be lent."""
         return len(self._idle)
 
-    def open(self) -> WebDriver:
-        """A reset, healthy session: a pooled one if any passes, else a new one."""
+    def open(self, project: str = "") -> WebDriver:
+        """A reset, healthy session for a case of ``project``: a pooled one that only
+        ``project`` has used if any passes, else a new one."""
         self._check_process()
-        while self._idle:
-            entry = self._idle.pop()
+        while (entry := self._take(project)) is not None:
             why = self._unfit(entry) or self._reset(entry.driver)
             if why is None:
                 self._lent[id(entry.driver)] = entry
                 self.stats.lent_reused += 1
                 return entry.driver
             self._drop(entry, why, recycle=why.startswith("recycled"))
-        return self._open_new()
+        self._make_room()
+        return self._open_new(project)
 
     def close(self, driver: WebDriver) -> None:
         """Keep ``driver`` for the next test (reset when lent again), or quit it. Never raises."""
@@ -166,7 +179,22 @@ class SessionPool:
 
     # -- internals --------------------------------------------------------------------
 
-    def _open_new(self) -> WebDriver:
+    def _take(self, project: str) -> _Entry | None:
+        """The most recently returned idle session of ``project`` (removed), or None."""
+        for i in range(len(self._idle) - 1, -1, -1):
+            if self._idle[i].project == project:
+                return self._idle.pop(i)
+        return None
+
+    def _make_room(self) -> None:
+        """Quit other projects' idle sessions (oldest first) until one more session
+        fits in ``pool_size``: each holds a Grid slot."""
+        while self._idle and len(self._idle) + len(self._lent) + 1 > self._size:
+            entry = self._idle.pop(0)
+            self.stats.other_project += 1
+            self._quit(entry, f"room for another project's case (it served {entry.project!r})")
+
+    def _open_new(self, project: str) -> WebDriver:
         for attempt in range(1, OPEN_ATTEMPTS + 1):
             try:
                 driver = self._provider.open()
@@ -177,7 +205,7 @@ class SessionPool:
                     raise
                 log.warning("opening a browser failed (%s); trying once more", exc)
                 continue
-            self._lent[id(driver)] = _Entry(driver, self._clock())
+            self._lent[id(driver)] = _Entry(driver, self._clock(), project)
             self.stats.opened += 1
             return driver
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -208,12 +236,15 @@ class SessionPool:
         return None
 
     def _drop(self, entry: _Entry, why: str, *, recycle: bool = False) -> None:
-        log.info("browser session %s quit: %s", entry.driver.session_id, why)
-        self.stats.reasons.append(why)
         if recycle:
             self.stats.recycled += 1
         else:
             self.stats.replaced += 1
+        self._quit(entry, why)
+
+    def _quit(self, entry: _Entry, why: str) -> None:
+        log.info("browser session %s quit: %s", entry.driver.session_id, why)
+        self.stats.reasons.append(why)
         self._provider.close(entry.driver)
 
     def _check_process(self) -> None:

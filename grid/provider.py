@@ -85,22 +85,17 @@ class GridProvider:
 
     def __init__(self, settings: Settings) -> None:
         self._grid = settings.grid
+        self._credentials = settings.security.grid_credentials
+        self._proxy = settings.security.browser_proxy
         self.url = settings.grid.url.rstrip("/")
 
-    def open(self) -> WebDriver:
+    def open(self, project: str = "") -> WebDriver:
         timeout_s = math.ceil(self._grid.new_session_timeout_s)
-        config = ClientConfig(
-            remote_server_addr=self.url,
-            timeout=timeout_s,
-            # Keep-alive connections for the pool's reset, which sends a few commands
-            # at once; urllib3 keeps one per host by default and would open (and
-            # discard) a new TCP connection to the Grid for each of the others.
-            init_args_for_pool_manager={"init_args_for_pool_manager": {"maxsize": CONNECTIONS}},
-        )
+        config = grid_client_config(self.url, self._credentials, timeout_s)
         try:
             driver = webdriver.Remote(
                 command_executor=self.url,
-                options=chrome_options(self._grid, include_binary=False),
+                options=chrome_options(self._grid, include_binary=False, proxy=self._proxy),
                 client_config=config,
             )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -116,6 +111,13 @@ class GridProvider:
                 "(or `testfleet grid standalone`), or point TESTFLEET_GRID__URL at a running Grid"
             ) from exc
         except WebDriverException as exc:
+            message = _message(exc).lower()
+            if "401" in message or "authoriz" in message:
+                raise InfrastructureError(
+                    f"the Grid at {self.url} refused our credentials: set the Grid's user "
+                    "name and password (TESTFLEET_SECURITY__GRID_USERNAME / __GRID_PASSWORD) "
+                    "to what its router was started with"
+                ) from exc
             raise BrowserError(
                 f"the Grid at {self.url} could not start Chrome: {_message(exc)}; "
                 "see the Grid node's log (is a chrome node registered? `testfleet status`)"
@@ -146,8 +148,9 @@ class LocalProvider:
 
     def __init__(self, settings: Settings) -> None:
         self._grid = settings.grid
+        self._proxy = settings.security.browser_proxy
 
-    def open(self) -> WebDriver:
+    def open(self, project: str = "") -> WebDriver:
         tmp = tempfile.mkdtemp(prefix=_TMP_PREFIX)
         service = Service(
             executable_path=str(self._grid.chromedriver_path),
@@ -172,7 +175,8 @@ class LocalProvider:
     def _start(self, service: Service) -> WebDriver:
         driver_path = self._grid.chromedriver_path
         try:
-            return webdriver.Chrome(service=service, options=chrome_options(self._grid))
+            options = chrome_options(self._grid, proxy=self._proxy)
+            return webdriver.Chrome(service=service, options=options)
         except NoSuchDriverException as exc:
             raise BrowserError(
                 f"chromedriver not found at {driver_path}: install chromium-driver "
@@ -199,6 +203,24 @@ class LocalProvider:
         tmp = getattr(service, "env", {}).get("TMPDIR", "")
         if Path(tmp).name.startswith(_TMP_PREFIX):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def grid_client_config(
+    url: str, credentials: tuple[str, str] | None, timeout_s: int
+) -> ClientConfig:
+    """How a WebDriver client talks to the Grid at ``url``: basic auth with
+    ``credentials`` (the router refuses anything else), every request capped at
+    ``timeout_s`` seconds, and keep-alive connections for the pool's reset, which
+    sends a few commands at once (urllib3 keeps one per host by default and would
+    open, and discard, a new TCP connection to the Grid for each of the others)."""
+    user, password = credentials or (None, None)
+    return ClientConfig(
+        remote_server_addr=url,
+        timeout=timeout_s,
+        username=user,
+        password=password,
+        init_args_for_pool_manager={"init_args_for_pool_manager": {"maxsize": CONNECTIONS}},
+    )
 
 
 def is_healthy(driver: WebDriver, timeout_s: float) -> bool:

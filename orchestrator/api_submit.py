@@ -37,6 +37,7 @@ from testfleet.payloads import CaseEntry, RunStarted
 from testfleet.results import CaseResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
+from testfleet.targets import TargetPolicy
 from testfleet.yamltext import parse_yaml
 
 log = logs.get_logger(__name__)
@@ -139,9 +140,12 @@ def _envelope(document: dict[str, Any]) -> Submission:
     )
 
 
-def load_suites(submission: Submission, limits: LimitSettings) -> list[Suite]:
-    """Every suite validated within ``limits``; ``SuiteError`` with every problem of every
-    suite, ``LimitError`` when the run as a whole is too big."""
+def load_suites(
+    submission: Submission, limits: LimitSettings, targets: TargetPolicy | None = None
+) -> list[Suite]:
+    """Every suite validated within ``limits`` (and its targets checked against
+    ``targets``); ``SuiteError`` with every problem of every suite, ``LimitError`` when
+    the run as a whole is too big."""
     suites: list[Suite] = []
     problems: list[str] = []
     named: dict[str, str] = {}
@@ -149,7 +153,9 @@ def load_suites(submission: Submission, limits: LimitSettings) -> list[Suite]:
     for source, raw in submission.documents:
         try:
             document = parse_yaml(raw, limits, source) if isinstance(raw, str) else raw
-            suite = load_document(document, submission.variables, source, limits=run_limits)
+            suite = load_document(
+                document, submission.variables, source, limits=run_limits, targets=targets
+            )
         except SuiteError as exc:
             problems += exc.problems
             continue
@@ -193,7 +199,9 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
     fleet's limits and the project's quotas (``orchestrator.quotas``)."""
     quotas = services.quotas
     quotas.check_rate(key)
-    suites = load_suites(submission, services.settings.limits)
+    suites = load_suites(
+        submission, services.settings.limits, TargetPolicy.from_settings(services.settings)
+    )
     run_id = new_run_id()
     name = submission.name or ", ".join(s.name for s in suites)[:200]
     record, cases, specs = plan_run(

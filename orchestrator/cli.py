@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
@@ -26,6 +27,7 @@ from testfleet import logs
 from testfleet.constants import dashboard_url
 from testfleet.errors import SuiteError, TestfleetError, UsageError
 from testfleet.settings import Settings
+from testfleet.targets import TargetPolicy
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -40,6 +42,19 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.ensure_object(dict)["settings"]  # type: ignore[no-any-return]
+
+
+def _targets(ctx: click.Context) -> TargetPolicy:
+    """The fleet's target policy, as this machine's settings describe the fleet."""
+    return TargetPolicy.from_settings(_settings(ctx))
+
+
+def _component_settings(ctx: click.Context) -> Settings:
+    """The settings, with the local fleet's Grid credentials when they name none: a
+    component started by hand beside `testfleet up`'s joins its Grid."""
+    from orchestrator import fleet
+
+    return fleet.with_local_grid_credentials(_settings(ctx))
 
 
 def _run_component(module: str, *args: Any) -> None:
@@ -69,7 +84,15 @@ class FleetGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """testfleet: run browser test suites on a fleet and watch them live."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc'])}: "
+            f"{str(err['msg']).removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+        fail(f"invalid settings (TESTFLEET_<SECTION>__<FIELD> or .env): {problems}")
     # The components' own entry points log at INFO; the CLI's commands only warn.
     logs.configure(settings.log, "cli", default_level="WARNING")
     ctx.ensure_object(dict)["settings"] = settings
@@ -145,7 +168,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
     """Check suite files (or directories of them) and print every problem."""
     from testfleet.loader import load_paths
 
-    suites = load_paths(paths, os.environ, _settings(ctx).limits)
+    suites = load_paths(paths, os.environ, _settings(ctx).limits, _targets(ctx))
     tests = sum(len(s.tests) for s in suites)
     click.echo(f"ok: {len(suites)} suite(s), {tests} test(s)")
 
@@ -199,7 +222,7 @@ def run(
     from orchestrator import runner
     from testfleet.loader import load_paths
 
-    suites = load_paths(paths, os.environ, _settings(ctx).limits)
+    suites = load_paths(paths, os.environ, _settings(ctx).limits, _targets(ctx))
     target = runner.Target.resolve(_settings(ctx), server, api_key)
     tag_set = {t.strip() for t in tags.split(",") if t.strip()}
     run_name = name or ", ".join(Path(p).name for p in paths)
@@ -342,14 +365,14 @@ def keys_revoke(ctx: click.Context, key_id: str) -> None:
 @click.pass_context
 def api(ctx: click.Context) -> None:
     """Run the REST API in the foreground."""
-    _run_component("orchestrator.api", _settings(ctx))
+    _run_component("orchestrator.api", _component_settings(ctx))
 
 
 @main.command()
 @click.pass_context
 def gateway(ctx: click.Context) -> None:
     """Run the streaming gateway in the foreground."""
-    _run_component("gateway.app", _settings(ctx))
+    _run_component("gateway.app", _component_settings(ctx))
 
 
 @main.command()
@@ -358,15 +381,16 @@ def gateway(ctx: click.Context) -> None:
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int | None, name: str | None) -> None:
     """Run a Celery worker in the foreground (SIGTERM drains it)."""
-    _run_component("workers.main", _settings(ctx), concurrency, name)
+    _run_component("workers.main", _component_settings(ctx), concurrency, name)
 
 
 @main.command()
-@click.argument("role", type=click.Choice(["hub", "node", "standalone"]))
+@click.argument("role", type=click.Choice(["hub", "node", "standalone", "egress"]))
 @click.option("--max-sessions", type=int, help="Browser slots (node, standalone).")
 @click.pass_context
 def grid(ctx: click.Context, role: str, max_sessions: int | None) -> None:
-    """Run a Selenium Grid role from the server jar in the foreground."""
+    """Run a Selenium Grid role from the server jar in the foreground (``egress``: the
+    browsers' egress proxy alone; a node starts its own)."""
     settings = _settings(ctx)
     if max_sessions is not None:
         settings.grid.max_sessions = max_sessions

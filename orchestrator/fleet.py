@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -26,6 +27,7 @@ from typing import Any
 
 import httpx
 import redis
+from pydantic import SecretStr
 
 from testfleet.auth import KeyStore
 from testfleet.errors import InfrastructureError, UsageError
@@ -58,6 +60,9 @@ class FleetState:
     admin_key: str
     workers: int
     processes: list[Proc] = field(default_factory=list)
+    grid_username: str = ""
+    """The Grid router's credentials, made up by ``up`` when the settings had none."""
+    grid_password: str = ""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,9 +126,9 @@ def _http_ok(url: str) -> Callable[[], bool]:
     return lambda: httpx.get(url, timeout=2.0).status_code == 200
 
 
-def _grid_ready(url: str) -> Callable[[], bool]:
+def _grid_ready(url: str, auth: tuple[str, str] | None) -> Callable[[], bool]:
     def check() -> bool:
-        value = httpx.get(f"{url}/status", timeout=2.0).json()["value"]
+        value = httpx.get(f"{url}/status", timeout=2.0, auth=auth).json()["value"]
         slots = sum(len(n.get("slots", [])) for n in value.get("nodes", []))
         return bool(value.get("ready")) and slots > 0
 
@@ -133,11 +138,13 @@ def _grid_ready(url: str) -> Callable[[], bool]:
 class Launcher:
     """Starts processes detached, each in its own session, logging to a file."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.logs = settings.paths.state_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.started: list[Proc] = []
+        self.env = env or {}
+        """Added to every process's environment (the Grid's credentials)."""
 
     def start(self, name: str, cmd: list[str]) -> Proc:
         log = self.logs / f"{name}.log"
@@ -148,7 +155,7 @@ class Launcher:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
             )
         proc = Proc(name=name, pid=popen.pid, cmd=cmd, log=str(log))
         self.started.append(proc)
@@ -172,11 +179,13 @@ def up(settings: Settings, workers: int, browsers: int, say: Callable[[str], Non
             f"the Selenium server jar is missing at {settings.selenium_jar}: run `make setup`, "
             "or set TESTFLEET_GRID__JAR_PATH"
         )
+    settings, grid_env = with_grid_secrets(settings)
     s = settings
     ports = {
         "redis": ("127.0.0.1", s.redis.port),
         "grid hub": ("127.0.0.1", s.grid.port),
         "grid node": ("127.0.0.1", s.grid.node_port),
+        "browser egress proxy": (s.security.egress_host, s.security.egress_port),
         "api": (s.api.host, s.api.port),
         "gateway": (s.gateway.host, s.gateway.port),
         "demo site": (s.demo.host, s.demo.port),
@@ -187,9 +196,10 @@ def up(settings: Settings, workers: int, browsers: int, say: Callable[[str], Non
     if busy:
         raise UsageError(
             f"already in use: {', '.join(busy)}; stop what holds them or choose other ports "
-            "(TESTFLEET_API__PORT, TESTFLEET_GATEWAY__PORT, TESTFLEET_REDIS__PORT, ...)"
+            "(TESTFLEET_API__PORT, TESTFLEET_GATEWAY__PORT, TESTFLEET_REDIS__PORT, "
+            "TESTFLEET_SECURITY__EGRESS_PORT, ...)"
         )
-    launcher = Launcher(settings)
+    launcher = Launcher(settings, grid_env)
     try:
         return _start_all(settings, launcher, workers, browsers, say)
     except BaseException:
@@ -228,7 +238,10 @@ def _start_all(
     say(f"api        {s.api_url}")
     wait_for("the gateway", _http_ok(f"{s.gateway_url}/health"), 30, gateway.log)
     say(f"gateway    {s.gateway_url}")
-    wait_for("the Selenium Grid", _grid_ready(s.grid.url), 90, f"{hub.log} and {node.log}")
+    credentials = s.security.grid_credentials
+    wait_for(
+        "the Selenium Grid", _grid_ready(s.grid.url, credentials), 90, f"{hub.log} and {node.log}"
+    )
     say(f"grid       {s.grid.url} ({browsers} browser slots)")
     for proc in worker_procs:
         wait_for(f"worker {proc.name}", _worker_ready(proc.log), 60, proc.log)
@@ -247,9 +260,51 @@ def _start_all(
         admin_key=admin_key,
         workers=workers,
         processes=launcher.started,
+        grid_username=credentials[0] if credentials else "",
+        grid_password=credentials[1] if credentials else "",
     )
     state.save(s.paths.fleet_file)
     return state
+
+
+def with_local_grid_credentials(settings: Settings) -> Settings:
+    """``settings``, with the Grid credentials ``up`` recorded in ``fleet.json`` when
+    the settings name none (a worker started by hand joins the local fleet's Grid)."""
+    if settings.security.grid_credentials is not None:
+        return settings
+    state = FleetState.load(settings.paths.fleet_file)
+    if state is None or not state.grid_password:
+        return settings
+    security = settings.security.model_copy(
+        update={
+            "grid_username": state.grid_username,
+            "grid_password": SecretStr(state.grid_password),
+        }
+    )
+    return settings.model_copy(update={"security": security})
+
+
+def with_grid_secrets(settings: Settings) -> tuple[Settings, dict[str, str]]:
+    """``settings`` with the Grid's credentials and registration secret (made up, random,
+    for what the settings leave empty), and the environment that hands them to the
+    fleet's processes."""
+    sec = settings.security
+    user = sec.grid_username or "testfleet"
+    password = sec.grid_password.get_secret_value() or secrets.token_urlsafe(24)
+    secret = sec.grid_registration_secret.get_secret_value() or secrets.token_urlsafe(24)
+    security = sec.model_copy(
+        update={
+            "grid_username": user,
+            "grid_password": SecretStr(password),
+            "grid_registration_secret": SecretStr(secret),
+        }
+    )
+    env = {
+        "TESTFLEET_SECURITY__GRID_USERNAME": user,
+        "TESTFLEET_SECURITY__GRID_PASSWORD": password,
+        "TESTFLEET_SECURITY__GRID_REGISTRATION_SECRET": secret,
+    }
+    return settings.model_copy(update={"security": security}), env
 
 
 def _worker_ready(log: str) -> Callable[[], bool]:
@@ -337,15 +392,21 @@ def status(settings: Settings) -> dict[str, Any]:
         "demo_url": state.demo_url,
         "workers": state.workers,
         "health": health,
-        "grid": grid_capacity(state.grid_url),
+        "grid": grid_capacity(state.grid_url, _grid_auth(settings, state)),
         "processes": processes,
     }
 
 
-def grid_capacity(grid_url: str) -> dict[str, Any]:
+def _grid_auth(settings: Settings, state: FleetState) -> tuple[str, str] | None:
+    if state.grid_username and state.grid_password:
+        return state.grid_username, state.grid_password
+    return settings.security.grid_credentials
+
+
+def grid_capacity(grid_url: str, auth: tuple[str, str] | None = None) -> dict[str, Any]:
     """Free and total browser slots and the queue, as the Grid reports them."""
     try:
-        capacity = read_capacity(grid_url, timeout_s=3.0)
+        capacity = read_capacity(grid_url, timeout_s=3.0, auth=auth)
     except InfrastructureError as exc:
         return {"ready": False, "total_slots": 0, "free_slots": 0, "queue_size": 0,
                 "nodes": 0, "error": str(exc)}  # fmt: skip

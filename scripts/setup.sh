@@ -9,6 +9,11 @@
 #      ${TESTFLEET_PATHS__CACHE_DIR:-${TESTFLEET_CACHE_DIR:-~/.cache/testfleet}}/selenium/.
 #   3. A virtualenv in .venv with `pip install -e '.[dev]'`, redone only when
 #      pyproject.toml changed since the last successful install.
+#   4. The browsers' managed URL policy (grid/chromium_policy.json, see grid/policy.py)
+#      in Chromium's machine-wide policy directory, as root; without root it says how,
+#      and `testfleet grid node` refuses to start until it is there.
+#   5. The system user `testfleet-browser`: a Grid node running as root runs Chromium
+#      as that user, with Chromium's sandbox on (grid/sandbox.py).
 #
 # Non-interactive (CI): never prompts, never reads stdin. A second run takes a
 # second or two. Nothing here downloads a browser or driver at run time later:
@@ -181,7 +186,41 @@ make_venv() {
     say "virtualenv: ready ($VENV/bin/testfleet)"
 }
 
+install_policy() {
+    local dir="${TESTFLEET_SECURITY__CHROMIUM_POLICY_DIR:-/etc/chromium/policies/managed}"
+    local source=grid/chromium_policy.json target="$dir/testfleet.json"
+    if cmp -s "$source" "$target"; then
+        say "chromium policy: $target up to date"
+        return
+    fi
+    if [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
+        as_root install -D -m 644 "$source" "$target"
+        say "chromium policy: installed $target"
+    else
+        say "chromium policy: NOT installed (needs root): run \`sudo install -D -m 644 $source $target\`;"
+        say "  a Grid node refuses to start without it"
+    fi
+}
+
+make_browser_user() {
+    local user="${TESTFLEET_SECURITY__BROWSER_USER-testfleet-browser}"
+    [ -n "$user" ] || return 0
+    if id -u "$user" >/dev/null 2>&1; then
+        say "browser user: $user exists"
+        return
+    fi
+    if [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
+        as_root useradd --system --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin "$user"
+        say "browser user: created $user (a root Grid node runs Chromium as it, sandboxed)"
+    else
+        say "browser user: $user not created (needs root); only a root Grid node uses it"
+    fi
+}
+
 install_debs
 fetch_jar
 make_venv
+install_policy
+make_browser_user
 say "done"

@@ -1,8 +1,8 @@
 """The browser-provider seam: what a worker needs from "somewhere that gives browsers".
 
-``BrowserProvider`` is a four-method Protocol: ``open`` a live WebDriver session,
-``close`` it (never raises), tell whether a session is ``healthy``, and
-``shutdown`` (close whatever the provider still holds). Implementations live in
+``BrowserProvider`` is a four-method Protocol: ``open`` a live WebDriver session
+for a case of a project, ``close`` it (never raises), tell whether a session is
+``healthy``, and ``shutdown`` (close whatever the provider still holds). Implementations live in
 ``grid/`` (``grid.provider.GridProvider``, ``LocalProvider``, and the pooling
 ``grid.pool.SessionPool`` that wraps either).
 
@@ -42,8 +42,9 @@ class BrowserProvider(Protocol):
     or ``BrowserError`` (no browser); the other methods never raise.
     """
 
-    def open(self) -> WebDriver:
-        """A live session, ready for a test (about:blank, no cookies or storage)."""
+    def open(self, project: str = "") -> WebDriver:
+        """A live session, ready for a test of ``project`` (about:blank, no cookies or
+        storage). A session a provider reuses only ever serves one project."""
         ...
 
     def close(self, driver: WebDriver) -> None:

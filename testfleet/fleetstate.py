@@ -162,7 +162,9 @@ def read_fleet(
     by_priority = queue_by_priority(client, settings.worker.queue)
     depth = sum(by_priority.values())
     try:
-        grid: GridCapacity | None = read_capacity(settings.grid.url, timeout_s=grid_timeout_s)
+        grid: GridCapacity | None = read_capacity(
+            settings.grid.url, timeout_s=grid_timeout_s, auth=settings.security.grid_credentials
+        )
         error = None
     except InfrastructureError as exc:
         grid, error = None, str(exc)

@@ -1,7 +1,9 @@
 """What a Selenium Grid says about itself: readiness, slots and queue.
 
 Read over HTTP (``/status`` and GraphQL), so any component can ask: ``testfleet
-status``, the API's ``/fleet``, the gateway's metrics and the Grid launcher.
+status``, the API's ``/fleet``, the gateway's metrics and the Grid launcher. The
+router asks for its basic-auth credentials on both (``auth``: the settings'
+``security.grid_credentials``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import httpx
 from testfleet.errors import InfrastructureError
 
 _POLL_INTERVAL_S = 0.2
+
+Auth = tuple[str, str] | None
+"""(user, password) of the Grid router's basic auth, or None."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ def wait_until_ready(
     *,
     min_slots: int = 1,
     alive: Callable[[], bool] | None = None,
+    auth: Auth = None,
 ) -> None:
     """Block until the Grid at ``grid_url`` is ready and has at least ``min_slots`` slots.
 
@@ -52,7 +58,7 @@ def wait_until_ready(
     """
     deadline = time.monotonic() + timeout_s
     last = "no answer yet"
-    with httpx.Client() as client:
+    with httpx.Client(auth=auth) as client:
         while True:
             remaining_s = deadline - time.monotonic()
             try:
@@ -80,7 +86,7 @@ def wait_until_ready(
             time.sleep(_POLL_INTERVAL_S)
 
 
-def read_capacity(grid_url: str, timeout_s: float = 5.0) -> GridCapacity:
+def read_capacity(grid_url: str, timeout_s: float = 5.0, auth: Auth = None) -> GridCapacity:
     """Slots, free slots, queued requests and UP nodes of the Grid at ``grid_url``.
 
     Slots come from ``/status``; the queue size from GraphQL (``{ grid {
@@ -88,7 +94,7 @@ def read_capacity(grid_url: str, timeout_s: float = 5.0) -> GridCapacity:
     too, but it returns every queued request's capabilities and is an internal
     route of the Grid. Raises ``InfrastructureError`` when the Grid does not answer.
     """
-    with httpx.Client() as client:
+    with httpx.Client(auth=auth) as client:
         status = _get_status(client, grid_url, timeout_s)
         total, free, nodes_up = _count_slots(status)
         query = {"query": "{ grid { sessionQueueSize } }"}
@@ -108,6 +114,11 @@ def _get_status(client: httpx.Client, grid_url: str, timeout_s: float) -> dict[s
     url = f"{grid_url.rstrip('/')}/status"
     try:
         response = client.get(url, timeout=timeout_s)
+        if response.status_code == 401:
+            raise InfrastructureError(
+                f"GET {url}: the Grid refused our credentials (401): set "
+                "TESTFLEET_SECURITY__GRID_USERNAME / __GRID_PASSWORD to its router's"
+            )
         response.raise_for_status()
         value = response.json()["value"]
     except httpx.HTTPError as exc:

@@ -7,6 +7,11 @@ Every problem in every file is collected and reported at once as a
 
 ``${VAR}`` (and ``${VAR:-default}``) in any string is replaced from the
 submitter's environment; ``$${`` stands for a literal ``${``.
+
+Targets a browser may not reach (``testfleet.targets``: local schemes, the fleet's
+own services, metadata addresses) are refused here too, in ``base_url`` and in
+every ``navigate`` step, under the ``targets`` policy the caller passes (the
+fleet's, built from its settings; without one, the policy that knows no fleet).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from testfleet.limits import LimitSettings, RunLimits
 from testfleet.steps import Problem, spec_of
 from testfleet.steps.shortform import Uploads, to_canonical
 from testfleet.suite import Suite, canonical_problem
+from testfleet.targets import TargetPolicy, suite_errors
 from testfleet.yamltext import parse_yaml
 
 SUITE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -36,10 +42,14 @@ _StepMap = dict[tuple[int, int], tuple[int, str | None]]
 
 
 def load_paths(
-    paths: Iterable[str | Path], env: Mapping[str, str], limits: LimitSettings | None = None
+    paths: Iterable[str | Path],
+    env: Mapping[str, str],
+    limits: LimitSettings | None = None,
+    targets: TargetPolicy | None = None,
 ) -> list[Suite]:
     """Load every suite file named, or found (recursively) in a named directory, as one
-    run within ``limits`` (the shipped defaults when None).
+    run within ``limits`` (the shipped defaults when None), its targets checked against
+    ``targets`` (the shipped policy when None).
 
     Raises ``SuiteError`` listing every problem in every file (``LimitError`` when the
     run as a whole is too big).
@@ -67,7 +77,14 @@ def load_paths(
             continue
         try:
             suites.append(
-                load_text(text, env, source=str(file), base_dir=file.parent, limits=run_limits)
+                load_text(
+                    text,
+                    env,
+                    source=str(file),
+                    base_dir=file.parent,
+                    limits=run_limits,
+                    targets=targets,
+                )
             )
         except SuiteError as exc:
             problems += exc.problems
@@ -98,6 +115,7 @@ def load_text(
     base_dir: Path | None = None,
     *,
     limits: RunLimits | None = None,
+    targets: TargetPolicy | None = None,
 ) -> Suite:
     """Parse one suite from YAML or JSON text (JSON is YAML, so one parser serves).
 
@@ -106,7 +124,7 @@ def load_text(
     """
     limits = limits or RunLimits()
     document = parse_yaml(text, limits.limits, source)
-    return load_document(document, env, source, base_dir, limits=limits)
+    return load_document(document, env, source, base_dir, limits=limits, targets=targets)
 
 
 def load_document(
@@ -116,6 +134,7 @@ def load_document(
     base_dir: Path | None = None,
     *,
     limits: RunLimits | None = None,
+    targets: TargetPolicy | None = None,
 ) -> Suite:
     """Validate an already-parsed suite document (a dict), in either form, within
     ``limits`` (the run's so far; the shipped defaults when None)."""
@@ -138,6 +157,8 @@ def load_document(
         lines = [line for err in exc.errors() for line in _describe(err, short_keys)]
         problems += [line for line in lines if line not in emptied]
     else:
+        refusals = suite_errors(suite, targets or TargetPolicy())
+        problems += [line for err in refusals for line in _describe(err, short_keys)]
         if not problems:
             limits.check_suite(suite, source)
             return suite

@@ -30,6 +30,10 @@ DEFAULT_CHROME_ARGS: tuple[str, ...] = (
     "--disable-extensions",
     "--disable-default-apps",
     "--mute-audio",
+    # chromedriver talks to Chromium over a pipe, not a DevTools TCP port: no page (of
+    # this session or any other on the node) can find a port to take the browser over
+    # with, and the Grid hands out no se:cdp URL for it.
+    "--remote-debugging-pipe",
     # No back/forward cache: a pooled session must not keep the previous test's pages
     # alive (their scripts, memory), and leaving a page for about:blank between tests
     # then costs ~60 ms instead of ~170 ms (measured through the Grid).
@@ -309,6 +313,66 @@ class LogSettings(BaseModel):
         return value.upper() if isinstance(value, str) else value
 
 
+class SecuritySettings(BaseModel):
+    """What keeps tenants' browsers confined (see ``testfleet.targets`` and the README).
+
+    The Grid's router asks every client for ``grid_username`` / ``grid_password``
+    (HTTP basic auth); nodes register with ``grid_registration_secret``. Browsers
+    reach the web through the egress proxy beside their node, which refuses the
+    fleet's own services, the node's loopback and link-local / metadata addresses
+    unless a target is in ``allowed_targets``.
+    """
+
+    grid_username: str = ""
+    """User name of the Grid router's basic auth (hub, standalone and all their clients)."""
+    grid_password: SecretStr = SecretStr("")
+    grid_registration_secret: SecretStr = SecretStr("")
+    """Shared by the hub and its nodes: a node without it cannot register."""
+    allowed_targets: tuple[str, ...] = ()
+    """Targets browsers may reach although the policy refuses them: ``host``,
+    ``host:port``, an origin (``http://localhost:3000``), ``*.corp.example`` or a CIDR
+    (``10.1.0.0/16``). The demo site is allowed unless ``allow_demo_site`` is off."""
+    allow_demo_site: bool = True
+    internal_hosts: tuple[str, ...] = ()
+    """More hosts that are the fleet (every port refused): compose's service names,
+    an artifact store's host. Redis, the API, the gateway and the Grid are known already."""
+    egress_host: str = "127.0.0.1"
+    """Address the egress proxy beside a Grid node listens on (the node's browsers use it)."""
+    egress_port: int = 8703
+    browser_proxy: str = ""
+    """The egress proxy as the worker's browsers should use it (``http://egress:8703``),
+    sent with every session. Empty: the Grid node's own proxy, which its config names."""
+    browser_user: str = "testfleet-browser"
+    """The user a Grid node running as root runs Chromium as, with Chromium's sandbox on
+    (``make setup`` creates it). Empty, or no such user: Chromium runs as the node does
+    (as root that means without its sandbox)."""
+    chromium_policy_dir: Path = Path("/etc/chromium/policies/managed")
+    """Where Debian's Chromium reads managed policies (``/etc/opt/chrome/policies/managed``
+    for Google Chrome): ``testfleet grid node`` checks that the URL policy is there."""
+    require_chromium_policy: bool = True
+    """Refuse to start a Grid node without the URL policy (off: local schemes are then
+    refused by the loader and the executor only)."""
+
+    @field_validator("allowed_targets")
+    @classmethod
+    def _parse_targets(cls, targets: tuple[str, ...]) -> tuple[str, ...]:
+        # Checked when the settings are read, so a typo stops a process at start
+        # rather than failing each request. Imported here: targets imports settings.
+        from testfleet.targets import parse_allowance
+
+        for raw in targets:
+            parse_allowance(raw)
+        return targets
+
+    @property
+    def grid_credentials(self) -> tuple[str, str] | None:
+        """(user, password) for the Grid router, or None when not configured."""
+        password = self.grid_password.get_secret_value()
+        if not self.grid_username or not password:
+            return None
+        return self.grid_username, password
+
+
 class BenchSettings(BaseModel):
     """The benchmarks (``make bench``)."""
 
@@ -336,6 +400,7 @@ class Settings(BaseSettings):
     artifacts: ArtifactSettings = ArtifactSettings()
     retention: RetentionSettings = RetentionSettings()
     ai: AISettings = AISettings()
+    security: SecuritySettings = SecuritySettings()
     limits: LimitSettings = LimitSettings()
     bench: BenchSettings = BenchSettings()
     log: LogSettings = LogSettings()

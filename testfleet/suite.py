@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 from testfleet.masking import Masker
 from testfleet.steps import STEP_TYPES, Match, Problem, spec_of, step_problems
 from testfleet.steps.assertions import LEGACY_KINDS
+from testfleet.targets import resolve
 
 __all__ = ["CaseSpec", "Masker", "Step", "Suite", "TestCase"]
 
@@ -309,7 +310,6 @@ class CaseSpec(BaseModel):
         return self.test.secret_values()
 
     def url(self, target: str) -> str:
-        """``target`` resolved against the suite's base URL (absolute URLs as they are)."""
-        if "://" in target or target.startswith(("about:", "data:")) or not self.base_url:
-            return target
-        return f"{self.base_url}/{target.lstrip('/')}"
+        """``target`` resolved against the suite's base URL (absolute URLs, of any scheme,
+        as they are; ``/go?to=http://x`` is a path): as the loader checked it."""
+        return resolve(self.base_url, target)

@@ -30,7 +30,8 @@ def free_port() -> int:
 def fleet_env(state_dir: Path, **extra: str) -> dict[str, str]:
     """Environment for a fleet of its own: every port free, state in ``state_dir``."""
     ports = {name: free_port() for name in
-             ("redis", "grid", "bus_pub", "bus_sub", "node", "api", "gateway", "demo")}  # fmt: skip
+             ("redis", "grid", "bus_pub", "bus_sub", "node", "api", "gateway", "demo",
+              "egress")}  # fmt: skip
     env = {
         **os.environ,
         "TESTFLEET_PATHS__STATE_DIR": str(state_dir),
@@ -42,6 +43,7 @@ def fleet_env(state_dir: Path, **extra: str) -> dict[str, str]:
         "TESTFLEET_API__PORT": str(ports["api"]),
         "TESTFLEET_GATEWAY__PORT": str(ports["gateway"]),
         "TESTFLEET_DEMO__PORT": str(ports["demo"]),
+        "TESTFLEET_SECURITY__EGRESS_PORT": str(ports["egress"]),
         "DEMO_URL": f"http://127.0.0.1:{ports['demo']}",
         **extra,
     }

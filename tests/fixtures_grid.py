@@ -1,5 +1,9 @@
 """Start and stop a real Selenium Grid and the demo site, for integration tests.
 
+The Grid is the fleet's as it ships: its router asks for credentials (random ones,
+in the settings), its node's browsers run under the URL policy and through an
+egress proxy beside the node.
+
 Plain context managers (no pytest fixtures here), so any test module, the
 benchmarks and ad-hoc scripts can use them::
 
@@ -15,7 +19,9 @@ started (java, chromedriver, Chromium) is left and fails loudly if something is.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -25,17 +31,14 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+from pydantic import SecretStr
 
-from grid.launcher import (
-    Role,
-    browser_tmp_dir,
-    config_dir,
-    grid_command,
-    stop_group,
-)
+from grid.gridconfig import Role, config_dir
+from grid.launcher import browser_tmp_dir, grid_command, start_egress, stop_group
+from grid.policy import ensure_installed
 from testfleet.errors import InfrastructureError
 from testfleet.gridstatus import wait_until_ready
-from testfleet.settings import GridSettings, PathSettings, Settings
+from testfleet.settings import GridSettings, PathSettings, SecuritySettings, Settings
 from tests.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -53,10 +56,20 @@ def free_port() -> int:
         return port
 
 
-def grid_test_settings(base: Path, **grid: object) -> Settings:
-    """Settings for a private Grid: free ports, state under ``base``, the cached jar.
+LOOPBACK_ALLOWED = ("127.0.0.1", "localhost")
+"""What Grid tests let their browsers reach beyond the demo site: any loopback port but
+the fleet's own (their demo sites and pages listen on free ports). The confinement
+tests allow nothing of the sort."""
 
-    ``grid`` overrides ``GridSettings`` fields (``max_sessions=1``, ...).
+
+def grid_test_settings(
+    base: Path, *, allowed_targets: tuple[str, ...] = LOOPBACK_ALLOWED, **grid: object
+) -> Settings:
+    """Settings for a private Grid: free ports, state under ``base``, the cached jar,
+    random credentials and registration secret, an egress proxy on a free port.
+
+    ``grid`` overrides ``GridSettings`` fields (``max_sessions=1``, ...);
+    ``allowed_targets`` is ``security.allowed_targets``.
     """
     hub_port = free_port()
     fields: dict[str, object] = {
@@ -67,10 +80,38 @@ def grid_test_settings(base: Path, **grid: object) -> Settings:
         "node_port": free_port(),
         **grid,
     }
+    security = SecuritySettings(
+        grid_username="tests",
+        grid_password=SecretStr(secrets.token_urlsafe(16)),
+        grid_registration_secret=SecretStr(secrets.token_urlsafe(16)),
+        egress_port=free_port(),
+        allowed_targets=allowed_targets,
+    )
     return Settings(
         grid=GridSettings.model_validate(fields),
         paths=PathSettings(state_dir=base / "state", cache_dir=PathSettings().cache_dir),
+        security=security,
     )
+
+
+def grid_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that give a ``testfleet`` process ``settings``' Grid: its
+    URL and ports, its credentials and secret, its egress proxy's port."""
+    grid, sec = settings.grid, settings.security
+    return {
+        "TESTFLEET_GRID__URL": grid.url,
+        "TESTFLEET_GRID__PORT": str(grid.port),
+        "TESTFLEET_GRID__NODE_PORT": str(grid.node_port),
+        "TESTFLEET_GRID__EVENT_BUS_PUBLISH_PORT": str(grid.event_bus_publish_port),
+        "TESTFLEET_GRID__EVENT_BUS_SUBSCRIBE_PORT": str(grid.event_bus_subscribe_port),
+        "TESTFLEET_SECURITY__GRID_USERNAME": sec.grid_username,
+        "TESTFLEET_SECURITY__GRID_PASSWORD": sec.grid_password.get_secret_value(),
+        "TESTFLEET_SECURITY__GRID_REGISTRATION_SECRET": (
+            sec.grid_registration_secret.get_secret_value()
+        ),
+        "TESTFLEET_SECURITY__EGRESS_PORT": str(sec.egress_port),
+        "TESTFLEET_SECURITY__ALLOWED_TARGETS": json.dumps(list(sec.allowed_targets)),
+    }
 
 
 @contextlib.contextmanager
@@ -86,6 +127,11 @@ def running_grid(
     processes: list[subprocess.Popen[bytes]] = []
     logs: list[IO[bytes]] = []
     try:
+        ensure_installed(settings)
+        config_dir(settings).mkdir(parents=True, exist_ok=True)
+        egress_log = (config_dir(settings) / "egress.log").open("wb")
+        logs.append(egress_log)
+        processes.append(start_egress(settings, egress_log))
         for role in roles:
             command = grid_command(settings, role)
             log = (config_dir(settings) / f"{role}.log").open("wb")
@@ -100,6 +146,7 @@ def running_grid(
                 settings.grid.url,
                 timeout_s,
                 alive=lambda: all(p.poll() is None for p in processes),
+                auth=settings.security.grid_credentials,
             )
         except InfrastructureError as exc:
             tails = "\n".join(_tail(Path(stream.name)) for stream in logs)

@@ -61,6 +61,7 @@ from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepRes
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from testfleet.suite import CaseSpec
+from testfleet.targets import TargetPolicy
 from testfleet.visual import BaselineStore
 from workers.analysis import analyze_attempt
 from workers.app import app_settings
@@ -156,6 +157,7 @@ class _CaseRun:
         self.spec: CaseSpec | None = None
         self.require_baselines = False
         """``--ci``: a missing visual baseline fails its step instead of being created."""
+        self.targets = TargetPolicy.from_settings(settings)
 
     # -- the delivery --------------------------------------------------------------------
 
@@ -267,7 +269,7 @@ class _CaseRun:
         metrics = AttemptMetrics(self.provider)
         asked = time.monotonic()
         try:
-            driver = self.provider.open()
+            driver = self.provider.open(project=self.project_id)
             metrics.session_started(time.monotonic() - asked)
         except InfrastructureError as exc:
             # No session (Grid full or down): like a browser death, worth a bounded retry.
@@ -456,8 +458,13 @@ class _AttemptHooks:
         self.timed_out = False
 
     def as_hooks(self) -> Hooks:
-        return Hooks(on_step=self.on_step, should_stop=self.should_stop, save_artifact=self.save,
-                     visual=self.run.visual_context())  # fmt: skip
+        return Hooks(
+            on_step=self.on_step,
+            should_stop=self.should_stop,
+            save_artifact=self.save,
+            targets=self.run.targets,
+            visual=self.run.visual_context(),
+        )
 
     def on_step(self, step: StepResult, number: int, total: int) -> None:
         try:

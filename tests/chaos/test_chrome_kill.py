@@ -186,5 +186,7 @@ def test_kill_mid_test(settings: Settings, site_url: str, tmp_path: Path, target
         store.redis.close()
     url = settings.grid.url
     wait_until(
-        "every Grid slot is free again", lambda: read_capacity(url).free_slots == 2, SLOT_REAPED_S
+        "every Grid slot is free again",
+        lambda: read_capacity(url, auth=settings.security.grid_credentials).free_slots == 2,
+        SLOT_REAPED_S,
     )

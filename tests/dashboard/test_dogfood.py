@@ -29,7 +29,7 @@ import pytest
 import redis
 
 from testfleet.store import RunReader
-from tests.conftest import ROOT, Fleet, start_fleet
+from tests.conftest import ROOT, Fleet, free_port, start_fleet
 from tests.dashboard.browser import chromium, open_page, sign_in
 from tests.waiting import wait_until
 
@@ -133,8 +133,15 @@ class GatewayRestarter:
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """A fleet of this module's own: the test stops its gateway and starts another, which
-    the session's shared fleet must never see."""
-    yield from start_fleet(tmp_path_factory.mktemp("dogfood-fleet"))
+    the session's shared fleet must never see. Its browsers are confined like any fleet's;
+    the gateway (one of the fleet's own services) is the suite's target, so this fleet's
+    operator allows exactly that host and port, as the README tells an operator to."""
+    gateway = free_port()
+    yield from start_fleet(
+        tmp_path_factory.mktemp("dogfood-fleet"),
+        TESTFLEET_GATEWAY__PORT=str(gateway),
+        TESTFLEET_SECURITY__ALLOWED_TARGETS=json.dumps([f"127.0.0.1:{gateway}"]),
+    )
 
 
 @pytest.fixture

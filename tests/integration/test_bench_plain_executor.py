@@ -20,21 +20,23 @@ pytestmark = [pytest.mark.grid, pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def grid_and_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def grid_and_site(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, str, tuple[str, str] | None]]:
     settings = grid_test_settings(tmp_path_factory.mktemp("bench-grid"))
     with running_demosite(free_port()) as site, running_grid(settings) as grid_url:
-        yield grid_url, site
+        yield grid_url, site, settings.security.grid_credentials
 
 
 def test_bench_tests_pass_on_the_grid_with_a_reset_between(
-    grid_and_site: tuple[str, str], tmp_path: Path
+    grid_and_site: tuple[str, str, tuple[str, str] | None], tmp_path: Path
 ) -> None:
-    grid_url, site = grid_and_site
+    grid_url, site, auth = grid_and_site
     write_suites(tmp_path)
     tests = {t.name: (s, t) for s in load_suites(tmp_path, site) for t in s.tests}
     shots = tmp_path / "shots"
     shots.mkdir()
-    driver = open_driver(grid_url)
+    driver = open_driver(grid_url, auth=auth)
     try:
         run_test(driver, *tests["checkout teapot with Express shipping"])
         run_test(driver, *tests["slow page after 100 ms"], screenshot_dir=shots)

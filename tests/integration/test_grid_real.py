@@ -8,6 +8,7 @@ Chromium left behind.
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from testfleet.settings import Settings
 from tests.fixtures_grid import (
     REPO_ROOT,
     free_port,
+    grid_env,
     grid_leftovers,
     grid_test_settings,
     leftover_processes,
@@ -55,43 +57,73 @@ def grid_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
 
 
 def test_session_through_hub_and_node(grid_settings: Settings, site_url: str) -> None:
-    url = grid_settings.grid.url
-    assert read_capacity(url).free_slots == 2
+    url, auth = grid_settings.grid.url, grid_settings.security.grid_credentials
+    assert read_capacity(url, auth=auth).free_slots == 2
     provider = GridProvider(grid_settings)
     driver = provider.open()
     try:
         driver.get(f"{site_url}/login")
         assert driver.title == LOGIN_TITLE
         assert driver.get_window_size() == {"width": 1280, "height": 800}
-        capacity = read_capacity(url)
+        capacity = read_capacity(url, auth=auth)
         assert (capacity.total_slots, capacity.free_slots, capacity.nodes_up) == (2, 1, 1)
     finally:
         provider.close(driver)
-    wait_until("the slot is free again", lambda: read_capacity(url).free_slots == 2, 15)
+    wait_until("the slot is free again", lambda: read_capacity(url, auth=auth).free_slots == 2, 15)
 
 
 def test_requests_queue_while_every_slot_is_busy(grid_settings: Settings, site_url: str) -> None:
-    url = grid_settings.grid.url
+    url, auth = grid_settings.grid.url, grid_settings.security.grid_credentials
     provider = GridProvider(grid_settings)
     first, second = provider.open(), provider.open()
     queued: list[WebDriver] = []
     waiter = threading.Thread(target=lambda: queued.append(provider.open()))
     try:
         waiter.start()
-        wait_until("the third request queues", lambda: read_capacity(url).queue_size == 1, 15)
-        assert read_capacity(url).free_slots == 0
+        wait_until(
+            "the third request queues", lambda: read_capacity(url, auth=auth).queue_size == 1, 15
+        )
+        assert read_capacity(url, auth=auth).free_slots == 0
         provider.close(first)
         waiter.join(timeout=30)
         assert not waiter.is_alive()
         [third] = queued
         third.get(f"{site_url}/")
         assert third.title == "Home - testfleet demo"
-        assert read_capacity(url).queue_size == 0
+        assert read_capacity(url, auth=auth).queue_size == 0
     finally:
         waiter.join(timeout=60)
         for driver in (first, second, *queued):
             provider.close(driver)  # closing twice is harmless
-    wait_until("every slot is free again", lambda: read_capacity(url).free_slots == 2, 15)
+    wait_until(
+        "every slot is free again", lambda: read_capacity(url, auth=auth).free_slots == 2, 15
+    )
+
+
+def test_chromium_on_a_root_node_runs_as_the_browser_user_in_its_sandbox(
+    grid_settings: Settings,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only a node running as root hands Chromium to another user")
+    user = grid_settings.security.browser_user
+    try:
+        uid = pwd.getpwnam(user).pw_uid
+    except KeyError:
+        pytest.fail(f"no user {user}: `make setup` (as root) creates it")
+    provider = GridProvider(grid_settings)
+    with browser(provider) as driver:
+        driver.get("about:blank")
+        renderers = [
+            Path(f"/proc/{line.split()[0]}/status").read_text()
+            for line in grid_leftovers(grid_settings)
+            if "--type=renderer" in line
+        ]
+    assert renderers
+    for status in renderers:
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        assert fields["Uid"].split()[0] == str(uid), "renderers run as the browser user"
+        assert fields["Seccomp"] == "2", "renderers run under a seccomp filter"
+        assert len(fields["NSpid"].split()) > 1, "renderers have a PID namespace of their own"
 
 
 def test_close_never_raises_on_a_dead_session(grid_settings: Settings) -> None:
@@ -145,9 +177,8 @@ def test_main_forwards_sigterm_and_leaves_no_browser_behind(tmp_path: Path) -> N
     state_dir = settings.paths.state_dir
     env = {
         **os.environ,
+        **grid_env(settings),
         "PYTHONPATH": str(REPO_ROOT),
-        "TESTFLEET_GRID__URL": settings.grid.url,
-        "TESTFLEET_GRID__PORT": str(settings.grid.port),
         "TESTFLEET_PATHS__STATE_DIR": str(state_dir),
     }
     code = (
@@ -165,7 +196,12 @@ def test_main_forwards_sigterm_and_leaves_no_browser_behind(tmp_path: Path) -> N
     )
     provider = GridProvider(settings)
     try:
-        wait_until_ready(settings.grid.url, 90, alive=lambda: process.poll() is None)
+        wait_until_ready(
+            settings.grid.url,
+            90,
+            alive=lambda: process.poll() is None,
+            auth=settings.security.grid_credentials,
+        )
         driver = provider.open()  # left open on purpose: stopping the Grid must end it
         assert driver.title == ""
         browsers = [p for p in grid_leftovers(settings) if "chrom" in p]

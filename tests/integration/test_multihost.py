@@ -37,6 +37,7 @@ START_TIMEOUT_S = 120.0
 """How long a part may take to answer once started (JVMs on a loaded 2-core machine)."""
 S3_KEY, S3_SECRET = "multihost", "multihost-secret-not-for-production"
 BUCKET = "testfleet-multihost"
+GRID_USER, GRID_PASSWORD, GRID_SECRET = "multihost", "grid-pw-not-for-production", "reg-secret"
 PORTS = {"redis": 6379, "api": 8700, "gateway": 8701, "demo": 8702, "hub": 4444, "node": 5555}
 
 SUITE = """
@@ -91,7 +92,8 @@ def status_code(host: Host, url: str) -> str:
 
 def grid_ready(host: Host, url: str) -> bool:
     """The hub answers /status with ``ready: true`` (a node has registered)."""
-    body = host.run("curl", "-s", "--max-time", "2", url).stdout
+    auth = f"{GRID_USER}:{GRID_PASSWORD}"
+    body = host.run("curl", "-s", "--max-time", "2", "-u", auth, url).stdout
     try:
         return bool(json.loads(body)["value"]["ready"])
     except (ValueError, KeyError, TypeError):
@@ -144,6 +146,10 @@ def _start(lab: NetworkLab, work_dir: Path) -> Fleet:
         "TESTFLEET_ARTIFACTS__S3_ACCESS_KEY_ID": S3_KEY,
         "TESTFLEET_ARTIFACTS__S3_SECRET_ACCESS_KEY": S3_SECRET,
         "TESTFLEET_ARTIFACTS__S3_CREATE_BUCKET": "true",
+        # The Grid is closed: its hub, node, the workers and the API share these.
+        "TESTFLEET_SECURITY__GRID_USERNAME": GRID_USER,
+        "TESTFLEET_SECURITY__GRID_PASSWORD": GRID_PASSWORD,
+        "TESTFLEET_SECURITY__GRID_REGISTRATION_SECRET": GRID_SECRET,
     }
     testfleet = [sys.executable, "-m", "orchestrator.cli"]
 

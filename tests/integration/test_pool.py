@@ -93,6 +93,27 @@ def test_second_test_sees_nothing_of_the_first(pool: SessionPool, origins: tuple
     assert pool.stats.lent_reused == 1
 
 
+def test_a_session_goes_back_to_its_own_project_only(
+    pool: SessionPool, origins: tuple[str, str]
+) -> None:
+    alpha = pool.open("alpha")
+    alpha_id = alpha.session_id
+    assert set(storage_state(alpha, origins[0]).values()) == {"new"}
+    pool.close(alpha)
+
+    beta = pool.open("beta")
+    assert beta.session_id != alpha_id, "beta never gets the browser alpha used"
+    assert pool.stats.other_project == 1, "alpha's idle session made room (pool_size 1)"
+    assert set(storage_state(beta, origins[0]).values()) == {"new"}
+    pool.close(beta)
+
+    again = pool.open("beta")
+    assert again.session_id == beta.session_id, "one project keeps its pooled session"
+    pool.close(again)
+    assert pool.open("alpha").session_id not in (alpha_id, beta.session_id)
+    assert pool.stats.lent_reused == 1
+
+
 def test_a_dead_session_is_replaced_not_lent(pool: SessionPool, origins: tuple[str, str]) -> None:
     driver = pool.open()
     pool.close(driver)
@@ -160,9 +181,13 @@ def test_shutdown_quits_every_session_and_frees_the_slots(grid_settings: Setting
     url = settings.grid.url
     first, second = pool.open(), pool.open()
     pool.close(first)  # one idle, one still lent
-    assert read_capacity(url).free_slots == 0
+    assert read_capacity(url, auth=settings.security.grid_credentials).free_slots == 0
     pool.shutdown()
-    wait_until("both slots are free", lambda: read_capacity(url).free_slots == 2, 15)
+    wait_until(
+        "both slots are free",
+        lambda: read_capacity(url, auth=settings.security.grid_credentials).free_slots == 2,
+        15,
+    )
     assert pool.idle == 0
     assert second.session_id is not None
 

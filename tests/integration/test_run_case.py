@@ -133,7 +133,7 @@ class CountingProvider:
         self.closed = 0
         self.kill_first = kill_first
 
-    def open(self) -> WebDriver:
+    def open(self, project: str = "") -> WebDriver:
         driver = self._local.open()
         self.opened += 1
         if self.kill_first and self.opened == 1:
@@ -434,7 +434,7 @@ class NoBrowsers:
     def __init__(self) -> None:
         self.tries = 0
 
-    def open(self) -> WebDriver:
+    def open(self, project: str = "") -> WebDriver:
         self.tries += 1
         raise BrowserError("no browser from the Grid within 60 s")
 

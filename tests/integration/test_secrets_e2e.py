@@ -11,14 +11,14 @@ import html
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 import pytest
 import redis
 
 from testfleet import keys
-from tests.conftest import Fleet
+from tests.conftest import Fleet, start_fleet
 from tests.fixtures_pages import page_server
 
 pytestmark = [pytest.mark.redis, pytest.mark.grid, pytest.mark.browser, pytest.mark.slow]
@@ -64,6 +64,16 @@ tests:
 def pages_url() -> Iterator[str]:
     with page_server(PAGES) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def fleet(pages_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """A fleet of this module's own whose operator allows the page server: it listens
+    on the node's loopback, which a fleet's browsers may not reach unless allowed."""
+    allowed = json.dumps([urlsplit(pages_url).netloc])
+    yield from start_fleet(
+        tmp_path_factory.mktemp("secrets-fleet"), TESTFLEET_SECURITY__ALLOWED_TARGETS=allowed
+    )
 
 
 def test_every_form_of_a_secret_is_masked_everywhere_and_the_cli_prints_text(

@@ -129,7 +129,7 @@ class FakeDriver:
             return {"count": len(found), "value": first.text, "visible": first.displayed}
         if "performance.getEntriesByType" in script:  # what a navigation came to
             self._maybe_fail("navigation")
-            return [self.current_url, 200, ""]
+            return [self.current_url, 200, "", None, ""]
         self._maybe_fail("execute_script")
         self.scripts.append(script)
         return None

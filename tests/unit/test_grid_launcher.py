@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from grid import jvm, launcher
-from grid.launcher import grid_command, render_config
+from grid import gridconfig, jvm, launcher
+from grid.gridconfig import render_config
+from grid.launcher import grid_command
 from testfleet import gridstatus
-from testfleet.errors import InfrastructureError
+from testfleet.errors import InfrastructureError, UsageError
 from testfleet.gridstatus import GridCapacity, read_capacity
-from testfleet.settings import GridSettings, PathSettings, Settings
+from testfleet.settings import GridSettings, PathSettings, SecuritySettings, Settings
 from tests.fixtures_grid import free_port
 
 
@@ -39,10 +41,16 @@ def make_settings(tmp_path: Path, **grid: Any) -> Settings:
     return Settings(
         grid=GridSettings.model_validate(fields),
         paths=PathSettings(state_dir=tmp_path / "state", cache_dir=tmp_path / "cache"),
+        security=SecuritySettings(
+            grid_username="fleet",
+            grid_password=SecretStr('pa ss"word'),
+            grid_registration_secret=SecretStr("s3cret"),
+            egress_port=18703,
+        ),
     )
 
 
-def config(settings: Settings, role: launcher.Role) -> dict[str, Any]:
+def config(settings: Settings, role: gridconfig.Role) -> dict[str, Any]:
     return tomllib.loads(render_config(settings, role))
 
 
@@ -62,7 +70,14 @@ def test_node_config_names_the_driver_and_never_detects_or_downloads(tmp_path: P
     assert driver["max-sessions"] == 2
     assert json.loads(driver["stereotype"]) == {
         "browserName": "chrome",
-        "goog:chromeOptions": {"binary": "/usr/bin/chromium"},
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--proxy-server=http://127.0.0.1:18703",
+                "--proxy-bypass-list=<-loopback>",
+                "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+            ],
+        },
     }
 
 
@@ -81,7 +96,7 @@ def test_node_config_uses_the_configured_browser_paths(tmp_path: Path) -> None:
 def test_node_reaches_the_hub_through_the_urls_host_and_bus_ports(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, url="http://grid.internal:14444/", node_host="10.0.0.7")
     doc = config(settings, "node")
-    assert doc["server"] == {"host": "10.0.0.7", "port": 15555}
+    assert doc["server"] == {"host": "10.0.0.7", "port": 15555, "registration-secret": "s3cret"}
     assert doc["events"] == {
         "bind": False,
         "publish": "tcp://grid.internal:14442",
@@ -113,7 +128,7 @@ def test_hub_binds_the_event_bus_and_sets_the_queue(tmp_path: Path) -> None:
         new_session_timeout_s=180,
     )
     doc = config(settings, "hub")
-    assert doc["server"] == {"host": "127.0.0.1", "port": 14444}
+    assert doc["server"] == {"host": "127.0.0.1", "port": 14444, "registration-secret": "s3cret"}
     assert doc["events"] == {
         "bind": True,
         "publish": "tcp://127.0.0.1:14442",
@@ -141,10 +156,48 @@ def test_standalone_is_queue_plus_node_without_event_bus(tmp_path: Path) -> None
     assert len(doc["node"]["driver-configuration"]) == 1
 
 
-@pytest.mark.parametrize("role", launcher.ROLES)
-def test_every_value_is_explained_by_a_comment(tmp_path: Path, role: launcher.Role) -> None:
+@pytest.mark.parametrize("role", ["hub", "standalone"])
+def test_the_router_asks_for_the_credentials(tmp_path: Path, role: gridconfig.Role) -> None:
+    router = config(make_settings(tmp_path), role)["router"]
+    assert router == {"username": "fleet", "password": 'pa ss"word'}
+
+
+def test_a_node_has_no_router_credentials_but_the_secret(tmp_path: Path) -> None:
+    doc = config(make_settings(tmp_path), "node")
+    assert "router" not in doc
+    assert doc["server"]["registration-secret"] == "s3cret"
+    assert "pa ss" not in render_config(make_settings(tmp_path), "node")
+
+
+@pytest.mark.parametrize(
+    ("role", "cleared", "named"),
+    [
+        ("hub", "grid_password", "TESTFLEET_SECURITY__GRID_PASSWORD"),
+        ("standalone", "grid_username", "TESTFLEET_SECURITY__GRID_USERNAME"),
+        ("node", "grid_registration_secret", "TESTFLEET_SECURITY__GRID_REGISTRATION_SECRET"),
+    ],
+)
+def test_no_role_starts_open(
+    tmp_path: Path, role: gridconfig.Role, cleared: str, named: str
+) -> None:
+    settings = make_settings(tmp_path)
+    empty = "" if cleared == "grid_username" else SecretStr("")
+    settings.security = settings.security.model_copy(update={cleared: empty})
+    settings.selenium_jar.write_bytes(b"PK")
+    with pytest.raises(UsageError, match=named):
+        grid_command(settings, role)
+
+
+def test_config_files_are_private(tmp_path: Path) -> None:
+    path = gridconfig.write_config(make_settings(tmp_path), "hub")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("role", gridconfig.ROLES)
+def test_every_value_is_explained_by_a_comment(tmp_path: Path, role: gridconfig.Role) -> None:
     lines = render_config(make_settings(tmp_path), role).splitlines()
-    exempt = ("port", "host", "display-name", "bind", "publish", "subscribe", "max-sessions")
+    exempt = ("port", "host", "display-name", "bind", "publish", "subscribe", "max-sessions",
+              "password")  # fmt: skip
     for i, line in enumerate(lines):
         if "=" not in line or line.startswith("#") or line.split(" =")[0] in exempt:
             continue
@@ -182,7 +235,7 @@ def test_commands_write_config_and_give_nodes_their_own_tmpdir(tmp_path: Path) -
         assert tmp.is_dir()
         # Chromium's socket in it must stay under the 107-byte limit of a socket path.
         assert len(f"{tmp}/org.chromium.Chromium.XXXXXX/SingletonSocket") < 100
-        config = launcher.config_dir(settings) / "node.toml"
+        config = gridconfig.config_dir(settings) / "node.toml"
         assert node[-3:] == ["node", "--config", str(config)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

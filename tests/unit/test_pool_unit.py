@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from typing import cast
 
 import pytest
@@ -27,7 +28,7 @@ class FailingProvider:
         self.failures = failures
         self.opens = 0
 
-    def open(self) -> WebDriver:
+    def open(self, project: str = "") -> WebDriver:
         self.opens += 1
         if self.opens <= self.failures:
             raise self.error
@@ -119,3 +120,90 @@ def test_a_pool_child_quits_its_browsers_when_it_exits(monkeypatch: pytest.Monke
     monkeypatch.setattr(resources, "pid", -1)  # inherited from a parent: not this child's
     worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)
     assert provider.shut == 1
+
+
+# --- sessions belong to one project ------------------------------------------------------
+
+
+class Handing:
+    """Hands out fresh placeholder drivers and remembers which were quit."""
+
+    def __init__(self) -> None:
+        self.opened: list[WebDriver] = []
+        self.quit: list[WebDriver] = []
+
+    def open(self, project: str = "") -> WebDriver:
+        fields = {"session_id": f"s{len(self.opened)}", "command_executor": None}
+        driver = cast(WebDriver, type("Driver", (), fields)())
+        self.opened.append(driver)
+        return driver
+
+    def close(self, driver: WebDriver) -> None:
+        self.quit.append(driver)
+
+    def healthy(self, driver: WebDriver) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        pass
+
+
+@pytest.fixture
+def handing(monkeypatch: pytest.MonkeyPatch) -> Handing:
+    # The reset needs a browser; here it only has to succeed.
+    monkeypatch.setattr("grid.pool.reset_session", lambda *args: None)
+    return Handing()
+
+
+def pool_of(provider: Handing, size: int) -> SessionPool:
+    return SessionPool(provider, Settings(grid=GridSettings(pool_size=size)))
+
+
+def test_one_project_keeps_reusing_its_session(handing: Handing) -> None:
+    pool = pool_of(handing, 1)
+    first = pool.open("alpha")
+    for _ in range(5):
+        pool.close(first)
+        assert pool.open("alpha") is first
+    assert (len(handing.opened), handing.quit, pool.stats.lent_reused) == (1, [], 5)
+
+
+def test_another_projects_case_never_gets_the_session(handing: Handing) -> None:
+    pool = pool_of(handing, 1)
+    alpha = pool.open("alpha")
+    pool.close(alpha)
+    beta = pool.open("beta")
+    assert beta is not alpha
+    assert handing.quit == [alpha], "the pool is full: alpha's idle session makes room"
+    pool.close(beta)
+    again = pool.open("alpha")
+    assert again not in (alpha, beta)
+    assert handing.quit == [alpha, beta]
+    assert pool.stats.other_project == 2
+
+
+def test_a_larger_pool_keeps_each_projects_session(handing: Handing) -> None:
+    pool = pool_of(handing, 2)
+    alpha = pool.open("alpha")
+    pool.close(alpha)
+    beta = pool.open("beta")
+    pool.close(beta)
+    assert (pool.open("alpha"), handing.quit) == (alpha, [])
+    assert pool.open("beta") is beta
+
+
+def test_no_session_ever_serves_two_projects(handing: Handing) -> None:
+    rng = random.Random(1234)
+    pool = pool_of(handing, 2)
+    served: dict[int, set[str]] = {}
+    lent: list[WebDriver] = []
+    for _ in range(500):
+        if lent and (len(lent) == 2 or rng.random() < 0.5):
+            pool.close(lent.pop(rng.randrange(len(lent))))
+            continue
+        project = rng.choice(["alpha", "beta", "gamma"])
+        driver = pool.open(project)
+        served.setdefault(id(driver), set()).add(project)
+        lent.append(driver)
+    assert all(len(projects) == 1 for projects in served.values())
+    assert pool.stats.lent_reused > 100, "the pool still reuses sessions"

@@ -25,6 +25,7 @@ from testfleet import logs
 from testfleet.artifacts import safe_name
 from testfleet.results import StepResult, StepStatus
 from testfleet.suite import CaseSpec, Masker, Step
+from testfleet.targets import TargetPolicy
 from workers.executor.errors import (
     DRIVER_ERRORS,
     BrowserDied,
@@ -70,6 +71,8 @@ class Hooks:
     should_stop: Callable[[], bool] = _never_stop
     save_artifact: Callable[[str, bytes], str] = _discard_artifact
     visual: VisualContext | None = None
+    targets: TargetPolicy = field(default_factory=TargetPolicy)
+    """Where ``navigate`` may go (the fleet's policy; the default knows no fleet)."""
 
 
 @dataclass
@@ -106,7 +109,7 @@ class _Attempt:
         self.spec = spec
         self.hooks = hooks
         self.mask = Masker(spec.secrets)
-        self.page = Page(driver, spec, self.mask, hooks.should_stop)
+        self.page = Page(driver, spec, self.mask, hooks.should_stop, hooks.targets)
         self.artifacts: list[str] = []
         self.visual = VisualRecorder(hooks.visual, self._save_png)
         self.page.visual = self.visual

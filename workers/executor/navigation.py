@@ -13,18 +13,24 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from testfleet.steps.compare import compare
 from testfleet.suite import Step
+from testfleet.targets import BLOCKED_META, page_refusal
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page
 from workers.executor.probe import INSTALL_JS
 
 _PAGE_LOAD_ATTR = "_testfleet_page_load_s"
 # What the tab shows after a navigation: its URL, the main document's HTTP status (0 for
-# about:, data: and error pages) and, on Chrome's network error page, the error's name.
+# about:, data: and error pages), on Chrome's network error page the error's name and
+# text, and the egress proxy's reason when it refused the page (``testfleet.targets``).
 # The step engine is installed in the same round trip: the next steps will need it.
 _DOCUMENT_JS = f"""{INSTALL_JS}
 const entry = performance.getEntriesByType("navigation")[0];
 const code = document.querySelector(".error-code");
-return [location.href, entry ? entry.responseStatus : 0, code ? code.textContent.trim() : ""];
+const blocked = document.querySelector('meta[name="{BLOCKED_META}"]');
+const error = String(location.href).startsWith("chrome-error:");
+return [location.href, entry ? entry.responseStatus : 0, code ? code.textContent.trim() : "",
+        blocked ? blocked.content : null,
+        error && document.body ? document.body.innerText.slice(0, 200) : ""];
 """
 _ERROR_PAGE = "chrome-error://"
 _NET_ERROR = re.compile(r"net::ERR_[A-Z_]+")
@@ -42,6 +48,9 @@ def navigate(page: Page, step: Step, timeout_s: float) -> None:
     driver = page.driver
     _page_load_timeout(driver, timeout_s)
     url = page.spec.url(step.input_data or "")
+    refusal = page.targets.check_url(url)
+    if refusal is not None:
+        raise StepFailed(refusal.message)
     try:
         driver.get(url)
     except WebDriverException as exc:
@@ -52,13 +61,15 @@ def navigate(page: Page, step: Step, timeout_s: float) -> None:
             raise
         raise StepFailed(f"could not open {url}: {error.group(0)}") from None
     try:
-        href, status, code = driver.execute_script(_DOCUMENT_JS)
+        href, status, code, blocked, text = driver.execute_script(_DOCUMENT_JS)
     except UnexpectedAlertPresentException:
         return  # the page opened a dialog as it loaded: it did load
+    if blocked is not None:
+        raise StepFailed(page_refusal(url, ["refused", blocked]) or url)
     if str(href).startswith(_ERROR_PAGE):
-        # Chrome shows its own page for a network error instead of failing the command.
-        name = f"net::{code}" if code else "a network error"
-        raise StepFailed(f"could not open {url}: {name}")
+        # Chrome shows its own page for a network error (or a page its URL policy or a
+        # redirect check refused) instead of failing the command.
+        raise StepFailed(page_refusal(url, ["error", code, text]) or url)
     allowed = step.allow_status
     refused = allowed is None or (allowed != "any" and status not in allowed)
     if isinstance(status, int) and status >= 400 and refused:

@@ -34,6 +34,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from testfleet.steps.base import Check
 from testfleet.suite import CaseSpec, Masker, Step
+from testfleet.targets import TargetPolicy
 from workers.executor.errors import StepFailed, first_line, shorten
 from workers.executor.probe import Readiness, Retarget, Script, inspect, probe, probe_and, query
 
@@ -60,12 +61,19 @@ class Page:
     """One attempt's session, case and helpers (see the module docstring)."""
 
     def __init__(
-        self, driver: WebDriver, spec: CaseSpec, mask: Masker, should_stop: Callable[[], bool]
+        self,
+        driver: WebDriver,
+        spec: CaseSpec,
+        mask: Masker,
+        should_stop: Callable[[], bool],
+        targets: TargetPolicy | None = None,
     ) -> None:
         self.driver = driver
         self.spec = spec
         self.mask = mask
         self.should_stop = should_stop
+        self.targets = targets or TargetPolicy()
+        """Where ``navigate`` may send the browser (``testfleet.targets``)."""
         self.testid = spec.testid_attribute
         self.script_timeout_s: float | None = None
         self.tabs: list[str] = []
