@@ -1,15 +1,21 @@
-"""Shared fixtures: a real local fleet (``testfleet up``) on free ports, for end-to-end tests.
+"""Shared fixtures: the one Redis server, the one worker launcher, a real local fleet.
 
-Nothing here is an in-memory stand-in: the fleet is Redis, a Selenium Grid hub and
-node from the server jar, Celery workers, the API, the gateway and the demo site,
-each its own process, started and stopped through the ``testfleet`` command.
+Nothing here is an in-memory stand-in:
+- ``redis_url``: a real redis-server on a free port, one per session, emptied when a
+  test module starts using it. A test that stops Redis on purpose starts a server of
+  its own with ``tests.fixtures_redis.redis_server``.
+- ``r`` and ``store``: a client of the Redis in the module's ``settings`` fixture,
+  emptied for each test, and the run store on it.
+- ``start_worker``: a real Celery worker process (``workers.main``), always reaped.
+- ``fleet``: ``testfleet up`` on free ports (Redis, a Selenium Grid hub and node from
+  the server jar, Celery workers, the API, the gateway and the demo site, each its
+  own process), started and stopped through the ``testfleet`` command.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,14 +23,113 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
+
+from testfleet.settings import Settings
+from testfleet.store import RunStore
+from tests.fixtures_redis import free_port, redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
+__all__ = ["ROOT", "Fleet", "WorkerLauncher", "cli", "fleet_env", "free_port", "start_fleet"]
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+
+@pytest.fixture(scope="session")
+def redis_session_url() -> Iterator[str]:
+    """The session's one redis-server (``redis://127.0.0.1:<free port>/0``); use ``redis_url``."""
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def redis_url(redis_session_url: str) -> str:
+    """The shared Redis, empty when the module's first test that needs it starts.
+
+    Module scope because most users build module-scoped settings and servers on it;
+    emptied here so that no module sees another's keys, as when each started its own.
+    """
+    client = redis.Redis.from_url(redis_session_url, socket_connect_timeout=5)
+    try:
+        client.flushall()
+    except redis.ConnectionError as e:
+        raise RuntimeError(
+            f"the session's Redis at {redis_session_url} is gone ({e}): a test that stops "
+            "Redis must start its own with tests.fixtures_redis.redis_server()"
+        ) from e
+    finally:
+        client.close()
+    return redis_session_url
+
+
+@pytest.fixture
+def r(settings: Settings) -> Iterator[redis.Redis]:
+    """A client of the module's Redis (its ``settings``), emptied for each test."""
+    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def store(r: redis.Redis, settings: Settings) -> RunStore:
+    """The run store on the module's Redis, publishing as a worker would."""
+    return RunStore(r, settings, source="worker@test")
+
+
+class WorkerLauncher:
+    """Starts real worker processes (``workers.main.main``) for one test; reaps them after.
+
+    The worker reads its settings from the environment as in production: the test's
+    Redis, the local browser provider and the test's own state directory.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.started: list[subprocess.Popen[str]] = []
+
+    def __call__(
+        self, settings: Settings, concurrency: int, name: str, **env: str
+    ) -> subprocess.Popen[str]:
+        """A worker ``name`` with ``concurrency`` pool processes; stdout+stderr piped, text."""
+        environ = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "TESTFLEET_REDIS__URL": settings.redis.url,
+            "TESTFLEET_GRID__PROVIDER": "local",
+            "TESTFLEET_PATHS__STATE_DIR": str(self.state_dir),
+            **env,
+        }
+        code = "from testfleet.settings import Settings; from workers.main import main; "
+        code += f"main(Settings(), {int(concurrency)}, {name!r})"
+        process = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=environ,
+            cwd=self.state_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.started.append(process)
+        return process
+
+    def reap(self) -> None:
+        """Kill whatever the test left running (a test stops its workers itself)."""
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+            elif process.stdout is not None and not process.stdout.closed:
+                process.stdout.close()
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[WorkerLauncher]:
+    """Launch worker processes with the test's ``tmp_path`` as their state directory."""
+    launcher = WorkerLauncher(tmp_path)
+    try:
+        yield launcher
+    finally:
+        launcher.reap()
 
 
 def fleet_env(state_dir: Path, **extra: str) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """Fixtures of the API test modules: an API on a real Redis, keys of two projects.
 
 A test module imports the fixtures it uses (``from tests.fixtures_api import ...``);
-the Redis server and the uvicorn thread are per module, Redis is emptied per test
-(``r`` in tests/integration/conftest.py).
+the uvicorn thread is per module; Redis is the session's shared server
+(``redis_url``), emptied per test (``r``; both in tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from testfleet.settings import (
     Settings,
     WorkerSettings,
 )
-from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 
 QUEUE = "tfq-api"
@@ -44,18 +44,18 @@ def case(name: str, **fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The module's settings on the shared Redis (``redis_url`` in tests/conftest.py)."""
     workdir = tmp_path_factory.mktemp("api")
-    with redis_server() as url:
-        yield Settings(
-            redis=RedisSettings(url=url),
-            api=ApiSettings(port=free_port(), max_body_bytes=MAX_BODY_BYTES),
-            gateway=GatewaySettings(public_url="https://gw.example.test:8443"),
-            # Nothing listens there: /fleet must report the Grid unreachable, not hang.
-            grid=GridSettings(url=f"http://127.0.0.1:{free_port()}"),
-            worker=WorkerSettings(queue=QUEUE),
-            paths=PathSettings(state_dir=workdir / "state"),
-        )
+    return Settings(
+        redis=RedisSettings(url=redis_url),
+        api=ApiSettings(port=free_port(), max_body_bytes=MAX_BODY_BYTES),
+        gateway=GatewaySettings(public_url="https://gw.example.test:8443"),
+        # Nothing listens there: /fleet must report the Grid unreachable, not hang.
+        grid=GridSettings(url=f"http://127.0.0.1:{free_port()}"),
+        worker=WorkerSettings(queue=QUEUE),
+        paths=PathSettings(state_dir=workdir / "state"),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,6 @@ from tests.fixtures_grid import (
     running_demosite,
     running_grid,
 )
-from tests.fixtures_redis import redis_server
 from tests.waiting import wait_until
 from workers.tasks import run_case
 
@@ -63,12 +62,12 @@ def site_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     base = tmp_path_factory.mktemp("chromekill")
     # A short idle timeout: a session whose chromedriver died cannot be quit (the
     # node cannot reach it) and holds its slot until the node reaps it.
     grid = grid_test_settings(base, max_sessions=2, session_timeout_s=SESSION_TIMEOUT_S)
-    with redis_server() as redis_url, running_grid(grid, standalone=True):
+    with running_grid(grid, standalone=True):
         yield grid.model_copy(
             update={
                 "redis": RedisSettings(url=redis_url),

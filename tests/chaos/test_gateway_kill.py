@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,17 +22,11 @@ from testfleet.settings import RedisSettings, Settings
 from testfleet.store import RunStore
 from testfleet.wsclient import follow_run
 from tests.conftest import ROOT
-from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_redis import free_port
 from tests.integration.test_gateway_sse import complete_run, event, new_run, stream_ids
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.redis]
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 def start_gateway(redis_url: str, port: int, state_dir: Path) -> subprocess.Popen[bytes]:

@@ -28,7 +28,7 @@ from testfleet.settings import ApiSettings, GatewaySettings, PathSettings, Redis
 from testfleet.store import RunStore
 from tests.dashboard.browser import BrowserPage, chromium, open_page, sign_in
 from tests.dashboard.simulate import SimulatedRun
-from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 from tests.waiting import wait_until
 
@@ -36,15 +36,14 @@ pytestmark = [pytest.mark.redis, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     state = tmp_path_factory.mktemp("dash")
-    with redis_server() as url:
-        yield Settings(
-            redis=RedisSettings(url=url),
-            api=ApiSettings(public_url=f"http://127.0.0.1:{free_port()}"),
-            gateway=GatewaySettings(port=free_port(), read_block_ms=100, metrics_interval_s=0.5),
-            paths=PathSettings(state_dir=state, artifacts_dir=state / "artifacts"),
-        )
+    return Settings(
+        redis=RedisSettings(url=redis_url),
+        api=ApiSettings(public_url=f"http://127.0.0.1:{free_port()}"),
+        gateway=GatewaySettings(port=free_port(), read_block_ms=100, metrics_interval_s=0.5),
+        paths=PathSettings(state_dir=state, artifacts_dir=state / "artifacts"),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ from testfleet.results import Analysis, StepResult
 from testfleet.settings import Settings
 from testfleet.suite import CaseSpec
 from tests.fake_openai import FakeOpenAI, Reply, fake_openai
-from tests.fixtures_redis import redis_server
 from tests.waiting import wait_until
 from workers.analysis import Analyzer, Shot, analyze_attempt, model_for, shots_to_analyze
 
@@ -29,12 +28,6 @@ PNGS = {
     "dash.png": (DATA / "demo-dashboard.png").read_bytes(),
     "login.png": (DATA / "demo-login.png").read_bytes(),
 }
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settin
 from testfleet.store import RunStore
 from tests.fake_openai import FakeOpenAI, fake_openai
 from tests.fixtures_pages import page_server
-from tests.fixtures_redis import redis_server
 from tests.integration.test_run_case import CountingProvider, create_run, execute, suite_doc
 from tests.payload_checks import checked
 
@@ -27,12 +26,6 @@ STEPS: list[dict[str, Any]] = [
     {"step_type": "assert", "selector": "h1", "expected_result": "Welcome, bob",
      "timeout_seconds": 1},
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture(autouse=True)

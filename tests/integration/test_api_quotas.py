@@ -5,7 +5,6 @@ another's reads."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -36,7 +35,7 @@ from tests.fixtures_api import (  # noqa: F401  (fixtures)
     error_of,
     suite,
 )
-from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_redis import free_port
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.redis
@@ -47,16 +46,15 @@ LIMITS = LimitSettings(
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    with redis_server() as url:
-        yield Settings(
-            redis=RedisSettings(url=url),
-            api=ApiSettings(port=free_port()),
-            grid=GridSettings(url=f"http://127.0.0.1:{free_port()}"),
-            worker=WorkerSettings(queue=QUEUE),
-            paths=PathSettings(state_dir=tmp_path_factory.mktemp("quotas")),
-            limits=LIMITS,
-        )
+def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        redis=RedisSettings(url=redis_url),
+        api=ApiSettings(port=free_port()),
+        grid=GridSettings(url=f"http://127.0.0.1:{free_port()}"),
+        worker=WorkerSettings(queue=QUEUE),
+        paths=PathSettings(state_dir=tmp_path_factory.mktemp("quotas")),
+        limits=LIMITS,
+    )
 
 
 def _tests(n: int, name: str = "S", **fields: Any) -> dict[str, Any]:

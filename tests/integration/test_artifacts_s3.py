@@ -20,7 +20,6 @@ from testfleet.settings import ArtifactSettings, Settings
 from testfleet.store import RunStore
 from tests.contract_artifacts import ArtifactStoreContract
 from tests.contract_baselines import BaselineStoreContract
-from tests.fixtures_redis import redis_server
 from tests.fixtures_s3 import S3Server, free_ports, s3_client, seaweedfs_server
 
 pytestmark = pytest.mark.s3
@@ -114,25 +113,24 @@ def test_the_default_store_is_no_s3(tmp_path: Path) -> None:
 
 
 @pytest.mark.redis
-def test_retention_deletes_expired_runs_from_the_bucket(s3: S3Server) -> None:
-    with redis_server() as redis_url:
-        settings = s3_settings(s3, f"s3://{BUCKET}/retention-{uuid.uuid4().hex[:8]}")
-        settings.redis.url = redis_url
-        settings.retention.run_ttl_s = 3600
-        store = open_store(settings)
-        runs = RunStore.connect(settings, source="test")
-        now = now_ms()
-        for run_id, age_ms in (("old", 2 * 3600 * 1000), ("fresh", 60 * 1000)):
-            record = RunRecord(run_id=run_id, project_id="p", name="x", suites=["s"],
-                               created_ms=now - age_ms, total=1)  # fmt: skip
-            case = CaseResult(case_id=f"{run_id}-1", run_id=run_id, suite="s", name="t")
-            started = Event("run_started", run_id, "p", {"total": 1}, source="test")
-            runs.create_run(record, [case], {case.case_id: "{}"}, started)
-            store.save(run_id, "shot.png", b"\x89PNG")
-            store.save(run_id, "shot.thumb.png", b"\x89PNG")
+def test_retention_deletes_expired_runs_from_the_bucket(s3: S3Server, redis_url: str) -> None:
+    settings = s3_settings(s3, f"s3://{BUCKET}/retention-{uuid.uuid4().hex[:8]}")
+    settings.redis.url = redis_url
+    settings.retention.run_ttl_s = 3600
+    store = open_store(settings)
+    runs = RunStore.connect(settings, source="test")
+    now = now_ms()
+    for run_id, age_ms in (("old", 2 * 3600 * 1000), ("fresh", 60 * 1000)):
+        record = RunRecord(run_id=run_id, project_id="p", name="x", suites=["s"],
+                           created_ms=now - age_ms, total=1)  # fmt: skip
+        case = CaseResult(case_id=f"{run_id}-1", run_id=run_id, suite="s", name="t")
+        started = Event("run_started", run_id, "p", {"total": 1}, source="test")
+        runs.create_run(record, [case], {case.case_id: "{}"}, started)
+        store.save(run_id, "shot.png", b"\x89PNG")
+        store.save(run_id, "shot.thumb.png", b"\x89PNG")
 
-        report = sweep(runs.redis, settings, store, now)
+    report = sweep(runs.redis, settings, store, now)
 
-        assert (report.runs, report.artifact_dirs, report.artifacts) == (1, 1, 2)
-        assert [i.key for i in store.list()] == ["runs/fresh/shot.png", "runs/fresh/shot.thumb.png"]
-        runs.redis.close()
+    assert (report.runs, report.artifact_dirs, report.artifacts) == (1, 1, 2)
+    assert [i.key for i in store.list()] == ["runs/fresh/shot.png", "runs/fresh/shot.thumb.png"]
+    runs.redis.close()

@@ -8,10 +8,7 @@ final status, one final event, and the run with one ``run_completed``.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +22,10 @@ from testfleet.artifacts import FileStore
 from testfleet.results import CaseResult
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
+from tests.conftest import WorkerLauncher
 from tests.fixtures_pages import page_server
-from tests.fixtures_redis import redis_server
 from tests.integration.test_run_case import (
     DASHBOARD,
-    ROOT,
     CountingProvider,
     create_run,
     events,
@@ -47,12 +43,6 @@ SLOW_STEPS: list[dict[str, Any]] = [
     {"step_type": "wait", "input_data": "1"},
     {"step_type": "assert", "selector": "h1", "expected_result": "Welcome"},
 ]
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +117,11 @@ def test_two_deliveries_at_once_record_one_final_status(
 
 @pytest.mark.slow
 def test_the_same_task_sent_twice_to_a_real_worker_finishes_once(
-    store: RunStore, settings: Settings, base_url: str, tmp_path: Path
+    store: RunStore,
+    settings: Settings,
+    base_url: str,
+    tmp_path: Path,
+    start_worker: WorkerLauncher,
 ) -> None:
     run_id, case_id = create_run(store, suite_doc(base_url, SLOW_STEPS))
     case = store.get_case(run_id, case_id)
@@ -145,23 +139,7 @@ def test_the_same_task_sent_twice_to_a_real_worker_finishes_once(
     ancient = tmp_path / "artifacts" / "runs" / "ancient"
     assert (ancient / "old.png").exists()
 
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TESTFLEET_REDIS__URL": settings.redis.url,
-        "TESTFLEET_GRID__PROVIDER": "local",
-        "TESTFLEET_PATHS__STATE_DIR": str(tmp_path),
-    }
-    code = "from testfleet.settings import Settings; from workers.main import main; "
-    code += "main(Settings(), 2, 'tfworker-dup')"
-    worker = subprocess.Popen(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    worker = start_worker(settings, 2, "tfworker-dup")
     queue = settings.worker.queue
 
     def both_messages_done() -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,21 +19,19 @@ from testfleet.fleetstate import (
 )
 from testfleet.settings import Settings
 from tests.conftest import free_port
-from tests.fixtures_redis import redis_server
 
 pytestmark = pytest.mark.redis
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     workdir: Path = tmp_path_factory.mktemp("fleetstate")
-    with redis_server() as url:
-        # Nothing listens on this Grid port: the state must say so, not raise.
-        yield Settings(
-            redis={"url": url},
-            grid={"port": free_port()},
-            paths={"state_dir": workdir},
-        )
+    # Nothing listens on this Grid port: the state must say so, not raise.
+    return Settings(
+        redis={"url": redis_url},
+        grid={"port": free_port()},
+        paths={"state_dir": workdir},
+    )
 
 
 def beat(name: str, *, age_s: float = 0.0, busy: int = 0) -> WorkerBeat:

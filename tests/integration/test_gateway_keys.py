@@ -5,7 +5,6 @@ once, no key reaches a log line, and a long replay is capped with a gap notice.
 Revocation is tested at the shipped ``key_check_interval_s``.
 """
 
-# ruff: noqa: F811  (redis_url, imported from test_gateway_ws, is a fixture parameter here)
 from __future__ import annotations
 
 import io
@@ -32,13 +31,12 @@ from tests.integration.test_gateway_sse import (
     parse,
     stream_ids,
 )
-from tests.integration.test_gateway_ws import (  # noqa: F401  (redis_url: a fixture)
+from tests.integration.test_gateway_ws import (
     _settings,
     closed_with,
     events_until,
     login,
     recv,
-    redis_url,
     subscribe,
 )
 from tests.waiting import wait_until

@@ -37,12 +37,6 @@ pytestmark = pytest.mark.redis
 PING_S = 0.5
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
-
-
 def gateway_settings(redis_url: str, state_dir: Path) -> Settings:
     return Settings(
         redis=RedisSettings(url=redis_url),

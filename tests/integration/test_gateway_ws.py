@@ -32,7 +32,7 @@ from testfleet.auth import KeyStore
 from testfleet.events import Event
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
-from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 from tests.integration.test_gateway_sse import complete_run, event, new_run, stream_ids
 from tests.payload_checks import checked
@@ -48,12 +48,6 @@ def _settings(redis_url: str, state_dir: Path, **gateway: Any) -> Settings:
         gateway=GatewaySettings(host="127.0.0.1", port=free_port(), read_block_ms=100, **gateway),
         paths=PathSettings(state_dir=state_dir),
     )
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

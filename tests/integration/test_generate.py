@@ -20,7 +20,7 @@ from testfleet.loader import load_paths
 from testfleet.settings import ApiSettings, PathSettings, RedisSettings, Settings
 from tests.conftest import cli
 from tests.fake_openai import USAGE, VALID_CASE, FakeOpenAI, Reply, fake_openai
-from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 
 pytestmark = pytest.mark.redis
@@ -115,12 +115,6 @@ def test_cli_without_a_key_exits_2_with_one_line(tmp_path: Path) -> None:
 
 
 # --- the API --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 def serve(settings: Settings) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,8 @@ from testfleet import keys
 from testfleet.auth import KeyStore
 from testfleet.errors import AuthError
 from tests.conftest import cli
-from tests.fixtures_redis import redis_server
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 def test_create_prints_the_key_last_stores_only_its_hash_and_revoke_ends_it(

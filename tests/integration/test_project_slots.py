@@ -4,11 +4,6 @@ the slots on a real Redis, and a real worker that holds the second case back."""
 # ruff: noqa: F811  (fixtures imported from test_run_case are test parameters here)
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from celery.exceptions import Reject
 
@@ -16,12 +11,11 @@ from testfleet.constants import RUN_CASE_TASK
 from testfleet.limits import LimitSettings
 from testfleet.settings import Settings
 from testfleet.store import RunStore
+from tests.conftest import WorkerLauncher
 from tests.integration.test_run_case import (  # noqa: F401  (fixtures)
-    ROOT,
     base_url,
     create_run,
     pages,
-    redis_url,
     settings,
     store,
     suite_doc,
@@ -54,7 +48,7 @@ def test_slots_are_per_project_held_by_case_and_freed(store: RunStore, settings:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_a_real_worker_runs_one_case_of_a_capped_project_at_a_time(
-    store: RunStore, settings: Settings, base_url: str, tmp_path: Path
+    store: RunStore, settings: Settings, base_url: str, start_worker: WorkerLauncher
 ) -> None:
     steps = [{"step_type": "navigate", "input_data": "/dashboard"},
              {"step_type": "wait", "input_data": "1"}]  # fmt: skip
@@ -63,20 +57,7 @@ def test_a_real_worker_runs_one_case_of_a_capped_project_at_a_time(
     for run_id, case_id in runs:
         sender.send_task(RUN_CASE_TASK, args=(run_id, case_id))
     sender.close()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TESTFLEET_REDIS__URL": settings.redis.url,
-        "TESTFLEET_GRID__PROVIDER": "local",
-        "TESTFLEET_PATHS__STATE_DIR": str(tmp_path),
-        "TESTFLEET_LIMITS__MAX_RUNNING_CASES": "1",
-    }
-    code = "from testfleet.settings import Settings; from workers.main import main; "
-    code += "main(Settings(), 2, 'tfworker-slots')"
-    worker = subprocess.Popen(
-        [sys.executable, "-c", code], env=env, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    worker = start_worker(settings, 2, "tfworker-slots", TESTFLEET_LIMITS__MAX_RUNNING_CASES="1")
     try:
         cases = lambda: [store.get_case(r, c) for r, c in runs]  # noqa: E731
         wait_until("both cases to finish", lambda: all(c.is_final for c in cases()), 120)

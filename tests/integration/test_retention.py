@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,11 @@ from testfleet.results import CaseResult, RunRecord
 from testfleet.retention import maybe_sweep, sweep
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from tests.fixtures_redis import redis_server
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.redis
 
 DAY_MS = 24 * 3600 * 1000
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 def make_settings(redis_url: str, tmp_path: Path, **retention: float) -> Settings:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import uuid
 from collections import Counter
@@ -35,6 +32,7 @@ from testfleet.results import CaseResult, RunRecord
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, Suite
+from tests.conftest import WorkerLauncher
 from tests.fixtures_pages import Page, page_server
 from tests.fixtures_redis import redis_server
 from tests.payload_checks import checked
@@ -44,7 +42,6 @@ from workers.tasks import MAX_BROWSER_RESTARTS, run_case
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
 
-ROOT = Path(__file__).resolve().parents[2]
 
 SECRET = "wonderland-7Hq2"
 
@@ -89,12 +86,6 @@ class Pages:
             "/flaky": self.flaky,
             "/hook": self.hook("/hook"),
         }
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -626,7 +617,7 @@ def test_the_celery_task_runs_the_case_without_a_broker(
 
 @pytest.mark.slow
 def test_a_real_worker_takes_critical_cases_first_and_drains_on_sigterm(
-    store: RunStore, settings: Settings, base_url: str, tmp_path: Path
+    store: RunStore, settings: Settings, base_url: str, start_worker: WorkerLauncher
 ) -> None:
     bulk_run, bulk = create_run(
         store,
@@ -642,23 +633,7 @@ def test_a_real_worker_takes_critical_cases_first_and_drains_on_sigterm(
     sender.send_task(RUN_CASE_TASK, args=(critical_run, critical), priority=0)
     sender.close()
 
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TESTFLEET_REDIS__URL": settings.redis.url,
-        "TESTFLEET_GRID__PROVIDER": "local",
-        "TESTFLEET_PATHS__STATE_DIR": str(tmp_path),
-    }
-    code = "from testfleet.settings import Settings; from workers.main import main; "
-    code += "main(Settings(), 1, 'tfworker-7')"
-    worker = subprocess.Popen(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    worker = start_worker(settings, 1, "tfworker-7")
     try:
         wait_until("the bulk case to run", lambda: store.get_case(bulk_run, bulk).is_final
                  or store.get_case(bulk_run, bulk).status == "running", 60)  # fmt: skip

@@ -27,7 +27,6 @@ from testfleet.settings import Settings
 from testfleet.visual import decode
 from tests.fake_openai import DEFAULT_DIFF, FakeOpenAI, Reply, fake_openai
 from tests.fixtures_grid import free_port, running_demosite
-from tests.fixtures_redis import redis_server
 from tests.integration.test_ai_run_case import make_settings
 from tests.integration.test_run_case import CountingProvider, create_run, execute, suite_doc
 from tests.payload_checks import checked
@@ -39,14 +38,9 @@ PAGE: dict[str, Any] = {"step_type": "assert", "assertion": "screenshot", "name"
                         "mask": ["#clock"], "timeout_seconds": 2}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
-
-
 @pytest.fixture(autouse=True)
 def empty_redis(redis_url: str) -> None:
+    """The session's shared Redis (``redis_url``, tests/conftest.py), empty for each test."""
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     client.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import redis
 
@@ -13,17 +11,11 @@ from testfleet.errors import AuthError
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
 from testfleet.wsclient import follow_link, follow_run
-from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 from tests.integration.test_gateway_sse import complete_run, event, new_run, stream_ids
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,15 +14,8 @@ from testfleet.events import Event, now_ms
 from testfleet.results import FINAL_STATUSES, CaseResult, RunRecord, finished_run_status
 from testfleet.settings import Settings
 from testfleet.store import AsyncRunReader, RunStore, scripts
-from tests.fixtures_redis import redis_server
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture
