@@ -187,6 +187,8 @@ align-items:center;padding:4px 0;border-bottom:1px solid var(--bg)}
 ol.steps li.failing{background:#fff8f8}.st{color:var(--c);font-weight:600}
 .dur{text-align:right;font-variant-numeric:tabular-nums}.bar{height:6px;border-radius:3px;
 background:var(--c)}.step-error{grid-column:3/-1;color:var(--bad);white-space:pre-wrap}
+.d1,.d2,.d3,.d4,.d5,.d6{border-left:2px solid var(--line);padding-left:.6em}.d2{margin-left:1.2em}
+.d3{margin-left:2.4em}.d4{margin-left:3.6em}.d5{margin-left:4.8em}.d6{margin-left:6em}
 .shots{display:flex;gap:10px;flex-wrap:wrap;grid-column:3/-1}.shots figure{margin:0}
 .shots img{max-width:240px;max-height:160px;border:1px solid var(--line);border-radius:4px}
 figcaption{font-size:.8em;color:var(--muted)}img.zoom:focus{position:fixed;inset:2vh 2vw;
@@ -363,7 +365,9 @@ def _timeline(case: CaseResult, images: _Images) -> str:
         item = (
             f'<li class="s-{step.status}{failing}"><span class="dim">{step.index}.</span>'
             f'<span class="st">{_e(step.status.replace("_", " "))}</span>'
-            f'<span>{_e(step.label)} <span class="dim">{_e(step.step_type)}</span></span>'
+            # Steps inside a block (a flow's use:, an if, a repeat) sit under its row.
+            f'<span class="d{min(step.depth, 6)}">{_e(step.label)} '
+            f'<span class="dim">{_e(step.step_type)}</span></span>'
             f'<span class="dur">{_e(_duration(step.duration_ms))}</span>'
             f'<span class="bar" style="width:{width}px"></span>'
         )

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from testfleet.steps import ASSERT_KINDS, SPECS, STEP_TYPES
-from testfleet.steps.docs import prompt_vocabulary
+from testfleet.steps.docs import GENERATED_SPECS, prompt_vocabulary
 from testfleet.suite import AnalysisType
 
 PROMPT_VERSION = "2"
@@ -163,7 +162,9 @@ VISUAL_DIFF_SCHEMA: dict[str, Any] = _object(
 def _step_schema() -> dict[str, Any]:
     """A canonical step for strict structured output: every field the registry's steps
     use, nullable (uploads excepted: a model cannot attach files)."""
-    used = dict.fromkeys(f.to for spec in SPECS for f in spec.fields if f.kind != "files")
+    used = dict.fromkeys(f.to for spec in GENERATED_SPECS for f in spec.fields if f.kind != "files")
+    step_types = list(dict.fromkeys(s.step_type for s in GENERATED_SPECS))
+    kinds_checked = [s.assertion for s in GENERATED_SPECS if s.assertion]
     kinds: dict[str, dict[str, Any]] = {
         "index": _nullable("integer"),
         "width": _nullable("integer"),
@@ -180,8 +181,8 @@ def _step_schema() -> dict[str, Any]:
     properties: dict[str, Any] = {
         "order_index": {"type": "integer"},
         "name": _nullable("string"),
-        "step_type": {"type": "string", "enum": list(STEP_TYPES)},
-        "assertion": {"type": ["string", "null"], "enum": [*ASSERT_KINDS, None]},
+        "step_type": {"type": "string", "enum": step_types},
+        "assertion": {"type": ["string", "null"], "enum": [*kinds_checked, None]},
         "match": {"type": ["string", "null"], "enum": ["equals", "contains", "matches", None]},
         "negate": _nullable("boolean"),
         "timeout_seconds": _nullable("number"),

@@ -134,8 +134,10 @@ class RunLimits:
             where = f"{source}: tests[{i}]"
             if len(test.name) > limits.max_name_chars:
                 problems.append(f"{where}.name: {self._too_long_name(len(test.name))}")
-            if len(test.steps) > limits.max_steps_per_test:
-                problems.append(f"{where}.steps: {self._too_many_steps(len(test.steps))}")
+            # Steps inside blocks count too: a use: of a flow is all of the flow's steps.
+            steps = _count_steps(test.steps)
+            if steps > limits.max_steps_per_test:
+                problems.append(f"{where}.steps: {self._too_many_steps(steps)}")
             for j, step in enumerate(test.steps):
                 if step.name is not None and len(step.name) > limits.max_name_chars:
                     problems.append(
@@ -225,3 +227,10 @@ class _Walk:
             )
         size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
         return _NODE_BYTES + size + chars - len(text)
+
+
+def _count_steps(steps: Any) -> int:
+    """Steps with those inside their blocks (a flow's ``use``, an ``if``, a ``repeat``).
+    Walked here rather than with ``testfleet.suite.walk``: the suite module needs the
+    settings, which need this module."""
+    return sum(1 + _count_steps(step.children) for step in steps)

@@ -20,25 +20,21 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
 
+from testfleet.compose import Composer
 from testfleet.errors import SuiteError
 from testfleet.limits import LimitSettings, RunLimits
-from testfleet.steps import Problem, spec_of
-from testfleet.steps.shortform import Uploads, to_canonical
-from testfleet.suite import Suite, canonical_problem
+from testfleet.suite import Suite, walk
 from testfleet.targets import TargetPolicy, suite_errors
 from testfleet.yamltext import parse_yaml
 
 SUITE_SUFFIXES = (".yaml", ".yml", ".json")
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SHORT_MODIFIER = {"negate": "not", "timeout_seconds": "timeout", "is_optional": "optional"}
-
 _Problems = list[str]
-# (test index, step index in the model) -> (step index in the file, short action or None)
-_StepMap = dict[tuple[int, int], tuple[int, str | None]]
 
 
 def load_paths(
@@ -137,7 +133,9 @@ def load_document(
     targets: TargetPolicy | None = None,
 ) -> Suite:
     """Validate an already-parsed suite document (a dict), in either form, within
-    ``limits`` (the run's so far; the shipped defaults when None)."""
+    ``limits`` (the run's so far; the shipped defaults when None); flows, includes, data
+    rows and before/after_each are expanded (``testfleet.compose``) and the limits apply
+    to the expanded suite too."""
     if not isinstance(document, dict):
         kind = type(document).__name__ if document is not None else "nothing"
         raise SuiteError([f"{source}: a suite must be a mapping with name and tests, got {kind}"])
@@ -146,19 +144,23 @@ def load_document(
     limits.check_document(document, source, env)
     problems: _Problems = []
     document = _substitute(document, env, "", problems)
-    short_keys: _StepMap = {}
-    refused: set[int] = set()
-    canonical = _canonicalise(document, short_keys, problems, Uploads(base_dir), refused)
-    # A test whose every step was refused has no steps left; saying so would only repeat it.
-    emptied = {f"tests[{ti}].steps: must not be empty" for ti in refused}
+
+    def substitute(value: Any, path: str) -> Any:
+        return _substitute(value, env, f"{path}: ", problems)
+
+    composer = Composer(document, base_dir, substitute)
+    canonical = composer.compose()
+    problems += composer.problems
     try:
         suite = Suite.model_validate(canonical)
     except ValidationError as exc:
-        lines = [line for err in exc.errors() for line in _describe(err, short_keys)]
-        problems += [line for line in lines if line not in emptied]
+        for err in exc.errors():
+            line = _describe(err, composer.origins)
+            # Tests whose steps were refused are left out: "must not be empty" would repeat.
+            if not (problems and line == "tests: must not be empty"):
+                problems.append(line)
     else:
-        refusals = suite_errors(suite, targets or TargetPolicy())
-        problems += [line for err in refusals for line in _describe(err, short_keys)]
+        problems += _refused_targets(suite, targets or TargetPolicy(), composer)
         if not problems:
             limits.check_suite(suite, source)
             return suite
@@ -197,44 +199,9 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _canonicalise(
-    document: dict[str, Any],
-    short_keys: _StepMap,
-    problems: _Problems,
-    uploads: Uploads,
-    refused: set[int],
-) -> dict[str, Any]:
-    """Turn short-form steps into canonical ones; canonical ones pass through. Tests with a
-    step that could not be understood are added to ``refused``."""
-    tests = document.get("tests")
-    if not isinstance(tests, list):
-        return document  # the model reports the missing or mistyped field
-    out_tests: list[Any] = []
-    for ti, test in enumerate(tests):
-        steps = test.get("steps") if isinstance(test, dict) else None
-        if not isinstance(steps, list):
-            out_tests.append(test)
-            continue
-        out_steps: list[dict[str, Any]] = []
-        for si, step in enumerate(steps):
-            where = f"tests[{ti}].steps[{si}]"
-            if isinstance(step, dict) and "step_type" in step:
-                short_keys[(ti, len(out_steps))] = (si, None)
-                out_steps.append({"order_index": si + 1, **step})
-                continue
-            converted = to_canonical(step, where, problems, uploads)
-            if converted is None:
-                refused.add(ti)
-                continue
-            key, canonical = converted
-            short_keys[(ti, len(out_steps))] = (si, key)
-            out_steps.append({"order_index": si + 1, **canonical})
-        out_tests.append({**test, "steps": out_steps})
-    return {**document, "tests": out_tests}
-
-
-def _describe(err: Any, short_keys: _StepMap) -> list[str]:
-    """One pydantic error as problem lines: ``tests[0].steps[2].click: selector is required``."""
+def _describe(err: Any, origins: list[str]) -> str:
+    """One pydantic error about the suite or a test (steps are validated where they were
+    written, by the composer) as a problem line: ``tests[1].name: must not be empty``."""
     loc: tuple[Any, ...] = tuple(err["loc"])
     message = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "missing":
@@ -246,58 +213,34 @@ def _describe(err: Any, short_keys: _StepMap) -> list[str]:
     elif err["type"] == "literal_error":
         message = message.replace("Input should be", "must be")
     path = ""
-    i = 0
-    while i < len(loc):
-        part = loc[i]
-        if isinstance(part, int):
+    for i, part in enumerate(loc):
+        if isinstance(part, int) and i == 1 and loc[0] == "tests" and part < len(origins):
+            path = origins[part]  # where a test composed from data rows was written
+        elif isinstance(part, int):
             path += f"[{part}]"
-        elif part == "steps" and i + 1 < len(loc) and isinstance(loc[i + 1], int):
-            test_index = loc[i - 1] if i >= 1 and isinstance(loc[i - 1], int) else -1
-            file_index, short = short_keys.get((test_index, loc[i + 1]), (loc[i + 1], None))
-            path += f".steps[{file_index}]"
-            field = loc[i + 2] if i + 2 < len(loc) else None
-            if err["type"] == "step_problems":
-                return _step_problems(path, err, short)
-            if short is not None:
-                # A short step is named by what the user wrote: its action key.
-                path += f".{short}"
-                if isinstance(field, str):
-                    message = (
-                        f"{field} {message}"
-                        if message == "is required"
-                        else (f"{field}: {message}")
-                    )
-                break
-            i += 1
         else:
             path = _join(path, str(part))
-        i += 1
-    return [f"{path}: {message}" if path else message]
+    return f"{path}: {message}" if path else message
 
 
-def _step_problems(path: str, err: Any, short: str | None) -> list[str]:
-    """The registry's problems with one step, each on its own line, named as written."""
-    problems: list[Problem] = err["ctx"]["problems"]
-    data = err.get("input") if isinstance(err.get("input"), dict) else {}
-    step_type = str(data.get("step_type", "step"))
-    if short is None:
-        return [f"{path}: {canonical_problem(p, step_type)}" for p in problems]
-    spec = spec_of(step_type, data.get("assertion"))
-    lines = []
-    for problem in problems:
-        if problem.field is None:
-            lines.append(f"{path}.{short}: {problem.text}")
-            continue
-        names = spec.short_names(problem.field) if spec is not None else []
-        name = problem.short or (
-            _or(names) if names else _SHORT_MODIFIER.get(problem.field, problem.field)
-        )
-        lines.append(f"{path}.{short}: {problem.about(name)}")
+def _refused_targets(suite: Suite, policy: TargetPolicy, composer: Composer) -> list[str]:
+    """The suite's refused targets (``testfleet.targets``): its ``base_url`` and every
+    ``navigate``, those inside flows, before_each and other blocks too, each named where
+    it was written. A target built from a captured ``@{value}`` is only known in the
+    worker, which checks every navigation again."""
+    flat = [list(walk(test.steps)) for test in suite.tests]
+    view = SimpleNamespace(
+        base_url=suite.base_url, tests=[SimpleNamespace(steps=steps) for steps in flat]
+    )
+    lines: list[str] = []
+    for err in suite_errors(view, policy):
+        loc = tuple(err["loc"])
+        if loc[:1] == ("tests",) and len(loc) == 4:
+            place = composer.place(flat[loc[1]][loc[3]])
+            lines.append(f"{place}: {err['msg']}" if place else _describe(err, composer.origins))
+        else:
+            lines.append(_describe(err, composer.origins))
     return lines
-
-
-def _or(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def dump_canonical(suite: Suite) -> str:

@@ -126,6 +126,11 @@ class CaseProgress(CaseEvent):
     stepError: str | None = None
     visual: VisualCheck | None = None
     """``assert_screenshot`` steps only."""
+    stepDepth: int = 0
+    """How deep inside blocks the step ran (0: a step of the test itself; 1: a step of a
+    flow the test's ``use:`` called, or inside its ``if:`` / ``repeat:``; and so on)."""
+    stepParent: int | None = None
+    """The ``stepNumber`` of the block step it ran in (the ``use:`` row of its flow)."""
 
 
 CaseStatusName = Literal["passed", "failed", "error", "cancelled", "flaky"]

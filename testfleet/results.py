@@ -178,6 +178,10 @@ class StepResult(BaseModel):
     """Artifact name of the screenshot the step took (screenshot steps, failures)."""
     visual: VisualResult | None = None
     """``assert_screenshot`` steps: the comparison with the baseline."""
+    depth: int = 0
+    """How deep inside blocks the step ran (0: a step of the test itself)."""
+    parent: int | None = None
+    """The ``index`` of the block step it ran in (a ``use`` of a flow, an ``if``, ...)."""
 
 
 class AttemptSummary(BaseModel):

@@ -40,8 +40,9 @@ def step_log(case: CaseResult, mask: Callable[[str], str] = _keep) -> str:
         )
     offset_ms = 0
     for step in case.steps:
+        # Steps inside a block (a flow's use:, an if, a repeat) are indented under it.
         line = (
-            f"{step.index:>3}. {step.status:<15} {step.label} "
+            f"{step.index:>3}. {step.status:<15} {'  ' * step.depth}{step.label} "
             f"(+{offset_ms} ms, {step.duration_ms} ms)"
         )
         offset_ms += step.duration_ms

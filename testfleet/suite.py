@@ -10,6 +10,7 @@ point (CLI, API, generation) reject the same things.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -26,6 +27,8 @@ AnalysisType = Literal["general", "error", "ui_validation"]
 Priority = Literal["critical", "high", "medium", "low"]
 
 MAX_STEP_TIMEOUT_S = 600.0
+MAX_REPEAT = 100
+"""Most rounds a ``repeat`` may run."""
 DEFAULT_TESTID_ATTRIBUTE = "data-testid"
 
 
@@ -39,6 +42,54 @@ class UploadFile(BaseModel):
     """The file's name as the page sees it."""
     content_b64: str
     """Its bytes, base64-encoded."""
+
+
+ConditionKind = Literal["visible", "hidden", "exists", "url", "title", "text", "value", "script"]
+CONDITION_KINDS: tuple[str, ...] = ConditionKind.__args__  # type: ignore[attr-defined]
+
+
+class Condition(BaseModel):
+    """What ``if``, ``when`` and ``repeat`` (until / while) ask of the page.
+
+    ``visible`` / ``hidden`` / ``exists``: an element (``selector``); ``url`` / ``title``:
+    the page's, compared with ``expected``; ``text``: an element's text compared with
+    ``expected``; ``value``: ``input`` (a captured ``@{name}``, say) compared with
+    ``expected``; ``script``: JavaScript (``input``) returning a truthy value.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ConditionKind
+    selector: str | None = None
+    expected: str | None = None
+    match: Match | None = None
+    input: str | None = None
+    negate: bool = False
+    """The condition holds when what it asks is *not* so (``not: true``)."""
+    wait_s: float = Field(default=0.0, ge=0, le=MAX_STEP_TIMEOUT_S)
+    """How long to wait for it to hold before taking it as false (0: look once)."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        needs = {
+            "visible": ("selector",), "hidden": ("selector",), "exists": ("selector",),
+            "url": ("expected",), "title": ("expected",), "text": ("selector", "expected"),
+            "value": ("input", "expected"), "script": ("input",),
+        }[self.kind]  # fmt: skip
+        missing = [f for f in needs if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} condition needs {' and '.join(missing)}")
+        if self.expected is not None and self.match is None:
+            self.match = "contains"
+        return self
+
+    @property
+    def label(self) -> str:
+        """``visible #banner``, ``not url contains /done``: the condition in a step's label."""
+        subject = self.selector or ("script" if self.kind == "script" else self.input) or ""
+        compared = f" {self.match} {self.expected}" if self.expected is not None else ""
+        what = f"{self.kind} {subject}".strip() if self.kind != "script" else "script"
+        return f"{'not ' if self.negate else ''}{what}{compared}"
 
 
 class Step(BaseModel):
@@ -99,6 +150,18 @@ class Step(BaseModel):
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     """``assert_screenshot``: how far a pixel's colour may move before it counts as changed
     (0-1 of a channel's range)."""
+    when: Condition | None = None
+    """Any step: run it only when this holds (else it is skipped)."""
+    condition: Condition | None = None
+    """``if``: which branch runs; ``repeat``: until / while (``mode``) it holds."""
+    times: int | None = Field(default=None, ge=1, le=MAX_REPEAT)
+    """``repeat``: how many rounds (the most, with a condition)."""
+    steps: list[Step] | None = None
+    """``group``, ``repeat``: the steps inside; ``if``: the steps run when it holds."""
+    else_steps: list[Step] | None = None
+    """``if``: the steps run when it does not hold."""
+    always: bool = False
+    """Runs even after the test has failed (a suite's ``after_each``)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -161,8 +224,16 @@ class Step(BaseModel):
         """What the step is called in progress lines and reports."""
         if self.name:
             return self.name
-        target = self.selector or ("" if self.secret else self.input_data) or ""
         kind = self.kind.replace("assert_", "assert ", 1)
+        if self.step_type == "repeat":
+            if self.condition is None:
+                return f"repeat {self.times} times"
+            return f"repeat {self.mode} {self.condition.label} (max {self.times})"
+        if self.condition is not None:
+            return f"{kind} {self.condition.label}"
+        if self.step_type == "capture":
+            return f"capture {self.key}"
+        target = self.selector or ("" if self.secret else self.input_data) or ""
         return f"{kind} {target}".strip()
 
     @property
@@ -176,6 +247,18 @@ class Step(BaseModel):
             return []
         values = (getattr(self, f) for f in spec.secret_fields)
         return [v for v in values if isinstance(v, str) and v]
+
+    @property
+    def children(self) -> list[Step]:
+        """The steps inside a block (both branches of an ``if``), in order."""
+        return [*(self.steps or []), *(self.else_steps or [])]
+
+
+def walk(steps: list[Step]) -> Iterator[Step]:
+    """Every step in ``steps`` and inside their blocks, depth first, in document order."""
+    for step in steps:
+        yield step
+        yield from walk(step.children)
 
 
 def canonical_problem(problem: Problem, step_type: str) -> str:
@@ -214,7 +297,7 @@ class TestCase(BaseModel):
 
     def secret_values(self) -> list[str]:
         """The clear-text values of this test's ``secret`` steps, for masking."""
-        return sorted({v for s in self.steps for v in s.secret_values()})
+        return sorted({v for s in walk(self.steps) for v in s.secret_values()})
 
 
 class Viewport(BaseModel):
@@ -264,7 +347,7 @@ class Suite(BaseModel):
 
     def secret_values(self) -> list[str]:
         """The clear-text values of every ``secret`` step, for masking."""
-        return sorted({v for t in self.tests for s in t.steps for v in s.secret_values()})
+        return sorted({v for t in self.tests for s in walk(t.steps) for v in s.secret_values()})
 
     def tagged(self, wanted: set[str]) -> list[TestCase]:
         """The tests carrying any of ``wanted`` (with the suite's own tags); all when empty."""

@@ -60,12 +60,19 @@ from testfleet.payloads import (
 from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from testfleet.suite import CaseSpec
+from testfleet.suite import CaseSpec, walk
 from testfleet.targets import TargetPolicy
 from testfleet.visual import BaselineStore
 from workers.analysis import analyze_attempt
 from workers.app import app_settings
-from workers.executor import AttemptOutcome, Hooks, VisualContext, execute_steps
+from workers.executor import (
+    AttemptOutcome,
+    Hooks,
+    VisualContext,
+    execute_steps,
+    planned_rows,
+    skipped_results,
+)
 from workers.metrics import AttemptMetrics, record_final
 from workers.project_slots import project_slot
 from workers.steplog import with_step_log, write_step_log
@@ -172,7 +179,7 @@ class _CaseRun:
                 "worker": self.worker,
                 "started_ms": self.started_ms,
                 "retry_count": spec.retry_count,
-                "total_steps": len(spec.test.steps),
+                "total_steps": planned_rows(spec.test.steps),
                 "history": list(previous.history),
                 "artifacts": list(previous.artifacts),
             }
@@ -260,7 +267,7 @@ class _CaseRun:
                 attempt=number,
                 tags=case.tags,
                 environment=spec.environment,
-                totalSteps=len(spec.test.steps),
+                totalSteps=planned_rows(spec.test.steps),
                 name=self.case.name,
                 worker=self.worker,
             ),
@@ -273,17 +280,12 @@ class _CaseRun:
             metrics.session_started(time.monotonic() - asked)
         except InfrastructureError as exc:
             # No session (Grid full or down): like a browser death, worth a bounded retry.
-            skipped = [
-                StepResult(
-                    index=i, label=self.mask(s.label), step_type=s.step_type, status="skipped"
-                )
-                for i, s in enumerate(spec.test.steps, 1)
-            ]
+            skipped = skipped_results(spec.test.steps, self.mask)
             error = self.mask(f"could not open a browser: {exc}")
             outcome = AttemptOutcome("error", skipped, error=error, browser_died=True)
         else:
             longest_s = max(
-                [spec.timeout_seconds, *(s.timeout_seconds or 0 for s in spec.test.steps)]
+                [spec.timeout_seconds, *(s.timeout_seconds or 0 for s in walk(spec.test.steps))]
             )
             set_command_timeout(driver, command_timeout_s(self.settings, longest_s))
             try:
@@ -351,6 +353,8 @@ class _CaseRun:
                 stepStatus=step.status,
                 stepDuration=step.duration_ms,
                 stepError=step.error,
+                stepDepth=step.depth,
+                stepParent=step.parent,
                 visual=self._visual_payload(step) if step.visual else None,
             ),
         )

@@ -123,7 +123,7 @@ export class RunView {
     const shots = c.steps.filter((s) => s.screenshot);
     const known = new Map([...card.body.querySelectorAll("[data-shot]")].map((b) => [b.dataset.shot, b]));
     fill(card.body,
-      h("ol", { class: "timeline" }, c.steps.map((s) => h("li", { "data-step": s.index },
+      h("ol", { class: "timeline" }, c.steps.map((s) => h("li", { "data-step": s.index, "data-depth": s.depth ? Math.min(s.depth, 4) : null },
         badge(s.status), ` ${s.label} `, h("span", { class: "muted" }, ms(s.duration_ms)),
         s.error ? h("div", { class: "error" }, s.error) : null))),
       shots.length ? h("div", { class: "shots" }, shots.map((s) => known.get(s.screenshot) || this._thumb(s.screenshot, s.label))) : null,

@@ -167,6 +167,7 @@ export class RunState {
               index: p.progress.stepNumber, label: p.progress.currentStep, status: p.stepStatus,
               duration_ms: p.stepDuration, error: p.stepError, screenshot: artifactName(p.progress.screenshot),
               visual: visualOf(p.visual),
+              depth: p.stepDepth || 0, parent: p.stepParent ?? null,
             };
             const last = c.steps[c.steps.length - 1];
             if (!last || last.index < step.index) c.steps.push(step);

@@ -20,21 +20,31 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from testfleet.suite import Step
 
-Family = Literal["navigation", "pointer", "keyboard and forms", "waits", "assertions", "page state"]
-FAMILIES: tuple[Family, ...] = (
+Family = Literal[
     "navigation", "pointer", "keyboard and forms", "waits", "assertions", "page state",
-)  # fmt: skip
+    "flow control",
+]  # fmt: skip
+FAMILIES: tuple[Family, ...] = Family.__args__  # type: ignore[attr-defined]
 
 Match = Literal["equals", "contains", "matches"]
 MATCHES: tuple[Match, ...] = ("equals", "contains", "matches")
 
 FieldKind = Literal[
-    "text", "selector", "selectors", "int", "number", "status", "files", "choice", "compare"
+    "text",
+    "selector",
+    "selectors",
+    "int",
+    "number",
+    "status",
+    "files",
+    "choice",
+    "compare",
+    "condition",
 ]
 """How a field's value is written: free text, a selector, one selector or a list of them,
 a whole number, a number, HTTP statuses (``allow_status``), a list of files (``upload``),
-one of ``choices``, or a comparison (a text to contain, or
-``{equals|contains|matches: text}``)."""
+one of ``choices``, a comparison (a text to contain, or
+``{equals|contains|matches: text}``), or a condition (``steps.conditions``)."""
 
 Check = Literal["visible", "stable", "enabled", "editable", "hit"]
 """Actionability checks a step waits for before acting (see ``workers/executor``)."""
@@ -56,6 +66,9 @@ class Field:
     """Other canonical fields this key implies (``equals`` sets ``match: equals``)."""
     alias: bool = False
     """A second name for a field (``value`` for ``option``): accepted, not advertised."""
+    with_field: str | None = None
+    """Written in the short form only when this canonical field is set too (``max`` of a
+    ``repeat`` with a condition; ``times`` otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +130,23 @@ class StepSpec:
     empty_ok: tuple[str, ...] = ()
     """...except in these (typing an empty text is legitimate)."""
     secret_fields: tuple[str, ...] = ()
-    """Canonical fields ``secret: true`` hides; empty: ``secret`` has no effect here."""
+    """Canonical fields ``secret: true`` hides; empty: ``secret`` has no effect here..."""
+    secret_value: bool = False
+    """...unless the value the step produces when it runs is what ``secret`` hides
+    (``capture``)."""
+    children: Mapping[str, str] = field(default_factory=dict)
+    """Blocks: short-form keys beside the action that hold steps -> canonical field
+    (``then`` -> ``steps``, ``else`` -> ``else_steps``)."""
+    example_children: Mapping[str, Any] = field(default_factory=dict)
+    """Blocks: the steps of the example, by child key."""
+
+    @property
+    def example_step(self) -> Any:
+        """The example as a whole short-form step."""
+        if self.example is None and not self.example_children:
+            return self.key
+        return {self.key: self.example, **self.example_children}
+
     checks: tuple[Check, ...] = ()
     """Actionability checks before acting; non-empty: ``force: true`` applies."""
     default_match: Match | None = None
@@ -128,6 +157,10 @@ class StepSpec:
     @property
     def is_assertion(self) -> bool:
         return self.step_type == "assert"
+
+    @property
+    def is_block(self) -> bool:
+        return bool(self.children)
 
     @property
     def identity(self) -> tuple[str, str | None]:
@@ -170,5 +203,6 @@ MODIFIER_DOCS: Mapping[str, str] = {
     "not": "assertions: expect the opposite",
     "soft": "assertions: record a failure, go on, fail the test at the end",
     "force": f"actions on elements: {FORCE_DOC}",
+    "when": "run the step only when a condition holds (else it is skipped)",
 }
 """Keys any short-form step may carry beside its action (where they have an effect)."""

@@ -16,14 +16,15 @@ def _short_fields(spec: StepSpec) -> str:
     names = [f.name for f in spec.fields if not f.alias]
     if spec.scalar:
         names = [f"**{n}**" if n == spec.scalar else n for n in names]
+    names += [f"`{child}:` beside it" for child in spec.children]
     return ", ".join(names) or "-"
 
 
 def _example(spec: StepSpec) -> str:
-    if spec.example is None:
-        return f"`- {spec.key}`"
-    text = json.dumps({spec.key: spec.example}, ensure_ascii=False)
-    return f"`{text}`"
+    step = spec.example_step
+    if isinstance(step, str):
+        return f"`- {step}`"
+    return f"`{json.dumps(step, ensure_ascii=False)}`"
 
 
 def markdown_table() -> str:
@@ -52,10 +53,14 @@ def markdown_table() -> str:
     return "\n".join(lines)
 
 
+GENERATED_SPECS = tuple(s for s in SPECS if s.family != "flow control")
+"""The kinds AI generation is offered: a generated test is a straight line of steps."""
+
+
 def prompt_vocabulary() -> str:
-    """Every step kind in the canonical form, one line each, for the generation prompt."""
+    """Every kind generation is offered, in the canonical form, one line each."""
     lines = []
-    for spec in SPECS:
+    for spec in GENERATED_SPECS:
         name = (
             f"step_type assert, assertion {spec.assertion}"
             if spec.assertion

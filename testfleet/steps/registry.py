@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from testfleet.steps import assertions, forms, navigation, page, pointer, waits
+from testfleet.steps import assertions, control, forms, navigation, page, pointer, waits
 from testfleet.steps.base import Problem, StepSpec
 from testfleet.steps.selectors import selector_problem
 
@@ -20,6 +20,7 @@ SPECS: tuple[StepSpec, ...] = (
     *waits.SPECS,
     *assertions.SPECS,
     *page.SPECS,
+    *control.SPECS,
 )
 """Every kind of step, by family, in the order the docs list them."""
 
@@ -45,6 +46,7 @@ MODIFIERS: Mapping[str, str] = {
     "not": "negate",
     "soft": "soft",
     "force": "force",
+    "when": "when",
 }
 """Short-form keys any step may carry beside its action -> canonical field."""
 
@@ -70,6 +72,7 @@ def step_problems(step: Step) -> list[Problem]:
         Problem(field, "is required")
         for field in spec.required
         if getattr(step, field) is None
+        or (getattr(step, field) == [] and field in spec.children.values())
         or (getattr(step, field) == "" and field not in spec.empty_ok)
     ]
     for field in ("selector", "target"):
@@ -79,6 +82,11 @@ def step_problems(step: Step) -> list[Problem]:
             if problem:
                 problems.append(Problem(field, problem))
     problems += _modifier_problems(step, spec)
+    for canonical in spec.children.values():
+        if canonical not in spec.required and getattr(step, canonical) == []:
+            problems.append(Problem(canonical, "must not be empty (leave it out)"))
+    if not spec.is_block and (step.steps is not None or step.else_steps is not None):
+        problems.append(Problem("steps", f"only blocks hold steps, not {spec.key}"))
     if not problems:
         problems += spec.validate(step)
     return problems
@@ -87,7 +95,8 @@ def step_problems(step: Step) -> list[Problem]:
 def _modifier_problems(step: Step, spec: StepSpec) -> list[Problem]:
     kind = spec.key
     problems = []
-    if step.secret and not any(getattr(step, f) is not None for f in spec.secret_fields):
+    hides = spec.secret_value or any(getattr(step, f) is not None for f in spec.secret_fields)
+    if step.secret and not hides:
         problems.append(
             Problem("secret", f"has no effect on this {kind} step (no value to hide); remove it")
         )

@@ -27,6 +27,7 @@ _MODIFIER_TYPES: dict[str, dict[str, Any]] = {
     "not": {"type": "boolean"},
     "soft": {"type": "boolean"},
     "force": {"type": "boolean"},
+    "when": {"$ref": "#/$defs/Condition"},
 }
 
 
@@ -59,18 +60,81 @@ def _field_schema(field: Field) -> dict[str, Any]:
                  "additionalProperties": False},
             ]
         }  # fmt: skip
+    elif kind == "condition":
+        schema = {"$ref": "#/$defs/Condition"}
     else:
         schema = dict(_TEXT)
     return {**schema, "description": field.doc}
 
 
+_ANY_STEP = {"$ref": "#/$defs/AnyStep"}
+_STEP_LIST = {"type": "array", "items": _ANY_STEP, "minItems": 1}
+
+
+def condition_schema() -> dict[str, Any]:
+    """A short-form condition (``testfleet.steps.conditions``)."""
+    compare = _field_schema(Field("x", "x", "", kind="compare"))
+    common: dict[str, Any] = {
+        "not": {"type": "boolean", "description": "holds when the question's answer is no"},
+        "wait": {"type": "number", "minimum": 0, "description": "seconds it may take to hold"},
+    }
+    matches: dict[str, Any] = {m: _TEXT for m in MATCHES}
+    text = {
+        "type": "object",
+        "properties": {"selector": {"type": "string"}, **matches},
+        "required": ["selector"],
+        "additionalProperties": False,
+    }
+    questions: dict[str, Any] = {
+        "visible": {"type": "string"}, "hidden": {"type": "string"},
+        "exists": {"type": "string"}, "url": compare, "title": compare, "text": text,
+        "script": {"type": "string"},
+    }  # fmt: skip
+    choices = [
+        {"type": "object", "properties": {q: body, **common}, "required": [q],
+         "additionalProperties": False}
+        for q, body in questions.items()
+    ]  # fmt: skip
+    choices.append(
+        {
+            "type": "object",
+            "properties": {"value": _TEXT, **matches, **common},
+            "required": ["value"],
+            "additionalProperties": False,
+        }
+    )
+    return {"title": "Condition", "anyOf": choices}
+
+
+def use_schema() -> dict[str, Any]:
+    """``use:`` of a flow, with arguments."""
+    call = {
+        "type": "object",
+        "properties": {"flow": {"type": "string"}, "with": {"type": "object"}},
+        "required": ["flow"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "description": "Run a flow's steps here (grouped under this step in reports)",
+        "properties": {
+            "use": {"anyOf": [{"type": "string"}, call]},
+            "name": {"type": "string"},
+            "when": {"$ref": "#/$defs/Condition"},
+        },
+        "required": ["use"],
+        "additionalProperties": False,
+    }
+
+
 def _modifiers(spec: StepSpec) -> dict[str, dict[str, Any]]:
     """The modifiers that have an effect on ``spec``'s steps."""
     out = {}
+    hides = spec.secret_fields or spec.secret_value
     for name in MODIFIERS:
         if name in ("not", "soft") and not spec.is_assertion:
             continue
-        if (name == "force" and not spec.checks) or (name == "secret" and not spec.secret_fields):
+        if (name == "force" and not spec.checks) or (name == "secret" and not hides):
             continue
         doc = MODIFIER_DOCS.get(name, MODIFIER_DOCS["timeout"])
         out[name] = {**_MODIFIER_TYPES[name], "description": doc}
@@ -92,8 +156,10 @@ def _body_schema(spec: StepSpec) -> dict[str, Any]:
                             {"anyOf": [{"required": [n]} for n in names]})  # fmt: skip
     if required:
         mapping["allOf"] = required
-    choices: list[dict[str, Any]] = [mapping]
     scalar = spec.field_named(spec.scalar) if spec.scalar else None
+    if scalar is not None and scalar.kind == "condition":
+        return {"description": spec.doc, "$ref": "#/$defs/Condition"}
+    choices: list[dict[str, Any]] = [mapping]
     if scalar is not None:
         choices.append(_field_schema(scalar))
     number = spec.field_named(spec.number_scalar) if spec.number_scalar else None
@@ -101,7 +167,7 @@ def _body_schema(spec: StepSpec) -> dict[str, Any]:
         choices.append({"type": "number", "description": number.doc})
     if spec.keywords:
         choices.append({"enum": list(spec.keywords)})
-    if spec.bare or not spec.required:
+    if spec.bare or not set(spec.required) - set(spec.children.values()):
         choices.append({"type": "null"})
     return {"description": spec.doc, "anyOf": choices}
 
@@ -110,25 +176,30 @@ def short_step_schema() -> dict[str, Any]:
     """A short-form step: one action key (or a bare action name) and its modifiers."""
     choices: list[dict[str, Any]] = []
     for spec in SPECS:
+        blocks = {child: _STEP_LIST for child in spec.children}
+        required = [spec.key, *(c for c, f in spec.children.items() if f in spec.required)]
         for key in (spec.key, *spec.aliases):
             choices.append(
                 {
                     "type": "object",
                     "description": spec.doc,
-                    "properties": {key: _body_schema(spec), **_modifiers(spec)},
-                    "required": [key],
+                    "properties": {key: _body_schema(spec), **_modifiers(spec), **blocks},
+                    "required": [key, *required[1:]],
                     "additionalProperties": False,
                 }
             )
             if spec.bare:
                 choices.append({"const": key, "description": spec.doc})
+    choices.append(use_schema())
     return {"title": "Step (short form)", "anyOf": choices}
 
 
 def canonical_step_schema() -> dict[str, Any]:
     """A canonical step: the ``Step`` model's fields, and what each kind requires."""
     model = Step.model_json_schema()
-    properties = dict(model["properties"])
+    defs = model.get("$defs", {})
+    step = defs.pop("Step", model)  # the model refers to itself: its schema is a definition
+    properties = dict(step["properties"])
     properties["step_type"] = {"enum": list(STEP_TYPES), "description": "the kind of step"}
     properties["assertion"] = {
         "enum": [s.assertion for s in SPECS if s.assertion]
@@ -153,7 +224,7 @@ def canonical_step_schema() -> dict[str, Any]:
         "required": ["step_type"],
         "additionalProperties": False,
         "allOf": rules,
-        "$defs": model.get("$defs", {}),
+        "$defs": defs,
     }
 
 
@@ -163,10 +234,48 @@ def suite_schema() -> dict[str, Any]:
     defs = schema.setdefault("$defs", {})
     canonical = canonical_step_schema()
     defs.update(canonical.pop("$defs"))
+    defs["CanonicalCondition"] = defs.pop("Condition")
+    canonical["properties"]["when"] = canonical["properties"]["condition"] = {
+        "anyOf": [{"$ref": "#/$defs/CanonicalCondition"}, {"type": "null"}]
+    }
     defs["Step"] = canonical
     defs["ShortStep"] = short_step_schema()
-    steps = defs["TestCase"]["properties"]["steps"]
-    steps["items"] = {"anyOf": [{"$ref": "#/$defs/ShortStep"}, {"$ref": "#/$defs/Step"}]}
+    defs["Condition"] = condition_schema()
+    # A step_type says which form a step is in: one branch to check, not both.
+    defs["AnyStep"] = {
+        "if": {"type": "object", "required": ["step_type"]},
+        "then": {"$ref": "#/$defs/Step"},
+        "else": {"$ref": "#/$defs/ShortStep"},
+    }
+    test = defs["TestCase"]
+    test["properties"]["steps"]["items"] = _ANY_STEP
+    test["properties"]["data"] = {
+        "description": "rows (one test each): a list of {column: value}, or a .csv/.json file",
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}],
+    }
+    flow = {
+        "type": "object",
+        "properties": {
+            "params": {"anyOf": [{"type": "array", "items": {"type": "string"}},
+                                 {"type": "object"}]},
+            "steps": _STEP_LIST,
+            "description": {"type": "string"},
+        },
+        "required": ["steps"],
+        "additionalProperties": False,
+    }  # fmt: skip
+    schema["properties"].update(
+        {
+            "flows": {"type": "object", "additionalProperties": flow,
+                      "description": "named steps with params, run with use: NAME"},
+            "include": {"anyOf": [{"type": "string"}, {"type": "array",
+                                                         "items": {"type": "string"}}],
+                        "description": "files of flows, relative to this one"},
+            "before_each": {**_STEP_LIST, "description": "steps run before each test"},
+            "after_each": {**_STEP_LIST,
+                           "description": "steps run after each test, even a failed one"},
+        }
+    )  # fmt: skip
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         **schema,

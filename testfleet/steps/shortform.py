@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testfleet.steps.base import MATCHES, Field, StepSpec
+from testfleet.steps.conditions import condition_to_short, to_condition
 from testfleet.steps.forms import MAX_UPLOAD_FILE_BYTES, MAX_UPLOAD_TOTAL_BYTES
 from testfleet.steps.registry import BY_KEY, MODIFIERS, spec_of
 
@@ -50,8 +51,13 @@ def known_keys() -> str:
     return ", ".join(sorted(BY_KEY))
 
 
+Children = Callable[[Any, str], list[Any] | None]
+"""Converts the steps of a block (``then:``, ``steps:``): (value, where) -> canonical steps,
+or None after reporting what is wrong."""
+
+
 def to_canonical(
-    step: Any, where: str, problems: list[str], uploads: Uploads
+    step: Any, where: str, problems: list[str], uploads: Uploads, children: Children
 ) -> tuple[str, dict[str, Any]] | None:
     """(action key, canonical step) for a short-form ``step``; None after adding to
     ``problems`` (each prefixed with ``where``) when it cannot be understood."""
@@ -61,7 +67,8 @@ def to_canonical(
         problems.append(f"{where}: a step must be a mapping such as {{click: '#go'}}, got {step!r}")
         return None
     actions = [k for k in step if k in BY_KEY]
-    unknown = [k for k in step if k not in BY_KEY and k not in MODIFIERS]
+    blocks = BY_KEY[actions[0]].children if len(actions) == 1 else {}
+    unknown = [k for k in step if k not in BY_KEY and k not in MODIFIERS and k not in blocks]
     if unknown:
         problems.append(
             f"{where}: unknown step key {unknown[0]!r}; a step has one action ({known_keys()}) "
@@ -79,12 +86,26 @@ def to_canonical(
         out["assertion"] = spec.assertion
     before = len(problems)
     _body(spec, key, step[key], out, f"{where}.{key}", problems, uploads)
-    if len(problems) > before:
-        return None  # the model's complaints would only echo these
     for modifier, canonical in MODIFIERS.items():
         if modifier in step:
-            out[canonical] = step[modifier]
+            _modifier(modifier, canonical, step[modifier], out, f"{where}.{modifier}", problems)
+    for child, canonical in blocks.items():
+        if child in step:
+            out[canonical] = children(step[child], f"{where}.{child}")
+            if out[canonical] is None:
+                problems.append("")  # reported where the child steps are; refuse this one
+    problems[before:] = [p for p in problems[before:] if p]
+    if len(problems) > before or any(out.get(c, ()) is None for c in blocks.values()):
+        return None  # the model's complaints would only echo these
     return key, out
+
+
+def _modifier(
+    name: str, canonical: str, value: Any, out: dict[str, Any], where: str, problems: list[str]
+) -> None:
+    if name == "when":
+        value = to_condition(value, where, problems)
+    out[canonical] = value
 
 
 def _body(
@@ -98,20 +119,26 @@ def _body(
 ) -> None:
     if body is None:
         return
+    scalar = spec.field_named(spec.scalar) if spec.scalar else None
+    if isinstance(body, dict) and scalar is not None and scalar.kind == "condition":
+        _fill(scalar, body, out, where, problems, uploads)  # if: {visible: ...} is the condition
+        return
     if isinstance(body, dict):
-        implied: dict[tuple[str, Any], str] = {}
+        writes: dict[str, list[str]] = {}
         for name, value in body.items():
             found = spec.field_named(str(name))
             if found is not None:
-                for item in found.sets.items():
-                    implied.setdefault(item, str(name))
+                for canonical in {found.to, *found.sets}:
+                    writes.setdefault(canonical, []).append(str(name))
                 _fill(found, value, out, f"{where}.{name}", problems, uploads)
             elif name in MODIFIERS:
-                out[MODIFIERS[name]] = value
+                _modifier(str(name), MODIFIERS[name], value, out, f"{where}.{name}", problems)
             else:
                 allowed = ", ".join([*(f.name for f in spec.fields if not f.alias), *MODIFIERS])
                 problems.append(f"{where}: unknown field {name!r} (allowed: {allowed})")
-        clashing = _clashes(implied)
+        # Two keys saying the same thing (url and load of a wait_for both say what to wait
+        # for; option and value of a select both name the option): refuse, never pick one.
+        clashing = next((names for names in writes.values() if len(names) > 1), [])
         if clashing:
             problems.append(f"{where}: takes only one of {', '.join(clashing)}")
         return
@@ -130,15 +157,6 @@ def _body(
         problems.append(f"{where}: needs {wanted}, not {body!r}")
         return
     _fill(target, body, out, where, problems, uploads)
-
-
-def _clashes(implied: dict[tuple[str, Any], str]) -> list[str]:
-    """Fields given together that mean different things (``url`` and ``load`` of a
-    ``wait_for``: both say what ``mode`` is)."""
-    by_key: dict[str, list[str]] = {}
-    for (key, _value), name in implied.items():
-        by_key.setdefault(key, []).append(name)
-    return next((names for names in by_key.values() if len(names) > 1), [])
 
 
 def _fill(
@@ -172,6 +190,10 @@ def _fill(
         value = [value] if isinstance(value, int) and not isinstance(value, bool) else value
     elif kind == "files":
         value = _read_files(value, where, problems, uploads)
+        if value is None:
+            return
+    elif kind == "condition":
+        value = to_condition(value, where, problems)
         if value is None:
             return
     if spec_field.to in _TEXT_FIELDS and isinstance(value, int | float):
@@ -230,6 +252,10 @@ def to_short(step: Step) -> dict[str, Any]:
             continue
         if spec_field.to == "name" or any(values.get(k) != v for k, v in spec_field.sets.items()):
             continue
+        if _written_elsewhere(spec, spec_field, values):
+            continue
+        if spec_field.kind == "choice" and values[spec_field.to] not in spec_field.choices:
+            continue  # another key says this (capture's script, not its from:)
         value = values[spec_field.to]
         if spec_field.kind == "compare":
             value = {step.match: value} if step.match != "contains" else value
@@ -237,13 +263,36 @@ def to_short(step: Step) -> dict[str, Any]:
             continue  # embedded contents have no path to write back
         elif spec_field.kind in ("int", "number") and isinstance(value, str):
             value = _number(value)
+        elif spec_field.kind == "condition":
+            value = condition_to_short(getattr(step, spec_field.to))
         body[spec_field.name] = value
-    short: dict[str, Any] = {spec.key: body or None}
+    scalar = spec.field_named(spec.scalar) if spec.scalar else None
+    if scalar is not None and scalar.kind == "condition" and list(body) == [scalar.name]:
+        short: dict[str, Any] = {spec.key: body[scalar.name]}  # the condition is the body
+    else:
+        short = {spec.key: body or None}
     for canonical, modifier in _SHORT_MODIFIER.items():
         value = values.get(canonical)
         if value is not None and value != _DEFAULTS.get(canonical):
             short[modifier] = value
+    if step.when is not None:
+        short["when"] = condition_to_short(step.when)
+    for child, canonical in spec.children.items():
+        inner = getattr(step, canonical)
+        if inner is not None:
+            short[child] = [to_short(s) for s in inner]
     return short
+
+
+def _written_elsewhere(spec: StepSpec, spec_field: Field, values: dict[str, Any]) -> bool:
+    """Whether another key writes ``spec_field``'s canonical field for these values
+    (``max`` rather than ``times`` for a repeat with a condition)."""
+    if spec_field.with_field is not None:
+        return spec_field.with_field not in values
+    return any(
+        f.to == spec_field.to and f.with_field is not None and f.with_field in values
+        for f in spec.fields
+    )
 
 
 def _number(text: str) -> int | float | str:

@@ -112,9 +112,16 @@ class SimulatedRun:
         assert self.store.update_case(case, self._event("test_started", payload.dump(), case_id))
 
     def step(
-        self, case_id: str, number: int, *, screenshot: bool = False, error: str | None = None
+        self,
+        case_id: str,
+        number: int,
+        *,
+        screenshot: bool = False,
+        error: str | None = None,
+        parent: int | None = None,
     ) -> None:
-        """Record step ``number`` of the case (a screenshot step saves a real PNG)."""
+        """Record step ``number`` of the case (a screenshot step saves a real PNG); with
+        ``parent``, a step of the flow that step ``parent`` (its ``use:`` row) called."""
         case = self.cases[case_id]
         shot = None
         if screenshot:
@@ -125,6 +132,7 @@ class SimulatedRun:
         step = StepResult(
             index=number, label=label, step_type="click",
             status="failed" if error else "passed", duration_ms=12, error=error, screenshot=shot,
+            depth=1 if parent else 0, parent=parent,
         )  # fmt: skip
         case.steps.append(step)
         payload = CaseProgress(
@@ -135,6 +143,7 @@ class SimulatedRun:
                 screenshot=artifact_url(self.run_id, shot) if shot else None,
             ),
             stepStatus=step.status, stepDuration=12, stepError=error,
+            stepDepth=step.depth, stepParent=parent,
         )  # fmt: skip
         assert self.store.update_case(case, self._event("test_progress", payload.dump(), case_id))
 

@@ -110,9 +110,9 @@ tests:
 """
     found = problems(text, source="broken.yaml")
     assert found == [
-        "broken.yaml: tests[0].steps[1]: unknown step key 'frobnicate'; a step has one action "
-        + found[0].split("one action ", 1)[1],
         "broken.yaml: tests[0].steps[0].click: selector is required",
+        "broken.yaml: tests[0].steps[1]: unknown step key 'frobnicate'; a step has one action "
+        + found[1].split("one action ", 1)[1],
         "broken.yaml: tests[0].steps[2].assert_count: count must be a whole number "
         "for a count assertion, not 'many'",
         "broken.yaml: tests[0].steps[3].step_type: must be one of " + ", ".join(STEP_TYPES),

@@ -18,8 +18,8 @@ def envelope(kind: str, payload: dict[str, object]) -> dict[str, object]:
 
 PROGRESS = {
     "testId": "r-0001", "testSuiteId": "Login", "attempt": 1, "stepStatus": "passed",
-    "stepDuration": 12, "stepError": None, "visual": None,
-    "progress": {"percentage": 50, "currentStep": "click #go", "stepNumber": 1,
+    "stepDuration": 12, "stepError": None, "stepDepth": 1, "stepParent": 1, "visual": None,
+    "progress": {"percentage": 50, "currentStep": "click #go", "stepNumber": 2,
                  "totalSteps": 2, "duration": 40, "screenshot": None},
 }  # fmt: skip
 
@@ -34,7 +34,7 @@ def test_every_event_type_has_a_model_and_a_schema_branch() -> None:
 def test_a_producer_payload_round_trips_through_its_model() -> None:
     typed = payloads.parse("test_progress", PROGRESS)
     assert isinstance(typed, payloads.CaseProgress)
-    assert typed.progress.stepNumber == 1
+    assert typed.progress.stepNumber == 2
     assert typed.dump() == PROGRESS
     check_event(envelope("test_progress", PROGRESS))
 

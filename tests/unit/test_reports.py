@@ -13,6 +13,7 @@ from PIL import Image
 from orchestrator.reports import html_report, iter_html_report, json_result, junit_xml
 from testfleet.artifacts import ArtifactStore, MemoryStore
 from testfleet.results import AttemptSummary, CaseResult, RunResult, StepResult
+from testfleet.steplog import step_log
 
 RUN_ID = "20250101-000000-abcdef"
 
@@ -226,6 +227,34 @@ def test_html_renders_each_analysis_by_its_status(store: ArtifactStore) -> None:
     failed = html_report(RUN, store)
     assert "(confidence 90%)" in failed
     assert "login &lt;form&gt; missing" in failed
+
+
+def test_steps_of_a_flow_are_grouped_under_their_use_step(store: ArtifactStore) -> None:
+    grouped = case(7, "Todos", "add one", "passed", steps=[
+        step(1, label="use add_todo (title=milk)", step_type="group"),
+        step(2, label="fill .new-todo", depth=1, parent=1),
+        step(3, label="press .new-todo", depth=1, parent=1),
+        step(4, label="assert count li"),
+    ])  # fmt: skip
+    run = RUN.model_copy(update={"tests": [grouped]})
+    page = html_report(run, store)
+    rows = page.split('<ol class="steps">', 1)[1].split("</ol>", 1)[0].split("<li ")[1:]
+    assert ['class="d1"' in row for row in rows] == [False, True, True, False]
+    assert 'class="d0">use add_todo (title=milk)' in rows[0]
+    log = step_log(grouped).splitlines()
+    assert [line.split(" (+")[0][21:] for line in log[1:]] == [
+        "use add_todo (title=milk)",
+        "  fill .new-todo",
+        "  press .new-todo",
+        "assert count li",
+    ]
+    result = json.loads(json.dumps(json_result(run)))
+    assert [(s["depth"], s["parent"]) for s in result["tests"][0]["steps"]] == [
+        (0, None),
+        (1, 1),
+        (1, 1),
+        (0, None),
+    ]
 
 
 class _CountingStore(MemoryStore):

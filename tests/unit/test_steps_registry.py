@@ -43,8 +43,7 @@ def test_every_step_kind_has_docs_an_example_and_a_schema(spec: StepSpec) -> Non
     assert spec.doc[:1].isupper()
     assert not spec.doc.endswith(".")
     assert all(f.doc for f in spec.fields)
-    step = {spec.key: spec.example} if spec.example is not None else spec.key
-    document = _suite(step)
+    document = _suite(spec.example_step)
     VALIDATOR.validate(document)  # the published schema accepts the example...
     suite = load_text(json.dumps(document), {}, base_dir=ROOT / "tests" / "data")
     loaded = suite.tests[0].steps[0]
@@ -53,12 +52,14 @@ def test_every_step_kind_has_docs_an_example_and_a_schema(spec: StepSpec) -> Non
     VALIDATOR.validate(canonical)  # the canonical form of it too
     assert spec.key in markdown_table()
     assert spec.step_type in STEP_TYPES
-    assert f"step_type {spec.step_type}" in GENERATE_PROMPT
+    if spec.family != "flow control":  # generated tests are straight lines of steps
+        assert f"step_type {spec.step_type}" in GENERATE_PROMPT
 
 
 def test_the_generation_schema_offers_every_step_type_and_assertion() -> None:
     step = TEST_CASE_SCHEMA["properties"]["steps"]["items"]
-    assert step["properties"]["step_type"]["enum"] == list(STEP_TYPES)
+    offered = [t for t in STEP_TYPES if t not in ("group", "if", "repeat", "capture")]
+    assert step["properties"]["step_type"]["enum"] == offered
     kinds = {s.assertion for s in SPECS if s.assertion}
     assert kinds <= set(step["properties"]["assertion"]["enum"])
     assert set(step["required"]) == set(step["properties"])  # strict structured output
@@ -102,6 +103,11 @@ def _value(spec: StepSpec, name: str) -> st.SearchStrategy[Any]:
         ("switch_tab", "index"): st.integers(-3, 5),
         ("assert_screenshot", "max_diff_ratio"): st.sampled_from([0.0, 0.01, 0.5]),
         ("assert_screenshot", "threshold"): st.sampled_from([0.0, 0.1, 1.0]),
+        ("capture", "as"): st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+        ("capture", "attribute"): st.sampled_from(["href", "data-id"]),
+        ("capture", "script"): st.just("return 1"),
+        ("repeat", "times"): st.integers(1, 5),
+        ("repeat", "max"): st.integers(1, 5),
     }
     if (spec.key, name) in special:
         return special[(spec.key, name)]
@@ -120,7 +126,25 @@ def _value(spec: StepSpec, name: str) -> st.SearchStrategy[Any]:
         return st.one_of(
             _text, st.builds(lambda m, v: {m: v}, st.sampled_from(["equals", "matches"]), _text)
         )
+    if kind == "condition":
+        return conditions
     return _text
+
+
+conditions = st.builds(
+    lambda question, negate: {**question, **({"not": True} if negate else {})},
+    st.one_of(
+        st.builds(lambda k, s: {k: s}, st.sampled_from(["visible", "hidden", "exists"]),
+                  st.sampled_from(_SELECTORS)),
+        st.builds(lambda v: {"url": v}, _text),
+        st.builds(lambda v: {"title": {"equals": v}}, _text),
+        st.builds(lambda s, v: {"text": {"selector": s, "contains": v}},
+                  st.sampled_from(_SELECTORS), _text),
+        st.builds(lambda v: {"value": "@@{literal}", "equals": v}, _text),
+        st.just({"script": "return true"}),
+    ),
+    st.booleans(),
+)  # fmt: skip
 
 
 @st.composite
@@ -130,15 +154,33 @@ def short_steps(draw: st.DrawFn, spec: StepSpec) -> dict[str, Any]:
     body: dict[str, Any] = {}
     used: set[str] = set()
     for canonical in spec.required:
-        names = [f.name for f in fields if f.to == canonical]
+        if canonical in spec.children.values():
+            continue
+        names = [f.name for f in fields if f.to == canonical and f.with_field is None]
         name = draw(st.sampled_from(names))
         body[name] = draw(_value(spec, name))
         used.add(canonical)
     for field in fields:
+        if field.with_field is not None:
+            continue
         if field.to not in used and draw(st.booleans()):
             body[field.name] = draw(_value(spec, field.name))
             used.add(field.to)
-    step: dict[str, Any] = {spec.key: body or None}
+    for field in fields:  # e.g. a repeat with until says max, not times
+        if field.with_field in used:
+            other = next(f.name for f in fields if f.to == field.to and f.name in body)
+            body[field.name] = body.pop(other)
+    scalar = spec.field_named(spec.scalar) if spec.scalar else None
+    if scalar is not None and scalar.kind == "condition" and list(body) == [scalar.name]:
+        step: dict[str, Any] = {spec.key: body[scalar.name]}
+    else:
+        step = {spec.key: body or None}
+    for child, canonical in spec.children.items():
+        if canonical in spec.required or draw(st.booleans()):
+            step[child] = draw(st.lists(st.sampled_from(_LEAVES).flatmap(short_steps),
+                                        min_size=1, max_size=2))  # fmt: skip
+    if draw(st.booleans()):
+        step["when"] = draw(conditions)
     if draw(st.booleans()):
         step["name"] = draw(_text)
     if draw(st.booleans()):
@@ -152,12 +194,14 @@ def short_steps(draw: st.DrawFn, spec: StepSpec) -> dict[str, Any]:
                 step[flag] = True
     if spec.checks and draw(st.booleans()):
         step["force"] = True
-    if spec.secret_fields and used & set(spec.secret_fields) and draw(st.booleans()):
+    hides = spec.secret_value or used & set(spec.secret_fields)
+    if hides and draw(st.booleans()):
         step["secret"] = True
     return step
 
 
 _ROUND_TRIP = [s for s in SPECS if s.key != "upload"]  # uploads embed files, not paths
+_LEAVES = [s for s in _ROUND_TRIP if not s.is_block and s.key != "capture"]
 suites = st.lists(st.sampled_from(_ROUND_TRIP).flatmap(short_steps), min_size=1, max_size=8).map(
     lambda steps: _suite(*steps)
 )

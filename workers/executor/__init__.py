@@ -22,7 +22,13 @@ every ``page.POLL_S``; assertions retry until that deadline, like Playwright's
 Secrets (``spec.secrets``) are masked in every label and error this package produces.
 """
 
-from workers.executor.attempt import AttemptOutcome, Hooks, execute_steps
+from workers.executor.attempt import (
+    AttemptOutcome,
+    Hooks,
+    execute_steps,
+    planned_rows,
+    skipped_results,
+)
 from workers.executor.errors import BrowserDied, StepFailed
 from workers.executor.forms import parse_keys
 from workers.executor.shots import make_thumbnail, thumbnail_name
@@ -37,5 +43,7 @@ __all__ = [
     "execute_steps",
     "make_thumbnail",
     "parse_keys",
+    "planned_rows",
+    "skipped_results",
     "thumbnail_name",
 ]

@@ -23,9 +23,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from testfleet import logs
 from testfleet.artifacts import safe_name
-from testfleet.results import StepResult, StepStatus
-from testfleet.suite import CaseSpec, Masker, Step
+from testfleet.masking import Masker
+from testfleet.results import StepResult
+from testfleet.suite import CaseSpec, Step
 from testfleet.targets import TargetPolicy
+from workers.executor.conditions import holds
 from workers.executor.errors import (
     DRIVER_ERRORS,
     BrowserDied,
@@ -102,64 +104,61 @@ def execute_steps(driver: WebDriver, spec: CaseSpec, hooks: Hooks) -> AttemptOut
 
 
 class _Attempt:
-    """The state of one ``execute_steps`` call."""
+    """The state of one ``execute_steps`` call; also the runner of blocks' steps
+    (``page.Blocks``) for the group, if and repeat handlers."""
 
     def __init__(self, driver: WebDriver, spec: CaseSpec, hooks: Hooks) -> None:
         self.driver = driver
         self.spec = spec
         self.hooks = hooks
-        self.mask = Masker(spec.secrets)
-        self.page = Page(driver, spec, self.mask, hooks.should_stop, hooks.targets)
+        self.page = Page(driver, spec, Masker(spec.secrets), hooks.should_stop, hooks.targets)
+        self.page.blocks = self
         self.artifacts: list[str] = []
         self.visual = VisualRecorder(hooks.visual, self._save_png)
         self.page.visual = self.visual
+        self.results: list[StepResult] = []
+        self.total = planned_rows(spec.test.steps)
+        self.failed_step: int | None = None
+        self.error: str | None = None
+        self.stopping = False
+        """A step failed and the test does not go on: only ``always`` steps still run."""
+        self.cancelled = False
+        self.died = False
+        self._open: list[tuple[StepResult, float, bool]] = []
+        """The steps running now, outermost first: (row, started, forced). A block's row is
+        published when its first inner step runs, so rows arrive in order."""
 
     def run(self) -> AttemptOutcome:
         started = time.monotonic()
         steps = self.spec.test.steps
-        total = len(steps)
-        results: list[StepResult] = []
-        status: AttemptStatus = "passed"
-        error: str | None = None
-        failed_step: int | None = None
-        died = False
-
         try:
             self._prepare()
         except DRIVER_ERRORS as exc:
             translated = translate(exc, steps[0], self.spec.timeout_seconds)
             return AttemptOutcome(
                 status="error",
-                steps=[self._skipped(i, s) for i, s in enumerate(steps, 1)],
-                error=finish_message(f"could not prepare the browser: {translated}", self.mask),
+                steps=skipped_results(steps, self.page.mask),
+                error=finish_message(
+                    f"could not prepare the browser: {translated}", self.page.mask
+                ),
                 browser_died=isinstance(translated, BrowserDied),
                 duration_ms=_ms_since(started),
             )
-
-        for number, step in enumerate(steps, 1):
-            if self.hooks.should_stop():
-                status, error = "cancelled", None
-                break
-            result, died = self._run_step(number, step)
-            results.append(result)
-            self.hooks.on_step(result, number, total)
-            if died:
-                status, error, failed_step = "error", result.error, number
-                break
-            if result.status != "failed":
-                continue
-            if failed_step is None:
-                status, error, failed_step = "failed", result.error, number
-            if not (step.continue_on_failure or step.soft or self._lenient(result)):
-                break
-        results += [self._skipped(i, s) for i, s in enumerate(steps, 1) if i > len(results)]
+        self._run_steps(steps, 0, None, forced=False)
+        status: AttemptStatus = "passed"
+        if self.died:
+            status = "error"
+        elif self.cancelled:
+            status = "cancelled"
+        elif self.failed_step is not None:
+            status = "failed"
         return AttemptOutcome(
             status=status,
-            steps=results,
-            error=error,
-            failed_step=failed_step,
+            steps=self.results,
+            error=None if status in ("passed", "cancelled") else self.error,
+            failed_step=None if status == "cancelled" else self.failed_step,
             artifacts=self.artifacts,
-            browser_died=died,
+            browser_died=self.died,
             duration_ms=_ms_since(started),
         )
 
@@ -169,59 +168,126 @@ class _Attempt:
         self.driver.implicitly_wait(0)
         self.page.size_viewport(self.spec.viewport.width, self.spec.viewport.height)
 
-    def _lenient(self, result: StepResult) -> bool:
-        """A visual mismatch the AI may still call cosmetic lets the test go on."""
-        context = self.visual.context
-        lenient = context is not None and context.lenient
-        return lenient and result.visual is not None and result.visual.outcome == "mismatch"
+    # -- the steps ---------------------------------------------------------------------
 
-    def _skipped(self, number: int, step: Step) -> StepResult:
-        return StepResult(
-            index=number, label=self.mask(step.label), step_type=step.step_type, status="skipped"
-        )
+    def run_block(self, steps: list[Step]) -> None:
+        """Run the steps inside the block step running now (``page.Blocks``)."""
+        self._publish_open()
+        row, _, forced = self._open[-1]
+        self._run_steps(steps, row.depth + 1, row.index, forced)
 
-    def _run_step(self, number: int, step: Step) -> tuple[StepResult, bool]:
-        """Run one step; returns its result and whether the browser died."""
+    def _run_steps(self, steps: list[Step], depth: int, parent: int | None, forced: bool) -> None:
+        for step in steps:
+            if not (self.cancelled or self.died) and self.hooks.should_stop():
+                self.cancelled = True
+            if self.cancelled or self.died or (self.stopping and not (forced or step.always)):
+                self._skip([step], depth, parent)
+                continue
+            self._run_step(step, depth, parent, forced or step.always)
+
+    def _run_step(self, step: Step, depth: int, parent: int | None, forced: bool) -> None:
         started = time.monotonic()
         timeout_s = step.timeout_seconds or self.spec.timeout_seconds
-        label = self.mask(step.label)
-        status: StepStatus = "passed"
-        error: str | None = None
+        row = StepResult(index=0, label=self.page.mask(step.label), step_type=step.step_type,
+                         status="passed", depth=depth, parent=parent)  # fmt: skip
+        self._open.append((row, started, forced))
         png: bytes | None = None
+        error: str | None = None
         died = False
-        self.visual.start(number)
+        # A leaf step's row is the next one out (block rows are out before their steps).
+        self.visual.start(len(self.results) + 1)
         try:
-            png = HANDLERS[step.kind](self.page, step, timeout_s)
+            resolved = self.page.resolve(step)
+            if resolved.when is not None and not holds(self.page, resolved.when, timeout_s):
+                row.status = "skipped"
+                row.label = self.page.mask(f"{step.label} (when {resolved.when.label}: no)")
+            else:
+                png = HANDLERS[step.kind](self.page, resolved, timeout_s)
         except StepFailed as exc:
             error = str(exc)
         except DRIVER_ERRORS as exc:
             translated = translate(exc, step, timeout_s)
             died = isinstance(translated, BrowserDied)
             error = str(translated)
+        finally:
+            self._open.pop()
         visual = self.visual.take()
-        screenshot = visual.actual if visual is not None else None
+        if visual is not None:
+            row.visual, row.screenshot = visual, visual.actual
+        if row.index:
+            # A block whose steps ran (its row went out before them): done, unless its own
+            # part failed afterwards (a repeat past its bound), which is a row of its own.
+            if error is None:
+                return
+            row = row.model_copy(update={"index": 0, "duration_ms": 0})
+        self._finish(row, step, started, png, error, died)
+
+    def _finish(
+        self,
+        row: StepResult,
+        step: Step,
+        started: float,
+        png: bytes | None,
+        error: str | None,
+        died: bool,
+    ) -> None:
+        row.index = len(self.results) + 1
         if error is not None:
-            error = finish_message(error, self.mask)
-            status = "optional_failed" if step.is_optional and not died else "failed"
+            error = finish_message(error, self.page.mask)
+            row.status = "optional_failed" if step.is_optional and not died else "failed"
             # An optional step failing (a cookie banner that was not there) is expected
             # often enough that a picture of it would only be noise.
-            if status == "failed" and not died and screenshot is None:
+            # A visual check's failure already has its picture (the actual screenshot).
+            if row.status == "failed" and not died and row.screenshot is None:
                 png = self._failure_screenshot()
                 if png is not None:
-                    screenshot = self._save_png(f"step{number:02d}-failure.png", png)
+                    row.screenshot = self._save_png(f"step{row.index:02d}-failure.png", png)
         elif png is not None:
-            screenshot = self._save_png(f"step{number:02d}-{safe_name(label)}.png", png)
-        result = StepResult(
-            index=number,
-            label=label,
-            step_type=step.step_type,
-            status=status,
-            duration_ms=_ms_since(started),
-            error=error,
-            screenshot=screenshot,
-            visual=visual,
-        )
-        return result, died
+            row.screenshot = self._save_png(f"step{row.index:02d}-{safe_name(row.label)}.png", png)
+        row.error = error
+        row.duration_ms = _ms_since(started)
+        self._emit(row)
+        self.died = self.died or died
+        if row.status == "failed":
+            if self.failed_step is None or died:
+                self.failed_step, self.error = row.index, error
+            if not (step.continue_on_failure or step.soft or self._lenient(row)):
+                self.stopping = True
+
+    def _lenient(self, row: StepResult) -> bool:
+        """A visual mismatch the AI may still call cosmetic lets the test go on."""
+        context = self.visual.context
+        lenient = context is not None and context.lenient
+        return lenient and row.visual is not None and row.visual.outcome == "mismatch"
+
+    def _publish_open(self) -> None:
+        """Publish the rows of the blocks now running that are not out yet (outermost first)."""
+        for row, started, _ in self._open:
+            if not row.index:
+                row.index = len(self.results) + 1
+                row.duration_ms = _ms_since(started)
+                self._emit(row)
+
+    def _emit(self, row: StepResult) -> None:
+        self.results.append(row)
+        self.hooks.on_step(row, row.index, max(self.total, row.index))
+
+    def _skip(self, steps: list[Step], depth: int, parent: int | None) -> None:
+        for step in steps:
+            number = len(self.results) + 1
+            self.results.append(
+                StepResult(
+                    index=number,
+                    label=self.page.mask(step.label),
+                    step_type=step.step_type,
+                    status="skipped",
+                    depth=depth,
+                    parent=parent,
+                )
+            )
+            self._skip(step.steps or [], depth + 1, number)
+
+    # -- screenshots ---------------------------------------------------------------------
 
     def _failure_screenshot(self) -> bytes | None:
         try:
@@ -237,6 +303,41 @@ class _Attempt:
         self.artifacts.append(stored)
         self.artifacts.append(self.hooks.save_artifact(thumbnail_name(name), make_thumbnail(png)))
         return stored
+
+
+def planned_rows(steps: list[Step]) -> int:
+    """How many result rows ``steps`` make when every step runs once (a fixed repeat its
+    number of times): the progress total."""
+    rows = 0
+    for step in steps:
+        inner = planned_rows(step.steps or [])
+        rounds = step.times if step.step_type == "repeat" and step.condition is None else 1
+        rows += 1 + inner * (rounds or 1)
+    return rows
+
+
+def skipped_results(steps: list[Step], mask: Masker) -> list[StepResult]:
+    """A ``skipped`` row for each of ``steps`` and the steps inside them (an attempt that
+    could not start)."""
+    rows: list[StepResult] = []
+
+    def add(inner: list[Step], depth: int, parent: int | None) -> None:
+        for step in inner:
+            number = len(rows) + 1
+            rows.append(
+                StepResult(
+                    index=number,
+                    label=mask(step.label),
+                    step_type=step.step_type,
+                    status="skipped",
+                    depth=depth,
+                    parent=parent,
+                )
+            )
+            add(step.steps or [], depth + 1, number)
+
+    add(steps, 0, None)
+    return rows
 
 
 def _ms_since(started: float) -> int:

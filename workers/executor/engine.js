@@ -483,6 +483,8 @@ function probe(selector, testid, checks, how, done) {
     done(["ready", el, control, info]);
   };
   if (!want.has("stable")) return finish();
+  // The box now (as of the last frame) and in the next animation frame's callback, by
+  // which time animations have been updated for that frame: the same box = stable.
   const before = box(el);
   let settled = false;
   const compare = () => {
@@ -493,8 +495,14 @@ function probe(selector, testid, checks, how, done) {
     finish();
   };
   requestAnimationFrame(compare);
-  // A page that renders no frames (hidden, throttled) must not hang the probe.
-  setTimeout(compare, 100);
+  // No frame for a long while (a busy machine, a throttled page): nothing shows the box
+  // still, and boxes of animations only change with frames, so it is "not stable yet"
+  // (the caller polls again), never "stable" on the strength of no news.
+  setTimeout(() => {
+    if (settled) return;
+    settled = true;
+    done(["unstable", el, control, info]);
+  }, 500);
 }
 
 function jsText(v) {

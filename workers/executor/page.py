@@ -16,9 +16,10 @@ things handlers are built from:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from selenium.common.exceptions import (
     ElementClickInterceptedException,
@@ -32,8 +33,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
+from testfleet.compose import CAPTURED
+from testfleet.masking import Masker
 from testfleet.steps.base import Check
-from testfleet.suite import CaseSpec, Masker, Step
+from testfleet.suite import CaseSpec, Step
 from testfleet.targets import TargetPolicy
 from workers.executor.errors import StepFailed, first_line, shorten
 from workers.executor.probe import Readiness, Retarget, Script, inspect, probe, probe_and, query
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
 
 POLL_S = 0.1
 """How often explicit waits re-check their condition, in seconds."""
+_PROBE_SCRIPT_S = 2.0
+"""Script timeout the stability probe needs at least, in seconds."""
 
 _REFUSALS = (
     ElementClickInterceptedException,
@@ -51,6 +56,18 @@ _REFUSALS = (
     MoveTargetOutOfBoundsException,
 )
 """What the browser says when an action cannot land yet (covered, moving, read-only)."""
+
+
+class Blocks(Protocol):
+    """Runs the steps inside a block (the attempt does: rows, failures, skips)."""
+
+    def run_block(self, steps: list[Step]) -> None: ...
+
+
+class _NoBlocks:
+    def run_block(self, steps: list[Step]) -> None:
+        raise StepFailed("block steps need an attempt to run in")
+
 
 Action = Callable[[Readiness], None]
 Handler = Callable[["Page", Step, float], bytes | None]
@@ -71,6 +88,7 @@ class Page:
         self.driver = driver
         self.spec = spec
         self.mask = mask
+        self._secrets = list(spec.secrets)
         self.should_stop = should_stop
         self.targets = targets or TargetPolicy()
         """Where ``navigate`` may send the browser (``testfleet.targets``)."""
@@ -83,6 +101,47 @@ class Page:
         """Window handles seen to be tabs, and Chromium's own windows (not tabs)."""
         self.visual: VisualRecorder | None = None
         """``assert_screenshot``'s side of the attempt (baselines, artifacts, its result)."""
+        self.blocks: Blocks = _NoBlocks()
+        self.values: dict[str, str] = {}
+        """What ``capture`` steps took, by name (``@{name}`` in later steps)."""
+
+    # -- captured values ---------------------------------------------------------------
+
+    def keep(self, name: str, value: str, secret: bool) -> None:
+        """Remember a captured value; a secret one is masked from now on."""
+        self.values[name] = value
+        if secret and value:
+            self._secrets.append(value)
+            self.mask = Masker(self._secrets)
+
+    def resolve(self, step: Step) -> Step:
+        """``step`` with every ``@{name}`` replaced by the value captured as ``name``."""
+        changes: dict[str, Any] = {}
+        for field in ("selector", "input_data", "expected_result", "target", "key", "attribute"):
+            text = getattr(step, field)
+            if text and "@" in text:
+                changes[field] = self._substitute(text)
+        for field in ("when", "condition"):
+            condition = getattr(step, field)
+            if condition is None:
+                continue
+            parts = {f: self._substitute(getattr(condition, f))
+                     for f in ("selector", "expected", "input")
+                     if getattr(condition, f) and "@" in getattr(condition, f)}  # fmt: skip
+            if parts:
+                changes[field] = condition.model_copy(update=parts)
+        return step.model_copy(update=changes) if changes else step
+
+    def _substitute(self, text: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is None:
+                return "@{"
+            if name not in self.values:
+                raise StepFailed(f"nothing was captured as {name} (its capture step did not run)")
+            return self.values[name]
+
+        return CAPTURED.sub(replace, text)
 
     # -- messages ------------------------------------------------------------------
 
@@ -122,6 +181,11 @@ class Page:
     def probe(
         self, selector: str, checks: tuple[Check, ...] = (), retarget: Retarget = "none"
     ) -> Readiness:
+        if "stable" in checks and (self.script_timeout_s or _PROBE_SCRIPT_S) < _PROBE_SCRIPT_S:
+            # The stability check waits for a frame inside the page (up to 0.5 s): a
+            # script step's shorter script timeout must not cut it off.
+            self.driver.set_script_timeout(_PROBE_SCRIPT_S)
+            self.script_timeout_s = _PROBE_SCRIPT_S
         return probe(self.driver, selector, self.testid, checks, retarget)
 
     def inspect(self, selector: str, kind: str, name: str | None = None) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from testfleet.artifacts import visual_names
 from testfleet.results import VisualOutcome, VisualResult
-from testfleet.suite import Step
+from testfleet.suite import Step, walk
 from testfleet.visual import (
     DEFAULT_MAX_DIFF_RATIO,
     DEFAULT_THRESHOLD,
@@ -142,7 +142,8 @@ def baseline_name(page: Page, step: Step) -> str:
     test (Playwright's counter: adding a named one does not rename the others)."""
     if step.name:
         return step.name
-    unnamed = [s for s in page.spec.test.steps if s.kind == "assert_screenshot" and not s.name]
+    unnamed = [s for s in walk(page.spec.test.steps)
+               if s.kind == "assert_screenshot" and not s.name]  # fmt: skip
     number = next((i for i, s in enumerate(unnamed, 1) if s is step), len(unnamed) + 1)
     return f"screenshot-{number}"
 
