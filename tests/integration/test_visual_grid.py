@@ -145,6 +145,36 @@ def test_the_first_run_records_baselines_and_the_same_page_then_passes(
     assert visual_of(again, 2).actual == again.steps[1].screenshot
 
 
+def test_a_check_inside_a_block_is_on_its_own_row_with_its_own_pictures(
+    driver: WebDriver, site: str, store: FileStore
+) -> None:
+    steps = f"""
+    - navigate: /visual?variant=text
+    - group: look
+      steps:
+        - assert_screenshot: {{selector: "#card"}}
+        - assert_screenshot: {PAGE}
+    """
+    assert checks(run(driver, site, store, steps.replace("?variant=text", ""))) == [
+        ("passed", "created"), ("passed", "created")]  # fmt: skip
+    changed = run(driver, site, store, steps)
+    assert [(s.index, s.step_type, s.depth) for s in changed.steps] == [
+        (1, "navigate", 0), (2, "group", 0), (3, "assert", 1), (4, "assert", 1)]  # fmt: skip
+    card, page = visual_of(changed, 3), visual_of(changed, 4)
+    assert (card.name, card.outcome) == ("screenshot-1", "match")
+    assert (page.name, page.outcome) == ("page", "mismatch")
+    assert changed.failed_step == 4
+    # Each row's pictures are named after it, and a visual failure adds no second picture.
+    assert card.actual is not None
+    assert "step03-" in card.actual
+    assert page.actual is not None
+    assert page.diff is not None
+    assert "step04-" in page.actual
+    assert "step04-" in page.diff
+    assert changed.steps[3].screenshot == page.actual
+    assert not any("failure" in name for name in changed.artifacts)
+
+
 @pytest.mark.parametrize("variant", ["text", "color", "layout"])
 def test_a_changed_page_fails_with_a_diff_where_the_change_is(
     driver: WebDriver, site: str, store: FileStore, variant: str
