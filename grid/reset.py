@@ -49,6 +49,8 @@ from selenium.common.exceptions import (
 from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from testfleet.browser import lift_network
+
 CDP_COMMAND = "executeCdpCommand"
 _CDP_PATH = "/session/$sessionId/goog/cdp/execute"
 _STORAGE_TYPES = "local_storage,indexeddb,cache_storage,service_workers,file_systems"
@@ -88,6 +90,7 @@ def reset_session(
     one of them a navigation, instead of seven round trips. Raises whatever
     Selenium raises when the session is dead.
     """
+    lift_network(driver)  # no round trip unless the test throttled its network
     # Round 1: the tabs, the focused tab's history, and leaving its page. Their
     # order does not matter: navigating only appends about:blank to the history.
     handles, origins, left = _round(parallel, driver, [_handles, _origins_here, _leave_page])

@@ -161,14 +161,20 @@ def status(ctx: click.Context, as_json: bool) -> None:
 # --- suites and runs ------------------------------------------------------------------
 
 
+_BASE_URL_HELP = "Run the suites against this URL instead of their base_url."
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
+@click.option("--base-url", help=_BASE_URL_HELP)
 @click.pass_context
-def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
+def validate(ctx: click.Context, paths: tuple[str, ...], base_url: str | None) -> None:
     """Check suite files (or directories of them) and print every problem."""
-    from testfleet.loader import load_paths
+    from testfleet.loader import load_paths, with_base_url
 
     suites = load_paths(paths, os.environ, _settings(ctx).limits, _targets(ctx))
+    if base_url:
+        suites = with_base_url(suites, base_url, _targets(ctx))
     tests = sum(len(s.tests) for s in suites)
     click.echo(f"ok: {len(suites)} suite(s), {tests} test(s)")
 
@@ -204,6 +210,7 @@ def schema(output: str | None) -> None:
 @click.option(
     "--ci", is_flag=True, help="Baselines must exist: a missing one fails its assert_screenshot."
 )
+@click.option("--base-url", help=_BASE_URL_HELP)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -217,12 +224,15 @@ def run(
     json_path: str | None,
     no_follow: bool,
     ci: bool,
+    base_url: str | None,
 ) -> None:
     """Submit suites, follow them live, write reports; exit 0 if all passed, 1 if not."""
     from orchestrator import runner
-    from testfleet.loader import load_paths
+    from testfleet.loader import load_paths, with_base_url
 
     suites = load_paths(paths, os.environ, _settings(ctx).limits, _targets(ctx))
+    if base_url:
+        suites = with_base_url(suites, base_url, _targets(ctx))
     target = runner.Target.resolve(_settings(ctx), server, api_key)
     tag_set = {t.strip() for t in tags.split(",") if t.strip()}
     run_name = name or ", ".join(Path(p).name for p in paths)
@@ -409,6 +419,7 @@ def demo_site(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 main.add_command(importlib.import_module("orchestrator.generate").generate)
 main.add_command(importlib.import_module("orchestrator.baselines_cli").baselines)
+main.add_command(importlib.import_module("orchestrator.importer").import_)
 
 if __name__ == "__main__":
     main()

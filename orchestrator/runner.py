@@ -32,6 +32,7 @@ from testfleet.artifacts import artifact_url
 from testfleet.client import ApiClient
 from testfleet.constants import AI_NO_KEY
 from testfleet.errors import UsageError
+from testfleet.loader import submitted
 from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
@@ -105,7 +106,7 @@ def submit_and_follow(
     body: dict[str, Any] = {
         "name": name,
         "tags": sorted(tags),
-        "suites": [s.model_dump(mode="json", exclude_none=True) for s in suites],
+        "suites": [submitted(s) for s in suites],
     }
     if require_baselines:
         body["require_baselines"] = True

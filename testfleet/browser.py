@@ -92,3 +92,47 @@ def command_timeout_s(settings: Settings, longest_step_timeout_s: float) -> floa
     """The command timeout for one case: ``grid.command_timeout_s``, or longer when a
     step may legitimately wait longer (a page load of ``longest_step_timeout_s``)."""
     return max(settings.grid.command_timeout_s, longest_step_timeout_s + COMMAND_TIMEOUT_MARGIN_S)
+
+
+_NETWORK_COMMAND = "testfleetNetworkConditions"
+_NETWORK_PATH = "/session/$sessionId/chromium/network_conditions"
+_NETWORK_EMULATED = "_testfleet_network_emulated"
+"""Set on a driver whose network a step throttled: a pool's reset lifts it."""
+
+
+def emulate_network(
+    driver: WebDriver,
+    *,
+    offline: bool = False,
+    latency_ms: float = 0,
+    download_bytes_per_s: float | None = None,
+    upload_bytes_per_s: float | None = None,
+) -> None:
+    """Throttle (or cut) the session's network, in every tab, until ``lift_network``.
+
+    chromedriver's Chromium endpoint (``/chromium/network_conditions``), which a
+    Selenium Grid forwards to its node; ``None`` throughput is unlimited.
+    """
+    conditions = {
+        "offline": offline,
+        "latency": latency_ms,
+        "download_throughput": -1 if download_bytes_per_s is None else download_bytes_per_s,
+        "upload_throughput": -1 if upload_bytes_per_s is None else upload_bytes_per_s,
+    }
+    _network_command(driver, "POST", {"network_conditions": conditions})
+    setattr(driver, _NETWORK_EMULATED, True)
+
+
+def lift_network(driver: WebDriver) -> None:
+    """Undo ``emulate_network`` (nothing to do, no round trip, when nothing was emulated)."""
+    if getattr(driver, _NETWORK_EMULATED, False):
+        _network_command(driver, "DELETE", {})
+        setattr(driver, _NETWORK_EMULATED, False)
+
+
+def _network_command(driver: WebDriver, method: str, params: dict[str, object]) -> None:
+    name = f"{_NETWORK_COMMAND}{method}"
+    executor = driver.command_executor
+    if isinstance(executor, RemoteConnection) and executor.get_command(name) is None:
+        executor.add_command(name, method, _NETWORK_PATH)  # type: ignore[no-untyped-call]
+    driver.execute(name, params)

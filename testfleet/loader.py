@@ -25,14 +25,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from testfleet import recordings
 from testfleet.compose import Composer
-from testfleet.errors import SuiteError
+from testfleet.errors import SuiteError, UsageError
 from testfleet.limits import LimitSettings, RunLimits
 from testfleet.suite import Suite, walk
 from testfleet.targets import TargetPolicy, suite_errors
 from testfleet.yamltext import parse_yaml
 
-SUITE_SUFFIXES = (".yaml", ".yml", ".json")
+SUITE_SUFFIXES = (".yaml", ".yml", ".json", ".side")
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _Problems = list[str]
 
@@ -58,7 +59,9 @@ def load_paths(
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix in SUITE_SUFFIXES)
             if not found:
-                problems.append(f"{path}: no suite files (*.yaml, *.yml, *.json) in this directory")
+                problems.append(
+                    f"{path}: no suite files (*.yaml, *.yml, *.json, *.side) in this directory"
+                )
             files += found
         elif path.is_file():
             files.append(path)
@@ -132,10 +135,18 @@ def load_document(
     limits: RunLimits | None = None,
     targets: TargetPolicy | None = None,
 ) -> Suite:
-    """Validate an already-parsed suite document (a dict), in either form, within
+    """Validate an already-parsed suite document (a dict), in either form, or a recording
+    (``testfleet.recordings``: Chrome Recorder JSON, Selenium IDE ``.side``), within
     ``limits`` (the run's so far; the shipped defaults when None); flows, includes, data
     rows and before/after_each are expanded (``testfleet.compose``) and the limits apply
     to the expanded suite too."""
+    recording = recordings.recognise(document, source)
+    if recording is not None:
+        return recording.load(
+            lambda suite: load_document(
+                suite, env, source, base_dir, limits=limits, targets=targets
+            )
+        )
     if not isinstance(document, dict):
         kind = type(document).__name__ if document is not None else "nothing"
         raise SuiteError([f"{source}: a suite must be a mapping with name and tests, got {kind}"])
@@ -246,3 +257,37 @@ def _refused_targets(suite: Suite, policy: TargetPolicy, composer: Composer) -> 
 def dump_canonical(suite: Suite) -> str:
     """The suite as canonical JSON (what the API receives and stores)."""
     return json.dumps(suite.model_dump(mode="json", exclude_none=True))
+
+
+def submitted(suite: Suite) -> dict[str, Any]:
+    """``suite`` as ``testfleet run`` sends it to the API: canonical, every ``${`` written
+    ``$${``. The submitter's environment is already in it and the API substitutes its
+    request's variables again, so a ``${`` left in it (written ``$${``, or recorded text)
+    must stay text."""
+    escaped: dict[str, Any] = recordings.escape_env(
+        suite.model_dump(mode="json", exclude_none=True)
+    )
+    return escaped
+
+
+def with_base_url(
+    suites: list[Suite], base_url: str, targets: TargetPolicy | None = None
+) -> list[Suite]:
+    """``suites`` pointed at ``base_url`` instead of their own (``--base-url``): paths in
+    their steps (a recording's pages are paths on its origin) resolve against it, which
+    ``targets`` (the shipped policy when None) must allow.
+
+    Raises ``UsageError`` for a URL that is not http(s), ``SuiteError`` for one the
+    policy refuses.
+    """
+    try:
+        moved = [Suite.model_validate({**s.model_dump(), "base_url": base_url}) for s in suites]
+    except ValidationError:
+        raise UsageError(
+            f"--base-url must start with http:// or https://, not {base_url!r}"
+        ) from None
+    # Paths resolve against it; absolute targets were checked when the suites loaded.
+    refusal = (targets or TargetPolicy()).check_url(base_url)
+    if refusal is not None:
+        raise SuiteError([f"--base-url: {refusal.message}"])
+    return moved

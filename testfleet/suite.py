@@ -139,6 +139,14 @@ class Step(BaseModel):
     width: int | None = None
     height: int | None = None
     """``set_viewport``: CSS pixels."""
+    x: float | None = None
+    y: float | None = None
+    """Pointer steps: where to act, in CSS px from the element's top-left corner (its
+    centre when unset); ``scroll``: the position to scroll the page (or the element) to."""
+    latency_ms: float | None = Field(default=None, ge=0)
+    download_bytes_per_s: float | None = Field(default=None, ge=0)
+    upload_bytes_per_s: float | None = Field(default=None, ge=0)
+    """``network``: the conditions to emulate (unset throughput: unlimited)."""
     files: list[UploadFile] | None = None
     """``upload``: the files, embedded."""
     allow_status: list[int] | Literal["any"] | None = None

@@ -20,7 +20,7 @@ from testfleet.steps.base import (
     Validator,
     compare_fields,
 )
-from testfleet.steps.rules import all_of, regex_rule, whole_number
+from testfleet.steps.rules import all_of, regex_rule
 from testfleet.steps.selectors import selector_problem
 
 if TYPE_CHECKING:
@@ -35,6 +35,22 @@ LEGACY_KINDS = {
 """Assertion kinds of earlier canonical suites -> (kind, with ``match: equals``)."""
 
 _ELEMENT = (SELECTOR,)
+
+
+COUNT_MODES = ("at_least", "at_most")
+"""``assert_count``'s ``mode``: the count is a bound (unset: the exact count)."""
+
+
+def _count_rule(step: Step) -> list[Problem]:
+    if step.mode is not None and step.mode not in COUNT_MODES:
+        return [
+            Problem("mode", f"must be {' or '.join(COUNT_MODES)} (or unset), not {step.mode!r}")
+        ]
+    text = step.expected_result
+    if text is not None and not text.strip().isdigit():
+        what = f"must be a whole number for a count assertion, not {text!r}"
+        return [Problem("expected_result", what, short=step.mode or "count")]
+    return []
 
 
 def _class_rule(step: Step) -> list[Problem]:
@@ -96,15 +112,20 @@ SPECS: tuple[StepSpec, ...] = (
     _assertion("hidden", "No element matching is visible (none at all counts)", "#spinner"),
     _assertion("exists", "An element matches, shown or not", "#result"),
     _assertion(
-        "count", "The number of matching elements",
+        "count", "The number of matching elements (exactly, at least or at most)",
         {"selector": "li.todo", "count": 3},
         (
             SELECTOR,
-            Field("count", "expected_result", "how many", kind="int"),
+            # mode None: said so that count and at_least given together are refused.
+            Field("count", "expected_result", "how many", kind="int", sets={"mode": None}),
             Field("equals", "expected_result", "how many", kind="int", alias=True),
+            Field("at_least", "expected_result", "at least this many", kind="int",
+                  sets={"mode": "at_least"}),
+            Field("at_most", "expected_result", "at most this many", kind="int",
+                  sets={"mode": "at_most"}),
         ),
         scalar=None, required=("selector", "expected_result"), default_match="equals",
-        validate=(whole_number("expected_result", "a count assertion"),),
+        validate=(_count_rule,),
     ),
     _assertion(
         "attribute",
@@ -126,6 +147,7 @@ SPECS: tuple[StepSpec, ...] = (
     ),
     _assertion("checked", "A checkbox or radio button (or role=checkbox) is checked",
                "#remember"),
+    _assertion("editable", "A field can be typed into: enabled and not read-only", "#email"),
     _assertion("enabled", "The element is enabled (no disabled, no aria-disabled)", "#save"),
     _assertion("disabled", "The element is disabled", "#save"),
     _assertion("focused", "The element has the keyboard focus", "#search"),

@@ -36,7 +36,8 @@ SPECS: tuple[StepSpec, ...] = (
     ),
     StepSpec(
         "fill", "keyboard and forms", "fill",
-        "Set a field's value at once, as a paste would (one input event); never blurs",
+        "Set a field's value at once, as a paste would (one input event); never blurs; a "
+        "<select> takes the option with this value (else this text)",
         example={"selector": "label=Email", "value": "alice@example.com"},
         fields=(
             SELECTOR,

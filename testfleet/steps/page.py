@@ -15,6 +15,21 @@ STORAGE_AREAS = ("local", "session")
 MIN_VIEWPORT_PX, MAX_VIEWPORT_PX = 200, 7680
 
 
+NETWORK_MODES = ("offline", "online")
+
+
+def _network_rule(step: Step) -> list[Problem]:
+    numbers = [step.latency_ms, step.download_bytes_per_s, step.upload_bytes_per_s]
+    given = any(n is not None for n in numbers)
+    if step.mode is not None and step.mode not in NETWORK_MODES:
+        return [Problem("mode", f"must be {' or '.join(NETWORK_MODES)}, not {step.mode!r}")]
+    if step.mode is not None and given:
+        return [Problem(None, f"takes {step.mode}, or latency / download / upload, not both")]
+    if step.mode is None and not given:
+        return [Problem(None, "needs offline, online, or latency / download / upload")]
+    return []
+
+
 def _viewport_rule(step: Step) -> list[Problem]:
     problems = []
     for field in ("width", "height"):
@@ -74,6 +89,20 @@ SPECS: tuple[StepSpec, ...] = (
             Field("height", "height", "CSS pixels", kind="int"),
         ),
         required=("width", "height"), validate=_viewport_rule,
+    ),
+    StepSpec(
+        "network", "page state", "network",
+        "Emulate the network for the rest of the test (every tab): offline, online (as it "
+        "is), or slower (latency, throughput); needs Chromium through chromedriver",
+        example={"latency": 400, "download": 50000, "upload": 20000},
+        fields=(
+            Field("latency", "latency_ms", "ms added to every request", kind="number"),
+            Field("download", "download_bytes_per_s", "bytes per second in (unset: unlimited)",
+                  kind="number"),
+            Field("upload", "upload_bytes_per_s", "bytes per second out (unset: unlimited)",
+                  kind="number"),
+        ),
+        keywords={mode: {"mode": mode} for mode in NETWORK_MODES}, validate=_network_rule,
     ),
     StepSpec(
         "set_cookie", "page state", "set_cookie",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from testfleet.steps.base import SELECTOR, Check, Field, Problem, StepSpec
-from testfleet.steps.rules import all_of, one_of
 
 if TYPE_CHECKING:
     from testfleet.suite import Step
@@ -17,6 +16,13 @@ HOVER_CHECKS: tuple[Check, ...] = ("visible", "stable", "hit")
 
 def _scroll_rule(step: Step) -> list[Problem]:
     where = step.input_data
+    at = step.x is not None or step.y is not None
+    if at and where is not None:
+        return [Problem(None, "takes to, or x and y, not both")]
+    if not at and step.selector is None and where is None:
+        return [Problem(None, "needs one of selector or to (or x and y)")]
+    if step.selector is not None and where is not None:
+        return [Problem(None, "takes only one of selector or to")]
     if where is None or where.strip().lower() in ("top", "bottom"):
         return []
     try:
@@ -26,10 +32,24 @@ def _scroll_rule(step: Step) -> list[Problem]:
     return []
 
 
+POSITION = (
+    Field("x", "x", "CSS px from the element's left edge to act at (its centre when unset)",
+          kind="number"),
+    Field("y", "y", "CSS px from the element's top edge to act at (its centre when unset)",
+          kind="number"),
+)  # fmt: skip
+
+
+def _position_rule(step: Step) -> list[Problem]:
+    if (step.x is None) != (step.y is None):
+        return [Problem(None, "takes x and y together (a point in the element), or neither")]
+    return []
+
+
 def _click(key: str, doc: str) -> StepSpec:
     return StepSpec(
-        key, "pointer", key, doc, example="#save", fields=(SELECTOR,), scalar="selector",
-        required=("selector",), checks=CLICK_CHECKS,
+        key, "pointer", key, doc, example="#save", fields=(SELECTOR, *POSITION),
+        scalar="selector", required=("selector",), checks=CLICK_CHECKS, validate=_position_rule,
     )  # fmt: skip
 
 
@@ -54,10 +74,15 @@ SPECS: tuple[StepSpec, ...] = (
     ),
     StepSpec(
         "scroll", "pointer", "scroll",
-        "Scroll an element into view, or the page to top, bottom or by a number of pixels",
+        "Scroll an element into view, or the page to top, bottom or by a number of pixels; "
+        "with x and y: the page (or the element's own content) to that position",
         example={"to": "bottom"},
-        fields=(SELECTOR, Field("to", "input_data", "top, bottom, or pixels (negative: up)")),
-        scalar="selector",
-        validate=all_of(one_of("selector", "input_data", names="selector or to"), _scroll_rule),
+        fields=(
+            SELECTOR,
+            Field("to", "input_data", "top, bottom, or pixels (negative: up)"),
+            Field("x", "x", "scroll to this many CSS px from the left", kind="number"),
+            Field("y", "y", "scroll to this many CSS px from the top", kind="number"),
+        ),
+        scalar="selector", validate=_scroll_rule,
     ),
 )  # fmt: skip

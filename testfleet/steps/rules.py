@@ -57,15 +57,3 @@ def number_rule(field: str, what: str, check: Callable[[float], bool]) -> Valida
         return [] if ok else [Problem(field, f"must be {what}, not {text!r}")]
 
     return run
-
-
-def whole_number(field: str, what: str) -> Validator:
-    """The text in ``field`` (when set) is a whole number >= 0."""
-
-    def run(step: Step) -> list[Problem]:
-        text = getattr(step, field)
-        if text is None or text.strip().isdigit():
-            return []
-        return [Problem(field, f"must be a whole number for {what}, not {text!r}")]
-
-    return run

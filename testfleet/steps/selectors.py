@@ -1,6 +1,9 @@
 """The selector language: CSS by default, and engines beyond it, chained with ``>>``.
 
-A selector is one or more parts separated by `` >> ``; each part finds
+A selector is one or more alternatives separated by `` || ``, tried in order: the
+first that matches any element is the one used (recorded selectors come with
+fallbacks; each poll of a step tries them all, so they race within its timeout).
+An alternative is one or more parts separated by `` >> ``; each part finds
 elements inside every element the previous part found (scoping). A part is
 ``engine=body`` for the engines below, XPath when it starts with ``//``,
 ``(//`` or ``..``, and CSS otherwise (CSS is unchanged: ``a[href=x]`` is CSS).
@@ -18,6 +21,8 @@ checks what can be checked before anything is queued.
                ``[disabled]``, ``[expanded]``, ``[pressed]``, ``[selected]``,
                ``[include-hidden]``
 ``label=``     form controls by their label (``<label>``, ``aria-label``, ``aria-labelledby``)
+``aria=``      the elements whose accessible name is exactly this (``aria=Sign in``), with
+               ``[role="button"]`` to ask for a role too (Chrome Recorder's ``aria/``)
 ``placeholder=`` inputs by their placeholder
 ``testid=``    ``[data-testid=...]`` (the suite's ``testid_attribute`` names the attribute)
 ``nth=``       keep the Nth element found so far (0-based; -1 is the last)
@@ -31,7 +36,7 @@ from __future__ import annotations
 import re
 
 ENGINES: tuple[str, ...] = (
-    "css", "xpath", "text", "role", "label", "placeholder", "testid", "nth", "has_text",
+    "css", "xpath", "text", "role", "aria", "label", "placeholder", "testid", "nth", "has_text",
     "visible",
 )  # fmt: skip
 FILTERS = frozenset({"nth", "has_text", "visible"})
@@ -59,10 +64,24 @@ _ROLE_OPTIONS = frozenset(
 _ENGINE_PART = re.compile(r"^([a-z_]+)=(.*)$", re.DOTALL)
 _ROLE = re.compile(r"^([a-z]+)((?:\[[^\]]*\])*)$", re.DOTALL)
 _ROLE_OPTION = re.compile(r"\[\s*([a-z-]+)\s*(?:=\s*(.*?))?\s*\]", re.DOTALL)
+_ARIA_OPTION = re.compile(
+    r"""\[\s*(\w+)\s*=\s*(?:"((?:\\.|[^"\\])*)"|'((?:\\.|[^'\\])*)'|([^\]]*?))\s*\]""", re.DOTALL
+)
+"""``[name="..."]``, ``[role='...']`` or ``[role=button]`` in an ``aria=`` body (a backslash
+escapes a quote)."""
+
+
+def split_alternatives(selector: str) -> list[str]:
+    """``selector`` split at ``||`` outside quotes and brackets (alternatives stripped)."""
+    return _split(selector, "||")
 
 
 def split_parts(selector: str) -> list[str]:
-    """``selector`` split at ``>>`` outside quotes and brackets (parts stripped)."""
+    """One alternative split at ``>>`` outside quotes and brackets (parts stripped)."""
+    return _split(selector, ">>")
+
+
+def _split(selector: str, separator: str) -> list[str]:
     parts: list[str] = []
     current: list[str] = []
     quote = ""
@@ -83,10 +102,10 @@ def split_parts(selector: str) -> list[str]:
             depth += 1
         elif char in "])":
             depth = max(0, depth - 1)
-        elif selector.startswith(">>", i) and depth == 0:
+        elif selector.startswith(separator, i) and depth == 0:
             parts.append("".join(current).strip())
             current = []
-            i += 2
+            i += len(separator)
             continue
         current.append(char)
         i += 1
@@ -108,13 +127,16 @@ def selector_problem(selector: str) -> str | None:
     """Why ``selector`` cannot work, or None (CSS and XPath are left to the browser)."""
     if not selector.strip():
         return "must not be empty"
-    for index, part in enumerate(split_parts(selector)):
-        if not part:
-            return f"has an empty part around '>>' in {selector!r}"
-        engine, body = engine_of(part)
-        problem = _part_problem(engine, body, first=index == 0)
-        if problem:
-            return f"is not valid: {problem} (in {selector!r})"
+    for alternative in split_alternatives(selector):
+        if not alternative:
+            return f"has an empty alternative around '||' in {selector!r}"
+        for index, part in enumerate(split_parts(alternative)):
+            if not part:
+                return f"has an empty part around '>>' in {selector!r}"
+            engine, body = engine_of(part)
+            problem = _part_problem(engine, body, first=index == 0)
+            if problem:
+                return f"is not valid: {problem} (in {selector!r})"
     return None
 
 
@@ -129,6 +151,30 @@ def _part_problem(engine: str, body: str, first: bool) -> str | None:
         return f"visible= takes true or false, not {body!r}"
     if engine == "role":
         return _role_problem(body)
+    if engine == "aria":
+        return _aria_problem(body)
+    return None
+
+
+def aria_parts(body: str) -> tuple[str, dict[str, str]]:
+    """(accessible name, ``{"role": ..., "name": ...}`` options) of an ``aria=`` body:
+    ``Sign in[role="button"]`` -> ``("Sign in", {"role": "button"})``."""
+    options = {
+        m.group(1): re.sub(r"\\(.)", r"\1", next(g for g in m.groups()[1:] if g is not None))
+        for m in _ARIA_OPTION.finditer(body)
+    }
+    return _ARIA_OPTION.sub("", body).strip(), options
+
+
+def _aria_problem(body: str) -> str | None:
+    name, options = aria_parts(body)
+    unknown = sorted(set(options) - {"name", "role"})
+    if unknown:
+        return f'aria= takes [name="..."] and [role="..."], not [{unknown[0]}]'
+    if name and "name" in options:
+        return "aria= takes the name before the brackets or as [name=...], not both"
+    if not name and "name" not in options and "role" not in options:
+        return f"aria= needs an accessible name or a [role=...], not {body!r}"
     return None
 
 

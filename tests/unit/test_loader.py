@@ -229,7 +229,7 @@ def test_missing_paths_and_empty_directories_are_reported(tmp_path: Path) -> Non
         load_paths([tmp_path / "nope.yaml", tmp_path], {})
     assert caught.value.problems == [
         f"{tmp_path / 'nope.yaml'}: no such file or directory",
-        f"{tmp_path}: no suite files (*.yaml, *.yml, *.json) in this directory",
+        f"{tmp_path}: no suite files (*.yaml, *.yml, *.json, *.side) in this directory",
     ]
 
 

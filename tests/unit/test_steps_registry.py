@@ -118,6 +118,8 @@ def _value(spec: StepSpec, name: str) -> st.SearchStrategy[Any]:
         return st.lists(st.sampled_from(_SELECTORS), min_size=1, max_size=3)
     if kind == "int":
         return st.integers(0, 50)
+    if kind == "number":
+        return st.sampled_from([0, 12, 2.5])
     if kind == "choice":
         return st.sampled_from(field.choices)
     if kind == "status":

@@ -88,7 +88,9 @@ def _exists(page: Page, step: Step) -> Seen:
 
 def _count(page: Page, step: Step) -> Seen:
     count = int(page.inspect(step.selector or "", "count").get("count", 0))
-    return Seen(count == int((step.expected_result or "0").strip()), str(count), count)
+    wanted = int((step.expected_result or "0").strip())
+    ok = {"at_least": count >= wanted, "at_most": count <= wanted}.get(step.mode or "")
+    return Seen(count == wanted if ok is None else ok, str(count), count)
 
 
 def _attribute(page: Page, step: Step) -> Seen:
@@ -123,6 +125,20 @@ def _checked(page: Page, step: Step) -> Seen:
     if checked is None:
         raise StepFailed(f'element "{step.selector}" is not a checkbox or radio button')
     return Seen(checked is True, {True: "checked", False: "unchecked"}.get(checked, "mixed"))
+
+
+def _editable(page: Page, step: Step) -> Seen:
+    answer = _element(page, step, "editable")
+    if answer is None:
+        return _MISSING
+    if answer.get("readonly") is None:
+        raise StepFailed(
+            f'element "{step.selector}" cannot be edited at all: a <{answer.get("tag")}> is not '
+            "an input, textarea, select or contenteditable element"
+        )
+    if answer.get("disabled"):
+        return Seen(False, "disabled")
+    return Seen(not answer["readonly"], "read-only" if answer["readonly"] else "editable")
 
 
 def _enabled(want_enabled: bool) -> Reader:
@@ -196,6 +212,7 @@ _READERS: dict[str, Reader] = {
     "attribute": _attribute,
     "value": _value,
     "checked": _checked,
+    "editable": _editable,
     "enabled": _enabled(True),
     "disabled": _enabled(False),
     "focused": _focused,
@@ -233,13 +250,14 @@ def _message(page: Page, step: Step, timeout_s: float, seen: Seen | None) -> str
             return f'expected no element to match "{sel}", {seen.count} still match {after}'
         return f'no element matches "{sel}" {after}'
     if kind == "count":
-        other = "other than " if neg else ""
-        return f'expected {other}{expected} element(s) matching "{sel}", got {seen.got}'
+        bound = {"at_least": "at least ", "at_most": "at most "}.get(step.mode or "", "")
+        other = "other than " if neg and not bound else "not " if neg else ""
+        return f'expected {other}{bound}{expected} element(s) matching "{sel}", got {seen.got}'
     if kind == "attribute" and step.expected_result is None:
         return f'expected "{sel}" {no}to have attribute "{step.attribute}", got {seen.got}'
     if kind == "attribute":
         return f'expected attribute "{step.attribute}" of "{sel}" {phrase}, got {seen.got}'
-    if kind in ("checked", "enabled", "disabled", "focused"):
+    if kind in ("checked", "editable", "enabled", "disabled", "focused"):
         return f'expected "{sel}" {no}to be {kind}, got {seen.got} {after}'
     if kind == "class" and step.match == "contains":
         return f'expected class of "{sel}" {no}to have "{expected}", got {seen.got}'

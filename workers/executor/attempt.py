@@ -202,7 +202,9 @@ class _Attempt:
                 row.status = "skipped"
                 row.label = self.page.mask(f"{step.label} (when {resolved.when.label}: no)")
             else:
-                png = HANDLERS[step.kind](self.page, resolved, timeout_s)
+                # A repeat resolves its condition before each round itself.
+                png = HANDLERS[step.kind](self.page, step if step.kind == "repeat" else resolved,
+                                          timeout_s)  # fmt: skip
         except StepFailed as exc:
             error = str(exc)
         except DRIVER_ERRORS as exc:

@@ -32,11 +32,13 @@ def if_(page: Page, step: Step, timeout_s: float) -> None:
 
 def repeat(page: Page, step: Step, timeout_s: float) -> None:
     rounds = step.times or 1
-    condition = step.condition
+    # Looked at afresh each round: the steps may capture the values it reads (@{name}).
+    condition = page.resolve(step).condition
     for _ in range(rounds):
         if condition is not None and holds(page, condition, timeout_s) == (step.mode == "until"):
             return
         page.blocks.run_block(step.steps or [])
+        condition = page.resolve(step).condition
     if condition is not None and holds(page, condition, timeout_s) != (step.mode == "until"):
         wanted = "true" if step.mode == "until" else "false"
         raise StepFailed(

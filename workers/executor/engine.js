@@ -8,27 +8,33 @@
 // around it; editable = enabled and not read-only; hit = the element (or a
 // descendant) is what the pointer would hit at the action point.
 
-const ENGINES = new Set(["css", "xpath", "text", "role", "label", "placeholder", "testid",
-  "nth", "has_text", "visible"]);
+const ENGINES = new Set(["css", "xpath", "text", "role", "aria", "label", "placeholder",
+  "testid", "nth", "has_text", "visible"]);
 
-function splitParts(selector) {
+// `text` split at `separator` (">>" between parts, "||" between alternatives) outside
+// quotes and brackets.
+function split(text, separator) {
   const parts = [];
   let current = "", quote = "", depth = 0;
-  for (let i = 0; i < selector.length; i++) {
-    const c = selector[i];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
     if (quote) {
-      if (c === "\\" && i + 1 < selector.length) { current += c + selector[++i]; continue; }
+      if (c === "\\" && i + 1 < text.length) { current += c + text[++i]; continue; }
       if (c === quote) quote = "";
     } else if (c === '"' || c === "'") quote = c;
     else if (c === "[" || c === "(") depth++;
     else if (c === "]" || c === ")") depth = Math.max(0, depth - 1);
-    else if (depth === 0 && selector.startsWith(">>", i)) {
-      parts.push(current.trim()); current = ""; i++; continue;
+    else if (depth === 0 && text.startsWith(separator, i)) {
+      parts.push(current.trim()); current = ""; i += separator.length - 1; continue;
     }
     current += c;
   }
   parts.push(current.trim());
-  return parts.map((part) => {
+  return parts;
+}
+
+function splitParts(selector) {
+  return split(selector, ">>").map((part) => {
     const m = /^([a-z_]+)=([\s\S]*)$/.exec(part);
     if (m && ENGINES.has(m[1])) return {engine: m[1], body: m[2].trim()};
     if (/^(\/\/|\(\/\/|\.\.)/.test(part)) return {engine: "xpath", body: part};
@@ -265,6 +271,29 @@ function parseRole(body) {
   return [m[1], options];
 }
 
+// aria=Name[role="button"] (Chrome Recorder's aria/ selectors, as Puppeteer reads them):
+// the accessible name exactly (whitespace collapsed), the role when given; shown elements
+// only, as the accessibility tree has them.
+function parseAria(body) {
+  const options = {};
+  const re = /\[\s*(\w+)\s*=\s*(?:"((?:\\.|[^"\\])*)"|'((?:\\.|[^'\\])*)'|([^\]]*?))\s*\]/g;
+  const name = body.replace(re, (all, key, double, single, bare) => {
+    const value = double !== undefined ? double : single !== undefined ? single : bare;
+    options[key] = value.replace(/\\(.)/g, "$1");
+    return "";
+  }).trim();
+  if (name) options.name = name;
+  return options;
+}
+
+function ariaMatches(el, options) {
+  if (options.role !== undefined && roleOf(el) !== options.role) return false;
+  if (options.name !== undefined && accessibleName(el) !== norm(options.name)) return false;
+  if (!isVisible(el)) return false;
+  for (let n = el; n; n = n.parentElement) if (n.getAttribute("aria-hidden") === "true") return false;
+  return true;
+}
+
 function labelMatches(el, matcher) {
   const texts = [];
   const labelled = byIds(el, "aria-labelledby");
@@ -311,6 +340,10 @@ function queryPart(part, scope, testid) {
     const [role, options] = parseRole(body);
     return elements.filter((el) => roleMatches(el, role, options));
   }
+  if (engine === "aria") {
+    const options = parseAria(body);
+    return elements.filter((el) => ariaMatches(el, options));
+  }
   if (engine === "label") {
     const matcher = textMatcher(body);
     return elements.filter((el) => labelMatches(el, matcher));
@@ -326,7 +359,17 @@ function queryPart(part, scope, testid) {
   throw new Error("unknown selector engine " + engine);
 }
 
+// Every element matching the first alternative that matches any.
 function queryAll(selector, testid) {
+  const alternatives = split(selector, "||");
+  for (let i = 0; i < alternatives.length - 1; i++) {
+    const found = queryOne(alternatives[i], testid);
+    if (found.length) return found;
+  }
+  return queryOne(alternatives[alternatives.length - 1], testid);
+}
+
+function queryOne(selector, testid) {
   let found = [document];
   for (const part of splitParts(selector)) {
     if (part.engine === "nth") {
@@ -541,6 +584,13 @@ function inspect(selector, testid, kind, name) {
       break;
     case "checked": out.checked = checkedState(retarget(el, "follow-label")); break;
     case "enabled": case "disabled": out.disabled = isDisabled(retarget(el, "follow-label")); break;
+    case "editable": {
+      const control = retarget(el, "follow-label");
+      out.disabled = isDisabled(control);
+      out.readonly = readOnly(control);
+      out.tag = control.tagName.toLowerCase();
+      break;
+    }
     case "focused": out.focused = deepActive() === el; out.active = describe(deepActive()); break;
     case "class": out.classes = Array.from(el.classList); out.value = el.getAttribute("class") || ""; break;
     case "css": out.value = getComputedStyle(el).getPropertyValue(name); break;
@@ -557,8 +607,20 @@ function inspect(selector, testid, kind, name) {
   return out;
 }
 
-// fill(control, text): set a field's value as one edit (Playwright's fill), never blurring.
+// fill(control, text): set a field's value as one edit (Playwright's fill), never blurring;
+// a <select> takes the option with this value, else this text (a recorded change).
 function fill(control, text) {
+  if (control instanceof HTMLSelectElement) {
+    const options = Array.from(control.options);
+    const option = options.find((o) => o.value === text)
+      || options.find((o) => norm(o.label || o.text) === norm(text));
+    if (!option) return "no option has the value or text " + JSON.stringify(text);
+    if (option.disabled) return "the option " + JSON.stringify(text) + " is disabled";
+    option.selected = true;
+    control.dispatchEvent(new Event("input", {bubbles: true, composed: true}));
+    control.dispatchEvent(new Event("change", {bubbles: true}));
+    return null;
+  }
   const SETTABLE = ["date", "time", "datetime-local", "month", "week", "color", "range"];
   if (control instanceof HTMLInputElement) {
     const type = control.type;

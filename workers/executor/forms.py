@@ -105,11 +105,27 @@ def clear(page: Page, step: Step, timeout_s: float) -> None:
     page.act(step, timeout_s, "clear", EDIT_CHECKS, empty, retarget="follow-label")
 
 
+_NO_OPTION = "no option"
+"""How ``fill`` on a <select> says the option is not there (yet: options often arrive
+by a request after the page loads, so it waits)."""
+
+
 def fill(page: Page, step: Step, timeout_s: float) -> None:
-    seen = page.act_in_page(step, timeout_s, FILL, EDIT_CHECKS, step.input_data or "")
-    error = seen.info.get("error")
-    if error:
-        raise StepFailed(f'cannot fill "{step.selector}": {error}')
+    last: list[str] = []
+
+    def filled(seen: Readiness) -> bool:
+        error = str(seen.info.get("error") or "")
+        if error and not error.startswith(_NO_OPTION):
+            raise StepFailed(f'cannot fill "{step.selector}": {error}')
+        last[:] = [error]
+        return not error
+
+    def why(default: str) -> str:
+        return (
+            f'cannot fill "{step.selector}": {page.shown(last[0])}' if last and last[0] else default
+        )
+
+    page.act_in_page(step, timeout_s, FILL, EDIT_CHECKS, step.input_data or "", filled, why)
 
 
 def select(page: Page, step: Step, timeout_s: float) -> None:

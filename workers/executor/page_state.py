@@ -6,9 +6,12 @@ from selenium.common.exceptions import (
     ElementNotInteractableException,
     InvalidCookieDomainException,
     NoAlertPresentException,
+    UnknownMethodException,
+    WebDriverException,
 )
 from selenium.webdriver.common.alert import Alert
 
+from testfleet.browser import emulate_network, lift_network
 from testfleet.steps.compare import compare, describe
 from testfleet.suite import Step
 from workers.executor.errors import StepFailed
@@ -87,6 +90,28 @@ def set_viewport(page: Page, step: Step, timeout_s: float) -> None:
     page.size_viewport(step.width or 0, step.height or 0)
 
 
+def network(page: Page, step: Step, timeout_s: float) -> None:
+    driver = page.driver
+    try:
+        if step.mode == "online":
+            lift_network(driver)
+        else:
+            emulate_network(
+                driver,
+                offline=step.mode == "offline",
+                latency_ms=step.latency_ms or 0,
+                download_bytes_per_s=step.download_bytes_per_s,
+                upload_bytes_per_s=step.upload_bytes_per_s,
+            )
+    except WebDriverException as exc:
+        if not isinstance(exc, UnknownMethodException) and "unknown command" not in str(exc.msg):
+            raise
+        raise StepFailed(
+            "this browser cannot emulate network conditions (it needs Chromium through "
+            "chromedriver, which the Grid forwards the command to)"
+        ) from None
+
+
 def set_cookie(page: Page, step: Step, timeout_s: float) -> None:
     try:
         page.driver.add_cookie(
@@ -115,6 +140,7 @@ HANDLERS: dict[str, Handler] = {
     "screenshot": screenshot,
     "dialog": dialog,
     "set_viewport": set_viewport,
+    "network": network,
     "set_cookie": set_cookie,
     "clear_cookies": clear_cookies,
     "set_storage": set_storage,

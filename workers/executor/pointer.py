@@ -3,7 +3,9 @@
 A click waits for Playwright's checks (visible, stable, enabled, receives the
 pointer: ``steps.pointer.CLICK_CHECKS``) in one probe per poll, then clicks
 with WebDriver's Element Click. ``force: true`` skips the checks and sends a
-real pointer click at the element's centre, landing on whatever is there.
+real pointer click at the element's centre, landing on whatever is there. A
+click at a point (``x``, ``y`` from the element's top-left corner, as the
+Chrome Recorder records it) is a real pointer click there.
 """
 
 from __future__ import annotations
@@ -23,17 +25,27 @@ from workers.executor.probe import Readiness
 _CENTRE_JS = "arguments[0].scrollIntoView({block: 'center', inline: 'center'});"
 
 
-def _pointer(page: Page, element: WebElement) -> ActionChains:
-    """Actions starting over ``element``; with ``force`` it may not be in view yet."""
-    page.driver.execute_script(_CENTRE_JS, element)
-    return ActionChains(page.driver).move_to_element(element)
+_BOX_JS = """arguments[0].scrollIntoView({block: 'nearest', inline: 'nearest'});
+const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];"""
+
+
+def _pointer(page: Page, element: WebElement, step: Step) -> ActionChains:
+    """Actions starting over ``element`` (at the step's ``x``, ``y`` when it has them);
+    with ``force`` it may not be in view yet."""
+    if step.x is None or step.y is None:
+        page.driver.execute_script(_CENTRE_JS, element)
+        return ActionChains(page.driver).move_to_element(element)
+    width, height = page.driver.execute_script(_BOX_JS, element)
+    # WebDriver's offsets count from the element's centre; the step's from its corner.
+    dx, dy = round(step.x - float(width) / 2), round(step.y - float(height) / 2)
+    return ActionChains(page.driver).move_to_element_with_offset(element, dx, dy)
 
 
 def click(page: Page, step: Step, timeout_s: float) -> None:
     def press(seen: Readiness) -> None:
         assert seen.element is not None
-        if step.force:
-            _pointer(page, seen.element).click().perform()
+        if step.force or step.x is not None:
+            _pointer(page, seen.element, step).click().perform()
         else:
             seen.element.click()
 
@@ -43,15 +55,18 @@ def click(page: Page, step: Step, timeout_s: float) -> None:
 def _gesture(
     verb: str,
     checks: tuple[Check, ...],
-    gesture: Callable[[ActionChains, WebElement], ActionChains],
+    gesture: Callable[[ActionChains, WebElement | None], ActionChains],
 ) -> Handler:
-    """A handler doing ``gesture`` with the pointer on the step's element, once ready."""
+    """A handler doing ``gesture`` with the pointer on the step's element, once ready
+    (``None``: where the pointer already is, moved there by ``_pointer``)."""
 
     def handler(page: Page, step: Step, timeout_s: float) -> None:
         def act(seen: Readiness) -> None:
             assert seen.element is not None
-            start = _pointer(page, seen.element) if step.force else ActionChains(page.driver)
-            gesture(start, seen.element).perform()
+            if step.force or step.x is not None:
+                gesture(_pointer(page, seen.element, step), None).perform()
+            else:
+                gesture(ActionChains(page.driver), seen.element).perform()
 
         page.act(step, timeout_s, verb, checks, act)
 
@@ -60,7 +75,9 @@ def _gesture(
 
 double_click = _gesture("double-click", CLICK_CHECKS, lambda chain, el: chain.double_click(el))
 right_click = _gesture("right-click", CLICK_CHECKS, lambda chain, el: chain.context_click(el))
-hover = _gesture("hover", HOVER_CHECKS, lambda chain, el: chain.move_to_element(el))
+hover = _gesture(
+    "hover", HOVER_CHECKS, lambda chain, el: chain if el is None else chain.move_to_element(el)
+)
 
 
 def drag(page: Page, step: Step, timeout_s: float) -> None:
@@ -81,6 +98,16 @@ def drag(page: Page, step: Step, timeout_s: float) -> None:
 
 def scroll(page: Page, step: Step, timeout_s: float) -> None:
     driver = page.driver
+    if step.x is not None or step.y is not None:
+        at = (step.x or 0, step.y or 0)
+        if step.selector:
+            element = page.wait_attached(step.selector, timeout_s)
+            driver.execute_script(
+                "arguments[0].scrollTo(arguments[1], arguments[2]);", element, *at
+            )
+        else:
+            driver.execute_script("window.scrollTo(arguments[0], arguments[1]);", *at)
+        return
     if step.selector:
         element = page.wait_attached(step.selector, timeout_s)
         driver.execute_script(
