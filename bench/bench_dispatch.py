@@ -32,7 +32,7 @@ from celery import Celery
 from bench.common import ratio, verdict
 from orchestrator.dispatch import Dispatcher, plan_run
 from testfleet.artifacts import ArtifactStore, FileStore
-from testfleet.broker import transport_options
+from testfleet.broker import queue_lists, transport_options
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.events import Event
 from testfleet.results import PRIORITY_LEVELS, CaseResult
@@ -99,9 +99,7 @@ def _queue_once(settings: Settings, suite: Suite, naive: bool, trial: int) -> fl
         else:
             dispatcher.dispatch(cases)
         elapsed = time.perf_counter() - started
-        queued = sum(
-            int(store.redis.llen(f"{settings.worker.queue}:{p}")) for p in range(1, 10)
-        ) + int(store.redis.llen(settings.worker.queue))
+        queued = sum(int(store.redis.llen(name)) for name in queue_lists(settings.worker.queue))
         if queued < len(cases):
             raise RuntimeError(f"only {queued} of {len(cases)} tasks reached the queue")
         store.redis.flushdb()

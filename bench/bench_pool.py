@@ -4,16 +4,22 @@ Both sides start from the same point: a test has just used a session (visited
 the demo site's /storage page, which sets a cookie, localStorage and
 sessionStorage). Then:
 
-- pooled: ``pool.close(driver)`` + ``pool.open()``: the reset (fresh tab,
-  cookies and storage of every visited origin cleared, window size) and the
-  health check before lending. This is ``lease_p50_ms``.
+- pooled, back to back: ``pool.close(driver)`` + ``pool.open()`` at once: the
+  lend waits for the whole give-back reset (fresh tab, cookies, storage, HTTP
+  cache and permissions of every visited origin cleared, window size) and the
+  health check before lending. This is ``lease_p50_ms``: the worst case, a
+  worker with nothing else to do between two tests.
+- pooled, reset overlapped: ``pool.close(driver)``, the reset left to finish
+  (in a worker, it overlaps the result write, the ack and Celery's next
+  delivery), then ``pool.open()`` timed alone: the health check before lending,
+  what the next test waits for. This is ``lease_ready_p50_ms``.
 - new session: ``provider.open()`` on the Grid, what every test costs without
   a pool (``new_session_p50_ms``; the old session's ``quit()`` is timed apart as
   ``quit_p50_ms`` and not counted, which flatters the baseline).
 
-Target (SPEC section 9): lease >= 10x faster at P50. Starts its own Grid and
-demo site on free ports with a temporary state dir. ``TESTFLEET_BENCH__QUICK=1``
-takes 5 samples of each instead of 30.
+Target (SPEC section 9): lease >= 10x faster at P50; printed for both leases.
+Starts its own Grid and demo site on free ports with a temporary state dir.
+``TESTFLEET_BENCH__QUICK=1`` takes 5 samples of each instead of 30.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from grid.provider import GridProvider
 from testfleet.settings import Settings
 from tests.fixtures_grid import free_port, grid_test_settings, running_demosite, running_grid
 
-TITLE = "Browser pool: pooled lease (reset + health check) vs a new Grid session"
+TITLE = "Browser pool: pooled lease (reset at give-back + check) vs a new Grid session"
 
 SAMPLES = 30
 QUICK_SAMPLES = 5
@@ -67,6 +73,7 @@ def measure(settings: Settings, site_url: str, samples: int) -> dict[str, Any]:
 
     pool = SessionPool(provider, settings)
     lease_ms: list[float] = []
+    ready_ms: list[float] = []
     try:
         driver = pool.open()
         _use(driver, site_url)
@@ -78,13 +85,24 @@ def measure(settings: Settings, site_url: str, samples: int) -> dict[str, Any]:
             pool.close(driver)
             driver = pool.open()
             lease_ms.append(_ms(started))
+        for _ in range(samples):
+            _use(driver, site_url)
+            pool.close(driver)
+            pool.wait_for_resets()
+            started = time.perf_counter()
+            driver = pool.open()
+            ready_ms.append(_ms(started))
         pool.close(driver)
         reused = pool.stats.lent_reused
     finally:
         pool.shutdown()
     lease_p50 = percentile(lease_ms, 50)
+    ready_p50 = percentile(ready_ms, 50)
     new_p50 = percentile(new_ms, 50)
     return {
+        "lease_ready_p50_ms": round(ready_p50, 1),
+        "lease_ready_p95_ms": round(percentile(ready_ms, 95), 1),
+        "ratio_ready": ratio(new_p50, ready_p50),
         "lease_p50_ms": round(lease_p50, 1),
         "lease_p95_ms": round(percentile(lease_ms, 95), 1),
         "new_session_p50_ms": round(new_p50, 1),
@@ -109,10 +127,21 @@ def run(settings: Settings) -> dict[str, Any]:
 
 def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
     met = figures["ratio"] >= TARGET_RATIO
+    ready = figures.get("ratio_ready", 0.0)
     return [
-        ("pooled lease P50", f"{figures['lease_p50_ms']} ms", "(reset + health check)"),
+        ("pooled lease P50", f"{figures['lease_p50_ms']} ms", "(back to back: waits for reset)"),
+        (
+            "pooled lease, reset overlapped P50",
+            f"{figures.get('lease_ready_p50_ms')} ms",
+            "(the check before lending)",
+        ),
         ("new session P50", f"{figures['new_session_p50_ms']} ms", "(through hub + node)"),
         ("ratio new / lease", f"{figures['ratio']}x", f">= {TARGET_RATIO:g}x {verdict(met)}"),
+        (
+            "ratio new / lease, reset overlapped",
+            f"{ready}x",
+            f">= {TARGET_RATIO:g}x {verdict(ready >= TARGET_RATIO)}",
+        ),
         ("pooled lease P95", f"{figures['lease_p95_ms']} ms", ""),
         ("quit P50 (not counted)", f"{figures['quit_p50_ms']} ms", ""),
     ]

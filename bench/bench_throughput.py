@@ -6,10 +6,15 @@ Every configuration runs the same generated bench suites (``throughput_suites``:
 - ``xdist_fresh`` (a): ``pytest -n 2``, a fresh ``webdriver.Remote`` per test, on a Grid;
 - ``local_tuned`` (b): 2 processes, one long-lived driver each, on the same Grid;
 - ``local_tuned_direct`` (b'): the same runner on local chromedriver (no Grid hop);
+- ``playwright`` (e): Playwright's Python API, 2 processes with one browser
+  (``/usr/bin/chromium``) each and a fresh browser context per test
+  (``bench.playwright_runner``), no Grid;
 - ``fleet_pooled`` (c) / ``fleet_unpooled`` (d): ``testfleet up --workers 2
   --browsers 2`` with ``grid.pool_size`` 1 / 0, suites submitted with
   ``testfleet run --json``, timed from submit to run_completed (the run's
-  ``durationMs``).
+  ``durationMs``); ``fleet_pooled_lend`` (c'): pooled, but each session reset
+  right before it is lent (``grid.pool_reset = "lend"``) instead of in the
+  background as it is given back: what moving the reset off the critical path buys.
 
 The baselines' Grid is a hub + node with 2 slots started like the fleet's
 (``tests.fixtures_grid.running_grid``). Warm-up: before each timed pass, an
@@ -17,7 +22,8 @@ untimed pass of 4 short tests on the same configuration (JVM JIT, Chromium's
 disk cache, Python imports); the tuned runner also opens its drivers before its
 clock starts. Configurations run one after the other in this process.
 
-Set ``TESTFLEET_BENCH_QUICK=1`` for a quick check (2 tests per suite).
+Set ``TESTFLEET_BENCH__QUICK=1`` (or ``TESTFLEET_BENCH_QUICK=1``) for a quick
+check (2 tests per suite).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import redis
 
 from bench import throughput_pyspy
 from bench.common import ratio, verdict
+from bench.playwright_runner import run_playwright
 from bench.throughput_figures import (
     case_phases,
     fleet_breakdown,
@@ -54,7 +61,7 @@ from testfleet.settings import Settings
 from tests.conftest import cli, fleet_env
 from tests.fixtures_grid import free_port, grid_test_settings, running_demosite, running_grid
 
-TITLE = "Throughput: fleet vs pytest-xdist vs hand-tuned runner (tests/min, 2 browsers)"
+TITLE = "Throughput: fleet vs pytest-xdist, hand-tuned runner, Playwright (tests/min, 2 browsers)"
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTEST_BASELINE = ROOT / "bench" / "pytest_baseline.py"
@@ -63,7 +70,8 @@ PASS_TIMEOUT_S = 600.0
 WARMUP_KINDS = 4
 """Warm-up pass: the first test of this many bench suites."""
 TARGET_VS_XDIST = 1.5
-TARGET_VS_TUNED = 0.9
+TARGET_VS_TUNED = 1.1
+TARGET_VS_PLAYWRIGHT = 1.2
 TARGET_OVERHEAD_PCT = 5.0
 
 
@@ -74,7 +82,7 @@ def _quick() -> bool:
 
 def run(settings: Settings) -> dict[str, Any]:
     """Run every configuration once (after its warm-up) and return the figures."""
-    quick = _quick()
+    quick = _quick() or settings.bench.quick
     figures: dict[str, Any] = {"quick": quick}
     with tempfile.TemporaryDirectory(prefix="tf-bench-tp-") as tmp:
         base = Path(tmp)
@@ -88,13 +96,18 @@ def run(settings: Settings) -> dict[str, Any]:
             figures.update(_xdist(base, suites, warmup, demo, grid_url, tests, auth))
             figures.update(_tuned("local_tuned", suites, warmup, demo, grid_url, auth))
             figures.update(_tuned("local_tuned_direct", suites, warmup, demo, None, None))
+            figures.update(_playwright(suites, warmup, demo))
         profiled = base / "profiled"
         write_suites(profiled, per_template=1, prefix="Profiled ")
-        for name, pool_size in (("fleet_unpooled", 0), ("fleet_pooled", 1)):
+        configurations = (("fleet_unpooled", 0, "giveback"), ("fleet_pooled_lend", 1, "lend"),
+                          ("fleet_pooled", 1, "giveback"))  # fmt: skip
+        for name, pool_size, reset in configurations:
             extra = profiled if name == "fleet_pooled" else None
-            figures.update(_fleet(name, base / name, suites, warmup, pool_size, extra))
+            figures.update(_fleet(name, base / name, suites, warmup, pool_size, extra, reset))
     figures["fleet_vs_xdist"] = ratio(figures["fleet_pooled"], figures["xdist_fresh"])
     figures["fleet_vs_tuned"] = ratio(figures["fleet_pooled"], figures["local_tuned"])
+    figures["fleet_vs_playwright"] = ratio(figures["fleet_pooled"], figures["playwright"])
+    figures["giveback_vs_lend_reset"] = ratio(figures["fleet_pooled"], figures["fleet_pooled_lend"])
     figures["fleet_unpooled_vs_xdist"] = ratio(figures["fleet_unpooled"], figures["xdist_fresh"])
     figures["grid_hop_cost"] = ratio(figures["local_tuned_direct"], figures["local_tuned"])
     figures["fleet_overhead_pct"] = figures["fleet_breakdown_ms"].get("overhead_pct_of_browser")
@@ -178,10 +191,30 @@ def _tuned(
     }
 
 
+def _playwright(suites: Path, warmup: Path, demo: str) -> dict[str, Any]:
+    result = run_playwright(suites, warmup, demo, processes=2)
+    steps_ms = sum(ms for _, ms in result.step_ms)
+    context_ms = statistics.fmean(result.reset_ms) if result.reset_ms else 0.0
+    return {
+        "playwright": throughput_per_min(result.tests, result.wall_s),
+        "playwright_wall_s": round(result.wall_s, 1),
+        "playwright_failed": len(result.failed),
+        "playwright_launch_s": [round(s, 2) for s in result.open_driver_s],
+        "playwright_step_ms": mean_by_kind(result.step_ms),
+        "playwright_steps_per_test_ms": round(steps_ms / result.tests, 1),
+        "playwright_context_ms": round(context_ms, 1),
+        **({"playwright_failures": result.failed[:5]} if result.failed else {}),
+    }
+
+
 @contextlib.contextmanager
-def _local_fleet(state_dir: Path, pool_size: int) -> Iterator[dict[str, str]]:
+def _local_fleet(
+    state_dir: Path, pool_size: int, pool_reset: str = "giveback"
+) -> Iterator[dict[str, str]]:
     """``testfleet up --workers 2 --browsers 2`` on free ports and ``state_dir``; always down."""
-    env = fleet_env(state_dir, TESTFLEET_GRID__POOL_SIZE=str(pool_size))
+    env = fleet_env(
+        state_dir, TESTFLEET_GRID__POOL_SIZE=str(pool_size), TESTFLEET_GRID__POOL_RESET=pool_reset
+    )
     try:
         up = cli("up", "--workers", "2", "--browsers", "2", env=env)
         if up.returncode != 0:
@@ -202,10 +235,11 @@ def _fleet(
     warmup: Path,
     pool_size: int,
     profiled: Path | None = None,
+    pool_reset: str = "giveback",
 ) -> dict[str, Any]:
     """One fleet configuration; ``profiled``: suites for an extra, untimed pass under py-spy."""
     profile: dict[str, Any] = {}
-    with _local_fleet(state_dir, pool_size) as env:
+    with _local_fleet(state_dir, pool_size, pool_reset) as env:
         _submit(env, warmup, state_dir / "warmup.json")
         started = time.monotonic()
         result = _submit(env, suites, state_dir / "run.json")
@@ -298,16 +332,29 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
         tpm("xdist_fresh", "(a) pytest -n 2, fresh driver, Grid"),
         tpm("local_tuned", "(b) 2 procs, 1 driver each, Grid"),
         tpm("local_tuned_direct", "(b') same, local chromedriver"),
-        tpm("fleet_pooled", "(c) fleet, pool_size 1"),
+        tpm("playwright", "(e) Playwright, 2 procs, 1 browser each, fresh context per test"),
+        tpm("fleet_pooled", "(c) fleet, pool_size 1, reset at give-back"),
+        tpm("fleet_pooled_lend", "(c') fleet, pool_size 1, reset at lend"),
         tpm("fleet_unpooled", "(d) fleet, pool_size 0"),
         at_least("fleet_vs_xdist", TARGET_VS_XDIST),
         at_least("fleet_vs_tuned", TARGET_VS_TUNED),
+        at_least("fleet_vs_playwright", TARGET_VS_PLAYWRIGHT),
+        ("giveback_vs_lend_reset", f"{figures.get('giveback_vs_lend_reset')}x",
+         "(c) / (c'): the reset moved off the critical path"),
         ("fleet overhead", f"{overhead} %",
          f"<= {TARGET_OVERHEAD_PCT:g} % of browser {verdict(overhead <= TARGET_OVERHEAD_PCT)}"),
     ]  # fmt: skip
     out += [(f"  pooled {k}", f"{v}", "mean per test") for k, v in breakdown.items()]
+    lend: dict[str, float] = figures.get("fleet_pooled_lend_breakdown_ms", {})
+    out += [(f"  (c') lend {k}", f"{lend.get(k)}", "mean per test, reset at lend")
+            for k in ("session_start_ms", "finish_ms", "between_cases_ms",
+                      "overhead_pct_of_browser") if k in lend]  # fmt: skip
     pyspy: dict[str, Any] = figures.get("fleet_pooled_pyspy_pct", {})
     out += [(f"  pooled py-spy {k}", f"{v}", "% of pool-child samples") for k, v in pyspy.items()]
     out.append(("  (b) plain steps_ms", f"{figures.get('local_tuned_steps_per_test_ms')}",
                 "mean per test, same tests, plain Selenium executor"))  # fmt: skip
+    out.append(("  (e) Playwright steps_ms", f"{figures.get('playwright_steps_per_test_ms')}",
+                "mean per test, same tests"))  # fmt: skip
+    out.append(("  (e) context new + close", f"{figures.get('playwright_context_ms')} ms",
+                "mean per test: Playwright's isolation cost"))  # fmt: skip
     return out

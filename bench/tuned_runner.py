@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
@@ -86,11 +86,13 @@ def run_tuned(
     grid_url: str | None,
     processes: int = 2,
     auth: tuple[str, str] | None = None,
+    worker: Callable[..., None] | None = None,
 ) -> TunedResult:
     """Run every test in ``suites_dir`` on ``processes`` long-lived browsers; time the pass.
 
     ``grid_url`` None drives local chromedriver directly (baseline b'); ``auth`` is the
-    Grid router's (user, password).
+    Grid router's (user, password). ``worker``: another process body with the same
+    arguments and messages (``bench.playwright_runner``'s); default, the Selenium one.
     """
     ctx = multiprocessing.get_context("spawn")
     tasks: multiprocessing.Queue[tuple[int, int] | None] = ctx.Queue()
@@ -105,7 +107,7 @@ def run_tuned(
     total = sum(len(s.tests) for s in suites)
     workers = [
         ctx.Process(
-            target=_worker,
+            target=worker or _worker,
             args=(
                 str(suites_dir),
                 str(warmup_dir),

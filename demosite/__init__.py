@@ -5,5 +5,6 @@ Served by ``testfleet demo-site`` (``demosite.app.main``) and started by
 external assets, so it works offline. Pages: ``/`` (links), ``/login``
 (alice / wonderland), ``/dashboard`` (table, filter, delayed list item, hover
 menu, long page), ``/form``, ``/shop`` + ``/checkout``, ``/storage`` (cookies,
-localStorage, sessionStorage) and ``/slow`` (content after 1.5 s).
+localStorage, sessionStorage), ``/isolation`` (IndexedDB, Cache Storage, service
+workers, permissions, HTTP cache) and ``/slow`` (content after 1.5 s).
 """

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from demosite import browser, controls, visual
+from demosite import browser, controls, isolation, visual
 from demosite.layout import NAV, page
 
 USERNAME = "alice"
@@ -399,6 +399,9 @@ def create_app() -> Starlette:
             Route("/shop", shop),
             Route("/checkout", checkout, methods=["GET", "POST"]),
             Route("/storage", storage),
+            Route("/isolation", isolation.isolation),
+            Route("/isolation/stamp", isolation.stamp),
+            Route("/isolation/sw.js", isolation.service_worker),
             Route("/slow", slow),
             Route("/flaky", flaky),
             Route("/redirect", redirect),

@@ -9,7 +9,6 @@ from typing import Any, cast
 
 import anyio
 import redis
-import redis.asyncio as aredis
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -25,7 +24,7 @@ from gateway.services import Metrics, Services, Shutdown
 from gateway.sse import sse_events
 from gateway.ws import ws_v1
 from gateway.ws_events import ws_events
-from testfleet import logs
+from testfleet import logs, redisconn
 from testfleet.auth import TICKET_TTL_S, KeyStore, presented_key
 from testfleet.constants import GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH, GATEWAY_WS_PATH
 from testfleet.errors import (
@@ -132,12 +131,9 @@ async def stream_ticket(request: Request) -> Response:
 
 def create_app(settings: Settings) -> Starlette:
     """The gateway as an ASGI app; the hub and the publisher run for the app's lifespan."""
-    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+    client = redisconn.connect(settings.redis)
     # A blocking pool: a burst of replays waits for a connection instead of failing.
-    pool = aredis.BlockingConnectionPool.from_url(
-        settings.redis.url, decode_responses=True, max_connections=64, timeout=10
-    )
-    aclient = aredis.Redis(connection_pool=pool)
+    aclient = redisconn.connect_async(settings.redis, max_connections=64, pool_timeout_s=10)
     hub = Hub(
         aclient, block_ms=settings.gateway.read_block_ms,
         queue_events=settings.gateway.queue_events,
@@ -165,8 +161,7 @@ def create_app(settings: Settings) -> Starlette:
             revocations.cancel()
             await publisher.stop()
             await hub.stop()
-            await services.client.aclose()
-            await pool.aclose()
+            await redisconn.close_async(aclient)
             client.close()
 
     async def handle(_: Request, exc: Exception) -> Response:

@@ -145,11 +145,16 @@ class EgressProxy:
         self._policy = policy
         self._resolved_at = -RESOLVE_EVERY_S
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._handlers: set[asyncio.Task[None]] = set()
         self.refused = 0
         """Requests refused so far (for tests and logs)."""
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve one client connection: one CONNECT tunnel or one HTTP request."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         async with self._slots:
             try:
                 await self._serve(reader, writer)
@@ -161,6 +166,13 @@ class EgressProxy:
                 writer.close()
                 with contextlib.suppress(ConnectionError, OSError):
                     await writer.wait_closed()
+
+    async def close(self) -> None:
+        """End every connection still open (tunnels outlive the listening socket), so
+        nothing is left for a closed event loop to clean up."""
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -411,6 +423,8 @@ async def serve(config: EgressConfig, stop: asyncio.Event) -> None:
     log.info("egress proxy listening on %s", config.url)
     async with server:
         await stop.wait()
+        server.close()
+        await proxy.close()
 
 
 def run(config: EgressConfig, log_settings: LogSettings | None = None) -> int:

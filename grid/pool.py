@@ -4,14 +4,22 @@ Opening a Chrome session through the Grid costs seconds; a pooled one costs a
 health check. ``SessionPool`` wraps a ``BrowserProvider`` and is one itself, so
 the worker's code is the same with pooling on or off:
 
-- ``open(project)`` lends an idle session that only ``project`` has used, after
-  resetting it
-  (``grid.reset.reset_session``: one tab on about:blank, no history, cookies or
-  storage of any visited origin, no alert, the window size restored). The
-  reset is the health check before lending: its commands are capped at
-  ``grid.health_check_timeout_s``, and a session it fails on (dead browser,
-  InvalidSessionId, a hang) is quit and replaced, never lent. So is a session
-  that has served ``grid.pool_max_uses`` tests or is older than
+- ``close(driver)`` takes the session back and starts its reset in the background
+  (``grid.reset.reset_session``: one tab on about:blank, no history, cookies,
+  storage, HTTP cache or permission overrides of any visited origin, no alert,
+  the window size restored). The reset runs while the worker writes the test's
+  result, publishes its events, acks the message and waits for Celery's next
+  delivery: the browser would sit idle through all of it, so a reset there
+  costs the next test nothing (``grid.pool_reset = "lend"`` resets right before
+  lending instead, on the next test's critical path, for comparison).
+- ``open(project)`` lends an idle session that only ``project`` has used and
+  whose reset succeeded: a session is never lent un-reset. A reset still under
+  way is waited for unless another session of the project is ready. Every reset
+  command is capped at ``grid.health_check_timeout_s``, and a session the reset
+  fails on (dead browser, InvalidSessionId, a hang) is quit and replaced, never
+  lent. Right before lending, one more round trip (``healthy``, same cap) checks
+  that the session still answers: a browser that died while idle is replaced too.
+  So is a session that has served ``grid.pool_max_uses`` tests or is older than
   ``grid.pool_max_age_s``. With no idle session, a new one is opened, retried
   once when the browser could not start (a ``BrowserError`` from
   SessionNotCreated or another WebDriver error) so the test still runs; a
@@ -24,16 +32,16 @@ the worker's code is the same with pooling on or off:
   needed) and a new one opened. With one project the pool works as it did: the
   session goes back to the same project every time.
 - ``close(driver)`` keeps the session, up to ``grid.pool_size`` idle ones, and
-  quits the rest. Resetting at lease rather than at return means the check
-  happens right before use, however long the session sat idle (the Grid quits
-  sessions idle for ``session_timeout_s``).
+  quits the rest.
 - ``shutdown()`` quits every session, lent or idle; the worker calls it when
   its process exits (Celery's ``worker_process_shutdown``).
 
 Sessions belong to the process that opened them: ``make_pooled_provider`` is
 called lazily in each Celery pool child, never before the fork, and a pool
 refuses to be used from another process. One pool serves one thread at a time
-(a worker process runs one case at a time).
+(a worker process runs one case at a time); the only other thread, the
+background reset, touches nothing but the session it resets, and the pool's
+bookkeeping stays in the calling thread.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import urllib3.exceptions
@@ -62,6 +70,9 @@ OPEN_ATTEMPTS = 2
 
 RESET_THREADS = 4
 """Reset commands sent at once (cookies, history, each visited origin's storage, window size)."""
+
+ResetFn = Callable[[WebDriver, int, int, Executor], None]
+"""Resets a session: ``(driver, width_px, height_px, parallel)``; raises when it cannot."""
 
 _RESET_ERRORS = (WebDriverException, urllib3.exceptions.HTTPError, OSError)
 
@@ -84,6 +95,8 @@ class _Entry:
     """The only project whose cases this session serves."""
     uses: int = 0
     """Tests that have given this session back."""
+    reset: Future[str | None] | None = None
+    """The give-back reset: why it failed, or None once it succeeded (None: not started)."""
 
 
 @dataclass
@@ -98,6 +111,8 @@ class PoolStats:
     """Sessions quit because of ``pool_max_uses`` / ``pool_max_age_s`` (or a full pool)."""
     other_project: int = 0
     """Idle sessions quit to make room for a case of another project."""
+    waited_for_reset: int = 0
+    """Lends that waited for a give-back reset still under way (no other session ready)."""
     reasons: list[str] = field(default_factory=list)
 
 
@@ -110,6 +125,7 @@ class SessionPool:
         settings: Settings,
         *,
         clock: Callable[[], float] = time.monotonic,
+        reset: ResetFn | None = None,
     ) -> None:
         grid = settings.grid
         self._provider = provider
@@ -122,6 +138,9 @@ class SessionPool:
         # Threads for the reset's independent commands; made here, in the process
         # that uses the pool (after Celery's fork), and stopped by shutdown().
         self._parallel = ThreadPoolExecutor(RESET_THREADS, thread_name_prefix="pool-reset")
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="pool-giveback")
+        self._at_giveback = grid.pool_reset == "giveback"
+        self._reset_fn = reset or reset_session  # ``reset``: another one, for tests
         self._clock = clock
         self._pid = os.getpid()
         self._idle: list[_Entry] = []
@@ -138,7 +157,7 @@ class SessionPool:
         ``project`` has used if any passes, else a new one."""
         self._check_process()
         while (entry := self._take(project)) is not None:
-            why = self._unfit(entry) or self._reset(entry.driver)
+            why = self._unfit(entry) or self._ready(entry)
             if why is None:
                 self._lent[id(entry.driver)] = entry
                 self.stats.lent_reused += 1
@@ -148,7 +167,8 @@ class SessionPool:
         return self._open_new(project)
 
     def close(self, driver: WebDriver) -> None:
-        """Keep ``driver`` for the next test (reset when lent again), or quit it. Never raises."""
+        """Keep ``driver`` for the next test (its reset starts now, in the background), or
+        quit it. Never raises."""
         entry = self._lent.pop(id(driver), None)
         if entry is None or entry.driver is not driver or os.getpid() != self._pid:
             self._provider.close(driver)  # not ours (or a forked copy): just quit it
@@ -157,16 +177,29 @@ class SessionPool:
         if len(self._idle) >= self._size:
             self._drop(entry, "recycled: the pool is full", recycle=True)
             return
+        if self._at_giveback and self._unfit(entry) is None:
+            entry.reset = self._background.submit(self._reset, entry.driver)
         self._idle.append(entry)
 
     def healthy(self, driver: WebDriver) -> bool:
         return self._provider.healthy(driver)
 
+    def wait_for_resets(self) -> None:
+        """Return once no give-back reset is under way (each of its commands is capped at
+        ``health_check_timeout_s``): for a caller that must know the sessions are settled."""
+        for entry in self._idle:
+            if entry.reset is not None:
+                entry.reset.exception()
+
     def shutdown(self) -> None:
         """Quit every session of this pool, lent ones included."""
         if os.getpid() != self._pid:
             return  # a forked child's copy: the sessions are its parent's
-        # A new executor (it starts no thread until used): the pool stays usable.
+        # Resets under way end first (each command is capped): a session is not quit
+        # under its reset. New executors (they start no thread until used): the pool
+        # stays usable.
+        self._background.shutdown(wait=True)
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="pool-giveback")
         self._parallel.shutdown(wait=False)
         self._parallel = ThreadPoolExecutor(RESET_THREADS, thread_name_prefix="pool-reset")
         entries = [*self._idle, *self._lent.values()]
@@ -180,11 +213,29 @@ class SessionPool:
     # -- internals --------------------------------------------------------------------
 
     def _take(self, project: str) -> _Entry | None:
-        """The most recently returned idle session of ``project`` (removed), or None."""
-        for i in range(len(self._idle) - 1, -1, -1):
-            if self._idle[i].project == project:
-                return self._idle.pop(i)
-        return None
+        """An idle session of ``project`` (removed), or None: the most recently returned
+        one whose reset is over if any (nothing to wait for), else the most recent one."""
+        mine = [i for i, entry in enumerate(self._idle) if entry.project == project]
+        if not mine:
+            return None
+        done = [i for i in mine if (f := self._idle[i].reset) is None or f.done()]
+        return self._idle.pop((done or mine)[-1])
+
+    def _ready(self, entry: _Entry) -> str | None:
+        """Make ``entry`` ready to lend: its reset over and the session answering; why
+        not, or None when it may be lent."""
+        future, entry.reset = entry.reset, None
+        if future is None:
+            return self._reset(entry.driver)  # reset at lend (or never started)
+        if not future.done():
+            self.stats.waited_for_reset += 1
+        try:
+            why = future.result()
+        except Exception as exc:  # a bug in the reset, not a browser error: still never lend
+            why = f"failed its reset: {type(exc).__name__}: {_first_line(exc)}"
+        if why is None and not self._provider.healthy(entry.driver):
+            why = "failed its health check before lending"
+        return why
 
     def _make_room(self) -> None:
         """Quit other projects' idle sessions (oldest first) until one more session
@@ -228,7 +279,7 @@ class SessionPool:
         """
         set_command_timeout(driver, self._health_timeout_s)
         try:
-            reset_session(driver, self._width, self._height, self._parallel)
+            self._reset_fn(driver, self._width, self._height, self._parallel)
         except _RESET_ERRORS as exc:
             return f"failed its health check: {type(exc).__name__}: {_first_line(exc)}"
         finally:
@@ -243,6 +294,8 @@ class SessionPool:
         self._quit(entry, why)
 
     def _quit(self, entry: _Entry, why: str) -> None:
+        if entry.reset is not None:
+            entry.reset.exception()  # a session is not quit under its reset (it is capped)
         log.info("browser session %s quit: %s", entry.driver.session_id, why)
         self.stats.reasons.append(why)
         self._provider.close(entry.driver)

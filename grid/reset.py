@@ -1,11 +1,13 @@
 """Resetting a Chromium session between two tests, so the second sees nothing of the first.
 
 ``reset_session`` leaves one tab on about:blank, with no history, no cookies,
-no storage of any origin the previous test visited, no alert, and the
-configured window size as its viewport (the page's size, as a suite's
-``viewport`` means it). It costs about six WebDriver round trips when the test
-used one tab and one origin (each ~10-15 ms through a warm Grid), against the
-seconds a new session costs. How, and why this way:
+no storage of any origin the previous test visited, an empty HTTP cache, no
+permission a test granted, no alert, and the configured window size as its
+viewport (the page's size, as a suite's ``viewport`` means it). It costs about
+eight WebDriver round trips when the test used one tab and one origin (each
+~10-15 ms through a warm Grid, sent in two rounds), against the seconds a new
+session costs; the pool runs it as a test gives its session back, off the next
+test's critical path. How, and why this way:
 
 - Origins: CDP ``Page.getNavigationHistory`` in every open tab lists the
   top-level origins the test visited (also those it left again), and
@@ -13,8 +15,12 @@ seconds a new session costs. How, and why this way:
 - ``Storage.clearDataForOrigin`` with ``local_storage`` clears an origin's
   localStorage *and* sessionStorage (measured on Chromium 156: the demo's
   /storage page reads "new" for both afterwards), plus IndexedDB, Cache Storage
-  and service workers, in one call and without navigating there. ``all`` would
-  also drop the HTTP cache, at 5-8x the cost.
+  and service workers, in one call and without navigating there.
+- HTTP cache: ``Network.clearBrowserCache`` (what a fresh Playwright context
+  starts with). It costs 5-8x a storage clear, which is why it is only
+  affordable since the reset runs at give-back, in the background.
+- Permissions: ``Browser.resetPermissions`` drops every override a test set
+  (``Browser.grantPermissions``: notifications, camera, clipboard...).
 - Cookies: ``Network.clearBrowserCookies`` drops every cookie of every origin,
   iframes' third-party ones included.
 - Extra windows and tabs are closed (after reading their history); the first
@@ -40,6 +46,7 @@ from concurrent.futures import Executor
 from functools import partial
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 
 from selenium.common.exceptions import (
     NoAlertPresentException,
@@ -55,6 +62,11 @@ CDP_COMMAND = "executeCdpCommand"
 _CDP_PATH = "/session/$sessionId/goog/cdp/execute"
 _STORAGE_TYPES = "local_storage,indexeddb,cache_storage,service_workers,file_systems"
 _BLANK = "about:blank"
+_BROWSER_UI = "chrome://"
+"""Chromium 156 lists pages of its own UI (``chrome://omnibox-popup.top-chrome/``) among a
+session's windows. They are not the test's, and closing one hangs chromedriver (and with
+it the session), so they are left alone and remembered per session."""
+_UI_HANDLES: WeakKeyDictionary[WebDriver, set[str]] = WeakKeyDictionary()
 
 T = TypeVar("T")
 
@@ -96,10 +108,15 @@ def reset_session(
     handles, origins, left = _round(parallel, driver, [_handles, _origins_here, _leave_page])
     assert isinstance(handles, list)
     found: set[str] = origins if isinstance(origins, set) else set()
-    if len(handles) > 1 or not left:
+    ui = _UI_HANDLES.setdefault(driver, set())
+    extra = [handle for handle in handles[1:] if handle not in ui]
+    if extra or not left:
         # Extra tabs, or the test closed the tab it was in: the slow path.
-        for handle in handles[1:]:
+        for handle in extra:
             driver.switch_to.window(handle)
+            if driver.current_url.startswith(_BROWSER_UI):
+                ui.add(handle)
+                continue
             _dismiss_alert(driver)
             found |= visited_origins(driver)
             driver.close()
@@ -108,7 +125,8 @@ def reset_session(
         _past_alert(lambda d: d.get(_BLANK), driver)
     # Round 2, once the page is gone (its unload handlers can write no more).
     clears = [partial(_clear_origin, origin=origin) for origin in sorted(found)]
-    sizes, *_ = _round(parallel, driver, [_window_sizes, _reset_history, _clear_cookies, *clears])
+    round_two = [_window_sizes, _reset_history, _clear_cookies, _clear_cache, _reset_permissions]
+    sizes, *_ = _round(parallel, driver, [*round_two, *clears])
     inner_w, inner_h, outer_w, outer_h = cast(list[int], sizes)
     if [inner_w, inner_h] != [width, height]:
         driver.set_window_size(width + outer_w - inner_w, height + outer_h - inner_h)
@@ -154,6 +172,14 @@ def _reset_history(driver: WebDriver) -> None:
 
 def _clear_cookies(driver: WebDriver) -> None:
     cdp(driver, "Network.clearBrowserCookies")
+
+
+def _clear_cache(driver: WebDriver) -> None:
+    cdp(driver, "Network.clearBrowserCache")
+
+
+def _reset_permissions(driver: WebDriver) -> None:
+    cdp(driver, "Browser.resetPermissions")
 
 
 def _clear_origin(driver: WebDriver, origin: str) -> None:

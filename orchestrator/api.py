@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
-import redis
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -43,7 +42,7 @@ from orchestrator.api_middleware import BodyLimit, RequestMetrics
 from orchestrator.api_services import ApiMetrics, Services
 from orchestrator.dispatch import Dispatcher
 from orchestrator.quotas import Quotas
-from testfleet import logs
+from testfleet import logs, redisconn
 from testfleet.artifacts import open_store
 from testfleet.auth import KeyStore
 from testfleet.constants import API_PREFIX, origin
@@ -64,7 +63,7 @@ GENERATOR_THREADS = 4
 
 def create_app(settings: Settings) -> FastAPI:
     """The API as an ASGI app; its Redis and broker connections close at shutdown."""
-    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+    client = redisconn.connect(settings.redis)
     metrics = ApiMetrics()
     # The fleet's figures (queue, workers, Grid, durations, pool, AI) are exported here:
     # one scrape target for the whole fleet (testfleet.fleetmetrics says why).

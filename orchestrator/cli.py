@@ -208,6 +208,11 @@ def schema(output: str | None) -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON result.")
 @click.option("--no-follow", is_flag=True, help="Submit, print the run id and return.")
 @click.option(
+    "--keep-running",
+    is_flag=True,
+    help="On Ctrl-C or SIGTERM, leave the run going (default: cancel it).",
+)
+@click.option(
     "--ci", is_flag=True, help="Baselines must exist: a missing one fails its assert_screenshot."
 )
 @click.option("--base-url", help=_BASE_URL_HELP)
@@ -224,9 +229,13 @@ def run(
     json_path: str | None,
     no_follow: bool,
     ci: bool,
+    keep_running: bool,
     base_url: str | None,
 ) -> None:
-    """Submit suites, follow them live, write reports; exit 0 if all passed, 1 if not."""
+    """Submit suites, follow them live, write reports; exit 0 if all passed, 1 if not.
+
+    Ctrl-C (or SIGTERM) cancels the run, writes the reports so far and exits 130 (143);
+    a second one exits at once."""
     from orchestrator import runner
     from testfleet.loader import load_paths, with_base_url
 
@@ -238,7 +247,14 @@ def run(
     run_name = name or ", ".join(Path(p).name for p in paths)
     outputs = runner.Outputs(junit=junit, html=html, json=json_path)
     code = runner.submit_and_follow(
-        target, suites, tag_set, run_name, outputs, follow=not no_follow, require_baselines=ci
+        target,
+        suites,
+        tag_set,
+        run_name,
+        outputs,
+        follow=not no_follow,
+        keep_running=keep_running,
+        require_baselines=ci,
     )
     sys.exit(code)
 
@@ -260,12 +276,13 @@ def watch(
     html: str | None,
     json_path: str | None,
 ) -> None:
-    """Follow a run live (from its start) until it completes."""
+    """Follow a run live (from its start) until it completes; Ctrl-C stops following
+    (the run goes on)."""
     from orchestrator import runner
 
     target = runner.Target.resolve(_settings(ctx), server, api_key)
     outputs = runner.Outputs(junit=junit, html=html, json=json_path)
-    sys.exit(runner.follow_and_report(target, run_id, outputs))
+    sys.exit(runner.watch(target, run_id, outputs))
 
 
 @main.command()
@@ -310,12 +327,10 @@ def keys() -> None:
 
 
 def _key_store(ctx: click.Context) -> Any:
-    import redis
-
+    from testfleet import redisconn
     from testfleet.auth import KeyStore
 
-    settings = _settings(ctx)
-    return KeyStore(redis.Redis.from_url(settings.redis.url, decode_responses=True))
+    return KeyStore(redisconn.connect(_settings(ctx).redis))
 
 
 def _redis_errors(fn: Callable[..., None]) -> Callable[..., None]:

@@ -6,11 +6,11 @@ case to execute from the run store (``tf:run:<id>:specs``), so the message on
 the broker carries no suite content and no secret.
 
 Priorities use the Redis transport's priority lists: with ``priority_steps``
-0..9 and ``sep`` ``:``, a task of priority ``p`` lands in the list
-``<queue>`` (p = 0) or ``<queue>:<p>``, and workers drain lower numbers first,
-so a critical case (0) overtakes bulk cases (6, 9) already queued. The broker
-transport options below must mean the same as the workers' or the two sides
-look at different lists.
+0..9, a task of priority ``p`` lands in the list ``<queue>`` (p = 0) or
+``<queue>\x06\x16<p>`` (``broker.queue_lists``), and workers drain lower numbers
+first, so a critical case (0) overtakes bulk cases (6, 9) already queued. The
+broker transport options below must mean the same as the workers' or the two
+sides look at different lists.
 """
 
 from __future__ import annotations
@@ -22,13 +22,16 @@ from celery import Celery
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
-from testfleet.broker import transport_options
+from testfleet import logs, redisconn
+from testfleet.broker import migrate_legacy_names, transport_options
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.masking import Masker
 from testfleet.results import PRIORITY_LEVELS, CaseResult, RunRecord
 from testfleet.settings import Settings
 from testfleet.suite import CaseSpec, Suite
+
+log = logs.get_logger(__name__)
 
 SEND_BATCH_SIZE = 500
 """Messages buffered per Redis pipeline round trip when a run is queued."""
@@ -118,7 +121,11 @@ class Dispatcher:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._queue = settings.worker.queue
-        app = Celery("testfleet-orchestrator", broker=settings.redis.url, set_as_current=False)
+        app = Celery(
+            "testfleet-orchestrator",
+            broker=redisconn.broker_url(settings.redis),
+            set_as_current=False,
+        )
         app.conf.update(
             broker_transport_options=transport_options(settings),
             task_default_queue=self._queue,
@@ -136,6 +143,17 @@ class Dispatcher:
             },
         )
         self._app = app
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Cases an older testfleet queued under other list names (see ``broker``)."""
+        client = redisconn.connect(self._settings.redis)
+        try:
+            migrate_legacy_names(client, self._queue)
+        except RedisError as exc:  # not up yet: the workers migrate as they start too
+            log.warning("queue names not checked for migration: %s", exc)
+        finally:
+            client.close()
 
     def dispatch(self, cases: Sequence[CaseResult]) -> int:
         """Send one task per case (task id = case id); returns how many were sent.

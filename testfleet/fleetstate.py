@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from testfleet import keys
-from testfleet.broker import PRIORITY_STEPS
+from testfleet.broker import queue_lists
 from testfleet.errors import InfrastructureError
 from testfleet.gridstatus import GridCapacity, read_capacity
 from testfleet.results import PRIORITY_LEVELS
@@ -77,11 +77,6 @@ def read_workers(client: redis.Redis) -> list[WorkerBeat]:
     raw: dict[Any, Any] = client.hgetall(keys.WORKERS)
     beats = [WorkerBeat.from_json(value) for value in raw.values()]
     return sorted((b for b in beats if b is not None), key=lambda b: b.name)
-
-
-def queue_lists(queue: str) -> list[str]:
-    """The Redis lists kombu keeps for ``queue``'s priorities (see ``broker``)."""
-    return [queue if step == 0 else f"{queue}:{step}" for step in PRIORITY_STEPS]
 
 
 def queue_depth(client: redis.Redis, queue: str) -> int:

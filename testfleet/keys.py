@@ -1,7 +1,8 @@
 """Every Redis key testfleet uses, in one place.
 
-Celery's own keys (the ``testfleet`` queue list, ``unacked``, ``unacked_index``,
-``_kombu.*``) are owned by Celery and are not listed here.
+Celery's queue lists (``testfleet``, ``testfleet\x06\x16<priority>``) and its
+``_kombu.*`` and pidbox keys are kombu's; the ones testfleet names, reads or renews
+itself (``BROKER_*``) are listed here and passed to kombu as transport options.
 """
 
 from __future__ import annotations
@@ -36,6 +37,22 @@ PROJECT_RUNS_PATTERN = f"{PREFIX}:project:*:runs"
 GATEWAY_PUBLISHER_LOCK = f"{PREFIX}:gateway:publisher"
 """String with expiry: the gateway process that publishes ``metrics_update`` and
 ``service_status_change`` (its id); the others stand by until it expires."""
+
+BROKER_UNACKED = "unacked"
+"""Hash (kombu's): delivery tag -> a message a worker took and has not acknowledged."""
+
+BROKER_UNACKED_INDEX = "unacked_index"
+"""Sorted set (kombu's): delivery tag -> when its lease was last renewed (wall-clock s);
+a sweep requeues tags older than ``worker.lease_s``."""
+
+BROKER_RESTORE_MUTEX = "unacked_mutex"
+"""String with expiry (kombu's): the worker sweeping ``unacked_index`` right now."""
+
+BROKER_BINDINGS_PATTERN = "_kombu.binding.*"
+"""SCAN pattern: kombu's exchange binding sets (members ``routing key<sep>pattern<sep>queue``)."""
+
+BROKER_PERMANENT_BINDINGS_PATTERN = "_kombu.binding_permanent.*"
+"""SCAN pattern: kombu's record of bindings that never expire (same member format)."""
 
 GATEWAY_SERVICES = f"{PREFIX}:gateway:services"
 """Hash: service name (worker node, ``grid``) -> last state seen (``up``/``down``), so a

@@ -10,7 +10,7 @@ are read from ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``, as the SDK reads them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,12 +42,22 @@ DEFAULT_CHROME_ARGS: tuple[str, ...] = (
 
 
 class RedisSettings(BaseModel):
-    """Where the broker, the run store and the event stream live."""
+    """Where the broker, the run store and the event stream live (one Redis, or one
+    Sentinel-managed primary: every component connects through ``testfleet.redisconn``)."""
 
     url: str = ""
-    """Where Redis is; defaults to the local one on ``port``."""
+    """Where Redis is; defaults to the local one on ``port``. ``redis://[:PASSWORD@]HOST:PORT/DB``
+    (``rediss://`` for TLS), or Redis Sentinel as kombu writes it:
+    ``sentinel://HOST:26379;sentinel://HOST2:26379/DB`` with ``sentinel_master``."""
     port: int = 6390
     """Port ``testfleet up`` starts redis-server on."""
+    sentinel_master: str = "mymaster"
+    """The primary's name in Sentinel (``SENTINEL MONITOR <name> ...``), for ``sentinel://``."""
+    connect_timeout_s: float = Field(default=2.0, gt=0)
+    """Cap on opening one connection: a Redis that is down is reported in about this long
+    (the API answers 503), not after the kernel's minutes."""
+    socket_timeout_s: float = Field(default=15.0, gt=0)
+    """Cap on one command's answer (above the longest blocking read, ``gateway.read_block_ms``)."""
 
     @model_validator(mode="after")
     def _default_url(self) -> Self:
@@ -110,6 +120,10 @@ class GridSettings(BaseModel):
     """A pooled session older than this (s since it was opened) is replaced, not lent."""
     health_check_timeout_s: float = Field(default=5.0, gt=0)
     """Cap (s) on the check that a pooled session still answers before it is lent."""
+    pool_reset: Literal["giveback", "lend"] = "giveback"
+    """When a pooled session is reset: ``giveback`` in the background as the test returns it
+    (overlapping the result write and the next delivery; a lend waits for it), ``lend``
+    right before it is lent again, on the next test's critical path (for comparison)."""
     command_timeout_s: float = Field(default=20.0, gt=0)
     """Cap (s) on one WebDriver command during a test (raised to the case's longest step
     timeout + 5 s): a hung browser fails its test in seconds, not after the Grid's minutes."""
@@ -126,14 +140,33 @@ class WorkerSettings(BaseModel):
     queue: str = "testfleet"
     concurrency: int = 1
     """Test cases one worker process runs at once."""
-    visibility_timeout_s: int = 1800
-    """An unacknowledged task is given to another worker after this long: it must
-    exceed the longest test case, or a slow case runs twice (its result still
-    counts once)."""
-    restore_interval_s: float = 10.0
-    """How often a worker looks for tasks whose worker died."""
+    lease_s: float = Field(default=30.0, ge=3.0)
+    """A worker's hold on a case it took (reserved or running). The worker renews it every
+    ``lease_s / 3`` for as long as it holds the case, however long the case runs; a case
+    whose worker died (SIGKILL, host gone, cut off from Redis) goes back to the queue
+    within ``lease_s + restore_interval_s`` of the worker's last renewal. Not a bound on
+    test length: nothing needs raising for long tests."""
+    restore_interval_s: float = Field(default=1.0, gt=0)
+    """How often each worker looks for cases whose lease ran out (one cheap, mutex-guarded
+    Redis read; whichever worker looks first hands the case back)."""
+    drain_grace_s: float = Field(default=900.0, ge=0)
+    """After SIGTERM a worker takes no new case and finishes the ones it runs; after this
+    long (or a second SIGTERM) it stops them and hands them back to the queue at once.
+    Keep it below the orchestrator's kill deadline (compose ``stop_grace_period``,
+    Kubernetes ``terminationGracePeriodSeconds``)."""
     case_timeout_s: int = 900
     """Hard limit on one test case; the task is stopped after it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "visibility_timeout_s" in data:
+            raise ValueError(
+                "worker.visibility_timeout_s was removed: a running case holds a lease that "
+                "its worker renews (worker.lease_s, 30 s), so no timeout has to exceed the "
+                "longest test any more; unset TESTFLEET_WORKER__VISIBILITY_TIMEOUT_S"
+            )
+        return data
 
 
 class ApiSettings(BaseModel):

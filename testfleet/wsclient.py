@@ -15,6 +15,7 @@ jitter; the gateway replays what was missed with no gap and no duplicate (a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -57,7 +58,7 @@ async def run_events(
     failures = 0
     while True:
         try:
-            async with connect(url, open_timeout=10, max_size=None) as ws:
+            async with connect(url, open_timeout=10, close_timeout=2, max_size=None) as ws:
                 await ws.send(json.dumps({"type": "auth", "id": "auth", "payload": {
                     "apiKey": api_key or ""}}))  # fmt: skip
                 options: dict[str, Any] = (
@@ -117,7 +118,15 @@ def follow_run(
             except StopAsyncIteration:
                 return
     finally:
-        loop.run_until_complete(events.aclose())  # type: ignore[attr-defined]
+        # An exception raised into the loop (Ctrl-C in `testfleet run`) leaves the read in
+        # progress: cancel it (closing the WebSocket) before closing the generator.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        with contextlib.suppress(RuntimeError):
+            loop.run_until_complete(events.aclose())  # type: ignore[attr-defined]
         loop.close()
 
 

@@ -194,11 +194,13 @@ class Fleet:
         return data
 
 
-def start_fleet(state_dir: Path, workers: int = 2, **extra_env: str) -> Iterator[Fleet]:
+def start_fleet(
+    state_dir: Path, workers: int = 2, browsers: int = 2, **extra_env: str
+) -> Iterator[Fleet]:
     """``testfleet up`` with its own ports and state; always ``testfleet down`` after."""
     env = fleet_env(state_dir, **extra_env)
     try:
-        started = cli("up", "--workers", str(workers), "--browsers", "2", env=env)
+        started = cli("up", "--workers", str(workers), "--browsers", str(browsers), env=env)
         if started.returncode != 0:
             logs = "\n".join(
                 f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"

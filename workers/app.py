@@ -1,8 +1,9 @@
 """The Celery app: one task, ``testfleet.run_case``, on a Redis broker.
 
-The orchestrator sends tasks by name and should build its own app with
-``make_celery`` too: sender and workers must agree on the transport options
-below (priority queue names depend on ``sep`` and ``priority_steps``).
+The orchestrator sends tasks by name with its own client app; sender and
+workers agree on the transport options through ``testfleet.broker`` (priority
+list names, the lease). ``celery -A workers ...`` (Flower, ``inspect``) loads
+this same app through ``workers/celery.py``.
 
 There is no result backend: a case's result lives in the ``RunStore``, written
 exactly once however often Celery delivers the task.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from celery import Celery
 
+from testfleet import redisconn
 from testfleet.broker import transport_options
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import UsageError
@@ -30,7 +32,7 @@ SOFT_LIMIT_GRACE_S = 60
 def make_celery(settings: Settings) -> Celery:
     """The Celery app for workers and senders, configured from ``settings``."""
     worker = settings.worker
-    app = Celery("testfleet", broker=settings.redis.url, set_as_current=False)
+    app = Celery("testfleet", broker=redisconn.broker_url(settings.redis), set_as_current=False)
     app.conf.update(
         # Results live in the RunStore; a Celery result backend would only be a second,
         # disagreeing copy (and a Redis key per task to expire).
@@ -39,8 +41,8 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=worker.queue,
         task_routes={RUN_CASE_TASK: {"queue": worker.queue}},
         # Ack only after the case ran: a worker killed mid-test leaves its message
-        # unacknowledged, so another worker runs the case (RunStore keeps the final
-        # status exactly-once).
+        # unacknowledged, and once its lease runs out (testfleet.broker) another worker
+        # runs the case (RunStore keeps the final status exactly-once).
         task_acks_late=True,
         # ...and a pool child killed (OOM, SIGKILL of Chrome's parent) requeues its
         # message instead of acking it as failed, which acks_late alone would do.
@@ -62,11 +64,15 @@ def make_celery(settings: Settings) -> Celery:
         task_soft_time_limit=worker.case_timeout_s + SOFT_LIMIT_GRACE_S,
         task_time_limit=worker.case_timeout_s + HARD_LIMIT_GRACE_S,
         # With late acks, a task running when the broker connection drops cannot be
-        # acked any more and will be redelivered: stop it now instead of running it
-        # twice at once (Celery 6's default).
+        # acked any more and will be redelivered once its lease runs out (the renewals
+        # stop with it): stop it now instead of running it twice at once (Celery 6's
+        # default). Its case runs again, or is left alone if its result was recorded.
         worker_cancel_long_running_tasks_on_connection_loss=True,
-        # Workers often start before Redis is up (compose, `testfleet up`): keep trying.
+        # Workers often start before Redis is up (compose, `testfleet up`), and Redis
+        # restarts or fails over: keep reconnecting, however long it takes (Celery's
+        # default gives up after 100 tries and the worker exits).
         broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
         # The entry point configures logging (one format for every component); Celery
         # replacing the root logger's handlers would undo it.
         worker_hijack_root_logger=False,

@@ -16,7 +16,7 @@ from typing import Any
 import redis
 from celery.worker import state as worker_state
 
-from testfleet import logs
+from testfleet import logs, redisconn
 from testfleet.fleetstate import HEARTBEAT_INTERVAL_S, WorkerBeat, record_beat, remove_worker
 from testfleet.settings import Settings
 from workers.periodic import run_while_worker_lives, worker_name
@@ -31,7 +31,7 @@ class Heartbeat:
     what = "heartbeat not recorded"
 
     def __init__(self, settings: Settings, name: str, concurrency: int) -> None:
-        self._client = redis.Redis.from_url(settings.redis.url, socket_timeout=5)
+        self._client = redisconn.connect(settings.redis, decode=False)
         self._beat = WorkerBeat(
             name=name,
             host=socket.gethostname(),

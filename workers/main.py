@@ -1,20 +1,27 @@
 """``testfleet worker``: one Celery worker in the foreground.
 
-SIGTERM is Celery's warm shutdown: the worker stops taking tasks, finishes the
-test cases it is running, acknowledges them and exits, so draining a worker
-(``docker stop``, scaling down) loses nothing. SIGQUIT is the cold shutdown; a
-case it interrupts is unacknowledged and runs again elsewhere.
+SIGTERM drains it: the worker stops taking tasks, finishes the test cases it is
+running, acknowledges them and exits, so draining a worker (``docker stop``,
+scaling down) loses nothing and runs nothing twice. A second SIGTERM, or the
+drain grace running out, hands the running cases back to the queue at once
+(``workers.drain``). While it holds a case, the worker renews the case's lease
+(``workers.lease``); if it dies, the case runs again elsewhere within a lease.
 """
 
 from __future__ import annotations
 
 import os
 
-from testfleet import logs
+import redis
+
+from testfleet import logs, redisconn
+from testfleet.broker import migrate_legacy_names
 from testfleet.settings import Settings
-from workers import heartbeat, sweeper
+from workers import drain, heartbeat, lease, sweeper
 from workers.app import make_celery
 from workers.tasklog import TaskLogFields
+
+log = logs.get_logger(__name__)
 
 
 def node_name(name: str | None) -> str:
@@ -50,6 +57,24 @@ def main(settings: Settings, concurrency: int | None = None, name: str | None = 
     # make_celery leaves the root logger alone (worker_hijack_root_logger=False).
     logs.configure(settings.log, "worker").addFilter(TaskLogFields())
     app = make_celery(settings)
+    _migrate_queue_names(settings)
+    lease.install(settings)
+    drain.install(settings)
     heartbeat.install(settings)
     sweeper.install(settings)  # retention: expired runs and artifacts
     app.worker_main(argv=worker_argv(settings, concurrency, name))
+
+
+def _migrate_queue_names(settings: Settings) -> None:
+    """Before consuming: cases an older testfleet queued under other list names."""
+    client = redisconn.connect(settings.redis)
+    try:
+        moved = migrate_legacy_names(client, settings.worker.queue)
+    except redis.RedisError as exc:
+        # Redis is not up yet (the worker keeps trying to connect); the API migrates too.
+        log.warning("queue names not checked for migration: %s", exc)
+        return
+    finally:
+        client.close()
+    if moved:
+        log.warning("moved %d queued case(s) from the old priority list names", moved)

@@ -60,6 +60,10 @@ class Periodic:
                 self.chore.tick()
             except (redis.RedisError, OSError) as exc:
                 log.warning("%s: %s", self.chore.what, exc)
+            except Exception:
+                # Never let one bad tick end the thread: a renewer that stopped quietly
+                # would let another worker run this worker's cases at the same time.
+                log.exception("%s (unexpected error; retrying next tick)", self.chore.what)
             self._stopped.wait(self.chore.interval_s)
 
 

@@ -8,9 +8,7 @@ run this thread, one sweep happens per ``retention.sweep_interval_s``.
 
 from __future__ import annotations
 
-import redis
-
-from testfleet import logs
+from testfleet import logs, redisconn
 from testfleet.artifacts import open_store
 from testfleet.errors import InfrastructureError
 from testfleet.retention import maybe_sweep
@@ -30,9 +28,7 @@ class Sweeper:
         self._settings = settings
         self._owner = owner
         self.interval_s = settings.retention.sweep_interval_s
-        self._client = redis.Redis.from_url(
-            settings.redis.url, decode_responses=True, socket_timeout=30
-        )
+        self._client = redisconn.connect(settings.redis)
         self._artifacts = open_store(settings)
 
     def tick(self) -> None:

@@ -482,7 +482,12 @@ class _AttemptHooks:
         if time.monotonic() >= self.run.deadline:
             self.timed_out = True
             return True
-        return self.run.store.is_cancelled(self.run.case.run_id)
+        case = self.run.case
+        reason = self.run.store.stop_reason(case.run_id, case.case_id, self.attempt)
+        # Another delivery took the case over (this one's lease was lost): stop, so the
+        # case never runs twice at once for longer than one step.
+        self.superseded = reason == "superseded"
+        return reason is not None
 
     def save(self, name: str, data: bytes) -> str:
         return self.run.save_artifact(self.attempt, name, data)

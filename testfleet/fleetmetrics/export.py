@@ -45,8 +45,9 @@ from prometheus_client.registry import Collector
 
 from testfleet import fleetmetrics as fm
 from testfleet import keys, logs
+from testfleet.broker import queue_lists
 from testfleet.errors import InfrastructureError
-from testfleet.fleetstate import STALE_AFTER_S, queue_lists, read_workers
+from testfleet.fleetstate import STALE_AFTER_S, read_workers
 from testfleet.gridstatus import GridCapacity, read_capacity
 from testfleet.results import PRIORITY_LEVELS
 from testfleet.settings import Settings
@@ -209,7 +210,11 @@ class FleetCollector(Collector):
         )
         capacity: GridCapacity | None
         try:
-            capacity = read_capacity(self._settings.grid.url, timeout_s=GRID_TIMEOUT_S)
+            capacity = read_capacity(
+                self._settings.grid.url,
+                timeout_s=GRID_TIMEOUT_S,
+                auth=self._settings.security.grid_credentials,
+            )
         except InfrastructureError:
             capacity = None
         up.add_metric([], 1 if capacity else 0)
@@ -221,7 +226,7 @@ class FleetCollector(Collector):
 
 def priority_lists(settings: Settings) -> dict[str, str]:
     """Priority name (``critical`` ... ``low``) -> the Redis list its cases wait in: the
-    broker's own list names (``fleetstate.queue_lists``), so the queue depth, and the
+    broker's own list names (``broker.queue_lists``), so the queue depth, and the
     autoscaler's list names in deploy/kubernetes (the tests compare them), follow them."""
     lists = queue_lists(settings.worker.queue)
     return {name: lists[step] for name, step in PRIORITY_LEVELS.items()}

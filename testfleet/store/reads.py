@@ -124,6 +124,23 @@ def attempts_query(run_id: str, case_id: str) -> Query[int]:
     )
 
 
+def stop_query(run_id: str, case_id: str, attempt: int) -> Query[str | None]:
+    """Why a delivery running ``attempt`` of a case should stop before its next step:
+    ``"cancelled"`` (the run was), ``"superseded"`` (another delivery of the case began a
+    later attempt, as after a lost lease), or None to go on."""
+
+    def build(pipe: Any) -> None:
+        pipe.hget(keys.run(run_id), layout.CANCELLED)
+        pipe.hget(keys.run(run_id), layout.attempts_field(case_id))
+
+    def parse(replies: list[Any]) -> str | None:
+        if layout.is_cancelled(replies[0]):
+            return "cancelled"
+        return "superseded" if int(replies[1] or 0) > attempt else None
+
+    return Query(build, parse)
+
+
 def heads_query(run_ids: Sequence[str]) -> Query[list[RunHead | None]]:
     """Owner and completion of each run, in order (``None`` for an unknown one)."""
 
@@ -219,6 +236,10 @@ class RunReader:
 
     def attempts(self, run_id: str, case_id: str) -> int:
         return self.ask(attempts_query(run_id, case_id))
+
+    def stop_reason(self, run_id: str, case_id: str, attempt: int) -> str | None:
+        """See ``stop_query``: ``"cancelled"``, ``"superseded"`` or None, one round trip."""
+        return self.ask(stop_query(run_id, case_id, attempt))
 
     def head(self, run_id: str) -> RunHead | None:
         """Who owns the run and whether it is over; None when unknown or expired."""

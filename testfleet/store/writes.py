@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 
-from testfleet import keys
+from testfleet import keys, redisconn
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
 from testfleet.payloads import CaseFinished, CaseOutcome
@@ -46,9 +46,8 @@ class RunStore(RunReader):
 
     @classmethod
     def connect(cls, settings: Settings, source: str = "testfleet") -> RunStore:
-        """A store on ``settings.redis.url`` (strings decoded)."""
-        client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-        return cls(client, settings, source)
+        """A store on ``settings.redis.url`` (strings decoded; ``testfleet.redisconn``)."""
+        return cls(redisconn.connect(settings.redis), settings, source)
 
     @property
     def redis(self) -> redis.Redis:

@@ -29,6 +29,7 @@ from testfleet.results import CaseResult, RunRecord
 from testfleet.settings import PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, Suite
+from tests.chaos.evidence import analyse, record, run_events
 from tests.fixtures_grid import (
     free_port,
     grid_test_settings,
@@ -180,6 +181,9 @@ def test_kill_mid_test(settings: Settings, site_url: str, tmp_path: Path, target
         ]
         assert [r.status if r else None for r in rest] == ["passed", "passed"]
         assert provider.stats.lent_reused >= 1, "the later cases reuse the new session"
+        killed_ms = int(time.time() * 1000 - (time.monotonic() - killed_at[0]) * 1000)
+        record(analyse(f"{target} SIGKILL", run_events(store.redis, run_id), case_ids,
+                       {case_ids[0]: killed_ms}))  # fmt: skip
     finally:
         provider.shutdown()
         store.redis.close()

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ from testfleet.auth import KeyStore
 from testfleet.settings import RedisSettings, Settings
 from testfleet.store import RunStore
 from testfleet.wsclient import follow_run
+from tests.chaos.evidence import Figures, record
 from tests.conftest import ROOT
 from tests.fixtures_redis import free_port
 from tests.integration.test_gateway_sse import complete_run, event, new_run, stream_ids
@@ -72,11 +74,14 @@ def test_a_client_resumes_after_the_gateway_is_killed(redis_url: str, tmp_path: 
         events = follow_run(f"http://127.0.0.1:{port}", key, run_id)
         got = [next(events) for _ in range(4)]
         first.send_signal(signal.SIGKILL)
+        killed_s = time.monotonic()
         first.wait(timeout=10)
         # Published while no gateway runs: only the stream keeps them.
         for step in range(5, 10):
             store.publish(event(cases[0], "test_progress", progress={"stepNumber": step}))
         second = start_gateway(redis_url, port, tmp_path)
+        got.append(next(events))
+        resumed_s = time.monotonic() - killed_s
         complete_run(store, cases)
         got.extend(events)
     finally:
@@ -84,5 +89,19 @@ def test_a_client_resumes_after_the_gateway_is_killed(redis_url: str, tmp_path: 
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
-    assert [e["id"] for e in got] == stream_ids(r, run_id), "no gap, no duplicate"
+    expected = stream_ids(r, run_id)
+    ids = [e["id"] for e in got]
+    figures = Figures(
+        fault="gateway SIGKILL (events)",
+        submitted=len(expected),
+        completed=len(set(ids) & set(expected)),
+        lost=len(set(expected) - set(ids)),
+        twice_at_once=0,
+        duplicate_finals=len(ids) - len(set(ids)),
+        recovery_s=round(resumed_s, 1),
+        affected=1,
+        note="counts are events; recovery = until the client resumed",
+    )
+    record(figures)
+    assert ids == expected, "no gap, no duplicate"
     assert got[-1]["type"] == "run_completed"

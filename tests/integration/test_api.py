@@ -24,6 +24,7 @@ from orchestrator.dispatch import Dispatcher, plan_run
 from testfleet import keys
 from testfleet.artifacts import open_store
 from testfleet.auth import KeyStore
+from testfleet.broker import queue_lists
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.events import Event
 from testfleet.loader import load_document
@@ -104,8 +105,9 @@ def test_dispatcher_queues_a_thousand_cases_by_priority(settings: Settings, r: r
     finally:
         dispatcher.close()
     lists = queued_tasks(r)
+    names = queue_lists(QUEUE)  # Celery's own list names, one per priority
     assert {name: len(msgs) for name, msgs in lists.items()} == {
-        QUEUE: 250, f"{QUEUE}:3": 250, f"{QUEUE}:6": 250, f"{QUEUE}:9": 250
+        names[0]: 250, names[3]: 250, names[6]: 250, names[9]: 250
     }  # fmt: skip
 
 
@@ -171,13 +173,14 @@ def test_submit_queues_each_case_as_a_task_with_its_priority(
         "dashboard": f"https://gw.example.test:8443/dashboard#/runs/{run_id}",
     }
     lists = queued_tasks(r)
-    expected = {QUEUE: ["0001", "0002"], f"{QUEUE}:3": ["0003"], f"{QUEUE}:9": ["0004"],
-                f"{QUEUE}:6": ["0005"]}  # fmt: skip
+    names = queue_lists(QUEUE)
+    expected = {names[0]: ["0001", "0002"], names[3]: ["0003"], names[9]: ["0004"],
+                names[6]: ["0005"]}  # fmt: skip
     assert {n: [m["headers"]["id"] for m in msgs] for n, msgs in lists.items()} == {
         n: [f"{run_id}-{i}" for i in ids] for n, ids in expected.items()
     }
     for name, messages in lists.items():
-        level = int(name.rpartition(":")[2]) if ":" in name else 0
+        level = names.index(name)
         for message in messages:
             assert message["headers"]["task"] == "testfleet.run_case"
             assert message["properties"]["priority"] == level

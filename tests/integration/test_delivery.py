@@ -19,6 +19,7 @@ import pytest
 from orchestrator.dispatch import Dispatcher
 from testfleet import keys
 from testfleet.artifacts import FileStore
+from testfleet.broker import queue_lists
 from testfleet.results import CaseResult
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
@@ -143,8 +144,7 @@ def test_the_same_task_sent_twice_to_a_real_worker_finishes_once(
     queue = settings.worker.queue
 
     def both_messages_done() -> bool:
-        lists = [queue, *(f"{queue}:{p}" for p in range(1, 10))]
-        queued = sum(int(store.redis.llen(name)) for name in lists)
+        queued = sum(int(store.redis.llen(name)) for name in queue_lists(queue))
         return queued == 0 and int(store.redis.hlen("unacked")) == 0
 
     try:

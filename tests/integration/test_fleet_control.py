@@ -106,7 +106,9 @@ def test_a_critical_suite_overtakes_a_bulk_run_already_queued(
 def test_cancel_stops_the_running_case_and_queued_ones_never_start(
     one_worker: Fleet, tmp_path: Path
 ) -> None:
-    steps = "".join("      - wait: 1\n" for _ in range(6))
+    # Long enough that the cancel (a CLI process, slow to start on a busy machine) lands
+    # mid-case; a cancelled case stops at its next step, so the length costs nothing.
+    steps = "".join("      - wait: 1\n" for _ in range(60))
     steps = "      - navigate: /\n" + steps + "      - navigate: /login\n"
     run_id = submit(one_worker, suite(tmp_path / "long.yaml", "Long", 4, steps))
     wait_until("the first case to be past its first step",

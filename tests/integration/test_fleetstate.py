@@ -60,7 +60,7 @@ def test_live_workers_count_and_stale_ones_do_not(r: redis.Redis, settings: Sett
 def test_queue_depth_counts_every_priority_list(r: redis.Redis, settings: Settings) -> None:
     lists = queue_lists(settings.worker.queue)
     assert lists[0] == settings.worker.queue
-    assert lists[9] == f"{settings.worker.queue}:9"
+    assert lists[9] == f"{settings.worker.queue}\x06\x169", "Celery's own list names"
     r.rpush(lists[0], "m1")
     r.rpush(lists[3], "m2", "m3")
     r.rpush(lists[9], "m4")

@@ -1,18 +1,28 @@
-"""The session pool on a real Grid: reuse, reset between tests, health, recycling, shutdown."""
+"""The session pool on a real Grid: reuse, reset between tests, health, recycling, shutdown.
+
+Isolation is checked against what a fresh Playwright context gives a test: no
+cookie, Web Storage, IndexedDB, Cache Storage, service worker, HTTP cache entry
+or permission override from the test before, on either of two origins. Each
+check is shown to fail when the reset is switched off.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Executor
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-from grid.pool import SessionPool
+from grid.pool import ResetFn, SessionPool
 from grid.provider import GridProvider
+from grid.reset import cdp, reset_session
 from testfleet.gridstatus import read_capacity
 from testfleet.settings import Settings
 from tests.fixtures_grid import free_port, grid_test_settings, running_demosite, running_grid
@@ -64,13 +74,68 @@ def storage_state(driver: WebDriver, origin: str) -> dict[str, str]:
     }
 
 
+_ISOLATION_IDS = (
+    "indexeddb-state",
+    "cache-storage-state",
+    "service-worker-state",
+    "permission-state",
+    "http-cache-stamp",
+)
+
+
+def isolation_state(driver: WebDriver, origin: str) -> dict[str, str]:
+    """What the demo's /isolation page says this browser remembered on ``origin``."""
+    driver.get(f"{origin}/isolation")
+
+    def settled(d: WebDriver) -> bool:
+        error = d.find_element(By.ID, "isolation-error").text
+        assert not error, f"the /isolation page failed: {error}"
+        return d.find_element(By.ID, "isolation-ready").is_displayed()
+
+    WebDriverWait(driver, 10).until(settled)
+    return {key: driver.find_element(By.ID, key).text for key in _ISOLATION_IDS}
+
+
+def remembered(driver: WebDriver, origin: str) -> dict[str, str]:
+    return {**storage_state(driver, origin), **isolation_state(driver, origin)}
+
+
+def leave_everything_behind(
+    driver: WebDriver, origins: tuple[str, str]
+) -> dict[str, dict[str, str]]:
+    """A first test that leaves something in every store on both origins (and grants
+    one a permission); returns what a fresh browser showed on each origin."""
+    fresh = {}
+    for origin in origins:
+        fresh[origin] = remembered(driver, origin)
+        assert {v for k, v in fresh[origin].items() if k.endswith("state")} <= {
+            "new", "prompt", "denied"}, fresh[origin]  # fmt: skip
+        grant = {"origin": origin, "permissions": ["notifications"]}
+        cdp(driver, "Browser.grantPermissions", grant)
+        # Visited twice: every store now remembers us, so a leak would show.
+        assert leaks(fresh[origin], remembered(driver, origin)) == set(fresh[origin])
+    return fresh
+
+
+def leaks(fresh: dict[str, str], now: dict[str, str]) -> set[str]:
+    """Which stores show what an earlier test left (``fresh``: a fresh browser's view)."""
+    found = set()
+    for key, value in now.items():
+        if key == "http-cache-stamp":
+            leaked = value == fresh[key]  # served from the cache, not the server
+        elif key == "permission-state":
+            leaked = value != fresh[key]
+        else:
+            leaked = value != "new"
+        if leaked:
+            found.add(key)
+    return found
+
+
 def test_second_test_sees_nothing_of_the_first(pool: SessionPool, origins: tuple[str, str]) -> None:
     first = pool.open()
     session_id = first.session_id
-    for origin in origins:
-        assert set(storage_state(first, origin).values()) == {"new"}
-        # Visited twice: every store now remembers us, so a leak would show.
-        assert set(storage_state(first, origin).values()) == {"returning"}
+    fresh = leave_everything_behind(first, origins)
     first.execute_script("window.open(arguments[0] + '/storage');", origins[0])
     first.set_window_size(640, 480)
     first.execute_script("setTimeout(() => alert('left open'), 0);")
@@ -83,14 +148,120 @@ def test_second_test_sees_nothing_of_the_first(pool: SessionPool, origins: tuple
     assert second.current_url == "about:blank"
     assert second.execute_script("return [innerWidth, innerHeight];") == [1280, 800]
     for origin in origins:
-        assert storage_state(second, origin) == {
-            "cookie": "new",
-            "local": "new",
-            "session": "new",
-        }, origin
+        assert leaks(fresh[origin], remembered(second, origin)) == set(), origin
     pool.close(second)
     assert pool.stats.opened == 1
     assert pool.stats.lent_reused == 1
+
+
+def _no_reset(driver: WebDriver, width: int, height: int, parallel: Executor) -> None:
+    """The reset switched off."""
+
+
+def test_every_isolation_check_fails_without_the_reset(
+    grid_settings: Settings, origins: tuple[str, str]
+) -> None:
+    pool = SessionPool(GridProvider(grid_settings), grid_settings, reset=_no_reset)
+    try:
+        first = pool.open()
+        fresh = leave_everything_behind(first, origins)
+        pool.close(first)
+        second = pool.open()
+        assert second.session_id == first.session_id
+        for origin in origins:
+            assert leaks(fresh[origin], remembered(second, origin)) == set(fresh[origin]), origin
+    finally:
+        pool.shutdown()
+
+
+def _gated(gates: dict[str, threading.Event], began: threading.Event) -> ResetFn:
+    """The real reset, held back for the sessions in ``gates`` until their event is set."""
+
+    def reset(driver: WebDriver, width: int, height: int, parallel: Executor) -> None:
+        gate = gates.get(str(driver.session_id))
+        if gate is not None:
+            began.set()
+            assert gate.wait(60), "the test never released the reset"
+        reset_session(driver, width, height, parallel)
+
+    return reset
+
+
+def test_a_lend_waits_for_the_giveback_reset(
+    grid_settings: Settings, origins: tuple[str, str]
+) -> None:
+    gates: dict[str, threading.Event] = {}
+    began = threading.Event()
+    pool = SessionPool(GridProvider(grid_settings), grid_settings, reset=_gated(gates, began))
+    try:
+        first = pool.open()
+        gates[str(first.session_id)] = release = threading.Event()
+        assert set(storage_state(first, origins[0]).values()) == {"new"}
+        pool.close(first)
+        wait_until("the give-back reset began", began.is_set, 30)
+        lent: list[WebDriver] = []
+        lender = threading.Thread(target=lambda: lent.append(pool.open()))
+        lender.start()
+        try:
+            wait_until("the lend waits", lambda: pool.stats.waited_for_reset == 1, 30)
+            assert not lent, "a session was lent before its reset was over"
+        finally:
+            release.set()
+            lender.join(60)
+        assert lent[0].session_id == first.session_id
+        assert set(storage_state(lent[0], origins[0]).values()) == {"new"}
+    finally:
+        pool.shutdown()
+
+
+def test_a_lend_takes_a_ready_session_over_one_still_resetting(
+    grid_settings: Settings, origins: tuple[str, str]
+) -> None:
+    gates: dict[str, threading.Event] = {}
+    began = threading.Event()
+    settings = with_grid(grid_settings, pool_size=2)
+    pool = SessionPool(GridProvider(settings), settings, reset=_gated(gates, began))
+    try:
+        slow, ready = pool.open(), pool.open()
+        gates[str(slow.session_id)] = release = threading.Event()
+        for driver in (slow, ready):
+            assert set(storage_state(driver, origins[0]).values()) == {"new"}
+        pool.close(ready)
+        pool.wait_for_resets()
+        pool.close(slow)
+        wait_until("the slow reset began", began.is_set, 30)
+        try:
+            lent = pool.open()
+            assert lent.session_id == ready.session_id
+            assert pool.stats.waited_for_reset == 0
+            assert set(storage_state(lent, origins[0]).values()) == {"new"}
+        finally:
+            release.set()
+    finally:
+        pool.shutdown()
+
+
+def _failing_reset(driver: WebDriver, width: int, height: int, parallel: Executor) -> None:
+    raise WebDriverException("chrome not reachable")
+
+
+def test_a_failing_reset_replaces_the_session(
+    grid_settings: Settings, origins: tuple[str, str]
+) -> None:
+    pool = SessionPool(GridProvider(grid_settings), grid_settings, reset=_failing_reset)
+    try:
+        first = pool.open()
+        assert set(storage_state(first, origins[0]).values()) == {"new"}
+        pool.close(first)
+        second = pool.open()
+        assert second.session_id != first.session_id
+        assert set(storage_state(second, origins[0]).values()) == {"new"}
+        assert pool.stats.replaced == 1
+        assert pool.stats.reasons == [
+            "failed its health check: WebDriverException: chrome not reachable"
+        ]
+    finally:
+        pool.shutdown()
 
 
 def test_a_session_goes_back_to_its_own_project_only(
@@ -117,13 +288,14 @@ def test_a_session_goes_back_to_its_own_project_only(
 def test_a_dead_session_is_replaced_not_lent(pool: SessionPool, origins: tuple[str, str]) -> None:
     driver = pool.open()
     pool.close(driver)
-    driver.quit()  # dies while idle in the pool (the node's session timeout, a crash)
+    pool.wait_for_resets()
+    driver.quit()  # dies while idle in the pool, after its reset (a crash, the node's timeout)
     again = pool.open()
     try:
         assert again.session_id != driver.session_id
         again.get(f"{origins[0]}/storage")
         assert pool.stats.replaced == 1
-        assert pool.stats.reasons[0].startswith("failed its health check: InvalidSession")
+        assert pool.stats.reasons == ["failed its health check before lending"]
     finally:
         pool.close(again)
 

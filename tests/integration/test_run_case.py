@@ -602,7 +602,8 @@ def test_the_celery_task_runs_the_case_without_a_broker(
     assert conf.task_acks_late
     assert conf.task_reject_on_worker_lost
     assert conf.worker_prefetch_multiplier == 1
-    assert conf.broker_transport_options["unacked_restore_interval"] == 10.0
+    assert conf.broker_transport_options["unacked_restore_interval"] == 1.0
+    assert conf.broker_transport_options["visibility_timeout"] == settings.worker.lease_s
     assert conf.task_routes[RUN_CASE_TASK] == {"queue": "testfleet"}
     run_id, case_id = create_run(store, suite_doc(base_url, LOGIN_STEPS[:1]))
 

@@ -48,6 +48,15 @@ def test_workers_get_time_to_finish_their_test_on_stop() -> None:
     grace = SERVICES["worker"]["stop_grace_period"]
     assert re.fullmatch(r"\d+m", grace)
     assert int(grace[:-1]) * 60 >= Settings().worker.case_timeout_s
+    # The worker hands back what is left before compose kills it.
+    assert int(grace[:-1]) * 60 > Settings().worker.drain_grace_s
+
+
+def test_flower_is_an_optional_service_on_the_plain_broker_url() -> None:
+    flower = SERVICES["flower"]
+    assert flower["profiles"] == ["flower"]
+    assert "--broker=redis://redis:6379/0" in flower["command"]
+    assert "flower" in flower["command"]
 
 
 @pytest.mark.parametrize("name", ["api", "gateway", "worker"])

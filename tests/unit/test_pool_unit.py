@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import random
+import threading
+from concurrent.futures import Executor
 from typing import cast
 
 import pytest
-from selenium.common.exceptions import SessionNotCreatedException
+from selenium.common.exceptions import SessionNotCreatedException, WebDriverException
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.pool import OPEN_ATTEMPTS, SessionPool, make_pooled_provider
@@ -18,6 +20,7 @@ from testfleet.browser import command_timeout_s, load_provider
 from testfleet.errors import BrowserError, InfrastructureError
 from testfleet.settings import GridSettings, Settings
 from testfleet.store import RunStore
+from tests.waiting import wait_until
 
 
 class FailingProvider:
@@ -207,3 +210,95 @@ def test_no_session_ever_serves_two_projects(handing: Handing) -> None:
         lent.append(driver)
     assert all(len(projects) == 1 for projects in served.values())
     assert pool.stats.lent_reused > 100, "the pool still reuses sessions"
+
+
+# --- the reset at give-back ---------------------------------------------------------------
+
+
+class Resets:
+    """A reset that records what it reset, fails when told to, and can be held back."""
+
+    def __init__(self) -> None:
+        self.done: list[WebDriver] = []
+        self.error: Exception | None = None
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, driver: WebDriver, width: int, height: int, parallel: Executor) -> None:
+        assert self.gate.wait(10)
+        if self.error is not None:
+            raise self.error
+        self.done.append(driver)
+
+
+def test_a_session_is_reset_as_it_is_given_back(handing: Handing) -> None:
+    resets = Resets()
+    pool = SessionPool(handing, Settings(), reset=resets)
+    driver = pool.open()
+    pool.close(driver)
+    pool.wait_for_resets()
+    assert resets.done == [driver], "reset in the background, before any lend"
+    assert pool.open() is driver
+    assert resets.done == [driver], "and not again at lend"
+    assert pool.stats.waited_for_reset == 0
+
+
+def test_a_lend_waits_for_a_reset_under_way(handing: Handing) -> None:
+    resets = Resets()
+    resets.gate.clear()
+    pool = SessionPool(handing, Settings(), reset=resets)
+    driver = pool.open()
+    pool.close(driver)
+    lent: list[WebDriver] = []
+    lender = threading.Thread(target=lambda: lent.append(pool.open()))
+    lender.start()
+    wait_until("the lend waits for the reset", lambda: pool.stats.waited_for_reset == 1, 10)
+    assert lent == []
+    resets.gate.set()
+    lender.join(10)
+    assert lent == [driver]
+    assert resets.done == [driver]
+
+
+def test_reset_at_lend_when_configured(handing: Handing) -> None:
+    resets = Resets()
+    settings = Settings(grid=GridSettings(pool_reset="lend"))
+    pool = SessionPool(handing, settings, reset=resets)
+    driver = pool.open()
+    pool.close(driver)
+    assert resets.done == []
+    assert pool.open() is driver
+    assert resets.done == [driver]
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (WebDriverException("chrome not reachable"), "failed its health check: WebDriverException"),
+        (RuntimeError("a bug"), "failed its reset: RuntimeError: a bug"),
+    ],
+)
+def test_a_session_whose_reset_failed_is_replaced(
+    handing: Handing, error: Exception, reason: str
+) -> None:
+    resets = Resets()
+    resets.error = error
+    pool = SessionPool(handing, Settings(), reset=resets)
+    driver = pool.open()
+    pool.close(driver)
+    again = pool.open()
+    assert again is not driver
+    assert handing.quit == [driver]
+    assert pool.stats.replaced == 1
+    assert pool.stats.reasons[0].startswith(reason)
+
+
+def test_a_session_that_fails_the_check_before_lending_is_replaced(
+    handing: Handing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = SessionPool(handing, Settings(), reset=Resets())
+    driver = pool.open()
+    pool.close(driver)
+    monkeypatch.setattr(handing, "healthy", lambda driver: False)
+    assert pool.open() is not driver
+    assert pool.stats.reasons == ["failed its health check before lending"]
