@@ -14,12 +14,11 @@ pixels (else the run fails: a fast wrong answer is no figure). SPEC section 9:
 a compare "well under 50 ms". Wall and CPU time are both given: on a shared machine
 the wall time includes the wait for a core, the CPU time is the work itself.
 
-``TESTFLEET_BENCH_QUICK=1``: fewer repetitions.
+``TESTFLEET_BENCH__QUICK=1``: fewer repetitions.
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -100,8 +99,7 @@ def _times_ms(action: Callable[[], object], repeats: int) -> tuple[list[float], 
 
 
 def run(settings: Settings) -> dict[str, Any]:
-    del settings  # pure computation: no fleet
-    repeats = QUICK_REPEATS if os.environ.get("TESTFLEET_BENCH_QUICK") else REPEATS
+    repeats = QUICK_REPEATS if settings.bench.quick else REPEATS
     baseline, actual = pictures()
     threshold = DEFAULT_THRESHOLD
     result = compare(baseline, actual, threshold)
