@@ -248,7 +248,7 @@ def test_invalid_suites_are_422_with_every_problem_and_nothing_is_queued(
     assert "fix them" in error["message"]
     assert error["problems"] == [
         "bad.yaml: tests[0].steps[1].click: selector is required",
-        "bad.yaml: tests[0].steps[2].assert_count: count is required",
+        "bad.yaml: tests[0].steps[2].assert_count: count, at_least or at_most is required",
         "worse.yaml: tests[0].steps[0].hover: selector is required",
     ]
     assert queued_tasks(r) == {}
