@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from demosite import browser, controls, isolation
+from demosite import browser, controls, isolation, visual
 from demosite.layout import NAV, page
 
 USERNAME = "alice"
@@ -419,6 +419,7 @@ def create_app() -> Starlette:
             Route("/tabs", browser.tabs),
             Route("/tabs/help", browser.tabs_help),
             Route("/broken", browser.broken),
+            Route("/visual", visual.visual),
         ]
     )
 

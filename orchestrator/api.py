@@ -30,7 +30,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from orchestrator import routes_fleet, routes_generate, routes_reports, routes_runs
+from orchestrator import (
+    routes_baselines,
+    routes_fleet,
+    routes_generate,
+    routes_reports,
+    routes_runs,
+)
 from orchestrator.api_errors import ErrorBody, install_error_handlers
 from orchestrator.api_middleware import BodyLimit, RequestMetrics
 from orchestrator.api_services import ApiMetrics, Services
@@ -122,6 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_reports.router)
     app.include_router(routes_fleet.router)
     app.include_router(routes_generate.router)
+    app.include_router(routes_baselines.router)
 
     # The gateway's dashboard page downloads reports from here with the key in a header.
     app.add_middleware(

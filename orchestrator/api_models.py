@@ -56,6 +56,11 @@ class RunRequest(BaseModel):
     sources: list[str] | None = Field(
         default=None, description="One file name per suite, for error messages"
     )
+    require_baselines: bool = Field(
+        default=False,
+        description="CI mode (`testfleet run --ci`): an assert_screenshot without a baseline "
+        "fails instead of recording one",
+    )
 
 
 class RunLinks(BaseModel):

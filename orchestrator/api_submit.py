@@ -55,6 +55,7 @@ class Submission:
     name: str | None = None
     tags: set[str] = field(default_factory=set)
     variables: dict[str, str] = field(default_factory=dict)
+    require_baselines: bool = False
 
 
 def parse_submission(media_type: str, body: bytes, query: dict[str, str]) -> Submission:
@@ -67,6 +68,7 @@ def parse_submission(media_type: str, body: bytes, query: dict[str, str]) -> Sub
         documents=[],
         name=query.get("name") or None,
         tags={t.strip() for t in query.get("tags", "").split(",") if t.strip()},
+        require_baselines=_flag(query.get("require_baselines", "")),
     )
     if media_type == "application/json" or media_type.endswith("+json"):
         try:
@@ -101,6 +103,16 @@ def parse_submission(media_type: str, body: bytes, query: dict[str, str]) -> Sub
     )
 
 
+def _flag(text: str) -> bool:
+    """A true/false query parameter; anything else is a 400 saying so."""
+    value = text.strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ApiError(400, "invalid_query", f"require_baselines must be true or false, not {text!r}")
+
+
 def _envelope(document: dict[str, Any]) -> Submission:
     try:
         request = RunRequest.model_validate(document)
@@ -124,6 +136,7 @@ def _envelope(document: dict[str, Any]) -> Submission:
         name=request.name,
         tags=set(request.tags),
         variables=request.variables,
+        require_baselines=request.require_baselines,
     )
 
 
@@ -192,8 +205,9 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
     run_id = new_run_id()
     name = submission.name or ", ".join(s.name for s in suites)[:200]
     record, cases, specs = plan_run(
-        run_id, key.project, suites, submission.tags, name, submitted_by=key.id
-    )
+        run_id, key.project, suites, submission.tags, name, submitted_by=key.id,
+        require_baselines=submission.require_baselines,
+    )  # fmt: skip
     quotas.check_priority(key, cases)
     quotas.check_queue(key, len(cases))
     started = Event(

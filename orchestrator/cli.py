@@ -212,6 +212,9 @@ def schema(output: str | None) -> None:
     is_flag=True,
     help="On Ctrl-C or SIGTERM, leave the run going (default: cancel it).",
 )
+@click.option(
+    "--ci", is_flag=True, help="Baselines must exist: a missing one fails its assert_screenshot."
+)
 @click.option("--base-url", help=_BASE_URL_HELP)
 @click.pass_context
 def run(
@@ -225,6 +228,7 @@ def run(
     html: str | None,
     json_path: str | None,
     no_follow: bool,
+    ci: bool,
     keep_running: bool,
     base_url: str | None,
 ) -> None:
@@ -243,7 +247,14 @@ def run(
     run_name = name or ", ".join(Path(p).name for p in paths)
     outputs = runner.Outputs(junit=junit, html=html, json=json_path)
     code = runner.submit_and_follow(
-        target, suites, tag_set, run_name, outputs, follow=not no_follow, keep_running=keep_running
+        target,
+        suites,
+        tag_set,
+        run_name,
+        outputs,
+        follow=not no_follow,
+        keep_running=keep_running,
+        require_baselines=ci,
     )
     sys.exit(code)
 
@@ -422,6 +433,7 @@ def demo_site(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 
 main.add_command(importlib.import_module("orchestrator.generate").generate)
+main.add_command(importlib.import_module("orchestrator.baselines_cli").baselines)
 main.add_command(importlib.import_module("orchestrator.importer").import_)
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ def plan_run(
     *,
     submitted_by: str | None = None,
     created_ms: int | None = None,
+    require_baselines: bool = False,
 ) -> tuple[RunRecord, list[CaseResult], dict[str, str]]:
     """Split suites into the run's record, its queued cases and each case's spec.
 
@@ -95,6 +96,7 @@ def plan_run(
         submitted_by=submitted_by,
         tags=sorted(tags),
         total=len(cases),
+        require_baselines=require_baselines,
     )
     return record, cases, specs
 

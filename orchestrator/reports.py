@@ -6,6 +6,7 @@ so nothing here needs to mask). Statuses map to JUnit as CI reporters
 
     passed     <testcase/>
     flaky      <testcase/> + property flaky=true + a <system-out> note (it passed)
+    (any)      + properties visual.step<N>.name / .outcome / .diff_ratio per assert_screenshot
     failed     <failure message="step N (label): error">step log</failure>
     error      <error message="...">step log</error>
     cancelled  <skipped message="cancelled"/>
@@ -22,6 +23,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from orchestrator.report_visual import VISUAL_CSS, VisualBlocks
 from testfleet.artifacts import ArtifactStore, artifact_url, names
 from testfleet.errors import TestfleetError
 from testfleet.results import GOOD_STATUSES, Analysis, CaseResult, RunResult, StepResult
@@ -81,10 +83,21 @@ def _suite_totals(element: ET.Element, cases: list[CaseResult]) -> None:
 def _testcase(parent: ET.Element, case: CaseResult) -> None:
     tc = ET.SubElement(parent, "testcase", classname=_x(case.suite), name=_x(case.name))
     tc.set("time", _seconds(case.duration_ms))
+    properties: list[tuple[str, str]] = []
     if case.status == "flaky":
+        properties += [("flaky", "true"), ("attempts", str(case.attempts))]
+    for step in case.steps:
+        if step.visual is not None:
+            key = f"visual.step{step.index}"
+            properties += [
+                (f"{key}.name", step.visual.name),
+                (f"{key}.outcome", step.visual.outcome),
+                (f"{key}.diff_ratio", f"{step.visual.diff_ratio:.6f}"),
+            ]
+    if properties:
         props = ET.SubElement(tc, "properties")
-        ET.SubElement(props, "property", name="flaky", value="true")
-        ET.SubElement(props, "property", name="attempts", value=str(case.attempts))
+        for name, value in properties:
+            ET.SubElement(props, "property", name=_x(name), value=_x(value))
     if case.status == "failed":
         failure = ET.SubElement(tc, "failure", message=_x(failure_message(case)), type="failure")
         failure.text = _x(step_log(case))
@@ -164,7 +177,7 @@ gap:10px;align-items:baseline}.case .body{padding:0 14px 12px}.name{font-weight:
 border-radius:10px;color:#fff;background:var(--muted)}.dim{color:var(--muted);font-size:.9em}
 .s-passed{--c:var(--ok)}.s-failed{--c:var(--bad)}.s-error{--c:var(--err)}
 .s-flaky{--c:var(--flaky)}.s-cancelled,.s-skipped{--c:var(--muted)}
-.s-queued,.s-running{--c:var(--run)}.s-optional_failed{--c:var(--flaky)}
+.s-queued,.s-running{--c:var(--run)}.s-optional_failed,.s-warning{--c:var(--flaky)}
 .case.s-passed,.case.s-failed,.case.s-error,.case.s-flaky,.case.s-cancelled,.case.s-queued,
 .case.s-running{border-left-color:var(--c)}.badge{background:var(--c,var(--muted))}
 .error{background:#ffebe9;border:1px solid #ffcecb;border-radius:6px;padding:8px 12px;
@@ -216,8 +229,10 @@ class _Images:
         self._store = store
         self._shown = 0
         self.lightboxes: list[str] = []
+        self.visual = VisualBlocks(self.data)
 
-    def _data(self, name: str) -> str | None:
+    def data(self, name: str) -> str | None:
+        """An artifact as a data URI (None when missing or the store failed)."""
         try:
             raw = self._store.read(self._run_id, name)
         except (TestfleetError, OSError):
@@ -225,12 +240,12 @@ class _Images:
         return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
 
     def figure(self, name: str, caption: str) -> str:
-        full = self._data(name)
+        full = self.data(name)
         if full is None:
             missing = f"{_e(caption)}: screenshot {_e(name)} missing"
             return f"<figure><figcaption>{missing}</figcaption></figure>"
         alt = _e(caption)
-        thumb = self._data(names.thumbnail_name(name))
+        thumb = self.data(names.thumbnail_name(name))
         if thumb is None:
             # One copy of the data: the image enlarges while it has focus (click it).
             img = f'<img class="zoom" tabindex="0" src="{full}" alt="{alt}">'
@@ -274,7 +289,7 @@ def iter_html_report(run: RunResult, artifacts: ArtifactStore) -> Iterator[str]:
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>testfleet · {_e(run.name)} · {_e(run.status)}</title>",
-        f"<style>{_CSS}</style></head><body><header>",
+        f"<style>{_CSS}{VISUAL_CSS}</style></head><body><header>",
         f'<h1>{_e(run.name)} <span class="badge s-{_e(run.status)}">{_e(run.status)}</span></h1>',
         f'<p class="meta">run {_e(run.runId)} · project {_e(run.projectId)} · '
         f"started {_e(_iso(run.createdMs))} UTC{_e(took)}</p>",
@@ -322,7 +337,8 @@ def _html_case(case: CaseResult, images: _Images, store: ArtifactStore) -> str:
     if extra:
         figures = "".join(images.figure(a, a) for a in extra)
         out.append(f'<div class="shots">{figures}</div>')
-    out += [_ai_finding(f) for f in case.ai]
+    # A diff's explanation is shown with the diff, in the step's visual view.
+    out += [_ai_finding(f) for f in case.ai if f.analysis_type != "visual_diff"]
     if len(case.history) > 1 or status == "flaky":
         rows = "".join(
             f"<tr><td>{a.attempt}</td><td>{_e(a.status)}</td><td>{_e(a.worker)}</td>"
@@ -357,7 +373,11 @@ def _timeline(case: CaseResult, images: _Images) -> str:
         )
         if step.error:
             item += f'<span class="step-error">{_e(step.error)}</span>'
-        if step.screenshot:
+        if step.visual is not None:
+            explained = next((a for a in case.ai if a.analysis_type == "visual_diff"
+                              and a.step == step.index), None)  # fmt: skip
+            item += images.visual.block(step, explained)
+        elif step.screenshot:
             caption = f"step {step.index}: {step.label}"
             item += f'<div class="shots">{images.figure(step.screenshot, caption)}</div>'
         items.append(item + "</li>")

@@ -42,6 +42,7 @@ _SUBMIT_BODY: dict[str, Any] = {
             ("name", "run name (raw suite bodies)"),
             ("tags", "comma-separated tag filter (raw suite bodies)"),
             ("source", "the suite's file name, for error messages (raw suite bodies)"),
+            ("require_baselines", "true: a missing visual baseline fails (raw suite bodies)"),
         )
     ],
 }  # fmt: skip

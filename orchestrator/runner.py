@@ -29,7 +29,9 @@ from rich.text import Text
 
 from orchestrator import fleet, reports
 from orchestrator.interrupt import Interrupted, Interrupts
+from testfleet.artifacts import artifact_url
 from testfleet.client import ApiClient
+from testfleet.constants import AI_NO_KEY
 from testfleet.errors import TestfleetError, UsageError
 from testfleet.loader import submitted
 from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunResult
@@ -101,14 +103,18 @@ def submit_and_follow(
     outputs: Outputs,
     follow: bool = True,
     keep_running: bool = False,
+    require_baselines: bool = False,
 ) -> int:
     """Submit, follow and report; interrupted (SIGINT/SIGTERM), cancel the run unless
-    ``keep_running``, write the reports so far and return 130/143."""
-    body = {
+    ``keep_running``, write the reports so far and return 130/143. ``require_baselines``
+    (``--ci``): a missing visual baseline fails its step."""
+    body: dict[str, Any] = {
         "name": name,
         "tags": sorted(tags),
         "suites": [submitted(s) for s in suites],
     }
+    if require_baselines:
+        body["require_baselines"] = True
     console = Console(highlight=False)
     run_id: str | None = None
     with Interrupts() as interrupts:
@@ -276,19 +282,43 @@ def _summary(console: Console, run: RunResult) -> None:
             Text(failure),
         )
     console.print(table)
+    _visual_checks(console, run)
     _ai_findings(console, run)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
     good = sum(n for s, n in run.counts.items() if s in GOOD_STATUSES)
     console.print(Text(f"{good}/{len(run.tests)} passed ({counts})"))
 
 
-def _ai_findings(console: Console, run: RunResult) -> None:
-    """A line per AI analysis under its test, and one per issue the model found."""
+def _visual_checks(console: Console, run: RunResult) -> None:
+    """A line per visual assertion that created a baseline, lacked one or differed."""
     for case in run.tests:
-        if not case.ai:
+        for step in case.steps:
+            v = step.visual
+            if v is None or v.outcome == "match":
+                continue
+            head = f'visual › {case.suite} › {case.name} › step {step.index} "{v.name}": '
+            if v.outcome == "created":
+                text = f"baseline created (v{v.baseline_version}, {v.viewport})"
+            elif v.outcome == "missing":
+                text = f"no baseline (--ci); approve: testfleet baselines approve {run.runId}"
+            else:
+                where = f" at {v.region}" if v.region else ""
+                text = (f"{v.diff_ratio:.2%} of pixels differ{where} ({step.status}); "
+                        f"diff: {artifact_url(run.runId, v.diff) if v.diff else '-'}")  # fmt: skip
+            console.print(head + text, markup=False, soft_wrap=True)
+
+
+def _ai_findings(console: Console, run: RunResult) -> None:
+    """A line per AI analysis under its test, and one per issue the model found; analyses
+    skipped for want of a key are said once for the whole run."""
+    no_key = 0
+    for case in run.tests:
+        shown = [a for a in case.ai if not (a.status == "skipped" and a.reason == AI_NO_KEY)]
+        no_key += len(case.ai) - len(shown)
+        if not shown:
             continue
         console.print(f"AI › {case.suite} › {case.name}", markup=False)
-        for a in case.ai:
+        for a in shown:
             where = f"step {a.step} " if a.step else ""
             head = f"  {a.analysis_type} ({where}{a.screenshot}): "
             if a.status != "completed":
@@ -296,11 +326,22 @@ def _ai_findings(console: Console, run: RunResult) -> None:
                 continue
             note = "cached" if a.cached else f"{a.input_tokens + a.output_tokens} tokens"
             console.print(f"{head}{a.summary} [{note}]", markup=False, soft_wrap=True)
+            if a.explanation is not None:
+                e = a.explanation
+                kind = "cosmetic" if e.cosmetic else "not cosmetic"
+                console.print(f"    = {e.verdict} ({kind}, confidence {e.confidence:.0%})",
+                              markup=False)  # fmt: skip
+                for change in e.changes:
+                    at = f" at {change.location}" if change.location else ""
+                    console.print(f"    - {change.kind}: {change.description}{at}", markup=False)
             for issue in a.issues:
                 at = f" at {issue.location}" if issue.location else ""
                 console.print(f"    - {issue.severity}: {issue.description}{at}", markup=False)
             for rec in a.recommendations:
                 console.print(f"    > {rec.title} ({rec.confidence:.0%})", markup=False)
+    if no_key:
+        console.print(f"AI analysis skipped for {no_key} screenshot(s) of this run: {AI_NO_KEY}",
+                      markup=False, soft_wrap=True)  # fmt: skip
 
 
 def _write_outputs(api: ApiClient, run: RunResult, outputs: Outputs) -> list[tuple[str, str]]:

@@ -28,20 +28,20 @@ from testfleet.ai_image import PreparedImage
 from testfleet.ai_prompts import (
     ANALYSIS_SCHEMA,
     TEST_CASE_SCHEMA,
+    VISUAL_DIFF_SCHEMA,
     analysis_messages,
+    diff_messages,
     generate_messages,
 )
 from testfleet.backoff import Backoff, retry_after_s
+from testfleet.constants import AI_NO_KEY
 from testfleet.errors import AiError, UsageError
 from testfleet.settings import Settings
 from testfleet.suite import AnalysisType
 
 log = logs.get_logger(__name__)
 
-NO_KEY = (
-    "no OPENAI_API_KEY is set: set OPENAI_API_KEY (and OPENAI_BASE_URL for an "
-    "OpenAI-compatible server) to enable AI analysis and generation"
-)
+NO_KEY = AI_NO_KEY
 
 
 RetryHook = Callable[[int, float, str], None]
@@ -118,6 +118,15 @@ class AiModel:
         """The model's analysis of one prepared screenshot (``ANALYSIS_SCHEMA``)."""
         messages = analysis_messages(analysis_type, context, image.data_url, image.detail)
         return self.complete(messages, "screenshot_analysis", ANALYSIS_SCHEMA, on_retry)
+
+    def explain_diff(
+        self, images: list[PreparedImage], context: str, on_retry: RetryHook | None = None
+    ) -> Answer:
+        """Why a screenshot differs from its baseline (``VISUAL_DIFF_SCHEMA``): ``images``
+        are the baseline, the actual screenshot and the diff, in that order."""
+        detail = images[0].detail if images else "high"
+        messages = diff_messages(context, [i.data_url for i in images], detail)
+        return self.complete(messages, "visual_diff", VISUAL_DIFF_SCHEMA, on_retry)
 
     def generate_case(self, requirements: str, url: str | None, feedback: list[str]) -> Answer:
         """One test case in canonical form (``TEST_CASE_SCHEMA``)."""

@@ -13,7 +13,7 @@ from typing import Any
 from testfleet.steps.docs import GENERATED_SPECS, prompt_vocabulary
 from testfleet.suite import AnalysisType
 
-PROMPT_VERSION = "1"
+PROMPT_VERSION = "2"
 
 _COMMON = (
     "You are a senior QA engineer reviewing a screenshot taken by an automated browser test. "
@@ -56,6 +56,34 @@ def analysis_messages(
             ],
         },
     ]
+
+
+DIFF_PROMPT = (
+    "You are a senior QA engineer reviewing a visual regression check of an automated "
+    "browser test. You get three images of the same page or element: 1) the approved "
+    "BASELINE, 2) the ACTUAL screenshot of this run, 3) the DIFF: the actual faded to grey "
+    "with every changed pixel in red and an orange box around the changed region. Regions "
+    "painted solid magenta were masked on purpose: ignore them. Compare 1 and 2, using 3 "
+    "to find where they differ. Answer only with JSON following the given schema: a short "
+    "summary of what changed; each change with its kind (text, color, layout, content, "
+    "added, removed, other), a description naming the old and the new look, and where it "
+    "is (an element or region); a verdict: regression (looks like a bug: broken layout, "
+    "overlap, missing or garbled content, wrong data), intended (looks like a deliberate "
+    "design or copy change) or uncertain; cosmetic: true only when the change alters looks "
+    "alone (colour, spacing, font, a small shift) and no content or function; and your "
+    "confidence in the verdict from 0 to 1. Never guess at what is not visible."
+)
+
+
+def diff_messages(context: str, data_urls: list[str], detail: str) -> list[dict[str, Any]]:
+    """The chat messages for a ``visual_diff``: the prompt, the context, then the baseline,
+    the actual screenshot and the diff, each introduced by name."""
+    text = f"Test context:\n{context}" if context else "No further context."
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    for title, url in zip(("1) BASELINE", "2) ACTUAL", "3) DIFF"), data_urls, strict=True):
+        content.append({"type": "text", "text": title})
+        content.append({"type": "image_url", "image_url": {"url": url, "detail": detail}})
+    return [{"role": "system", "content": DIFF_PROMPT}, {"role": "user", "content": content}]
 
 
 def _nullable(kind: str) -> dict[str, Any]:
@@ -106,6 +134,30 @@ ANALYSIS_SCHEMA: dict[str, Any] = _object(
 """An analysis answer. Scores are a list of {name, value} because strict schemas
 cannot describe a free-form mapping."""
 
+VISUAL_DIFF_SCHEMA: dict[str, Any] = _object(
+    {
+        "summary": {"type": "string"},
+        "changes": {
+            "type": "array",
+            "items": _object(
+                {
+                    "kind": {
+                        "type": "string",
+                        "enum": ["text", "color", "layout", "content", "added", "removed",
+                                 "other"],
+                    },
+                    "description": {"type": "string"},
+                    "location": _nullable("string"),
+                }
+            ),
+        },
+        "verdict": {"type": "string", "enum": ["regression", "intended", "uncertain"]},
+        "cosmetic": {"type": "boolean"},
+        "confidence": {"type": "number"},
+    }
+)  # fmt: skip
+"""A visual diff explanation (``results.DiffExplanation`` plus a summary)."""
+
 
 def _step_schema() -> dict[str, Any]:
     """A canonical step for strict structured output: every field the registry's steps
@@ -118,6 +170,9 @@ def _step_schema() -> dict[str, Any]:
         "width": _nullable("integer"),
         "height": _nullable("integer"),
         "allow_status": {"type": ["array", "null"], "items": {"type": "integer"}},
+        "mask": {"type": ["array", "null"], "items": {"type": "string"}},
+        "max_diff_ratio": _nullable("number"),
+        "threshold": _nullable("number"),
         "analyze": {
             "type": ["string", "null"],
             "enum": ["general", "error", "ui_validation", None],

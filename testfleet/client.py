@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -74,6 +75,26 @@ class ApiClient:
 
     def get_bytes(self, path: str) -> bytes:
         return self._request("GET", path).content
+
+    def list_baselines(self) -> list[dict[str, Any]]:
+        """The project's visual baselines (newest version of each)."""
+        return list(self._request("GET", f"{API_PREFIX}/baselines").json()["baselines"])
+
+    def baseline_versions(self, baseline_id: str) -> list[dict[str, Any]]:
+        """Every version of one baseline, oldest first."""
+        path = f"{API_PREFIX}/baselines/{quote(baseline_id, safe='')}"
+        return list(self._request("GET", path).json()["versions"])
+
+    def baseline_image(self, baseline_id: str, version: int | None = None) -> bytes:
+        """A baseline's PNG (its newest version by default)."""
+        params = {"version": version} if version is not None else {}
+        path = f"{API_PREFIX}/baselines/{quote(baseline_id, safe='')}/image"
+        return self._request("GET", path, params=params).content
+
+    def approve_baselines(self, run_id: str, test: str | None = None) -> dict[str, Any]:
+        """Make a run's changed (or missing) screenshots the new baselines."""
+        path = f"{API_PREFIX}/runs/{quote(run_id, safe='')}/baselines/approve"
+        return dict(self._request("POST", path, json={"test": test}).json())
 
 
 def _api_error(response: httpx.Response) -> TestfleetError:

@@ -40,3 +40,11 @@ def origin(url: str) -> str:
     """The origin (``scheme://host:port``) of ``url``, as browsers compare them."""
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+AI_NO_KEY = (
+    "no OPENAI_API_KEY is set: set OPENAI_API_KEY (and OPENAI_BASE_URL for an "
+    "OpenAI-compatible server) to enable AI analysis and generation"
+)
+"""Why an analysis was skipped without a key: written by the workers, recognised by the
+CLI (which says it once per run, not under every test)."""

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from testfleet.events import CHANNEL_TYPES, TYPE_CHANNEL
-from testfleet.results import AiIssue
+from testfleet.results import AiIssue, DiffExplanation, VisualOutcome
 
 SCHEMA_ID = "https://testfleet.dev/schema/events.json"
 """The ``$id`` of the published schema (a name, not a place to fetch it from)."""
@@ -96,6 +96,25 @@ class Progress(Payload):
     """API path of the screenshot the step took, if it took one."""
 
 
+class VisualCheck(Payload):
+    """What an ``assert_screenshot`` step found: the figures and the three pictures."""
+
+    outcome: VisualOutcome
+    baselineId: str
+    baselineVersion: int | None = None
+    name: str
+    """The step's name (what its baseline is called within the test)."""
+    diffRatio: float = 0.0
+    """Changed pixels / all pixels, 0-1."""
+    changedPx: int = 0
+    region: list[int] | None = None
+    """x, y, width, height (px) around every changed pixel."""
+    actualUrl: str | None = None
+    baselineUrl: str | None = None
+    """API paths of the pictures (baseline and diff only for a mismatch)."""
+    diffUrl: str | None = None
+
+
 class CaseProgress(CaseEvent):
     """``test_progress``: one step of an attempt is done."""
 
@@ -105,6 +124,8 @@ class CaseProgress(CaseEvent):
     stepDuration: int
     """Milliseconds the step took."""
     stepError: str | None = None
+    visual: VisualCheck | None = None
+    """``assert_screenshot`` steps only."""
     stepDepth: int = 0
     """How deep inside blocks the step ran (0: a step of the test itself; 1: a step of a
     flow the test's ``use:`` called, or inside its ``if:`` / ``repeat:``; and so on)."""
@@ -185,7 +206,10 @@ class AiAnalysisCompleted(AiEvent):
     outputTokens: int = 0
     costUsd: float = 0.0
     confidence: float | None = None
-    """The highest confidence among the recommendations, if any."""
+    """The highest confidence among the recommendations, if any (a ``visual_diff``
+    analysis: the explanation's)."""
+    explanation: DiffExplanation | None = None
+    """``visual_diff`` analyses only: what changed, where, regression or intended."""
 
 
 class AiRecommendationEvent(AiEvent):

@@ -35,13 +35,17 @@ SETTLED_RUN_STATUSES: frozenset[str] = frozenset(
 )
 """Run statuses after which no case starts any more (a cancelled run's running cases
 may still be finishing: ``finishedMs`` says when the run completed)."""
-StepStatus = Literal["passed", "failed", "skipped", "optional_failed"]
+StepStatus = Literal["passed", "failed", "skipped", "optional_failed", "warning"]
+"""``warning``: a visual mismatch the model judged cosmetic with high confidence, with
+``ai.visual_downgrade_cosmetic`` on (``workers.visual_verdict``): it does not fail the test."""
 
 PRIORITY_LEVELS: dict[str, int] = {"critical": 0, "high": 3, "medium": 6, "low": 9}
 """Test priority -> Celery priority (0 is taken first)."""
 
 
-AnalysisType = Literal["general", "error", "ui_validation"]
+AnalysisType = Literal["general", "error", "ui_validation", "visual_diff"]
+"""What was asked: the ``analyze:`` kinds of a screenshot step, or ``visual_diff`` (why a
+screenshot differs from its baseline, from the baseline, the actual and the diff)."""
 AnalysisStatus = Literal["completed", "skipped", "failed"]
 Severity = Literal["critical", "high", "medium", "low", "info"]
 
@@ -61,6 +65,31 @@ class AiRecommendation(BaseModel):
     title: str
     confidence: float = Field(ge=0.0, le=1.0)
     implementation: str = ""
+
+
+Verdict = Literal["regression", "intended", "uncertain"]
+ChangeKind = Literal["text", "color", "layout", "content", "added", "removed", "other"]
+
+
+class DiffChange(BaseModel):
+    """One change the model saw between a baseline and the actual screenshot."""
+
+    kind: ChangeKind
+    description: str
+    location: str | None = None
+    """Where on the page (a region, an element), when the model says."""
+
+
+class DiffExplanation(BaseModel):
+    """The model's account of a visual difference (``visual_diff`` analyses)."""
+
+    changes: list[DiffChange] = Field(default_factory=list)
+    verdict: Verdict
+    """Whether the change looks like a bug (``regression``) or on purpose (``intended``)."""
+    cosmetic: bool
+    """The change alters only looks (colour, spacing, fonts), not content or function."""
+    confidence: float = Field(ge=0.0, le=1.0)
+    """How sure the model is of ``verdict``, 0-1."""
 
 
 class Analysis(BaseModel):
@@ -83,6 +112,8 @@ class Analysis(BaseModel):
     recommendations: list[AiRecommendation] = Field(default_factory=list)
     scores: dict[str, float] = Field(default_factory=dict)
     """Named scores from 0 to 100 (e.g. ``usability``, ``visual_quality``)."""
+    explanation: DiffExplanation | None = None
+    """``visual_diff`` analyses: what changed, where, and whether it looks intended."""
     model: str | None = None
     cached: bool = False
     """True when an identical screenshot's earlier analysis was reused (no call made)."""
@@ -90,6 +121,47 @@ class Analysis(BaseModel):
     output_tokens: int = 0
     cost_usd: float = 0.0
     """Estimated from the response's usage and the model's price in settings."""
+
+
+VisualOutcome = Literal["match", "mismatch", "created", "missing"]
+
+
+class VisualResult(BaseModel):
+    """What an ``assert_screenshot`` step compared (``testfleet.visual``)."""
+
+    outcome: VisualOutcome
+    """``match``/``mismatch`` against the baseline; ``created``: there was none and this
+    screenshot became it; ``missing``: there was none and the run required one (``--ci``)."""
+    baseline_id: str
+    """The baseline's id within the project (``testfleet baselines show ID``)."""
+    baseline_version: int | None = None
+    """The version compared against, or the one created."""
+    suite: str
+    test: str
+    name: str
+    """The step's name (the baseline's), ``screenshot-N`` for the Nth unnamed one."""
+    viewport: str
+    """``<width>x<height>`` CSS px when captured."""
+    browser: str
+    diff_ratio: float = 0.0
+    """Changed pixels / all pixels (1.0 when the sizes differ)."""
+    changed_px: int = 0
+    total_px: int = 0
+    region: list[int] | None = None
+    """``[x, y, width, height]`` (px of the screenshot) around every changed pixel."""
+    size_change: str | None = None
+    """``1280x800 -> 1280x840`` when the sizes differ (nothing else is compared then)."""
+    threshold: float
+    """Per-pixel: a pixel counts as changed when a colour channel moved by more than this
+    (0-1 of the channel's range)."""
+    max_diff_ratio: float
+    """The tolerance: at most this ratio of changed pixels passes."""
+    actual: str | None = None
+    """Artifact names in the run: the screenshot taken..."""
+    baseline: str | None = None
+    """...a copy of the baseline it was compared with (mismatches)..."""
+    diff: str | None = None
+    """...and the changed pixels highlighted over it (mismatches)."""
 
 
 class StepResult(BaseModel):
@@ -104,6 +176,8 @@ class StepResult(BaseModel):
     error: str | None = None
     screenshot: str | None = None
     """Artifact name of the screenshot the step took (screenshot steps, failures)."""
+    visual: VisualResult | None = None
+    """``assert_screenshot`` steps: the comparison with the baseline."""
     depth: int = 0
     """How deep inside blocks the step ran (0: a step of the test itself)."""
     parent: int | None = None
@@ -162,6 +236,8 @@ class RunRecord(BaseModel):
     submitted_by: str | None = None
     tags: list[str] = Field(default_factory=list)
     total: int
+    require_baselines: bool = False
+    """``--ci``: an ``assert_screenshot`` without a baseline fails instead of creating one."""
 
 
 class RunFields(BaseModel):

@@ -321,6 +321,13 @@ class AISettings(BaseModel):
     """Model -> (input, output) USD per million tokens, for cost estimates."""
     default_price_usd_per_mtok: tuple[float, float] = (2.50, 10.00)
     """Price assumed for a model missing from ``prices_usd_per_mtok`` (errs high)."""
+    visual_downgrade_cosmetic: bool = False
+    """Let the model's explanation of a visual mismatch turn the failure into a warning
+    when it calls the change cosmetic with at least ``visual_downgrade_min_confidence``
+    (off: an explanation never changes a verdict). On, a mismatch lets the test go on (as
+    ``soft: true``) so the rest of it still runs and counts."""
+    visual_downgrade_min_confidence: float = Field(default=0.9, ge=0.0, le=1.0)
+    """How sure (0-1) the model must be of a cosmetic change to downgrade it."""
 
 
 class LogSettings(BaseModel):

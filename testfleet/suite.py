@@ -151,6 +151,13 @@ class Step(BaseModel):
     """``upload``: the files, embedded."""
     allow_status: list[int] | Literal["any"] | None = None
     """``navigate``: HTTP statuses >= 400 that do not fail the step (or ``any``)."""
+    mask: list[str] | None = None
+    """``assert_screenshot``: selectors of regions painted over before comparing."""
+    max_diff_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
+    """``assert_screenshot``: the ratio of pixels that may change (0-1)."""
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    """``assert_screenshot``: how far a pixel's colour may move before it counts as changed
+    (0-1 of a channel's range)."""
     when: Condition | None = None
     """Any step: run it only when this holds (else it is skipped)."""
     condition: Condition | None = None
@@ -371,6 +378,7 @@ class CaseSpec(BaseModel):
     """Default step timeout (a step's own ``timeout_seconds`` wins)."""
     retry_count: int = 0
     testid_attribute: str = DEFAULT_TESTID_ATTRIBUTE
+    browser: str = "chrome"
     test: TestCase
 
     @classmethod
@@ -383,6 +391,7 @@ class CaseSpec(BaseModel):
             timeout_seconds=suite.timeout_seconds,
             retry_count=test.retry_count if test.retry_count is not None else suite.retries,
             testid_attribute=suite.testid_attribute,
+            browser=suite.browser,
             test=test,
         )
 

@@ -29,6 +29,18 @@ DEFAULT_ANALYSIS: dict[str, Any] = {
     "scores": [{"name": "usability", "value": 70}],
 }
 
+DEFAULT_DIFF: dict[str, Any] = {
+    "summary": "The banner's greeting changed from Alice to Bob.",
+    "changes": [
+        {"kind": "text", "description": "'Welcome back, Alice' became 'Welcome back, Bob'",
+         "location": "the blue banner under the title"}
+    ],
+    "verdict": "regression",
+    "cosmetic": False,
+    "confidence": 0.7,
+}  # fmt: skip
+"""The answer to a ``visual_diff`` request (schema name) unless a test scripts another."""
+
 VALID_CASE: dict[str, Any] = {
     "name": "home page shows a title",
     "description": "generated",
@@ -81,9 +93,9 @@ class Recorded:
                 parts += [p for p in content if p.get("type") == "image_url"]
         return parts
 
-    def image_bytes(self) -> bytes:
-        """The first image's decoded bytes (from its data URL)."""
-        url = self.image_parts()[0]["image_url"]["url"]
+    def image_bytes(self, index: int = 0) -> bytes:
+        """The ``index``-th image's decoded bytes (from its data URL)."""
+        url = self.image_parts()[index]["image_url"]["url"]
         assert url.startswith("data:image/"), url[:40]
         return base64.b64decode(url.split(",", 1)[1])
 
@@ -123,10 +135,8 @@ class FakeOpenAI:
                 else:
                     content = reply.content
                     if content is None:
-                        content = (
-                            VALID_CASE
-                            if recorded.schema_name == "test_case"
-                            else (DEFAULT_ANALYSIS)
+                        content = {"test_case": VALID_CASE, "visual_diff": DEFAULT_DIFF}.get(
+                            recorded.schema_name, DEFAULT_ANALYSIS
                         )
                     text = content if isinstance(content, str) else json.dumps(content)
                     payload = {

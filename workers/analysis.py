@@ -1,17 +1,23 @@
 """Vision analysis of a finished attempt's screenshots, in the worker, with cost control.
 
 ``analyze_attempt`` is called once per case just before its final result is
-recorded. It analyses every screenshot step with ``analyze:`` (its type) and the
+recorded. It analyses every screenshot step with ``analyze:`` (its type), the
 failure screenshot of a failing test (type ``error``, with the failing step and
-its error as context), and returns one ``Analysis`` per screenshot. Nothing here
-fails the test: every problem becomes ``Analysis(status="failed"|"skipped",
+its error as context) and every visual mismatch (type ``visual_diff``: the
+baseline, the actual screenshot and the diff, asking what changed and whether it
+looks intended), and returns one ``Analysis`` per screenshot. Nothing here fails
+the test: every problem becomes ``Analysis(status="failed"|"skipped",
 reason=...)``.
 
 Cost control, shared by all workers through Redis (keys in ``testfleet.keys``):
 
-- cache: sha256 of (prepared image bytes, type, context, model, prompt version)
+- cache: sha256 of (prepared image bytes, type, model, prompt version, detail)
   -> the analysis, for ``ai.cache_ttl_s``; a hit is ``cached=True`` and no call.
-  While one worker analyses a digest, others wait for its answer (``ai_pending``).
+  The same picture asked the same question is answered once, whichever step, test
+  or run meets it: the context (test and step names) goes into the prompt, not the
+  key, except an ``error`` analysis's error, which changes the question. One
+  worker claims a digest (``ai_pending``) while it asks; others meeting the same
+  image wait for its answer, and claim it themselves only if it fails.
 - budget: per run, tokens and estimated USD from each response's ``usage``
   (``ai_usage``); at ``ai.run_budget_usd`` / ``ai.run_budget_tokens`` further
   analyses are skipped and one ``quota_warning`` is published. The check is made
@@ -46,12 +52,21 @@ from testfleet import keys, logs
 from testfleet.ai import NO_KEY, AiModel, cost_usd, has_key
 from testfleet.ai_image import PreparedImage, prepare_image
 from testfleet.ai_prompts import PROMPT_VERSION
-from testfleet.errors import TestfleetError
+from testfleet.errors import AiError, TestfleetError
 from testfleet.events import Event
 from testfleet.masking import Masker
-from testfleet.results import AiIssue, AiRecommendation, Analysis, StepResult
+from testfleet.results import (
+    AiIssue,
+    AiRecommendation,
+    Analysis,
+    DiffChange,
+    DiffExplanation,
+    StepResult,
+    VisualResult,
+)
+from testfleet.results import AnalysisType as ResultAnalysisType
 from testfleet.settings import Settings
-from testfleet.suite import AnalysisType, CaseSpec
+from testfleet.suite import CaseSpec
 
 log = logs.get_logger(__name__)
 
@@ -75,8 +90,18 @@ class Shot:
 
     step: int
     screenshot: str
-    analysis_type: AnalysisType
+    analysis_type: ResultAnalysisType
     context: str
+    """Said to the model with the image (test, step); not part of the cache key."""
+    error: str | None = None
+    """``error`` analyses: the step's error, which is part of the question (and the key)."""
+    images: tuple[str, ...] = ()
+    """The artifacts sent, in order, when not just ``screenshot`` (``visual_diff``:
+    baseline, actual, diff)."""
+
+    @property
+    def sent(self) -> tuple[str, ...]:
+        return self.images or (self.screenshot,)
 
 
 def shots_to_analyze(spec: CaseSpec, steps: list[StepResult]) -> list[Shot]:
@@ -88,16 +113,38 @@ def shots_to_analyze(spec: CaseSpec, steps: list[StepResult]) -> list[Shot]:
         step = by_index.get(result.index)
         if result.screenshot is None or step is None:
             continue
+        visual = result.visual
+        if result.status == "failed" and visual is not None:
+            if visual.outcome == "mismatch" and visual.baseline and visual.diff:
+                shots.append(_diff_shot(spec, result, visual, mask))
+            continue  # a missing baseline, or not: true, has nothing for the model to explain
         if result.status == "failed":
             context = (
                 f"Test: {spec.test.name}\nFailing step {result.index}: {result.label} "
                 f"({result.step_type})\nError: {result.error}"
             )
-            shots.append(Shot(result.index, result.screenshot, "error", mask(context)))
+            shots.append(Shot(result.index, result.screenshot, "error", mask(context),
+                              error=mask(result.error or "")))  # fmt: skip
         elif step.analyze is not None:
             context = f"Test: {spec.test.name}\nStep {result.index}: {result.label}"
             shots.append(Shot(result.index, result.screenshot, step.analyze, mask(context)))
     return shots
+
+
+def _diff_shot(spec: CaseSpec, result: StepResult, visual: VisualResult, mask: Masker) -> Shot:
+    region = visual.region or [0, 0, 0, 0]
+    context = (
+        f"Test: {spec.test.name}\nStep {result.index}: {result.label} (baseline "
+        f'"{visual.name}", viewport {visual.viewport})\n{visual.changed_px} of '
+        f"{visual.total_px} px differ ({visual.diff_ratio:.2%}), within x={region[0]} "
+        f"y={region[1]} {region[2]}x{region[3]}"
+        + (f"; size changed {visual.size_change}" if visual.size_change else "")
+    )
+    assert visual.baseline is not None
+    assert visual.diff is not None
+    assert visual.actual is not None
+    return Shot(result.index, visual.actual, "visual_diff", mask(context),
+                images=(visual.baseline, visual.actual, visual.diff))  # fmt: skip
 
 
 class Analyzer:
@@ -167,7 +214,8 @@ class Analyzer:
             inputTokens=a.input_tokens,
             outputTokens=a.output_tokens,
             costUsd=a.cost_usd,
-            confidence=top,
+            confidence=a.explanation.confidence if a.explanation else top,
+            **({"explanation": a.explanation.model_dump()} if a.explanation else {}),
         )
         for rec in a.recommendations:
             self._emit("ai_recommendation", shot, **rec.model_dump())
@@ -178,30 +226,28 @@ class Analyzer:
         if self.model is None or not has_key(self.settings):
             return base.model_copy(update={"reason": NO_KEY})
         ai = self.settings.ai
-        image = prepare_image(
-            read(shot.screenshot), ai.image_max_side_px, ai.image_format, ai.image_quality,
-            ai.image_detail,
-        )  # fmt: skip
-        digest = cache_digest(image, shot, ai.model)
-        cached = self._cached(digest, shot)
-        if cached is not None:
-            pipe = self.r.pipeline()
-            pipe.hincrby(keys.ai_usage(run_id), "cached", 1)
-            pipe.expire(keys.ai_usage(run_id), self.settings.retention.run_ttl_s)
-            pipe.execute()
-            self._emit("ai_analysis_progress", shot, stage="cache_hit", detail=digest[:12])
-            return cached.model_copy(
-                update={"screenshot": shot.screenshot, "step": shot.step, "cached": True,
-                        "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
-            )  # fmt: skip
-        over = self._over_budget(run_id)
-        if over is not None:
-            return base.model_copy(update={"reason": over})
-        # Claim the digest so other workers wait for this answer instead of paying again.
+        images = [
+            prepare_image(read(name), ai.image_max_side_px, ai.image_format, ai.image_quality,
+                          ai.image_detail)
+            for name in shot.sent
+        ]  # fmt: skip
+        digest = cache_digest(images, shot, ai.model)
         lease_s = int(ai.request_timeout_s * ai.max_attempts + ai.backoff_max_s * ai.max_attempts)
-        claimed = self.r.set(keys.ai_pending(digest), "1", nx=True, ex=max(1, lease_s))
+        deadline = time.monotonic() + ai.slot_wait_s
+        while True:
+            cached = self._cached(digest, shot, deadline)
+            if cached is not None:
+                return self._hit(run_id, shot, digest, cached)
+            # Claim the digest so other workers wait for this answer instead of paying again;
+            # lost the race for it: wait for the winner's answer (or its failure) instead.
+            claimed = bool(self.r.set(keys.ai_pending(digest), "1", nx=True, ex=max(1, lease_s)))
+            if claimed or time.monotonic() >= deadline:
+                break
         try:
-            result = self._call(run_id, shot, image, base)
+            over = self._over_budget(run_id)
+            if over is not None:
+                return base.model_copy(update={"reason": over})
+            result = self._call(run_id, shot, images, base)
             if result.status == "completed":
                 self.r.set(keys.ai_cache(digest), result.model_dump_json(), ex=ai.cache_ttl_s)
         finally:
@@ -209,10 +255,21 @@ class Analyzer:
                 self.r.delete(keys.ai_pending(digest))
         return result
 
-    def _cached(self, digest: str, shot: Shot) -> Analysis | None:
+    def _hit(self, run_id: str, shot: Shot, digest: str, cached: Analysis) -> Analysis:
+        pipe = self.r.pipeline()
+        pipe.hincrby(keys.ai_usage(run_id), "cached", 1)
+        pipe.expire(keys.ai_usage(run_id), self.settings.retention.run_ttl_s)
+        pipe.execute()
+        self._emit("ai_analysis_progress", shot, stage="cache_hit", detail=digest[:12])
+        return cached.model_copy(
+            update={"screenshot": shot.screenshot, "step": shot.step, "cached": True,
+                    "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+        )  # fmt: skip
+
+    def _cached(self, digest: str, shot: Shot, deadline: float) -> Analysis | None:
         """The cached analysis of ``digest``; while another worker is analysing the same
-        image, its answer is awaited (up to ``ai.slot_wait_s``) instead of paying twice."""
-        deadline = time.monotonic() + self.settings.ai.slot_wait_s
+        image, its answer is awaited (until ``deadline``) instead of paying twice. None when
+        nothing is cached and nobody is asking (or the deadline passed)."""
         waiting = False
         while True:
             raw = self.r.get(keys.ai_cache(digest))
@@ -252,7 +309,9 @@ class Analyzer:
             self.publish(event)
         return message
 
-    def _call(self, run_id: str, shot: Shot, image: PreparedImage, base: Analysis) -> Analysis:
+    def _call(
+        self, run_id: str, shot: Shot, images: list[PreparedImage], base: Analysis
+    ) -> Analysis:
         assert self.model is not None
         ai = self.settings.ai
         token = uuid.uuid4().hex
@@ -272,7 +331,9 @@ class Analyzer:
                 )
                 return base.model_copy(update={"status": "failed", "reason": reason})
             time.sleep(PENDING_POLL_S)
-        detail = f"{len(image.data)} bytes, {image.width_px}x{image.height_px}, ~{image.estimated_tokens} image tokens"  # noqa: E501
+        sizes = ", ".join(f"{i.width_px}x{i.height_px}" for i in images)
+        detail = (f"{sum(len(i.data) for i in images)} bytes, {sizes}, "
+                  f"~{sum(i.estimated_tokens for i in images)} image tokens")  # fmt: skip
         self._emit("ai_analysis_progress", shot, stage="calling", detail=detail)
 
         def retrying(attempt: int, wait_s: float, why: str) -> None:
@@ -280,7 +341,10 @@ class Analyzer:
                        detail=f"{why}; attempt {attempt + 1} in {wait_s:.1f} s")  # fmt: skip
 
         try:
-            answer = self.model.analyze(image, shot.analysis_type, shot.context, retrying)
+            if shot.analysis_type == "visual_diff":
+                answer = self.model.explain_diff(images, shot.context, retrying)
+            else:
+                answer = self.model.analyze(images[0], shot.analysis_type, shot.context, retrying)
         finally:
             self.r.zrem(keys.AI_SLOTS, token)
         cost = cost_usd(self.settings, answer.model, answer.usage)
@@ -292,17 +356,25 @@ class Analyzer:
         pipe.hincrbyfloat(usage_key, "cost_usd", cost)
         pipe.expire(usage_key, self.settings.retention.run_ttl_s)
         pipe.execute()
-        return to_analysis(answer.data, base).model_copy(
+        parse = to_explained if shot.analysis_type == "visual_diff" else to_analysis
+        return parse(answer.data, base).model_copy(
             update={"status": "completed", "model": answer.model, "cost_usd": cost,
                     "input_tokens": answer.usage.input_tokens,
                     "output_tokens": answer.usage.output_tokens}
         )  # fmt: skip
 
 
-def cache_digest(image: PreparedImage, shot: Shot, model: str) -> str:
-    """The cache key's hash: what was sent and what was asked."""
-    h = hashlib.sha256(image.data)
-    for part in (shot.analysis_type, shot.context, model, PROMPT_VERSION, image.detail):
+def cache_digest(images: list[PreparedImage], shot: Shot, model: str) -> str:
+    """The cache key's hash: the image bytes sent and the question asked of them (type,
+    model, prompt version, detail; an ``error`` analysis's error). Not the context: the
+    same picture met by another step, test or run is the same question."""
+    h = hashlib.sha256()
+    for image in images:
+        h.update(hashlib.sha256(image.data).digest())
+    parts = [shot.analysis_type, model, PROMPT_VERSION, images[0].detail if images else ""]
+    if shot.analysis_type == "error":
+        parts.append(shot.error or "")
+    for part in parts:
         h.update(b"\0" + part.encode())
     return h.hexdigest()
 
@@ -333,6 +405,30 @@ def to_analysis(data: dict[str, Any], base: Analysis) -> Analysis:
         update={"summary": str(data.get("summary") or ""), "issues": issues,
                 "recommendations": recs, "scores": scores}
     )  # fmt: skip
+
+
+def to_explained(data: dict[str, Any], base: Analysis) -> Analysis:
+    """The model's JSON (``VISUAL_DIFF_SCHEMA``) as an ``Analysis`` with its
+    ``explanation``; an answer that does not fit is a failed analysis, said so."""
+    changes = []
+    for item in data.get("changes") or []:
+        try:
+            changes.append(DiffChange.model_validate(item))
+        except ValidationError:
+            continue
+    confidence = data.get("confidence")
+    if isinstance(confidence, int | float):
+        confidence = min(1.0, max(0.0, float(confidence)))
+    try:
+        explanation = DiffExplanation.model_validate(
+            {"changes": changes, "verdict": data.get("verdict"),
+             "cosmetic": data.get("cosmetic"), "confidence": confidence}
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise AiError(f"the AI model's diff explanation does not fit its schema ({exc})") from exc
+    return base.model_copy(
+        update={"summary": str(data.get("summary") or ""), "explanation": explanation}
+    )
 
 
 _models: dict[str, AiModel] = {}

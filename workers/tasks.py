@@ -21,7 +21,8 @@ message is delivered again. Everything else that goes wrong ends the case
 
 Event payloads (``correlationId`` = case id, ``source`` = worker name) are built
 through their models in ``testfleet.payloads``: ``CaseStarted`` (test_started),
-``CaseProgress`` (test_progress, one per step), ``CaseFinished`` (the final event).
+``CaseProgress`` (test_progress, one per step; ``visual`` for ``assert_screenshot``
+steps), ``CaseFinished`` (the final event).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from testfleet.payloads import (
     CaseStatusName,
     Payload,
     Progress,
+    VisualCheck,
     parse,
 )
 from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
@@ -60,11 +62,13 @@ from testfleet.settings import Settings
 from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, walk
 from testfleet.targets import TargetPolicy
+from testfleet.visual import BaselineStore
 from workers.analysis import analyze_attempt
 from workers.app import app_settings
 from workers.executor import (
     AttemptOutcome,
     Hooks,
+    VisualContext,
     execute_steps,
     planned_rows,
     skipped_results,
@@ -72,6 +76,7 @@ from workers.executor import (
 from workers.metrics import AttemptMetrics, record_final
 from workers.project_slots import project_slot
 from workers.steplog import with_step_log, write_step_log
+from workers.visual_verdict import cosmetic_warnings
 
 log = logs.get_logger(__name__)
 
@@ -111,6 +116,7 @@ def run_case(
         raise NotFoundError(f"run {run_id} does not exist (expired?)")
     case = store.get_case(run_id, case_id)
     runner = _CaseRun(store, provider, artifacts, settings, case, record.project_id, worker_name)
+    runner.require_baselines = record.require_baselines
     if attempt == -1:
         return runner.finish_cancelled()
     spec = CaseSpec.model_validate_json(store.get_spec(run_id, case_id))
@@ -156,6 +162,8 @@ class _CaseRun:
         """Monotonic time after which no further step starts (``case_timeout_s``)."""
         self._artifacts: list[str] = []
         self.spec: CaseSpec | None = None
+        self.require_baselines = False
+        """``--ci``: a missing visual baseline fails its step instead of being created."""
         self.targets = TargetPolicy.from_settings(settings)
 
     # -- the delivery --------------------------------------------------------------------
@@ -347,7 +355,43 @@ class _CaseRun:
                 stepError=step.error,
                 stepDepth=step.depth,
                 stepParent=step.parent,
+                visual=self._visual_payload(step) if step.visual else None,
             ),
+        )
+
+    def _visual_payload(self, step: StepResult) -> VisualCheck:
+        """What a follower (the dashboard) needs to show a visual check: the figures and
+        the three pictures' URLs."""
+        visual = step.visual
+        assert visual is not None
+        run_id = self.case.run_id
+
+        def url(name: str | None) -> str | None:
+            return artifact_url(run_id, name) if name else None
+
+        return VisualCheck(
+            outcome=visual.outcome,
+            baselineId=visual.baseline_id,
+            baselineVersion=visual.baseline_version,
+            name=visual.name,
+            diffRatio=visual.diff_ratio,
+            changedPx=visual.changed_px,
+            region=visual.region,
+            actualUrl=url(visual.actual),
+            baselineUrl=url(visual.baseline),
+            diffUrl=url(visual.diff),
+        )
+
+    def visual_context(self) -> VisualContext:
+        """The project's baselines and the run's rules, for ``assert_screenshot``."""
+        ai = self.settings
+        return VisualContext(
+            baselines=BaselineStore(self.artifacts, self.project_id),
+            require_baselines=self.require_baselines,
+            # A mismatch only goes on when a cosmetic verdict could still forgive it.
+            lenient=ai.ai.visual_downgrade_cosmetic and bool(ai.openai_api_key),
+            run_id=self.case.run_id,
+            case_id=self.case.case_id,
         )
 
     def save_artifact(self, attempt: int, name: str, data: bytes) -> str:
@@ -377,6 +421,10 @@ class _CaseRun:
             read = partial(self.artifacts.read, self.case.run_id)
             update["ai"] = analyze_attempt(self.settings, self.store.redis, self.store.publish,
                 self._event, self.case.run_id, self.spec, outcome.steps, read)  # fmt: skip
+            warned = cosmetic_warnings(self.settings, status, outcome.steps, update["ai"])
+            if warned is not None:
+                status = "passed"
+                update.update(status=status, steps=warned, error=None, failed_step=None)
         self.case = self.case.model_copy(update=update)
         self.case.artifacts = self._artifacts = with_step_log(self.case)
         event = self._event(
@@ -419,6 +467,7 @@ class _AttemptHooks:
             should_stop=self.should_stop,
             save_artifact=self.save,
             targets=self.run.targets,
+            visual=self.run.visual_context(),
         )
 
     def on_step(self, step: StepResult, number: int, total: int) -> None:

@@ -127,23 +127,60 @@ export class RunView {
         badge(s.status), ` ${s.label} `, h("span", { class: "muted" }, ms(s.duration_ms)),
         s.error ? h("div", { class: "error" }, s.error) : null))),
       shots.length ? h("div", { class: "shots" }, shots.map((s) => known.get(s.screenshot) || this._thumb(s.screenshot, s.label))) : null,
+      this._visuals(c),
       c.ai.length ? h("div", { class: "ai" }, h("h4", {}, "AI findings"), c.ai.map((a) => this._ai(a))) : null,
       this._artifacts(c));
   }
 
-  _thumb(name, label) {
+  _thumb(name, label, set = null) {
     const img = h("img", { alt: `screenshot: ${label}`, width: 160, height: 100, loading: "lazy" });
     this.io.image(name).then((url) => { img.src = url; }, () => { img.alt = `screenshot ${label} (could not load)`; });
-    const button = h("button", { type: "button", class: "thumb", "data-shot": name, "aria-label": `Enlarge screenshot: ${label}` }, img);
-    button.addEventListener("click", () => this._zoom(name, label));
+    const attrs = set ? { "data-visual-shot": label } : { "data-shot": name };
+    const button = h("button", { type: "button", class: "thumb", ...attrs, "aria-label": `Enlarge screenshot: ${label}` }, img);
+    button.addEventListener("click", () => this._zoom(name, label, set));
     return button;
   }
 
-  _zoom(name, label) {
+  /** Steps whose screenshot differed from its baseline: baseline, actual and diff side by
+   * side, the figures, and the model's explanation when there is one. */
+  _visuals(c) {
+    const checks = c.steps.filter((s) => s.visual && s.visual.diff);
+    if (!checks.length) return null;
+    return h("div", { class: "visuals" }, h("h4", {}, "Visual differences"), checks.map((s) => {
+      const v = s.visual;
+      const set = [["baseline", v.baseline], ["actual", v.actual], ["diff", v.diff]].filter(([, n]) => n);
+      const explained = c.ai.find((a) => a.analysis_type === "visual_diff" && a.step === s.index && a.explanation);
+      const pct = (100 * (v.diff_ratio || 0)).toFixed(2);
+      return h("div", { class: "visual", "data-visual": s.index },
+        h("p", {}, `step ${s.index} "${v.name}": ${v.outcome}, ${pct} % changed (${v.changed_px} px)`),
+        h("div", { class: "shots" }, set.map(([label, name]) => h("figure", {}, this._thumb(name, label, set), h("figcaption", {}, label)))),
+        explained ? this._explanation(explained) : null);
+    }));
+  }
+
+  _explanation(a) {
+    const x = a.explanation;
+    const how = `${x.verdict}${x.cosmetic ? ", cosmetic" : ""}, ${Math.round(x.confidence * 100)} % sure`;
+    return h("div", { class: "finding explanation" },
+      h("p", {}, `AI: ${how}${a.cached ? " (cached)" : ""}: ${a.summary}`),
+      x.changes && x.changes.length ? h("ul", {}, x.changes.map((ch) => h("li", {}, `${ch.kind}: ${ch.description}${ch.location ? ` at ${ch.location}` : ""}`))) : null);
+  }
+
+  /** The enlarged screenshot; with a set (a visual check's pictures), buttons toggle
+   * between baseline, actual and diff in the same place. */
+  _zoom(name, label, set = null) {
     const img = h("img", { alt: `screenshot: ${label}` });
-    this.io.image(name).then((url) => { img.src = url; });
+    const caption = h("p", {}, label);
+    const show = (n, l) => {
+      text(caption, l);
+      img.alt = `screenshot: ${l}`;
+      this.io.image(n).then((url) => { img.src = url; });
+    };
+    show(name, label);
+    const toggles = set ? h("div", { class: "toggles", role: "group", "aria-label": "Compare" },
+      set.map(([l, n]) => h("button", { type: "button", "data-toggle": l, onclick: () => show(n, l) }, l))) : null;
     const close = h("button", { type: "button", onclick: () => this.dialog.close() }, "Close");
-    fill(this.dialog, h("p", {}, label), img, close);
+    fill(this.dialog, caption, toggles, img, close);
     this.dialog.showModal();
     close.focus();
   }

@@ -14,6 +14,16 @@ export function artifactName(url) {
   return String(url).split("/").pop();
 }
 
+/** A test_progress event's visual check in the run snapshot's shape (artifact names). */
+function visualOf(v) {
+  if (!v) return null;
+  return {
+    outcome: v.outcome, name: v.name, diff_ratio: v.diffRatio, changed_px: v.changedPx,
+    baseline_version: v.baselineVersion, actual: artifactName(v.actualUrl),
+    baseline: artifactName(v.baselineUrl), diff: artifactName(v.diffUrl),
+  };
+}
+
 export class Perf {
   constructor() {
     this.startedAt = performance.now();
@@ -156,6 +166,7 @@ export class RunState {
             const step = {
               index: p.progress.stepNumber, label: p.progress.currentStep, status: p.stepStatus,
               duration_ms: p.stepDuration, error: p.stepError, screenshot: artifactName(p.progress.screenshot),
+              visual: visualOf(p.visual),
               depth: p.stepDepth || 0, parent: p.stepParent ?? null,
             };
             const last = c.steps[c.steps.length - 1];
@@ -206,7 +217,7 @@ export class RunState {
     }
     if (type === "ai_analysis_progress") a.stage = p.stage;
     if (type === "ai_analysis_completed") {
-      Object.assign(a, { status: p.status, reason: p.reason, summary: p.summary, issues: p.issues || [], cached: p.cached, model: p.model });
+      Object.assign(a, { status: p.status, reason: p.reason, summary: p.summary, issues: p.issues || [], cached: p.cached, model: p.model, explanation: p.explanation || null });
     }
     if (type === "ai_recommendation" && !a.recommendations.some((r) => r.title === p.title)) {
       a.recommendations.push({ title: p.title, confidence: p.confidence, implementation: p.implementation });

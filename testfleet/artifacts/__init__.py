@@ -31,6 +31,7 @@ from testfleet.artifacts.names import (
     screenshots,
     step_log_name,
     thumbnail_name,
+    visual_names,
 )
 from testfleet.errors import UsageError
 from testfleet.settings import Settings
@@ -52,6 +53,7 @@ __all__ = [
     "step_log_name",
     "store_url",
     "thumbnail_name",
+    "visual_names",
 ]
 
 

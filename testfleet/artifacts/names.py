@@ -27,6 +27,12 @@ RUNS_PREFIX = "runs/"
 THUMBNAIL_SUFFIX = ".thumb.png"
 """A screenshot ``x.png``'s thumbnail is ``x.thumb.png``."""
 
+BASELINES_PREFIX = "baselines/"
+"""Where visual baselines live: ``baselines/p-<project>/<baseline id>/v<NNNNNN>.png``,
+each version's facts beside it in ``v<NNNNNN>.json`` (written last: a version without
+it is incomplete). Under a prefix of their own: the retention sweep (``runs/``) never
+touches them."""
+
 REPORT_NAME = "report.html"
 """A finished run's stored HTML report."""
 
@@ -112,6 +118,35 @@ def screenshot_name(step_number: int, label: str) -> str:
 def thumbnail_name(name: str) -> str:
     """The thumbnail's name for a screenshot named ``name`` (``x.png`` -> ``x.thumb.png``)."""
     return name.removesuffix(".png") + THUMBNAIL_SUFFIX
+
+
+def visual_names(step_number: int, label: str) -> tuple[str, str, str]:
+    """An ``assert_screenshot`` step's artifacts: the screenshot taken, the baseline it was
+    compared with and the diff (``step<NN>-<label>-actual.png``, ``-baseline``, ``-diff``)."""
+    stem = f"step{step_number:02d}-{safe_name(label)}"
+    return f"{stem}-actual.png", f"{stem}-baseline.png", f"{stem}-diff.png"
+
+
+def baselines_prefix(project: str) -> str:
+    """The key prefix of one project's baselines (``baselines/p-<project>/``): the fixed
+    ``p-`` keeps every project name (letters, digits, ``-``, ``_``) a valid segment."""
+    return f"{BASELINES_PREFIX}{check_name(f'p-{project}')}/"
+
+
+def baseline_key(project: str, baseline_id: str, version: int, suffix: str) -> str:
+    """Where version ``version`` of a baseline keeps its image (``.png``) or facts (``.json``)."""
+    return f"{baselines_prefix(project)}{check_name(baseline_id)}/v{version:06d}{suffix}"
+
+
+def baseline_version_of_key(key: str) -> tuple[str, int, str] | None:
+    """(baseline id, version, suffix) of a key under a project's prefix, else None."""
+    match = _BASELINE_KEY.search(key)
+    if match is None:
+        return None
+    return match.group(1), int(match.group(2)), match.group(3)
+
+
+_BASELINE_KEY = re.compile(r"([^/]+)/v(\d{6})(\.png|\.json)$")
 
 
 def step_log_name(case_id: str) -> str:

@@ -21,6 +21,7 @@ from testfleet.steps.base import (
     compare_fields,
 )
 from testfleet.steps.rules import all_of, regex_rule
+from testfleet.steps.selectors import selector_problem
 
 if TYPE_CHECKING:
     from testfleet.suite import Step
@@ -58,6 +59,15 @@ def _class_rule(step: Step) -> list[Problem]:
         return [Problem("expected_result", f"must be one class name, not {value!r}",
                         short="class")]  # fmt: skip
     return []
+
+
+def _mask_rule(step: Step) -> list[Problem]:
+    problems = []
+    for selector in step.mask or []:
+        problem = selector_problem(selector) if selector else "is empty"
+        if problem:
+            problems.append(Problem("mask", f"has a selector {selector!r} that {problem}"))
+    return problems
 
 
 def _assertion(
@@ -177,5 +187,26 @@ SPECS: tuple[StepSpec, ...] = (
         {"selector": "#country", "equals": "Norway"},
         (SELECTOR, *compare_fields("the selected option's text or value")),
         default_match="equals",
+    ),
+    StepSpec(
+        "assert_screenshot", "assertions", "assert",
+        "The page (or an element) looks like its approved baseline: animations frozen, the "
+        "caret hidden, masked regions painted over, compared once two captures in a row "
+        "agree; the first run records the baseline",
+        example={"name": "dashboard", "mask": ["#clock"], "max_diff_ratio": 0.01},
+        assertion="screenshot",
+        fields=(
+            Field("name", "name", "the baseline's name (default: screenshot-1, -2, ... in "
+                  "the test's order)"),
+            Field("selector", "selector", "an element to capture (default: the viewport)",
+                  kind="selector"),
+            Field("mask", "mask", "selectors of regions painted over before comparing "
+                  "(a clock, an ad)", kind="selectors"),
+            Field("max_diff_ratio", "max_diff_ratio", "the ratio of pixels that may differ, "
+                  "0-1 (default 0)", kind="number"),
+            Field("threshold", "threshold", "how far a pixel's colour may move and still count "
+                  "as unchanged, 0-1 (default 0.1: anti-aliasing)", kind="number"),
+        ),
+        scalar="name", bare=True, validate=_mask_rule,
     ),
 )  # fmt: skip

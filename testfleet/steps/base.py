@@ -30,12 +30,21 @@ Match = Literal["equals", "contains", "matches"]
 MATCHES: tuple[Match, ...] = ("equals", "contains", "matches")
 
 FieldKind = Literal[
-    "text", "selector", "int", "number", "status", "files", "choice", "compare", "condition"
+    "text",
+    "selector",
+    "selectors",
+    "int",
+    "number",
+    "status",
+    "files",
+    "choice",
+    "compare",
+    "condition",
 ]
-"""How a field's value is written: free text, a selector, a whole number, a number,
-HTTP statuses (``allow_status``), a list of files (``upload``), one of ``choices``, a
-comparison (a text to contain, or ``{equals|contains|matches: text}``), or a condition
-(``steps.conditions``)."""
+"""How a field's value is written: free text, a selector, one selector or a list of them,
+a whole number, a number, HTTP statuses (``allow_status``), a list of files (``upload``),
+one of ``choices``, a comparison (a text to contain, or
+``{equals|contains|matches: text}``), or a condition (``steps.conditions``)."""
 
 Check = Literal["visible", "stable", "enabled", "editable", "hit"]
 """Actionability checks a step waits for before acting (see ``workers/executor``)."""

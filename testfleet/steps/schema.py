@@ -36,6 +36,9 @@ def _field_schema(field: Field) -> dict[str, Any]:
     schema: dict[str, Any]
     if kind == "selector":
         schema = {"type": "string", "minLength": 1}
+    elif kind == "selectors":
+        one = {"type": "string", "minLength": 1}
+        schema = {"anyOf": [one, {"type": "array", "items": one}]}
     elif kind == "int":
         schema = {"type": "integer"}
     elif kind == "number":

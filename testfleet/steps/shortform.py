@@ -178,6 +178,11 @@ def _fill(
         value = value[given[0]]
     elif kind == "compare":
         out.setdefault("match", "contains")
+    elif kind == "selectors":
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append(f"{where}: takes a selector or a list of selectors")
+            return
     elif kind == "choice" and value not in spec_field.choices:
         problems.append(f"{where}: must be one of {', '.join(spec_field.choices)}, not {value!r}")
         return

@@ -18,6 +18,7 @@ from PIL import Image
 from testfleet.artifacts import ArtifactStore, artifact_url
 from testfleet.events import Event, now_ms
 from testfleet.payloads import (
+    AiAnalysisCompleted,
     CaseEntry,
     CaseFinished,
     CaseOutcome,
@@ -25,8 +26,16 @@ from testfleet.payloads import (
     CaseStarted,
     Progress,
     RunStarted,
+    VisualCheck,
 )
-from testfleet.results import CaseResult, RunRecord, StepResult
+from testfleet.results import (
+    Analysis,
+    CaseResult,
+    DiffExplanation,
+    RunRecord,
+    StepResult,
+    VisualResult,
+)
 from testfleet.store import RunStore
 
 WORKER = "tfworker-1@sim:101"
@@ -137,6 +146,58 @@ class SimulatedRun:
             stepDepth=step.depth, stepParent=parent,
         )  # fmt: skip
         assert self.store.update_case(case, self._event("test_progress", payload.dump(), case_id))
+
+    def mismatch(self, case_id: str, number: int, explanation: DiffExplanation) -> None:
+        """Record step ``number`` as an ``assert_screenshot`` that differed from its baseline
+        (three real PNGs), then the model's explanation of it."""
+        case = self.cases[case_id]
+        names = {}
+        for kind, colour in (("actual", (200, 40, 40)), ("baseline", (40, 120, 200)),
+                             ("diff", (230, 0, 60))):  # fmt: skip
+            names[kind] = self.artifacts.save(
+                self.run_id, f"{case_id}-a1-step{number:02d}-hero-{kind}.png", png(colour=colour)
+            )
+        visual = VisualResult(
+            outcome="mismatch", baseline_id="home-hero-0123456789abcdef", baseline_version=1,
+            suite=self.name, test=case.name, name="hero", viewport="1280x800", browser="chrome",
+            diff_ratio=0.0125, changed_px=800, total_px=64000, region=[10, 10, 80, 10],
+            threshold=0.1, max_diff_ratio=0.0, actual=names["actual"],
+            baseline=names["baseline"], diff=names["diff"],
+        )  # fmt: skip
+        error = 'screenshot "hero" differs from baseline v1'
+        label = "assert_screenshot hero"
+        step = StepResult(
+            index=number, label=label, step_type="assert", status="failed", duration_ms=12,
+            error=error, screenshot=names["actual"], visual=visual,
+        )  # fmt: skip
+        case.steps.append(step)
+        url = {kind: artifact_url(self.run_id, name) for kind, name in names.items()}
+        payload = CaseProgress(
+            testId=case_id, testSuiteId=self.name, attempt=case.attempts,
+            progress=Progress(
+                percentage=round(100 * number / self.steps), currentStep=label, stepNumber=number,
+                totalSteps=self.steps, duration=40, screenshot=url["actual"],
+            ),
+            stepStatus="failed", stepDuration=12, stepError=error,
+            visual=VisualCheck(
+                outcome="mismatch", baselineId=visual.baseline_id, baselineVersion=1,
+                name="hero", diffRatio=visual.diff_ratio, changedPx=visual.changed_px,
+                region=visual.region, actualUrl=url["actual"], baselineUrl=url["baseline"],
+                diffUrl=url["diff"],
+            ),
+        )  # fmt: skip
+        assert self.store.update_case(case, self._event("test_progress", payload.dump(), case_id))
+        summary = "The banner's greeting changed."
+        case.ai.append(Analysis(
+            analysis_type="visual_diff", screenshot=names["actual"], step=number,
+            status="completed", summary=summary, explanation=explanation, model="gpt-4o-mini",
+        ))  # fmt: skip
+        done = AiAnalysisCompleted(
+            testId=case_id, testSuiteId=self.name, analysisType="visual_diff",
+            screenshot=names["actual"], step=number, status="completed", summary=summary,
+            model="gpt-4o-mini", confidence=explanation.confidence, explanation=explanation,
+        )  # fmt: skip
+        self.store.publish(self._event("ai_analysis_completed", done.dump(), case_id))
 
     def finish(self, case_id: str, status: str = "passed", error: str | None = None) -> None:
         case = self.cases[case_id]

@@ -23,6 +23,7 @@ from gateway.app import build_server
 from testfleet import keys
 from testfleet.artifacts import ArtifactStore, FileStore
 from testfleet.auth import KeyStore
+from testfleet.results import DiffChange, DiffExplanation
 from testfleet.settings import ApiSettings, GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
 from tests.dashboard.browser import BrowserPage, chromium, open_page, sign_in
@@ -217,6 +218,53 @@ def test_a_run_that_finished_before_the_page_opened_shows_complete(
     expect(passing.locator("[data-shot]")).to_have_count(1)
     expect(passing.locator("[data-step]")).to_have_count(2)
     expect(page.locator("#run-cancel")).to_have_count(0)
+
+
+def test_a_visual_mismatch_shows_baseline_actual_and_diff_with_a_toggle_and_its_explanation(
+    tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    sim = run(store, artifacts, tests=1, steps=2)
+    [case_id] = sim.case_ids
+    page = tab.page
+    sign_in(page, base_url, key.alpha, f"#/runs/{sim.run_id}")
+    card = page.locator(f"[data-case='{case_id}']")
+    expect(card).to_contain_text("queued")
+    sim.start(case_id)
+    sim.step(case_id, 1)
+    explanation = DiffExplanation(
+        changes=[DiffChange(kind="text", description="greeting Alice became Bob",
+                            location="top banner")],
+        verdict="regression", cosmetic=False, confidence=0.85,
+    )  # fmt: skip
+    sim.mismatch(case_id, 2, explanation)
+    sim.finish(case_id, "failed", 'screenshot "hero" differs from baseline v1')
+    expect(card).to_contain_text("failed")
+
+    def check() -> None:
+        if card.locator("details").get_attribute("open") is None:
+            card.locator("summary").click()
+        visual = card.locator("[data-visual='2']")
+        expect(visual).to_contain_text('step 2 "hero": mismatch, 1.25 % changed (800 px)')
+        thumbs = visual.locator("[data-visual-shot] img")
+        expect(thumbs).to_have_count(3)
+        expect(visual.locator("figcaption")).to_have_text(["baseline", "actual", "diff"])
+        for i in range(3):
+            expect(thumbs.nth(i)).to_have_attribute("src", re.compile(r"^blob:"))
+        expect(visual).to_contain_text("AI: regression, 85 % sure: The banner's greeting changed.")
+        expect(visual).to_contain_text("text: greeting Alice became Bob at top banner")
+        visual.locator("[data-visual-shot='baseline']").click()
+        zoom = page.locator("#zoom")
+        expect(zoom).to_be_visible()
+        expect(zoom.locator("p")).to_have_text("baseline")
+        zoom.locator("[data-toggle='diff']").click()
+        expect(zoom.locator("p")).to_have_text("diff")
+        expect(zoom.locator("img")).to_have_attribute("alt", "screenshot: diff")
+        page.keyboard.press("Escape")
+        expect(zoom).to_be_hidden()
+
+    check()  # live, from the events
+    page.reload()
+    check()  # from the run's snapshot
 
 
 def test_runs_view_filters_pages_and_cancels_with_a_confirmation(

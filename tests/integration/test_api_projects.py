@@ -29,12 +29,16 @@ RUN_ROUTES = (
     ("GET", "/report.html", "test:read"),
     ("GET", "/junit.xml", "test:read"),
     ("GET", "/artifacts/shot.png", "test:read"),
+    ("POST", "/baselines/approve", "test:write"),
 )
 """Every route about one run: (method, path after /runs/{id}, scope it needs)."""
 PROJECT_ROUTES = (
     ("GET", "/api/v1/runs", "test:read"),
     ("POST", "/api/v1/runs", "test:write"),
     ("GET", "/api/v1/fleet", "dashboard:read"),
+    ("GET", "/api/v1/baselines", "test:read"),
+    ("GET", "/api/v1/baselines/some-id", "test:read"),
+    ("GET", "/api/v1/baselines/some-id/image", "test:read"),
 )
 
 
@@ -49,7 +53,8 @@ def test_every_documented_route_is_covered_here(api_url: str) -> None:
         (method.upper(), path) for path, ops in paths.items() for method in ops if "/api/" in path
     }
     covered = {(m, p) for m, p, _ in all_routes("{run_id}")}
-    covered = {(m, p.replace("shot.png", "{name}")) for m, p in covered}
+    covered = {(m, p.replace("shot.png", "{name}").replace("some-id", "{baseline_id}"))
+               for m, p in covered}  # fmt: skip
     # /generate (issue 4) is checked by its own tests.
     assert documented - {("POST", "/api/v1/generate")} == covered
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from testfleet.retention import sweep
 from testfleet.settings import ArtifactSettings, Settings
 from testfleet.store import RunStore
 from tests.contract_artifacts import ArtifactStoreContract
+from tests.contract_baselines import BaselineStoreContract
 from tests.fixtures_s3 import S3Server, free_ports, s3_client, seaweedfs_server
 
 pytestmark = pytest.mark.s3
@@ -46,14 +48,29 @@ def s3_settings(server: S3Server, url: str, **extra: object) -> Settings:
     return Settings(artifacts=section)
 
 
+@contextmanager
+def empty_store(s3: S3Server) -> Iterator[S3Store]:
+    """An empty S3 store: a prefix of its own, in the one bucket."""
+    store = open_store(s3_settings(s3, f"s3://{BUCKET}/t-{uuid.uuid4().hex[:12]}/fleet"))
+    assert isinstance(store, S3Store)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+class TestS3Baselines(BaselineStoreContract):
+    @pytest.fixture
+    def artifacts(self, s3: S3Server) -> Iterator[S3Store]:
+        with empty_store(s3) as store:
+            yield store
+
+
 class TestS3Store(ArtifactStoreContract):
     @pytest.fixture
     def store(self, s3: S3Server) -> Iterator[S3Store]:
-        # A prefix of its own per test: an empty store, in the one bucket.
-        store = open_store(s3_settings(s3, f"s3://{BUCKET}/t-{uuid.uuid4().hex[:12]}/fleet"))
-        assert isinstance(store, S3Store)
-        yield store
-        store.close()
+        with empty_store(s3) as store:
+            yield store
 
     def test_artifacts_are_objects_under_the_prefix(self, store: S3Store, s3: S3Server) -> None:
         store.save("r1", "a.png", b"\x89PNG")

@@ -101,6 +101,8 @@ def _value(spec: StepSpec, name: str) -> st.SearchStrategy[Any]:
         ("set_viewport", "width"): st.integers(200, 4000),
         ("set_viewport", "height"): st.integers(200, 4000),
         ("switch_tab", "index"): st.integers(-3, 5),
+        ("assert_screenshot", "max_diff_ratio"): st.sampled_from([0.0, 0.01, 0.5]),
+        ("assert_screenshot", "threshold"): st.sampled_from([0.0, 0.1, 1.0]),
         ("capture", "as"): st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
         ("capture", "attribute"): st.sampled_from(["href", "data-id"]),
         ("capture", "script"): st.just("return 1"),
@@ -112,6 +114,8 @@ def _value(spec: StepSpec, name: str) -> st.SearchStrategy[Any]:
     kind = field.kind
     if kind == "selector":
         return st.sampled_from(_SELECTORS)
+    if kind == "selectors":
+        return st.lists(st.sampled_from(_SELECTORS), min_size=1, max_size=3)
     if kind == "int":
         return st.integers(0, 50)
     if kind == "number":

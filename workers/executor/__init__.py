@@ -10,6 +10,8 @@ Laid out along the step registry's seam (``testfleet.steps``):
   assertion compares;
 - one module per family of steps (``navigation``, ``pointer``, ``forms``,
   ``waits``, ``assertions``, ``page_state``), put together in ``handlers``;
+- ``visual``: ``assert_screenshot`` (frozen animations, masks, the stable-page
+  wait, the comparison with the project's baseline);
 - ``errors``: the one place Selenium and transport errors are translated.
 
 Waiting: no implicit waits (set to 0 at the start). Every wait is explicit and
@@ -30,12 +32,14 @@ from workers.executor.attempt import (
 from workers.executor.errors import BrowserDied, StepFailed
 from workers.executor.forms import parse_keys
 from workers.executor.shots import make_thumbnail, thumbnail_name
+from workers.executor.visual import VisualContext
 
 __all__ = [
     "AttemptOutcome",
     "BrowserDied",
     "Hooks",
     "StepFailed",
+    "VisualContext",
     "execute_steps",
     "make_thumbnail",
     "parse_keys",

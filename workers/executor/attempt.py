@@ -38,6 +38,7 @@ from workers.executor.errors import (
 from workers.executor.handlers import HANDLERS
 from workers.executor.page import Page
 from workers.executor.shots import make_thumbnail, thumbnail_name
+from workers.executor.visual import VisualContext, VisualRecorder
 
 log = logs.get_logger(__name__)
 
@@ -64,12 +65,14 @@ class Hooks:
     ``should_stop()``: checked before each step; True ends the attempt ``cancelled``.
     ``save_artifact(name, data)``: stores a file (PNG) and returns the name it is
     stored under (which goes into ``StepResult.screenshot`` and ``artifacts``).
+    ``visual``: the baselines ``assert_screenshot`` compares with (None: it fails).
     Exceptions raised by hooks (a Redis outage, say) propagate to the caller.
     """
 
     on_step: Callable[[StepResult, int, int], None] = _ignore_step
     should_stop: Callable[[], bool] = _never_stop
     save_artifact: Callable[[str, bytes], str] = _discard_artifact
+    visual: VisualContext | None = None
     targets: TargetPolicy = field(default_factory=TargetPolicy)
     """Where ``navigate`` may go (the fleet's policy; the default knows no fleet)."""
 
@@ -111,6 +114,8 @@ class _Attempt:
         self.page = Page(driver, spec, Masker(spec.secrets), hooks.should_stop, hooks.targets)
         self.page.blocks = self
         self.artifacts: list[str] = []
+        self.visual = VisualRecorder(hooks.visual, self._save_png)
+        self.page.visual = self.visual
         self.results: list[StepResult] = []
         self.total = planned_rows(spec.test.steps)
         self.failed_step: int | None = None
@@ -189,6 +194,8 @@ class _Attempt:
         png: bytes | None = None
         error: str | None = None
         died = False
+        # A leaf step's row is the next one out (block rows are out before their steps).
+        self.visual.start(len(self.results) + 1)
         try:
             resolved = self.page.resolve(step)
             if resolved.when is not None and not holds(self.page, resolved.when, timeout_s):
@@ -206,6 +213,9 @@ class _Attempt:
             error = str(translated)
         finally:
             self._open.pop()
+        visual = self.visual.take()
+        if visual is not None:
+            row.visual, row.screenshot = visual, visual.actual
         if row.index:
             # A block whose steps ran (its row went out before them): done, unless its own
             # part failed afterwards (a repeat past its bound), which is a row of its own.
@@ -229,7 +239,8 @@ class _Attempt:
             row.status = "optional_failed" if step.is_optional and not died else "failed"
             # An optional step failing (a cookie banner that was not there) is expected
             # often enough that a picture of it would only be noise.
-            if row.status == "failed" and not died:
+            # A visual check's failure already has its picture (the actual screenshot).
+            if row.status == "failed" and not died and row.screenshot is None:
                 png = self._failure_screenshot()
                 if png is not None:
                     row.screenshot = self._save_png(f"step{row.index:02d}-failure.png", png)
@@ -242,8 +253,14 @@ class _Attempt:
         if row.status == "failed":
             if self.failed_step is None or died:
                 self.failed_step, self.error = row.index, error
-            if not (step.continue_on_failure or step.soft):
+            if not (step.continue_on_failure or step.soft or self._lenient(row)):
                 self.stopping = True
+
+    def _lenient(self, row: StepResult) -> bool:
+        """A visual mismatch the AI may still call cosmetic lets the test go on."""
+        context = self.visual.context
+        lenient = context is not None and context.lenient
+        return lenient and row.visual is not None and row.visual.outcome == "mismatch"
 
     def _publish_open(self) -> None:
         """Publish the rows of the blocks now running that are not out yet (outermost first)."""

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from workers.executor import assertions, control, forms, navigation, page_state, pointer, waits
+from workers.executor import (
+    assertions,
+    control,
+    forms,
+    navigation,
+    page_state,
+    pointer,
+    visual,
+    waits,
+)
 from workers.executor.page import Handler
 
 HANDLERS: Mapping[str, Handler] = {
@@ -14,6 +23,7 @@ HANDLERS: Mapping[str, Handler] = {
     **waits.HANDLERS,
     **assertions.HANDLERS,
     **page_state.HANDLERS,
+    **visual.HANDLERS,
     **control.HANDLERS,
 }
 """Registry key -> handler; a test checks it covers the registry exactly."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from selenium.common.exceptions import (
     ElementClickInterceptedException,
@@ -40,6 +40,9 @@ from testfleet.suite import CaseSpec, Step
 from testfleet.targets import TargetPolicy
 from workers.executor.errors import StepFailed, first_line, shorten
 from workers.executor.probe import Readiness, Retarget, Script, inspect, probe, probe_and, query
+
+if TYPE_CHECKING:
+    from workers.executor.visual import VisualRecorder
 
 POLL_S = 0.1
 """How often explicit waits re-check their condition, in seconds."""
@@ -96,6 +99,8 @@ class Page:
         self.checked: set[str] = set()
         self.internal: set[str] = set()
         """Window handles seen to be tabs, and Chromium's own windows (not tabs)."""
+        self.visual: VisualRecorder | None = None
+        """``assert_screenshot``'s side of the attempt (baselines, artifacts, its result)."""
         self.blocks: Blocks = _NoBlocks()
         self.values: dict[str, str] = {}
         """What ``capture`` steps took, by name (``@{name}`` in later steps)."""
