@@ -28,7 +28,7 @@ KEDA_SCHEMA = KUSTOMIZE / "schemas" / "keda-scaledobject-v1alpha1.schema.json"
 KEDA_AUTH_SCHEMA = KUSTOMIZE / "schemas" / "keda-triggerauthentication-v1alpha1.schema.json"
 K8S_VERSION = "1.30.0"
 """The oldest Kubernetes the manifests must be valid for (sidecar-free, preStop sleep)."""
-TREES = ["base", "overlays/local"]
+TREES = ["base", "overlays/local", "overlays/flower"]
 
 
 @cache
