@@ -161,6 +161,8 @@ class EgressProxy:
                 await self._serve(reader, writer)
             except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
                 pass  # the browser or the upstream went away: nothing to tell anyone
+            except asyncio.CancelledError:
+                pass  # the proxy is stopping (close): the connection just ends
             except Exception:
                 log.exception("egress proxy: request failed")
             finally:
