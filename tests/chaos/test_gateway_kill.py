@@ -1,6 +1,6 @@
 """SIGKILL of the gateway mid-stream: the client resumes on the next one with 0 gaps, 0 dups.
 
-A graceful restart (clients told 1001) is tested in tests/integration/test_wsclient.py;
+A graceful restart (clients told 1001) is tested in tests/integration/testfleet/test_wsclient.py;
 here the gateway process dies without a word, as under the OOM killer or kill -9, and
 the events published while no gateway runs must still reach the client, once each.
 """
@@ -25,7 +25,7 @@ from testfleet.wsclient import follow_run
 from tests.chaos.evidence import Figures, record
 from tests.conftest import ROOT
 from tests.fixtures_redis import free_port
-from tests.integration.test_gateway_sse import complete_run, event, new_run, stream_ids
+from tests.integration.gateway.test_gateway_sse import complete_run, event, new_run, stream_ids
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.redis]
