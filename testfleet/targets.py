@@ -60,7 +60,7 @@ SETTING = "TESTFLEET_SECURITY__ALLOWED_TARGETS"
 BLANK = "about:blank"
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "sentinel": 26379}
 
 
 @dataclass(frozen=True)
@@ -301,7 +301,9 @@ def fleet_endpoints(settings: Settings) -> list[Endpoint]:
         add("Selenium Grid event bus", hub_host, port)
         add("Selenium Grid event bus", grid.host, port)
     add("Selenium Grid node", grid.node_host, grid.node_port)
-    add("Redis", settings.redis.url)
+    # A Sentinel URL names several Sentinels: sentinel://h1:26379;sentinel://h2:26379/0.
+    for redis_url in settings.redis.url.split(";"):
+        add("Redis", redis_url.strip())
     add("API", settings.api.host, settings.api.port)
     add("API", settings.api_url)
     add("streaming gateway", settings.gateway.host, settings.gateway.port)

@@ -209,3 +209,13 @@ def test_a_refused_page_says_why() -> None:
     assert redirect is not None
     assert "redirected" in redirect
     assert page_refusal("http://x/", None) is None
+
+
+def test_every_sentinel_of_a_sentinel_url_is_a_fleet_endpoint() -> None:
+    url = "sentinel://10.0.0.7:26380;sentinel://sentinel-b/0"
+    policy = TargetPolicy.from_settings(Settings(redis=RedisSettings(url=url)))
+    for target in ("http://10.0.0.7:26380/", "http://sentinel-b:26379/"):
+        refusal = policy.check_url(target)
+        assert refusal is not None, target
+        assert "Redis" in refusal.reason, target
+    assert policy.check_url("http://10.0.0.7:8080/") is None
