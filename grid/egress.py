@@ -47,6 +47,7 @@ from testfleet.settings import LogSettings, Settings
 from testfleet.targets import (
     BLOCKED_META,
     BLOCKED_TITLE,
+    UNREACHABLE_META,
     Endpoint,
     Refusal,
     TargetPolicy,
@@ -160,6 +161,8 @@ class EgressProxy:
                 await self._serve(reader, writer)
             except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
                 pass  # the browser or the upstream went away: nothing to tell anyone
+            except asyncio.CancelledError:
+                pass  # the proxy is stopping (close): the connection just ends
             except Exception:
                 log.exception("egress proxy: request failed")
             finally:
@@ -251,11 +254,14 @@ class EgressProxy:
                 loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), CONNECT_TIMEOUT_S
             )
         except (OSError, TimeoutError) as exc:
-            await _respond(writer, 502, f"could not resolve {host}: {exc}")
+            await _unreachable(
+                writer, "net::ERR_NAME_NOT_RESOLVED", f"could not resolve {host}: {exc}"
+            )
             return None
         policy = await self._current_policy()
         first_refusal: Refusal | None = None
         last_error = "no address"
+        net_error = "net::ERR_ADDRESS_UNREACHABLE"
         for address in _addresses(infos):
             refusal = policy.check_address(host, port, address)
             if refusal is not None:
@@ -267,12 +273,13 @@ class EgressProxy:
                 )
             except (OSError, TimeoutError) as exc:
                 last_error = str(exc) or type(exc).__name__
+                net_error = _net_error(exc)
         if first_refusal is not None:
             self.refused += 1
             log.info("egress proxy refused %s: %s", what, first_refusal.reason)
             await _refuse(writer, first_refusal, page=page)
             return None
-        await _respond(writer, 502, f"could not connect to {host}:{port}: {last_error}")
+        await _unreachable(writer, net_error, f"could not connect to {host}:{port}: {last_error}")
         return None
 
     async def _current_policy(self) -> TargetPolicy:
@@ -375,6 +382,36 @@ async def _respond(writer: asyncio.StreamWriter, status: int, message: str) -> N
     body = f"{message}\n".encode()
     writer.write(
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        + body
+    )
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+
+
+def _net_error(exc: BaseException) -> str:
+    """The name Chromium gives the same failure when it connects by itself."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "net::ERR_CONNECTION_REFUSED"
+    if isinstance(exc, TimeoutError):
+        return "net::ERR_CONNECTION_TIMED_OUT"
+    if isinstance(exc, ConnectionResetError):
+        return "net::ERR_CONNECTION_RESET"
+    return "net::ERR_ADDRESS_UNREACHABLE"
+
+
+async def _unreachable(writer: asyncio.StreamWriter, net_error: str, message: str) -> None:
+    """A 502 whose page names the network error, so a navigation through the proxy fails
+    the way it would without one (a tunnel's client reads only the status)."""
+    text = html.escape(message.replace("\r", " ").replace("\n", " "))
+    body = (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f'<meta name="{UNREACHABLE_META}" content="{net_error}"><title>{net_error}</title>'
+        f"</head><body><h1>{net_error}</h1><p>{text}</p></body></html>"
+    ).encode()
+    writer.write(
+        "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html; charset=utf-8\r\n"
+        "Cache-Control: no-store\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
         + body
     )

@@ -416,7 +416,7 @@ def worker(ctx: click.Context, concurrency: int | None, name: str | None) -> Non
 def grid(ctx: click.Context, role: str, max_sessions: int | None) -> None:
     """Run a Selenium Grid role from the server jar in the foreground (``egress``: the
     browsers' egress proxy alone; a node starts its own)."""
-    settings = _settings(ctx)
+    settings = _component_settings(ctx)
     if max_sessions is not None:
         settings.grid.max_sessions = max_sessions
     _run_component("grid.launcher", role, settings)

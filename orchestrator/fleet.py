@@ -63,6 +63,8 @@ class FleetState:
     grid_username: str = ""
     """The Grid router's credentials, made up by ``up`` when the settings had none."""
     grid_password: str = ""
+    grid_registration_secret: str = ""
+    """The secret the Grid's roles share: a node started by hand joins with it."""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -262,26 +264,29 @@ def _start_all(
         processes=launcher.started,
         grid_username=credentials[0] if credentials else "",
         grid_password=credentials[1] if credentials else "",
+        grid_registration_secret=s.security.grid_registration_secret.get_secret_value(),
     )
     state.save(s.paths.fleet_file)
     return state
 
 
 def with_local_grid_credentials(settings: Settings) -> Settings:
-    """``settings``, with the Grid credentials ``up`` recorded in ``fleet.json`` when
-    the settings name none (a worker started by hand joins the local fleet's Grid)."""
-    if settings.security.grid_credentials is not None:
-        return settings
+    """``settings``, with the Grid credentials and registration secret ``up`` recorded in
+    ``fleet.json`` where the settings name none (a worker or a Grid node started by hand
+    joins the local fleet's Grid)."""
+    sec = settings.security
     state = FleetState.load(settings.paths.fleet_file)
-    if state is None or not state.grid_password:
+    if state is None:
         return settings
-    security = settings.security.model_copy(
-        update={
-            "grid_username": state.grid_username,
-            "grid_password": SecretStr(state.grid_password),
-        }
-    )
-    return settings.model_copy(update={"security": security})
+    update: dict[str, object] = {}
+    if sec.grid_credentials is None and state.grid_password:
+        update["grid_username"] = state.grid_username
+        update["grid_password"] = SecretStr(state.grid_password)
+    if not sec.grid_registration_secret.get_secret_value() and state.grid_registration_secret:
+        update["grid_registration_secret"] = SecretStr(state.grid_registration_secret)
+    if not update:
+        return settings
+    return settings.model_copy(update={"security": sec.model_copy(update=update)})
 
 
 def with_grid_secrets(settings: Settings) -> tuple[Settings, dict[str, str]]:

@@ -244,6 +244,9 @@ class TargetPolicy:
 BLOCKED_META = "testfleet-blocked"
 """``<meta name>`` of the egress proxy's refusal page; its ``content`` is the reason."""
 BLOCKED_TITLE = "Blocked by testfleet"
+UNREACHABLE_META = "testfleet-unreachable"
+"""``<meta name>`` of the egress proxy's page for a host it could not resolve or reach;
+its ``content`` is the network error Chromium would have named (``net::ERR_...``)."""
 
 
 def page_refusal(url: str, probe: object) -> str | None:

@@ -46,6 +46,8 @@ def test_grid_node_killed_mid_run_cases_move_to_the_restarted_node(
 ) -> None:
     api = Api(node_fleet)
     grid_url = str(node_fleet.status["grid_url"])
+    state = node_fleet.state
+    grid_auth = (str(state["grid_username"]), str(state["grid_password"]))
     run_id = submit(node_fleet, suite_file(tmp_path, 6, SHORT_STEPS))
     node = grid_node(node_fleet)
     restarted: subprocess.Popen[bytes] | None = None
@@ -62,7 +64,7 @@ def test_grid_node_killed_mid_run_cases_move_to_the_restarted_node(
             )  # fmt: skip
         wait_until(
             "the restarted node to register",
-            lambda: read_capacity(grid_url).total_slots == BROWSERS,
+            lambda: read_capacity(grid_url, auth=grid_auth).total_slots == BROWSERS,
             120,
             ignore=(InfrastructureError,),
         )

@@ -154,3 +154,16 @@ def _read_all(sock: socket.socket) -> bytes:
     while data := sock.recv(65536):
         chunks.append(data)
     return b"".join(chunks)
+
+
+def test_a_host_it_cannot_reach_is_named_as_chromium_would() -> None:
+    closed = free_port()  # nothing listens here
+    with running_proxy(f"127.0.0.1:{closed}") as proxy, httpx.Client(proxy=proxy) as client:
+        refused = client.get(f"http://127.0.0.1:{closed}/")
+        unknown = client.get("http://no-such-host.invalid/")
+    assert refused.status_code == 502
+    assert '<meta name="testfleet-unreachable" content="net::ERR_CONNECTION_REFUSED">' in (
+        refused.text
+    )
+    assert unknown.status_code == 502
+    assert 'content="net::ERR_NAME_NOT_RESOLVED"' in unknown.text

@@ -13,7 +13,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from testfleet.steps.compare import compare
 from testfleet.suite import Step
-from testfleet.targets import BLOCKED_META, page_refusal
+from testfleet.targets import BLOCKED_META, UNREACHABLE_META, page_refusal
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page
 from workers.executor.probe import INSTALL_JS
@@ -27,8 +27,10 @@ _DOCUMENT_JS = f"""{INSTALL_JS}
 const entry = performance.getEntriesByType("navigation")[0];
 const code = document.querySelector(".error-code");
 const blocked = document.querySelector('meta[name="{BLOCKED_META}"]');
+const unreachable = document.querySelector('meta[name="{UNREACHABLE_META}"]');
 const error = String(location.href).startsWith("chrome-error:");
-return [location.href, entry ? entry.responseStatus : 0, code ? code.textContent.trim() : "",
+return [location.href, entry ? entry.responseStatus : 0,
+        code ? code.textContent.trim() : unreachable ? unreachable.content : "",
         blocked ? blocked.content : null,
         error && document.body ? document.body.innerText.slice(0, 200) : ""];
 """
@@ -66,6 +68,9 @@ def navigate(page: Page, step: Step, timeout_s: float) -> None:
         return  # the page opened a dialog as it loaded: it did load
     if blocked is not None:
         raise StepFailed(page_refusal(url, ["refused", blocked]) or url)
+    if isinstance(code, str) and _NET_ERROR.fullmatch(code):
+        # The egress proxy could not reach the host: its page names the network error.
+        raise StepFailed(f"could not open {url}: {code}")
     if str(href).startswith(_ERROR_PAGE):
         # Chrome shows its own page for a network error (or a page its URL policy or a
         # redirect check refused) instead of failing the command.
