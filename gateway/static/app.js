@@ -3,7 +3,7 @@
 import { Connection } from "./connection.js";
 import { byId, clock, fill, h, ms, text } from "./dom.js";
 import { RunView } from "./runview.js";
-import { FleetState, Perf, RunState, TREND_WINDOW_MS } from "./state.js";
+import { compareIds, FleetState, Perf, RunState, TREND_WINDOW_MS } from "./state.js";
 import { renderFleet, renderRuns } from "./views.js";
 
 const KEY = "testfleet.apiKey";
@@ -147,7 +147,6 @@ function scheduleRunsRefresh(delayMs = RUNS_REFRESH_MS) {
 
 function closeRun() {
   if (!app.run) return;
-  app.conn.unsubscribe("run");
   app.conn.unsubscribe("runai");
   app.run.view?.close();
   for (const p of app.run.images.values()) p.then((url) => URL.revokeObjectURL(url), () => {});
@@ -164,9 +163,16 @@ async function openRun(id) {
     if (app.run !== run) return;
     run.state = new RunState(snapshot);
     run.view = new RunView(byId("view"), run.state, { image, download, cancel: cancelRun, canWrite: app.permissions.has("test:write") });
-    const filters = { runIds: [id] };
-    app.conn.subscribe("run", { channel: "test_execution", filters, since: snapshot.lastEventId });
-    app.conn.subscribe("runai", { channel: "ai_analysis", filters, since: snapshot.lastEventId });
+    // The run's test events come from the project-wide subscription the fleet view
+    // already holds (one delivery, one parse per event); only AI findings need their own.
+    // That subscription must cover everything after the snapshot: when it has not yet
+    // delivered an event from before the snapshot, it may have started after it, so it
+    // restarts from the snapshot (the fleet state takes the replay idempotently).
+    const tests = app.conn.cursor("tests");
+    if (tests === undefined || tests === null || compareIds(tests, snapshot.lastEventId) > 0) {
+      app.conn.subscribe("tests", { channel: "test_execution", since: snapshot.lastEventId });
+    }
+    app.conn.subscribe("runai", { channel: "ai_analysis", filters: { runIds: [id] }, since: snapshot.lastEventId });
     markDirty();
   } catch (err) {
     if (app.run === run) fill(byId("view"), h("p", { class: "error", role: "alert" }, `Could not open run ${id}: ${err.message}`));
@@ -183,9 +189,12 @@ function onEvents(name, events, liveFrom) {
   else if (name === "system") app.fleet.systemEvents(events);
   else if (name === "tests") {
     app.fleet.testEvents(events);
-    const shown = new Set((app.runs.runs || []).map((r) => r.runId));
-    if (events.some((e) => shown.has(e.runId) || e.type === "run_started")) scheduleRunsRefresh();
-  } else if ((name === "run" || name === "runai") && app.run && app.run.state) {
+    if (app.route.name === "runs") {
+      const shown = new Set((app.runs.runs || []).map((r) => r.runId));
+      if (events.some((e) => shown.has(e.runId) || e.type === "run_started")) scheduleRunsRefresh();
+    }
+    if (app.run && app.run.state && app.run.state.apply(events)) markDirty("run");
+  } else if (name === "runai" && app.run && app.run.state) {
     app.run.state.apply(events);
     markDirty("run");
     return;
@@ -195,7 +204,7 @@ function onEvents(name, events, liveFrom) {
 
 function onGap(name, payload) {
   notice(`Some events were trimmed from the stream after ${payload.lastEventId}; showing from ${payload.firstAvailableId}.`);
-  if ((name === "run" || name === "runai") && app.run) openRun(app.run.id);
+  if ((name === "tests" || name === "runai") && app.run) openRun(app.run.id);
 }
 
 // --- rendering, once per frame ---------------------------------------------------------
@@ -243,7 +252,9 @@ function render() {
       newer: () => { app.runs.cursor = app.runs.pages.pop() ?? null; loadRuns(); },
       cancel: cancelRun,
     });
-  } else if (app.route.name === "run" && app.run && app.run.view) app.run.view.update();
+  } else if (app.route.name === "run" && app.run && app.run.view && app.run.view.update()) {
+    markDirty("run"); // cases left over: the next frame draws them
+  }
 }
 
 function panels() {

@@ -77,6 +77,13 @@ export class Connection {
     }
   }
 
+  /** The id of the last event subscription `name` delivered (null before any; undefined
+   * when there is no such subscription). */
+  cursor(name) {
+    const sub = this.subs.get(name);
+    return sub ? sub.cursor : undefined;
+  }
+
   info() {
     return {
       state: this.state, rttMs: this.rttMs, attempts: this.attempts, lastError: this.lastError,
@@ -187,6 +194,9 @@ export class Connection {
         if (sub && m.payload) {
           sub.sid = m.payload.subscriptionId;
           this.bySid.set(sub.sid, sub);
+        } else if (!sub && m.payload && m.payload.subscriptionId) {
+          // Replaced before it was confirmed: end it, or its events would arrive twice.
+          this._send({ type: "unsubscribe", id: this._id("u"), payload: { subscriptionId: m.payload.subscriptionId } });
         }
         break;
       }

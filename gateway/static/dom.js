@@ -35,10 +35,14 @@ export function fill(el, ...children) {
   return el;
 }
 
-/** Set an element's text only when it changed (no layout work otherwise). */
+/** Set an element's text only when it changed (no layout work otherwise). An element
+ * holding one text node keeps it and changes its data: no node is made or dropped. */
 export function text(el, value) {
   const s = String(value);
-  if (el.textContent !== s) el.textContent = s;
+  const only = el.firstChild;
+  if (only && only === el.lastChild && only.nodeType === Node.TEXT_NODE) {
+    if (only.data !== s) only.data = s;
+  } else if (el.textContent !== s) el.textContent = s;
 }
 
 /** Status as a word and a symbol as well as a colour: never by colour alone. */

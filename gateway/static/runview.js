@@ -3,6 +3,7 @@
 import { badge, clock, fill, h, ms, text } from "./dom.js";
 
 const SETTLED = new Set(["passed", "failed", "cancelled"]);
+const FRAME_BUDGET_MS = 8;
 
 /**
  * A run view bound to one RunState. `update()` redraws the head and the cases marked
@@ -21,14 +22,23 @@ export class RunView {
     fill(root, h("section", { class: "card", "aria-labelledby": "run-title" }, this.head, this.list), this.dialog);
   }
 
+  /** Redraw what changed, within about FRAME_BUDGET_MS; true when cases are left for the
+   * next frame (a big batch is drawn in slices, so no frame's task grows with it). */
   update() {
     const st = this.state;
     if (st.headDirty) {
       this._head();
       st.headDirty = false;
     }
-    for (const id of st.dirty) this._card(st.cases.get(id));
-    st.dirty.clear();
+    const until = performance.now() + FRAME_BUDGET_MS;
+    let n = 0;
+    for (const id of st.dirty) {
+      st.dirty.delete(id); // deleting the visited entry keeps the Set's iteration valid
+      this._card(st.cases.get(id));
+      n += 1;
+      if (n % 16 === 0 && performance.now() > until) break;
+    }
+    return st.dirty.size > 0;
   }
 
   _head() {
@@ -69,7 +79,8 @@ export class RunView {
     text(card.step, `step ${done}/${total}`);
     if (card.progress.max !== Math.max(1, total)) card.progress.max = Math.max(1, total);
     card.progress.value = Math.min(done, Math.max(1, total));
-    card.progress.setAttribute("aria-label", `${c.name}: step ${done} of ${total}`);
+    const label = `${c.name}: step ${done} of ${total}`;
+    if (card.progress.getAttribute("aria-label") !== label) card.progress.setAttribute("aria-label", label);
     text(card.attempt, `attempt ${c.attempts || 0}${retries}`);
     text(card.took, ms(c.progress && c.status === "running" ? c.progress.duration : c.duration_ms));
     text(card.current, current);

@@ -14,6 +14,14 @@ export function artifactName(url) {
   return String(url).split("/").pop();
 }
 
+/** Order of two stream ids ("<ms>-<seq>"): negative, 0 or positive as a is before, the
+ * same as or after b. */
+export function compareIds(a, b) {
+  const [am, as] = String(a).split("-");
+  const [bm, bs] = String(b).split("-");
+  return Number(am) - Number(bm) || Number(as || 0) - Number(bs || 0);
+}
+
 /** A test_progress event's visual check in the run snapshot's shape (artifact names). */
 function visualOf(v) {
   if (!v) return null;
@@ -129,9 +137,14 @@ export class RunState {
     this.headDirty = true;
   }
 
+  /** Apply the events of this run that come after the snapshot (others are skipped);
+   * true when any was applied. */
   apply(events) {
+    let changed = false;
     for (const e of events) {
       if (e.runId !== this.run.runId) continue;
+      if (this.lastEventId && e.id && compareIds(e.id, this.lastEventId) <= 0) continue;
+      changed = true;
       const p = e.payload || {};
       if (e.type === "run_completed") {
         this.run.status = p.status;
@@ -199,6 +212,7 @@ export class RunState {
           break;
       }
     }
+    return changed;
   }
 
   _count() {
