@@ -20,19 +20,11 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from grid.provider import GridProvider
 from grid.reset import reset_session
 from testfleet.loader import load_paths, load_text, with_base_url
 from testfleet.recordings import recognise, suite_yaml
 from testfleet.recordings.locators import recorder_selector, side_locator
 from testfleet.suite import CaseSpec, Suite
-from tests.fixtures_grid import (
-    free_port,
-    grid_leftovers,
-    grid_test_settings,
-    running_demosite,
-    running_grid,
-)
 from tests.fixtures_pages import page_server
 from workers.executor import AttemptOutcome, Hooks, execute_steps
 
@@ -122,34 +114,9 @@ SIDE_LOCATORS: list[tuple[str, str]] = [
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with running_demosite(free_port()) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def pages() -> Iterator[str]:
     with page_server({"/points": POINTS, "/fields": FIELDS, "/locate": LOCATE}) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    settings = grid_test_settings(tmp_path_factory.mktemp("grid"), max_sessions=1)
-    with running_grid(settings):
-        provider = GridProvider(settings)
-        driver = provider.open()
-        try:
-            yield driver
-        finally:
-            provider.close(driver)
-    assert grid_leftovers(settings) == []
-
-
-@pytest.fixture
-def driver(session: WebDriver) -> Iterator[WebDriver]:
-    yield session
-    reset_session(session, 1280, 800)
 
 
 def run_steps(driver: WebDriver, base: str, steps: str) -> AttemptOutcome:

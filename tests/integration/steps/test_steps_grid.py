@@ -10,23 +10,17 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from grid.provider import GridProvider
 from grid.reset import reset_session
 from testfleet.loader import load_text
 from testfleet.steps import SPECS
 from testfleet.suite import CaseSpec
 from tests.fixtures_grid import (
     free_port,
-    grid_leftovers,
-    grid_test_settings,
-    running_demosite,
-    running_grid,
 )
 from workers.executor import AttemptOutcome, Hooks, execute_steps
 
@@ -34,31 +28,6 @@ pytestmark = [pytest.mark.grid, pytest.mark.browser]
 
 FAIL_S = 0.5
 """Timeout of the steps expected to fail."""
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with running_demosite(free_port()) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    settings = grid_test_settings(tmp_path_factory.mktemp("grid"), max_sessions=1)
-    with running_grid(settings):
-        provider = GridProvider(settings)
-        driver = provider.open()
-        try:
-            yield driver
-        finally:
-            provider.close(driver)
-    assert grid_leftovers(settings) == []
-
-
-@pytest.fixture
-def driver(session: WebDriver) -> Iterator[WebDriver]:
-    yield session
-    reset_session(session, 1280, 800)
 
 
 def run(driver: WebDriver, site: str, steps: str, base_dir: Path | None = None) -> AttemptOutcome:

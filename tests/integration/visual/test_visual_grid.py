@@ -9,14 +9,11 @@ YAML -> registry -> executor -> browser -> Pillow -> baseline store.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from grid.provider import GridProvider
-from grid.reset import reset_session
 from testfleet.artifacts import FileStore
 from testfleet.loader import load_text
 from testfleet.results import CaseResult, RunResult, StepResult, VisualResult
@@ -24,13 +21,6 @@ from testfleet.suite import CaseSpec
 from testfleet.visual import BaselineStore, compare, decode
 from testfleet.visual.approve import approve
 from testfleet.visual.compare import HIGHLIGHT_COLOR
-from tests.fixtures_grid import (
-    free_port,
-    grid_leftovers,
-    grid_test_settings,
-    running_demosite,
-    running_grid,
-)
 from workers.executor import AttemptOutcome, Hooks, VisualContext, execute_steps
 
 pytestmark = [pytest.mark.grid, pytest.mark.browser]
@@ -40,31 +30,6 @@ PROJECT = "alpha"
 FAIL_S = 2
 """Timeout of the checks expected to fail (a mismatch is retried until its timeout)."""
 PAGE = '{name: page, mask: "#clock"}'
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with running_demosite(free_port()) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    settings = grid_test_settings(tmp_path_factory.mktemp("grid"), max_sessions=1)
-    with running_grid(settings):
-        provider = GridProvider(settings)
-        driver = provider.open()
-        try:
-            yield driver
-        finally:
-            provider.close(driver)
-    assert grid_leftovers(settings) == []
-
-
-@pytest.fixture
-def driver(session: WebDriver) -> Iterator[WebDriver]:
-    yield session
-    reset_session(session, 1280, 800)
 
 
 @pytest.fixture

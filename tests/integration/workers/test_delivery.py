@@ -21,7 +21,7 @@ from testfleet import keys
 from testfleet.artifacts import FileStore
 from testfleet.broker import queue_lists
 from testfleet.results import CaseResult
-from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
+from testfleet.settings import Settings
 from testfleet.store import RunStore
 from tests.conftest import WorkerLauncher
 from tests.fixtures_pages import page_server
@@ -50,15 +50,6 @@ SLOW_STEPS: list[dict[str, Any]] = [
 def base_url() -> Iterator[str]:
     with page_server({"/dashboard": DASHBOARD}) as url:
         yield url
-
-
-@pytest.fixture
-def settings(redis_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        redis=RedisSettings(url=redis_url),
-        grid=GridSettings(provider="local"),
-        paths=PathSettings(state_dir=tmp_path, artifacts_dir=tmp_path / "artifacts"),
-    )
 
 
 @pytest.fixture
