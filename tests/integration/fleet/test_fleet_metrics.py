@@ -56,6 +56,7 @@ tests:
     steps:
       - navigate: /login
       - assert_title: Sign in
+      - wait: 2  # long enough for a scrape to see the case running on a fast pool
       - screenshot: {{name: page, analyze: general}}
 """
         for i in range(6)
