@@ -376,17 +376,32 @@ async def _splice(
         up_writer.close()
 
 
-async def _respond(writer: asyncio.StreamWriter, status: int, message: str) -> None:
-    reason = {400: "Bad Request", 403: "Forbidden", 431: "Request Header Fields Too Large",
-              502: "Bad Gateway"}[status]  # fmt: skip
-    body = f"{message}\n".encode()
-    writer.write(
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-        + body
-    )
+_REASONS = {400: "Bad Request", 403: "Forbidden", 431: "Request Header Fields Too Large",
+            502: "Bad Gateway"}  # fmt: skip
+
+
+async def _send(
+    writer: asyncio.StreamWriter, status: int, body: bytes, content_type: str, *headers: str
+) -> None:
+    """Write one whole response (the connection closes after it) and flush it."""
+    head = [f"HTTP/1.1 {status} {_REASONS[status]}", f"Content-Type: {content_type}",
+            *headers, f"Content-Length: {len(body)}", "Connection: close", "", ""]  # fmt: skip
+    writer.write("\r\n".join(head).encode("utf-8", "replace") + body)
     with contextlib.suppress(ConnectionError):
         await writer.drain()
+
+
+def _marker_page(meta: str, content: str, title: str, text: str) -> bytes:
+    """A small page whose ``<meta name=meta>`` carries ``content`` for the executor."""
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f'<meta name="{meta}" content="{content}"><title>{title}</title>'
+        f"</head><body><h1>{title}</h1><p>{text}</p></body></html>"
+    ).encode()
+
+
+async def _respond(writer: asyncio.StreamWriter, status: int, message: str) -> None:
+    await _send(writer, status, f"{message}\n".encode(), "text/plain; charset=utf-8")
 
 
 def _net_error(exc: BaseException) -> str:
@@ -404,48 +419,23 @@ async def _unreachable(writer: asyncio.StreamWriter, net_error: str, message: st
     """A 502 whose page names the network error, so a navigation through the proxy fails
     the way it would without one (a tunnel's client reads only the status)."""
     text = html.escape(message.replace("\r", " ").replace("\n", " "))
-    body = (
-        '<!doctype html><html><head><meta charset="utf-8">'
-        f'<meta name="{UNREACHABLE_META}" content="{net_error}"><title>{net_error}</title>'
-        f"</head><body><h1>{net_error}</h1><p>{text}</p></body></html>"
-    ).encode()
-    writer.write(
-        "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html; charset=utf-8\r\n"
-        "Cache-Control: no-store\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-        + body
-    )
-    with contextlib.suppress(ConnectionError):
-        await writer.drain()
+    body = _marker_page(UNREACHABLE_META, net_error, net_error, text)
+    await _send(writer, 502, body, "text/html; charset=utf-8", "Cache-Control: no-store")
 
 
 async def _refuse(writer: asyncio.StreamWriter, refusal: Refusal, *, page: bool) -> None:
     """Tell the browser why: a page for HTTP, headers only for a tunnel (Chromium
     shows its own error page for a refused CONNECT)."""
     reason = refusal.message.replace("\r", " ").replace("\n", " ")
-    body = b""
-    if page:
-        text = html.escape(reason)
-        body = (
-            '<!doctype html><html><head><meta charset="utf-8">'
-            f'<meta name="{BLOCKED_META}" content="{text}"><title>{BLOCKED_TITLE}</title>'
-            f"</head><body><h1>{BLOCKED_TITLE}</h1><p>{text}</p></body></html>"
-        ).encode()
-    writer.write(
-        (
-            "HTTP/1.1 403 Forbidden\r\n"
-            "Content-Type: text/html; charset=utf-8\r\n"
-            f"{BLOCKED_HEADER}: {reason}\r\n"
-            "Access-Control-Allow-Origin: *\r\n"
-            f"Access-Control-Expose-Headers: {BLOCKED_HEADER}\r\n"
-            "Cache-Control: no-store\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n"
-        ).encode("utf-8", "replace")
-        + body
-    )
-    with contextlib.suppress(ConnectionError):
-        await writer.drain()
+    text = html.escape(reason)
+    body = _marker_page(BLOCKED_META, text, BLOCKED_TITLE, text) if page else b""
+    await _send(
+        writer, 403, body, "text/html; charset=utf-8",
+        f"{BLOCKED_HEADER}: {reason}",
+        "Access-Control-Allow-Origin: *",
+        f"Access-Control-Expose-Headers: {BLOCKED_HEADER}",
+        "Cache-Control: no-store",
+    )  # fmt: skip
 
 
 # -- running it --------------------------------------------------------------------------
