@@ -6,13 +6,13 @@ sessionStorage). Then:
 
 - pooled, back to back: ``pool.close(driver)`` + ``pool.open()`` at once: the
   lend waits for the whole give-back reset (fresh tab, cookies, storage, HTTP
-  cache and permissions of every visited origin cleared, window size) and the
-  health check before lending. This is ``lease_p50_ms``: the worst case, a
-  worker with nothing else to do between two tests.
+  cache and permissions of every visited origin cleared, window size), which
+  is its health check too. This is ``lease_p50_ms``: the worst case, a worker
+  with nothing else to do between two tests.
 - pooled, reset overlapped: ``pool.close(driver)``, the reset left to finish
   (in a worker, it overlaps the result write, the ack and Celery's next
-  delivery), then ``pool.open()`` timed alone: the health check before lending,
-  what the next test waits for. This is ``lease_ready_p50_ms``.
+  delivery), then ``pool.open()`` timed alone: the health check before lending
+  a session that sat idle after its reset. This is ``lease_ready_p50_ms``.
 - new session: ``provider.open()`` on the Grid, what every test costs without
   a pool (``new_session_p50_ms``; the old session's ``quit()`` is timed apart as
   ``quit_p50_ms`` and not counted, which flatters the baseline).

@@ -17,8 +17,9 @@ the worker's code is the same with pooling on or off:
   way is waited for unless another session of the project is ready. Every reset
   command is capped at ``grid.health_check_timeout_s``, and a session the reset
   fails on (dead browser, InvalidSessionId, a hang) is quit and replaced, never
-  lent. Right before lending, one more round trip (``healthy``, same cap) checks
-  that the session still answers: a browser that died while idle is replaced too.
+  lent. A session that sat idle after its reset gets one more round trip right
+  before lending (``healthy``, same cap), so a browser that died while idle is
+  replaced too; a reset the lend was waiting for has just proved the session alive.
   So is a session that has served ``grid.pool_max_uses`` tests or is older than
   ``grid.pool_max_age_s``. With no idle session, a new one is opened, retried
   once when the browser could not start (a ``BrowserError`` from
@@ -68,7 +69,7 @@ log = logs.get_logger(__name__)
 OPEN_ATTEMPTS = 2
 """New sessions one ``open()`` tries before it gives up (a failed start is often transient)."""
 
-RESET_THREADS = 4
+RESET_THREADS = 8
 """Reset commands sent at once (cookies, history, each visited origin's storage, window size)."""
 
 ResetFn = Callable[[WebDriver, int, int, Executor], None]
@@ -227,13 +228,17 @@ class SessionPool:
         future, entry.reset = entry.reset, None
         if future is None:
             return self._reset(entry.driver)  # reset at lend (or never started)
-        if not future.done():
+        waited = not future.done()
+        if waited:
             self.stats.waited_for_reset += 1
         try:
             why = future.result()
         except Exception as exc:  # a bug in the reset, not a browser error: still never lend
             why = f"failed its reset: {type(exc).__name__}: {_first_line(exc)}"
-        if why is None and not self._provider.healthy(entry.driver):
+        # A reset that ended while this lend waited for it is the session answering every
+        # one of its commands just now: a health check would ask the same again. One that
+        # ended earlier left the session idle, and a browser can die idle: check it.
+        if why is None and not waited and not self._provider.healthy(entry.driver):
             why = "failed its health check before lending"
         return why
 

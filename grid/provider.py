@@ -50,8 +50,9 @@ log = logs.get_logger(__name__)
 _MAX_MESSAGE = 400
 _TMP_PREFIX = "testfleet-chrome-"
 
-CONNECTIONS = 4
-"""HTTP connections one session keeps open to the Grid (the pool's reset uses up to 4 at once)."""
+CONNECTIONS = 8
+"""HTTP connections one session keeps open to the Grid: the pool's reset sends up to
+``grid.pool.RESET_THREADS`` commands at once."""
 
 QUIT_TIMEOUT_S = 10
 """Cap on the ``quit()`` request in ``close()``: a dead node must not hold a worker."""

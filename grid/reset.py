@@ -56,7 +56,7 @@ from selenium.common.exceptions import (
 from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from testfleet.browser import lift_network
+from testfleet.browser import lift_network, note_viewport
 
 CDP_COMMAND = "executeCdpCommand"
 _CDP_PATH = "/session/$sessionId/goog/cdp/execute"
@@ -130,6 +130,9 @@ def reset_session(
     inner_w, inner_h, outer_w, outer_h = cast(list[int], sizes)
     if [inner_w, inner_h] != [width, height]:
         driver.set_window_size(width + outer_w - inner_w, height + outer_h - inner_h)
+        note_viewport(driver, None)  # resized but not seen: the executor checks it
+    else:
+        note_viewport(driver, (width, height))
 
 
 def _handles(driver: WebDriver) -> list[str]:

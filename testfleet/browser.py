@@ -94,6 +94,26 @@ def command_timeout_s(settings: Settings, longest_step_timeout_s: float) -> floa
     return max(settings.grid.command_timeout_s, longest_step_timeout_s + COMMAND_TIMEOUT_MARGIN_S)
 
 
+_VIEWPORT = "_testfleet_viewport"
+"""Set on a driver whose page viewport is known, as ``(width, height)`` in CSS px."""
+
+
+def known_viewport(driver: WebDriver) -> tuple[int, int] | None:
+    """The viewport ``note_viewport`` last recorded for ``driver``, or None when unknown.
+
+    The pool's reset reads the viewport after every test (and restores it); the
+    executor takes that reading instead of asking again right after, and forgets it
+    as the test begins (a step may resize the window, or a page go fullscreen).
+    """
+    size = getattr(driver, _VIEWPORT, None)
+    return size if isinstance(size, tuple) else None
+
+
+def note_viewport(driver: WebDriver, size: tuple[int, int] | None) -> None:
+    """Record ``driver``'s viewport as seen (None: not known, check it next time)."""
+    setattr(driver, _VIEWPORT, size)
+
+
 _NETWORK_COMMAND = "testfleetNetworkConditions"
 _NETWORK_PATH = "/session/$sessionId/chromium/network_conditions"
 _NETWORK_EMULATED = "_testfleet_network_emulated"

@@ -23,6 +23,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from testfleet import logs
 from testfleet.artifacts import safe_name
+from testfleet.browser import known_viewport, note_viewport
 from testfleet.masking import Masker
 from testfleet.results import StepResult
 from testfleet.suite import CaseSpec, Step
@@ -163,10 +164,14 @@ class _Attempt:
         )
 
     def _prepare(self) -> None:
-        # A pooled session may come with an implicit wait set by someone else; it would
-        # stretch every "is it there yet?" probe of our explicit waits.
-        self.driver.implicitly_wait(0)
-        self.page.size_viewport(self.spec.viewport.width, self.spec.viewport.height)
+        # No implicit wait to clear: sessions come only from testfleet's providers, with
+        # WebDriver's default of 0, and nothing in testfleet sets one. The viewport needs
+        # no check when the pool's reset has just seen it at the test's size (it reads
+        # it after every test): then a test's first command is its first step.
+        wanted = (self.spec.viewport.width, self.spec.viewport.height)
+        if known_viewport(self.driver) != wanted:
+            self.page.size_viewport(*wanted)
+        note_viewport(self.driver, None)  # seen once, for this test; the steps may change it
 
     # -- the steps ---------------------------------------------------------------------
 

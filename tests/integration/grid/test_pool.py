@@ -23,6 +23,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 from grid.pool import ResetFn, SessionPool
 from grid.provider import GridProvider
 from grid.reset import cdp, reset_session
+from testfleet.browser import known_viewport
 from testfleet.gridstatus import read_capacity
 from testfleet.settings import Settings
 from tests.fixtures_grid import free_port, grid_test_settings, running_demosite, running_grid
@@ -152,6 +153,29 @@ def test_second_test_sees_nothing_of_the_first(pool: SessionPool, origins: tuple
     pool.close(second)
     assert pool.stats.opened == 1
     assert pool.stats.lent_reused == 1
+
+
+def test_the_reset_passes_on_the_viewport_it_saw(
+    pool: SessionPool, origins: tuple[str, str]
+) -> None:
+    driver = pool.open()
+    assert known_viewport(driver) is None, "a new session: not seen yet, the executor checks"
+    # A new session's window is its --window-size, frame included: the first reset sizes
+    # it to the viewport; from then on each reset finds it right and says so.
+    for _ in range(2):
+        driver.get(f"{origins[0]}/storage")
+        pool.close(driver)
+        driver = pool.open()
+    assert known_viewport(driver) == (1280, 800)
+    assert driver.execute_script("return [innerWidth, innerHeight];") == [1280, 800]
+    # The executor clears no implicit wait: nothing set one, and WebDriver's default is 0.
+    assert driver.timeouts.implicit_wait == 0
+    driver.set_window_size(640, 480)
+    pool.close(driver)
+    driver = pool.open()
+    assert known_viewport(driver) is None, "resized back, not seen since: the executor checks"
+    assert driver.execute_script("return [innerWidth, innerHeight];") == [1280, 800]
+    pool.close(driver)
 
 
 def _no_reset(driver: WebDriver, width: int, height: int, parallel: Executor) -> None:

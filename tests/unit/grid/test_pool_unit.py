@@ -134,6 +134,7 @@ class Handing:
     def __init__(self) -> None:
         self.opened: list[WebDriver] = []
         self.quit: list[WebDriver] = []
+        self.checks = 0
 
     def open(self, project: str = "") -> WebDriver:
         fields = {"session_id": f"s{len(self.opened)}", "command_executor": None}
@@ -145,6 +146,7 @@ class Handing:
         self.quit.append(driver)
 
     def healthy(self, driver: WebDriver) -> bool:
+        self.checks += 1
         return True
 
     def shutdown(self) -> None:
@@ -241,6 +243,7 @@ def test_a_session_is_reset_as_it_is_given_back(handing: Handing) -> None:
     assert pool.open() is driver
     assert resets.done == [driver], "and not again at lend"
     assert pool.stats.waited_for_reset == 0
+    assert handing.checks == 1, "idle since its reset: checked before lending"
 
 
 def test_a_lend_waits_for_a_reset_under_way(handing: Handing) -> None:
@@ -258,6 +261,7 @@ def test_a_lend_waits_for_a_reset_under_way(handing: Handing) -> None:
     lender.join(10)
     assert lent == [driver]
     assert resets.done == [driver]
+    assert handing.checks == 0, "the reset it waited for has just proved the session alive"
 
 
 def test_reset_at_lend_when_configured(handing: Handing) -> None:
@@ -299,6 +303,7 @@ def test_a_session_that_fails_the_check_before_lending_is_replaced(
     pool = SessionPool(handing, Settings(), reset=Resets())
     driver = pool.open()
     pool.close(driver)
+    pool.wait_for_resets()  # then idle: a browser may die meanwhile
     monkeypatch.setattr(handing, "healthy", lambda driver: False)
     assert pool.open() is not driver
     assert pool.stats.reasons == ["failed its health check before lending"]

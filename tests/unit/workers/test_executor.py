@@ -23,6 +23,7 @@ from selenium.common.exceptions import (
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from testfleet.browser import known_viewport, note_viewport
 from testfleet.results import StepResult
 from testfleet.suite import CaseSpec, Step, TestCase
 from workers.executor import (
@@ -81,13 +82,11 @@ class FakeDriver:
         self.title = ""
         self.visited: list[str] = []
         self.scripts: list[str] = []
+        self.sizes_read = 0
 
     def _maybe_fail(self, method: str) -> None:
         if method in self.fail:
             raise self.fail[method]
-
-    def implicitly_wait(self, seconds: float) -> None:
-        self._maybe_fail("implicitly_wait")
 
     def set_window_size(self, width: int, height: int) -> None:
         self._maybe_fail("set_window_size")
@@ -109,6 +108,8 @@ class FakeDriver:
 
     def execute_script(self, script: str, *args: Any) -> Any:
         if script.startswith("return [window.innerWidth"):  # sizing the viewport
+            self._maybe_fail("window_sizes")
+            self.sizes_read += 1
             return [1280, 800, 1280, 939]
         if script in (PROBE.small, PROBE_ASYNC.small):  # is the element there and ready?
             self._maybe_fail("find_elements")
@@ -310,10 +311,27 @@ def test_browser_death_is_an_error_outcome_not_a_crash(exc: Exception) -> None:
 
 def test_death_while_preparing_the_session() -> None:
     driver = FakeDriver()
-    driver.fail["implicitly_wait"] = InvalidSessionIdException("invalid session id")
+    driver.fail["window_sizes"] = InvalidSessionIdException("invalid session id")
     outcome = _run(driver, _spec(_step(1, "navigate", input_data="/a")))
     assert (outcome.status, outcome.browser_died) == ("error", True)
     assert [s.status for s in outcome.steps] == ["skipped"]
+
+
+def test_a_viewport_the_reset_just_saw_is_not_checked_again_and_only_once() -> None:
+    driver = FakeDriver()
+    note_viewport(driver, (1280, 800))  # what the pool's reset saw after the last test
+    _run(driver, _spec(_step(1, "navigate", input_data="/a")))
+    assert driver.sizes_read == 0, "the test's first command is its first step"
+    assert known_viewport(driver) is None, "steps may resize the window: forgotten at the start"
+    _run(driver, _spec(_step(1, "navigate", input_data="/a")))
+    assert driver.sizes_read == 1, "not seen since: checked"
+
+
+def test_a_viewport_the_reset_saw_at_another_size_is_checked() -> None:
+    driver = FakeDriver()
+    note_viewport(driver, (375, 667))
+    _run(driver, _spec(_step(1, "navigate", input_data="/a")))
+    assert driver.sizes_read == 1
 
 
 @pytest.mark.parametrize(
