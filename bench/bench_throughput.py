@@ -75,14 +75,14 @@ TARGET_VS_PLAYWRIGHT = 1.2
 TARGET_OVERHEAD_PCT = 5.0
 
 
-def _quick() -> bool:
+def quick_mode() -> bool:
     # The bench runner's own switch, read where the runner starts (like a CLI flag).
     return os.environ.get("TESTFLEET_BENCH_QUICK", "") not in ("", "0")
 
 
 def run(settings: Settings) -> dict[str, Any]:
     """Run every configuration once (after its warm-up) and return the figures."""
-    quick = _quick() or settings.bench.quick
+    quick = quick_mode() or settings.bench.quick
     figures: dict[str, Any] = {"quick": quick}
     with tempfile.TemporaryDirectory(prefix="tf-bench-tp-") as tmp:
         base = Path(tmp)
@@ -208,15 +208,16 @@ def _playwright(suites: Path, warmup: Path, demo: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _local_fleet(
-    state_dir: Path, pool_size: int, pool_reset: str = "giveback"
+def local_fleet(
+    state_dir: Path, pool_size: int, pool_reset: str = "giveback", size: int = 2
 ) -> Iterator[dict[str, str]]:
-    """``testfleet up --workers 2 --browsers 2`` on free ports and ``state_dir``; always down."""
+    """``testfleet up --workers SIZE --browsers SIZE`` on free ports and ``state_dir``;
+    always down."""
     env = fleet_env(
         state_dir, TESTFLEET_GRID__POOL_SIZE=str(pool_size), TESTFLEET_GRID__POOL_RESET=pool_reset
     )
     try:
-        up = cli("up", "--workers", "2", "--browsers", "2", env=env)
+        up = cli("up", "--workers", str(size), "--browsers", str(size), env=env)
         if up.returncode != 0:
             logs = "\n".join(
                 f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}"
@@ -239,14 +240,14 @@ def _fleet(
 ) -> dict[str, Any]:
     """One fleet configuration; ``profiled``: suites for an extra, untimed pass under py-spy."""
     profile: dict[str, Any] = {}
-    with _local_fleet(state_dir, pool_size, pool_reset) as env:
-        _submit(env, warmup, state_dir / "warmup.json")
+    with local_fleet(state_dir, pool_size, pool_reset) as env:
+        submit(env, warmup, state_dir / "warmup.json")
         started = time.monotonic()
-        result = _submit(env, suites, state_dir / "run.json")
+        result = submit(env, suites, state_dir / "run.json")
         cli_wall_s = time.monotonic() - started
-        events = _run_events(env, result["runId"])
+        events = run_events(env, result["runId"])
         if profiled is not None:
-            profile = _pyspy_pass(env, profiled, state_dir)
+            profile = pyspy_pass(env, profiled, state_dir)
     tests = len(result["tests"])
     failed = sum(1 for t in result["tests"] if t["status"] not in GOOD_STATUSES)
     duration_s = result["durationMs"] / 1000.0
@@ -271,7 +272,7 @@ def _fleet(
     return figures
 
 
-def _pyspy_pass(env: dict[str, str], suites: Path, state_dir: Path) -> dict[str, Any]:
+def pyspy_pass(env: dict[str, str], suites: Path, state_dir: Path) -> dict[str, Any]:
     """Run ``suites`` once more with py-spy on every worker: where their time goes, by code.
 
     A separate pass, so that sampling (ptrace stops) never slows the timed one.
@@ -282,7 +283,7 @@ def _pyspy_pass(env: dict[str, str], suites: Path, state_dir: Path) -> dict[str,
     pids = [int(p["pid"]) for p in status["processes"] if str(p["name"]).startswith("worker")]
     recorders = throughput_pyspy.start(pids, state_dir)
     try:
-        _submit(env, suites, state_dir / "profiled.json")
+        submit(env, suites, state_dir / "profiled.json")
     finally:
         files, said = throughput_pyspy.stop(recorders)
     summary = throughput_pyspy.summarise(files)
@@ -291,7 +292,7 @@ def _pyspy_pass(env: dict[str, str], suites: Path, state_dir: Path) -> dict[str,
     return summary
 
 
-def _submit(env: dict[str, str], suites: Path, out: Path) -> dict[str, Any]:
+def submit(env: dict[str, str], suites: Path, out: Path) -> dict[str, Any]:
     done = cli("run", str(suites), "--json", str(out), env=env, timeout_s=PASS_TIMEOUT_S)
     if not out.exists():
         raise RuntimeError(f"testfleet run wrote no result:\n{done.stdout[-3000:]}\n{done.stderr}")
@@ -299,7 +300,7 @@ def _submit(env: dict[str, str], suites: Path, out: Path) -> dict[str, Any]:
     return result
 
 
-def _run_events(env: dict[str, str], run_id: str) -> list[dict[str, Any]]:
+def run_events(env: dict[str, str], run_id: str) -> list[dict[str, Any]]:
     """Every event the fleet recorded for one run, from its Redis stream (for the profile)."""
     status = json.loads(cli("status", "--json", env=env).stdout)
     client = redis.Redis.from_url(status["redis_url"], decode_responses=True)
