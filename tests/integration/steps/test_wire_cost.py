@@ -47,7 +47,6 @@ tests:
 """
 
 MOST = {
-    "prepare": 0,  # a pooled session right after its reset
     "navigate": 2,  # the navigation, then what it landed on (URL, status, error page)
     "assert_title": 1,
     "assert_url": 1,
@@ -96,32 +95,42 @@ def counted(driver: WebDriver) -> Iterator[Counting]:
         del driver.execute  # the class's method again
 
 
+class Traced:
+    """One run of ``SUITE`` with the commands sent before the first step (the executor's
+    preparation) and during each step, by step kind."""
+
+    def __init__(self, driver: WebDriver, site: str, counted: Counting, *, reset: bool) -> None:
+        suite = load_text(SUITE.format(site=site), {})
+        spec = CaseSpec.of(suite, suite.tests[0])
+        if reset:  # as the pool lends it: a new window is sized once, then seen right
+            for _ in range(2):
+                reset_session(driver, spec.viewport.width, spec.viewport.height)
+        marks: list[int] = []
+        self.steps: list[tuple[str, list[str]]] = []
+
+        def before() -> bool:
+            marks.append(counted.sent)
+            return False
+
+        def after(result: StepResult, number: int, total: int) -> None:
+            kind = spec.test.steps[number - 1].kind
+            self.steps.append((kind, counted.names[marks[-1] :]))
+
+        counted.names.clear()
+        self.outcome = execute_steps(driver, spec, Hooks(on_step=after, should_stop=before))
+        self.prepare = counted.names[: marks[0]]
+
+
 def test_each_step_sends_the_fewest_commands_it_can(
     driver: WebDriver, site: str, counted: Counting
 ) -> None:
-    suite = load_text(SUITE.format(site=site), {})
-    spec = CaseSpec.of(suite, suite.tests[0])
-    for _ in range(2):  # as the pool lends it: a new window is sized once, then seen right
-        reset_session(driver, spec.viewport.width, spec.viewport.height)
-    marks: list[int] = []
-    per_step: list[tuple[str, int, list[str]]] = []
-
-    def before() -> bool:
-        marks.append(counted.sent)
-        return False
-
-    def after(result: StepResult, number: int, total: int) -> None:
-        start = marks[-1]
-        kind = spec.test.steps[number - 1].kind
-        per_step.append((kind, counted.sent - start, counted.names[start:]))
-
-    counted.names.clear()
-    outcome = execute_steps(driver, spec, Hooks(on_step=after, should_stop=before))
+    traced = Traced(driver, site, counted, reset=True)
+    outcome = traced.outcome
     assert outcome.status == "passed", [(s.index, s.error) for s in outcome.steps]
-    assert marks[0] == 0, f"prepare sent {counted.names[: marks[0]]}"
-    for kind, _, names in per_step[1:]:  # the first navigation also sets its timeout
+    assert traced.prepare == [], "a pooled session right after its reset"
+    for kind, names in traced.steps[1:]:  # the first navigation also sets its timeout
         assert len(once_per_poll(names)) <= MOST[kind], f"{kind} sent {names}"
-    first_kind, _, first_names = per_step[0]
+    first_kind, first_names = traced.steps[0]
     assert first_kind == "navigate"
     assert len(once_per_poll(first_names)) == MOST["navigate"] + 1, first_names
 
@@ -130,14 +139,6 @@ def test_a_session_the_reset_did_not_see_is_checked_once(
     driver: WebDriver, site: str, counted: Counting
 ) -> None:
     note_viewport(driver, None)
-    suite = load_text(SUITE.format(site=site), {})
-    spec = CaseSpec.of(suite, suite.tests[0])
-    marks: list[int] = []
-
-    def before() -> bool:
-        marks.append(counted.sent)
-        return False
-
-    counted.names.clear()
-    execute_steps(driver, spec, Hooks(should_stop=before))
-    assert counted.names[: marks[0]] == ["w3cExecuteScript"], "one look at the viewport"
+    traced = Traced(driver, site, counted, reset=False)
+    assert traced.outcome.status == "passed"
+    assert traced.prepare == ["w3cExecuteScript"], "one look at the viewport"
