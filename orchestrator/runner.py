@@ -29,11 +29,13 @@ from rich.text import Text
 
 from orchestrator import fleet, reports
 from orchestrator.interrupt import Interrupted, Interrupts
+from testfleet import payloads
 from testfleet.artifacts import artifact_url
 from testfleet.client import ApiClient
 from testfleet.constants import AI_NO_KEY
 from testfleet.errors import TestfleetError, UsageError
 from testfleet.loader import submitted
+from testfleet.payloads import CaseEvent, CaseFinished, CaseProgress, CaseStarted
 from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunResult
 from testfleet.settings import Settings
 from testfleet.suite import Suite
@@ -239,30 +241,44 @@ def _follow(console: Console, url: str, api_key: str | None, run: dict[str, Any]
         )
     with progress:
         for event in follow_link(url, api_key):
-            kind = event["type"]
-            payload = event.get("payload") or {}
-            case_id = event.get("correlationId") or payload.get("testId")
+            payload = _case_payload(event)
+            case_id = event.get("correlationId") or (payload.testId if payload else "")
             bar = bars.get(case_id or "")
-            if bar is None:
+            if payload is None or bar is None:
                 continue
-            if kind == "test_started":
+            if isinstance(payload, CaseStarted):
                 progress.start_task(bar)
-                attempt = payload.get("attempt", 1)
-                progress.update(bar, state=Text(f"running (attempt {attempt})"))
-            elif kind == "test_progress":
-                p = payload.get("progress", {})
-                progress.update(bar, total=p.get("totalSteps"), completed=p.get("stepNumber", 0),
-                                state=Text(str(p.get("currentStep", ""))))  # fmt: skip
-            elif kind in ("test_completed", "test_failed", "test_cancelled"):
-                status = str((payload.get("result") or {}).get("status", kind[5:]))
+                progress.update(bar, state=Text(f"running (attempt {payload.attempt})"))
+            elif isinstance(payload, CaseProgress):
+                p = payload.progress
+                progress.update(bar, total=p.totalSteps, completed=p.stepNumber,
+                                state=Text(p.currentStep))  # fmt: skip
+            elif isinstance(payload, CaseFinished):
+                status, error = payload.result.status, payload.result.error
                 task = progress.tasks[bar]
                 progress.update(bar, completed=task.total, state=_mark(status))
                 progress.stop_task(bar)
                 if not live:
                     test = tests[case_id or ""]
-                    error = (payload.get("result") or {}).get("error")
                     line = Text.assemble(_mark(status), f" {test['suite']} › {test['name']}")
                     console.print(line + Text(f" — {error}" if error else ""), soft_wrap=True)
+
+
+_CASE_EVENTS = ("test_started", "test_progress", "test_completed", "test_failed", "test_cancelled")
+
+
+def _case_payload(event: dict[str, Any]) -> CaseEvent | None:
+    """A case event's payload through its model (``testfleet.payloads``); None for other
+    events and for a payload this CLI cannot read (a server of another version: that
+    test's bar waits for the run's result instead)."""
+    kind = event.get("type")
+    if kind not in _CASE_EVENTS:
+        return None
+    try:
+        payload = payloads.parse(str(kind), event.get("payload") or {})
+    except payloads.PayloadError:
+        return None
+    return payload if isinstance(payload, CaseEvent) else None
 
 
 def _summary(console: Console, run: RunResult) -> None:

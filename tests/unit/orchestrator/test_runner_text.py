@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from orchestrator import runner
+from testfleet.payloads import CaseFinished, CaseOutcome, CaseProgress, CaseStarted, Progress
 
 NASTY = "Press [/] to search [link=http://evil.test]here[/link] [bold red]x[/]"
 SELECTOR = "button[type=submit]"
@@ -52,12 +53,20 @@ class FakeApi:
 
 
 def _events(url: str, key: str | None) -> Iterator[dict[str, Any]]:
-    payload = {"testId": "r-0001", "progress": {"currentStep": f"click {SELECTOR} {NASTY}",
-               "stepNumber": 1, "totalSteps": 1}}  # fmt: skip
-    yield {"type": "test_started", "correlationId": "r-0001", "payload": {"attempt": 1}}
-    yield {"type": "test_progress", "correlationId": "r-0001", "payload": payload}
-    yield {"type": "test_failed", "correlationId": "r-0001",
-           "payload": {"result": {"status": "failed", "error": NASTY}}}  # fmt: skip
+    ids = {"testId": "r-0001", "testSuiteId": f"Suite {NASTY}"}
+    step = Progress(percentage=100, currentStep=f"click {SELECTOR} {NASTY}", stepNumber=1,
+                    totalSteps=1, duration=5)  # fmt: skip
+    started = CaseStarted(**ids, name=f"click {SELECTOR}", attempt=1, totalSteps=1)
+    progressed = CaseProgress(**ids, attempt=1, progress=step, stepStatus="failed",
+                              stepDuration=5)  # fmt: skip
+    failed = CaseFinished(**ids, name=f"click {SELECTOR}",
+                          result=CaseOutcome(status="failed", error=f"event {NASTY}"))  # fmt: skip
+    # What this CLI cannot read (another version's server) is skipped, not a crash.
+    yield {"type": "test_progress", "correlationId": "r-0001", "payload": {"progress": "?"}}
+    yield {"type": "ai_analysis_started", "correlationId": "r-0001", "payload": {}}
+    for kind, payload in (("test_started", started), ("test_progress", progressed),
+                          ("test_failed", failed)):  # fmt: skip
+        yield {"type": kind, "correlationId": "r-0001", "payload": payload.dump()}
 
 
 @pytest.mark.parametrize("terminal", [False, True])
@@ -86,6 +95,8 @@ def test_server_text_is_printed_as_text_and_the_reports_are_written(
     printed = capsys.readouterr().out
     assert "\x1b]8;" not in printed, "no terminal hyperlink"
     assert "Press [/] to search" in printed
+    if not terminal:  # each final result is printed as it comes
+        assert f"— event {NASTY}" in printed
     assert "[link=http://evil.test]here[/link]" in printed
     assert SELECTOR in printed
     assert json.loads((tmp_path / "out.json").read_text())["status"] == "failed"
