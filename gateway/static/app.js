@@ -3,7 +3,7 @@
 import { Connection } from "./connection.js";
 import { byId, clock, fill, h, ms, text } from "./dom.js";
 import { RunView } from "./runview.js";
-import { compareIds, FleetState, Perf, RunState, TREND_WINDOW_MS } from "./state.js";
+import { compareIds, FleetState, Perf, RunState, SETTLED, TREND_WINDOW_MS } from "./state.js";
 import { renderFleet, renderRuns } from "./views.js";
 
 const KEY = "testfleet.apiKey";
@@ -161,8 +161,7 @@ async function openRun(id) {
   try {
     const snapshot = await json(gateway(`/runs/${encodeURIComponent(id)}`));
     if (app.run !== run) return;
-    run.state = new RunState(snapshot);
-    run.view = new RunView(byId("view"), run.state, { image, download, cancel: cancelRun, canWrite: app.permissions.has("test:write") });
+    show(run, snapshot);
     // The run's test events come from the project-wide subscription the fleet view
     // already holds (one delivery, one parse per event); only AI findings need their own.
     // That subscription must cover everything after the snapshot: when it has not yet
@@ -176,6 +175,28 @@ async function openRun(id) {
     markDirty();
   } catch (err) {
     if (app.run === run) fill(byId("view"), h("p", { class: "error", role: "alert" }, `Could not open run ${id}: ${err.message}`));
+  }
+}
+
+function show(run, snapshot) {
+  run.view?.close();
+  run.state = new RunState(snapshot);
+  run.view = new RunView(byId("view"), run.state, { image, download, cancel: cancelRun, canWrite: app.permissions.has("test:write") });
+}
+
+/** After a gap: the open run's state read again. Its subscriptions go on from the oldest
+ * event still kept, and the new snapshot is newer than anything trimmed before it, so
+ * the two cover everything; subscribing again from the snapshot would only meet the
+ * same gap (a quiet run's newest event can be older than everything the stream keeps). */
+async function reloadRun() {
+  const run = app.run;
+  try {
+    const snapshot = await json(gateway(`/runs/${encodeURIComponent(run.id)}`));
+    if (app.run !== run) return;
+    show(run, snapshot);
+    markDirty("run");
+  } catch (err) {
+    if (app.run === run) notice(`Could not reload run ${run.id}: ${err.message}`);
   }
 }
 
@@ -203,8 +224,12 @@ function onEvents(name, events, liveFrom) {
 }
 
 function onGap(name, payload) {
+  const forRun = name === "tests" || name === "runai";
+  // A run still loading subscribes once its snapshot is in; a run that is over shows
+  // complete from its snapshot: what was trimmed after it is other runs' history.
+  if (forRun && app.run && (!app.run.state || SETTLED.has(app.run.state.run.status))) return;
   notice(`Some events were trimmed from the stream after ${payload.lastEventId}; showing from ${payload.firstAvailableId}.`);
-  if ((name === "tests" || name === "runai") && app.run) openRun(app.run.id);
+  if (forRun && app.run) reloadRun();
 }
 
 // --- rendering, once per frame ---------------------------------------------------------

@@ -1,8 +1,8 @@
 // The run view: every test of one run, live: progress, steps, screenshots, AI findings.
 
 import { badge, clock, fill, h, ms, text } from "./dom.js";
+import { SETTLED } from "./state.js";
 
-const SETTLED = new Set(["passed", "failed", "cancelled"]);
 const FRAME_BUDGET_MS = 8;
 
 /**

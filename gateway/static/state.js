@@ -8,6 +8,9 @@ const LATENCY_SAMPLES = 2000;
 
 export const FINAL_TYPES = new Set(["test_completed", "test_failed", "test_cancelled"]);
 
+/** A run in one of these is over: nothing more changes its cases. */
+export const SETTLED = new Set(["passed", "failed", "cancelled"]);
+
 /** The last segment of an artifact URL (the artifact's name). */
 export function artifactName(url) {
   if (!url) return null;

@@ -2,7 +2,7 @@
 
 import { trend } from "./chart.js";
 import { badge, clock, fill, h, ms } from "./dom.js";
-import { TREND_WINDOW_MS } from "./state.js";
+import { SETTLED, TREND_WINDOW_MS } from "./state.js";
 
 const pct = (v) => (v === null || v === undefined ? "–" : `${Math.round(v * 100)} %`);
 const num = (v) => (v === null || v === undefined ? "–" : String(Math.round(v * 10) / 10));
@@ -83,7 +83,6 @@ function servicesList(services) {
 }
 
 const RUN_STATUSES = ["", "queued", "running", "passed", "failed", "cancelled"];
-const SETTLED = new Set(["passed", "failed", "cancelled"]);
 
 function counts(c) {
   const parts = Object.entries(c || {}).filter(([, n]) => n).map(([s, n]) => `${n} ${s}`);

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import time
 from collections.abc import Iterator
 
@@ -17,7 +18,7 @@ import httpx
 import jsonschema
 import pytest
 import redis
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from gateway.app import build_server
 from testfleet import keys
@@ -418,3 +419,51 @@ def test_a_trimmed_cursor_shows_a_visible_notice(
             expect(page.locator("#notice")).to_contain_text("trimmed")
             expect(page.locator(f"[data-case='{case}']")).to_contain_text("step 7/8")
         tab.assert_no_errors()
+
+
+def test_a_page_left_open_keeps_only_the_open_runs_detail(
+    tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    # A wall screen left open for hours shows run after run: what it keeps must not grow
+    # with them. Measured: a page keeping each run it showed grew by about 0.6x a run's
+    # JSON per run (7.8x over 13 runs); as it is, its heap wanders within 0.4 MB.
+    runs = [run(store, artifacts, name=f"Run {i:02d}", tests=10, steps=60) for i in range(22)]
+    for sim in runs:
+        for case in sim.case_ids:
+            sim.play(case, screenshot_at=1)
+    run_json = len(store.get_run(runs[0].run_id).model_dump_json())  # type: ignore[union-attr]
+    page = tab.page
+
+    def show(sim: SimulatedRun) -> int:
+        page.goto(f"{base_url}/dashboard#/runs/{sim.run_id}")
+        expect(page.locator("#run-title")).to_contain_text(sim.name)
+        expect(page.locator("#run-counts")).to_contain_text("10 passed")
+        card = page.locator(f"[data-case='{sim.case_ids[0]}']")
+        card.locator("summary").click()
+        expect(card.locator("[data-shot] img")).to_have_attribute("src", re.compile(r"^blob:"))
+        return _heap_after_gc(page)
+
+    sign_in(page, base_url, key.alpha)
+    nodes = 0
+    heaps = []
+    for sim in runs:
+        heaps.append(show(sim))
+        nodes = nodes or page.evaluate("document.getElementsByTagName('*').length")
+    assert page.evaluate("document.getElementsByTagName('*').length") == nodes
+    # Medians of five, early (after the first run's one-off allocations) and late: a
+    # page keeping every run would be 15 runs heavier at the end.
+    early, late = statistics.median(heaps[1:6]), statistics.median(heaps[-5:])
+    assert late - early < 3 * run_json, (
+        f"the heap grew {late - early:.0f} bytes over 15 runs; a run is {run_json} bytes of "
+        f"JSON; after each run: {heaps}"
+    )
+
+
+def _heap_after_gc(page: Page) -> int:
+    """The page's JavaScript heap in use, in bytes, after a full garbage collection."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("HeapProfiler.collectGarbage")
+        return int(cdp.send("Runtime.getHeapUsage")["usedSize"])
+    finally:
+        cdp.detach()
