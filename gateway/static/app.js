@@ -161,7 +161,7 @@ async function openRun(id) {
   try {
     const snapshot = await json(gateway(`/runs/${encodeURIComponent(id)}`));
     if (app.run !== run) return;
-    show(run, snapshot);
+    showRun(run, snapshot);
     // The run's test events come from the project-wide subscription the fleet view
     // already holds (one delivery, one parse per event); only AI findings need their own.
     // That subscription must cover everything after the snapshot: when it has not yet
@@ -178,7 +178,7 @@ async function openRun(id) {
   }
 }
 
-function show(run, snapshot) {
+function showRun(run, snapshot) {
   run.view?.close();
   run.state = new RunState(snapshot);
   run.view = new RunView(byId("view"), run.state, { image, download, cancel: cancelRun, canWrite: app.permissions.has("test:write") });
@@ -193,7 +193,7 @@ async function reloadRun() {
   try {
     const snapshot = await json(gateway(`/runs/${encodeURIComponent(run.id)}`));
     if (app.run !== run) return;
-    show(run, snapshot);
+    showRun(run, snapshot);
     markDirty("run");
   } catch (err) {
     if (app.run === run) notice(`Could not reload run ${run.id}: ${err.message}`);
