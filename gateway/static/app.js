@@ -166,9 +166,12 @@ async function openRun(id) {
     // already holds (one delivery, one parse per event); only AI findings need their own.
     // That subscription must cover everything after the snapshot: when it has not yet
     // delivered an event from before the snapshot, it may have started after it, so it
-    // restarts from the snapshot (the fleet state takes the replay idempotently).
+    // restarts from the snapshot (the fleet state takes the replay idempotently). A run
+    // that is over needs nothing after its snapshot: replaying every other run's events
+    // since it ended (thousands, for an old run) would only hold up the page.
     const tests = app.conn.cursor("tests");
-    if (tests === undefined || tests === null || compareIds(tests, snapshot.lastEventId) > 0) {
+    const over = SETTLED.has(snapshot.run.status);
+    if (!over && (tests === undefined || tests === null || compareIds(tests, snapshot.lastEventId) > 0)) {
       app.conn.subscribe("tests", { channel: "test_execution", since: snapshot.lastEventId });
     }
     app.conn.subscribe("runai", { channel: "ai_analysis", filters: { runIds: [id] }, since: snapshot.lastEventId });

@@ -440,7 +440,8 @@ def test_a_page_left_open_keeps_only_the_open_runs_detail(
         expect(page.locator("#run-counts")).to_contain_text("10 passed")
         card = page.locator(f"[data-case='{sim.case_ids[0]}']")
         card.locator("summary").click()
-        expect(card.locator("[data-shot] img")).to_have_attribute("src", re.compile(r"^blob:"))
+        thumb = card.locator("[data-shot] img")
+        expect(thumb).to_have_attribute("src", re.compile(r"^blob:"), timeout=15_000)
         return _heap_after_gc(page)
 
     sign_in(page, base_url, key.alpha)
