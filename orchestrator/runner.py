@@ -264,18 +264,12 @@ def _follow(console: Console, url: str, api_key: str | None, run: dict[str, Any]
                     console.print(line + Text(f" — {error}" if error else ""), soft_wrap=True)
 
 
-_CASE_EVENTS = ("test_started", "test_progress", "test_completed", "test_failed", "test_cancelled")
-
-
 def _case_payload(event: dict[str, Any]) -> CaseEvent | None:
     """A case event's payload through its model (``testfleet.payloads``); None for other
     events and for a payload this CLI cannot read (a server of another version: that
     test's bar waits for the run's result instead)."""
-    kind = event.get("type")
-    if kind not in _CASE_EVENTS:
-        return None
     try:
-        payload = payloads.parse(str(kind), event.get("payload") or {})
+        payload = payloads.parse(str(event.get("type")), event.get("payload") or {})
     except payloads.PayloadError:
         return None
     return payload if isinstance(payload, CaseEvent) else None

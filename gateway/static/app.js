@@ -159,9 +159,8 @@ async function openRun(id) {
   app.run = run;
   fill(byId("view"), h("p", { class: "muted" }, "Loading run…"));
   try {
-    const snapshot = await json(gateway(`/runs/${encodeURIComponent(id)}`));
-    if (app.run !== run) return;
-    showRun(run, snapshot);
+    const snapshot = await showRun(run);
+    if (!snapshot) return;
     // The run's test events come from the project-wide subscription the fleet view
     // already holds (one delivery, one parse per event); only AI findings need their own.
     // That subscription must cover everything after the snapshot: when it has not yet
@@ -181,10 +180,15 @@ async function openRun(id) {
   }
 }
 
-function showRun(run, snapshot) {
+/** Read the run's state and draw it; the snapshot, or null when another run was opened
+ * meanwhile. */
+async function showRun(run) {
+  const snapshot = await json(gateway(`/runs/${encodeURIComponent(run.id)}`));
+  if (app.run !== run) return null;
   run.view?.close();
   run.state = new RunState(snapshot);
   run.view = new RunView(byId("view"), run.state, { image, download, cancel: cancelRun, canWrite: app.permissions.has("test:write") });
+  return snapshot;
 }
 
 /** After a gap: the open run's state read again. Its subscriptions go on from the oldest
@@ -194,10 +198,7 @@ function showRun(run, snapshot) {
 async function reloadRun() {
   const run = app.run;
   try {
-    const snapshot = await json(gateway(`/runs/${encodeURIComponent(run.id)}`));
-    if (app.run !== run) return;
-    showRun(run, snapshot);
-    markDirty("run");
+    if (await showRun(run)) markDirty("run");
   } catch (err) {
     if (app.run === run) notice(`Could not reload run ${run.id}: ${err.message}`);
   }
