@@ -108,12 +108,12 @@ def connect(settings: RedisSettings, *, decode: bool = True) -> redis.Redis:
     target = sentinel_target(settings.url)
     if target is None:
         return redis.Redis.from_url(settings.url, **options)
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
         target.sentinels,
         sentinel_kwargs={"socket_connect_timeout": settings.connect_timeout_s,
                          "socket_timeout": settings.connect_timeout_s},
     )  # fmt: skip
-    client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+    client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call, unused-ignore]
         settings.sentinel_master,
         db=target.db,
         username=target.username,
@@ -139,7 +139,7 @@ def connect_async(
             settings.url, max_connections=max_connections, timeout=pool_timeout_s, **options
         )
         return aredis.Redis(connection_pool=pool)
-    sentinel = AsyncSentinel(  # type: ignore[no-untyped-call]
+    sentinel = AsyncSentinel(  # type: ignore[no-untyped-call, unused-ignore]
         target.sentinels,
         sentinel_kwargs={"socket_connect_timeout": settings.connect_timeout_s,
                          "socket_timeout": settings.connect_timeout_s},
