@@ -30,15 +30,27 @@ An allowance names a host (every port), ``host:port``, an origin
 (``http://localhost:3000``), ``*.example.com`` or a network (``10.0.0.0/8``).
 An allowance naming a fleet endpoint's exact host and port opens that endpoint;
 a broader one (a host, a network) never does.
+
+Addresses are compared in one form (``testfleet.addresses.canonical``: ``::ffff:10.0.0.5``
+is 10.0.0.5), and an IPv6 address carrying an IPv4 one (NAT64, 6to4, Teredo) is
+refused when either is (``address_forms``). URLs are read as browsers read them, with
+the WHATWG URL parser browsers follow (``ada_url``): ``http://127。0。0。1:4444/``,
+``http://127.0.0.1:4444\\@example.com/`` and ``http://localhost%2e:4444/`` all go to the
+loopback's port 4444, and are judged so. What other tools would read differently (a
+backslash before the path) and IPv6 literals carrying an IPv4 address are refused
+outright: the IPv4 address, written plainly, says the same.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
+
+import ada_url
 
 from testfleet.addresses import (
     LOOPBACK_NAMES,
@@ -46,6 +58,10 @@ from testfleet.addresses import (
     Address,
     Network,
     address_class,
+    address_forms,
+    canonical,
+    canonical_network,
+    embedded_ipv4,
     host_address,
     is_local_address,
     is_loopback_host,
@@ -135,7 +151,8 @@ def parse_allowance(raw: str) -> Allowance:
         return Allowance(raw, host=norm_host(parts.hostname), port=port)
     if "/" in text:
         try:
-            return Allowance(raw, network=ipaddress.ip_network(text, strict=False))
+            network = canonical_network(ipaddress.ip_network(text, strict=False))
+            return Allowance(raw, network=network)
         except ValueError:
             raise ValueError(f"allowed target {raw!r} is not a valid network") from None
     host, port = _split_host_port(text)
@@ -170,31 +187,62 @@ class TargetPolicy:
         text = url.strip()
         if text == BLANK:
             return None
-        parts = urlsplit(text)
-        scheme = parts.scheme.lower()
-        if not scheme:
+        if not _has_scheme(text):
             return Refusal(
                 _shorten(text),
                 "it is not an absolute URL (a path needs the suite's base_url)",
                 allowable=False,
             )
+        try:
+            parsed: ada_url.URL | None = ada_url.URL(text)
+        except ValueError:
+            parsed = None
+        scheme = (parsed.protocol if parsed else text.partition(":")[0]).rstrip(":").lower()
         if scheme not in ("http", "https"):
-            shown = f"{scheme}:"
             return Refusal(
                 _shorten(text),
-                f"{shown} is not allowed; browsers open http(s) pages only (local files, "
+                f"{scheme}: is not allowed; browsers open http(s) pages only (local files, "
                 "browser internals and inline documents stay out of reach)",
                 allowable=False,
             )
-        try:
-            port = parts.port or _DEFAULT_PORTS[scheme]
-        except ValueError:
-            return Refusal(_shorten(text), "its port is not a number from 0 to 65535", False)
-        host = norm_host(parts.hostname or "")
+        if parsed is None:
+            return Refusal(
+                _shorten(text),
+                "browsers cannot open it: it is not a valid URL (a host that is not a "
+                "valid name or address, a port that is not a number from 0 to 65535, a "
+                "space or another character a host cannot hold)",
+                allowable=False,
+            )
+        return self._check_browser_url(text, parsed, scheme)
+
+    def _check_browser_url(self, text: str, parsed: ada_url.URL, scheme: str) -> Refusal | None:
+        """``check_url`` of an http(s) URL, as ``parsed`` by the WHATWG rules browsers use."""
+        browser_host = parsed.hostname.strip("[]")
+        host = norm_host(browser_host)
         if not host:
             return Refusal(_shorten(text), "it has no host", allowable=False)
-        target = f"{scheme}://{parts.netloc}"
-        return self._check(target, host, port, host_address(host), resolved=False)
+        port = int(parsed.port) if parsed.port else _DEFAULT_PORTS[scheme]
+        target = f"{scheme}://{parsed.host}"
+        if _written_host(text) != host:
+            target += f" (how browsers read {_shorten(text)})"
+        refusal = self._check(target, host, port, host_address(host), resolved=False)
+        if refusal is not None:
+            return refusal
+        if _backslash_before_path(text):
+            return Refusal(
+                target,
+                "it has a backslash before its path: browsers read it as '/', other tools "
+                "as part of the host; write '/'",
+                allowable=False,
+            )
+        embedded = _embedded_in_literal(browser_host)
+        if embedded is not None and not any(a.matches(host, port) for a in self.allowed):
+            return Refusal(
+                target,
+                f"it is an IPv6 address embedding the IPv4 address {embedded}; write the "
+                "IPv4 address (or a name) instead",
+            )
+        return None
 
     # -- the proxy's check: a host, a port and the address it resolved to ------------
 
@@ -212,7 +260,7 @@ class TargetPolicy:
         """This policy with each named endpoint also known by its addresses
         (``addresses``: host name -> what it resolves to now)."""
         extra = [
-            Endpoint(e.name, address, e.port)
+            Endpoint(e.name, norm_host(address), e.port)
             for e in self.endpoints
             for address in addresses.get(e.host, ())
         ]
@@ -221,12 +269,33 @@ class TargetPolicy:
     def _check(
         self, target: str, host: str, port: int, address: Address | None, *, resolved: bool
     ) -> Refusal | None:
+        """Refused when ``address`` in any of its forms (``address_forms``) is; a fleet
+        endpoint is named before a class of address, whichever form it is."""
+        forms = address_forms(address) if address is not None else (None,)
+        for form in forms:
+            refusal = self._endpoint_refusal(target, host, port, form)
+            if refusal is not None:
+                return refusal
+        for form in forms:
+            refusal = self._class_refusal(target, host, port, form, resolved=resolved)
+            if refusal is not None:
+                return refusal
+        return None
+
+    def _endpoint_refusal(
+        self, target: str, host: str, port: int, address: Address | None
+    ) -> Refusal | None:
         if any(a.exact and a.matches(host, port, address) for a in self.allowed):
             return None
         for endpoint in self.endpoints:
             if _endpoint_matches(endpoint, host, port, address):
                 return Refusal(target, f"it is the fleet's {endpoint.name}")
-        if any(not a.exact and a.matches(host, port, address) for a in self.allowed):
+        return None
+
+    def _class_refusal(
+        self, target: str, host: str, port: int, address: Address | None, *, resolved: bool
+    ) -> Refusal | None:
+        if any(a.matches(host, port, address) for a in self.allowed):
             return None
         if host in METADATA_NAMES:
             return Refusal(target, "it is a cloud metadata service")
@@ -249,15 +318,20 @@ UNREACHABLE_META = "testfleet-unreachable"
 its ``content`` is the network error Chromium would have named (``net::ERR_...``)."""
 
 
-def page_refusal(url: str, probe: object) -> str | None:
+def page_refusal(url: str, probe: object, own: Refusal | None = None) -> str | None:
     """Why a navigation to ``url`` did not get its page, from what the page it landed on
     showed (``probe``): ``["refused", reason]`` (the egress proxy's page, its
     ``BLOCKED_META`` content) or ``["error", code, text]`` (Chromium's error page, its
-    ``net::`` code and first words); None for anything else."""
+    ``net::`` code and first words); None for anything else.
+
+    The proxy's page names no internal service or address (a page could read it), so
+    its reason may be generic: ``own``, the worker's own policy check of the URL, says
+    more when it refuses too."""
     if not isinstance(probe, list) or not probe:
         return None
     if probe[0] == "refused":
-        return f"the browser's egress proxy refused the page: {probe[1]}"
+        reason = own.message if own is not None else str(probe[1] if len(probe) > 1 else "")
+        return f"the browser's egress proxy refused the page: {reason}"
     code = str(probe[1]) if len(probe) > 1 else ""
     text = str(probe[2]) if len(probe) > 2 else ""
     if code == "ERR_BLOCKED_BY_ADMINISTRATOR" or (not code and "blocked" in text.lower()):
@@ -365,6 +439,38 @@ def _has_scheme(text: str) -> bool:
         and all(c.isalnum() or c in "+-." for c in head)
         and "/" not in head
     )
+
+
+def _written_host(text: str) -> str:
+    """The host of ``text`` as tools other than browsers read it (Python's ``urlsplit``),
+    normalised; empty when they cannot read one."""
+    try:
+        return norm_host(urlsplit(text).hostname or "")
+    except ValueError:
+        return ""
+
+
+def _backslash_before_path(text: str) -> bool:
+    """Whether a backslash comes before the path of special-scheme URL ``text``:
+    browsers read it as '/' (ending the host), other tools as part of the host."""
+    rest = text.partition(":")[2]
+    slashes = len(rest) - len(rest.lstrip("/\\"))
+    authority = re.split(r"[/?#]", rest[slashes:], maxsplit=1)[0]
+    return "\\" in rest[:slashes] or "\\" in authority
+
+
+def _embedded_in_literal(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 literal ``host`` carries (mapped, compatible, NAT64,
+    6to4, Teredo), or None (a name, an IPv4 address, a plain IPv6 address)."""
+    try:
+        literal = ipaddress.IPv6Address(host)
+    except ValueError:
+        return None
+    first = canonical(literal)
+    if isinstance(first, ipaddress.IPv4Address):
+        return first
+    forms = embedded_ipv4(first)
+    return forms[0] if forms else None
 
 
 def _shorten(text: str, limit: int = 80) -> str:

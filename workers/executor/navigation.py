@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from selenium.common.exceptions import (
@@ -13,7 +14,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from testfleet.steps.compare import compare
 from testfleet.suite import Step
-from testfleet.targets import BLOCKED_META, UNREACHABLE_META, page_refusal
+from testfleet.targets import BLANK, BLOCKED_META, UNREACHABLE_META, page_refusal
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page
 from workers.executor.probe import INSTALL_JS
@@ -67,7 +68,10 @@ def navigate(page: Page, step: Step, timeout_s: float) -> None:
     except UnexpectedAlertPresentException:
         return  # the page opened a dialog as it loaded: it did load
     if blocked is not None:
-        raise StepFailed(page_refusal(url, ["refused", blocked]) or url)
+        # The proxy's page names nothing internal; the worker's own check of where the
+        # browser went says why, when it refuses too.
+        own = page.targets.check_url(url) or page.targets.check_url(str(href))
+        raise StepFailed(page_refusal(url, ["refused", blocked], own) or url)
     if isinstance(code, str) and _NET_ERROR.fullmatch(code):
         # The egress proxy could not reach the host: its page names the network error.
         raise StepFailed(f"could not open {url}: {code}")
@@ -75,12 +79,29 @@ def navigate(page: Page, step: Step, timeout_s: float) -> None:
         # Chrome shows its own page for a network error (or a page its URL policy or a
         # redirect check refused) instead of failing the command.
         raise StepFailed(page_refusal(url, ["error", code, text]) or url)
+    _check_landed(page, url, str(href))
     allowed = step.allow_status
     refused = allowed is None or (allowed != "any" and status not in allowed)
     if isinstance(status, int) and status >= 400 and refused:
         raise StepFailed(
             f"{url} answered HTTP {status} (if that is expected, add allow_status: [{status}])"
         )
+
+
+def _check_landed(page: Page, url: str, href: str) -> None:
+    """Fail the step when the page landed where the policy refuses: a redirect or a
+    script took the browser somewhere the check before navigating never saw (without
+    an egress proxy, as with the local provider, nothing else would stop it)."""
+    if href == url:
+        return
+    refusal = page.targets.check_url(href)
+    if refusal is None:
+        return
+    # Leave the refused page before failing: a later step (continue_on_failure) must not
+    # read what it shows. The step fails whether or not the browser could leave.
+    with contextlib.suppress(WebDriverException):
+        page.driver.get(BLANK)
+    raise StepFailed(f"{url} led the browser to a refused location: {refusal.message}")
 
 
 def back(page: Page, step: Step, timeout_s: float) -> None:
