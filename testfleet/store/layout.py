@@ -22,6 +22,8 @@ Fields of the run hash (the Lua scripts in ``lua/`` use the same names):
 - ``cancelled``           ``"1"`` once cancel was asked
 - ``n:<status>``          final cases per status
 - ``attempts:<case id>``  attempts begun per case
+- ``deliveries:<case id>`` deliveries that claimed the case (each but the one that
+  finishes it was lost: ``worker.max_lost_deliveries`` caps them)
 
 Nothing outside ``testfleet/store/`` reads these fields: read runs through
 ``RunReader`` / ``AsyncRunReader`` (or ``RunStore``) and their models.

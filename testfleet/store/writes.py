@@ -5,7 +5,8 @@ Every transition that must happen once happens inside one Lua script
 (a worker killed mid-test, a visibility timeout) cannot both record a final
 status, and a run completes exactly once:
 
-- ``begin_case``  queued|running -> running, counts the attempt; refuses a final case
+- ``begin_case``  queued|running -> running, counts the attempt (and the delivery);
+  refuses a final case, and one whose deliveries were lost too often
 - ``update_case`` stores progress unless the case is already final
 - ``finish_case`` running -> final, once; the last case to finish completes the run
 - ``cancel_run``  every queued case -> cancelled at once; running ones see the flag
@@ -28,6 +29,9 @@ from testfleet.results import FINAL_STATUSES, CaseResult, RunRecord
 from testfleet.settings import Settings
 from testfleet.store import layout, scripts
 from testfleet.store.reads import RunReader
+
+LOST_TOO_OFTEN = -2
+"""``begin_case``: the case's deliveries were lost ``worker.max_lost_deliveries`` times."""
 
 
 class RunStore(RunReader):
@@ -119,14 +123,19 @@ class RunStore(RunReader):
         )
         pipe.execute()
 
-    def begin_case(self, run_id: str, case_id: str) -> int:
-        """Mark a case running and count the attempt.
+    def begin_case(self, run_id: str, case_id: str, first: bool = True) -> int:
+        """Mark a case running and count the attempt (``first``: a delivery's first claim,
+        which counts the delivery too; False for its next attempt after a failure).
 
         Returns the attempt number (1, 2, ...), 0 when the case already has its final
-        status (a redelivery: do nothing), -1 when the run was cancelled.
+        status (a redelivery: do nothing), -1 when the run was cancelled, ``LOST_TOO_OFTEN``
+        when ``worker.max_lost_deliveries`` earlier deliveries claimed the case and none
+        finished it (record it as an error: it may crash or hang its worker).
         Raises ``NotFoundError`` for an unknown (or expired) case.
         """
-        n = int(self._begin(keys=self._keys(run_id), args=[*self._stream_args(), case_id]))
+        cap = self._settings.worker.max_lost_deliveries
+        args = [*self._stream_args(), case_id, "1" if first else "0", cap]
+        n = int(self._begin(keys=self._keys(run_id), args=args))
         if n == -3:
             raise NotFoundError(f"case {case_id} of run {run_id} does not exist (expired?)")
         return n

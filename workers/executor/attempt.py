@@ -26,6 +26,7 @@ from testfleet.artifacts import safe_name
 from testfleet.browser import known_viewport, note_viewport
 from testfleet.masking import Masker
 from testfleet.results import StepResult
+from testfleet.steps.compare import PatternTooSlow
 from testfleet.suite import CaseSpec, Step
 from testfleet.targets import TargetPolicy
 from workers.executor.conditions import holds
@@ -210,7 +211,7 @@ class _Attempt:
                 # A repeat resolves its condition before each round itself.
                 png = HANDLERS[step.kind](self.page, step if step.kind == "repeat" else resolved,
                                           timeout_s)  # fmt: skip
-        except StepFailed as exc:
+        except (StepFailed, PatternTooSlow) as exc:
             error = str(exc)
         except DRIVER_ERRORS as exc:
             translated = translate(exc, step, timeout_s)
