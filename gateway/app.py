@@ -25,7 +25,7 @@ from gateway.sse import sse_events
 from gateway.ws import ws_v1
 from gateway.ws_events import ws_events
 from testfleet import logs, redisconn
-from testfleet.auth import TICKET_TTL_S, KeyStore, presented_key
+from testfleet.auth import METRICS_SCOPE, TICKET_TTL_S, KeyStore, presented_key
 from testfleet.constants import GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH, GATEWAY_WS_PATH
 from testfleet.errors import (
     AuthError,
@@ -87,8 +87,13 @@ async def ready(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics."""
-    registry = _services(request).metrics.registry
+    """Prometheus metrics; needs a key with ``metrics:read`` (what Prometheus sends as
+    ``Authorization: Bearer``): the figures span every project's streams."""
+    services = _services(request)
+    headers = request.headers
+    presented = presented_key(headers.get("authorization"), headers.get("x-api-key"))
+    await services.verify(presented, METRICS_SCOPE)
+    registry = services.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -3,12 +3,15 @@
 Everything under ``/api/v1`` needs an API key (``Authorization: Bearer KEY`` or
 ``X-API-Key: KEY``) with the route's scope (``orchestrator.api_auth``). A key
 only ever sees its own project's runs: another project's run is a 404, exactly
-like a run that does not exist. ``/health``, ``/ready`` and ``/metrics`` are open.
+like a run that does not exist. ``/health`` and ``/ready`` are open; ``/metrics``
+needs a key with ``metrics:read`` (it shows the whole fleet: every project's load,
+the AI spend, the workers' names).
 
 The parts, one concept each:
 
 - ``api_services``   what routes share (Redis, run store, keys, dispatch, metrics)
-- ``api_auth``       the API key dependency (``ReadKey``, ``WriteKey``, ``DashboardKey``)
+- ``api_auth``       the API key dependency (``ReadKey``, ``WriteKey``, ``DashboardKey``,
+                     ``MetricsKey``)
 - ``api_errors``     the one error shape and the exception handlers
 - ``api_middleware`` body size limit (413), request metrics
 - ``api_models``     request and answer shapes (the OpenAPI)
@@ -37,6 +40,7 @@ from orchestrator import (
     routes_reports,
     routes_runs,
 )
+from orchestrator.api_auth import MetricsKey
 from orchestrator.api_errors import ErrorBody, install_error_handlers
 from orchestrator.api_middleware import BodyLimit, RequestMetrics
 from orchestrator.api_services import ApiMetrics, Services
@@ -55,8 +59,10 @@ __all__ = ["API_PREFIX", "create_app", "main"]
 
 log = logs.get_logger(__name__)
 
-PLANNER_THREADS = 2
-"""Submissions validated and planned at once (CPU-bound: more would only share the GIL)."""
+PLANNER_THREADS = 8
+"""Submissions validated and planned at once. Each thread waits for a child process that
+does the CPU work within its limits (``orchestrator.bounded``), and one project holds at
+most ``limits.max_plans_per_project`` of them: heavy submissions never hold them all."""
 GENERATOR_THREADS = 4
 """``POST /generate`` requests waiting for the model at once (the rest queue)."""
 
@@ -117,9 +123,15 @@ def create_app(settings: Settings) -> FastAPI:
         services.store.ping()
         return {"status": "ready"}
 
-    @app.get("/metrics", tags=["ops"], response_class=Response)
-    def prometheus() -> Response:
-        """Prometheus metrics: the API's own and the fleet's (``testfleet_*``)."""
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=Response,
+        responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
+    )
+    def prometheus(_: MetricsKey) -> Response:
+        """Prometheus metrics: the API's own and the fleet's (``testfleet_*``); needs a key
+        with ``metrics:read`` (Prometheus: ``authorization: {credentials_file: ...}``)."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # Routers of /api/v1. Each guards its routes with a key dependency from

@@ -2,8 +2,10 @@
 
 Keys, projects and scopes are the gateway's (``testfleet.auth.KeyStore``):
 ``test:read`` to read runs, ``test:write`` to submit and cancel (and generate),
-``dashboard:read`` for ``/fleet``; ``admin`` implies all. No key, or an unknown
-one, is 401; a valid key without the scope is 403 naming the scope.
+``dashboard:read`` for ``/fleet``, ``metrics:read`` for ``/metrics`` (the
+fleet-wide figures, not under ``/api/v1`` but guarded alike); ``admin`` implies
+all. No key, or an unknown one, is 401; a valid key without the scope is 403
+naming the scope.
 
 A router elsewhere (``routes_generate``) uses it as::
 
@@ -22,7 +24,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
 
 from orchestrator.api_services import services
-from testfleet.auth import ApiKey, presented_key
+from testfleet.auth import METRICS_SCOPE, ApiKey, presented_key
 from testfleet.errors import ForbiddenError
 
 # Declared only so the OpenAPI shows both ways to send a key (auto_error=False:
@@ -60,3 +62,5 @@ WriteKey = Annotated[ApiKey, Depends(require_scope("test:write"))]
 """A key allowed to submit and cancel runs (and generate suites)."""
 DashboardKey = Annotated[ApiKey, Depends(require_scope("dashboard:read"))]
 """A key allowed to see the fleet (workers, Grid slots, queue)."""
+MetricsKey = Annotated[ApiKey, Depends(require_scope(METRICS_SCOPE))]
+"""A key allowed to scrape ``/metrics`` (the fleet's queue, workers, AI spend)."""

@@ -5,7 +5,8 @@ One implementation, used by the API and the gateway alike. A key looks like
 Redis dump does not leak keys. A new key never replaces another: an id (or
 digest) already taken is refused and a new one drawn. ``admin`` implies every
 other scope; ``priority:critical`` lets a key submit critical work (which goes
-ahead of every project's queue), and only ``admin`` implies it.
+ahead of every project's queue), and only ``admin`` implies it. ``metrics:read``
+lets a key scrape ``/metrics`` (fleet-wide figures: give it to the scraper's key only).
 
 Stream tickets keep keys out of URLs (and so out of access logs and browser
 history): ``issue_ticket`` trades a key for a ``tft_...`` ticket that one stream
@@ -29,8 +30,11 @@ from testfleet import keys
 from testfleet.errors import AuthError, InfrastructureError, NotFoundError, UsageError
 
 SCOPES: tuple[str, ...] = (
-    "test:read", "test:write", "dashboard:read", "priority:critical", "admin"
+    "test:read", "test:write", "dashboard:read", "priority:critical", "metrics:read", "admin"
 )  # fmt: skip
+METRICS_SCOPE = "metrics:read"
+"""The scope a Prometheus scraper's key needs for ``/metrics`` on the API and the gateway
+(fleet-wide figures: no project's key sees them without it)."""
 TICKET_PREFIX = "tft_"
 TICKET_TTL_S = 60
 """How long a stream ticket may wait for its stream."""

@@ -155,6 +155,13 @@ def project_generate_tokens(project: str, day: str) -> str:
     return f"{PREFIX}:project:{project}:generate-tokens:{day}"
 
 
+def project_ai_usage(project: str, day: str) -> str:
+    """Hash (expires after two days): one project's analysis spend on one UTC day
+    (``YYYYMMDD``): ``calls``, ``input_tokens``, ``output_tokens``, ``cost_usd``
+    (``ai.project_daily_budget_*``)."""
+    return f"{PREFIX}:project:{project}:ai:{day}"
+
+
 def project_running(project: str) -> str:
     """Sorted set: case id -> lease expiry (ms) of one project's cases running now
     (``limits.max_running_cases``)."""

@@ -278,11 +278,16 @@ class ServiceStatusChange(Payload):
 
 
 class QuotaWarning(Payload):
-    """``quota_warning``: a run's AI budget is spent; its further analyses are skipped."""
+    """``quota_warning``: a run's AI budget, or its project's for the UTC day, is spent;
+    its further analyses are skipped (the tests still run)."""
 
     testId: str | None = None
     """The case whose analysis found the budget spent."""
     testSuiteId: str | None = None
+    budget: Literal["run", "project_daily"] = "run"
+    """Which budget is spent: the run's, or the project's for the UTC day."""
+    resetsAt: str | None = None
+    """``project_daily``: when the budget resets (ISO 8601, the next 00:00 UTC)."""
     budgetUsd: float
     budgetTokens: int
     costUsd: float

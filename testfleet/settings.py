@@ -156,6 +156,11 @@ class WorkerSettings(BaseModel):
     Kubernetes ``terminationGracePeriodSeconds``)."""
     case_timeout_s: int = 900
     """Hard limit on one test case; the task is stopped after it."""
+    max_lost_deliveries: int = Field(default=3, ge=0)
+    """Deliveries of one case that may be lost (its worker died, was stopped or hit the
+    hard time limit before recording a result) before the case ends ``error`` instead of
+    running again: a test that crashes or hangs its worker is not redelivered for ever.
+    0 = no cap."""
 
     @model_validator(mode="before")
     @classmethod
@@ -308,6 +313,12 @@ class AISettings(BaseModel):
     """Estimated spend after which a run's analyses stop (quota_warning); 0 = no cap."""
     run_budget_tokens: int = 0
     """Tokens (input + output) after which a run's analyses stop; 0 = no cap."""
+    project_daily_budget_usd: float = Field(default=10.0, ge=0)
+    """Estimated spend per project per UTC day after which that project's analyses stop
+    until 00:00 UTC (quota_warning; its runs go on); 0 = no cap."""
+    project_daily_budget_tokens: int = Field(default=0, ge=0)
+    """Tokens (input + output) per project per UTC day after which its analyses stop;
+    0 = no cap."""
     max_concurrent: int = Field(default=4, ge=1)
     """Model requests in flight at once across all workers (a Redis semaphore)."""
     slot_wait_s: float = 120.0

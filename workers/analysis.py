@@ -20,8 +20,12 @@ Cost control, shared by all workers through Redis (keys in ``testfleet.keys``):
   image wait for its answer, and claim it themselves only if it fails.
 - budget: per run, tokens and estimated USD from each response's ``usage``
   (``ai_usage``); at ``ai.run_budget_usd`` / ``ai.run_budget_tokens`` further
-  analyses are skipped and one ``quota_warning`` is published. The check is made
-  before each call, so concurrent calls can overshoot by at most their own cost.
+  analyses are skipped and one ``quota_warning`` is published. Per project and UTC
+  day the same (``project_ai_usage``, ``ai.project_daily_budget_*``), so many runs
+  cannot add up to unbounded spend: past it the project's analyses are skipped until
+  00:00 UTC, with one ``quota_warning`` per run saying when it resets; the runs
+  themselves go on. The checks are made before each call, so concurrent calls can
+  overshoot by at most their own cost.
 - concurrency: at most ``ai.max_concurrent`` requests in flight (``AI_SLOTS``,
   leases that expire, so a killed worker cannot hold a slot for ever).
 
@@ -33,7 +37,8 @@ Events (ai_analysis channel; ``correlationId`` = case id)::
     ai_analysis_completed  {..., status, reason, summary, issues, cached, model,
                             inputTokens, outputTokens, costUsd, confidence}
     ai_recommendation      {..., title, confidence, implementation}
-    quota_warning          {runId, budgetUsd, budgetTokens, costUsd, tokens, message}
+    quota_warning          {runId, budget: run|project_daily, budgetUsd, budgetTokens,
+                            costUsd, tokens, message, resetsAt (project_daily: ISO 8601)}
 """
 
 from __future__ import annotations
@@ -41,8 +46,9 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -72,6 +78,8 @@ log = logs.get_logger(__name__)
 
 PENDING_POLL_S = 0.2
 """How often a worker waiting for another's analysis of the same image looks again."""
+PROJECT_DAY_TTL_S = 2 * 86_400
+"""How long a project's daily AI spend is kept (past its day, so a late call still counts)."""
 
 _ACQUIRE = """
 local now = tonumber(ARGV[1])
@@ -82,6 +90,36 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 0
 """
+
+
+@dataclass(frozen=True)
+class Spend:
+    """AI use counted in a Redis hash (a run's, or a project's day)."""
+
+    tokens: int
+    cost_usd: float
+
+    @classmethod
+    def of(cls, usage: Mapping[str, str]) -> Spend:
+        tokens = int(usage.get("input_tokens", 0) or 0) + int(usage.get("output_tokens", 0) or 0)
+        return cls(tokens, float(usage.get("cost_usd", 0) or 0))
+
+    def reaches(self, budget_usd: float, budget_tokens: int) -> bool:
+        """Whether this spend is at a budget (0 = no cap on that measure)."""
+        return (budget_usd > 0 and self.cost_usd >= budget_usd) or (
+            budget_tokens > 0 and self.tokens >= budget_tokens
+        )
+
+
+def utc_day(now: datetime) -> str:
+    """The UTC day ``now`` falls in (``YYYYMMDD``): the key of a project's daily spend."""
+    return now.astimezone(UTC).strftime("%Y%m%d")
+
+
+def next_utc_midnight(now: datetime) -> datetime:
+    """When the project's daily budget of ``now``'s UTC day resets."""
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day + timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -167,10 +205,17 @@ class Analyzer:
         self._acquire = client.register_script(_ACQUIRE)
 
     def analyze(
-        self, run_id: str, shots: list[Shot], read: Callable[[str], bytes]
+        self,
+        run_id: str,
+        shots: list[Shot],
+        read: Callable[[str], bytes],
+        project: str | None = None,
     ) -> list[Analysis]:
-        """One ``Analysis`` per shot, in order; never raises for the model's failures."""
-        return [self._one(run_id, shot, read) for shot in shots]
+        """One ``Analysis`` per shot, in order; never raises for the model's failures.
+
+        ``project``: whose daily budget the spend counts against and is checked with
+        (None: only the run's budget, for tools that analyse outside any project)."""
+        return [self._one(run_id, project, shot, read) for shot in shots]
 
     def _emit(self, type_: str, shot: Shot, **payload: Any) -> None:
         base = {
@@ -180,7 +225,9 @@ class Analyzer:
         }
         self.publish(self.event(type_, {**base, **payload}))
 
-    def _one(self, run_id: str, shot: Shot, read: Callable[[str], bytes]) -> Analysis:
+    def _one(
+        self, run_id: str, project: str | None, shot: Shot, read: Callable[[str], bytes]
+    ) -> Analysis:
         self._emit("ai_analysis_started", shot)
         base = Analysis(
             analysis_type=shot.analysis_type,
@@ -190,7 +237,7 @@ class Analyzer:
             model=self.settings.ai.model,
         )
         try:
-            result = self._analysis(run_id, shot, read, base)
+            result = self._analysis(run_id, project, shot, read, base)
         except (TestfleetError, OSError) as exc:
             result = base.model_copy(update={"status": "failed", "reason": str(exc)})
         except Exception as exc:  # the test must not fail because its analysis did
@@ -221,7 +268,12 @@ class Analyzer:
             self._emit("ai_recommendation", shot, **rec.model_dump())
 
     def _analysis(
-        self, run_id: str, shot: Shot, read: Callable[[str], bytes], base: Analysis
+        self,
+        run_id: str,
+        project: str | None,
+        shot: Shot,
+        read: Callable[[str], bytes],
+        base: Analysis,
     ) -> Analysis:
         if self.model is None or not has_key(self.settings):
             return base.model_copy(update={"reason": NO_KEY})
@@ -244,10 +296,10 @@ class Analyzer:
             if claimed or time.monotonic() >= deadline:
                 break
         try:
-            over = self._over_budget(run_id)
+            over = self._over_budget(run_id, project)
             if over is not None:
                 return base.model_copy(update={"reason": over})
-            result = self._call(run_id, shot, images, base)
+            result = self._call(run_id, project, shot, images, base)
             if result.status == "completed":
                 self.r.set(keys.ai_cache(digest), result.model_dump_json(), ex=ai.cache_ttl_s)
         finally:
@@ -285,32 +337,82 @@ class Analyzer:
                 waiting = True
             time.sleep(PENDING_POLL_S)
 
-    def _over_budget(self, run_id: str) -> str | None:
+    def _over_budget(self, run_id: str, project: str | None) -> str | None:
+        """Why no further call may be made (the run's or the project's day's budget is
+        spent, said once per run in a ``quota_warning``); None while both allow one."""
         ai = self.settings.ai
-        usage = self.r.hgetall(keys.ai_usage(run_id))
-        cost = float(usage.get("cost_usd", 0) or 0)
-        tokens = int(usage.get("input_tokens", 0) or 0) + int(usage.get("output_tokens", 0) or 0)
-        spent = (ai.run_budget_usd > 0 and cost >= ai.run_budget_usd) or (
-            ai.run_budget_tokens > 0 and tokens >= ai.run_budget_tokens
-        )
-        if not spent:
+        now = datetime.now(UTC)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(keys.ai_usage(run_id))
+        if project is not None:
+            pipe.hgetall(keys.project_ai_usage(project, utc_day(now)))
+        replies = pipe.execute()
+        run = Spend.of(replies[0])
+        if run.reaches(ai.run_budget_usd, ai.run_budget_tokens):
+            message = (
+                f"this run's AI budget is spent ({run.tokens} tokens, ~${run.cost_usd:.4f}; "
+                f"budget ${ai.run_budget_usd} / {ai.run_budget_tokens or 'no'} tokens): further "
+                "analyses are skipped; raise TESTFLEET_AI__RUN_BUDGET_USD or "
+                "TESTFLEET_AI__RUN_BUDGET_TOKENS"
+            )
+            self._warn_once(
+                run_id,
+                "quota_warned",
+                run,
+                message,
+                budget="run",
+                budgetUsd=ai.run_budget_usd,
+                budgetTokens=ai.run_budget_tokens,
+            )
+            return message
+        if project is None:
             return None
+        today = Spend.of(replies[1])
+        usd, tokens = ai.project_daily_budget_usd, ai.project_daily_budget_tokens
+        if not today.reaches(usd, tokens):
+            return None
+        resets = next_utc_midnight(now).strftime("%Y-%m-%dT%H:%M:%SZ")
         message = (
-            f"this run's AI budget is spent ({tokens} tokens, ~${cost:.4f}; budget "
-            f"${ai.run_budget_usd} / {ai.run_budget_tokens or 'no'} tokens): further analyses "
-            "are skipped; raise TESTFLEET_AI__RUN_BUDGET_USD or TESTFLEET_AI__RUN_BUDGET_TOKENS"
+            f"project {project}'s daily AI budget is spent ({today.tokens} tokens, "
+            f"~${today.cost_usd:.4f} today; budget {f'${usd:g}' if usd else 'no USD cap'} / "
+            f"{tokens or 'no'} tokens per UTC day): its analyses are skipped until the budget "
+            f"resets at {resets}; "
+            "the tests themselves still run. Raise TESTFLEET_AI__PROJECT_DAILY_BUDGET_USD or "
+            "TESTFLEET_AI__PROJECT_DAILY_BUDGET_TOKENS"
         )
-        if self.r.hsetnx(keys.ai_usage(run_id), "quota_warned", 1):
-            event = self.event(
-                "quota_warning",
-                {"budgetUsd": ai.run_budget_usd, "budgetTokens": ai.run_budget_tokens,
-                 "costUsd": cost, "tokens": tokens, "message": message},
-            )  # fmt: skip
-            self.publish(event)
+        self._warn_once(
+            run_id,
+            "project_quota_warned",
+            today,
+            message,
+            budget="project_daily",
+            budgetUsd=usd,
+            budgetTokens=tokens,
+            resetsAt=resets,
+        )
         return message
 
+    def _warn_once(
+        self, run_id: str, flag: str, spent: Spend, message: str, **payload: Any
+    ) -> None:
+        """Publish a ``quota_warning`` unless this run already had one for this budget."""
+        usage_key = keys.ai_usage(run_id)
+        pipe = self.r.pipeline()
+        pipe.hsetnx(usage_key, flag, 1)
+        # The flag may be the hash's first field (a project spent before this run began).
+        pipe.expire(usage_key, self.settings.retention.run_ttl_s)
+        first, _ = pipe.execute()
+        if first:
+            payload.update(costUsd=spent.cost_usd, tokens=spent.tokens, message=message)
+            self.publish(self.event("quota_warning", payload))
+
     def _call(
-        self, run_id: str, shot: Shot, images: list[PreparedImage], base: Analysis
+        self,
+        run_id: str,
+        project: str | None,
+        shot: Shot,
+        images: list[PreparedImage],
+        base: Analysis,
     ) -> Analysis:
         assert self.model is not None
         ai = self.settings.ai
@@ -348,13 +450,17 @@ class Analyzer:
         finally:
             self.r.zrem(keys.AI_SLOTS, token)
         cost = cost_usd(self.settings, answer.model, answer.usage)
-        usage_key = keys.ai_usage(run_id)
         pipe = self.r.pipeline()
-        pipe.hincrby(usage_key, "calls", 1)
-        pipe.hincrby(usage_key, "input_tokens", answer.usage.input_tokens)
-        pipe.hincrby(usage_key, "output_tokens", answer.usage.output_tokens)
-        pipe.hincrbyfloat(usage_key, "cost_usd", cost)
-        pipe.expire(usage_key, self.settings.retention.run_ttl_s)
+        counted = [(keys.ai_usage(run_id), self.settings.retention.run_ttl_s)]
+        if project is not None:  # on the day the call ended: the day it is paid for
+            day = utc_day(datetime.now(UTC))
+            counted.append((keys.project_ai_usage(project, day), PROJECT_DAY_TTL_S))
+        for usage_key, ttl_s in counted:
+            pipe.hincrby(usage_key, "calls", 1)
+            pipe.hincrby(usage_key, "input_tokens", answer.usage.input_tokens)
+            pipe.hincrby(usage_key, "output_tokens", answer.usage.output_tokens)
+            pipe.hincrbyfloat(usage_key, "cost_usd", cost)
+            pipe.expire(usage_key, ttl_s)
         pipe.execute()
         parse = to_explained if shot.analysis_type == "visual_diff" else to_analysis
         return parse(answer.data, base).model_copy(
@@ -455,10 +561,12 @@ def analyze_attempt(
     spec: CaseSpec,
     steps: list[StepResult],
     read: Callable[[str], bytes],
+    project: str,
 ) -> list[Analysis]:
-    """Analyse an attempt's screenshots (what ``workers.tasks`` calls before finishing a case)."""
+    """Analyse an attempt's screenshots (what ``workers.tasks`` calls before finishing a
+    case); the spend counts against the run's and ``project``'s daily budget."""
     shots = shots_to_analyze(spec, steps)
     if not shots:
         return []
     analyzer = Analyzer(settings, client, publish, event, model_for(settings))
-    return analyzer.analyze(run_id, shots, read)
+    return analyzer.analyze(run_id, shots, read, project)

@@ -5,7 +5,9 @@ tests call it directly, without a broker. It
 
 1. claims the case (``RunStore.begin_case``): a case already final is left alone
    (a redelivery after another worker finished it), a cancelled run's case is
-   finished ``cancelled``;
+   finished ``cancelled``, and a case whose earlier deliveries were all lost
+   ``worker.max_lost_deliveries`` times is finished ``error`` without running (a
+   test that crashes or hangs its worker is not redelivered for ever);
 2. runs attempts, each in a fresh browser session that is always closed:
    ``retry_count`` more after a failure (a later pass is ``flaky``), and a new
    session when the browser died under the test (bounded by
@@ -60,6 +62,7 @@ from testfleet.payloads import (
 from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
 from testfleet.settings import Settings
 from testfleet.store import RunStore
+from testfleet.store.writes import LOST_TOO_OFTEN
 from testfleet.suite import CaseSpec, walk
 from testfleet.targets import TargetPolicy
 from testfleet.visual import BaselineStore
@@ -119,6 +122,8 @@ def run_case(
     runner.require_baselines = record.require_baselines
     if attempt == -1:
         return runner.finish_cancelled()
+    if attempt == LOST_TOO_OFTEN:
+        return runner.finish_lost()
     spec = CaseSpec.model_validate_json(store.get_spec(run_id, case_id))
     with logs.log_context(run_id=run_id, case_id=case_id, mask=Masker(spec.secrets)):
         log.info("case %s: attempt %d begins on %s", case_id, attempt, worker_name)
@@ -207,7 +212,7 @@ class _CaseRun:
                     again = failures <= spec.retry_count
                 if not again or time.monotonic() >= self.deadline:
                     return self._finish(outcome.status, outcome)
-                attempt = self.store.begin_case(self.case.run_id, self.case.case_id)
+                attempt = self.store.begin_case(self.case.run_id, self.case.case_id, first=False)
                 if attempt == 0:
                     return None
                 if attempt == -1:
@@ -236,6 +241,26 @@ class _CaseRun:
 
     def finish_cancelled(self) -> CaseResult | None:
         return self._finish("cancelled", None)
+
+    def finish_lost(self) -> CaseResult | None:
+        """Every earlier delivery claimed the case and none finished it: ``error`` now,
+        rather than hand a test that kills or hangs its worker to the next one for ever."""
+        lost = self.settings.worker.max_lost_deliveries
+        log.warning(
+            "case %s: %d deliveries lost; recording it as an error", self.case.case_id, lost
+        )
+        self._artifacts = list(self.case.artifacts)
+        # The run's own count: a delivery lost before its first progress left none here.
+        begun = self.store.attempts(self.case.run_id, self.case.case_id)
+        self.case.attempts = max(self.case.attempts, begun)
+        self._record_lost_attempts(self.case.attempts + 1, self.case.worker)
+        error = (
+            f"delivered {lost} times and lost each time: the test may crash or hang its "
+            "worker (each delivery's worker died, was stopped or passed the hard time limit "
+            "before recording a result; its last steps show where). It is not run again; "
+            "TESTFLEET_WORKER__MAX_LOST_DELIVERIES sets how many losses are tolerated"
+        )
+        return self._finish("error", None, error=error)
 
     def _record_lost_attempts(self, attempt: int, previous_worker: str | None) -> None:
         """Attempts begun by a delivery that never finished them (its worker died)."""
@@ -420,7 +445,8 @@ class _CaseRun:
         if outcome is not None and self.spec is not None and status != "cancelled":
             read = partial(self.artifacts.read, self.case.run_id)
             update["ai"] = analyze_attempt(self.settings, self.store.redis, self.store.publish,
-                self._event, self.case.run_id, self.spec, outcome.steps, read)  # fmt: skip
+                self._event, self.case.run_id, self.spec, outcome.steps, read,
+                self.project_id)  # fmt: skip
             warned = cosmetic_warnings(self.settings, status, outcome.steps, update["ai"])
             if warned is not None:
                 status = "passed"

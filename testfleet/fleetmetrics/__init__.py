@@ -7,8 +7,9 @@ a scrape target per worker pod, and would lose a pod's counts when it is scaled
 away. The fleet's state already lives in Redis (queue lists, heartbeats, runs),
 so the few numbers only a worker sees (durations, pool events, AI usage) go
 there too, a pipeline per attempt, and the API's ``/metrics`` reads it all at
-scrape time (``FleetCollector``): one target, the same figures from any API
-replica, nothing lost when a worker goes.
+scrape time (``FleetCollector``; the runs' statuses and the Grid at most once per
+``export.CACHE_S``): one target, the same figures from any API replica, nothing lost
+when a worker goes.
 
 ``record`` writes, ``export`` reads; the families and buckets are defined here.
 """

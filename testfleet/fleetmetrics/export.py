@@ -1,6 +1,14 @@
 """Exporting fleet metrics to Prometheus: a collector that reads Redis (and the Grid)
-at scrape time. Registered on the API's registry, so the API's ``/metrics`` is the
+when scraped. Registered on the API's registry, so the API's ``/metrics`` is the
 fleet's one scrape target (see the package docstring for why).
+
+What a scrape costs is bounded by the fleet's shape, never by how many runs it keeps:
+the queue lengths, heartbeats, counters and histograms are a dozen Redis commands and
+read fresh every time; the two slow parts, counting the newest ``RUNS_SCANNED`` runs'
+statuses (one HGET each) and asking the Grid for its status, are kept for ``CACHE_S``
+and shared by every scrape meanwhile (scrapes arriving while one is read wait for it).
+However many scrapers ask, and however often, an API process walks the runs and asks
+the Grid at most once per ``CACHE_S``.
 
 Families (every one present on every scrape, zeros included, so dashboards and
 alerts never see a series appear from nothing):
@@ -30,9 +38,10 @@ testfleet_fleet_metrics_up            gauge    0 when Redis could not be read th
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable, Iterator
-from typing import cast
+from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, TypeVar, cast
 
 import redis
 from prometheus_client.core import (
@@ -57,6 +66,9 @@ log = logs.get_logger(__name__)
 
 RUNS_SCANNED = 10_000
 """Newest runs whose status ``testfleet_runs`` counts (bounds a scrape's Redis work)."""
+CACHE_S = 5.0
+"""How long one count of the runs and one Grid status answer every scrape (those
+families are at most this old; the others are read on every scrape)."""
 GRID_TIMEOUT_S = 2.0
 """How long a scrape waits for the Grid's status before reporting it down."""
 RUN_STATUSES = ("queued", "running", "passed", "failed", "error", "cancelled", "flaky")
@@ -78,13 +90,39 @@ _COUNTERS: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
 )  # fmt: skip
 
 
-class FleetCollector(Collector):
-    """Reads the fleet's figures from Redis and the Grid on every ``collect``."""
+T = TypeVar("T")
 
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+
+class Kept(Generic[T]):
+    """A value computed at most once per ``ttl_s`` seconds; callers meanwhile get the kept
+    one, and callers arriving while it is computed wait for it (thread-safe: the API
+    serves scrapes on a thread pool). A computation that raises keeps nothing."""
+
+    def __init__(self, compute: Callable[[], T], ttl_s: float) -> None:
+        self._compute = compute
+        self._ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._at_s: float | None = None
+
+    def get(self) -> T:
+        with self._lock:
+            if self._at_s is None or time.monotonic() - self._at_s >= self._ttl_s:
+                self._value = self._compute()
+                self._at_s = time.monotonic()
+            return cast(T, self._value)
+
+
+class FleetCollector(Collector):
+    """Reads the fleet's figures from Redis and the Grid on every ``collect``; the runs'
+    statuses and the Grid's status are kept for ``cache_s`` seconds (0: read every time)."""
+
+    def __init__(self, client: redis.Redis, settings: Settings, cache_s: float = CACHE_S) -> None:
         self._r = client
         self._settings = settings
         self._runs_reader = RunReader(client)
+        self._runs = Kept(self._count_runs, cache_s)
+        self._grid = Kept(self._read_grid, cache_s)
 
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily(
@@ -95,16 +133,16 @@ class FleetCollector(Collector):
         except redis.RedisError as exc:
             log.warning("fleet metrics: Redis could not be read: %s", exc)
             up.add_metric([], 0)
-            return [up, *self._grid()]
+            return [up, *self._grid.get()]
         up.add_metric([], 1)
-        return [up, *families, *self._grid()]
+        return [up, *families, *self._grid.get()]
 
     # -- Redis --------------------------------------------------------------------------
 
     def _from_redis(self) -> Iterator[Metric]:
         yield self._queue()
         yield from self._workers()
-        yield self._runs()
+        yield self._runs.get()
         raw = cast(dict[str, str], self._r.hgetall(keys.METRICS_COUNTERS))
         counters = {field: float(value) for field, value in raw.items()}
         for spec in fm.HISTOGRAMS:
@@ -150,7 +188,7 @@ class FleetCollector(Collector):
             age.add_metric([beat.name], max(0.0, (now_ms - beat.beat_ms) / 1000))
         yield from (running, slots, workers, age)
 
-    def _runs(self) -> Metric:
+    def _count_runs(self) -> Metric:
         family = GaugeMetricFamily(
             "testfleet_runs",
             f"Kept runs by status (the newest {RUNS_SCANNED:,} runs)",
@@ -199,7 +237,7 @@ class FleetCollector(Collector):
 
     # -- the Grid -----------------------------------------------------------------------
 
-    def _grid(self) -> list[Metric]:
+    def _read_grid(self) -> list[Metric]:
         up = GaugeMetricFamily("testfleet_grid_up", "1 when the Selenium Grid answered")
         free = GaugeMetricFamily("testfleet_grid_slots_free", "Free browser slots on UP nodes")
         total = GaugeMetricFamily(

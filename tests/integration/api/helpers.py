@@ -39,6 +39,8 @@ class Keys:
         self.alpha_dashboard = ks.create("alpha", ["dashboard:read"])[1]
         self.beta_dashboard = ks.create("beta", ["dashboard:read"])[1]
         self.alpha_admin = ks.create("alpha", ["admin"])[1]
+        self.metrics = ks.create("ops", ["metrics:read"])[1]
+        """The scraper's key: ``/metrics`` and nothing else."""
 
 
 def client_for(api_url: str, key: str | None) -> httpx.Client:

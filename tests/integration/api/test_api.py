@@ -538,10 +538,12 @@ def test_unknown_endpoints_and_methods_answer_json(alpha: httpx.Client) -> None:
     assert alpha.get("/openapi.json").json()["paths"]["/api/v1/runs"]["post"]["requestBody"]
 
 
-def test_metrics_count_requests_by_route_runs_and_cases(alpha: httpx.Client) -> None:
+def test_metrics_count_requests_by_route_runs_and_cases(
+    alpha: httpx.Client, api_keys: Keys
+) -> None:
     run_id = submit(alpha, suite("A", case("a"), case("b")))["runId"]
     alpha.get(f"/api/v1/runs/{run_id}")
-    text = alpha.get("/metrics").text
+    text = alpha.get("/metrics", headers={"Authorization": f"Bearer {api_keys.metrics}"}).text
     assert 'testfleet_api_requests_total{method="GET",route="/api/v1/runs/{run_id}",status="200"}' \
         in text  # fmt: skip
     assert 'route="/api/v1/runs",status="202"' in text

@@ -46,6 +46,7 @@ FAMILIES = {
 SUITE = (
     """
 name: Metrics
+env: [DEMO_URL]
 base_url: ${DEMO_URL}
 tests:
 """
@@ -71,8 +72,16 @@ tests:
 )
 
 
-def scrape(fleet: Fleet) -> tuple[dict[str, str], Samples]:
-    text = httpx.get(f"{fleet.status['api_url']}/metrics", timeout=10).text
+def scrape(fleet: Fleet, url: str | None = None) -> tuple[dict[str, str], Samples]:
+    """``/metrics`` of the API (or ``url``) as Prometheus scrapes it: with a key that has
+    ``metrics:read`` (the fleet's admin key) as ``Authorization: Bearer``."""
+    answer = httpx.get(
+        f"{url or fleet.status['api_url']}/metrics",
+        headers={"Authorization": f"Bearer {fleet.admin_key}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    text = answer.text
     types: dict[str, str] = {}
     samples: Samples = {}
     for family in text_string_to_metric_families(text):
@@ -123,7 +132,21 @@ def test_every_fleet_family_exists_and_moves_during_a_run(fleet: Fleet, tmp_path
     assert seen["running"] > 0, "cases ran"
     assert seen["free_min"] < value(before, "testfleet_grid_slots_capacity"), "slots were taken"
 
-    _, after = scrape(fleet)
+    # /metrics answers from a collection up to CACHE_S old: wait for one taken after the run.
+    latest: dict[str, Samples] = {}
+
+    def run_counted() -> bool:
+        latest["after"] = now = scrape(fleet)[1]
+        name = "testfleet_case_duration_seconds_count"
+        return (
+            value(now, name, status="passed") - value(before, name, status="passed") >= 6
+            and value(now, name, status="failed") - value(before, name, status="failed") >= 1
+            and value(now, "testfleet_runs", status="failed")
+            > value(before, "testfleet_runs", status="failed")
+        )
+
+    wait_until("the run to be counted in /metrics", run_counted, 60, interval_s=0.5)
+    after = latest["after"]
 
     def moved(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
@@ -152,8 +175,8 @@ def test_every_fleet_family_exists_and_moves_during_a_run(fleet: Fleet, tmp_path
 def test_the_grafana_dashboard_uses_only_metrics_the_fleet_exports(fleet: Fleet) -> None:
     exported: set[str] = set()
     for url in (fleet.status["api_url"], fleet.status["gateway_url"]):
-        text = httpx.get(f"{url}/metrics", timeout=10).text
-        exported |= {f.name for f in text_string_to_metric_families(text)}
+        types, _ = scrape(fleet, str(url))
+        exported |= set(types)
     dashboard = json.loads((ROOT / "deploy" / "grafana" / "testfleet-fleet.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert len(exprs) >= 20

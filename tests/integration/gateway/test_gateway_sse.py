@@ -67,6 +67,8 @@ class Keys:
     alpha: str
     beta: str
     dashboard_only: str
+    metrics: str
+    """The scraper's key (``metrics:read``): ``/metrics`` needs it."""
 
 
 @pytest.fixture
@@ -76,6 +78,7 @@ def api_keys(r: redis.Redis) -> Keys:
         alpha=ks.create("alpha", ["test:read"])[1],
         beta=ks.create("beta", ["test:read"])[1],
         dashboard_only=ks.create("alpha", ["dashboard:read"])[1],
+        metrics=ks.create("ops", ["metrics:read"])[1],
     )
 
 
@@ -275,7 +278,7 @@ def test_types_filter_keeps_only_those_types_and_still_ends(
 
 
 def test_follow_keeps_the_stream_open_with_pings_and_a_disconnect_frees_it(
-    client: httpx.Client, store: RunStore
+    client: httpx.Client, store: RunStore, api_keys: Keys
 ) -> None:
     cases = new_run(store, n_tests=1)
     complete_run(store, cases)
@@ -288,12 +291,23 @@ def test_follow_keeps_the_stream_open_with_pings_and_a_disconnect_frees_it(
             if item == "ping":
                 break
         assert kinds[-2:] == ["run_completed", "ping"]
-        assert open_streams(client) == 1
-    wait_until("the gateway to notice the disconnect", lambda: open_streams(client) == 0, 10)
+        assert open_streams(client, api_keys.metrics) == 1
+    wait_until(
+        "the gateway to notice the disconnect",
+        lambda: open_streams(client, api_keys.metrics) == 0,
+        10,
+    )
 
 
-def open_streams(client: httpx.Client) -> int:
-    for line in client.get("/metrics").text.splitlines():
+def scrape(client: httpx.Client, metrics_key: str) -> str:
+    """``/metrics`` as Prometheus scrapes it (its key as ``Authorization: Bearer``)."""
+    answer = client.get("/metrics", headers={"Authorization": f"Bearer {metrics_key}"})
+    assert answer.status_code == 200, answer.text
+    return answer.text
+
+
+def open_streams(client: httpx.Client, metrics_key: str) -> int:
+    for line in scrape(client, metrics_key).splitlines():
         if line.startswith("testfleet_gateway_sse_clients "):
             return int(float(line.split()[1]))
     raise AssertionError("no testfleet_gateway_sse_clients metric")
@@ -373,14 +387,14 @@ def test_keys_scopes_and_projects(gateway_url: str, api_keys: Keys, store: RunSt
             assert says in bad.json()["error"]["message"]
 
 
-def test_health_ready_and_metrics(client: httpx.Client, store: RunStore) -> None:
+def test_health_ready_and_metrics(client: httpx.Client, store: RunStore, api_keys: Keys) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/ready").json() == {"status": "ready"}
     cases = new_run(store, n_tests=1)
     complete_run(store, cases)
     with client.stream("GET", "/sse/events", params={"runId": cases[0].run_id}) as s:
         n = len(list(messages(parse(s.iter_lines()))))
-    text = client.get("/metrics").text
+    text = scrape(client, api_keys.metrics)
     assert 'testfleet_gateway_events_sent_total{transport="sse"}' in text
     assert n == 5
     missing = client.get("/nothing")

@@ -539,7 +539,8 @@ def test_ws_events_batches_one_run_for_its_project_only(
     assert report["bytesSent"] > 0
     other = httpx.get(f"{http}/api/websocket-metrics", headers={"X-API-Key": beta}).json()
     assert run_id not in other["runs"], "per-run figures stay within the project"
-    prometheus = httpx.get(f"{http}/metrics").text
+    scraper = KeyStore(r).create("ops", ["metrics:read"])[1]
+    prometheus = httpx.get(f"{http}/metrics", headers={"Authorization": f"Bearer {scraper}"}).text
     assert 'testfleet_gateway_events_sent_total{transport="ws"}' in prometheus
     assert "testfleet_gateway_ws_clients" in prometheus
 

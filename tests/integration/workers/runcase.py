@@ -91,8 +91,11 @@ class CountingProvider:
         self._local.close(driver)
 
 
-def create_run(store: RunStore, suite_doc: dict[str, Any]) -> tuple[str, str]:
-    """A run of one suite with one test, queued as the orchestrator would; (run id, case id)."""
+def create_run(
+    store: RunStore, suite_doc: dict[str, Any], project: str = "proj"
+) -> tuple[str, str]:
+    """A run of ``project`` of one suite with one test, queued as the orchestrator would;
+    (run id, case id)."""
     suite = Suite.model_validate(suite_doc)
     run_id = "r" + uuid.uuid4().hex[:12]
     test = suite.tests[0]
@@ -109,7 +112,7 @@ def create_run(store: RunStore, suite_doc: dict[str, Any]) -> tuple[str, str]:
     )
     record = RunRecord(
         run_id=run_id,
-        project_id="proj",
+        project_id=project,
         name="t",
         suites=[suite.name],
         created_ms=now_ms(),
@@ -118,7 +121,7 @@ def create_run(store: RunStore, suite_doc: dict[str, Any]) -> tuple[str, str]:
     started = Event(
         type="run_started",
         run_id=run_id,
-        project_id="proj",
+        project_id=project,
         payload=RunStarted(runId=run_id, name="t", total=1, suites=[suite.name]).dump(),
     )
     store.create_run(record, [case], {case_id: spec.model_dump_json()}, started)

@@ -208,7 +208,7 @@ def test_which_screenshots_are_analysed(redis_url: str, r: redis.Redis, fake: Fa
     events = Events()
     settings = make_settings(redis_url, fake)
     results = analyze_attempt(
-        settings, r, events.publish, events.make, "run1", spec, steps, PNGS.__getitem__
+        settings, r, events.publish, events.make, "run1", spec, steps, PNGS.__getitem__, "p"
     )
     assert [a.analysis_type for a in results] == ["ui_validation", "error"]
     assert fake.chat_requests()[1].system_prompt.count("FAILED") == 1
