@@ -8,6 +8,8 @@ here: two sessions never share cookies or storage.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from selenium.webdriver import ChromeOptions
 
 from grid.egress import chrome_proxy_args
@@ -15,7 +17,7 @@ from testfleet.settings import GridSettings
 
 
 def chrome_options(
-    grid: GridSettings, *, include_binary: bool = True, proxy: str = ""
+    grid: GridSettings, *, include_binary: bool = True, proxy: str = "", binary: Path | None = None
 ) -> ChromeOptions:
     """Options for one headless Chromium session.
 
@@ -24,13 +26,16 @@ def chrome_options(
     leaves it out: the path is the node's business, and our node's stereotype
     carries it (official ``selenium/node-chrome`` images have no ``/usr/bin/chromium``).
 
+    ``binary``: what to name instead of ``grid.chromium_binary`` (the local provider's
+    wrapper that starts it under the fleet's URL policy, ``grid.sandbox.local_browser``).
+
     ``proxy``: the egress proxy the browser must send everything through
     (``security.browser_proxy``: a node whose config cannot name its own, such
     as the official images in compose). Empty: the node's stereotype names it.
     """
     options = ChromeOptions()
     if include_binary:
-        options.binary_location = str(grid.chromium_binary)
+        options.binary_location = str(binary or grid.chromium_binary)
     for arg in grid.chrome_args:
         options.add_argument(arg)
     for arg in chrome_proxy_args(proxy) if proxy else ():

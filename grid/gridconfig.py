@@ -242,9 +242,10 @@ def _node_sections(settings: Settings, role: Role, browser_binary: Path) -> list
         f"webdriver-executable = {_toml(str(grid.chromedriver_path))}",
         f"max-sessions = {_toml(grid.max_sessions)}",
         "# Requests for browserName chrome match this slot; the binary is the node's",
-        "# (clients do not send one), so Debian's chromium is what runs (as root:",
-        "# through grid/sandbox.py's wrapper, as security.browser_user, sandboxed), and",
-        "# its arguments send everything the browser fetches through the egress proxy.",
+        "# (clients do not send one): grid/sandbox.py's wrapper, which starts Debian's",
+        "# chromium sandboxed, under the fleet's URL policy (as root: as",
+        "# security.browser_user), and its arguments send everything the browser",
+        "# fetches through the egress proxy.",
         f"stereotype = {_toml(json.dumps(stereotype, separators=(',', ':')))}",
         "",
     ]

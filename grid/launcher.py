@@ -59,8 +59,8 @@ def grid_command(settings: Settings, role: Role) -> list[str]:
     """Write the role's config and return the command line that runs it.
 
     For ``node`` and ``standalone`` it starts with ``env TMPDIR=...`` (see
-    ``browser_tmp_dir``), then ``java``; as root, their Chromium runs as
-    ``security.browser_user`` inside its sandbox (``grid.sandbox``).
+    ``browser_tmp_dir``), then ``java``; their Chromium runs inside its sandbox (as
+    root: as ``security.browser_user``) and under the URL policy (``grid.sandbox``).
 
     JVM flags: ``grid.jvm.JAVA_OPTS`` (measured there), the settings' ``java_opts``,
     and the role's class-data-sharing archive. Raises ``InfrastructureError``
@@ -86,7 +86,11 @@ def grid_command(settings: Settings, role: Role) -> list[str]:
     tmp = browser_tmp_dir(settings, role)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    config = write_config(settings, role, browser_binary=confinement(settings, tmp))
+    # The URL policy reaches this node's browsers only, through the wrapper's mount.
+    installed = policy.ensure_installed(settings)
+    overlay = installed if isinstance(installed, policy.PolicyOverlay) else None
+    browser = confinement(settings, tmp, overlay)
+    config = write_config(settings, role, browser_binary=browser)
     command = [java, *jvm_opts, "-jar", str(jar), role, "--config", str(config)]
     return ["env", f"TMPDIR={tmp}", *command]
 
@@ -150,7 +154,6 @@ def main(role: Role | Literal["egress"], settings: Settings) -> int:
     log.info("starting the Selenium Grid %s from %s", role, settings.selenium_jar)
     egress: subprocess.Popen[bytes] | None = None
     if role != "hub":
-        policy.ensure_installed(settings)
         egress = start_egress(settings)
     # preexec_fn is unsafe only with other threads running; this entry point has none.
     process = subprocess.Popen(

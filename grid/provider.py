@@ -39,7 +39,9 @@ from selenium.webdriver.remote.client_config import ClientConfig
 from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from grid import policy
 from grid.chrome import chrome_options
+from grid.sandbox import local_browser
 from testfleet import logs
 from testfleet.browser import BrowserProvider, set_command_timeout
 from testfleet.errors import BrowserError, InfrastructureError
@@ -150,6 +152,10 @@ class LocalProvider:
     def __init__(self, settings: Settings) -> None:
         self._grid = settings.grid
         self._proxy = settings.security.browser_proxy
+        # The fleet's URL policy, for these browsers only (grid.policy, grid.sandbox).
+        installed = policy.ensure_installed(settings)
+        overlay = installed if isinstance(installed, policy.PolicyOverlay) else None
+        self._binary = local_browser(settings, overlay)
 
     def open(self, project: str = "") -> WebDriver:
         tmp = tempfile.mkdtemp(prefix=_TMP_PREFIX)
@@ -176,7 +182,7 @@ class LocalProvider:
     def _start(self, service: Service) -> WebDriver:
         driver_path = self._grid.chromedriver_path
         try:
-            options = chrome_options(self._grid, proxy=self._proxy)
+            options = chrome_options(self._grid, proxy=self._proxy, binary=self._binary)
             return webdriver.Chrome(service=service, options=options)
         except NoSuchDriverException as exc:
             raise BrowserError(

@@ -11,9 +11,12 @@
 #      ${TESTFLEET_PATHS__CACHE_DIR:-${TESTFLEET_CACHE_DIR:-~/.cache/testfleet}}/selenium/.
 #   3. A virtualenv in .venv with `pip install -e '.[dev]'`, redone only when
 #      pyproject.toml changed since the last successful install.
-#   4. The browsers' managed URL policy (grid/chromium_policy.json, see grid/policy.py)
-#      in Chromium's machine-wide policy directory, as root; without root it says how,
-#      and `testfleet grid node` refuses to start until it is there.
+#   4. Nothing in Chromium's machine-wide policy directory: the fleet's browsers get
+#      their URL policy (grid/chromium_policy.json, see grid/policy.py) through a
+#      mount of their own, and every other Chromium of the machine is left alone. A
+#      copy an earlier setup installed there is removed (only if it is byte-identical
+#      to ours). TESTFLEET_SECURITY__CHROMIUM_POLICY_MACHINE_WIDE=true installs it
+#      machine-wide instead (as root), for a node dedicated to the fleet.
 #   5. The system user `testfleet-browser`: a Grid node running as root runs Chromium
 #      as that user, with Chromium's sandbox on (grid/sandbox.py).
 #
@@ -48,6 +51,10 @@ as_root() {
     else
         die "need root to run: $* (run setup as root, or install those packages first)"
     fi
+}
+
+can_be_root() {
+    [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }
 }
 
 # A policy-rc.d that refuses every service start, for the duration of apt-get:
@@ -192,13 +199,35 @@ make_venv() {
 install_policy() {
     local dir="${TESTFLEET_SECURITY__CHROMIUM_POLICY_DIR:-/etc/chromium/policies/managed}"
     local source=grid/chromium_policy.json target="$dir/testfleet.json"
+    case "${TESTFLEET_SECURITY__CHROMIUM_POLICY_MACHINE_WIDE:-false}" in
+        true | True | TRUE | 1 | yes | on) ;;
+        *)
+            # A file there binds every Chromium of the machine: only ours goes, and only
+            # when it is ours byte for byte (an edited or foreign file is the admin's).
+            if [ -e "$target" ]; then
+                if cmp -s "$source" "$target" && ! can_be_root; then
+                    say "chromium policy: $target binds every Chromium here; remove it as root:"
+                    say "  \`sudo rm $target\`"
+                elif cmp -s "$source" "$target"; then
+                    as_root rm -f "$target"
+                    as_root rmdir --ignore-fail-on-non-empty "$dir" "$(dirname "$dir")" 2>/dev/null || true
+                    say "chromium policy: removed $target (an earlier setup's machine-wide copy)"
+                else
+                    say "chromium policy: left $target alone (not byte-identical to $source);"
+                    say "  if an earlier testfleet installed it, remove it: it binds every Chromium here"
+                fi
+            fi
+            say "chromium policy: the fleet's browsers get it through their own mount (nothing machine-wide)"
+            return
+            ;;
+    esac
     if cmp -s "$source" "$target"; then
-        say "chromium policy: $target up to date"
+        say "chromium policy: $target up to date (machine-wide: every Chromium here runs under it)"
         return
     fi
-    if [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
+    if can_be_root; then
         as_root install -D -m 644 "$source" "$target"
-        say "chromium policy: installed $target"
+        say "chromium policy: installed $target (machine-wide: every Chromium here runs under it)"
     else
         say "chromium policy: NOT installed (needs root): run \`sudo install -D -m 644 $source $target\`;"
         say "  a Grid node refuses to start without it"

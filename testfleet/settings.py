@@ -392,7 +392,12 @@ class SecuritySettings(BaseModel):
     (as root that means without its sandbox)."""
     chromium_policy_dir: Path = Path("/etc/chromium/policies/managed")
     """Where Debian's Chromium reads managed policies (``/etc/opt/chrome/policies/managed``
-    for Google Chrome): ``testfleet grid node`` checks that the URL policy is there."""
+    for Google Chrome). The fleet's browsers see the URL policy there through a mount of
+    their own (``grid.policy``); nothing is written there unless the next is on."""
+    chromium_policy_machine_wide: bool = False
+    """Install the URL policy into ``chromium_policy_dir`` itself, for every Chromium of
+    the machine (a dedicated node without user or mount namespaces). Off: only the
+    fleet's browsers run under it."""
     require_chromium_policy: bool = True
     """Refuse to start a Grid node without the URL policy (off: local schemes are then
     refused by the loader and the executor only)."""

@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 
 from grid.policy import policy_text
+from grid.sandbox import node_image_wrapper_text
 from testfleet.settings import Settings
+from tests.conftest import ROOT
 from tests.unit.deploy.test_kubernetes import TREES, objects, render
 
 NAMESPACE = "testfleet"
+SECCOMP_PROFILE = ROOT / "deploy" / "chrome-node" / "seccomp.json"
 SECRET = "testfleet-secrets"
 GRID_KEYS = {
     "SE_ROUTER_USERNAME": "TESTFLEET_SECURITY__GRID_USERNAME",
@@ -229,3 +232,72 @@ def test_nodes_run_under_the_managed_url_policy(tree: str) -> None:
     assert config_map["data"] == {"testfleet.json": policy_text()}, (
         "python -m grid.policy --print > deploy/kubernetes/base/chromium-policy.json"
     )
+
+
+# --- Chrome's sandbox in the nodes ----------------------------------------------------
+
+
+def pod_spec(tree: str, name: str) -> dict[str, Any]:
+    workloads = {**objects(tree, "Deployment"), **objects(tree, "DaemonSet")}
+    spec: dict[str, Any] = workloads[name]["spec"]["template"]["spec"]
+    return spec
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_nodes_start_chrome_through_the_sandboxed_wrapper(tree: str) -> None:
+    # The image's own wrapper adds --no-sandbox to every start; ours is mounted over it.
+    spec = pod_spec(tree, "chrome-node")
+    mounts = {m["mountPath"]: m for m in spec["containers"][0]["volumeMounts"]}
+    mount = mounts["/opt/google/chrome/google-chrome"]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"]["defaultMode"] == 0o555
+    config_map = objects(tree, "ConfigMap")[volume["configMap"]["name"]]
+    assert config_map["data"] == {mount["subPath"]: node_image_wrapper_text()}, (
+        "cp deploy/chrome-node/google-chrome deploy/kubernetes/base/chrome-node-wrapper.sh"
+    )
+    for container in spec["containers"]:
+        text = json.dumps([container.get("args"), container.get("command"), container["env"]])
+        assert "--no-sandbox" not in text
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_nodes_run_under_the_seccomp_profile_with_no_privileges(tree: str) -> None:
+    spec = pod_spec(tree, "chrome-node")
+    assert spec["securityContext"]["seccompProfile"] == {
+        "type": "Localhost",
+        "localhostProfile": "testfleet/chrome-node.json",
+    }
+    (chrome,) = spec["containers"]
+    context = chrome["securityContext"]
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["runAsNonRoot"] is True
+    assert "seccompProfile" not in context, "the pod's profile holds for the container"
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["enableServiceLinks"] is False
+    profile = objects(tree, "ConfigMap")
+    (seccomp,) = [c for n, c in profile.items() if n.startswith("chrome-node-seccomp")]
+    assert json.loads(seccomp["data"]["chrome-node.json"]) == json.loads(
+        SECCOMP_PROFILE.read_text()
+    ), "cp deploy/chrome-node/seccomp.json deploy/kubernetes/base/chrome-node-seccomp.json"
+
+
+def test_the_local_overlay_installs_the_profile_where_the_kubelet_reads_it() -> None:
+    spec = pod_spec("overlays/local", "seccomp-installer")
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    (install,) = spec["initContainers"]
+    mounts = {m["name"]: m["mountPath"] for m in install["volumeMounts"]}
+    host = [n for n, v in volumes.items() if "hostPath" in v]
+    assert [volumes[n]["hostPath"]["path"] for n in host] == ["/var/lib/kubelet/seccomp"]
+    script = " ".join(install["command"])
+    assert f"{mounts[host[0]]}/testfleet/chrome-node.json" in script
+    (source,) = [v["configMap"]["name"] for v in volumes.values() if "configMap" in v]
+    assert source.startswith("chrome-node-seccomp")
+
+
+def test_the_local_stores_filer_listens_on_its_loopback_only() -> None:
+    seaweedfs = container("overlays/local", "seaweedfs")
+    flags = " ".join(seaweedfs["command"]).split()
+    assert "-ip.bind=127.0.0.1" in flags
+    assert "-s3.ip.bind=0.0.0.0" in flags
+    assert {"-s3.port.iceberg=0", "-s3.port.lance=0"} <= set(flags)

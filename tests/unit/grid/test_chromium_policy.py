@@ -1,4 +1,5 @@
-"""The managed Chromium policy: what it blocks, and how a node makes sure it is there."""
+"""The managed Chromium policy: what it blocks, and how a node makes sure its browsers (and
+no other Chromium of the machine) run under it."""
 
 from __future__ import annotations
 
@@ -8,14 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from grid.policy import POLICY, ensure_installed, policy_file
+from grid.policy import POLICY, PolicyOverlay, ensure_installed, overlay_dir, policy_file
 from testfleet.errors import InfrastructureError
-from testfleet.settings import SecuritySettings, Settings
+from testfleet.settings import PathSettings, SecuritySettings, Settings
 
 
-def settings_with(directory: Path, required: bool = True) -> Settings:
-    security = SecuritySettings(chromium_policy_dir=directory, require_chromium_policy=required)
-    return Settings(security=security)
+def settings_with(
+    directory: Path, required: bool = True, machine_wide: bool = True, state: Path | None = None
+) -> Settings:
+    security = SecuritySettings(
+        chromium_policy_dir=directory,
+        require_chromium_policy=required,
+        chromium_policy_machine_wide=machine_wide,
+    )
+    paths = PathSettings(state_dir=state or directory.parent / "state")
+    return Settings(security=security, paths=paths)
 
 
 def test_local_files_and_source_views_are_blocked_but_not_what_dialogs_need() -> None:
@@ -25,7 +33,38 @@ def test_local_files_and_source_views_are_blocked_but_not_what_dialogs_need() ->
     assert "data:*" not in blocked, "chromedriver opens every session on data:,"
 
 
-def test_a_node_installs_it_when_missing_and_readable_by_all(tmp_path: Path) -> None:
+def test_by_default_only_the_fleets_tree_holds_it_and_the_machines_dir_is_untouched(
+    tmp_path: Path,
+) -> None:
+    machine = tmp_path / "etc" / "chromium"
+    machine.mkdir(parents=True)
+    settings = settings_with(
+        machine / "policies" / "managed", machine_wide=False, state=tmp_path / "state"
+    )
+    overlay = ensure_installed(settings)
+    assert overlay == PolicyOverlay(overlay_dir(settings), machine)
+    assert list(machine.iterdir()) == [], "nothing written where every Chromium reads"
+    path = policy_file(overlay.lower / "policies" / "managed")
+    assert json.loads(path.read_text()) == POLICY
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(overlay.lower.stat().st_mode) == 0o755
+    (machine / "policies" / "managed").mkdir(parents=True)  # an admin's own policies
+    assert ensure_installed(settings) == PolicyOverlay(
+        overlay.lower, machine / "policies" / "managed"
+    )
+
+
+def test_it_is_never_laid_over_etc_itself(tmp_path: Path) -> None:
+    settings = settings_with(
+        Path("/etc/testfleet-no-such-browser/policies/managed"),
+        machine_wide=False,
+        state=tmp_path / "state",
+    )
+    with pytest.raises(InfrastructureError, match=r"create /etc/testfleet-no-such-browser "):
+        ensure_installed(settings)
+
+
+def test_machine_wide_it_installs_it_when_missing_and_readable_by_all(tmp_path: Path) -> None:
     directory = tmp_path / "policies" / "managed"
     path = ensure_installed(settings_with(directory))
     assert path == policy_file(directory)
