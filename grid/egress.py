@@ -9,10 +9,18 @@ a script, arrives here first, and the proxy decides with ``testfleet.targets``:
 
 - it resolves the host itself and connects only to an address it checked, so a
   name that resolves to the loopback (or changes its answer) gains nothing;
-- a refused plain-HTTP request gets a 403 page titled "Blocked by testfleet" with
-  the reason in ``<meta name="testfleet-blocked">`` and in the ``X-Testfleet-Blocked``
-  header (readable by scripts: the refusal allows any origin); a refused ``CONNECT``
-  gets a 403, which Chromium shows as ERR_TUNNEL_CONNECTION_FAILED.
+- a refused plain-HTTP request gets a 403 page titled "Blocked by testfleet" that
+  names nothing of the fleet (``grid.egress_replies``; the reason goes to the log);
+  a refused ``CONNECT`` gets a 403, which Chromium shows as ERR_TUNNEL_CONNECTION_FAILED;
+- besides the endpoints the settings name, it refuses every host of the Grid's
+  nodes, read from the hub's ``/status`` (``grid.egress_nodes``).
+
+Its connections are bounded so that one page cannot starve the others: a client
+has ``HEAD_TIMEOUT_S`` to send its request head and holds no slot until it has;
+each browser session (``grid.egress_sources``) holds at most
+``MAX_CONNECTIONS_PER_SOURCE`` of the ``MAX_CONNECTIONS`` slots (``grid.egress_slots``);
+a tunnel or a response ends when idle ``IDLE_TIMEOUT_S`` or ``LIFETIME_S`` after
+it began (``grid.egress_streams``).
 
 Plain HTTP is forwarded one request per connection (``Connection: close`` both
 ways): Chromium may send a request for another host on a kept-alive proxy
@@ -28,124 +36,134 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import ipaddress
-import json
-import os
+import logging
+import resource
 import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from grid import egress_replies as replies
+from grid.egress_config import (
+    EgressConfig,
+    chrome_proxy_args,
+    config_path,
+    egress_command,
+    load_config,
+    write_config,
+)
+from grid.egress_nodes import NODE_HOST, HubUnreadable, on_this_host, read_node_hosts
+from grid.egress_slots import NoSlot, SourceSlots
+from grid.egress_sources import SourceFinder
+from grid.egress_streams import Activity, bounded, copy, send_body, splice
 from testfleet import logs
 from testfleet.addresses import Address
-from testfleet.settings import LogSettings, Settings
-from testfleet.targets import (
-    BLOCKED_META,
-    BLOCKED_TITLE,
-    UNREACHABLE_META,
-    Endpoint,
-    Refusal,
-    TargetPolicy,
-    parse_allowance,
-)
+from testfleet.gridstatus import Auth
+from testfleet.settings import LogSettings
+from testfleet.targets import Endpoint, Refusal, TargetPolicy
+
+__all__ = [
+    # The config's names, where the node's launcher and Chrome options import them from.
+    "EgressConfig",
+    "EgressLimits",
+    "EgressProxy",
+    "chrome_proxy_args",
+    "config_path",
+    "egress_command",
+    "load_config",
+    "run",
+    "serve",
+    "write_config",
+]
 
 log = logs.get_logger(__name__)
 
 HEAD_LIMIT_BYTES = 64 * 1024
 """Longest request or response head accepted."""
-HEAD_TIMEOUT_S = 30.0
-"""A client that has not sent its request head this long after connecting is dropped."""
+HEAD_TIMEOUT_S = 10.0
+"""A client that has not sent its request head this long after connecting is dropped
+(Chromium sends it at once; only a slow-loris takes longer). No slot is held meanwhile."""
 CONNECT_TIMEOUT_S = 10.0
 """Cap on resolving and connecting to one upstream."""
 MAX_CONNECTIONS = 512
-"""Client connections served at once; more wait (Chromium opens at most 32 to a proxy)."""
+"""Connections served at once, all sources together (each holds two descriptors)."""
+MAX_CONNECTIONS_PER_SOURCE = 64
+"""Connections one browser session is served at once: twice the 32 Chromium opens to a
+proxy for HTTP, leaving room for its WebSockets; more wait for one of its own slots."""
+MAX_WAITING_PER_SOURCE = 256
+"""Connections of one session waiting for a slot; more are answered 503 at once."""
+SLOT_WAIT_S = 60.0
+"""How long a connection waits for a slot before it is answered 503."""
 RESPONSE_TIMEOUT_S = 600.0
 """Cap on waiting for an upstream's response head (the longest step timeout): a site
 that never answers must not hold a connection of the node's proxy for ever."""
+IDLE_TIMEOUT_S = 120.0
+"""A tunnel or a response body with no byte either way this long is closed (WebSockets
+that ping more often than this live on)."""
+LIFETIME_S = 1800.0
+"""A tunnel or a response body is closed this long after it began, busy or not."""
 RESOLVE_EVERY_S = 30.0
-"""How often named fleet endpoints (``redis``, ``selenium-hub`` ...) are resolved again."""
-BLOCKED_HEADER = "X-Testfleet-Blocked"
-_CHUNK = 65536
+"""How often named fleet endpoints (``redis``, ``selenium-hub`` ...) are resolved again
+and the Grid's node hosts read again."""
 _HOP_HEADERS = frozenset({"connection", "keep-alive", "proxy-connection", "proxy-authorization"})
 
 
 @dataclass(frozen=True)
-class EgressConfig:
-    """What one egress proxy needs: where it listens and the policy it applies."""
+class EgressLimits:
+    """The proxy's bounds (the module's constants; tests pass smaller ones)."""
 
-    host: str
-    port: int
-    allowed: tuple[str, ...]
-    endpoints: tuple[tuple[str, str, int | None], ...]
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> EgressConfig:
-        policy = TargetPolicy.from_settings(settings)
-        return cls(
-            host=settings.security.egress_host,
-            port=settings.security.egress_port,
-            allowed=tuple(a.raw for a in policy.allowed),
-            endpoints=tuple((e.name, e.host, e.port) for e in policy.endpoints),
-        )
-
-    def policy(self) -> TargetPolicy:
-        return TargetPolicy(
-            tuple(parse_allowance(raw) for raw in self.allowed),
-            tuple(Endpoint(*e) for e in self.endpoints),
-        )
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-
-def config_path(settings: Settings) -> Path:
-    return settings.paths.state_dir / "grid" / "egress.json"
-
-
-def write_config(settings: Settings) -> Path:
-    """Write the proxy's config (atomically) and return its path."""
-    path = config_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".json.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(EgressConfig.from_settings(settings)), indent=2))
-    tmp.replace(path)
-    return path
-
-
-def egress_command(settings: Settings) -> list[str]:
-    """Write the config and return the command line that runs the proxy."""
-    return [sys.executable, "-m", "grid.egress", str(write_config(settings))]
-
-
-def chrome_proxy_args(proxy_url: str) -> list[str]:
-    """Chromium switches that send everything a browser fetches through ``proxy_url``."""
-    return [
-        f"--proxy-server={proxy_url}",
-        # Chromium never proxies loopback unless told to; "<-loopback>" removes that
-        # implicit bypass, so the node's own ports are the proxy's to refuse.
-        "--proxy-bypass-list=<-loopback>",
-        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
-    ]
+    head_timeout_s: float = HEAD_TIMEOUT_S
+    max_connections: int = MAX_CONNECTIONS
+    max_per_source: int = MAX_CONNECTIONS_PER_SOURCE
+    max_waiting_per_source: int = MAX_WAITING_PER_SOURCE
+    slot_wait_s: float = SLOT_WAIT_S
+    response_timeout_s: float = RESPONSE_TIMEOUT_S
+    idle_timeout_s: float = IDLE_TIMEOUT_S
+    lifetime_s: float = LIFETIME_S
+    resolve_every_s: float = RESOLVE_EVERY_S
 
 
 # -- the proxy ---------------------------------------------------------------------------
 
+SourceOf = Callable[[tuple[str, int], tuple[str, int]], str]
+"""(client address and port, proxy address and port) -> the connection's source."""
+
 
 class EgressProxy:
-    """An HTTP proxy that applies a ``TargetPolicy`` to every connection it opens."""
+    """An HTTP proxy that applies a ``TargetPolicy`` to every connection it opens.
 
-    def __init__(self, policy: TargetPolicy) -> None:
+    ``grid_url`` / ``grid_auth``: the hub whose ``/status`` lists the node hosts to
+    refuse. ``source_of``: names a connection's source (default: its browser session,
+    ``grid.egress_sources``)."""
+
+    def __init__(
+        self,
+        policy: TargetPolicy,
+        *,
+        limits: EgressLimits | None = None,
+        grid_url: str = "",
+        grid_auth: Auth = None,
+        source_of: SourceOf | None = None,
+    ) -> None:
         self._base = policy
         self._policy = policy
-        self._resolved_at = -RESOLVE_EVERY_S
-        self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._limits = limits or EgressLimits()
+        self._grid_url = grid_url
+        self._grid_auth = grid_auth
+        self._node_hosts: tuple[str, ...] = ()
+        self._hub_failing = False
+        self._source_of = source_of or SourceFinder().source_of
+        self._resolved_at = -float("inf")
+        self.slots = SourceSlots(
+            self._limits.max_connections,
+            self._limits.max_per_source,
+            self._limits.max_waiting_per_source,
+        )
         self._handlers: set[asyncio.Task[None]] = set()
         self.refused = 0
         """Requests refused so far (for tests and logs)."""
@@ -156,19 +174,18 @@ class EgressProxy:
         if task is not None:
             self._handlers.add(task)
             task.add_done_callback(self._handlers.discard)
-        async with self._slots:
-            try:
-                await self._serve(reader, writer)
-            except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-                pass  # the browser or the upstream went away: nothing to tell anyone
-            except asyncio.CancelledError:
-                pass  # the proxy is stopping (close): the connection just ends
-            except Exception:
-                log.exception("egress proxy: request failed")
-            finally:
-                writer.close()
-                with contextlib.suppress(ConnectionError, OSError):
-                    await writer.wait_closed()
+        try:
+            await self._admit(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass  # the browser or the upstream went away, or idled: nothing to tell anyone
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping (close): the connection just ends
+        except Exception:
+            log.exception("egress proxy: request failed")
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
 
     async def close(self) -> None:
         """End every connection still open (tunnels outlive the listening socket), so
@@ -177,12 +194,29 @@ class EgressProxy:
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _admit(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Read the head (holding no slot), then serve it in one of its source's slots."""
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
+            head = await asyncio.wait_for(
+                reader.readuntil(b"\r\n\r\n"), self._limits.head_timeout_s
+            )
         except asyncio.LimitOverrunError:
-            await _respond(writer, 431, "request head too large")
+            await replies.respond(writer, 431, "request head too large")
             return
+        peer, local = writer.get_extra_info("peername"), writer.get_extra_info("sockname")
+        if not peer or not local:
+            return  # the client is gone already
+        source = await asyncio.to_thread(self._source_of, peer[:2], local[:2])
+        try:
+            async with self.slots.hold(source, self._limits.slot_wait_s):
+                await self._serve(head, reader, writer)
+        except NoSlot as exc:
+            log.warning("egress proxy: no slot: %s", exc)
+            await replies.respond(writer, 503, "too many connections from this browser at once")
+
+    async def _serve(
+        self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         request_line, *lines = head.decode("latin-1").split("\r\n")
         method, _, rest = request_line.partition(" ")
         target, _, version = rest.partition(" ")
@@ -191,19 +225,21 @@ class EgressProxy:
         elif target.lower().startswith("http://"):
             await self._forward(method, target, version, lines, reader, writer)
         else:
-            await _respond(writer, 400, "this is a proxy: send absolute http:// URLs or CONNECT")
+            await replies.respond(
+                writer, 400, "this is a proxy: send absolute http:// URLs or CONNECT"
+            )
 
     async def _tunnel(
         self, target: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         host, port = _host_port(target, 443)
-        upstream = await self._open(host, port, writer, f"CONNECT {target}", page=False)
+        what = f"CONNECT {target}"
+        upstream = await self._open(host, port, writer, what, page=False)
         if upstream is None:
             return
-        up_reader, up_writer = upstream
         writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         await writer.drain()
-        await _splice(reader, writer, up_reader, up_writer)
+        await splice(what, (reader, writer), upstream, **self._bounds())
 
     async def _forward(
         self,
@@ -216,7 +252,8 @@ class EgressProxy:
     ) -> None:
         parts = urlsplit(target)
         host, port = parts.hostname or "", parts.port or 80
-        upstream = await self._open(host, port, writer, f"{method} {target}", page=True)
+        what = f"{method} {target}"
+        upstream = await self._open(host, port, writer, what, page=True)
         if upstream is None:
             return
         up_reader, up_writer = upstream
@@ -229,19 +266,26 @@ class EgressProxy:
         )
         await up_writer.drain()
         if upgrade:
-            await _splice(reader, writer, up_reader, up_writer)
+            await splice(what, (reader, writer), upstream, **self._bounds())
             return
-        sending = asyncio.create_task(_send_body(headers, reader, up_writer))
+        sending = asyncio.create_task(send_body(headers, reader, up_writer))
         try:
-            head = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"), RESPONSE_TIMEOUT_S)
+            head = await asyncio.wait_for(
+                up_reader.readuntil(b"\r\n\r\n"), self._limits.response_timeout_s
+            )
             writer.write(_close_after(head))
             await writer.drain()
-            await _copy(up_reader, writer, eof=False)
+            activity = Activity()
+            body = [copy(up_reader, writer, activity, eof=False)]
+            await bounded(what, body, activity, **self._bounds())
         finally:
             sending.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await sending
             up_writer.close()
+
+    def _bounds(self) -> dict[str, float]:
+        return {"idle_s": self._limits.idle_timeout_s, "lifetime_s": self._limits.lifetime_s}
 
     async def _open(
         self, host: str, port: int, writer: asyncio.StreamWriter, what: str, *, page: bool
@@ -253,15 +297,14 @@ class EgressProxy:
             infos = await asyncio.wait_for(
                 loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), CONNECT_TIMEOUT_S
             )
-        except (OSError, TimeoutError) as exc:
-            await _unreachable(
-                writer, "net::ERR_NAME_NOT_RESOLVED", f"could not resolve {host}: {exc}"
+        except (OSError, TimeoutError):
+            await replies.unreachable(
+                writer, "net::ERR_NAME_NOT_RESOLVED", f"could not resolve {host}"
             )
             return None
-        policy = await self._current_policy()
+        policy = await self.current_policy()
         first_refusal: Refusal | None = None
-        last_error = "no address"
-        net_error = "net::ERR_ADDRESS_UNREACHABLE"
+        error = "net::ERR_ADDRESS_UNREACHABLE"
         for address in _addresses(infos):
             refusal = policy.check_address(host, port, address)
             if refusal is not None:
@@ -272,32 +315,58 @@ class EgressProxy:
                     asyncio.open_connection(str(address), port), CONNECT_TIMEOUT_S
                 )
             except (OSError, TimeoutError) as exc:
-                last_error = str(exc) or type(exc).__name__
-                net_error = _net_error(exc)
+                error = replies.net_error(exc)
         if first_refusal is not None:
             self.refused += 1
-            log.info("egress proxy refused %s: %s", what, first_refusal.reason)
-            await _refuse(writer, first_refusal, page=page)
+            # The detail stays here: the page learns only that the policy refused it.
+            log.info("egress proxy refused %s: %s", what, first_refusal.message)
+            await replies.refuse(writer, page=page)
             return None
-        await _unreachable(writer, net_error, f"could not connect to {host}:{port}: {last_error}")
+        # The error's name only: an OS message would carry the address the name resolved to.
+        await replies.unreachable(writer, error, f"could not connect to {host}:{port}: {error}")
         return None
 
-    async def _current_policy(self) -> TargetPolicy:
-        """The policy with named fleet endpoints resolved (again every ``RESOLVE_EVERY_S``)."""
+    async def current_policy(self) -> TargetPolicy:
+        """The policy with the Grid's node hosts added and named fleet endpoints resolved
+        (again every ``RESOLVE_EVERY_S``)."""
         now = time.monotonic()
-        if now - self._resolved_at < RESOLVE_EVERY_S:
+        if now - self._resolved_at < self._limits.resolve_every_s:
             return self._policy
         self._resolved_at = now
+        if self._grid_url:
+            await self._read_node_hosts()
         loop = asyncio.get_running_loop()
         found: dict[str, list[str]] = {}
-        for name in sorted(self._base.endpoint_hosts()):
+        names = TargetPolicy(endpoints=(*self._base.endpoints, *self._node_endpoints()))
+        for name in sorted(names.endpoint_hosts()):
             with contextlib.suppress(OSError, TimeoutError):
                 infos = await asyncio.wait_for(
                     loop.getaddrinfo(name, None, type=socket.SOCK_STREAM), CONNECT_TIMEOUT_S
                 )
                 found[name] = [str(a) for a in _addresses(infos)]
-        self._policy = self._base.with_addresses(found)
+        # A node on this very host is refused already (the loopback and the host's own
+        # addresses), except where an operator allowed it: it must not close those.
+        nodes = [e for e in self._node_endpoints() if not on_this_host(e.host, found)]
+        endpoints = tuple(dict.fromkeys([*self._base.endpoints, *nodes]))
+        self._policy = replace(self._base, endpoints=endpoints).with_addresses(found)
         return self._policy
+
+    def _node_endpoints(self) -> list[Endpoint]:
+        return [Endpoint(NODE_HOST, host, None) for host in self._node_hosts]
+
+    async def _read_node_hosts(self) -> None:
+        """Learn the Grid's node hosts; when the hub cannot be read, keep the last list
+        (and say so once, not every ``RESOLVE_EVERY_S``)."""
+        try:
+            self._node_hosts = tuple(await read_node_hosts(self._grid_url, self._grid_auth))
+        except HubUnreadable as exc:
+            level = logging.DEBUG if self._hub_failing else logging.WARNING
+            log.log(level, "egress proxy: node hosts stay as last read: %s", exc)
+            self._hub_failing = True
+        else:
+            if self._hub_failing:
+                log.info("egress proxy: the Grid's node hosts are read again")
+            self._hub_failing = False
 
 
 def _addresses(infos: Sequence[tuple[object, ...]]) -> list[Address]:
@@ -335,115 +404,12 @@ def _close_after(head: bytes) -> bytes:
     return "\r\n".join([status, *kept, "Connection: close", "", ""]).encode("latin-1")
 
 
-async def _send_body(
-    headers: list[str], reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter
-) -> None:
-    """The request's body, and nothing after it: bytes past it would be another request,
-    maybe for another host, which must not reach this one."""
-    fields = {h.split(":", 1)[0].strip().lower(): h.split(":", 1)[-1].strip() for h in headers}
-    if "transfer-encoding" in fields:
-        await _copy(reader, up_writer, eof=False)  # chunked: ends when the client is done
-        return
-    remaining = int(fields.get("content-length", "0") or 0)
-    while remaining > 0:
-        data = await reader.read(min(_CHUNK, remaining))
-        if not data:
-            return
-        up_writer.write(data)
-        await up_writer.drain()
-        remaining -= len(data)
-
-
-async def _copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, eof: bool = True) -> None:
-    while data := await src.read(_CHUNK):
-        dst.write(data)
-        await dst.drain()
-    if eof and dst.can_write_eof():
-        with contextlib.suppress(OSError):
-            dst.write_eof()
-
-
-async def _splice(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    up_reader: asyncio.StreamReader,
-    up_writer: asyncio.StreamWriter,
-) -> None:
-    """Copy both ways until both sides have finished sending (a tunnel)."""
-    try:
-        await asyncio.gather(_copy(reader, up_writer), _copy(up_reader, writer))
-    finally:
-        up_writer.close()
-
-
-_REASONS = {400: "Bad Request", 403: "Forbidden", 431: "Request Header Fields Too Large",
-            502: "Bad Gateway"}  # fmt: skip
-
-
-async def _send(
-    writer: asyncio.StreamWriter, status: int, body: bytes, content_type: str, *headers: str
-) -> None:
-    """Write one whole response (the connection closes after it) and flush it."""
-    head = [f"HTTP/1.1 {status} {_REASONS[status]}", f"Content-Type: {content_type}",
-            *headers, f"Content-Length: {len(body)}", "Connection: close", "", ""]  # fmt: skip
-    writer.write("\r\n".join(head).encode("utf-8", "replace") + body)
-    with contextlib.suppress(ConnectionError):
-        await writer.drain()
-
-
-def _marker_page(meta: str, content: str, title: str, text: str) -> bytes:
-    """A small page whose ``<meta name=meta>`` carries ``content`` for the executor."""
-    return (
-        '<!doctype html><html><head><meta charset="utf-8">'
-        f'<meta name="{meta}" content="{content}"><title>{title}</title>'
-        f"</head><body><h1>{title}</h1><p>{text}</p></body></html>"
-    ).encode()
-
-
-async def _respond(writer: asyncio.StreamWriter, status: int, message: str) -> None:
-    await _send(writer, status, f"{message}\n".encode(), "text/plain; charset=utf-8")
-
-
-def _net_error(exc: BaseException) -> str:
-    """The name Chromium gives the same failure when it connects by itself."""
-    if isinstance(exc, ConnectionRefusedError):
-        return "net::ERR_CONNECTION_REFUSED"
-    if isinstance(exc, TimeoutError):
-        return "net::ERR_CONNECTION_TIMED_OUT"
-    if isinstance(exc, ConnectionResetError):
-        return "net::ERR_CONNECTION_RESET"
-    return "net::ERR_ADDRESS_UNREACHABLE"
-
-
-async def _unreachable(writer: asyncio.StreamWriter, net_error: str, message: str) -> None:
-    """A 502 whose page names the network error, so a navigation through the proxy fails
-    the way it would without one (a tunnel's client reads only the status)."""
-    text = html.escape(message.replace("\r", " ").replace("\n", " "))
-    body = _marker_page(UNREACHABLE_META, net_error, net_error, text)
-    await _send(writer, 502, body, "text/html; charset=utf-8", "Cache-Control: no-store")
-
-
-async def _refuse(writer: asyncio.StreamWriter, refusal: Refusal, *, page: bool) -> None:
-    """Tell the browser why: a page for HTTP, headers only for a tunnel (Chromium
-    shows its own error page for a refused CONNECT)."""
-    reason = refusal.message.replace("\r", " ").replace("\n", " ")
-    text = html.escape(reason)
-    body = _marker_page(BLOCKED_META, text, BLOCKED_TITLE, text) if page else b""
-    await _send(
-        writer, 403, body, "text/html; charset=utf-8",
-        f"{BLOCKED_HEADER}: {reason}",
-        "Access-Control-Allow-Origin: *",
-        f"Access-Control-Expose-Headers: {BLOCKED_HEADER}",
-        "Cache-Control: no-store",
-    )  # fmt: skip
-
-
 # -- running it --------------------------------------------------------------------------
 
 
 async def serve(config: EgressConfig, stop: asyncio.Event) -> None:
     """Serve until ``stop`` is set."""
-    proxy = EgressProxy(config.policy())
+    proxy = EgressProxy(config.policy(), grid_url=config.grid_url, grid_auth=config.grid_auth)
     server = await asyncio.start_server(
         proxy.handle, config.host, config.port, limit=HEAD_LIMIT_BYTES, reuse_address=True
     )
@@ -457,6 +423,7 @@ async def serve(config: EgressConfig, stop: asyncio.Event) -> None:
 def run(config: EgressConfig, log_settings: LogSettings | None = None) -> int:
     """Run the proxy in the foreground until SIGTERM or SIGINT; returns 0."""
     logs.configure(log_settings or LogSettings(), "egress")
+    _raise_descriptor_limit()
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -469,14 +436,15 @@ def run(config: EgressConfig, log_settings: LogSettings | None = None) -> int:
     return 0
 
 
-def load_config(path: Path) -> EgressConfig:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return EgressConfig(
-        host=data["host"],
-        port=int(data["port"]),
-        allowed=tuple(data["allowed"]),
-        endpoints=tuple((n, h, p) for n, h, p in data["endpoints"]),
-    )
+def _raise_descriptor_limit() -> None:
+    """Let the proxy open what its slots allow: each served connection takes two
+    descriptors and each waiting one takes one, past the usual soft limit of 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 4 * MAX_CONNECTIONS + 256
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new_soft = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
 
 
 if __name__ == "__main__":

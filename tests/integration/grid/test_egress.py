@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,10 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from grid.egress import BLOCKED_HEADER, EgressConfig, serve
+from grid.egress import EgressConfig, serve
+from grid.egress_replies import REFUSED_TEXT
 from tests.fixtures_grid import free_port
 from tests.fixtures_pages import page_server
 from tests.waiting import wait_until
+
+EGRESS_LOGGER = "testfleet.grid.egress"
 
 
 @contextlib.contextmanager
@@ -85,14 +89,24 @@ def test_an_allowed_site_is_forwarded(site: str) -> None:
         assert client.get(f"{site}/other").text == "other"
 
 
-def test_the_loopback_is_refused_with_the_reason(site: str) -> None:
+def test_a_refusal_tells_the_page_nothing_it_could_map_the_fleet_with(
+    site: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 24: the refusal let any origin read which addresses are the fleet's (CORS
+    and an X-Testfleet-Blocked header naming the endpoint). Now the page gets a generic
+    403 no other origin can read, and only the proxy's log says why."""
+    caplog.set_level(logging.INFO, logger=EGRESS_LOGGER)
+    port = site.rsplit(":", 1)[1]
     with running_proxy() as proxy, httpx.Client(proxy=proxy) as client:
-        response = client.get(f"{site}/")
+        response = client.get(f"{site}/", headers={"Origin": "http://attacker.example"})
     assert response.status_code == 403
-    assert "the node's loopback" in response.headers[BLOCKED_HEADER]
-    assert response.headers["access-control-allow-origin"] == "*", "scripts may read why"
-    assert '<meta name="testfleet-blocked"' in response.text
-    assert "hello" not in response.text
+    assert not [h for h in response.headers if h.lower().startswith("access-control-")]
+    assert "x-testfleet-blocked" not in response.headers
+    assert f'<meta name="testfleet-blocked" content="{REFUSED_TEXT}">' in response.text
+    for internal in ("127.0.0.1", port, "loopback", "hello"):
+        assert internal not in response.text
+        assert internal not in str(response.headers)
+    assert any("the node's loopback" in r.getMessage() for r in caplog.records)
 
 
 def test_a_name_for_the_loopback_is_the_loopback(site: str) -> None:
@@ -102,7 +116,10 @@ def test_a_name_for_the_loopback_is_the_loopback(site: str) -> None:
     assert response.status_code == 403
 
 
-def test_fleet_endpoints_and_metadata_are_refused(site: str) -> None:
+def test_fleet_endpoints_and_metadata_are_refused(
+    site: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=EGRESS_LOGGER)
     port = int(site.rsplit(":", 1)[1])
     endpoints = (("Selenium Grid", "127.0.0.1", port),)
     with (
@@ -112,9 +129,11 @@ def test_fleet_endpoints_and_metadata_are_refused(site: str) -> None:
         grid = client.get(f"{site}/status")
         metadata = client.get("http://169.254.169.254/latest/meta-data/")
     assert grid.status_code == 403
-    assert "the fleet's Selenium Grid" in grid.headers[BLOCKED_HEADER]
     assert metadata.status_code == 403
-    assert "link-local" in metadata.headers[BLOCKED_HEADER]
+    assert "Selenium Grid" not in grid.text
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "the fleet's Selenium Grid" in logged
+    assert "link-local" in logged
 
 
 def test_connect_tunnels_are_judged_too(site: str) -> None:
@@ -124,7 +143,7 @@ def test_connect_tunnels_are_judged_too(site: str) -> None:
         assert _connect(host, int(proxy_port), f"127.0.0.1:{port}").startswith(b"HTTP/1.1 200")
         refused = _connect(host, int(proxy_port), "127.0.0.1:9")
         assert refused.startswith(b"HTTP/1.1 403")
-        assert b"the node's loopback" in refused
+        assert b"loopback" not in refused
 
 
 def test_a_second_request_on_a_kept_connection_is_not_let_through(site: str) -> None:

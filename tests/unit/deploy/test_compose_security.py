@@ -4,6 +4,7 @@ here; these checks read the file)."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from typing import Any
 
@@ -89,10 +90,12 @@ def test_every_service_and_every_bridge_gateway_is_an_internal_host() -> None:
         assert ipaddress.ip_address(config["gateway"]) in ipaddress.ip_network(config["subnet"])
 
 
-def test_the_proxy_gets_no_registration_secret_and_no_store_keys() -> None:
+def test_the_proxy_gets_no_registration_secret_no_grid_password_and_no_store_keys() -> None:
+    # The proxy faces hostile pages: it knows the nodes by the service name instead.
     env = SERVICES["egress"]["environment"]
-    for secret in ("SECRET", "OPENAI_API_KEY", "ACCESS_KEY"):
+    for secret in ("SECRET", "OPENAI_API_KEY", "ACCESS_KEY", "GRID_PASSWORD", "GRID_USERNAME"):
         assert not [k for k in env if secret in k], secret
+    assert "chrome" in json.loads(env["TESTFLEET_SECURITY__INTERNAL_HOSTS"])
 
 
 def seaweed_command() -> str:
