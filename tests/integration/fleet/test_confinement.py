@@ -28,10 +28,11 @@ ALPHA_SECRET = "alpha-s3cret-pw"
 SETTING = "TESTFLEET_SECURITY__ALLOWED_TARGETS"
 
 FETCH = """
-return fetch(%s, %s).then(
-  r => r.headers.get('x-testfleet-blocked') ? 'blocked' : 'reached ' + r.status,
-  e => 'failed: ' + e.message);
+return fetch(%s, %s).then(r => 'reached ' + r.status, e => 'failed: ' + e.message);
 """
+REFUSED_FETCH = "failed: Failed to fetch"
+"""What a page sees of a refusal: the proxy's 403 carries no CORS header, so the page
+cannot tell it from any other cross-origin failure (the proxy's log says it refused)."""
 SOCKET = """
 return new Promise(done => {
   const socket = new WebSocket(%s);
@@ -43,9 +44,28 @@ return new Promise(done => {
 
 
 def fetch_blocked(name: str, url: str, init: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A script step that passes only when the egress proxy refused the request."""
+    """A script step that passes only when the request failed; ``refused_in_log`` then
+    checks the egress proxy refused it (the page may not learn that)."""
     script = FETCH % (json.dumps(url), json.dumps(init or {}))
-    return {"name": name, "script": script, "equals": "blocked"}
+    return {
+        "name": name,
+        "script": script,
+        "equals": REFUSED_FETCH,
+        "url": url,
+        "method": (init or {}).get("method", "GET"),
+    }
+
+
+def refused_in_log(fleet: Fleet, probes: list[dict[str, Any]]) -> list[str]:
+    """The fetch probes the egress proxy's log does not record as refused."""
+    text = "\n".join(
+        log.read_text(errors="replace") for log in (fleet.state_dir / "logs").glob("*.log")
+    )
+    return [
+        p["name"]
+        for p in probes
+        if "url" in p and f"egress proxy refused {p['method']} {p['url']}" not in text
+    ]
 
 
 def socket_refused(name: str, url: str) -> dict[str, Any]:
@@ -302,6 +322,7 @@ def test_another_projects_browser_and_the_fleet_are_out_of_reach(fleet: Fleet) -
         assert reason in step["error"], step["error"]
     assert case["status"] == "failed"  # the refused navigations fail it
     assert ALPHA_SECRET not in json.dumps(beta)
+    assert refused_in_log(fleet, probes) == []
     alpha = finished_run(fleet, alpha_key, alpha_run)
     assert alpha["tests"][0]["status"] == "cancelled"
     assert ALPHA_SECRET not in json.dumps(alpha)
