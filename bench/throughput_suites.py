@@ -7,8 +7,8 @@ expects a fresh browser state (``/storage`` checks it), so a runner that reuses
 a browser must reset it between tests.
 
 The suites are written in the testfleet short form (the YAML people write) with
-``base_url: ${DEMO_URL}``, so the fleet, the pytest baseline and the hand-tuned
-runner all read the very same files.
+``base_url: ${DEMO_URL}`` (declared in ``env:``), so the fleet, the pytest baseline and
+the hand-tuned runner all read the very same files.
 """
 
 from __future__ import annotations
@@ -230,6 +230,7 @@ def suite_documents(
         documents.append(
             {
                 "name": f"{prefix}{name}",
+                "env": ["DEMO_URL"],
                 "base_url": "${DEMO_URL}",
                 "timeout_seconds": 10,
                 "tests": [template(*p) for p in chosen],

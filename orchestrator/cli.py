@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from pydantic import ValidationError
@@ -28,6 +28,9 @@ from testfleet.constants import dashboard_url
 from testfleet.errors import SuiteError, TestfleetError, UsageError
 from testfleet.settings import Settings
 from testfleet.targets import TargetPolicy
+
+if TYPE_CHECKING:
+    from testfleet.suite import Suite
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -164,15 +167,29 @@ def status(ctx: click.Context, as_json: bool) -> None:
 _BASE_URL_HELP = "Run the suites against this URL instead of their base_url."
 
 
+def _load_suites(ctx: click.Context, paths: tuple[str, ...]) -> list[Suite]:
+    """The suites in ``paths``, each reading from this process's environment only the
+    variables its ``env:`` list declares; says which were read (names, never values)."""
+    from testfleet.environment import Environment
+    from testfleet.loader import load_paths
+
+    environment = Environment(os.environ)
+    suites = load_paths(paths, environment, _settings(ctx).limits, _targets(ctx))
+    summary = environment.summary()
+    if summary:
+        click.echo(summary, err=True)
+    return suites
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--base-url", help=_BASE_URL_HELP)
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[str, ...], base_url: str | None) -> None:
     """Check suite files (or directories of them) and print every problem."""
-    from testfleet.loader import load_paths, with_base_url
+    from testfleet.loader import with_base_url
 
-    suites = load_paths(paths, os.environ, _settings(ctx).limits, _targets(ctx))
+    suites = _load_suites(ctx, paths)
     if base_url:
         suites = with_base_url(suites, base_url, _targets(ctx))
     tests = sum(len(s.tests) for s in suites)
@@ -237,9 +254,9 @@ def run(
     Ctrl-C (or SIGTERM) cancels the run, writes the reports so far and exits 130 (143);
     a second one exits at once."""
     from orchestrator import runner
-    from testfleet.loader import load_paths, with_base_url
+    from testfleet.loader import with_base_url
 
-    suites = load_paths(paths, os.environ, _settings(ctx).limits, _targets(ctx))
+    suites = _load_suites(ctx, paths)
     if base_url:
         suites = with_base_url(suites, base_url, _targets(ctx))
     target = runner.Target.resolve(_settings(ctx), server, api_key)

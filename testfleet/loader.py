@@ -6,7 +6,10 @@ Every problem in every file is collected and reported at once as a
     login.yaml: tests[0].steps[2].click: selector is required
 
 ``${VAR}`` (and ``${VAR:-default}``) in any string is replaced from the
-submitter's environment; ``$${`` stands for a literal ``${``.
+variables the caller passes; ``$${`` stands for a literal ``${``. From the
+submitter's process environment (an ``Environment``), a suite reads only the
+variables its ``env:`` list declares (``testfleet.environment``); the API's
+request variables (a plain mapping) are all the submitter chose to send.
 
 Targets a browser may not reach (``testfleet.targets``: local schemes, the fleet's
 own services, metadata addresses) are refused here too, in ``base_url`` and in
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,6 +31,7 @@ from pydantic import ValidationError
 
 from testfleet import recordings
 from testfleet.compose import Composer
+from testfleet.environment import Environment, declared_names
 from testfleet.errors import SuiteError, UsageError
 from testfleet.limits import LimitSettings, RunLimits
 from testfleet.suite import Suite, walk
@@ -36,11 +41,32 @@ from testfleet.yamltext import parse_yaml
 SUITE_SUFFIXES = (".yaml", ".yml", ".json", ".side")
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _Problems = list[str]
+Variables = Mapping[str, str] | Environment
+"""What ``${VAR}`` is read from: the process environment, through each suite's ``env:``
+list, or the API request's variables (every name there)."""
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The variables one suite may read."""
+
+    values: Mapping[str, str]
+    environment: Environment | None
+    """Set when ``values`` come from the process environment (reads are recorded, and a
+    name the suite does not declare is refused)."""
+    declared: frozenset[str]
+
+    @classmethod
+    def of(cls, document: dict[str, Any], env: Variables) -> _Scope:
+        if not isinstance(env, Environment):
+            return cls(env, None, frozenset())
+        declared = declared_names(document)
+        return cls(env.visible(declared), env, frozenset(declared))
 
 
 def load_paths(
     paths: Iterable[str | Path],
-    env: Mapping[str, str],
+    env: Variables,
     limits: LimitSettings | None = None,
     targets: TargetPolicy | None = None,
 ) -> list[Suite]:
@@ -109,7 +135,7 @@ def _check_unique_suite_names(suites: list[Suite], sources: list[str]) -> None:
 
 def load_text(
     text: str,
-    env: Mapping[str, str],
+    env: Variables,
     source: str = "<suite>",
     base_dir: Path | None = None,
     *,
@@ -128,7 +154,7 @@ def load_text(
 
 def load_document(
     document: Any,
-    env: Mapping[str, str],
+    env: Variables,
     source: str = "<suite>",
     base_dir: Path | None = None,
     *,
@@ -140,7 +166,7 @@ def load_document(
     ``limits`` (the run's so far; the shipped defaults when None); flows, includes, data
     rows and before/after_each are expanded (``testfleet.compose``) and the limits apply
     to the expanded suite too."""
-    recording = recordings.recognise(document, source)
+    recording = recordings.recognise(document, source, limits)
     if recording is not None:
         return recording.load(
             lambda suite: load_document(
@@ -151,15 +177,16 @@ def load_document(
         kind = type(document).__name__ if document is not None else "nothing"
         raise SuiteError([f"{source}: a suite must be a mapping with name and tests, got {kind}"])
     limits = limits or RunLimits()
+    scope = _Scope.of(document, env)
     # Before anything below walks the document in full (substituting copies out aliases).
-    limits.check_document(document, source, env)
+    limits.check_document(document, source, scope.values)
     problems: _Problems = []
-    document = _substitute(document, env, "", problems)
+    document = _substitute(document, scope, "", problems)
 
     def substitute(value: Any, path: str) -> Any:
-        return _substitute(value, env, f"{path}: ", problems)
+        return _substitute(value, scope, f"{path}: ", problems)
 
-    composer = Composer(document, base_dir, substitute)
+    composer = Composer(document, base_dir, substitute, max_steps=limits.limits.max_steps_per_test)
     canonical = composer.compose()
     problems += composer.problems
     try:
@@ -178,24 +205,37 @@ def load_document(
     raise SuiteError([f"{source}: {p}" for p in dict.fromkeys(problems)])
 
 
-def _substitute(value: Any, env: Mapping[str, str], path: str, problems: _Problems) -> Any:
+def _substitute(value: Any, scope: _Scope, path: str, problems: _Problems) -> Any:
     if isinstance(value, str):
-        return _expand(value, env, path, problems)
+        return _expand(value, scope, path, problems)
     if isinstance(value, dict):
-        return {k: _substitute(v, env, _join(path, str(k)), problems) for k, v in value.items()}
+        return {k: _substitute(v, scope, _join(path, str(k)), problems) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, env, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+        return [_substitute(v, scope, f"{path}[{i}]", problems) for i, v in enumerate(value)]
     return value
 
 
-def _expand(text: str, env: Mapping[str, str], path: str, problems: _Problems) -> str:
+def _expand(text: str, scope: _Scope, path: str, problems: _Problems) -> str:
+    environment = scope.environment
+
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$${":
             return "${"
         name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
+        if environment is not None and name not in scope.declared:
+            # A default does not make it safe: ${AWS_SECRET_ACCESS_KEY:-x} still reads it.
+            problems.append(
+                f"{path}: ${{{name}}} reads the environment variable {name}, which this suite "
+                f"does not declare: declare it in the suite's env: list (env: [{name}])"
+            )
+            return ""
+        if name in scope.values:
+            if environment is not None:
+                environment.read[name] = None
+            return scope.values[name]
         if default is not None:
+            if environment is not None:
+                environment.defaulted[name] = None
             return default
         problems.append(
             f"{path}: environment variable {name} is not set "
@@ -207,7 +247,8 @@ def _expand(text: str, env: Mapping[str, str], path: str, problems: _Problems) -
 
 
 def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+    # "flows.yaml: " is an included file's name: its fields follow it as they are.
+    return f"{path}.{key}" if path and not path.endswith(": ") else f"{path}{key}"
 
 
 def _describe(err: Any, origins: list[str]) -> str:

@@ -16,9 +16,11 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from testfleet.environment import VARIABLE_NAME
 from testfleet.masking import Masker
 from testfleet.steps import STEP_TYPES, Match, Problem, spec_of, step_problems
 from testfleet.steps.assertions import LEGACY_KINDS
+from testfleet.steps.compare import regex_problem
 from testfleet.targets import resolve
 
 __all__ = ["CaseSpec", "Masker", "Step", "Suite", "TestCase"]
@@ -81,6 +83,10 @@ class Condition(BaseModel):
             raise ValueError(f"a {self.kind} condition needs {' and '.join(missing)}")
         if self.expected is not None and self.match is None:
             self.match = "contains"
+        if self.match == "matches" and self.expected is not None:
+            problem = regex_problem(self.expected)
+            if problem:
+                raise ValueError(f"matches {problem}")
         return self
 
     @property
@@ -328,6 +334,9 @@ class Suite(BaseModel):
     environment: str | None = None
     """A label such as ``staging``; gateway subscribers filter on it."""
     tags: list[str] = Field(default_factory=list)
+    env: list[str] = Field(default_factory=list)
+    """The submitter's environment variables the suite reads as ``${VAR}`` (the CLI
+    substitutes no other: ``testfleet.environment``)."""
     priority: Priority | None = None
     """Overrides every test's own priority when set."""
     timeout_seconds: float = Field(default=10.0, gt=0, le=MAX_STEP_TIMEOUT_S)
@@ -344,6 +353,17 @@ class Suite(BaseModel):
         if url is not None and not url.startswith(("http://", "https://")):
             raise ValueError(f"must start with http:// or https://, got {url!r}")
         return url.rstrip("/") if url else url
+
+    @field_validator("env")
+    @classmethod
+    def _variable_names(cls, names: list[str]) -> list[str]:
+        bad = [n for n in names if not VARIABLE_NAME.fullmatch(n)]
+        if bad:
+            raise ValueError(
+                f"{', '.join(map(repr, bad))}: an environment variable's name is letters, digits "
+                "and _, not starting with a digit"
+            )
+        return names
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:

@@ -36,7 +36,7 @@ def suite_file(directory: Path, cases: int, steps: str, name: str = "Chaos") -> 
     tests = "\n".join(f"  - name: case {i}\n    steps:\n{steps}" for i in range(cases))
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name.lower()}.yaml"
-    path.write_text(f"name: {name}\nbase_url: ${{DEMO_URL}}\ntests:\n{tests}\n")
+    path.write_text(f"name: {name}\nenv: [DEMO_URL]\nbase_url: ${{DEMO_URL}}\ntests:\n{tests}\n")
     return path
 
 

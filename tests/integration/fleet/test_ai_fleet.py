@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.grid, pytest.mark.browser, pytest.m
 
 SUITE = """
 name: AI demo
+env: [DEMO_URL]
 base_url: ${DEMO_URL}
 tests:
   - name: a login page review
@@ -127,13 +128,15 @@ def test_generated_suite_runs_on_the_fleet(ai_fleet: Fleet, tmp_path: Path) -> N
 
 def test_ai_usage_reaches_the_fleet_metrics(ai_fleet: Fleet, tmp_path: Path) -> None:
     def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        text = httpx.get(f"{ai_fleet.status['api_url']}/metrics", timeout=10).text
+        scraper = {"Authorization": f"Bearer {ai_fleet.admin_key}"}  # metrics:read, via admin
+        text = httpx.get(f"{ai_fleet.status['api_url']}/metrics", headers=scraper, timeout=10).text
         return {(s.name, tuple(sorted(s.labels.items()))): s.value
                 for f in text_string_to_metric_families(text) for s in f.samples}  # fmt: skip
 
     suite = tmp_path / "home.yaml"
     suite.write_text(
-        "name: Home\nbase_url: ${DEMO_URL}\ntests:\n  - name: home review\n    steps:\n"
+        "name: Home\nenv: [DEMO_URL]\nbase_url: ${DEMO_URL}\n"
+        "tests:\n  - name: home review\n    steps:\n"
         "      - navigate: /\n      - screenshot: {name: home, analyze: general}\n"
     )
     before = scrape()

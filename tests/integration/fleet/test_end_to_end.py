@@ -85,6 +85,7 @@ def test_failing_suite_fails_at_the_right_step_with_a_screenshot(
 ) -> None:
     suite = write(tmp_path / "s" / "wrong.yaml", """
 name: Wrong text
+env: [DEMO_URL]
 base_url: ${DEMO_URL}
 tests:
   - name: greeting is wrong
@@ -123,6 +124,7 @@ tests:
 def test_wrong_selector_fails_within_its_step_timeout(fleet: Fleet, tmp_path: Path) -> None:
     suite = write(tmp_path / "s" / "missing.yaml", """
 name: Missing element
+env: [DEMO_URL]
 base_url: ${DEMO_URL}
 tests:
   - name: clicks what is not there
@@ -145,6 +147,7 @@ tests:
 def test_canonical_and_short_forms_give_the_same_result(fleet: Fleet, tmp_path: Path) -> None:
     short = write(tmp_path / "short" / "login.yaml", """
 name: Login
+env: [DEMO_URL]
 base_url: ${DEMO_URL}
 tests:
   - name: valid login
@@ -157,7 +160,8 @@ tests:
       - assert_url: /dashboard
 """)  # fmt: skip
     canonical = write(tmp_path / "canonical" / "login.json", json.dumps({
-        "name": "Login", "base_url": "${DEMO_URL}", "tests": [{"name": "valid login", "steps": [
+        "name": "Login", "env": ["DEMO_URL"], "base_url": "${DEMO_URL}",
+        "tests": [{"name": "valid login", "steps": [
             {"order_index": 1, "step_type": "navigate", "input_data": "/login"},
             {"order_index": 2, "step_type": "type", "selector": "#user", "input_data": "alice"},
             {"order_index": 3, "step_type": "type", "selector": "#pass",
@@ -212,7 +216,8 @@ def test_two_workers_share_a_ten_test_suite(fleet: Fleet, tmp_path: Path) -> Non
         for i in range(10)
     )
     suite = write(
-        tmp_path / "ten" / "ten.yaml", f"name: Ten\nbase_url: ${{DEMO_URL}}\ntests:\n{tests}\n"
+        tmp_path / "ten" / "ten.yaml",
+        f"name: Ten\nenv: [DEMO_URL]\nbase_url: ${{DEMO_URL}}\ntests:\n{tests}\n",
     )
     code, result, output = run_json(fleet, tmp_path, suite)
     assert code == 0, output

@@ -35,7 +35,7 @@ def one_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
 
 def suite(path: Path, name: str, tests: int, steps: str, priority: str = "") -> Path:
     body = "\n".join(f"  - name: {name} {i}\n    steps:\n{steps}" for i in range(tests))
-    head = f"name: {name}\nbase_url: ${{DEMO_URL}}\n"
+    head = f"name: {name}\nenv: [DEMO_URL]\nbase_url: ${{DEMO_URL}}\n"
     head += f"priority: {priority}\n" if priority else ""
     path.write_text(f"{head}tests:\n{body}\n")
     return path
@@ -144,7 +144,7 @@ def test_a_pass_on_retry_is_flaky_in_the_result_and_the_junit(
     key = uuid.uuid4().hex  # the demo site's /flaky fails the first visit per key
     path = tmp_path / "flaky.yaml"
     path.write_text(
-        "name: Flaky\nbase_url: ${DEMO_URL}\ntests:\n"
+        "name: Flaky\nenv: [DEMO_URL]\nbase_url: ${DEMO_URL}\ntests:\n"
         "  - name: sometimes broken\n    retry_count: 1\n    steps:\n"
         f"      - navigate: /flaky?key={key}\n"
         "      - assert_text: {selector: h1, contains: Works, timeout: 1}\n"

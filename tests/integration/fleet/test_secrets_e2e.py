@@ -44,6 +44,7 @@ PAGES = {
 
 SUITE = f"""
 name: Secret forms
+env: [PAGES_URL, SECRET_PASSWORD, SECRET_TOKEN]
 base_url: ${{PAGES_URL}}
 tests:
   - name: "log in [/] with button[type=submit]"

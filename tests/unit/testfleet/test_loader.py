@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from testfleet.environment import Environment
 from testfleet.errors import SuiteError
 from testfleet.loader import load_paths, load_text
 from testfleet.steps import STEP_TYPES
@@ -134,6 +135,49 @@ def test_variables_defaults_and_escapes() -> None:
     suite = load_text(text, {})
     assert suite.tests[0].steps[2].input_data == "fallback"
     assert suite.tests[0].steps[0].input_data == "/login?q=${raw}"
+
+
+def test_from_the_environment_a_suite_reads_only_what_it_declares(tmp_path: Path) -> None:
+    environ = {"LOGIN_PASSWORD": "s3cret", "AWS_SECRET_ACCESS_KEY": "stolen"}
+    with pytest.raises(SuiteError) as caught:
+        load_text(SHORT, Environment(environ), source="login.yaml")
+    assert caught.value.problems == [
+        "login.yaml: tests[0].steps[2].type.text: ${LOGIN_PASSWORD} reads the environment "
+        "variable LOGIN_PASSWORD, which this suite does not declare: declare it in the "
+        "suite's env: list (env: [LOGIN_PASSWORD])"
+    ]
+    # An included file reads through the including suite's declaration.
+    (tmp_path / "flows.yaml").write_text(
+        "flows:\n  f:\n    steps: [{navigate: '/x?k=${AWS_SECRET_ACCESS_KEY:-none}'}]\n"
+    )
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "env: [LOGIN_PASSWORD]\n"
+        + SHORT.replace("- navigate: /login", "- use: f")
+        + "include: [flows.yaml]\n"
+    )
+    environment = Environment(environ)
+    with pytest.raises(SuiteError) as caught:
+        load_paths([suite], environment)
+    assert caught.value.problems == [
+        f"{suite}: flows.yaml: flows.f.steps[0].navigate: ${{AWS_SECRET_ACCESS_KEY}} reads the "
+        "environment variable AWS_SECRET_ACCESS_KEY, which this suite does not declare: "
+        "declare it in the suite's env: list (env: [AWS_SECRET_ACCESS_KEY])"
+    ]
+    suite.write_text(suite.read_text().replace("[LOGIN_PASSWORD]", "[LOGIN_PASSWORD, DEMO]"))
+    flows = tmp_path / "flows.yaml"
+    flows.write_text(flows.read_text().replace("AWS_SECRET_ACCESS_KEY", "DEMO"))
+    environment = Environment(environ)
+    [loaded] = load_paths([suite], environment)
+    assert loaded.env == ["LOGIN_PASSWORD", "DEMO"]
+    assert loaded.secret_values() == ["s3cret"]
+    assert list(environment.read) == ["LOGIN_PASSWORD"]
+    assert list(environment.defaulted) == ["DEMO"]
+
+
+def test_request_variables_need_no_declaration() -> None:
+    """The API's request variables are what the submitter chose to send (a plain mapping)."""
+    assert load_text(SHORT, ENV).secret_values() == ["s3cret"]
 
 
 def test_secret_values_are_collected_and_masked() -> None:
