@@ -34,6 +34,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from orchestrator import (
+    bounded,
     routes_baselines,
     routes_fleet,
     routes_generate,
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
         planner=ThreadPoolExecutor(PLANNER_THREADS, thread_name_prefix="plan"),
         generator=ThreadPoolExecutor(GENERATOR_THREADS, thread_name_prefix="generate"),
     )
+    bounded.warm()  # submissions are planned in its children (orchestrator.bounded)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

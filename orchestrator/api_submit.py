@@ -4,13 +4,23 @@ A submission is validated whole (every problem of every suite at once, 422)
 before anything is stored or queued; then the run is recorded with all its
 cases queued and ``run_started`` published, and only then are the tasks sent,
 so a worker always finds the case it is given.
+
+Loading and planning (``plan_submission``: reading YAML, converting recordings,
+composing, expanding, splitting into cases) run in a child process within the
+``max_plan_cpu_s`` / ``max_plan_memory_bytes`` limits (``orchestrator.bounded``),
+at most ``max_plans_per_project`` at once per project: however much work one
+submission asks for, it is refused (413) within those bounds, and other
+projects' submissions are planned meanwhile.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +30,7 @@ from pydantic import ValidationError
 from orchestrator.api_errors import ApiError
 from orchestrator.api_models import RunLinks, RunRequest, RunSubmitted
 from orchestrator.api_services import Services
+from orchestrator.bounded import Bounds, run_bounded
 from orchestrator.dispatch import plan_run
 from testfleet import logs
 from testfleet.auth import ApiKey
@@ -29,12 +40,18 @@ from testfleet.constants import (
     GATEWAY_SSE_PATH,
     dashboard_url,
 )
-from testfleet.errors import InfrastructureError, SuiteError, TestfleetError, UsageError
+from testfleet.errors import (
+    InfrastructureError,
+    RateLimited,
+    SuiteError,
+    TestfleetError,
+    UsageError,
+)
 from testfleet.events import Event
-from testfleet.limits import LimitSettings, RunLimits
+from testfleet.limits import LimitSettings, RunLimits, setting
 from testfleet.loader import load_document
 from testfleet.payloads import CaseEntry, RunStarted
-from testfleet.results import CaseResult
+from testfleet.results import CaseResult, RunRecord
 from testfleet.settings import Settings
 from testfleet.suite import Suite
 from testfleet.targets import TargetPolicy
@@ -44,6 +61,8 @@ log = logs.get_logger(__name__)
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 """Content types taken as one suite's text."""
+_BUSY_RETRY_S = 1.0
+"""Retry-After of a submission refused because its project's planners are all busy."""
 
 
 @dataclass
@@ -194,20 +213,87 @@ def run_links(settings: Settings, run_id: str) -> RunLinks:
     )
 
 
+@dataclass
+class Planned:
+    """A submission loaded and split into its run's record, cases and case specs."""
+
+    name: str
+    record: RunRecord
+    cases: list[CaseResult]
+    specs: dict[str, str]
+
+
+def plan_submission(
+    submission: Submission,
+    limits: LimitSettings,
+    targets: TargetPolicy,
+    run_id: str,
+    project: str,
+    submitted_by: str | None,
+) -> Planned:
+    """Every suite of ``submission`` loaded within ``limits`` and planned as the run
+    ``run_id`` (``load_suites``, ``plan_run``): the work ``submit`` bounds in a child."""
+    suites = load_suites(submission, limits, targets)
+    name = submission.name or ", ".join(s.name for s in suites)[:200]
+    record, cases, specs = plan_run(
+        run_id, project, suites, submission.tags, name, submitted_by=submitted_by,
+        require_baselines=submission.require_baselines,
+    )  # fmt: skip
+    return Planned(name, record, cases, specs)
+
+
+class _Planning:
+    """Submissions being planned, per project: at most ``max_plans_per_project`` each, so
+    that one project's submissions never hold every planner thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, int] = {}
+
+    def running(self, project: str) -> int:
+        """Submissions of ``project`` being planned now."""
+        with self._lock:
+            return self._running.get(project, 0)
+
+    @contextmanager
+    def slot(self, project: str, limits: LimitSettings) -> Iterator[None]:
+        with self._lock:
+            running = self._running.get(project, 0)
+            if running >= limits.max_plans_per_project:
+                raise RateLimited(
+                    f"project {project} already has {running} submissions being planned; "
+                    f"send this one when one of them is answered, or raise "
+                    f"{setting('max_plans_per_project')}",
+                    _BUSY_RETRY_S,
+                )
+            self._running[project] = running + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._running.pop(project) - 1
+                if left:
+                    self._running[project] = left
+
+
+planning = _Planning()
+"""The API process's submissions being planned."""
+
+
 def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmitted:
     """Validate, record and queue a submission as a run of ``key``'s project, within the
     fleet's limits and the project's quotas (``orchestrator.quotas``)."""
     quotas = services.quotas
     quotas.check_rate(key)
-    suites = load_suites(
-        submission, services.settings.limits, TargetPolicy.from_settings(services.settings)
-    )
+    limits = services.settings.limits
+    targets = TargetPolicy.from_settings(services.settings)
     run_id = new_run_id()
-    name = submission.name or ", ".join(s.name for s in suites)[:200]
-    record, cases, specs = plan_run(
-        run_id, key.project, suites, submission.tags, name, submitted_by=key.id,
-        require_baselines=submission.require_baselines,
-    )  # fmt: skip
+    with planning.slot(key.project, limits):
+        planned = run_bounded(
+            Bounds.of(limits), "planning the submission", plan_submission,
+            submission, limits, targets, run_id, key.project, key.id,
+        )  # fmt: skip
+    name, record, cases, specs = planned.name, planned.record, planned.cases, planned.specs
     quotas.check_priority(key, cases)
     quotas.check_queue(key, len(cases))
     started = Event(

@@ -43,6 +43,7 @@ import yaml
 from pydantic import ValidationError
 
 from testfleet.datarows import Row, read_rows, row_label
+from testfleet.limits import setting
 from testfleet.steps import Problem, spec_of
 from testfleet.steps.conditions import to_condition
 from testfleet.steps.shortform import Uploads, to_canonical
@@ -55,7 +56,9 @@ MAX_FLOW_DEPTH = 10
 MAX_STEPS_PER_TEST = 5_000
 MAX_STEPS_PER_SUITE = 50_000
 """Guards while expanding, so data rows times flows cannot build a suite without bound
-(the run's limits on tests and steps, smaller, apply to the result)."""
+(the run's limits on tests and steps, smaller, apply to the result). A test's steps are
+counted as they are made: flows that use flows several times each (a few lines that
+would expand to millions of steps) stop at the first step past the guard."""
 _USE_KEYS = {"use", "name", "when"}
 
 Substitute = Callable[[Any, str], Any]
@@ -84,11 +87,18 @@ class Composer:
     flows: dict[str, Flow] = field(default_factory=dict)
     origins: list[str] = field(default_factory=list)
     """For each test composed, where it was written (``tests[2]``: data rows make several)."""
+    max_steps: int = MAX_STEPS_PER_TEST
+    """The run's ``max_steps_per_test`` (the loader's): a test past it is refused as soon
+    as it is, not once it is built (never more than ``MAX_STEPS_PER_TEST``)."""
     expanded_steps: int = 0
+    _max_steps: int = field(init=False)
+    _test_steps: int = 0
+    """Steps made so far for the test (data row) being composed."""
     _places: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.uploads = Uploads(self.base_dir)
+        self._max_steps = min(self.max_steps, MAX_STEPS_PER_TEST)
 
     def compose(self) -> dict[str, Any]:
         """The canonical suite document: tests expanded, steps as validated ``Step``s."""
@@ -214,16 +224,24 @@ class Composer:
                 )
             steps: list[Step] = []
             reported = len(self.problems)
-            if before is not None:
-                steps.append(self._group("before each", before, "before_each", scope, False))
-            steps += self._steps(test["steps"], f"{where}.steps", scope, [], "")
-            if after is not None:
-                steps.append(self._group("after each", after, "after_each", scope, True))
+            self._test_steps = 0
+            try:
+                if before is not None:
+                    steps.append(self._group("before each", before, "before_each", scope, False))
+                steps += self._steps(test["steps"], f"{where}.steps", scope, [], "")
+                if after is not None:
+                    steps.append(self._group("after each", after, "after_each", scope, True))
+            except _TooManySteps:
+                self.problems.append(
+                    f"{where}.steps: {self._test_steps} steps is more than the "
+                    f"{self._max_steps} a test may have (counted as its flows are expanded, "
+                    "each use of a flow with all of the flow's steps; expanding stopped "
+                    f"there); split the test or raise {setting('max_steps_per_test')}"
+                )
+                return out  # the rest is not built: the suite is refused already
             self._check_captures(steps)
             count = sum(1 for _ in walk(steps))
             self.expanded_steps += count
-            if count > MAX_STEPS_PER_TEST:
-                self.problems.append(f"{where}: expands to more than {MAX_STEPS_PER_TEST} steps")
             if self.expanded_steps > MAX_STEPS_PER_SUITE:
                 self.problems.append(
                     f"{where}: the suite expands to more than {MAX_STEPS_PER_SUITE} steps in all "
@@ -254,6 +272,11 @@ class Composer:
         return _ordered(steps)
 
     def _step(self, raw: Any, where: str, scope: Row, stack: list[str], owner: str) -> Step | None:
+        # Counted before it is built, valid or not: an invalid step used by nested flows
+        # would otherwise repeat its problem without bound.
+        self._test_steps += 1
+        if self._test_steps > self._max_steps:
+            raise _TooManySteps
         if isinstance(raw, dict) and "use" in raw:
             return self._use(raw, where, scope, stack)
         raw = self._params(raw, scope, where, owner)
@@ -391,6 +414,10 @@ class Composer:
             for i, inner in enumerate(getattr(step, canonical) or []):
                 at = f"{base}.{child if short else canonical}[{i}]"
                 self._place(inner, at, at, short)
+
+
+class _TooManySteps(Exception):
+    """The test being composed went past its steps limit: nothing more is built."""
 
 
 def step_texts(step: Step) -> list[str]:

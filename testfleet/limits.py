@@ -11,6 +11,10 @@ checked twice on its way in, by the loader (the CLI's and the API's alike):
 2. ``RunLimits.check_suite`` on the validated suite (after flows, data rows and
    includes have expanded it): tests and steps per test again.
 
+Recordings are counted as they convert (``testfleet.recordings.budget``), and the
+whole planning of one submission runs in a child process with CPU and memory
+limits (``max_plan_cpu_s``, ``max_plan_memory_bytes``; ``orchestrator.bounded``).
+
 ``testfleet.yamltext.parse_yaml`` parses suite text with a cap on YAML aliases
 (``max_yaml_aliases``; kept apart so that settings import no parser). Sizes are summed
 over every suite of one run. A refusal names the limit and the setting that
@@ -57,6 +61,16 @@ class LimitSettings(BaseModel):
     expanded (the request body itself is capped by ``api.max_body_bytes``)."""
     max_yaml_aliases: int = Field(default=1_000, ge=0)
     """YAML aliases (``*name``) in one suite file."""
+    max_plan_cpu_s: int = Field(default=10, ge=1)
+    """CPU seconds planning one submission may take (reading, converting recordings,
+    composing, expanding, planning cases: done in a child process that is stopped past
+    it; ``testfleet import`` too)."""
+    max_plan_memory_bytes: int = Field(default=768 * 1024 * 1024, ge=16 * 1024 * 1024)
+    """Memory planning one submission may take beyond what the planning process holds
+    when it starts."""
+    max_plans_per_project: int = Field(default=2, ge=1)
+    """Submissions of one project planned at once (API; 429 with Retry-After past it),
+    so that one project's heavy submissions never hold every planner."""
     submits_per_minute: int = Field(default=60, ge=1)
     """Runs one project may submit per minute (API; 429 with Retry-After past it)."""
     max_queued_cases: int = Field(default=10_000, ge=1)

@@ -17,30 +17,36 @@ from typing import Any
 import yaml
 
 from testfleet.errors import SuiteError
+from testfleet.limits import RunLimits
 from testfleet.recordings import chrome, side
 from testfleet.recordings.base import Problems, Recording, escape_env
+from testfleet.recordings.budget import Budget
 
 __all__ = ["Recording", "escape_env", "recognise", "suite_yaml"]
 
 _MADE_BY = {chrome.FORMAT: "Chrome DevTools Recorder", side.FORMAT: "Selenium IDE"}
 
 
-def recognise(document: Any, source: str) -> Recording | None:
+def recognise(document: Any, source: str, limits: RunLimits | None = None) -> Recording | None:
     """``document`` converted when it is a recording, else None (it is a suite, or not
     valid at all: the loader says so).
 
-    Raises ``SuiteError`` listing every step that cannot be converted, each named by its
-    place in the recording and its type, before anything is queued.
+    The conversion counts the steps and bytes it makes under ``limits`` (the run's; the
+    shipped defaults when None) and stops with a ``LimitError`` naming the limit as soon
+    as one is passed. Raises ``SuiteError`` listing every step that cannot be converted,
+    each named by its place in the recording and its type, before anything is queued.
     """
     problems = Problems()
+    budget = Budget(limits or RunLimits(), source)
     if chrome.looks_like(document):
-        recording = chrome.convert(document, problems)
+        recording = chrome.convert(document, problems, budget)
     elif side.looks_like(document):
-        recording = side.convert(document, problems)
+        recording = side.convert(document, problems, budget)
     else:
         return None
     if problems.lines:
-        raise SuiteError([f"{source}: {line}" for line in problems.lines])
+        # A test that is run in several states is converted in each: said once.
+        raise SuiteError([f"{source}: {line}" for line in dict.fromkeys(problems.lines)])
     return recording
 
 
@@ -51,6 +57,8 @@ def suite_yaml(recording: Recording, source: str, base_url: str | None = None) -
     if base_url:
         suite.pop("base_url", None)
         suite = {"name": suite.pop("name"), "base_url": base_url, **suite}
+    if "flows" in suite:
+        suite["flows"] = {n: {"steps": _readable(f["steps"])} for n, f in suite["flows"].items()}
     suite["tests"] = [{**t, "steps": _readable(t["steps"])} for t in suite["tests"]]
     written = yaml.dump(suite, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     header = (

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from testfleet.recordings.base import Origin, Problems, Recording, Short, escape_env
+from testfleet.recordings.budget import Budget
 from testfleet.recordings.keys import MODIFIERS, recorder_key
 from testfleet.recordings.locators import Unmappable, recorder_selectors
 
@@ -68,8 +69,9 @@ def looks_like(document: Any) -> bool:
     )
 
 
-def convert(flow: dict[str, Any], problems: Problems) -> Recording:
-    """The suite equivalent to ``flow`` (problems go to ``problems``, each at its step)."""
+def convert(flow: dict[str, Any], problems: Problems, budget: Budget) -> Recording:
+    """The suite equivalent to ``flow`` (problems go to ``problems``, each at its step),
+    counted as it converts under ``budget`` (``LimitError`` past it)."""
     title = flow.get("title")
     steps = flow.get("steps")
     if not isinstance(title, str) or not title.strip():
@@ -80,10 +82,11 @@ def convert(flow: dict[str, Any], problems: Problems) -> Recording:
         steps = []
     urls = [s.get("url") for s in steps if isinstance(s, dict) and s.get("type") == "navigate"]
     first = next((u for u in urls if isinstance(u, str)), None)
-    converter = _Converter(Origin.of(first), problems)
-    for index, step in enumerate(steps):
-        converter.step(index, step, last=index == len(steps) - 1)
-    converter.release_keys(len(steps))
+    converter = _Converter(Origin.of(first), problems, budget)
+    with budget.unit(f"the recording {title!r}"):
+        for index, step in enumerate(steps):
+            converter.step(index, step, last=index == len(steps) - 1)
+        converter.release_keys(len(steps))
     suite: dict[str, Any] = {"name": title, "description": "Recorded with Chrome DevTools Recorder"}
     if converter.origin.base:
         suite["base_url"] = converter.origin.base
@@ -106,9 +109,10 @@ class _Converter:
     """The state a flow's steps are converted in: which tab and frame the replay is in,
     and the keys held down."""
 
-    def __init__(self, origin: Origin, problems: Problems) -> None:
+    def __init__(self, origin: Origin, problems: Problems, budget: Budget) -> None:
         self.origin = origin
         self.problems = problems
+        self.budget = budget
         self.out: list[tuple[Short, str]] = []
         self.target = _MAIN
         self.frame: list[int] = []
@@ -147,6 +151,7 @@ class _Converter:
         named: Short = {**step, "name": title}
         if timeout_s is not None:
             named["timeout"] = timeout_s
+        self.budget.count([named])
         self.out.append((named, self.where))
 
     # -- one step ---------------------------------------------------------------------

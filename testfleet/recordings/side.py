@@ -8,11 +8,12 @@ Each command becomes the step with the same Selenium meaning (``COMMANDS``);
 ``verify*`` are soft assertions, ``assert*`` hard ones. Locators and their
 ``targets`` fallbacks are alternatives (``testfleet.recordings.locators``).
 
-Variables, ``run``, and the control flow commands (if / else if / else / end,
-while, times, do / repeat if, for each) are converted in
-``testfleet.recordings.side_flow``. Commands that have no meaning here (plugins,
-the IDE's own ``set speed``) are errors naming the test, the command's index
-and the command, all at once.
+Variables, ``run`` (a ``use`` of a flow made of the test it runs), and the
+control flow commands (if / else if / else / end, while, times, do / repeat if,
+for each) are converted in ``testfleet.recordings.side_flow``; every step made
+is counted under the run's limits (``testfleet.recordings.budget``). Commands
+that have no meaning here (plugins, the IDE's own ``set speed``) are errors
+naming the test, the command's index and the command, all at once.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 from testfleet.recordings.base import Origin, Problems, Recording, Short, escape_env
+from testfleet.recordings.budget import Budget
 from testfleet.recordings.keys import side_keys
 from testfleet.recordings.locators import Unmappable, side_target
-from testfleet.recordings.side_flow import FLOW_COMMANDS, Command, Flow, parse_blocks
+from testfleet.recordings.side_flow import FLOW_COMMANDS, Command, Flow, Runs, parse_blocks
 
 FORMAT = "selenium-ide"
 
@@ -54,8 +56,9 @@ def looks_like(document: Any) -> bool:
     return not tests and "suites" in document and "version" in document
 
 
-def convert(project: dict[str, Any], problems: Problems) -> Recording:
-    """The suite equivalent to ``project`` (problems go to ``problems``, each at its place)."""
+def convert(project: dict[str, Any], problems: Problems, budget: Budget) -> Recording:
+    """The suite equivalent to ``project`` (problems go to ``problems``, each at its place),
+    counted as it converts under ``budget`` (``LimitError`` past it)."""
     name = project.get("name")
     url = project.get("url")
     if not isinstance(name, str) or not name.strip():
@@ -69,20 +72,28 @@ def convert(project: dict[str, Any], problems: Problems) -> Recording:
     chosen = _chosen(project, tests, problems)
     out_tests: list[dict[str, Any]] = []
     places: dict[str, str] = {}
+    runs = Runs(by_name, {id(t): i for i, t in enumerate(project["tests"])}, budget)
     for test, tags in chosen:
-        ti = project["tests"].index(test)
-        converter = _Test(Origin.of(base), base, by_name, project["tests"], problems)
-        steps = converter.test(test, f"tests[{ti}]")
-        entry: dict[str, Any] = {"name": str(test.get("name") or f"test {ti}")}
+        ti = runs.positions[id(test)]
+        converter = _Test(Origin.of(base), base, runs, problems)
+        title = str(test.get("name") or f"test {ti}")
+        with budget.unit(f"test {title!r}"):
+            steps = converter.test(test, f"tests[{ti}]")
+        entry: dict[str, Any] = {"name": title}
         if tags:
             entry["tags"] = tags
         entry["steps"] = steps
         for path, where in converter.places.items():
-            places[f"tests[{len(out_tests)}].{path}"] = where
+            # A flow's steps are placed under flows.NAME, where the loader says their problems.
+            at = path if path.startswith("flows.") else f"tests[{len(out_tests)}].{path}"
+            places[at] = where
         out_tests.append(entry)
     suite: dict[str, Any] = {"name": name, "description": "Recorded with Selenium IDE"}
     if base:
         suite["base_url"] = Origin.of(base).base
+    flows = {name: flow for name, flow in runs.flows.items() if flow["steps"]}
+    if flows:
+        suite["flows"] = flows
     suite["tests"] = out_tests
     return Recording(FORMAT, escape_env(suite), places)
 
@@ -120,17 +131,16 @@ class _Test:
         self,
         origin: Origin,
         base: str | None,
-        by_name: dict[str, dict[str, Any]],
-        all_tests: list[Any],
+        runs: Runs,
         problems: Problems,
     ) -> None:
         self.origin = origin
         self.base = base
-        self.by_name = by_name
-        self.all_tests = all_tests
+        self.by_name = runs.by_name
         self.problems = problems
+        self.budget = runs.budget
         self.places: dict[str, str] = {}
-        self.flow = Flow(self)
+        self.flow = Flow(self, runs)
         self.tabs: list[str] = [""]
         """Tab names in the order they opened ("" the first; IDE window handle variables)."""
         self.tab = 0
@@ -140,6 +150,7 @@ class _Test:
     def test(self, test: dict[str, Any], where: str) -> list[Short]:
         commands = self.commands(test, where)
         self.flow.prepare(commands)
+        self.flow.running = [str(test.get("name"))]  # a run of itself is a cycle too
         return self.steps(parse_blocks(commands, self.problems), "steps")
 
     def commands(self, test: dict[str, Any], where: str) -> list[Command]:
@@ -183,6 +194,7 @@ class _Test:
         return out
 
     def _placed(self, steps: list[Short], command: Command, path: str, at: int) -> list[Short]:
+        self.budget.count(steps)  # as they are made: a limit stops the conversion here
         for i in range(len(steps)):
             self.places.setdefault(f"{path}[{at + i}]", command.where)
         return steps

@@ -20,19 +20,27 @@ once, then a ``repeat`` while the condition holds; ``for each`` over a literal
 list the steps once per item, over a list computed in the page a ``repeat``
 with a counter. Conditions are the IDE's JavaScript expressions. Loops run at
 most ``MAX_ROUNDS`` rounds (the IDE's default limit is 1,000), failing past it
-as the IDE does past its limit. ``run`` puts the other test's steps in a
-``group`` named after it.
+as the IDE does past its limit.
+
+``run`` becomes a ``use`` of a flow holding the other test's steps (``Runs``):
+each test that is run is converted once (once per state it depends on: the
+values of the variables it reads, the windows open), not again at every call,
+so tests that run each other many times over cost what they are long, not what
+they would expand to. A test that runs itself, directly or not, is an error
+naming the chain.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from testfleet.compose import MAX_FLOW_DEPTH
 from testfleet.recordings.base import Problems, Short
+from testfleet.recordings.budget import Budget
 from testfleet.recordings.locators import Unmappable, side_target
 from testfleet.steps import BY_KEY
 
@@ -148,14 +156,104 @@ class _Variable:
 
 
 @dataclass
+class _Made:
+    """A flow a ``run`` became, and the state the test it runs leaves behind."""
+
+    name: str
+    after: dict[str, _Variable | None]
+    """The variables it reads or sets, as they are after it."""
+    tabs: list[str]
+    tab: int
+
+
+class Runs:
+    """What the tests of one project share as they convert: the flows ``run`` became,
+    the loop counters' numbers, and what each test (with those it runs) reads and sets."""
+
+    def __init__(
+        self, by_name: dict[str, dict[str, Any]], positions: dict[int, int], budget: Budget
+    ) -> None:
+        self.by_name = by_name
+        self.positions = positions
+        """``id(test)`` -> its index in the project's ``tests``."""
+        self.budget = budget
+        self.flows: dict[str, dict[str, Any]] = {}
+        """Flow name -> ``{"steps": [...]}`` (the suite's ``flows:``)."""
+        self.made: dict[Hashable, _Made] = {}
+        self.loops = 0
+        """Loop counters made so far (``loop1__index``...): unique in the project, since a
+        flow's loop may run inside any test's."""
+        self._sets: dict[str, dict[str, int]] = {}
+        self._names: dict[str, frozenset[str]] = {}
+
+    def flow_name(self, test: str) -> str:
+        """A new flow name (a word) for a flow made of the test named ``test``."""
+        word = re.sub(r"\W+", "_", test, flags=re.ASCII).strip("_").lower() or "test"
+        base = word if word[0].isalpha() else f"test_{word}"
+        name, n = base, 1
+        while name in self.flows:
+            n += 1
+            name = f"{base}_{n}"
+        self.flows[name] = {"steps": []}
+        return name
+
+    def sets(
+        self, commands: list[Command], running: frozenset[str] = frozenset()
+    ) -> dict[str, int]:
+        """How often ``commands`` and the tests they run set each variable (1, or 2 for
+        more than once). Each test is counted once and its count reused: linear in the
+        project, however often tests run each other."""
+        counts: dict[str, int] = {}
+        for c in commands:
+            target, name = _assigned(c), c.arg("target")
+            inner = {target: 1} if target else {}
+            if c.name == "run" and name in self.by_name and name not in running:
+                if name not in self._sets:
+                    called = _live(self.by_name[name])
+                    self._sets[name] = self.sets(called, running | {name})
+                inner = self._sets[name]
+            for variable, times in inner.items():
+                counts[variable] = min(2, counts.get(variable, 0) + times)
+        return counts
+
+    def names(self, test: str, running: frozenset[str] = frozenset()) -> frozenset[str]:
+        """Every variable name the test named ``test`` (and those it runs) may read or set."""
+        known = self._names.get(test)
+        if known is not None:
+            return known
+        found: set[str] = set()
+        for c in _live(self.by_name[test]):
+            for text in (c.arg("target"), c.arg("value")):
+                found.update(_VARIABLE.findall(text))
+                if text.isidentifier():
+                    found.add(text)  # stored into, looped over, asserted: named bare
+            name = c.arg("target")
+            if c.name == "run" and name in self.by_name and name not in running:
+                found |= self.names(name, running | {name})
+        self._names[test] = frozenset(found)
+        return self._names[test]
+
+
+def _live(test: dict[str, Any]) -> list[Command]:
+    """The commands of ``test`` the IDE plays (their problems are said when it converts)."""
+    raw = test.get("commands")
+    return [
+        Command(c, "")
+        for c in (raw if isinstance(raw, list) else [])
+        if isinstance(c, dict) and isinstance(c.get("command"), str)
+        and c["command"] and not c["command"].startswith("//") and not c.get("skip")
+    ]  # fmt: skip
+
+
+@dataclass
 class Flow:
     """Variables, ``run`` and blocks for one test's conversion (``side._Test``)."""
 
     test: _Test
+    runs: Runs
     assignments: dict[str, int] = field(default_factory=dict)
     variables: dict[str, _Variable] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)
-    loops: int = 0
 
     @property
     def problems(self) -> Problems:
@@ -163,19 +261,7 @@ class Flow:
 
     def prepare(self, commands: list[Command]) -> None:
         """Count how often each variable is set (a constant is set once, from a literal)."""
-        for c in self._reachable(commands, set()):
-            target = _assigned(c)
-            if target:
-                self.assignments[target] = self.assignments.get(target, 0) + 1
-
-    def _reachable(self, commands: list[Command], seen: set[str]) -> Iterator[Command]:
-        for c in commands:
-            yield c
-            if c.name == "run" and c.arg("target") not in seen:
-                callee = self.test.by_name.get(c.arg("target"))
-                if callee is not None:
-                    inner = self.test.commands(callee, "")
-                    yield from self._reachable(inner, seen | {c.arg("target")})
+        self.assignments = self.runs.sets(commands)
 
     # -- text with variables ---------------------------------------------------------
 
@@ -340,19 +426,49 @@ class Flow:
             raise Unmappable(f"there is no test named {name!r} in this project")
         if name in self.running:
             chain = " -> ".join([*self.running[self.running.index(name) :], name])
-            raise Unmappable(f"test {name!r} runs itself ({chain})")
-        ti = self.test.all_tests.index(callee)
+            raise Unmappable(f"test {name!r} runs itself ({chain}); a run may not call back")
+        if len(self.running) > MAX_FLOW_DEPTH:
+            chain = " -> ".join([*self.running, name])
+            raise Unmappable(
+                f"runs nest more than {MAX_FLOW_DEPTH} deep ({chain}): a run is a flow, and "
+                "flows nest at most that deep"
+            )
+        names = sorted(self.runs.names(name))
+        # What converting the test depends on: the variables it reads (constants are
+        # written into its steps) and the windows open (select window uses indexes).
+        state = (
+            name,
+            tuple((n, _frozen(self.variables.get(n)), self.assignments.get(n)) for n in names),
+            tuple(self.test.tabs),
+            self.test.tab,
+        )
+        made = self.runs.made.get(state)
+        if made is None:
+            made = self._flow(name, callee, names)
+            self.runs.made[state] = made
+        else:  # what the test does to the variables and windows, as converting it did
+            for variable, value in made.after.items():
+                if value is None:
+                    self.variables.pop(variable, None)
+                else:
+                    self.variables[variable] = value
+            self.test.tabs, self.test.tab = list(made.tabs), made.tab
+        return [{"use": made.name}] if self.runs.flows[made.name]["steps"] else []
+
+    def _flow(self, name: str, callee: dict[str, Any], names: list[str]) -> _Made:
+        """The test named ``name`` converted as a flow, in the current state."""
+        ti = self.runs.positions[id(callee)]
+        flow = self.runs.flow_name(name)
         self.running.append(name)
         try:
             commands = self.test.commands(callee, f"tests[{ti}]")
             nodes = parse_blocks(commands, self.problems)
-            inner = self.test.steps(nodes, self._child_path())
+            with self.runs.budget.unit(f"test {name!r} (run as the flow {flow!r})"):
+                self.runs.flows[flow]["steps"] = self.test.steps(nodes, f"flows.{flow}.steps")
         finally:
             self.running.pop()
-        if not FLOW_CONTROL:
-            # No groups: the other test's steps in place, named under the run.
-            return [{**step, "name": f"{c.title}: {step.get('name', '')}"} for step in inner]
-        return [{"group": c.title, "steps": inner}] if inner else []
+        after = {n: self.variables.get(n) for n in names}
+        return _Made(flow, after, list(self.test.tabs), self.test.tab)
 
     # -- blocks ------------------------------------------------------------------------
 
@@ -426,8 +542,8 @@ class Flow:
             return [{"group": c.title, "steps": rounds or [_NOTHING]}]
         if source.kind != "json":
             raise Unmappable(f"{collection} holds text, not a list")
-        self.loops += 1
-        counter, name = f"loop{self.loops}__index", _identifier(iterator, c)
+        self.runs.loops += 1
+        counter, name = f"loop{self.runs.loops}__index", _identifier(iterator, c)
         items = "@{" + source.name + "}"
         self.variables[iterator] = _Variable("json", name=name)
         head = {"capture": {"as": counter, "script": "return 0;"}}
@@ -459,6 +575,12 @@ class Flow:
                 f"{what} need the step language's flow control (if, repeat, capture), which "
                 "this testfleet does not have"
             )
+
+
+def _frozen(variable: _Variable | None) -> Hashable:
+    if variable is None:
+        return None
+    return (variable.kind, json.dumps(variable.value, sort_keys=True), variable.name)
 
 
 def _assigned(c: Command) -> str:

@@ -402,9 +402,9 @@ FLOW: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
                   {"capture": {"as": "loop1__index",
                                "script": "return @{loop1__index} + 1;"}}]}]}],
     ),
-    "run: the other test's steps in a group named after the command": (
+    "run: a use of the flow made of the other test (loaded: a group named after it)": (
         [command("run", "helper")],
-        [{"group": "run helper", "steps": [{"navigate": "/"}]}],
+        [{"use": "helper"}],
     ),
 }  # fmt: skip
 
