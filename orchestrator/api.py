@@ -17,6 +17,7 @@ The parts, one concept each:
 - ``api_models``     request and answer shapes (the OpenAPI)
 - ``api_submit``     reading, validating and queueing a submission
 - ``api_listing``    listing runs with filters and cursors
+- ``api_docs``       ``/docs`` and ``/redoc`` (open, like ``/openapi.json``), no CDN
 - ``routes_runs``, ``routes_reports``, ``routes_fleet``   the routes
 """
 
@@ -42,6 +43,7 @@ from orchestrator import (
     routes_runs,
 )
 from orchestrator.api_auth import MetricsKey
+from orchestrator.api_docs import install_docs
 from orchestrator.api_errors import ErrorBody, install_error_handlers
 from orchestrator.api_middleware import BodyLimit, RequestMetrics
 from orchestrator.api_services import ApiMetrics, Services
@@ -110,9 +112,13 @@ def create_app(settings: Settings) -> FastAPI:
             '`{"error": {"code", "message", "problems"?}}` and the message says what to fix.'
         ),
         lifespan=lifespan,
+        # FastAPI's pages load from a CDN; install_docs serves them from the package.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
+    install_docs(app)
 
     @app.get("/health", tags=["ops"])
     def health() -> dict[str, str]:
