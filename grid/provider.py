@@ -9,11 +9,13 @@ it, ``healthy()`` asks whether a session still answers. Two implementations
   ``settings.grid.url`` (the fleet's normal mode).
 - ``LocalProvider``: ``webdriver.Chrome`` with this machine's chromedriver, no
   Grid (``TESTFLEET_GRID__PROVIDER=local``; tests and one-machine benchmarks).
+  Which browser and driver: ``grid.driver``; none of its processes outlives the
+  process that opened the session: ``testfleet.reaper``.
 
-Neither ever runs Selenium Manager (chromedriver's path is given explicitly, so
-nothing is downloaded). Selenium and urllib3 exceptions raised while opening a
-session are translated here, into ``InfrastructureError`` / ``BrowserError``
-messages that say what to do.
+Neither ever runs Selenium Manager (chromedriver's path is given explicitly; only
+a machine without any chromedriver fetches one, through ``grid.driver``). Selenium
+and urllib3 exceptions raised while opening a session are translated here, into
+``InfrastructureError`` / ``BrowserError`` messages that say what to do.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import shutil
 import signal
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,10 +42,11 @@ from selenium.webdriver.remote.client_config import ClientConfig
 from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from grid import driver as local_driver
 from grid import policy
 from grid.chrome import chrome_options
 from grid.sandbox import local_browser
-from testfleet import logs
+from testfleet import logs, reaper
 from testfleet.browser import BrowserProvider, set_command_timeout
 from testfleet.errors import BrowserError, InfrastructureError
 from testfleet.settings import Settings
@@ -146,7 +150,8 @@ class LocalProvider:
     group, and its own ``TMPDIR``: Chromium leaves a ``org.chromium.Chromium.*``
     directory in its temp dir after every session, even on a clean ``quit()``.
     ``close()`` quits the browser, stops chromedriver, kills anything left in
-    that group and deletes the temp dir.
+    that group and the session's crash handlers (``testfleet.reaper``), and
+    deletes the temp dir. If this process ends first, its guard kills them.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -155,13 +160,33 @@ class LocalProvider:
         # The fleet's URL policy, for these browsers only (grid.policy, grid.sandbox).
         installed = policy.ensure_installed(settings)
         overlay = installed if isinstance(installed, policy.PolicyOverlay) else None
+        browser = local_driver.browser_binary(settings)
+        if browser != settings.grid.chromium_binary:
+            grid = settings.grid.model_copy(update={"chromium_binary": browser})
+            settings = settings.model_copy(update={"grid": grid})
+            self._grid = grid
+        self._settings = settings
         self._binary = local_browser(settings, overlay)
+        # Found (or fetched) at the first open(): a missing driver is that case's error.
+        self._driver_path: Path | None = None
 
     def open(self, project: str = "") -> WebDriver:
+        if self._driver_path is None:
+            self._driver_path = local_driver.chromedriver(
+                self._settings, self._grid.chromium_binary
+            )
+        owner = reaper.ensure_guard()
         tmp = tempfile.mkdtemp(prefix=_TMP_PREFIX)
         service = Service(
-            executable_path=str(self._grid.chromedriver_path),
-            env={**os.environ, "TMPDIR": tmp},
+            executable_path=str(self._driver_path),
+            # Marks chromedriver, Chromium and its crash handlers as this session's and
+            # this process's (testfleet.reaper kills them by these).
+            env={
+                **os.environ,
+                "TMPDIR": tmp,
+                reaper.OWNER_ENV: owner,
+                reaper.SESSION_ENV: uuid.uuid4().hex,
+            },
             # Own process group: close() can sweep chromedriver's Chromium children.
             popen_kw={"start_new_session": True},
         )
@@ -180,14 +205,13 @@ class LocalProvider:
         """Nothing to do: every session this provider opened was closed by its user."""
 
     def _start(self, service: Service) -> WebDriver:
-        driver_path = self._grid.chromedriver_path
+        driver_path = service.path
         try:
             options = chrome_options(self._grid, proxy=self._proxy, binary=self._binary)
             return webdriver.Chrome(service=service, options=options)
         except NoSuchDriverException as exc:
             raise BrowserError(
-                f"chromedriver not found at {driver_path}: install chromium-driver "
-                "(`make setup`) or set TESTFLEET_GRID__CHROMEDRIVER_PATH"
+                f"chromedriver not found at {driver_path}: {local_driver.INSTALL_HINT}"
             ) from exc
         except SessionNotCreatedException as exc:
             raise BrowserError(
@@ -207,7 +231,12 @@ class LocalProvider:
         if isinstance(pid, int):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)  # only stragglers: quit() stopped the rest
-        tmp = getattr(service, "env", {}).get("TMPDIR", "")
+        env = getattr(service, "env", {})
+        session = env.get(reaper.SESSION_ENV, "")
+        if session:
+            # Chromium's crash handlers run in sessions of their own and outlive quit().
+            reaper.kill_session(session)
+        tmp = env.get("TMPDIR", "")
         if Path(tmp).name.startswith(_TMP_PREFIX):
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -96,6 +96,13 @@ class GridSettings(BaseModel):
     """Keep a class-data-sharing archive per Grid role in the cache: JVM start ~0.5 s faster."""
     chromium_binary: Path = Path("/usr/bin/chromium")
     chromedriver_path: Path = Path("/usr/bin/chromedriver")
+    """The local provider's chromedriver. When it is missing (and none is on ``PATH``),
+    webdriver-manager fetches the one matching the installed browser into
+    ``paths.cache_dir`` (``grid.driver``)."""
+    chromedriver_mirror: str = ""
+    """Base URL of a mirror of Chrome for Testing that serves its JSON endpoints and
+    downloads under their own paths (``/chrome-for-testing/...``,
+    ``/chrome-for-testing-public/...``); empty: Google's servers."""
     max_sessions: int = 2
     """Browser sessions one node offers at once."""
     session_request_timeout_s: int = 300

@@ -6,15 +6,23 @@ scaling down) loses nothing and runs nothing twice. A second SIGTERM, or the
 drain grace running out, hands the running cases back to the queue at once
 (``workers.drain``). While it holds a case, the worker renews the case's lease
 (``workers.lease``); if it dies, the case runs again elsewhere within a lease.
+
+A pool process dies with the worker, and the browsers a pool process started die
+with it (``testfleet.reaper``), whatever signal ends the worker, SIGKILL included;
+a worker starting kills the browsers of workers that ended before it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+from typing import Any
 
 import redis
+from celery.signals import worker_process_init
 
-from testfleet import logs, redisconn
+from testfleet import logs, reaper, redisconn
 from testfleet.broker import migrate_legacy_names
 from testfleet.settings import Settings
 from workers import drain, heartbeat, lease, sweeper
@@ -57,12 +65,38 @@ def main(settings: Settings, concurrency: int | None = None, name: str | None = 
     # make_celery leaves the root logger alone (worker_hijack_root_logger=False).
     logs.configure(settings.log, "worker").addFilter(TaskLogFields())
     app = make_celery(settings)
+    _sweep_orphan_browsers()
+    _pool_dies_with_worker(os.getpid())
     _migrate_queue_names(settings)
     lease.install(settings)
     drain.install(settings)
     heartbeat.install(settings)
     sweeper.install(settings)  # retention: expired runs and artifacts
     app.worker_main(argv=worker_argv(settings, concurrency, name))
+
+
+def _sweep_orphan_browsers() -> None:
+    """Browsers whose worker ended without closing them (and without a guard left)."""
+    killed = reaper.sweep_orphans()
+    if killed:
+        log.warning("killed %d browser process(es) left by ended workers", len(killed))
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _pool_dies_with_worker(worker_pid: int) -> None:
+    """Each pool process gets SIGKILL when the worker's main process ends (Celery's
+    pool processes would otherwise go on until they notice, their browsers with them)."""
+
+    def on_process_init(**_: Any) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            log.warning("pool process %d cannot die with its worker: prctl failed", os.getpid())
+        if os.getppid() != worker_pid:  # the worker ended before prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    worker_process_init.connect(on_process_init, weak=False)
 
 
 def _migrate_queue_names(settings: Settings) -> None:
