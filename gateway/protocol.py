@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from gateway.hub import Frame
 from testfleet.events import CHANNEL_TYPES, CHANNELS, is_stream_id
@@ -36,21 +36,63 @@ CHANNEL_SCOPE: dict[str, str] = {
 FLEET_CHANNELS = frozenset({"dashboard_metrics", "system_events"})
 """Channels whose events may belong to no project (fleet-wide: every key with the scope)."""
 
-_LIST_FILTERS: dict[str, tuple[str, ...]] = {
+ENVELOPE = "envelope."
+"""Prefix of a ``Filter.field`` that is the event envelope's, not its payload's."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One subscription filter: the value it takes and the field of an event it reads."""
+
+    kind: Literal["list", "text", "number"]
+    """``list``: strings, any of which matches; ``text``: one string; ``number``: a minimum."""
+    field: str
+    """The payload field it reads, a dotted path of the payload model
+    (``testfleet.payloads.field_paths``), or ``envelope.<field>``."""
+    fallback: str | None = None
+    """The payload field read when the event's payload has no ``field``."""
+    keys: bool = False
+    """Match the names in the object at ``field`` (a metric's name), not its value."""
+
+
+FILTERS: dict[str, Filter] = {
+    "testSuiteIds": Filter("list", "testSuiteId"),
+    "testTypes": Filter("list", "testType"),
+    "environments": Filter("list", "environment"),
+    "statuses": Filter("list", "result.status", fallback="status"),
+    "tags": Filter("list", "tags"),
+    "analysisTypes": Filter("list", "analysisType"),
+    "testIds": Filter("list", "testId"),
+    "metricTypes": Filter("list", "metrics", keys=True),
+    "severity": Filter("list", "severity"),
+    "serviceNames": Filter("list", "serviceName"),
+    "confidence_threshold": Filter("number", "confidence"),
+    "runIds": Filter("list", ENVELOPE + "runId"),
+    "eventTypes": Filter("list", ENVELOPE + "type"),
+    "projectId": Filter("text", ENVELOPE + "projectId"),
+}
+"""Every filter, by name: what it takes and the field it reads."""
+
+CHANNEL_FILTERS: dict[str, tuple[str, ...]] = {
     "test_execution": (
         "testSuiteIds", "testTypes", "environments", "runIds", "statuses", "eventTypes", "tags",
+        "projectId",
     ),
-    "ai_analysis": ("analysisTypes", "testIds", "eventTypes", "runIds"),
+    "ai_analysis": (
+        "analysisTypes", "testIds", "eventTypes", "runIds", "projectId", "confidence_threshold",
+    ),
     "dashboard_metrics": ("metricTypes", "eventTypes"),
     "system_events": ("severity", "serviceNames", "eventTypes"),
 }  # fmt: skip
-_TEXT_FILTERS: dict[str, tuple[str, ...]] = {
-    "test_execution": ("userId", "projectId"),
-    "ai_analysis": ("projectId",),
-    "dashboard_metrics": ("dashboardId",),
-    "system_events": (),
+"""The filters each channel advertises and takes (SPEC section 6)."""
+
+RETIRED_FILTERS: dict[str, str] = {
+    "userId": "no event names a user; a key sees only its own project's events "
+    "(filter by projectId, runIds or tags)",
+    "dashboardId": "no event names a dashboard; dashboard_metrics events are the fleet's "
+    "(filter by metricTypes)",
 }
-_NUMBER_FILTERS: dict[str, tuple[str, ...]] = {"ai_analysis": ("confidence_threshold",)}
+"""Filters SPEC section 6 names that no event carries a field for: refused, saying why."""
 MAX_BATCH_SIZE = 1000
 MAX_WINDOW_MS = 10_000
 
@@ -204,23 +246,25 @@ def validate_filters(channel: str, raw: Any) -> dict[str, Any]:
         raise _bad("filters must be a JSON object")
     out: dict[str, Any] = {}
     for name, value in raw.items():
-        if name in _LIST_FILTERS[channel]:
-            out[name] = _strings(name, value)
-        elif name in _TEXT_FILTERS[channel]:
-            if not isinstance(value, str):
-                raise _bad(f"filter {name} must be a string", filter=name)
-            out[name] = value
-        elif name in _NUMBER_FILTERS.get(channel, ()):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise _bad(f"filter {name} must be a number", filter=name)
-            out[name] = float(value)
-        else:
-            known = _LIST_FILTERS[channel] + _TEXT_FILTERS[channel]
-            known += _NUMBER_FILTERS.get(channel, ())
+        known = CHANNEL_FILTERS[channel]
+        if name in RETIRED_FILTERS:
+            raise _bad(f"filter {name} is not supported: {RETIRED_FILTERS[name]}", filter=name)
+        if name not in known:
             raise _bad(
                 f"unknown filter {name!r} for channel {channel}; known: {', '.join(known)}",
                 filter=name,
             )
+        kind = FILTERS[name].kind
+        if kind == "list":
+            out[name] = _strings(name, value)
+        elif kind == "text":
+            if not isinstance(value, str):
+                raise _bad(f"filter {name} must be a string", filter=name)
+            out[name] = value
+        else:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise _bad(f"filter {name} must be a number", filter=name)
+            out[name] = float(value)
     types = out.get("eventTypes")
     if types is not None and not types <= set(CHANNEL_TYPES[channel]):
         raise _bad(
@@ -273,36 +317,40 @@ def _payload(frame: Frame) -> dict[str, Any]:
     return payload if isinstance(payload, dict) else {}
 
 
-def _status(payload: dict[str, Any]) -> Any:
-    result = payload.get("result")
-    if isinstance(result, dict) and "status" in result:
-        return result["status"]
-    return payload.get("status")
-
-
 def _has(values: frozenset[str], value: Any) -> bool:
     if isinstance(value, list):
         return any(isinstance(v, str) and v in values for v in value)
     return isinstance(value, str) and value in values
 
 
-# Payload fields each list filter looks at (list filters on entry fields are handled apart).
-_PAYLOAD_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "testSuiteIds": lambda p: p.get("testSuiteId"),
-    "testTypes": lambda p: p.get("testType", p.get("category")),
-    "environments": lambda p: p.get("environment"),
-    "statuses": _status,
-    "tags": lambda p: p.get("tags"),
-    "analysisTypes": lambda p: p.get("analysisType"),
-    "testIds": lambda p: p.get("testId"),
-    "metricTypes": lambda p: (
-        list((p.get("metrics") or {}).keys())
-        if isinstance(p.get("metrics"), dict)
-        else p.get("metricType")
-    ),
-    "severity": lambda p: p.get("severity"),
-    "serviceNames": lambda p: p.get("serviceName"),
-}
+_MISSING = object()
+
+
+def _at(payload: dict[str, Any], path: str) -> Any:
+    """The value at dotted ``path`` of ``payload``, or ``_MISSING``."""
+    value: Any = payload
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _read(payload: dict[str, Any], spec: Filter) -> Any:
+    """What filter ``spec`` compares in ``payload`` (None when the payload has nothing)."""
+    value = _at(payload, spec.field)
+    if value is _MISSING and spec.fallback is not None:
+        value = _at(payload, spec.fallback)
+    if value is _MISSING:
+        return None
+    if spec.keys:
+        return list(value) if isinstance(value, dict) else None
+    return value
+
+
+_PAYLOAD_LISTS = frozenset(
+    name for name, f in FILTERS.items() if f.kind == "list" and not f.field.startswith(ENVELOPE)
+)
 
 
 def matcher(channel: str, filters: dict[str, Any], project: str) -> Callable[[Frame], bool]:
@@ -318,8 +366,7 @@ def matcher(channel: str, filters: dict[str, Any], project: str) -> Callable[[Fr
         return lambda _frame: False
     types: frozenset[str] = filters.get("eventTypes") or frozenset(CHANNEL_TYPES[channel])
     runs: frozenset[str] | None = filters.get("runIds")
-    payload_filters = [(name, v) for name, v in filters.items() if name in _PAYLOAD_FIELDS]
-    text_filters = [(name, v) for name, v in filters.items() if name in ("userId", "dashboardId")]
+    payload_filters = [(FILTERS[name], v) for name, v in filters.items() if name in _PAYLOAD_LISTS]
     threshold: float | None = filters.get("confidence_threshold")
 
     def match(frame: Frame) -> bool:
@@ -330,17 +377,14 @@ def matcher(channel: str, filters: dict[str, Any], project: str) -> Callable[[Fr
             return False
         if runs is not None and entry.run_id not in runs:
             return False
-        if not payload_filters and not text_filters and threshold is None:
+        if not payload_filters and threshold is None:
             return True
         payload = _payload(frame)
-        for name, values in payload_filters:
-            if not _has(values, _PAYLOAD_FIELDS[name](payload)):
-                return False
-        for name, value in text_filters:
-            if name in payload and payload[name] != value:
+        for spec, values in payload_filters:
+            if not _has(values, _read(payload, spec)):
                 return False
         if threshold is not None:
-            confidence = payload.get("confidence")
+            confidence = _read(payload, FILTERS["confidence_threshold"])
             if isinstance(confidence, (int, float)) and confidence < threshold:
                 return False
         return True

@@ -48,8 +48,11 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _targets(ctx: click.Context) -> TargetPolicy:
-    """The fleet's target policy, as this machine's settings describe the fleet."""
-    return TargetPolicy.from_settings(_settings(ctx))
+    """The fleet's target policy, as this machine's settings describe the fleet (with
+    what the local fleet's ``up --allow`` opened)."""
+    from orchestrator.local_targets import with_recorded_allowances
+
+    return TargetPolicy.from_settings(with_recorded_allowances(_settings(ctx)))
 
 
 def _component_settings(ctx: click.Context) -> Settings:
@@ -107,14 +110,37 @@ def main(ctx: click.Context) -> None:
 @main.command()
 @click.option("--workers", default=2, show_default=True, help="Celery worker processes.")
 @click.option("--browsers", default=2, show_default=True, help="Browser slots on the Grid node.")
+@click.option(
+    "--allow",
+    "allow",
+    multiple=True,
+    metavar="TARGET",
+    help="Let the browsers reach TARGET although the policy refuses it (an app on this "
+    "machine): host, host:port, http://host:port, *.domain or a CIDR. Repeatable. "
+    "The fleet's own services stay refused.",
+)
 @click.pass_context
-def up(ctx: click.Context, workers: int, browsers: int) -> None:
+def up(ctx: click.Context, workers: int, browsers: int, allow: tuple[str, ...]) -> None:
     """Start Redis, a Selenium Grid, workers, the API, the gateway and the demo site."""
-    from orchestrator import fleet
+    from orchestrator import fleet, local_targets
 
     if workers < 1 or browsers < 1:
         raise UsageError("--workers and --browsers must be at least 1")
-    state = fleet.up(_settings(ctx), workers, browsers, say=lambda m: click.echo(f"  up  {m}"))
+    settings = _settings(ctx)
+    allowed = local_targets.parse_allow(allow, settings)
+    for broad in local_targets.broad_loopback(allowed):
+        err_console.print(
+            f"warning: --allow {broad} opens every port of this machine's loopback to the "
+            "browsers (chromedriver's and other local services' too; the fleet's own stay "
+            "refused): prefer host:port",
+            markup=False,
+            soft_wrap=True,
+        )
+    state = fleet.up(
+        settings, workers, browsers, say=lambda m: click.echo(f"  up  {m}"), allow=allowed
+    )
+    if state.allowed_targets:
+        click.echo(f"browsers may also reach: {', '.join(state.allowed_targets)}")
     click.echo(f"dashboard: {dashboard_url(state.gateway_url)} (sign in with the admin key)")
     click.echo("testfleet is up. Run a suite: testfleet run examples/suites\nadmin key:")
     click.echo(state.admin_key)
@@ -150,6 +176,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         sys.exit(EXIT_FAILED)
     for key in ("api_url", "gateway_url", "dashboard_url", "redis_url", "grid_url", "demo_url"):
         click.echo(f"{key:<12} {info[key]}")
+    allowed = info.get("allowed_targets") or []
+    click.echo(f"{'allowed':<12} {', '.join(allowed) if allowed else 'nothing beyond the policy'}")
     grid = info["grid"]
     click.echo(
         f"{'grid slots':<12} {grid['free_slots']} free of {grid['total_slots']}, "
@@ -253,13 +281,18 @@ def run(
 
     Ctrl-C (or SIGTERM) cancels the run, writes the reports so far and exits 130 (143);
     a second one exits at once."""
-    from orchestrator import runner
+    from orchestrator import local_targets, runner
     from testfleet.loader import with_base_url
 
     suites = _load_suites(ctx, paths)
     if base_url:
         suites = with_base_url(suites, base_url, _targets(ctx))
     target = runner.Target.resolve(_settings(ctx), server, api_key)
+    # The local fleet's node is this machine: a target on it that the egress proxy would
+    # refuse is known now, not at the first navigate.
+    refused = local_targets.refused_loopback(_settings(ctx), target.api_url, suites)
+    if refused is not None:
+        raise UsageError(refused)
     tag_set = {t.strip() for t in tags.split(",") if t.strip()}
     run_name = name or ", ".join(Path(p).name for p in paths)
     outputs = runner.Outputs(junit=junit, html=html, json=json_path)

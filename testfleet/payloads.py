@@ -16,7 +16,8 @@ Times are Unix epoch milliseconds, durations milliseconds.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import types
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -68,6 +69,9 @@ class CaseEvent(Payload):
     """The case id (also the envelope's ``correlationId``)."""
     testSuiteId: str
     """The suite's name."""
+    testType: str | None = None
+    """The test's ``category`` in its suite (None: it names none); the gateway's
+    ``testTypes`` filter reads it."""
 
 
 class CaseStarted(CaseEvent):
@@ -355,6 +359,31 @@ def unknown_fields(payload: BaseModel, where: str = "payload") -> list[str]:
                 at = f"{where}.{name}" + (f"[{i}]" if isinstance(value, list) else "")
                 found += unknown_fields(item, at)
     return found
+
+
+def field_paths(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``model``, with those of the models it holds as dotted paths
+    (``result``, ``result.status``): what a reader, or a filter, can find in it."""
+    paths: set[str] = set()
+    for name, info in model.model_fields.items():
+        paths.add(name)
+        for inner in _models_in(info.annotation):
+            paths.update(f"{name}.{path}" for path in field_paths(inner))
+    return frozenset(paths)
+
+
+def payload_fields() -> dict[str, frozenset[str]]:
+    """Event type -> the ``field_paths`` of its payload model."""
+    return {event_type: field_paths(model) for event_type, model in PAYLOADS.items()}
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation names (``X``, ``X | None``, ``list[X]``, ...)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    if get_origin(annotation) in (Union, types.UnionType, list, tuple):
+        return [m for arg in get_args(annotation) for m in _models_in(arg)]
+    return []
 
 
 def events_schema() -> dict[str, Any]:

@@ -338,7 +338,10 @@ class _CaseRun:
 
     def _ids(self) -> dict[str, str]:
         """The fields every payload about this case starts with."""
-        return {"testId": self.case.case_id, "testSuiteId": self.case.suite}
+        ids = {"testId": self.case.case_id, "testSuiteId": self.case.suite}
+        if self.spec is not None and self.spec.test.category:
+            ids["testType"] = self.spec.test.category  # what the testTypes filter reads
+        return ids
 
     def _event(self, type_: str, payload: Payload | dict[str, Any]) -> Event:
         """An event of this case; a dict payload (the analyzer's) is built through its

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import signal
 import threading
 from collections import Counter
@@ -11,6 +12,7 @@ from typing import Any, cast
 
 import pytest
 import redis
+from celery.signals import worker_process_shutdown
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -83,6 +85,7 @@ def test_a_passing_case_publishes_every_step_then_one_final_event(
     assert started["payload"] == {
         "testId": case_id,
         "testSuiteId": "Login",
+        "testType": None,
         "name": "valid login",
         "attempt": 1,
         "tags": ["smoke"],
@@ -443,7 +446,11 @@ def test_the_celery_task_runs_the_case_without_a_broker(
     assert conf.task_routes[RUN_CASE_TASK] == {"queue": "testfleet"}
     run_id, case_id = create_run(store, suite_doc(base_url, LOGIN_STEPS[:1]))
 
-    outcome = app.tasks[RUN_CASE_TASK].apply(args=(run_id, case_id))
+    try:
+        outcome = app.tasks[RUN_CASE_TASK].apply(args=(run_id, case_id))
+    finally:
+        # What a pool child does as it exits: quit this process's pooled browser.
+        worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)
 
     assert outcome.get() == "passed"
     case = store.get_case(run_id, case_id)

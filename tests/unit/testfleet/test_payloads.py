@@ -17,7 +17,8 @@ def envelope(kind: str, payload: dict[str, object]) -> dict[str, object]:
 
 
 PROGRESS = {
-    "testId": "r-0001", "testSuiteId": "Login", "attempt": 1, "stepStatus": "passed",
+    "testId": "r-0001", "testSuiteId": "Login", "testType": "smoke", "attempt": 1,
+    "stepStatus": "passed",
     "stepDuration": 12, "stepError": None, "stepDepth": 1, "stepParent": 1, "visual": None,
     "progress": {"percentage": 50, "currentStep": "click #go", "stepNumber": 2,
                  "totalSteps": 2, "duration": 40, "screenshot": None},
