@@ -35,7 +35,10 @@ STEPS = """      - navigate: /
 
 
 def one_line(err: str) -> str:
+    """The one line an interrupt prints (after the start's note of the variables read)."""
     lines = [line for line in err.splitlines() if line.strip()]
+    if lines and lines[0].startswith("environment: read "):
+        lines = lines[1:]
     assert "Traceback" not in err, err
     assert len(lines) == 1, f"one line, not {len(lines)}: {err}"
     return lines[0]
