@@ -6,9 +6,15 @@ PYTEST_ARGS ?=
 # `make test` fails below this line coverage (%): 86 % measured (6,802 statements), floor just under.
 COV_FLOOR ?= 85
 COV_ARGS  := --cov --cov-report=term --cov-fail-under=$(COV_FLOOR)
+# `make test` runs the suite in this many pytest-xdist workers, each test file on one
+# worker and the session fleet's tests together (tests/conftest.py groups them); each
+# worker has its own Redis, ports and state dirs. 3 keeps a 2-core box busy while
+# JVMs and Chromium wait on I/O. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 3
+XDIST_ARGS := -n $(PYTEST_WORKERS) --dist loadgroup
 BENCH ?=
 
-.PHONY: setup demo test test-unit lint format bench up down clean
+.PHONY: setup demo test test-fast test-unit lint format bench up down clean
 
 setup:
 	@bash scripts/setup.sh
@@ -18,10 +24,13 @@ demo: setup
 
 # The whole suite but the faults only `make chaos` runs (its full table takes long).
 test: setup
-	@$(PY) -m pytest -m "not fullchaos" $(COV_ARGS) $(PYTEST_ARGS)
+	@$(PY) -m pytest -m "not fullchaos" $(XDIST_ARGS) $(COV_ARGS) $(PYTEST_ARGS)
 
-test-unit: setup
-	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+# The unit tests only (no Redis, Grid or browser), in parallel.
+test-fast: setup
+	@$(PY) -m pytest tests/unit $(XDIST_ARGS) $(PYTEST_ARGS)
+
+test-unit: test-fast
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,18 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from testfleet import redisconn
+from testfleet import reaper, redisconn
 from testfleet.auth import KeyStore
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.gridstatus import read_capacity
 from testfleet.settings import Settings
 
 STOP_GRACE_S = 15.0
+PORT_ATTEMPTS = 5
+"""Fleets ``up`` starts from scratch when a port it chose was taken before its component
+bound it (another program took it in between): then it chooses all ports anew."""
+_PORT_TAKEN = "address already in use"
+"""What Redis, the JVMs, uvicorn and the egress proxy all log when their port is taken."""
 
 
 @dataclass
@@ -65,6 +70,14 @@ class FleetState:
     grid_password: str = ""
     grid_registration_secret: str = ""
     """The secret the Grid's roles share: a node started by hand joins with it."""
+    allowed_targets: list[str] = field(default_factory=list)
+    """What the fleet's browsers may reach although the target policy refuses it: the
+    settings' ``security.allowed_targets`` and ``up --allow``'s."""
+    browsers: int = 0
+    """Browser slots on the Grid node (0: a fleet recorded before this was)."""
+    ports: dict[str, int] = field(default_factory=dict)
+    """The port each part listens on (``PORT_SETTINGS``' names), those ``up`` chose for
+    settings of 0 included: read them here, not from the settings."""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,18 +122,26 @@ def port_free(host: str, port: int) -> bool:
 
 
 def wait_for(
-    what: str, check: Callable[[], bool], timeout_s: float, log: str | None = None
+    what: str,
+    check: Callable[[], bool],
+    timeout_s: float,
+    log: str | None = None,
+    procs: Sequence[Proc] = (),
 ) -> None:
-    """Poll ``check`` until true or raise ``InfrastructureError`` at the deadline."""
+    """Poll ``check`` until true or raise ``InfrastructureError`` at the deadline, or at
+    once when one of ``procs`` (the processes that should answer) has exited."""
     deadline = time.monotonic() + timeout_s
     delay = 0.05
+    hint = f"; see its log: {log}" if log else ""
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):
             if check():
                 return
+        dead = [p.name for p in procs if not alive(p.pid)]
+        if dead:
+            raise InfrastructureError(f"{what}: {', '.join(dead)} exited at start{hint}")
         time.sleep(delay)
         delay = min(delay * 1.5, 0.5)
-    hint = f"; see its log: {log}" if log else ""
     raise InfrastructureError(f"{what} did not become ready within {timeout_s:.0f} s{hint}")
 
 
@@ -147,9 +168,13 @@ class Launcher:
         self.started: list[Proc] = []
         self.env = env or {}
         """Added to every process's environment (the Grid's credentials)."""
+        self.log_starts: dict[str, int] = {}
+        """Each log's size (bytes) when this launcher started its process: logs are
+        appended to, and only this start's lines tell why it failed."""
 
     def start(self, name: str, cmd: list[str]) -> Proc:
         log = self.logs / f"{name}.log"
+        self.log_starts[str(log)] = log.stat().st_size if log.exists() else 0
         with log.open("ab") as out:
             popen = subprocess.Popen(
                 cmd,
@@ -166,9 +191,91 @@ class Launcher:
     def component(self, name: str, *args: str) -> Proc:
         return self.start(name, [sys.executable, "-m", "orchestrator.cli", *args])
 
+    def port_taken(self) -> list[str]:
+        """The processes this launcher started that failed because their port was taken."""
+        taken = []
+        for proc in self.started:
+            with contextlib.suppress(OSError), open(proc.log, "rb") as log:
+                log.seek(self.log_starts.get(proc.log, 0))
+                if _PORT_TAKEN in log.read().decode(errors="replace").lower():
+                    taken.append(proc.name)
+        return taken
 
-def up(settings: Settings, workers: int, browsers: int, say: Callable[[str], None]) -> FleetState:
-    """Start the whole local fleet and wait until every part is ready."""
+
+PORT_SETTINGS: dict[str, tuple[str, str]] = {
+    "redis": ("redis", "port"),
+    "grid": ("grid", "port"),
+    "grid_event_bus_publish": ("grid", "event_bus_publish_port"),
+    "grid_event_bus_subscribe": ("grid", "event_bus_subscribe_port"),
+    "grid_node": ("grid", "node_port"),
+    "egress": ("security", "egress_port"),
+    "api": ("api", "port"),
+    "gateway": ("gateway", "port"),
+    "demo": ("demo", "port"),
+}
+"""Each port of a local fleet: its name in ``fleet.json`` -> (settings section, field).
+A setting of 0 lets ``up`` choose the port (and choose again if it was taken)."""
+
+
+def fleet_ports(settings: Settings) -> dict[str, int]:
+    """The ports ``settings`` give a local fleet, by ``PORT_SETTINGS`` name."""
+    return {
+        name: int(getattr(getattr(settings, section), key))
+        for name, (section, key) in PORT_SETTINGS.items()
+    }
+
+
+def _bind_host(settings: Settings, section: str) -> str:
+    host = getattr(getattr(settings, section), "host", None)
+    if section == "security":
+        host = settings.security.egress_host
+    return str(host) if host else "127.0.0.1"
+
+
+def _kernel_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def with_chosen_ports(
+    settings: Settings, requested: dict[str, int]
+) -> tuple[Settings, dict[str, str]]:
+    """``settings`` with a port the kernel hands out for each ``requested`` port of 0, and
+    the environment that gives the fleet's processes those ports (each builds its settings
+    from it). The port is released until its component binds it: ``up`` retries with
+    new ones when another program took one in between (``PORT_ATTEMPTS``)."""
+    sections: dict[str, dict[str, object]] = {}
+    env: dict[str, str] = {}
+    for name, (section, key) in PORT_SETTINGS.items():
+        if requested[name] != 0:
+            continue
+        port = _kernel_port(_bind_host(settings, section))
+        sections.setdefault(section, {})[key] = port
+        env[f"TESTFLEET_{section.upper()}__{key.upper()}"] = str(port)
+    redis_url, grid_url = "redis://127.0.0.1:0/0", "http://127.0.0.1:0"
+    if "port" in sections.get("redis", {}) and settings.redis.url == redis_url:
+        # The URL was derived from port 0: derive it again from the chosen port.
+        sections["redis"]["url"] = f"redis://127.0.0.1:{sections['redis']['port']}/0"
+    if "port" in sections.get("grid", {}) and settings.grid.url == grid_url:
+        sections["grid"]["url"] = f"http://127.0.0.1:{sections['grid']['port']}"
+    update = {
+        section: getattr(settings, section).model_copy(update=fields)
+        for section, fields in sections.items()
+    }
+    return settings.model_copy(update=update), env
+
+
+def up(
+    settings: Settings,
+    workers: int,
+    browsers: int,
+    say: Callable[[str], None],
+    allow: Sequence[str] = (),
+) -> FleetState:
+    """Start the whole local fleet and wait until every part is ready; ``allow``: more
+    targets for its browsers (checked by ``orchestrator.local_targets.parse_allow``)."""
     path = settings.paths.fleet_file
     existing = FleetState.load(path)
     if existing and any(alive(p.pid) for p in existing.processes):
@@ -182,31 +289,40 @@ def up(settings: Settings, workers: int, browsers: int, say: Callable[[str], Non
             "or set TESTFLEET_GRID__JAR_PATH"
         )
     settings, grid_env = with_grid_secrets(settings)
-    s = settings
-    ports = {
-        "redis": ("127.0.0.1", s.redis.port),
-        "grid hub": ("127.0.0.1", s.grid.port),
-        "grid node": ("127.0.0.1", s.grid.node_port),
-        "browser egress proxy": (s.security.egress_host, s.security.egress_port),
-        "api": (s.api.host, s.api.port),
-        "gateway": (s.gateway.host, s.gateway.port),
-        "demo site": (s.demo.host, s.demo.port),
-    }
-    busy = [
-        f"{name} port {port}" for name, (host, port) in ports.items() if not port_free(host, port)
-    ]
+    settings, allow_env = with_allowed_targets(settings, allow)
+    requested = fleet_ports(settings)
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        chosen, port_env = with_chosen_ports(settings, requested)
+        _check_ports_free(chosen, requested)
+        launcher = Launcher(chosen, {**grid_env, **allow_env, **port_env})
+        try:
+            return _start_all(chosen, launcher, workers, browsers, say)
+        except InfrastructureError:
+            taken = launcher.port_taken()
+            _stop(launcher.started, say=lambda _m: None)
+            if not port_env or not taken or attempt == PORT_ATTEMPTS:
+                raise
+            say(f"the port of {', '.join(taken)} was taken meanwhile: starting on other ports")
+        except BaseException:
+            _stop(launcher.started, say=lambda _m: None)
+            raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _check_ports_free(settings: Settings, requested: dict[str, int]) -> None:
+    """Refuse to start when a port the settings fix (not 0) is taken: ``UsageError``
+    naming it and its setting. The ports ``up`` chose are not checked: the kernel just
+    handed them out, and a component that finds one taken makes ``up`` choose again."""
+    busy = []
+    for name, (section, key) in PORT_SETTINGS.items():
+        port = int(getattr(getattr(settings, section), key))
+        if requested[name] != 0 and not port_free(_bind_host(settings, section), port):
+            busy.append(f"{name} port {port} (TESTFLEET_{section.upper()}__{key.upper()})")
     if busy:
         raise UsageError(
-            f"already in use: {', '.join(busy)}; stop what holds them or choose other ports "
-            "(TESTFLEET_API__PORT, TESTFLEET_GATEWAY__PORT, TESTFLEET_REDIS__PORT, "
-            "TESTFLEET_SECURITY__EGRESS_PORT, ...)"
+            f"already in use: {', '.join(busy)}; stop what holds them, choose other ports, "
+            "or set them to 0 to let the fleet choose"
         )
-    launcher = Launcher(settings, grid_env)
-    try:
-        return _start_all(settings, launcher, workers, browsers, say)
-    except BaseException:
-        _stop(launcher.started, say=lambda _m: None)
-        raise
 
 
 def _start_all(
@@ -221,7 +337,7 @@ def _start_all(
          "--dir", str(redis_dir), "--appendonly", "yes", "--save", "", "--daemonize", "no"],
     ).log  # fmt: skip
     client = redisconn.connect(s.redis)
-    wait_for("redis", lambda: bool(client.ping()), 20, redis_log)
+    wait_for("redis", lambda: bool(client.ping()), 20, redis_log, launcher.started[-1:])
     say(f"redis      {s.redis.url}")
 
     hub = launcher.component("grid-hub", "grid", "hub")
@@ -234,19 +350,23 @@ def _start_all(
         for i in range(1, workers + 1)
     ]
     demo_url = f"http://{s.demo.host}:{s.demo.port}"
-    wait_for("the demo site", _http_ok(demo_url + "/"), 30, demo.log)
+    wait_for("the demo site", _http_ok(demo_url + "/"), 30, demo.log, [demo])
     say(f"demo site  {demo_url}")
-    wait_for("the API", _http_ok(f"{s.api_url}/health"), 30, api.log)
+    wait_for("the API", _http_ok(f"{s.api_url}/health"), 30, api.log, [api])
     say(f"api        {s.api_url}")
-    wait_for("the gateway", _http_ok(f"{s.gateway_url}/health"), 30, gateway.log)
+    wait_for("the gateway", _http_ok(f"{s.gateway_url}/health"), 30, gateway.log, [gateway])
     say(f"gateway    {s.gateway_url}")
     credentials = s.security.grid_credentials
     wait_for(
-        "the Selenium Grid", _grid_ready(s.grid.url, credentials), 90, f"{hub.log} and {node.log}"
+        "the Selenium Grid",
+        _grid_ready(s.grid.url, credentials),
+        90,
+        f"{hub.log} and {node.log}",
+        [hub, node],
     )
     say(f"grid       {s.grid.url} ({browsers} browser slots)")
     for proc in worker_procs:
-        wait_for(f"worker {proc.name}", _worker_ready(proc.log), 60, proc.log)
+        wait_for(f"worker {proc.name}", _worker_ready(proc.log), 60, proc.log, [proc])
     say(f"workers    {workers}")
 
     _record, admin_key = KeyStore(client).create(
@@ -265,6 +385,9 @@ def _start_all(
         grid_username=credentials[0] if credentials else "",
         grid_password=credentials[1] if credentials else "",
         grid_registration_secret=s.security.grid_registration_secret.get_secret_value(),
+        allowed_targets=list(s.security.allowed_targets),
+        browsers=browsers,
+        ports=fleet_ports(s),
     )
     state.save(s.paths.fleet_file)
     return state
@@ -287,6 +410,21 @@ def with_local_grid_credentials(settings: Settings) -> Settings:
     if not update:
         return settings
     return settings.model_copy(update={"security": sec.model_copy(update=update)})
+
+
+def with_allowed_targets(
+    settings: Settings, allow: Sequence[str]
+) -> tuple[Settings, dict[str, str]]:
+    """``settings`` with ``allow`` added to ``security.allowed_targets``, and the
+    environment that hands the whole list to the fleet's processes (the API's loader,
+    the workers and the egress proxy each read it when they start)."""
+    sec = settings.security
+    allowed = tuple(dict.fromkeys([*sec.allowed_targets, *allow]))
+    if not allow:
+        return settings, {}
+    security = sec.model_copy(update={"allowed_targets": allowed})
+    env = {"TESTFLEET_SECURITY__ALLOWED_TARGETS": json.dumps(list(allowed))}
+    return settings.model_copy(update={"security": security}), env
 
 
 def with_grid_secrets(settings: Settings) -> tuple[Settings, dict[str, str]]:
@@ -357,6 +495,10 @@ def down(settings: Settings, say: Callable[[str], None]) -> bool:
     if state is None:
         return False
     _stop(state.processes, say)
+    # A worker killed outright (or its browsers' guard with it) can leave browsers.
+    orphans = reaper.sweep_orphans()
+    if orphans:
+        say(f"killed {len(orphans)} browser process(es) left by stopped workers")
     settings.paths.fleet_file.unlink(missing_ok=True)
     return True
 
@@ -396,6 +538,8 @@ def status(settings: Settings) -> dict[str, Any]:
         "grid_url": state.grid_url,
         "demo_url": state.demo_url,
         "workers": state.workers,
+        "allowed_targets": state.allowed_targets,
+        "ports": state.ports,
         "health": health,
         "grid": grid_capacity(state.grid_url, _grid_auth(settings, state)),
         "processes": processes,

@@ -25,13 +25,38 @@ from pathlib import Path
 import pytest
 import redis
 
+from orchestrator.fleet import PORT_SETTINGS
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from tests.fixtures_redis import free_port, redis_server
+from tests.leftovers import pytest_configure, pytest_sessionfinish  # noqa: F401 (hooks)
 
 ROOT = Path(__file__).resolve().parent.parent
 
 __all__ = ["ROOT", "Fleet", "WorkerLauncher", "cli", "fleet_env", "free_port", "start_fleet"]
+
+
+SHARED_FLEET_GROUP = "fleet"
+"""The xdist group of every test on the session's ``fleet``: one worker starts that fleet."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group tests for ``pytest -n N --dist loadgroup`` (``make test``).
+
+    Each test file but the unit tests' stays on one worker, so its module fixtures (a
+    Grid, a demo site, a Sentinel cluster) start once; every test on the session's
+    ``fleet`` shares one group whatever its file, so only one worker pays for that
+    fleet. Runs before xdist's own hook (tryfirst), which reads the marks; without
+    xdist it is inert.
+    """
+    for item in items:
+        uses_fleet = "fleet" in getattr(item, "fixturenames", ())
+        if uses_fleet:
+            item.add_marker(pytest.mark.xdist_group(SHARED_FLEET_GROUP))
+        elif not item.nodeid.startswith("tests/unit/"):
+            # Unit tests' fixtures are cheap: left ungrouped, they spread test by test.
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 @pytest.fixture(scope="session")
@@ -132,24 +157,19 @@ def start_worker(tmp_path: Path) -> Iterator[WorkerLauncher]:
         launcher.reap()
 
 
+def port_env_var(name: str) -> str:
+    """The environment variable of the fleet port ``name`` (``fleet.PORT_SETTINGS``)."""
+    section, key = PORT_SETTINGS[name]
+    return f"TESTFLEET_{section.upper()}__{key.upper()}"
+
+
 def fleet_env(state_dir: Path, **extra: str) -> dict[str, str]:
-    """Environment for a fleet of its own: every port free, state in ``state_dir``."""
-    ports = {name: free_port() for name in
-             ("redis", "grid", "bus_pub", "bus_sub", "node", "api", "gateway", "demo",
-              "egress")}  # fmt: skip
+    """Environment for a fleet of its own: state in ``state_dir``, every port 0 (``up``
+    chooses them and records them in ``fleet.json``; ``start_fleet`` reads them back)."""
     env = {
         **os.environ,
         "TESTFLEET_PATHS__STATE_DIR": str(state_dir),
-        "TESTFLEET_REDIS__PORT": str(ports["redis"]),
-        "TESTFLEET_GRID__PORT": str(ports["grid"]),
-        "TESTFLEET_GRID__EVENT_BUS_PUBLISH_PORT": str(ports["bus_pub"]),
-        "TESTFLEET_GRID__EVENT_BUS_SUBSCRIBE_PORT": str(ports["bus_sub"]),
-        "TESTFLEET_GRID__NODE_PORT": str(ports["node"]),
-        "TESTFLEET_API__PORT": str(ports["api"]),
-        "TESTFLEET_GATEWAY__PORT": str(ports["gateway"]),
-        "TESTFLEET_DEMO__PORT": str(ports["demo"]),
-        "TESTFLEET_SECURITY__EGRESS_PORT": str(ports["egress"]),
-        "DEMO_URL": f"http://127.0.0.1:{ports['demo']}",
+        **{port_env_var(name): "0" for name in PORT_SETTINGS},
         **extra,
     }
     for var in (
@@ -208,6 +228,10 @@ def start_fleet(
             )
             pytest.fail(f"testfleet up failed:\n{started.stdout}\n{started.stderr}\n{logs}")
         status = json.loads(cli("status", "--json", env=env).stdout)
+        # From here on the env names the ports the fleet listens on, as a user's would.
+        ports = status["ports"]
+        env.update({port_env_var(name): str(port) for name, port in ports.items()})
+        env["DEMO_URL"] = str(status["demo_url"])
         yield Fleet(env, state_dir, status, started.stdout.strip().splitlines()[-1])
     finally:
         cli("down", env=env)

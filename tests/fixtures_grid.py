@@ -8,7 +8,7 @@ Plain context managers (no pytest fixtures here), so any test module, the
 benchmarks and ad-hoc scripts can use them::
 
     settings = grid_test_settings(tmp_path)
-    with running_demosite(free_port()) as site_url, running_grid(settings) as grid_url:
+    with running_demosite() as site_url, running_grid(settings) as grid_url:
         ...
 
 Everything they start runs in its own process group and is stopped on exit,
@@ -114,6 +114,25 @@ def grid_env(settings: Settings) -> dict[str, str]:
     }
 
 
+PORT_ATTEMPTS = 3
+"""The JVMs cannot bind port 0 and report it: ``running_grid`` starts a Grid on ports
+chosen anew (in ``settings``) when one it was given was taken before it bound it."""
+
+
+def _port_taken(settings: Settings) -> bool:
+    logs = config_dir(settings).glob("*.log")
+    return any("address already in use" in log.read_text(errors="replace").lower() for log in logs)
+
+
+def _choose_ports_again(settings: Settings) -> None:
+    """New ports for the Grid and its egress proxy, in ``settings`` (which callers hold)."""
+    grid = settings.grid
+    grid.port, grid.node_port = free_port(), free_port()
+    grid.event_bus_publish_port, grid.event_bus_subscribe_port = free_port(), free_port()
+    grid.url = f"http://127.0.0.1:{grid.port}"
+    settings.security.egress_port = free_port()
+
+
 @contextlib.contextmanager
 def running_grid(
     settings: Settings, *, standalone: bool = False, timeout_s: float = GRID_READY_TIMEOUT_S
@@ -121,8 +140,26 @@ def running_grid(
     """A Grid (hub + node, or one standalone) on ``settings``' ports; yields its URL.
 
     Logs go to ``<state_dir>/grid/<role>.log``; a Grid that does not get ready
-    raises ``InfrastructureError`` with the tail of each log.
+    raises ``InfrastructureError`` with the tail of each log. When a port was taken
+    meanwhile, the Grid starts again on new ones, written into ``settings``.
     """
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        with contextlib.ExitStack() as stack:
+            try:
+                url = stack.enter_context(_running_grid(settings, standalone, timeout_s))
+            except InfrastructureError:
+                if attempt == PORT_ATTEMPTS or not _port_taken(settings):
+                    raise
+                for log in config_dir(settings).glob("*.log"):
+                    log.unlink()
+                _choose_ports_again(settings)
+                continue
+            yield url
+            return
+
+
+@contextlib.contextmanager
+def _running_grid(settings: Settings, standalone: bool, timeout_s: float) -> Iterator[str]:
     roles: tuple[Role, ...] = ("standalone",) if standalone else ("hub", "node")
     processes: list[subprocess.Popen[bytes]] = []
     logs: list[IO[bytes]] = []
@@ -172,17 +209,42 @@ def grid_leftovers(settings: Settings) -> list[str]:
     return sorted({p for marker in markers for p in leftover_processes(marker)})
 
 
+_DEMOSITE_ON_PORT_0 = """
+import socket, sys, uvicorn
+from demosite.app import app
+sock = socket.socket()
+sock.bind(({host!r}, {port}))
+print(sock.getsockname()[1], flush=True)
+uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+"""
+"""The demo site on a port the kernel hands out, bound before it is printed: no other
+process can take it between the choice and the bind (``demosite.app.main`` binds a
+port it is given)."""
+
+
 @contextlib.contextmanager
-def running_demosite(port: int, host: str = "127.0.0.1") -> Iterator[str]:
-    """The demo site served by uvicorn in a subprocess; yields its base URL."""
-    code = f"from demosite.app import main; main({host!r}, {port})"
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, start_new_session=True)
-    url = f"http://{host}:{port}"
+def running_demosite(port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
+    """The demo site served by uvicorn in a subprocess, on ``port`` or (0) a port it binds
+    itself and reports; yields its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _DEMOSITE_ON_PORT_0.format(host=host, port=int(port))],
+        cwd=REPO_ROOT,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()  # the port, or "" if it died first
+        if not line.isdigit():
+            raise InfrastructureError(f"the demo site did not start (exit {process.wait()})")
+        url = f"http://{host}:{int(line)}"
         _wait_http_ok(f"{url}/health", DEMOSITE_READY_TIMEOUT_S, process)
         yield url
     finally:
         stop_group(process, grace_s=5.0)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def leftover_processes(marker: str) -> list[str]:
@@ -210,7 +272,9 @@ def leftover_processes(marker: str) -> list[str]:
     return found
 
 
-def _wait_http_ok(url: str, timeout_s: float, process: subprocess.Popen[bytes]) -> None:
+def _wait_http_ok(
+    url: str, timeout_s: float, process: subprocess.Popen[bytes] | subprocess.Popen[str]
+) -> None:
     def answers() -> bool:
         if process.poll() is not None:
             raise InfrastructureError(f"{url}: server exited with {process.returncode}")

@@ -13,13 +13,24 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from tests.ports import hold_again, take_held
 from tests.waiting import wait_until
 
 
 @contextmanager
 def serving(server: uvicorn.Server, timeout_s: float = 15.0) -> Iterator[uvicorn.Server]:
-    """Run ``server`` in a thread until the block ends; yields once it accepts connections."""
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    """Run ``server`` in a thread until the block ends; yields once it accepts connections.
+
+    A port from ``tests.ports.held_port`` is served on the socket that holds it, so no
+    other process can have taken it in between.
+    """
+    held = take_held(server.config.port)
+    if held is not None:
+        held.listen(server.config.backlog)
+    sockets = None if held is None else [held]
+    thread = threading.Thread(
+        target=lambda: server.run(sockets=sockets), name="uvicorn", daemon=True
+    )
     thread.start()
     try:
         wait_until("uvicorn to start", lambda: server.started or not thread.is_alive(), timeout_s)
@@ -31,3 +42,6 @@ def serving(server: uvicorn.Server, timeout_s: float = 15.0) -> Iterator[uvicorn
         thread.join(timeout=timeout_s)
         if thread.is_alive():
             raise RuntimeError("uvicorn did not stop in time")
+        if held is not None:
+            held.close()
+            hold_again(server.config.port, server.config.host)

@@ -31,7 +31,6 @@ from testfleet.store import RunStore
 from testfleet.suite import CaseSpec, Suite
 from tests.chaos.evidence import analyse, record, run_events
 from tests.fixtures_grid import (
-    free_port,
     grid_test_settings,
     leftover_processes,
     running_demosite,
@@ -58,7 +57,7 @@ PAUSE_S = 6
 
 @pytest.fixture(scope="module")
 def site_url() -> Iterator[str]:
-    with running_demosite(free_port()) as url:
+    with running_demosite() as url:
         yield url
 
 

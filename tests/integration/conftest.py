@@ -13,7 +13,6 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from grid.provider import GridProvider
 from grid.reset import reset_session
 from tests.fixtures_grid import (
-    free_port,
     grid_leftovers,
     grid_test_settings,
     running_demosite,
@@ -24,7 +23,7 @@ from tests.fixtures_grid import (
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
     """The demo site on a free port."""
-    with running_demosite(free_port()) as url:
+    with running_demosite() as url:
         yield url
 
 

@@ -24,9 +24,9 @@ from testfleet.settings import (
     Settings,
     WorkerSettings,
 )
-from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 from tests.integration.api.helpers import MAX_BODY_BYTES, QUEUE, Keys, client_for
+from tests.ports import held_port
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +35,10 @@ def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settin
     workdir = tmp_path_factory.mktemp("api")
     return Settings(
         redis=RedisSettings(url=redis_url),
-        api=ApiSettings(port=free_port(), max_body_bytes=MAX_BODY_BYTES),
+        api=ApiSettings(port=held_port(), max_body_bytes=MAX_BODY_BYTES),
         gateway=GatewaySettings(public_url="https://gw.example.test:8443"),
         # Nothing listens there: /fleet must report the Grid unreachable, not hang.
-        grid=GridSettings(url=f"http://127.0.0.1:{free_port()}"),
+        grid=GridSettings(url=f"http://127.0.0.1:{held_port()}"),
         worker=WorkerSettings(queue=QUEUE),
         paths=PathSettings(state_dir=workdir / "state"),
     )

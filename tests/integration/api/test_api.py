@@ -37,7 +37,6 @@ from testfleet.settings import (
 )
 from testfleet.store import RunStore
 from testfleet.suite import CaseSpec
-from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 from tests.integration.api.helpers import (
     MAX_BODY_BYTES,
@@ -49,6 +48,7 @@ from tests.integration.api.helpers import (
     submit,
     suite,
 )
+from tests.ports import held_port
 
 pytestmark = pytest.mark.redis
 
@@ -107,7 +107,7 @@ def test_dispatcher_queues_a_thousand_cases_by_priority(settings: Settings, r: r
 
 
 def test_a_dead_broker_is_an_infrastructure_error_that_says_what_to_do() -> None:
-    settings = Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0"))
+    settings = Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{held_port()}/0"))
     _, cases, _ = plan_run("r", "alpha", [load_document(suite("A", case("a")), {})], set(), "x")
     dispatcher = Dispatcher(settings)
     try:
@@ -120,9 +120,9 @@ def test_a_dead_broker_is_an_infrastructure_error_that_says_what_to_do() -> None
 def test_a_run_whose_tasks_cannot_be_sent_is_cancelled_not_left_waiting(
     settings: Settings, api_keys: Keys, r: redis.Redis
 ) -> None:
-    port = free_port()
+    port = held_port()
     app = create_app(settings.model_copy(update={"api": ApiSettings(port=port)}))
-    dead = Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0"))
+    dead = Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{held_port()}/0"))
     app.state.services.dispatcher.close()
     app.state.services.dispatcher = Dispatcher(dead)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
@@ -553,9 +553,9 @@ def test_metrics_count_requests_by_route_runs_and_cases(
 
 
 def test_ready_is_503_when_redis_is_gone(tmp_path: Path) -> None:
-    port = free_port()
+    port = held_port()
     settings = Settings(
-        redis=RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0"),
+        redis=RedisSettings(url=f"redis://127.0.0.1:{held_port()}/0"),
         api=ApiSettings(port=port),
         paths=PathSettings(state_dir=tmp_path),
     )

@@ -24,13 +24,13 @@ from testfleet.settings import (
     Settings,
     WorkerSettings,
 )
-from tests.fixtures_redis import free_port
 from tests.integration.api.helpers import (
     QUEUE,
     case,
     error_of,
     suite,
 )
+from tests.ports import held_port
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.redis
@@ -44,8 +44,8 @@ LIMITS = LimitSettings(
 def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         redis=RedisSettings(url=redis_url),
-        api=ApiSettings(port=free_port()),
-        grid=GridSettings(url=f"http://127.0.0.1:{free_port()}"),
+        api=ApiSettings(port=held_port()),
+        grid=GridSettings(url=f"http://127.0.0.1:{held_port()}"),
         worker=WorkerSettings(queue=QUEUE),
         paths=PathSettings(state_dir=tmp_path_factory.mktemp("quotas")),
         limits=LIMITS,

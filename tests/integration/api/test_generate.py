@@ -20,8 +20,8 @@ from testfleet.loader import load_paths
 from testfleet.settings import ApiSettings, PathSettings, RedisSettings, Settings
 from tests.conftest import cli
 from tests.fake_openai import USAGE, VALID_CASE, FakeOpenAI, Reply, fake_openai
-from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
+from tests.ports import held_port
 
 pytestmark = pytest.mark.redis
 
@@ -126,7 +126,7 @@ def serve(settings: Settings) -> Any:
 def api_settings(redis_url: str, tmp_path: Path, fake: FakeOpenAI | None) -> Settings:
     s = Settings(
         redis=RedisSettings(url=redis_url),
-        api=ApiSettings(port=free_port()),
+        api=ApiSettings(port=held_port()),
         paths=PathSettings(state_dir=tmp_path),
         OPENAI_API_KEY="sk-test" if fake else None,
         OPENAI_BASE_URL=fake.base_url if fake else None,

@@ -14,7 +14,7 @@ import pytest
 
 from bench.plain_selenium import PlainStepFailed, open_driver, reset_browser, run_test
 from bench.throughput_suites import load_suites, write_suites
-from tests.fixtures_grid import free_port, grid_test_settings, running_demosite, running_grid
+from tests.fixtures_grid import grid_test_settings, running_demosite, running_grid
 
 pytestmark = [pytest.mark.grid, pytest.mark.browser, pytest.mark.slow]
 
@@ -24,7 +24,7 @@ def grid_and_site(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, str, tuple[str, str] | None]]:
     settings = grid_test_settings(tmp_path_factory.mktemp("bench-grid"))
-    with running_demosite(free_port()) as site, running_grid(settings) as grid_url:
+    with running_demosite() as site, running_grid(settings) as grid_url:
         yield grid_url, site, settings.security.grid_credentials
 
 

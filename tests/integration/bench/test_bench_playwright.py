@@ -17,14 +17,14 @@ from playwright.sync_api import sync_playwright
 from bench.playwright_runner import LAUNCH_ARGS, PlaywrightStepFailed, run_playwright, run_test
 from bench.throughput_suites import load_suites, write_suites
 from testfleet.settings import GridSettings
-from tests.fixtures_grid import free_port, running_demosite
+from tests.fixtures_grid import running_demosite
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    with running_demosite(free_port()) as url:
+    with running_demosite() as url:
         yield url
 
 

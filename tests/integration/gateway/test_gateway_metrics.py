@@ -13,8 +13,8 @@ import redis
 from gateway.app import build_server
 from testfleet.auth import KeyStore
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
-from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
+from tests.ports import held_port
 
 pytestmark = pytest.mark.redis
 
@@ -24,7 +24,7 @@ def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settin
     state_dir: Path = tmp_path_factory.mktemp("state")
     return Settings(
         redis=RedisSettings(url=redis_url),
-        gateway=GatewaySettings(host="127.0.0.1", port=free_port(), metrics_interval_s=0),
+        gateway=GatewaySettings(host="127.0.0.1", port=held_port(), metrics_interval_s=0),
         paths=PathSettings(state_dir=state_dir),
     )
 

@@ -28,8 +28,9 @@ from testfleet.loader import load_document
 from testfleet.results import CaseResult
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
-from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_redis import redis_server
 from tests.fixtures_redis_api import serving
+from tests.ports import held_port
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.redis
@@ -42,7 +43,7 @@ def gateway_settings(redis_url: str, state_dir: Path) -> Settings:
         redis=RedisSettings(url=redis_url),
         gateway=GatewaySettings(
             host="127.0.0.1",
-            port=free_port(),
+            port=held_port(),
             read_block_ms=100,
             sse_ping_s=PING_S,
             metrics_interval_s=0,

@@ -32,10 +32,10 @@ from testfleet.auth import KeyStore
 from testfleet.events import Event
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
-from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 from tests.integration.gateway.test_gateway_sse import complete_run, event, new_run, stream_ids
 from tests.payload_checks import checked
+from tests.ports import held_port
 
 pytestmark = pytest.mark.redis
 
@@ -45,7 +45,7 @@ RECV_S = 10.0
 def _settings(redis_url: str, state_dir: Path, **gateway: Any) -> Settings:
     return Settings(
         redis=RedisSettings(url=redis_url),
-        gateway=GatewaySettings(host="127.0.0.1", port=free_port(), read_block_ms=100, **gateway),
+        gateway=GatewaySettings(host="127.0.0.1", port=held_port(), read_block_ms=100, **gateway),
         paths=PathSettings(state_dir=state_dir),
     )
 

@@ -22,7 +22,6 @@ from grid.provider import GridProvider, LocalProvider
 from testfleet.browser import BrowserProvider, load_provider
 from testfleet.settings import Settings
 from tests.fixtures_grid import (
-    free_port,
     grid_test_settings,
     leftover_processes,
     running_demosite,
@@ -34,7 +33,7 @@ pytestmark = [pytest.mark.grid, pytest.mark.browser]
 
 @pytest.fixture(scope="module")
 def site_url() -> Iterator[str]:
-    with running_demosite(free_port()) as url:
+    with running_demosite() as url:
         yield url
 
 

@@ -18,6 +18,7 @@ from grid.egress import EgressConfig, serve
 from grid.egress_replies import REFUSED_TEXT
 from tests.fixtures_grid import free_port
 from tests.fixtures_pages import page_server
+from tests.ports import held_port
 from tests.waiting import wait_until
 
 EGRESS_LOGGER = "testfleet.grid.egress"
@@ -176,7 +177,7 @@ def _read_all(sock: socket.socket) -> bytes:
 
 
 def test_a_host_it_cannot_reach_is_named_as_chromium_would() -> None:
-    closed = free_port()  # nothing listens here
+    closed = held_port()  # nothing listens here
     with running_proxy(f"127.0.0.1:{closed}") as proxy, httpx.Client(proxy=proxy) as client:
         refused = client.get(f"http://127.0.0.1:{closed}/")
         unknown = client.get("http://no-such-host.invalid/")

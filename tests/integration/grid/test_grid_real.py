@@ -27,7 +27,6 @@ from testfleet.gridstatus import read_capacity, wait_until_ready
 from testfleet.settings import Settings
 from tests.fixtures_grid import (
     REPO_ROOT,
-    free_port,
     grid_env,
     grid_leftovers,
     grid_test_settings,
@@ -44,7 +43,7 @@ LOGIN_TITLE = "Sign in - testfleet demo"
 
 @pytest.fixture(scope="module")
 def site_url() -> Iterator[str]:
-    with running_demosite(free_port()) as url:
+    with running_demosite() as url:
         yield url
 
 

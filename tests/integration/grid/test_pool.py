@@ -26,7 +26,7 @@ from grid.reset import cdp, reset_session
 from testfleet.browser import known_viewport
 from testfleet.gridstatus import read_capacity
 from testfleet.settings import Settings
-from tests.fixtures_grid import free_port, grid_test_settings, running_demosite, running_grid
+from tests.fixtures_grid import grid_test_settings, running_demosite, running_grid
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.grid, pytest.mark.browser]
@@ -34,9 +34,8 @@ pytestmark = [pytest.mark.grid, pytest.mark.browser]
 
 @pytest.fixture(scope="module")
 def site_port() -> Iterator[int]:
-    port = free_port()
-    with running_demosite(port):
-        yield port
+    with running_demosite() as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 @pytest.fixture(scope="module")

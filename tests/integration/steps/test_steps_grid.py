@@ -19,9 +19,7 @@ from grid.reset import reset_session
 from testfleet.loader import load_text
 from testfleet.steps import SPECS
 from testfleet.suite import CaseSpec
-from tests.fixtures_grid import (
-    free_port,
-)
+from tests.ports import held_port
 from workers.executor import AttemptOutcome, Hooks, execute_steps
 
 pytestmark = [pytest.mark.grid, pytest.mark.browser]
@@ -354,7 +352,7 @@ def test_a_link_that_opens_a_new_tab(driver: WebDriver, site: str) -> None:
 def test_navigate_fails_at_once_on_an_error_status_or_a_network_error(
     driver: WebDriver, site: str
 ) -> None:
-    closed = f"http://127.0.0.1:{free_port()}/"
+    closed = f"http://127.0.0.1:{held_port()}/"
     outcome = run(
         driver,
         site,

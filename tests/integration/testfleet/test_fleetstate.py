@@ -18,7 +18,7 @@ from testfleet.fleetstate import (
     remove_worker,
 )
 from testfleet.settings import Settings
-from tests.conftest import free_port
+from tests.ports import held_port
 
 pytestmark = pytest.mark.redis
 
@@ -29,7 +29,7 @@ def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settin
     # Nothing listens on this Grid port: the state must say so, not raise.
     return Settings(
         redis={"url": redis_url},
-        grid={"port": free_port()},
+        grid={"port": held_port()},
         paths={"state_dir": workdir},
     )
 

@@ -15,8 +15,8 @@ from testfleet.broker import queue_lists
 from testfleet.errors import UsageError
 from testfleet.results import CaseResult
 from testfleet.settings import RedisSettings, Settings
-from tests.fixtures_redis import free_port
 from tests.fixtures_sentinel import Cluster, sentinel_cluster
+from tests.ports import held_port
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.redis
@@ -36,7 +36,7 @@ def test_sentinel_urls_are_read_as_kombu_writes_them() -> None:
 
 
 def test_a_redis_that_is_down_is_reported_in_about_a_second() -> None:
-    client = redisconn.connect(RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0"))
+    client = redisconn.connect(RedisSettings(url=f"redis://127.0.0.1:{held_port()}/0"))
     started = time.monotonic()
     with pytest.raises(redis.ConnectionError):
         client.ping()

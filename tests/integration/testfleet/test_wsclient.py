@@ -11,9 +11,9 @@ from testfleet.errors import AuthError
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
 from testfleet.wsclient import follow_link, follow_run
-from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 from tests.integration.gateway.test_gateway_sse import complete_run, event, new_run, stream_ids
+from tests.ports import held_port
 
 pytestmark = pytest.mark.redis
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.redis
 def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         redis=RedisSettings(url=redis_url),
-        gateway=GatewaySettings(port=free_port(), read_block_ms=100, metrics_interval_s=0),
+        gateway=GatewaySettings(port=held_port(), read_block_ms=100, metrics_interval_s=0),
         paths=PathSettings(state_dir=tmp_path_factory.mktemp("state")),
     )
 

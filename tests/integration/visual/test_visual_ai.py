@@ -26,7 +26,7 @@ from testfleet.results import CaseResult, RunResult
 from testfleet.settings import Settings
 from testfleet.visual import decode
 from tests.fake_openai import DEFAULT_DIFF, FakeOpenAI, Reply, fake_openai
-from tests.fixtures_grid import free_port, running_demosite
+from tests.fixtures_grid import running_demosite
 from tests.integration.workers.runcase import CountingProvider, create_run, execute, suite_doc
 from tests.integration.workers.test_ai_run_case import make_settings
 from tests.payload_checks import checked
@@ -48,7 +48,7 @@ def empty_redis(redis_url: str) -> None:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    with running_demosite(free_port()) as url:
+    with running_demosite() as url:
         yield url
 
 

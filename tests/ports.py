@@ -1,0 +1,47 @@
+"""Ports for servers a test runs in its own process, held from choice to bind.
+
+``held_port()`` binds a socket to a port the kernel hands out and keeps it bound (not
+listening), so no other process can take the port: a connection to it is refused
+until a server takes the socket over (``take_held``: ``tests.fixtures_redis_api.serving``
+does for uvicorn). A port that must stay closed ("nothing listens here") is a held
+port nobody takes. Servers in other processes that cannot bind 0 choose a port and
+retry when it was taken (``tests.fixtures_redis.redis_server``).
+"""
+
+from __future__ import annotations
+
+import socket
+
+_HELD: dict[int, socket.socket] = {}
+"""Held sockets by port; closed when the test process exits."""
+
+
+def held_port(host: str = "127.0.0.1") -> int:
+    """A port on ``host`` bound by this process until ``take_held`` hands it over."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Inherited by the server's connections, so a restart can hold the port again while
+    # they close (TIME_WAIT). The hold still works: the kernel never hands a bound port
+    # to another bind(0), which is how every other test and server here picks its port.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port: int = sock.getsockname()[1]
+    _HELD[port] = sock
+    return port
+
+
+def hold_again(port: int, host: str = "127.0.0.1") -> None:
+    """Hold ``port`` again once the server that took it stopped (a test may restart a
+    server on its port). SO_REUSEADDR: its closed connections may still be in TIME_WAIT."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    _HELD[port] = sock
+
+
+def take_held(port: int) -> socket.socket | None:
+    """The socket holding ``port``, now the caller's to listen on; None if not held."""
+    return _HELD.pop(port, None)
