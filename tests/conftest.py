@@ -52,7 +52,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
     for item in items:
         uses_fleet = "fleet" in getattr(item, "fixturenames", ())
-        if uses_fleet:
+        # Network-namespace labs run one after another: with two at once, the multihost
+        # lab's SeaweedFS master listed the other lab's filer and its own filer died.
+        if uses_fleet or item.get_closest_marker("multihost") is not None:
             item.add_marker(pytest.mark.xdist_group(SHARED_FLEET_GROUP))
         elif not item.nodeid.startswith("tests/unit/"):
             # Unit tests' fixtures are cheap: left ungrouped, they spread test by test.
