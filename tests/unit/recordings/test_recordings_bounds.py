@@ -11,10 +11,7 @@ and the loader refused it only once it was all built.
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
@@ -30,24 +27,7 @@ from testfleet.recordings.budget import Budget
 from testfleet.suite import Suite, walk
 from tests.unit.recordings.side_bomb import side_bomb, side_bomb_text
 from tests.unit.recordings.test_recordings_side import command, project, side_test
-
-
-def _lines_run(work: Callable[[], object]) -> int:
-    """Python lines executed by ``work()``: a count of work done that load cannot skew."""
-    lines = 0
-
-    def tracer(frame: FrameType, event: str, arg: object) -> Any:
-        nonlocal lines
-        if event == "line":
-            lines += 1
-        return tracer
-
-    sys.settrace(tracer)
-    try:
-        work()
-    finally:
-        sys.settrace(None)
-    return lines
+from tests.work_count import lines_run
 
 
 def _converted_bytes(depth: int) -> int:
@@ -60,7 +40,7 @@ def test_nested_run_converts_into_a_suite_linear_in_the_recording() -> None:
     sizes = [_converted_bytes(depth) for depth in (2, 3, 4, 5)]
     # One flow more per level: the same few bytes each time (inlined, it was x5 a level).
     assert sizes[3] - sizes[2] == sizes[2] - sizes[1] == sizes[1] - sizes[0]
-    work = [_lines_run(lambda d=depth: recognise(side_bomb(d), "bomb.side")) for depth in (4, 8)]
+    work = [lines_run(lambda d=depth: recognise(side_bomb(d), "bomb.side")) for depth in (4, 8)]
     assert work[1] < 3 * work[0]  # twice the depth, about twice the work (inlined: 625x)
 
 
@@ -74,7 +54,7 @@ def test_the_nested_run_bomb_is_refused_naming_the_limit_before_it_is_built() ->
         caught.append(refused.value)
 
     # Refused when the first step past the limit is made: deeper costs no more.
-    shallow, deep = _lines_run(lambda: load(6)), _lines_run(lambda: load(9))
+    shallow, deep = lines_run(lambda: load(6)), lines_run(lambda: load(9))
     assert deep < 2 * shallow
     assert caught[-1].problems == [
         "bomb.side: tests[0].steps: 501 steps is more than the 500 a test may have (counted as "

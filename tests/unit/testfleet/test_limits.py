@@ -4,9 +4,7 @@ and what is accepted is planned in linear work (counted, not timed)."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
-from types import FrameType
 from typing import Any
 
 import pytest
@@ -21,6 +19,7 @@ from testfleet.limits import LimitSettings, RunLimits
 from testfleet.loader import load_document, load_text
 from testfleet.suite import CaseSpec, Suite
 from testfleet.yamltext import parse_yaml
+from tests.work_count import lines_run
 
 
 def _one_step_tests(n: int, secret: Callable[[int], str] | None = None) -> dict[str, Any]:
@@ -107,24 +106,6 @@ def test_the_run_total_counts_every_suite() -> None:
     assert "b.yaml: the run has more than 30 tests (40 so far)" in str(refused.value)
 
 
-def _lines_run(work: Callable[[], object]) -> int:
-    """Python lines executed by ``work()``: a count of work done that load cannot skew."""
-    lines = 0
-
-    def tracer(frame: FrameType, event: str, arg: object) -> Any:
-        nonlocal lines
-        if event == "line":
-            lines += 1
-        return tracer
-
-    sys.settrace(tracer)
-    try:
-        work()
-    finally:
-        sys.settrace(None)
-    return lines
-
-
 def test_planning_is_linear_and_stores_each_secret_once() -> None:
     def planned(n: int) -> tuple[int, int]:
         suite = load_document(_one_step_tests(n, lambda i: f"secret-{i:05d}-" + "k" * 1000), {})
@@ -133,7 +114,7 @@ def test_planning_is_linear_and_stores_each_secret_once() -> None:
         def plan() -> None:
             specs.update(plan_run("r", "p", [suite], set(), "x")[2])
 
-        return _lines_run(plan), sum(len(s) for s in specs.values())
+        return lines_run(plan), sum(len(s) for s in specs.values())
 
     # Sizes small enough that line tracing stays a few seconds (`make test-fast`), big
     # enough that the suite-wide overhead is noise next to the per-test work.
