@@ -155,7 +155,10 @@ def _start(lab: NetworkLab, work_dir: Path) -> Fleet:
 
     (work_dir / "s3").mkdir()
     write_s3_config(work_dir / "s3" / "s3.json", S3_KEY, S3_SECRET)
-    ports = [9333, 19333, 8080, 18080, 8888, 18888, 8333, 18333]
+    # SeaweedFS puts a Unix socket per gRPC port in /tmp (/tmp/seaweedfs-master-grpc-<port>.sock),
+    # which network namespaces share: on its default ports this lab's filer met the
+    # compose test's master through it. Ports of its own keep the two apart.
+    ports = [9433, 19433, 8180, 18180, 8988, 18988, 8333, 18433]
     s3.spawn("weed", weed_command(work_dir / "s3", s3.address, ports, work_dir / "s3" / "s3.json"),
              env)  # fmt: skip
     core.spawn("redis", ["redis-server", "--bind", core.address, "--port", str(PORTS["redis"]),
