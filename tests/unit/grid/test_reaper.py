@@ -82,15 +82,15 @@ def test_sweep_kills_processes_whose_owner_is_gone(
 
 OWNER_SCRIPT = textwrap.dedent(
     """
-    import os, subprocess, sys, time
+    import os, signal, subprocess, sys
     from testfleet import reaper
     owner = reaper.ensure_guard()
     env = {**os.environ, reaper.OWNER_ENV: owner, reaper.SESSION_ENV: sys.argv[1]}
     child = subprocess.Popen(["sleep", "600"], env=env, start_new_session=True)
     print(child.pid, flush=True)
     if os.fork() == 0:  # a forked child must not keep its parent's guard waiting
-        time.sleep(600)
-    time.sleep(600)
+        signal.pause()  # until the test's signal ends it
+    signal.pause()
     """
 )
 
