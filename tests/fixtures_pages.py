@@ -7,9 +7,12 @@ HTML on each request) on a free port from a background thread, and always stops.
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 Page = str | Callable[[], str]
@@ -49,3 +52,18 @@ def page_server(pages: Mapping[str, Page]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextlib.contextmanager
+def world_readable_page(marker: str, prefix: str) -> Iterator[str]:
+    """A file:// URL of a page holding ``marker`` that every user may read (a root node's
+    browser runs as another user); removed afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        directory.chmod(0o755)
+        path = directory / "page.html"
+        path.write_text(f"<p>{marker}</p>")
+        path.chmod(0o644)
+        yield path.as_uri()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

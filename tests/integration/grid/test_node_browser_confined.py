@@ -10,8 +10,6 @@ Chromium's machine-wide directory.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pytest
 from grid.provider import GridProvider, browser
 from testfleet.settings import Settings
 from tests.fixtures_grid import grid_leftovers, grid_test_settings, running_grid
+from tests.fixtures_pages import world_readable_page
 
 pytestmark = [pytest.mark.grid, pytest.mark.browser]
 
@@ -45,15 +44,8 @@ def grid_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
 @pytest.fixture
 def page() -> Iterator[str]:
     """A file:// URL everyone may read (the root node's browser runs as another user)."""
-    directory = Path(tempfile.mkdtemp(prefix="testfleet-node-page-"))
-    try:
-        directory.chmod(0o755)
-        path = directory / "page.html"
-        path.write_text(f"<p>{MARKER}</p>")
-        path.chmod(0o644)
-        yield path.as_uri()
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    with world_readable_page(MARKER, "testfleet-node-page-") as url:
+        yield url
 
 
 def test_the_nodes_browser_opens_no_local_file_and_holds_no_secret(

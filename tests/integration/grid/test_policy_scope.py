@@ -29,6 +29,7 @@ from grid.policy import FILE_NAME, PolicyOverlay, ensure_installed
 from grid.provider import LocalProvider
 from grid.sandbox import confinement
 from testfleet.settings import PathSettings, Settings
+from tests.fixtures_pages import world_readable_page
 
 pytestmark = [pytest.mark.browser]
 
@@ -42,15 +43,8 @@ CHROMIUM_TIMEOUT_S = 90
 @pytest.fixture
 def page() -> Iterator[str]:
     """A file:// URL of a page everyone may read (the node's browser runs as another user)."""
-    directory = Path(tempfile.mkdtemp(prefix="testfleet-policy-scope-"))
-    try:
-        directory.chmod(0o755)
-        path = directory / "page.html"
-        path.write_text(f"<p>{MARKER}</p>")
-        path.chmod(0o644)
-        yield path.as_uri()
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    with world_readable_page(MARKER, "testfleet-policy-scope-") as url:
+        yield url
 
 
 @pytest.fixture
