@@ -10,7 +10,8 @@ ENV PYTHONUNBUFFERED=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY testfleet ./testfleet
-COPY orchestrator ./orchestrator
+COPY api ./api
+COPY cli ./cli
 COPY workers ./workers
 COPY grid ./grid
 COPY gateway ./gateway

@@ -26,7 +26,7 @@ from PIL import Image
 
 from bench.common import ratio, verdict
 from grid.provider import LocalProvider
-from testfleet.ai_image import estimate_image_tokens, prepare_image
+from testfleet.ai.image import estimate_image_tokens, prepare_image
 from testfleet.events import Event
 from testfleet.settings import Settings
 from tests.fake_openai import fake_openai

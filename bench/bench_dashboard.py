@@ -32,8 +32,8 @@ from websockets.sync.client import connect
 
 from bench.common import percentile, ratio, verdict
 from testfleet.artifacts import FileStore
-from testfleet.auth import KeyStore
 from testfleet.events import Event, now_ms
+from testfleet.fleet.auth import KeyStore
 from testfleet.payloads import CaseProgress, Progress
 from testfleet.settings import PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
@@ -82,7 +82,7 @@ def _gateway(redis_url: str, state: Path, port: int) -> subprocess.Popen[bytes]:
         "TESTFLEET_LOG__LEVEL": "WARNING",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "gateway"], env=env,
+        [sys.executable, "-m", "cli.main", "gateway"], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 

@@ -29,17 +29,17 @@ from typing import Any
 
 from celery import Celery
 
+from api.dispatch import Dispatcher, plan_run
 from bench.common import ratio, verdict
-from orchestrator.dispatch import Dispatcher, plan_run
 from testfleet.artifacts import ArtifactStore, FileStore
-from testfleet.broker import queue_lists, transport_options
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.events import Event
+from testfleet.fleet.broker import queue_lists, transport_options
+from testfleet.fleet.retention import sweep
 from testfleet.results import PRIORITY_LEVELS, CaseResult
-from testfleet.retention import sweep
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from testfleet.suite import Suite
+from testfleet.suites.model import Suite
 from tests.fixtures_redis import redis_server
 
 TITLE = "Dispatch: 1,000 cases queued, Redis memory bounded by retention"

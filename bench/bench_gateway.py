@@ -29,8 +29,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bench.common import percentile, ratio, verdict
 from testfleet import keys
-from testfleet.auth import KeyStore
 from testfleet.events import Event
+from testfleet.fleet.auth import KeyStore
 from testfleet.settings import Settings
 from tests.fixtures_redis import free_port, redis_server
 from tests.waiting import wait_until

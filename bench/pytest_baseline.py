@@ -24,7 +24,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from bench.plain_selenium import open_driver, run_test
 from bench.throughput_suites import load_suites
-from testfleet.suite import Suite, TestCase
+from testfleet.suites.model import Suite, TestCase
 
 # A benchmark harness, not application code: its whole configuration is these
 # variables, set by bench_throughput for the subprocess.

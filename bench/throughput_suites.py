@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
-from testfleet.loader import load_paths
-from testfleet.suite import Suite
+from testfleet.suites.loader import load_paths
+from testfleet.suites.model import Suite
 
 Step = dict[str, Any]
 TestDoc = dict[str, Any]

@@ -24,8 +24,7 @@ from gateway.services import Metrics, Services, Shutdown
 from gateway.sse import sse_events
 from gateway.ws import ws_v1
 from gateway.ws_events import ws_events
-from testfleet import logs, redisconn
-from testfleet.auth import METRICS_SCOPE, TICKET_TTL_S, KeyStore, presented_key
+from testfleet import logs
 from testfleet.constants import GATEWAY_RUN_WS_PATH, GATEWAY_SSE_PATH, GATEWAY_WS_PATH
 from testfleet.errors import (
     AuthError,
@@ -35,6 +34,8 @@ from testfleet.errors import (
     UsageError,
     http_status,
 )
+from testfleet.fleet import redisconn
+from testfleet.fleet.auth import METRICS_SCOPE, TICKET_TTL_S, KeyStore, presented_key
 from testfleet.logs import RunLogContext
 from testfleet.settings import Settings
 

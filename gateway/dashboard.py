@@ -35,9 +35,9 @@ from starlette.routing import BaseRoute, Route
 from gateway.services import Services
 from testfleet import payloads
 from testfleet.artifacts import ArtifactStore, open_store
-from testfleet.auth import ApiKey, presented_key
 from testfleet.constants import API_PREFIX, DASHBOARD_PATH, EVENTS_SCHEMA_PATH, origin
 from testfleet.errors import NotFoundError, UsageError
+from testfleet.fleet.auth import ApiKey, presented_key
 from testfleet.results import RunResult, RunStatus
 from testfleet.store import RunStore
 from testfleet.store.listing import RunFilter

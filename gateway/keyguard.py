@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 import redis
 
-from testfleet.auth import KeyStore
+from testfleet.fleet.auth import KeyStore
 
 log = logging.getLogger("testfleet.gateway.keys")
 

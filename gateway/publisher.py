@@ -2,7 +2,7 @@
 
 Every ``metrics_interval_s`` the gateway holding the lock (``keys.GATEWAY_PUBLISHER_LOCK``,
 a ``SET NX PX`` renewed by its owner, expiring after three intervals so a dead
-leader is replaced) reads the fleet (``testfleet.fleetstate.read_fleet``) and
+leader is replaced) reads the fleet (``testfleet.fleet.state.read_fleet``) and
 publishes on ``tf:events`` (and only there: these events belong to no run and
 no project, so every key with ``dashboard:read`` sees them):
 
@@ -36,7 +36,7 @@ from gateway.hub import Frame
 from gateway.services import Services
 from testfleet import keys, logs, payloads
 from testfleet.events import Event, now_ms
-from testfleet.fleetstate import FleetState, read_fleet
+from testfleet.fleet.state import FleetState, read_fleet
 from testfleet.results import GOOD_STATUSES
 
 log = logs.get_logger(__name__)

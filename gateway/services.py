@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.hub import Hub
 from gateway.keyguard import KeyGuard
-from testfleet.auth import ApiKey, KeyStore
 from testfleet.errors import ForbiddenError
+from testfleet.fleet.auth import ApiKey, KeyStore
 from testfleet.settings import Settings
 from testfleet.store import AsyncRunReader
 

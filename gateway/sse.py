@@ -64,9 +64,9 @@ from gateway.protocol import gap_payload
 from gateway.services import Services, Shutdown
 from gateway.streams import START, Gap
 from testfleet import keys, logs
-from testfleet.auth import presented_key
 from testfleet.errors import NotFoundError, RateLimited, UsageError
 from testfleet.events import TYPE_CHANNEL, is_stream_id
+from testfleet.fleet.auth import presented_key
 
 log = logs.get_logger(__name__)
 

@@ -46,8 +46,8 @@ from gateway.protocol import (
 )
 from gateway.services import Services
 from testfleet import keys, logs
-from testfleet.auth import ApiKey
 from testfleet.errors import AuthError
+from testfleet.fleet.auth import ApiKey
 
 log = logs.get_logger(__name__)
 

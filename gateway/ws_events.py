@@ -32,9 +32,9 @@ from gateway.protocol import (
 from gateway.services import Services
 from gateway.ws import Connection, connection_limit
 from testfleet import keys
-from testfleet.auth import presented_key
 from testfleet.errors import AuthError
 from testfleet.events import is_stream_id
+from testfleet.fleet.auth import presented_key
 
 
 def _bounded(raw: str | None, name: str, low: int, high: int, default: int) -> int:

@@ -5,7 +5,7 @@ The node starts Chromium with ``--proxy-server=http://<this proxy>`` and
 loopback directly), and ``--force-webrtc-ip-handling-policy=disable_non_proxied_udp``
 (WebRTC would otherwise open UDP past it). So every HTTP request, every HTTPS and
 WebSocket tunnel (``CONNECT``), from a navigation, a redirect, a link, ``fetch()`` or
-a script, arrives here first, and the proxy decides with ``testfleet.targets``:
+a script, arrives here first, and the proxy decides with ``testfleet.targets.policy``:
 
 - it resolves the host itself and connects only to an address it checked, so a
   name that resolves to the loopback (or changes its answer) gains nothing;
@@ -62,10 +62,10 @@ from grid.egress_slots import NoSlot, SourceSlots
 from grid.egress_sources import SourceFinder
 from grid.egress_streams import Activity, bounded, copy, send_body, splice
 from testfleet import logs
-from testfleet.addresses import Address
-from testfleet.gridstatus import Auth
+from testfleet.fleet.gridstatus import Auth
 from testfleet.settings import LogSettings
-from testfleet.targets import Endpoint, Refusal, TargetPolicy
+from testfleet.targets.addresses import Address
+from testfleet.targets.policy import Endpoint, Refusal, TargetPolicy
 
 __all__ = [
     # The config's names, where the node's launcher and Chrome options import them from.

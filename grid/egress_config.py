@@ -12,9 +12,9 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from testfleet.gridstatus import Auth
+from testfleet.fleet.gridstatus import Auth
 from testfleet.settings import Settings
-from testfleet.targets import Endpoint, TargetPolicy, parse_allowance
+from testfleet.targets.policy import Endpoint, TargetPolicy, parse_allowance
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Every node host is a fleet endpoint on every port: a node listens on its node po
 secret) and runs chromedriver and Chromium's debugging ports beside it, all of which
 reach other tenants' live browsers. The settings name only this node's own node;
 on a Grid of several hosts the others are known to the hub alone, so the proxy
-reads the hub's ``/status`` (with the router's credentials, as ``testfleet.gridstatus``
+reads the hub's ``/status`` (with the router's credentials, as ``testfleet.fleet.gridstatus``
 does) each time it resolves its named endpoints again, and keeps the last list it
 read when the hub does not answer. A node on the proxy's own host adds nothing: the
 loopback and the host's addresses are refused already, and an operator's allowance
@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from testfleet.addresses import host_address, is_local_address, norm_host
-from testfleet.gridstatus import Auth
+from testfleet.fleet.gridstatus import Auth
+from testfleet.targets.addresses import host_address, is_local_address, norm_host
 
 NODE_HOST = "Selenium Grid node host"
 """The endpoint name a learned node host is refused as (in the proxy's log only)."""

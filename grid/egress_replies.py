@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import html
 
-from testfleet.targets import BLOCKED_META, BLOCKED_TITLE, UNREACHABLE_META
+from testfleet.targets.policy import BLOCKED_META, BLOCKED_TITLE, UNREACHABLE_META
 
 REFUSED_TEXT = "refused by the fleet's target policy"
 """The whole reason a refused page shows (and its ``testfleet-blocked`` meta's content)."""

@@ -3,7 +3,7 @@
 ``grid_command`` writes one TOML config per role into ``<state_dir>/grid/`` and
 returns the java command line that runs it; ``main`` runs that command in the
 foreground and makes sure nothing it started outlives it. What a running Grid
-reports (ready, free slots, queue) is read by ``testfleet.gridstatus``, which
+reports (ready, free slots, queue) is read by ``testfleet.fleet.gridstatus``, which
 every component may use.
 
 The node drives Debian's ``chromium`` through Debian's ``chromedriver``, both named

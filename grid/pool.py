@@ -60,8 +60,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from grid.provider import make_provider
 from grid.reset import reset_session
 from testfleet import logs
-from testfleet.browser import BrowserProvider, set_command_timeout
 from testfleet.errors import BrowserError
+from testfleet.fleet.browser import BrowserProvider, set_command_timeout
 from testfleet.settings import Settings
 
 log = logs.get_logger(__name__)
@@ -309,7 +309,7 @@ class SessionPool:
         if os.getpid() != self._pid:
             raise RuntimeError(
                 "a browser pool was used in a forked process: make it in the process that "
-                "uses it (testfleet.browser.load_provider after the fork)"
+                "uses it (testfleet.fleet.browser.load_provider after the fork)"
             )
 
 

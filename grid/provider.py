@@ -1,6 +1,6 @@
 """Browser providers: where a test's WebDriver session comes from.
 
-``testfleet.browser.BrowserProvider`` is the seam between the step executor and
+``testfleet.fleet.browser.BrowserProvider`` is the seam between the step executor and
 Selenium: ``open()`` returns a live ``WebDriver``, ``close()`` always gets rid of
 it, ``healthy()`` asks whether a session still answers. Two implementations
 (``grid.pool.SessionPool`` wraps either to reuse sessions):
@@ -10,7 +10,7 @@ it, ``healthy()`` asks whether a session still answers. Two implementations
 - ``LocalProvider``: ``webdriver.Chrome`` with this machine's chromedriver, no
   Grid (``TESTFLEET_GRID__PROVIDER=local``; tests and one-machine benchmarks).
   Which browser and driver: ``grid.driver``; none of its processes outlives the
-  process that opened the session: ``testfleet.reaper``.
+  process that opened the session: ``testfleet.fleet.reaper``.
 
 Neither ever runs Selenium Manager (chromedriver's path is given explicitly; only
 a machine without any chromedriver fetches one, through ``grid.driver``). Selenium
@@ -46,9 +46,10 @@ from grid import driver as local_driver
 from grid import policy
 from grid.chrome import chrome_options
 from grid.sandbox import local_browser
-from testfleet import logs, reaper
-from testfleet.browser import BrowserProvider, set_command_timeout
+from testfleet import logs
 from testfleet.errors import BrowserError, InfrastructureError
+from testfleet.fleet import reaper
+from testfleet.fleet.browser import BrowserProvider, set_command_timeout
 from testfleet.settings import Settings
 
 log = logs.get_logger(__name__)
@@ -150,7 +151,7 @@ class LocalProvider:
     group, and its own ``TMPDIR``: Chromium leaves a ``org.chromium.Chromium.*``
     directory in its temp dir after every session, even on a clean ``quit()``.
     ``close()`` quits the browser, stops chromedriver, kills anything left in
-    that group and the session's crash handlers (``testfleet.reaper``), and
+    that group and the session's crash handlers (``testfleet.fleet.reaper``), and
     deletes the temp dir. If this process ends first, its guard kills them.
     """
 
@@ -180,7 +181,7 @@ class LocalProvider:
         service = Service(
             executable_path=str(self._driver_path),
             # Marks chromedriver, Chromium and its crash handlers as this session's and
-            # this process's (testfleet.reaper kills them by these).
+            # this process's (testfleet.fleet.reaper kills them by these).
             env={
                 **os.environ,
                 "TMPDIR": tmp,

@@ -56,7 +56,7 @@ from selenium.common.exceptions import (
 from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from testfleet.browser import lift_network, note_viewport
+from testfleet.fleet.browser import lift_network, note_viewport
 
 CDP_COMMAND = "executeCdpCommand"
 _CDP_PATH = "/session/$sessionId/goog/cdp/execute"

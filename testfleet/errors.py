@@ -40,7 +40,7 @@ class UsageError(TestfleetError):
 
 
 class LimitError(UsageError):
-    """A request is over one of the fleet's limits (``testfleet.limits``); the message
+    """A request is over one of the fleet's limits (``testfleet.suites.limits``); the message
     names the limit and the setting that raises it (HTTP 413)."""
 
 

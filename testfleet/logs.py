@@ -61,7 +61,7 @@ _SECRETS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def get_logger(name: str) -> logging.Logger:
     """The logger of module ``name``, under ``testfleet.`` (``workers.tasks`` ->
-    ``testfleet.workers.tasks``; ``testfleet.ai`` stays as it is)."""
+    ``testfleet.workers.tasks``; ``testfleet.ai.model`` stays as it is)."""
     if name != ROOT_LOGGER and not name.startswith(ROOT_LOGGER + "."):
         name = f"{ROOT_LOGGER}.{name}"
     return logging.getLogger(name)

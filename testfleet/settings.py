@@ -15,8 +15,6 @@ from typing import Any, Literal, Self
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from testfleet.limits import LimitSettings
-
 DEFAULT_CHROME_ARGS: tuple[str, ...] = (
     "--headless=new",
     "--no-sandbox",
@@ -43,7 +41,7 @@ DEFAULT_CHROME_ARGS: tuple[str, ...] = (
 
 class RedisSettings(BaseModel):
     """Where the broker, the run store and the event stream live (one Redis, or one
-    Sentinel-managed primary: every component connects through ``testfleet.redisconn``)."""
+    Sentinel-managed primary: every component connects through ``testfleet.fleet.redisconn``)."""
 
     url: str = ""
     """Where Redis is; defaults to the local one on ``port``. ``redis://[:PASSWORD@]HOST:PORT/DB``
@@ -365,7 +363,7 @@ class LogSettings(BaseModel):
 
 
 class SecuritySettings(BaseModel):
-    """What keeps tenants' browsers confined (see ``testfleet.targets`` and the README).
+    """What keeps tenants' browsers confined (see ``testfleet.targets.policy`` and the README).
 
     The Grid's router asks every client for ``grid_username`` / ``grid_password``
     (HTTP basic auth); nodes register with ``grid_registration_secret``. Browsers
@@ -409,17 +407,6 @@ class SecuritySettings(BaseModel):
     """Refuse to start a Grid node without the URL policy (off: local schemes are then
     refused by the loader and the executor only)."""
 
-    @field_validator("allowed_targets")
-    @classmethod
-    def _parse_targets(cls, targets: tuple[str, ...]) -> tuple[str, ...]:
-        # Checked when the settings are read, so a typo stops a process at start
-        # rather than failing each request. Imported here: targets imports settings.
-        from testfleet.targets import parse_allowance
-
-        for raw in targets:
-            parse_allowance(raw)
-        return targets
-
     @property
     def grid_credentials(self) -> tuple[str, str] | None:
         """(user, password) for the Grid router, or None when not configured."""
@@ -427,6 +414,48 @@ class SecuritySettings(BaseModel):
         if not self.grid_username or not password:
             return None
         return self.grid_username, password
+
+
+class LimitSettings(BaseModel):
+    """Limits on one submission and per-project quotas (env ``TESTFLEET_LIMITS__<FIELD>``)."""
+
+    max_tests_per_run: int = Field(default=2_000, ge=1)
+    """Test cases in one run, over all its suites."""
+    max_steps_per_test: int = Field(default=500, ge=1)
+    """Steps in one test case (after flows and data rows are expanded)."""
+    max_field_chars: int = Field(default=20_000, ge=1)
+    """Characters in any one text of a suite (a script, a selector, a value), variables
+    substituted."""
+    max_name_chars: int = Field(default=300, ge=1)
+    """Characters in a suite's, test's or step's name."""
+    max_expanded_bytes: int = Field(default=10_000_000, ge=1)
+    """Bytes a run's suites come to once YAML aliases and ``${VAR}`` references are
+    expanded (the request body itself is capped by ``api.max_body_bytes``)."""
+    max_yaml_aliases: int = Field(default=1_000, ge=0)
+    """YAML aliases (``*name``) in one suite file."""
+    max_plan_cpu_s: int = Field(default=10, ge=1)
+    """CPU seconds planning one submission may take (reading, converting recordings,
+    composing, expanding, planning cases: done in a child process that is stopped past
+    it; ``testfleet import`` too)."""
+    max_plan_memory_bytes: int = Field(default=768 * 1024 * 1024, ge=16 * 1024 * 1024)
+    """Memory planning one submission may take beyond what the planning process holds
+    when it starts."""
+    max_plans_per_project: int = Field(default=2, ge=1)
+    """Submissions of one project planned at once (API; 429 with Retry-After past it),
+    so that one project's heavy submissions never hold every planner."""
+    submits_per_minute: int = Field(default=60, ge=1)
+    """Runs one project may submit per minute (API; 429 with Retry-After past it)."""
+    max_queued_cases: int = Field(default=10_000, ge=1)
+    """Cases of one project queued or running at once, over all its runs (API: a
+    submission that would go past it is refused, 429)."""
+    max_running_cases: int = Field(default=0, ge=0)
+    """Cases of one project running at once across the fleet (workers hold the rest back
+    until one ends); 0 = no cap beyond the fleet's size."""
+    generate_per_minute: int = Field(default=10, ge=1)
+    """``POST /generate`` requests one project may make per minute."""
+    generate_budget_tokens_per_day: int = Field(default=500_000, ge=0)
+    """Model tokens (input + output) ``POST /generate`` may spend per project per UTC day;
+    0 = no cap."""
 
 
 class BenchSettings(BaseModel):

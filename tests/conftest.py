@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from orchestrator.fleet import PORT_SETTINGS
+from cli.fleet import PORT_SETTINGS
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from tests.fixtures_redis import free_port, redis_server
@@ -189,7 +189,7 @@ def cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run the ``testfleet`` command for real and capture what it printed."""
     return subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         env=env,
         cwd=cwd,
         capture_output=True,

@@ -37,7 +37,7 @@ from grid.gridconfig import Role, config_dir
 from grid.launcher import browser_tmp_dir, grid_command, start_egress, stop_group
 from grid.policy import ensure_installed
 from testfleet.errors import InfrastructureError
-from testfleet.gridstatus import wait_until_ready
+from testfleet.fleet.gridstatus import wait_until_ready
 from testfleet.settings import GridSettings, PathSettings, SecuritySettings, Settings
 from tests.waiting import wait_until
 

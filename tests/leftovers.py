@@ -8,7 +8,7 @@ little for marked processes to go, then fails the session naming each one left
 (chromedriver, Chromium and its crash handlers, Java, Redis, workers...) and kills
 them, so one leak does not pile up run after run.
 
-A guard of ``testfleet.reaper`` whose owner still runs (this process's: the
+A guard of ``testfleet.fleet.reaper`` whose owner still runs (this process's: the
 in-process tests' local browsers) is not a leftover: it ends with its owner.
 """
 
@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from testfleet import reaper
+from testfleet.fleet import reaper
 from tests.waiting import WaitTimeout, wait_until
 
 SESSION_ENV = "TF_TEST_SESSION"
@@ -82,7 +82,7 @@ def leftovers(mark: str | None = None) -> list[reaper.Process]:
 
 def _multiprocessing_helper(process: reaper.Process) -> bool:
     """A forkserver or resource tracker (the API plans in forkserver children,
-    ``orchestrator.bounded``): it reads its parent's pipe and ends when the parent does,
+    ``testfleet.suites.bounded``): it reads its parent's pipe and ends when the parent does,
     so one left by this very process is no leak."""
     return any(a.startswith("from multiprocessing.") for a in process.cmdline)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from orchestrator.fleet import alive
+from cli.fleet import alive
 
 PREFIX = "tfmh-"
 """Every namespace a lab makes starts with this (and the sweep touches nothing else)."""

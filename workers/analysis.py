@@ -55,9 +55,9 @@ import redis
 from pydantic import ValidationError
 
 from testfleet import keys, logs
-from testfleet.ai import NO_KEY, AiModel, cost_usd, has_key
-from testfleet.ai_image import PreparedImage, prepare_image
-from testfleet.ai_prompts import PROMPT_VERSION
+from testfleet.ai.image import PreparedImage, prepare_image
+from testfleet.ai.model import NO_KEY, AiModel, cost_usd, has_key
+from testfleet.ai.prompts import PROMPT_VERSION
 from testfleet.errors import AiError, TestfleetError
 from testfleet.events import Event
 from testfleet.masking import Masker
@@ -72,7 +72,7 @@ from testfleet.results import (
 )
 from testfleet.results import AnalysisType as ResultAnalysisType
 from testfleet.settings import Settings
-from testfleet.suite import CaseSpec
+from testfleet.suites.model import CaseSpec
 
 log = logs.get_logger(__name__)
 

@@ -1,7 +1,7 @@
 """The Celery app: one task, ``testfleet.run_case``, on a Redis broker.
 
 The orchestrator sends tasks by name with its own client app; sender and
-workers agree on the transport options through ``testfleet.broker`` (priority
+workers agree on the transport options through ``testfleet.fleet.broker`` (priority
 list names, the lease). ``celery -A workers ...`` (Flower, ``inspect``) loads
 this same app through ``workers/celery.py``.
 
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from celery import Celery
 
-from testfleet import redisconn
-from testfleet.broker import transport_options
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import UsageError
+from testfleet.fleet import redisconn
+from testfleet.fleet.broker import transport_options
 from testfleet.results import PRIORITY_LEVELS
 from testfleet.settings import Settings
 
@@ -41,7 +41,7 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=worker.queue,
         task_routes={RUN_CASE_TASK: {"queue": worker.queue}},
         # Ack only after the case ran: a worker killed mid-test leaves its message
-        # unacknowledged, and once its lease runs out (testfleet.broker) another worker
+        # unacknowledged, and once its lease runs out (testfleet.fleet.broker) another worker
         # runs the case (RunStore keeps the final status exactly-once).
         task_acks_late=True,
         # ...and a pool child killed (OOM, SIGKILL of Chrome's parent) requeues its

@@ -16,8 +16,9 @@ from typing import Any
 import redis
 from celery.worker import state as worker_state
 
-from testfleet import logs, redisconn
-from testfleet.fleetstate import HEARTBEAT_INTERVAL_S, WorkerBeat, record_beat, remove_worker
+from testfleet import logs
+from testfleet.fleet import redisconn
+from testfleet.fleet.state import HEARTBEAT_INTERVAL_S, WorkerBeat, record_beat, remove_worker
 from testfleet.settings import Settings
 from workers.periodic import run_while_worker_lives, worker_name
 

@@ -18,7 +18,7 @@ that ran such a case is gone and Redis answers again, the renewer ends the
 message's lease (``broker.expire_leases``), so the next sweep requeues it within
 a second instead of a lease later (a Redis restart or failover costs seconds).
 
-What happens when the holder is gone (see ``testfleet.broker``): SIGKILL of the
+What happens when the holder is gone (see ``testfleet.fleet.broker``): SIGKILL of the
 worker stops the renewals and its cases go back to the queue within one lease
 plus the restore interval; a pool child killed is handed back by Celery at once
 (``task_reject_on_worker_lost``); a cold shutdown hands back what it cancels.
@@ -35,9 +35,10 @@ from typing import Any
 import redis
 from celery.worker import state as worker_state
 
-from testfleet import logs, redisconn
-from testfleet.broker import expire_leases, renew_interval_s, renew_leases
+from testfleet import logs
 from testfleet.constants import RUN_CASE_TASK
+from testfleet.fleet import redisconn
+from testfleet.fleet.broker import expire_leases, renew_interval_s, renew_leases
 from testfleet.settings import Settings
 from testfleet.store import RunReader
 from workers.periodic import run_while_worker_lives

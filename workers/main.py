@@ -8,7 +8,7 @@ drain grace running out, hands the running cases back to the queue at once
 (``workers.lease``); if it dies, the case runs again elsewhere within a lease.
 
 A pool process dies with the worker, and the browsers a pool process started die
-with it (``testfleet.reaper``), whatever signal ends the worker, SIGKILL included;
+with it (``testfleet.fleet.reaper``), whatever signal ends the worker, SIGKILL included;
 a worker starting kills the browsers of workers that ended before it.
 """
 
@@ -22,8 +22,9 @@ from typing import Any
 import redis
 from celery.signals import worker_process_init
 
-from testfleet import logs, reaper, redisconn
-from testfleet.broker import migrate_legacy_names
+from testfleet import logs
+from testfleet.fleet import reaper, redisconn
+from testfleet.fleet.broker import migrate_legacy_names
 from testfleet.settings import Settings
 from workers import drain, heartbeat, lease, sweeper
 from workers.app import make_celery

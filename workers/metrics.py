@@ -1,4 +1,4 @@
-"""What a worker records for the fleet metrics (``testfleet.fleetmetrics``).
+"""What a worker records for the fleet metrics (``testfleet.metrics``).
 
 Per attempt, in one Redis round trip after it: how long getting a browser took
 (pooled or new), each step's duration by action, and what the session pool did
@@ -16,9 +16,9 @@ from typing import Any
 
 import redis
 
-from testfleet import fleetmetrics as fm
-from testfleet.browser import BrowserProvider
-from testfleet.fleetmetrics.record import Batch
+from testfleet import metrics as fm
+from testfleet.fleet.browser import BrowserProvider
+from testfleet.metrics.record import Batch
 from testfleet.results import CaseResult, StepResult
 
 _POOL_FIELDS = ("opened", "lent_reused", "replaced", "recycled")

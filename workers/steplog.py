@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from testfleet.artifacts import ArtifactStore
+from testfleet.artifacts.steplog import step_log, step_log_name
 from testfleet.masking import Masker
 from testfleet.results import CaseResult
-from testfleet.steplog import step_log, step_log_name
 
 
 def with_step_log(case: CaseResult) -> list[str]:

@@ -8,10 +8,11 @@ run this thread, one sweep happens per ``retention.sweep_interval_s``.
 
 from __future__ import annotations
 
-from testfleet import logs, redisconn
+from testfleet import logs
 from testfleet.artifacts import open_store
 from testfleet.errors import InfrastructureError
-from testfleet.retention import maybe_sweep
+from testfleet.fleet import redisconn
+from testfleet.fleet.retention import maybe_sweep
 from testfleet.settings import Settings
 from workers.periodic import run_while_worker_lives, worker_name
 

@@ -43,10 +43,15 @@ from celery.signals import worker_process_shutdown
 
 from testfleet import logs
 from testfleet.artifacts import ArtifactStore, artifact_url, case_artifact_name, open_store
-from testfleet.browser import BrowserProvider, command_timeout_s, load_provider, set_command_timeout
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
+from testfleet.fleet.browser import (
+    BrowserProvider,
+    command_timeout_s,
+    load_provider,
+    set_command_timeout,
+)
 from testfleet.masking import Masker
 from testfleet.payloads import (
     CaseFinished,
@@ -63,8 +68,8 @@ from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepRes
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from testfleet.store.writes import LOST_TOO_OFTEN
-from testfleet.suite import CaseSpec, walk
-from testfleet.targets import TargetPolicy
+from testfleet.suites.model import CaseSpec, walk
+from testfleet.targets.policy import TargetPolicy
 from testfleet.visual import BaselineStore
 from workers.analysis import analyze_attempt
 from workers.app import app_settings

@@ -21,9 +21,10 @@ from typing import Any
 
 import redis
 
-from testfleet import keys, redisconn
+from testfleet import keys
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
+from testfleet.fleet import redisconn
 from testfleet.payloads import CaseFinished, CaseOutcome
 from testfleet.results import FINAL_STATUSES, CaseResult, RunRecord
 from testfleet.settings import Settings
@@ -50,7 +51,7 @@ class RunStore(RunReader):
 
     @classmethod
     def connect(cls, settings: Settings, source: str = "testfleet") -> RunStore:
-        """A store on ``settings.redis.url`` (strings decoded; ``testfleet.redisconn``)."""
+        """A store on ``settings.redis.url`` (strings decoded; ``testfleet.fleet.redisconn``)."""
         return cls(redisconn.connect(settings.redis), settings, source)
 
     @property

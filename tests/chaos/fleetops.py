@@ -122,7 +122,7 @@ class Workers:
         """Start one more worker, as an orchestrator replaces a dead one."""
         log = (self.fleet.state_dir / "logs" / f"{name}.log").open("ab")
         popen = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", "worker", "--name", name],
+            [sys.executable, "-m", "cli.main", "worker", "--name", name],
             env=self.fleet.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
@@ -167,7 +167,7 @@ class Command:
     def __init__(self, fleet: Fleet, *args: str) -> None:
         STARTED.append(self)
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", *args],
+            [sys.executable, "-m", "cli.main", *args],
             env=fleet.env, cwd=ROOT, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip

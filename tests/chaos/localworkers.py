@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.dispatch import Dispatcher, plan_run
+from api.dispatch import Dispatcher, plan_run
 from testfleet.events import Event
-from testfleet.loader import load_document
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
+from testfleet.suites.loader import load_document
 from tests.chaos.evidence import run_events
 from tests.conftest import ROOT
 from tests.fixtures_pages import page_server
@@ -109,7 +109,7 @@ class LocalWorkers:
         self.logs.mkdir(parents=True, exist_ok=True)
         with (self.logs / f"{name}.log").open("ab") as log:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "orchestrator.cli", *args],
+                [sys.executable, "-m", "cli.main", *args],
                 env={**self.env(), **env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip

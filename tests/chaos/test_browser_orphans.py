@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from testfleet import reaper
+from testfleet.fleet import reaper
 from testfleet.settings import Settings
 from tests.chaos.localworkers import LocalWorkers, queue_run, site, steps_waiting
 from tests.waiting import wait_until

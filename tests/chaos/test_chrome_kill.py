@@ -22,13 +22,13 @@ import pytest
 from grid.launcher import browser_tmp_dir
 from grid.pool import SessionPool
 from testfleet.artifacts import open_store
-from testfleet.browser import load_provider
 from testfleet.events import Event, now_ms
-from testfleet.gridstatus import read_capacity
+from testfleet.fleet.browser import load_provider
+from testfleet.fleet.gridstatus import read_capacity
 from testfleet.results import CaseResult, RunRecord
 from testfleet.settings import PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
-from testfleet.suite import CaseSpec, Suite
+from testfleet.suites.model import CaseSpec, Suite
 from tests.chaos.evidence import analyse, record, run_events
 from tests.fixtures_grid import (
     grid_test_settings,

@@ -18,10 +18,10 @@ import httpx
 import pytest
 import redis
 
-from testfleet.auth import KeyStore
+from testfleet.client.ws import follow_run
+from testfleet.fleet.auth import KeyStore
 from testfleet.settings import RedisSettings, Settings
 from testfleet.store import RunStore
-from testfleet.wsclient import follow_run
 from tests.chaos.evidence import Figures, record
 from tests.conftest import ROOT
 from tests.fixtures_redis import free_port
@@ -42,7 +42,7 @@ def start_gateway(redis_url: str, port: int, state_dir: Path) -> subprocess.Pope
         "TESTFLEET_PATHS__STATE_DIR": str(state_dir),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "gateway"],
+        [sys.executable, "-m", "cli.main", "gateway"],
         env=env,
         cwd=ROOT,
         stdin=subprocess.DEVNULL,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from testfleet.errors import InfrastructureError
-from testfleet.gridstatus import read_capacity
+from testfleet.fleet.gridstatus import read_capacity
 from tests.chaos.evidence import analyse, assert_goals, record
 from tests.chaos.fleetops import SHORT_STEPS, Api, now_ms, submit, suite_file
 from tests.conftest import ROOT, Fleet, start_fleet
@@ -57,7 +57,7 @@ def test_grid_node_killed_mid_run_cases_move_to_the_restarted_node(
         os.killpg(node["pid"], signal.SIGKILL)  # its own session: chromedriver, Chrome too
         with open(node["log"], "ab") as log:
             restarted = subprocess.Popen(
-                [sys.executable, "-m", "orchestrator.cli", "grid", "node",
+                [sys.executable, "-m", "cli.main", "grid", "node",
                  "--max-sessions", str(BROWSERS)],
                 env=node_fleet.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,

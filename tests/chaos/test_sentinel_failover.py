@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from testfleet import redisconn
-from testfleet.auth import KeyStore
+from testfleet.fleet import redisconn
+from testfleet.fleet.auth import KeyStore
 from testfleet.settings import Settings
 from tests.chaos.evidence import analyse, assert_goals, record
 from tests.chaos.fleetops import now_ms

@@ -113,7 +113,7 @@ class GatewayRestarter:
 
         wait_until("the old gateway to exit", gone, 30)
         self.replacement = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", "gateway"], env=self.fleet.env,
+            [sys.executable, "-m", "cli.main", "gateway"], env=self.fleet.env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         url = str(self.fleet.status["gateway_url"])
@@ -166,7 +166,7 @@ def test_the_fleet_tests_its_own_dashboard(
            "STREAM_RUN": stream, "CANCEL_RUN": cancel}  # fmt: skip
     out = tmp_path / "dogfood.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "run", str(DOGFOOD), "--key", alpha,
+        [sys.executable, "-m", "cli.main", "run", str(DOGFOOD), "--key", alpha,
          "--json", str(out)],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip

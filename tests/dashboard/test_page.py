@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, Page, expect
 from gateway.app import build_server
 from testfleet import keys
 from testfleet.artifacts import ArtifactStore, FileStore
-from testfleet.auth import KeyStore
+from testfleet.fleet.auth import KeyStore
 from testfleet.results import DiffChange, DiffExplanation
 from testfleet.settings import ApiSettings, GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore

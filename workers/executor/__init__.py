@@ -1,6 +1,6 @@
 """The step executor: runs one attempt of one test case in one browser session.
 
-Laid out along the step registry's seam (``testfleet.steps``):
+Laid out along the step registry's seam (``testfleet.suites.steps``):
 
 - ``attempt``: the step loop, results, failure screenshots (``execute_steps``);
 - ``page``: what handlers work with: waiting with a deadline, the selector

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from testfleet.steps.compare import compare, describe
-from testfleet.suite import Step
+from testfleet.suites.model import Step
+from testfleet.suites.steps.compare import compare, describe
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page
 

@@ -23,12 +23,12 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from testfleet import logs
 from testfleet.artifacts import safe_name
-from testfleet.browser import known_viewport, note_viewport
+from testfleet.fleet.browser import known_viewport, note_viewport
 from testfleet.masking import Masker
 from testfleet.results import StepResult
-from testfleet.steps.compare import PatternTooSlow
-from testfleet.suite import CaseSpec, Step
-from testfleet.targets import TargetPolicy
+from testfleet.suites.model import CaseSpec, Step
+from testfleet.suites.steps.compare import PatternTooSlow
+from testfleet.targets.policy import TargetPolicy
 from workers.executor.conditions import holds
 from workers.executor.errors import (
     DRIVER_ERRORS,

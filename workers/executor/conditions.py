@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from testfleet.steps.compare import compare
-from testfleet.suite import Condition
+from testfleet.suites.model import Condition
+from testfleet.suites.steps.compare import compare
 from workers.executor.page import POLL_S, Page
 
 

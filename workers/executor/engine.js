@@ -1,7 +1,7 @@
 // testfleet's in-page engine: selectors, actionability and what assertions read.
 // workers/executor/probe.py installs it once per document (a non-enumerable window
 // property named after a hash of this file) and then calls it with small scripts.
-// Selector language: testfleet/steps/selectors.py. Actionability follows
+// Selector language: testfleet/suites/steps/selectors.py. Actionability follows
 // Playwright's rules (docs/src/actionability.md): visible = non-empty box and not
 // visibility:hidden (opacity 0 IS visible); stable = same box across an animation
 // frame; enabled = no [disabled] (fieldsets included) and no [aria-disabled=true]

@@ -18,9 +18,9 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.file_detector import LocalFileDetector
 
-from testfleet.steps.forms import EDIT_CHECKS
-from testfleet.steps.pointer import CLICK_CHECKS
-from testfleet.suite import Step
+from testfleet.suites.model import Step
+from testfleet.suites.steps.forms import EDIT_CHECKS
+from testfleet.suites.steps.pointer import CLICK_CHECKS
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page
 from workers.executor.probe import CHOOSE, FILL, Readiness, operate

@@ -1,4 +1,4 @@
-"""Every step kind's handler, by its registry key (``testfleet.steps``)."""
+"""Every step kind's handler, by its registry key (``testfleet.suites.steps``)."""
 
 from __future__ import annotations
 

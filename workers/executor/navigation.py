@@ -12,9 +12,9 @@ from selenium.common.exceptions import (
 )
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from testfleet.steps.compare import compare
-from testfleet.suite import Step
-from testfleet.targets import BLANK, BLOCKED_META, UNREACHABLE_META, page_refusal
+from testfleet.suites.model import Step
+from testfleet.suites.steps.compare import compare
+from testfleet.targets.policy import BLANK, BLOCKED_META, UNREACHABLE_META, page_refusal
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page
 from workers.executor.probe import INSTALL_JS
@@ -22,7 +22,7 @@ from workers.executor.probe import INSTALL_JS
 _PAGE_LOAD_ATTR = "_testfleet_page_load_s"
 # What the tab shows after a navigation: its URL, the main document's HTTP status (0 for
 # about:, data: and error pages), on Chrome's network error page the error's name and
-# text, and the egress proxy's reason when it refused the page (``testfleet.targets``).
+# text, and the egress proxy's reason when it refused the page (``testfleet.targets.policy``).
 # The step engine is installed in the same round trip: the next steps will need it.
 _DOCUMENT_JS = f"""{INSTALL_JS}
 const entry = performance.getEntriesByType("navigation")[0];

@@ -33,11 +33,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
-from testfleet.compose import CAPTURED
 from testfleet.masking import Masker
-from testfleet.steps.base import Check
-from testfleet.suite import CaseSpec, Step
-from testfleet.targets import TargetPolicy
+from testfleet.suites.compose import CAPTURED
+from testfleet.suites.model import CaseSpec, Step
+from testfleet.suites.steps.base import Check
+from testfleet.targets.policy import TargetPolicy
 from workers.executor.errors import StepFailed, first_line, shorten
 from workers.executor.probe import Readiness, Retarget, Script, inspect, probe, probe_and, query
 
@@ -91,7 +91,7 @@ class Page:
         self._secrets = list(spec.secrets)
         self.should_stop = should_stop
         self.targets = targets or TargetPolicy()
-        """Where ``navigate`` may send the browser (``testfleet.targets``)."""
+        """Where ``navigate`` may send the browser (``testfleet.targets.policy``)."""
         self.testid = spec.testid_attribute
         self.script_timeout_s: float | None = None
         self.tabs: list[str] = []

@@ -11,9 +11,9 @@ from selenium.common.exceptions import (
 )
 from selenium.webdriver.common.alert import Alert
 
-from testfleet.browser import emulate_network, lift_network
-from testfleet.steps.compare import compare, describe
-from testfleet.suite import Step
+from testfleet.fleet.browser import emulate_network, lift_network
+from testfleet.suites.model import Step
+from testfleet.suites.steps.compare import compare, describe
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page
 

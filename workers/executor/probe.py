@@ -27,7 +27,7 @@ from selenium.common.exceptions import InvalidSelectorException, WebDriverExcept
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from testfleet.steps.base import Check
+from testfleet.suites.steps.base import Check
 
 ENGINE_JS = files("workers.executor").joinpath("engine.js").read_text(encoding="utf-8")
 ENGINE_KEY = "__testfleet_engine_" + hashlib.sha256(ENGINE_JS.encode()).hexdigest()[:12]

@@ -37,7 +37,7 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from testfleet.artifacts import visual_names
 from testfleet.results import VisualOutcome, VisualResult
-from testfleet.suite import Step, walk
+from testfleet.suites.model import Step, walk
 from testfleet.visual import (
     DEFAULT_MAX_DIFF_RATIO,
     DEFAULT_THRESHOLD,

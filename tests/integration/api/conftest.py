@@ -14,7 +14,7 @@ import pytest
 import redis
 import uvicorn
 
-from orchestrator.api import create_app
+from api.app import create_app
 from testfleet.settings import (
     ApiSettings,
     GatewaySettings,

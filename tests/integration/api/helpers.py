@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import redis
 
-from testfleet.auth import KeyStore
+from testfleet.fleet.auth import KeyStore
 
 QUEUE = "tfq-api"
 MAX_BODY_BYTES = 60_000

@@ -19,15 +19,14 @@ import pytest
 import redis
 import uvicorn
 
-from orchestrator.api import create_app
-from orchestrator.dispatch import Dispatcher, plan_run
+from api.app import create_app
+from api.dispatch import Dispatcher, plan_run
 from testfleet import keys
 from testfleet.artifacts import open_store
-from testfleet.auth import KeyStore
-from testfleet.broker import queue_lists
 from testfleet.errors import InfrastructureError, UsageError
 from testfleet.events import Event
-from testfleet.loader import load_document
+from testfleet.fleet.auth import KeyStore
+from testfleet.fleet.broker import queue_lists
 from testfleet.results import StepResult
 from testfleet.settings import (
     ApiSettings,
@@ -36,7 +35,8 @@ from testfleet.settings import (
     Settings,
 )
 from testfleet.store import RunStore
-from testfleet.suite import CaseSpec
+from testfleet.suites.loader import load_document
+from testfleet.suites.model import CaseSpec
 from tests.fixtures_redis_api import serving
 from tests.integration.api.helpers import (
     MAX_BODY_BYTES,

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from orchestrator.cli import main
+from cli.main import main
 from testfleet.artifacts import open_store
 from testfleet.events import Event
 from testfleet.results import StepResult, VisualResult

@@ -24,7 +24,7 @@ from tests.dashboard.browser import chromium, open_page
 pytestmark = pytest.mark.redis
 
 TITLE = "testfleet API"
-"""The app's title (``orchestrator.api.create_app``), which ReDoc shows as its heading."""
+"""The app's title (``api.app.create_app``), which ReDoc shows as its heading."""
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import redis
 
-from testfleet.fleetstate import STALE_AFTER_S, WorkerBeat, record_beat
+from testfleet.fleet.state import STALE_AFTER_S, WorkerBeat, record_beat
 from tests.integration.api.helpers import (
     Keys,
     case,

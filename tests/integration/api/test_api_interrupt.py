@@ -1,6 +1,6 @@
 """What ``testfleet run`` / ``watch`` do once interrupted, against a real API (in process).
 
-The signals themselves are tested in tests/unit/orchestrator/test_interrupt.py and, end to end on a
+The signals themselves are tested in tests/unit/cli/test_interrupt.py and, end to end on a
 real fleet, in tests/chaos/test_cli_interrupt.py; here: the run is cancelled or not,
 the reports so far are written, one line is said, the exit code is the signal's.
 """
@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator import runner
-from orchestrator.interrupt import Interrupted
+from cli import runner
+from cli.interrupt import Interrupted
 from tests.integration.api.helpers import (
     Keys,
     case,
@@ -81,7 +81,7 @@ def test_an_interrupt_while_following_cancels_the_submitted_run(
         raise Interrupted(signal.SIGTERM)
 
     monkeypatch.setattr(runner, "follow_and_report", interrupted)
-    from testfleet.loader import load_document
+    from testfleet.suites.loader import load_document
 
     suites = [load_document(suite("S", case("one")), {})]
     target = runner.Target(api_url, api_keys.alpha)

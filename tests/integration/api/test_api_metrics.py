@@ -14,8 +14,8 @@ import pytest
 import redis
 
 from testfleet import keys
-from testfleet.auth import KeyStore
-from testfleet.fleetmetrics.export import CACHE_S, priority_lists
+from testfleet.fleet.auth import KeyStore
+from testfleet.metrics.export import CACHE_S, priority_lists
 from testfleet.settings import Settings
 from tests.conftest import cli
 from tests.integration.api.helpers import Keys, client_for, error_of

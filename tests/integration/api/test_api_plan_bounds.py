@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.api_submit import planning
-from testfleet.limits import LimitSettings
+from api.submit import planning
 from testfleet.settings import (
     ApiSettings,
     GatewaySettings,
     GridSettings,
+    LimitSettings,
     PathSettings,
     RedisSettings,
     Settings,

@@ -12,13 +12,13 @@ import httpx
 import pytest
 import redis
 
-from orchestrator import routes_runs
+from api.routes import runs as routes_runs
 from testfleet import keys
-from testfleet.auth import KeyStore
-from testfleet.limits import LimitSettings
+from testfleet.fleet.auth import KeyStore
 from testfleet.settings import (
     ApiSettings,
     GridSettings,
+    LimitSettings,
     PathSettings,
     RedisSettings,
     Settings,

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.api_listing import summary
-from orchestrator.api_models import Cancelled, RunDetail
-from orchestrator.api_submit import run_links
+from api.listing import summary
+from api.models import Cancelled, RunDetail
+from api.submit import run_links
 from testfleet.events import Event
 from testfleet.results import CaseResult, RunResult
 from testfleet.settings import Settings

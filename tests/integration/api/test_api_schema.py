@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from testfleet.auth import KeyStore
+from testfleet.fleet.auth import KeyStore
 from testfleet.settings import Settings
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]

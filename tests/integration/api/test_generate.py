@@ -14,10 +14,10 @@ import redis
 import uvicorn
 import yaml
 
-from orchestrator.api import create_app
-from testfleet.auth import KeyStore
-from testfleet.loader import load_paths
+from api.app import create_app
+from testfleet.fleet.auth import KeyStore
 from testfleet.settings import ApiSettings, PathSettings, RedisSettings, Settings
+from testfleet.suites.loader import load_paths
 from tests.conftest import cli
 from tests.fake_openai import USAGE, VALID_CASE, FakeOpenAI, Reply, fake_openai
 from tests.fixtures_redis_api import serving

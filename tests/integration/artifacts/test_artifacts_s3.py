@@ -15,8 +15,8 @@ from testfleet.artifacts import open_store
 from testfleet.artifacts.s3 import S3Store
 from testfleet.errors import InfrastructureError
 from testfleet.events import Event, now_ms
+from testfleet.fleet.retention import sweep
 from testfleet.results import CaseResult, RunRecord
-from testfleet.retention import sweep
 from testfleet.settings import ArtifactSettings, Settings
 from testfleet.store import RunStore
 from tests.contract_artifacts import ArtifactStoreContract

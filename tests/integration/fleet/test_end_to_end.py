@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from testfleet import keys
-from testfleet.fleetstate import WorkerBeat, read_fleet
+from testfleet.fleet.state import WorkerBeat, read_fleet
 from testfleet.settings import Settings
 from tests.conftest import ROOT, Fleet
 from tests.waiting import wait_until

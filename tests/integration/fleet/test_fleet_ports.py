@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from orchestrator import fleet as fleet_module
+from cli import fleet as fleet_module
 from tests.conftest import ROOT, Fleet, cli, fleet_env
 
 pytestmark = [pytest.mark.redis, pytest.mark.grid, pytest.mark.slow]
@@ -46,8 +46,8 @@ def held_port() -> Iterator[int]:
 
 RACING_UP = """
 import sys
-from orchestrator import fleet
-from orchestrator.cli import main
+from cli import fleet
+from cli.main import main
 
 chosen, calls = fleet._kernel_port, []
 

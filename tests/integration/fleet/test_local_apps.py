@@ -22,8 +22,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from testfleet.client.ws import websocket_url
 from testfleet.results import SETTLED_RUN_STATUSES
-from testfleet.wsclient import websocket_url
 from tests.conftest import Fleet, cli, fleet_env, port_env_var
 from tests.waiting import wait_until
 

@@ -151,7 +151,7 @@ def _start(lab: NetworkLab, work_dir: Path) -> Fleet:
         "TESTFLEET_SECURITY__GRID_PASSWORD": GRID_PASSWORD,
         "TESTFLEET_SECURITY__GRID_REGISTRATION_SECRET": GRID_SECRET,
     }
-    testfleet = [sys.executable, "-m", "orchestrator.cli"]
+    testfleet = [sys.executable, "-m", "cli.main"]
 
     (work_dir / "s3").mkdir()
     write_s3_config(work_dir / "s3" / "s3.json", S3_KEY, S3_SECRET)
@@ -196,7 +196,7 @@ def _start(lab: NetworkLab, work_dir: Path) -> Fleet:
 
 
 def admin_key(fleet: Fleet) -> str:
-    made = fleet.core.run(sys.executable, "-m", "orchestrator.cli", "keys", "create",
+    made = fleet.core.run(sys.executable, "-m", "cli.main", "keys", "create",
                           "--project", "multihost", "--scopes", "admin",
                           env=part_env(fleet.env, fleet.state["core"]))  # fmt: skip
     assert made.returncode == 0, made.stderr
@@ -216,7 +216,7 @@ def test_a_suite_runs_across_hosts_and_its_artifacts_come_from_the_object_store(
     suite.write_text(SUITE.replace("DEMO", f"http://{fleet.core.address}:{PORTS['demo']}"))
     out = tmp_path / "result.json"
     client_env = part_env(fleet.env, fleet.state["client"])
-    done = fleet.client.run(sys.executable, "-m", "orchestrator.cli", "run", str(suite),
+    done = fleet.client.run(sys.executable, "-m", "cli.main", "run", str(suite),
                             "--server", fleet.api, "--key", key, "--json", str(out),
                             env=client_env, timeout_s=300)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr + fleet.lab.logs()

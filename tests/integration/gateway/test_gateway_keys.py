@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 
 from gateway.app import build_server
 from testfleet import logs
-from testfleet.auth import KeyStore
+from testfleet.fleet.auth import KeyStore
 from testfleet.settings import LogSettings, Settings
 from testfleet.store import RunStore
 from tests.fixtures_redis_api import serving
@@ -266,12 +266,12 @@ def test_key_ids_are_64_bits_and_a_taken_id_is_never_overwritten(
     first, _ = keystore.create("alpha", ["test:read"])
     assert len(first.id) == 16
     drawn = iter([first.id, first.id, "0123456789abcdef"])
-    monkeypatch.setattr("testfleet.auth.new_key_id", lambda: next(drawn))
+    monkeypatch.setattr("testfleet.fleet.auth.new_key_id", lambda: next(drawn))
     second, key = keystore.create("beta", ["test:read"])
     assert second.id == "0123456789abcdef"
     assert keystore.verify(key).project == "beta"
     assert {k.id: k.project for k in keystore.list()}[first.id] == "alpha"
-    monkeypatch.setattr("testfleet.auth.new_key_id", lambda: first.id)
+    monkeypatch.setattr("testfleet.fleet.auth.new_key_id", lambda: first.id)
     with pytest.raises(Exception, match="unused key id"):
         keystore.create("gamma", ["test:read"])
     assert r.hlen("tf:apikey-ids") == 2

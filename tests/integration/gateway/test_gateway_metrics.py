@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from gateway.app import build_server
-from testfleet.auth import KeyStore
+from testfleet.fleet.auth import KeyStore
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
 from tests.fixtures_redis_api import serving
 from tests.ports import held_port

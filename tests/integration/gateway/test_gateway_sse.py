@@ -19,15 +19,15 @@ import httpx
 import pytest
 import redis
 
+from api.dispatch import plan_run
 from gateway.app import build_server
-from orchestrator.dispatch import plan_run
 from testfleet import keys
-from testfleet.auth import KeyStore
 from testfleet.events import Event
-from testfleet.loader import load_document
+from testfleet.fleet.auth import KeyStore
 from testfleet.results import CaseResult
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
+from testfleet.suites.loader import load_document
 from tests.fixtures_redis import redis_server
 from tests.fixtures_redis_api import serving
 from tests.ports import held_port

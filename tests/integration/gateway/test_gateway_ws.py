@@ -28,8 +28,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from gateway.app import build_server
 from testfleet import keys
-from testfleet.auth import KeyStore
 from testfleet.events import Event
+from testfleet.fleet.auth import KeyStore
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
 from tests.fixtures_redis_api import serving

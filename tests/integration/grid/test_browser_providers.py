@@ -19,7 +19,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from grid.launcher import browser_tmp_dir
 from grid.pool import SessionPool, make_pooled_provider
 from grid.provider import GridProvider, LocalProvider
-from testfleet.browser import BrowserProvider, load_provider
+from testfleet.fleet.browser import BrowserProvider, load_provider
 from testfleet.settings import Settings
 from tests.fixtures_grid import (
     grid_test_settings,

@@ -21,7 +21,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from grid.egress import MAX_CONNECTIONS
 from grid.provider import LocalProvider
 from testfleet.settings import SecuritySettings, Settings
-from testfleet.suite import Suite
+from testfleet.suites.model import Suite
 from tests.fixtures_pages import page_server
 from tests.integration.grid.test_egress import running_proxy
 from tests.waiting import wait_until

@@ -23,7 +23,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from grid.launcher import browser_tmp_dir, stop_group
 from grid.provider import GridProvider, LocalProvider, browser
 from testfleet.errors import InfrastructureError
-from testfleet.gridstatus import read_capacity, wait_until_ready
+from testfleet.fleet.gridstatus import read_capacity, wait_until_ready
 from testfleet.settings import Settings
 from tests.fixtures_grid import (
     REPO_ROOT,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from testfleet import reaper
+from testfleet.fleet import reaper
 from tests.conftest import ROOT
 from tests.leftovers import GRACE_ENV
 from tests.waiting import wait_until

@@ -23,8 +23,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 from grid.pool import ResetFn, SessionPool
 from grid.provider import GridProvider
 from grid.reset import cdp, reset_session
-from testfleet.browser import known_viewport
-from testfleet.gridstatus import read_capacity
+from testfleet.fleet.browser import known_viewport
+from testfleet.fleet.gridstatus import read_capacity
 from testfleet.settings import Settings
 from tests.fixtures_grid import grid_test_settings, running_demosite, running_grid
 from tests.waiting import wait_until

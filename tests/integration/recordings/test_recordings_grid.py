@@ -21,10 +21,10 @@ import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.reset import reset_session
-from testfleet.loader import load_paths, load_text, with_base_url
-from testfleet.recordings import recognise, suite_yaml
-from testfleet.recordings.locators import recorder_selector, side_locator
-from testfleet.suite import CaseSpec, Suite
+from testfleet.suites.loader import load_paths, load_text, with_base_url
+from testfleet.suites.model import CaseSpec, Suite
+from testfleet.suites.recordings import recognise, suite_yaml
+from testfleet.suites.recordings.locators import recorder_selector, side_locator
 from tests.fixtures_pages import page_server
 from workers.executor import AttemptOutcome, Hooks, execute_steps
 

@@ -16,9 +16,9 @@ import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.reset import reset_session
-from testfleet.loader import load_text
-from testfleet.steps import SPECS
-from testfleet.suite import CaseSpec
+from testfleet.suites.loader import load_text
+from testfleet.suites.model import CaseSpec
+from testfleet.suites.steps import SPECS
 from tests.ports import held_port
 from workers.executor import AttemptOutcome, Hooks, execute_steps
 

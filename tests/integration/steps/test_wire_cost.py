@@ -15,10 +15,10 @@ import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.reset import reset_session
-from testfleet.browser import note_viewport
-from testfleet.loader import load_text
+from testfleet.fleet.browser import note_viewport
 from testfleet.results import StepResult
-from testfleet.suite import CaseSpec
+from testfleet.suites.loader import load_text
+from testfleet.suites.model import CaseSpec
 from workers.executor import Hooks, execute_steps
 
 pytestmark = [pytest.mark.grid, pytest.mark.browser]

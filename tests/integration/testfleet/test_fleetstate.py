@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from testfleet.fleetstate import (
+from testfleet.fleet.state import (
     STALE_AFTER_S,
     WorkerBeat,
     queue_lists,

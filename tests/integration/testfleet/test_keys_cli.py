@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from testfleet import keys
-from testfleet.auth import KeyStore
 from testfleet.errors import AuthError
+from testfleet.fleet.auth import KeyStore
 from tests.conftest import cli
 
 pytestmark = pytest.mark.redis

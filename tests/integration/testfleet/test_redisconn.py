@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from orchestrator.dispatch import Dispatcher
-from testfleet import redisconn
-from testfleet.broker import queue_lists
+from api.dispatch import Dispatcher
 from testfleet.errors import UsageError
+from testfleet.fleet import redisconn
+from testfleet.fleet.broker import queue_lists
 from testfleet.results import CaseResult
 from testfleet.settings import RedisSettings, Settings
 from tests.fixtures_sentinel import Cluster, sentinel_cluster

@@ -12,8 +12,8 @@ import redis
 from testfleet import keys
 from testfleet.artifacts import open_store
 from testfleet.events import Event, now_ms
+from testfleet.fleet.retention import maybe_sweep, sweep
 from testfleet.results import CaseResult, RunRecord
-from testfleet.retention import maybe_sweep, sweep
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from tests.waiting import wait_until

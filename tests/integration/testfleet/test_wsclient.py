@@ -6,11 +6,11 @@ import pytest
 import redis
 
 from gateway.app import build_server
-from testfleet.auth import KeyStore
+from testfleet.client.ws import follow_link, follow_run
 from testfleet.errors import AuthError
+from testfleet.fleet.auth import KeyStore
 from testfleet.settings import GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
-from testfleet.wsclient import follow_link, follow_run
 from tests.fixtures_redis_api import serving
 from tests.integration.gateway.test_gateway_sse import complete_run, event, new_run, stream_ids
 from tests.ports import held_port

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import redis
 
-from orchestrator.reports import html_report
+from api.reports import html_report
 from testfleet import keys
 from testfleet.artifacts import open_store
 from testfleet.events import Event

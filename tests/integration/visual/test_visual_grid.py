@@ -15,9 +15,9 @@ import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from testfleet.artifacts import FileStore
-from testfleet.loader import load_text
 from testfleet.results import CaseResult, RunResult, StepResult, VisualResult
-from testfleet.suite import CaseSpec
+from testfleet.suites.loader import load_text
+from testfleet.suites.model import CaseSpec
 from testfleet.visual import BaselineStore, compare, decode
 from testfleet.visual.approve import approve
 from testfleet.visual.compare import HIGHLIGHT_COLOR

@@ -20,7 +20,7 @@ from testfleet.payloads import RunStarted
 from testfleet.results import CaseResult, RunRecord
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from testfleet.suite import CaseSpec, Suite
+from testfleet.suites.model import CaseSpec, Suite
 from tests.fixtures_pages import Page
 from tests.payload_checks import checked
 from workers.tasks import run_case

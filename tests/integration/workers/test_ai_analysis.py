@@ -16,7 +16,7 @@ from testfleet import keys
 from testfleet.events import Event
 from testfleet.results import Analysis, StepResult
 from testfleet.settings import Settings
-from testfleet.suite import CaseSpec
+from testfleet.suites.model import CaseSpec
 from tests.fake_openai import FakeOpenAI, Reply, fake_openai
 from tests.waiting import wait_until
 from workers.analysis import Analyzer, Shot, analyze_attempt, model_for, shots_to_analyze

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from orchestrator.dispatch import Dispatcher
+from api.dispatch import Dispatcher
 from testfleet import keys
 from testfleet.artifacts import FileStore
-from testfleet.broker import queue_lists
+from testfleet.fleet.broker import queue_lists
 from testfleet.results import CaseResult
 from testfleet.settings import Settings
 from testfleet.store import RunStore

@@ -15,7 +15,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from grid.provider import LocalProvider
 from testfleet.results import StepResult
 from testfleet.settings import Settings
-from testfleet.suite import CaseSpec, Step, TestCase, Viewport
+from testfleet.suites.model import CaseSpec, Step, TestCase, Viewport
 from tests.fixtures_pages import page_server
 from workers.executor import AttemptOutcome, Hooks, execute_steps
 from workers.executor.probe import probe

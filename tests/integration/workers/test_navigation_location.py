@@ -14,8 +14,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.provider import LocalProvider
 from testfleet.settings import Settings
-from testfleet.suite import CaseSpec, Step, TestCase
-from testfleet.targets import Endpoint, TargetPolicy
+from testfleet.suites.model import CaseSpec, Step, TestCase
+from testfleet.targets.policy import Endpoint, TargetPolicy
 from tests.fixtures_pages import page_server
 from workers.executor import Hooks, execute_steps
 

@@ -7,9 +7,9 @@ import pytest
 from celery.exceptions import Reject
 
 from testfleet.constants import RUN_CASE_TASK
-from testfleet.limits import LimitSettings
 from testfleet.settings import Settings
 from testfleet.store import RunStore
+from testfleet.suites.limits import LimitSettings
 from tests.conftest import WorkerLauncher
 from tests.integration.workers.runcase import create_run, suite_doc
 from tests.waiting import wait_until

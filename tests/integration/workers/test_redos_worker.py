@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from orchestrator.dispatch import Dispatcher, plan_run
+from api.dispatch import Dispatcher, plan_run
 from testfleet.events import Event
-from testfleet.loader import load_document
 from testfleet.results import RunResult
 from testfleet.settings import Settings
-from testfleet.steps.compare import MATCH_TIMEOUT_S
 from testfleet.store import RunStore
+from testfleet.suites.loader import load_document
+from testfleet.suites.steps.compare import MATCH_TIMEOUT_S
 from tests.conftest import WorkerLauncher
 from tests.fixtures_pages import page_server
 from tests.waiting import wait_until

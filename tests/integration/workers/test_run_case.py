@@ -17,13 +17,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from orchestrator.reports import html_report
+from api.reports import html_report
 from testfleet import keys
 from testfleet.artifacts import open_store, screenshots, thumbnail_name
-from testfleet.browser import load_provider
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import BrowserError
-from testfleet.fleetmetrics.export import FleetCollector
+from testfleet.fleet.browser import load_provider
+from testfleet.metrics.export import FleetCollector
 from testfleet.settings import RedisSettings, Settings
 from testfleet.store import RunStore
 from tests.conftest import WorkerLauncher

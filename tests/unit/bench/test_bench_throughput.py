@@ -16,7 +16,7 @@ from bench.throughput_figures import (
 )
 from bench.throughput_pyspy import bucket, summarise
 from bench.throughput_suites import TEMPLATES, load_suites, suite_documents, write_suites
-from testfleet.loader import load_paths
+from testfleet.suites.loader import load_paths
 
 SHORT_FORM_STEP_KEYS = {"navigate", "click", "type", "select", "press", "wait", "screenshot",
                         "assert_text", "assert_url", "assert_title", "assert_count",
@@ -149,7 +149,7 @@ def test_case_phases_split_the_in_case_overhead_from_progress_events() -> None:
 
 
 _CHILD = (
-    'process 7:"python -m orchestrator.cli worker";process 8:"python -m orchestrator.cli worker";'
+    'process 7:"python -m cli.main worker";process 8:"python -m cli.main worker";'
     "main (workers/main.py:56);Worker.workloop (billiard/pool.py:369)"
 )
 

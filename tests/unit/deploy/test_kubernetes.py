@@ -19,7 +19,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import ValidationError
 
-from testfleet.fleetmetrics.export import priority_lists
+from testfleet.metrics.export import priority_lists
 from testfleet.settings import Settings
 from tests.conftest import ROOT
 

@@ -13,7 +13,7 @@ import pytest
 
 from grid.egress import EgressLimits, EgressProxy
 from grid.egress_slots import NoSlot, SourceSlots
-from testfleet.targets import TargetPolicy, parse_allowance
+from testfleet.targets.policy import TargetPolicy, parse_allowance
 
 DEADLINE_S = 20.0
 """Only a bound on a test that would otherwise hang: nothing here is timed against it."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from grid.egress import EgressLimits, EgressProxy
 from grid.egress_nodes import node_hosts
-from testfleet.targets import TargetPolicy, parse_allowance
+from testfleet.targets.policy import TargetPolicy, parse_allowance
 
 STATUS = {
     "value": {

@@ -20,9 +20,9 @@ from pydantic import SecretStr
 from grid import gridconfig, jvm, launcher
 from grid.gridconfig import render_config
 from grid.launcher import grid_command
-from testfleet import gridstatus
 from testfleet.errors import InfrastructureError, UsageError
-from testfleet.gridstatus import GridCapacity, read_capacity
+from testfleet.fleet import gridstatus
+from testfleet.fleet.gridstatus import GridCapacity, read_capacity
 from testfleet.settings import GridSettings, PathSettings, SecuritySettings, Settings
 from tests.fixtures_grid import free_port
 

@@ -14,10 +14,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.pool import OPEN_ATTEMPTS, SessionPool, make_pooled_provider
 from grid.provider import GridProvider, LocalProvider
-from testfleet import browser
 from testfleet.artifacts import ArtifactStore
-from testfleet.browser import command_timeout_s, load_provider
 from testfleet.errors import BrowserError, InfrastructureError
+from testfleet.fleet import browser
+from testfleet.fleet.browser import command_timeout_s, load_provider
 from testfleet.settings import GridSettings, Settings
 from testfleet.store import RunStore
 from tests.waiting import wait_until

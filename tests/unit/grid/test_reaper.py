@@ -1,4 +1,4 @@
-"""testfleet.reaper: marked processes die with their owner, their session or a sweep.
+"""testfleet.fleet.reaper: marked processes die with their owner, their session or a sweep.
 
 Stand-ins for browser processes are ``sleep`` processes in sessions of their own
 (as Chromium's crash handlers are), marked as the local provider marks chromedriver.
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from testfleet import reaper
+from testfleet.fleet import reaper
 from tests.waiting import wait_until
 
 GONE_S = 30.0
@@ -83,7 +83,7 @@ def test_sweep_kills_processes_whose_owner_is_gone(
 OWNER_SCRIPT = textwrap.dedent(
     """
     import os, signal, subprocess, sys
-    from testfleet import reaper
+    from testfleet.fleet import reaper
     owner = reaper.ensure_guard()
     env = {**os.environ, reaper.OWNER_ENV: owner, reaper.SESSION_ENV: sys.argv[1]}
     child = subprocess.Popen(["sleep", "600"], env=env, start_new_session=True)

@@ -18,13 +18,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from orchestrator.cli import main
+from cli.main import main
 from testfleet.errors import LimitError, SuiteError
-from testfleet.limits import LimitSettings, RunLimits
-from testfleet.loader import load_document
-from testfleet.recordings import recognise, suite_yaml
-from testfleet.recordings.budget import Budget
-from testfleet.suite import Suite, walk
+from testfleet.suites.limits import LimitSettings, RunLimits
+from testfleet.suites.loader import load_document
+from testfleet.suites.model import Suite, walk
+from testfleet.suites.recordings import recognise, suite_yaml
+from testfleet.suites.recordings.budget import Budget
 from tests.unit.recordings.side_bomb import side_bomb, side_bomb_text
 from tests.unit.recordings.test_recordings_side import command, project, side_test
 from tests.work_count import lines_run

@@ -1,5 +1,5 @@
 """Chrome DevTools Recorder flows -> short-form suites: every step type, selector kind and
-problem (``testfleet.recordings.chrome``); what they do in a browser is in
+problem (``testfleet.suites.recordings.chrome``); what they do in a browser is in
 ``tests/integration/recordings/test_recordings_grid.py``."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from testfleet.errors import SuiteError
-from testfleet.loader import load_document
-from testfleet.recordings import recognise
-from testfleet.recordings.locators import Unmappable, recorder_selector, recorder_selectors
+from testfleet.suites.loader import load_document
+from testfleet.suites.recordings import recognise
+from testfleet.suites.recordings.locators import Unmappable, recorder_selector, recorder_selectors
 
 BASE = "http://127.0.0.1:8702"
 

@@ -1,5 +1,5 @@
 """``testfleet import`` and ``--base-url``: a recording written as the suite it runs as
-(``testfleet.recordings.suite_yaml``, ``orchestrator.importer``); the runs of both on a
+(``testfleet.suites.recordings.suite_yaml``, ``cli.importer``); the runs of both on a
 real fleet are in ``tests/integration/fleet/test_recordings_fleet.py``."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from orchestrator.cli import main
+from cli.main import main
 from testfleet.errors import SuiteError, UsageError
-from testfleet.loader import load_document, load_paths, load_text, submitted, with_base_url
-from testfleet.recordings import recognise, suite_yaml
 from testfleet.settings import Settings
-from testfleet.targets import TargetPolicy
+from testfleet.suites.loader import load_document, load_paths, load_text, submitted, with_base_url
+from testfleet.suites.recordings import recognise, suite_yaml
+from testfleet.targets.policy import TargetPolicy
 
 RECORDINGS = Path(__file__).resolve().parents[2] / "data" / "recordings"
 NAMES = sorted(p.name for p in RECORDINGS.iterdir() if p.suffix in (".json", ".side"))

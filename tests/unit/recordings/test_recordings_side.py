@@ -1,5 +1,5 @@
 """Selenium IDE projects -> short-form suites: the commands, locators, keys, suites, windows
-and problems (``testfleet.recordings.side``); what they do in a browser is in
+and problems (``testfleet.suites.recordings.side``); what they do in a browser is in
 ``tests/integration/recordings/test_recordings_grid.py``."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from testfleet.errors import SuiteError
-from testfleet.loader import load_document
-from testfleet.recordings import recognise
-from testfleet.recordings.keys import side_keys
-from testfleet.recordings.locators import Unmappable, side_locator, side_target
+from testfleet.suites.loader import load_document
+from testfleet.suites.recordings import recognise
+from testfleet.suites.recordings.keys import side_keys
+from testfleet.suites.recordings.locators import Unmappable, side_locator, side_target
 
 URL = "http://127.0.0.1:8702/app/"
 

@@ -14,8 +14,8 @@ import threading
 import pytest
 
 from testfleet.errors import SuiteError
-from testfleet.loader import load_text
-from testfleet.steps.compare import (
+from testfleet.suites.loader import load_text
+from testfleet.suites.steps.compare import (
     MATCH_TIMEOUT_S,
     MAX_PATTERN_UNITS,
     PatternTooSlow,

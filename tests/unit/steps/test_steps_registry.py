@@ -13,13 +13,13 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from testfleet.ai_prompts import GENERATE_PROMPT, TEST_CASE_SCHEMA
+from testfleet.ai.prompts import GENERATE_PROMPT, TEST_CASE_SCHEMA
 from testfleet.errors import SuiteError
-from testfleet.loader import dump_canonical, load_text
-from testfleet.steps import BY_KEY, MODIFIERS, SPECS, STEP_TYPES, StepSpec
-from testfleet.steps.docs import TABLE_BEGIN, TABLE_END, markdown_table
-from testfleet.steps.schema import suite_schema
-from testfleet.steps.shortform import to_short
+from testfleet.suites.loader import dump_canonical, load_text
+from testfleet.suites.steps import BY_KEY, MODIFIERS, SPECS, STEP_TYPES, StepSpec
+from testfleet.suites.steps.docs import TABLE_BEGIN, TABLE_END, markdown_table
+from testfleet.suites.steps.schema import suite_schema
+from testfleet.suites.steps.shortform import to_short
 from workers.executor.handlers import HANDLERS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -76,7 +76,7 @@ def test_the_schema_rejects_what_the_loader_rejects() -> None:
 def test_the_readme_shows_the_generated_step_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     begin, end = readme.index(TABLE_BEGIN), readme.index(TABLE_END) + len(TABLE_END)
-    assert readme[begin:end] == markdown_table(), "run: python -m testfleet.steps.docs"
+    assert readme[begin:end] == markdown_table(), "run: python -m testfleet.suites.steps.docs"
 
 
 # -- generated suites round-trip --------------------------------------------------------

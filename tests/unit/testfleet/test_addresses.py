@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from testfleet.addresses import (
+from testfleet.targets.addresses import (
     address_class,
     address_forms,
     canonical,

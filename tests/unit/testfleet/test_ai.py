@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from testfleet.ai import AiModel, Usage, cost_usd
-from testfleet.ai_image import estimate_image_tokens, prepare_image
-from testfleet.ai_prompts import PROMPTS
+from testfleet.ai.image import estimate_image_tokens, prepare_image
+from testfleet.ai.model import AiModel, Usage, cost_usd
+from testfleet.ai.prompts import PROMPTS
 from testfleet.errors import AiError, UsageError
 from testfleet.settings import Settings
 from tests.fake_openai import DEFAULT_ANALYSIS, FakeOpenAI, Reply, fake_openai

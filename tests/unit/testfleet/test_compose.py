@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from testfleet import compose
 from testfleet.errors import LimitError, SuiteError
-from testfleet.limits import LimitSettings
-from testfleet.loader import dump_canonical, load_paths, load_text
-from testfleet.suite import CaseSpec, Step, walk
+from testfleet.suites import compose
+from testfleet.suites.limits import LimitSettings
+from testfleet.suites.loader import dump_canonical, load_paths, load_text
+from testfleet.suites.model import CaseSpec, Step, walk
 
 
 def _load(text: str, env: dict[str, str] | None = None, base: Path | None = None):  # type: ignore[no-untyped-def]

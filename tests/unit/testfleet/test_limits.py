@@ -12,13 +12,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.dispatch import plan_run
-from testfleet import loader
+from api.dispatch import plan_run
 from testfleet.errors import LimitError, SuiteError
-from testfleet.limits import LimitSettings, RunLimits
-from testfleet.loader import load_document, load_text
-from testfleet.suite import CaseSpec, Suite
-from testfleet.yamltext import parse_yaml
+from testfleet.suites import loader
+from testfleet.suites.limits import LimitSettings, RunLimits
+from testfleet.suites.loader import load_document, load_text
+from testfleet.suites.model import CaseSpec, Suite
+from testfleet.suites.yamltext import parse_yaml
 from tests.work_count import lines_run
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from testfleet.environment import Environment
 from testfleet.errors import SuiteError
-from testfleet.loader import load_paths, load_text
-from testfleet.steps import STEP_TYPES
-from testfleet.suite import CaseSpec, Masker
+from testfleet.suites.environment import Environment
+from testfleet.suites.loader import load_paths, load_text
+from testfleet.suites.model import CaseSpec, Masker
+from testfleet.suites.steps import STEP_TYPES
 
 SHORT = """
 name: Login

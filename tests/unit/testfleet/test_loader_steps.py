@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from testfleet.errors import SuiteError
-from testfleet.loader import dump_canonical, load_paths, load_text
-from testfleet.steps.forms import MAX_UPLOAD_FILE_BYTES, MAX_UPLOAD_TOTAL_BYTES
-from testfleet.suite import CaseSpec, Masker
+from testfleet.suites.loader import dump_canonical, load_paths, load_text
+from testfleet.suites.model import CaseSpec, Masker
+from testfleet.suites.steps.forms import MAX_UPLOAD_FILE_BYTES, MAX_UPLOAD_TOTAL_BYTES
 
 
 def _suite(steps: str, **extra: str) -> str:

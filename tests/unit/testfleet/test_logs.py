@@ -17,10 +17,10 @@ from pydantic import ValidationError
 from testfleet import logs
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.settings import LogSettings, Settings
-from testfleet.suite import Masker
+from testfleet.suites.model import Masker
 from workers.tasklog import TaskLogFields
 
-PACKAGES = ("testfleet", "orchestrator", "workers", "grid", "gateway")
+PACKAGES = ("testfleet", "api", "cli", "workers", "grid", "gateway")
 
 
 @pytest.fixture
@@ -104,11 +104,11 @@ def test_text_on_a_terminal_json_elsewhere() -> None:
     try:
         assert root.level == logging.DEBUG
         with logs.log_context(run_id="r9"):
-            logs.get_logger("orchestrator.api").debug("hello")
+            logs.get_logger("api.app").debug("hello")
     finally:
         root.removeHandler(handler)
         root.setLevel(logging.WARNING)
-    assert out.getvalue().rstrip().endswith("DEBUG testfleet.orchestrator.api: hello [runId=r9]")
+    assert out.getvalue().rstrip().endswith("DEBUG testfleet.api.app: hello [runId=r9]")
 
 
 def test_configure_twice_replaces_its_own_handler_only() -> None:

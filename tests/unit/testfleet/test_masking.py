@@ -14,7 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from testfleet.masking import MASK, Masker
-from testfleet.suite import CaseSpec, Step, Suite, TestCase
+from testfleet.suites.model import CaseSpec, Step, Suite, TestCase
 
 SECRET = "Pa55 w0rd&<'\"/é+%"
 

@@ -9,7 +9,6 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from testfleet.errors import SuiteError
-from testfleet.loader import load_text
 from testfleet.settings import (
     ApiSettings,
     DemoSettings,
@@ -18,7 +17,8 @@ from testfleet.settings import (
     SecuritySettings,
     Settings,
 )
-from testfleet.targets import SETTING, TargetPolicy, page_refusal, parse_allowance, resolve
+from testfleet.suites.loader import load_text
+from testfleet.targets.policy import SETTING, TargetPolicy, page_refusal, parse_allowance, resolve
 
 
 def fleet(*allowed: str, internal: tuple[str, ...] = ()) -> TargetPolicy:
@@ -141,8 +141,9 @@ def test_allowances_parse(raw: str, host: str, port: int | None) -> None:
 def test_a_bad_allowance_is_refused_with_what_is_wrong(raw: str) -> None:
     with pytest.raises(ValueError, match=r"allowed target|must not be empty"):
         parse_allowance(raw)
+    settings = Settings(security=SecuritySettings(allowed_targets=(raw,)))
     with pytest.raises(ValueError, match=r"allowed target|must not be empty"):
-        SecuritySettings(allowed_targets=(raw,))
+        TargetPolicy.from_settings(settings)  # what every process builds at start
 
 
 def test_the_proxy_also_refuses_the_nodes_loopback_and_own_addresses() -> None:

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from orchestrator import runner
-from orchestrator.reports import html_report, junit_xml
-from testfleet.ai_image import prepare_image
+from api.reports import html_report, junit_xml
+from cli import runner
+from testfleet.ai.image import prepare_image
 from testfleet.artifacts import MemoryStore, thumbnail_name
 from testfleet.constants import AI_NO_KEY
 from testfleet.results import (
@@ -27,7 +27,7 @@ from testfleet.results import (
     VisualResult,
 )
 from testfleet.settings import Settings
-from testfleet.suite import CaseSpec
+from testfleet.suites.model import CaseSpec
 from workers.analysis import Shot, cache_digest, shots_to_analyze
 from workers.visual_verdict import cosmetic_warnings
 

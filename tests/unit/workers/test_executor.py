@@ -23,9 +23,9 @@ from selenium.common.exceptions import (
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from testfleet.browser import known_viewport, note_viewport
+from testfleet.fleet.browser import known_viewport, note_viewport
 from testfleet.results import StepResult
-from testfleet.suite import CaseSpec, Step, TestCase
+from testfleet.suites.model import CaseSpec, Step, TestCase
 from workers.executor import (
     AttemptOutcome,
     Hooks,

@@ -7,8 +7,8 @@ from typing import cast
 
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from testfleet.loader import load_text
-from testfleet.suite import CaseSpec
+from testfleet.suites.loader import load_text
+from testfleet.suites.model import CaseSpec
 from tests.unit.workers.test_executor import FakeDriver, FakeElement, Recorder
 from workers.executor import AttemptOutcome, execute_steps, planned_rows
 

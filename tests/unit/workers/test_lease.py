@@ -19,7 +19,8 @@ import redis
 from celery.worker.request import Request
 
 from testfleet import keys
-from testfleet.broker import (
+from testfleet.constants import RUN_CASE_TASK
+from testfleet.fleet.broker import (
     LEGACY_SEP,
     RENEWALS_PER_LEASE,
     SEP,
@@ -28,10 +29,9 @@ from testfleet.broker import (
     renew_leases,
     transport_options,
 )
-from testfleet.constants import RUN_CASE_TASK
-from testfleet.limits import LimitSettings
 from testfleet.settings import Settings
 from testfleet.store import RunStore
+from testfleet.suites.limits import LimitSettings
 from tests.fixtures_redis import redis_server
 from tests.integration.workers.runcase import create_run, suite_doc
 from workers.app import make_celery
