@@ -15,8 +15,12 @@ COV_ARGS  := --cov --cov-report=term --cov-fail-under=$(COV_FLOOR)
 PYTEST_WORKERS ?= 0
 XDIST_ARGS := -n $(PYTEST_WORKERS) --dist loadgroup
 BENCH ?=
+# The docs site (mkdocs.yml, docs/) is built here; git ignores it. --strict: a broken link
+# or anchor, or a page left out of the nav, fails the build (and so `make lint`).
+SITE_DIR ?= site
+DOCS_BUILD := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir $(SITE_DIR)
 
-.PHONY: setup demo test test-fast test-unit lint format bench up down clean
+.PHONY: setup demo test test-fast test-unit lint docs format bench up down clean
 
 setup:
 	@bash scripts/setup.sh
@@ -39,6 +43,10 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(DOCS_BUILD)
+
+docs: setup
+	$(DOCS_BUILD)
 
 format: setup
 	$(VENV)/bin/ruff format .
@@ -54,10 +62,11 @@ down:
 	-$(TESTFLEET) down
 
 clean: down
-	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) reports $(SITE_DIR) .pytest_cache .mypy_cache .ruff_cache
 
 # Every fault at the shipped settings, 20 workers SIGKILLed mid-test in one run; prints
-# the table and writes it to tests/chaos/results/latest.{json,txt} (the README's figures).
+# the table and writes it to tests/chaos/results/latest.{json,txt} (the figures of
+# docs/benchmarks.md).
 .PHONY: chaos
 chaos: setup
 	CHAOS_KILLS=20 CHAOS_REPORT=tests/chaos/results/latest $(PY) -m pytest -m chaos tests/chaos $(PYTEST_ARGS)

@@ -7,9 +7,9 @@ slow tests (the run to cancel), then runs ``tests/dashboard/dogfood.yaml`` with
 fleet view, the streaming run to ``passed`` with its screenshot, cancel with its
 confirmation, the connection panel through a gateway restart (this test
 restarts the gateway when the suite says so) and that project beta's key sees
-none of project alpha's runs. Afterwards the README's screenshots of the three
+none of project alpha's runs. Afterwards the docs' screenshots of the three
 views are taken with Playwright on those real runs (written to
-``docs/img/`` when ``TESTFLEET_README_SHOTS=1``).
+``docs/img/``, shown by ``docs/dashboard.md``, when ``TESTFLEET_DOCS_SHOTS=1``).
 """
 
 from __future__ import annotations
@@ -113,12 +113,19 @@ class GatewayRestarter:
 
         wait_until("the old gateway to exit", gone, 30)
         self.replacement = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "gateway"], env=self.fleet.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "cli.main", "gateway"],
+            env=self.fleet.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         url = str(self.fleet.status["gateway_url"])
-        wait_until("the new gateway", lambda: httpx.get(f"{url}/ready").status_code == 200, 30,
-                   ignore=(httpx.HTTPError,))  # fmt: skip
+        wait_until(
+            "the new gateway",
+            lambda: httpx.get(f"{url}/ready").status_code == 200,
+            30,
+            ignore=(httpx.HTTPError,),
+        )
         self.restarted.set()
 
     def stop(self) -> None:
@@ -136,7 +143,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """A fleet of this module's own: the test stops its gateway and starts another, which
     the session's shared fleet must never see. Its browsers are confined like any fleet's;
     the gateway (one of the fleet's own services) is the suite's target, so this fleet's
-    operator allows exactly that host and port, as the README tells an operator to."""
+    operator allows exactly that host and port, as docs/dashboard.md tells an operator to."""
     gateway = free_port()
     yield from start_fleet(
         tmp_path_factory.mktemp("dogfood-fleet"),
@@ -162,14 +169,23 @@ def test_the_fleet_tests_its_own_dashboard(
     slow.write_text(SLOW)
     cancel = _submit(fleet, alpha, slow)
     gateway = str(fleet.status["gateway_url"])
-    env = {**fleet.env, "DASHBOARD_URL": gateway, "DASHBOARD_KEY": alpha, "OTHER_KEY": beta,
-           "STREAM_RUN": stream, "CANCEL_RUN": cancel}  # fmt: skip
+    env = {
+        **fleet.env,
+        "DASHBOARD_URL": gateway,
+        "DASHBOARD_KEY": alpha,
+        "OTHER_KEY": beta,
+        "STREAM_RUN": stream,
+        "CANCEL_RUN": cancel,
+    }
     out = tmp_path / "dogfood.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "run", str(DOGFOOD), "--key", alpha,
-         "--json", str(out)],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "cli.main", "run", str(DOGFOOD), "--key", alpha, "--json", str(out)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert process.stdout is not None
     first, found = "", None
     while found is None:  # the run's line comes after the one naming the variables read
@@ -193,8 +209,8 @@ def test_the_fleet_tests_its_own_dashboard(
 
 
 def _readme_screenshots(gateway: str, key: str, run_id: str, tmp_path: Path) -> None:
-    """The three views on the real runs above, as the README shows them."""
-    target = SHOTS if os.environ.get("TESTFLEET_README_SHOTS") == "1" else tmp_path
+    """The three views on the real runs above, as docs/dashboard.md shows them."""
+    target = SHOTS if os.environ.get("TESTFLEET_DOCS_SHOTS") == "1" else tmp_path
     target.mkdir(parents=True, exist_ok=True)
     with chromium() as browser, open_page(browser, width=1280, height=800) as tab:
         page = tab.page

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from testfleet.ai.prompts import GENERATE_PROMPT, TEST_CASE_SCHEMA
 from testfleet.errors import SuiteError
 from testfleet.suites.loader import dump_canonical, load_text
+from testfleet.suites.schema import suite_schema
 from testfleet.suites.steps import BY_KEY, MODIFIERS, SPECS, STEP_TYPES, StepSpec
-from testfleet.suites.steps.docs import TABLE_BEGIN, TABLE_END, markdown_table
-from testfleet.suites.steps.schema import suite_schema
+from testfleet.suites.steps.docs import PAGE, TABLE_BEGIN, TABLE_END, markdown_table
 from testfleet.suites.steps.shortform import to_short
 from workers.executor.handlers import HANDLERS
 
@@ -73,10 +73,10 @@ def test_the_schema_rejects_what_the_loader_rejects() -> None:
             load_text(json.dumps(_suite(bad)), {})
 
 
-def test_the_readme_shows_the_generated_step_table() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    begin, end = readme.index(TABLE_BEGIN), readme.index(TABLE_END) + len(TABLE_END)
-    assert readme[begin:end] == markdown_table(), "run: python -m testfleet.suites.steps.docs"
+def test_the_step_reference_page_shows_the_generated_step_table() -> None:
+    page = (ROOT / PAGE).read_text(encoding="utf-8")
+    begin, end = page.index(TABLE_BEGIN), page.index(TABLE_END) + len(TABLE_END)
+    assert page[begin:end] == markdown_table(), "run: python -m testfleet.suites.steps.docs"
 
 
 # -- generated suites round-trip --------------------------------------------------------
