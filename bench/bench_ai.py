@@ -28,6 +28,7 @@ from bench.common import ratio, verdict
 from grid.provider import LocalProvider
 from testfleet.ai.image import estimate_image_tokens, prepare_image
 from testfleet.events import Event
+from testfleet.payloads import CaseEvent, Payload
 from testfleet.settings import Settings
 from tests.fake_openai import fake_openai
 from tests.fixtures_grid import free_port, running_demosite
@@ -89,8 +90,8 @@ def _images(settings: Settings, shots: dict[str, bytes]) -> dict[str, Any]:
 def _cache(settings: Settings, shots: dict[str, bytes], rounds: int) -> dict[str, Any]:
     published: list[Event] = []
 
-    def event(type_: str, payload: dict[str, Any]) -> Event:
-        return Event(type=type_, run_id="bench", project_id="bench", payload=payload)
+    def event(type_: str, payload: Payload) -> Event:
+        return Event(type=type_, run_id="bench", project_id="bench", payload=payload.dump())
 
     with redis_server() as url, fake_openai() as fake:
         s = settings.model_copy(
@@ -100,7 +101,8 @@ def _cache(settings: Settings, shots: dict[str, bytes], rounds: int) -> dict[str
         s.ai = s.ai.model_copy(update={"run_budget_usd": 0.0, "run_budget_tokens": 0})
         client = redis.Redis.from_url(url, decode_responses=True)
         try:
-            analyzer = Analyzer(s, client, published.append, event, model_for(s))
+            case = CaseEvent(testId="bench-case", testSuiteId="bench")
+            analyzer = Analyzer(s, client, published.append, event, model_for(s), case=case)
             targets = [Shot(1, name, "general", "bench") for name in shots]
             first = analyzer.analyze("bench-1", targets, shots.__getitem__)
             calls_first = len(fake.chat_requests())
@@ -129,9 +131,12 @@ def run(settings: Settings) -> dict[str, Any]:
     return {
         "quick": quick,
         **_images(settings, shots),
-        **_cache(settings, {p.strip("/") or "home": png for p, png in shots.items()},
-                 QUICK_ROUNDS if quick else ROUNDS),
-    }  # fmt: skip
+        **_cache(
+            settings,
+            {p.strip("/") or "home": png for p, png in shots.items()},
+            QUICK_ROUNDS if quick else ROUNDS,
+        ),
+    }
 
 
 def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:

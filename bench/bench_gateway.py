@@ -28,7 +28,7 @@ import redis.asyncio as aredis
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.common import percentile, ratio, verdict
-from testfleet import keys
+from testfleet import keys, stream
 from testfleet.events import Event
 from testfleet.fleet.auth import KeyStore
 from testfleet.settings import Settings
@@ -86,8 +86,8 @@ async def _open_gateway(url: str, key: str, client: Client) -> ClientConnection:
         options["batch"] = {"size": 50, "windowMs": 50}
     else:
         filters["runIds"] = [client.run_id]
-    await ws.send(json.dumps({"type": "subscribe", "payload": {
-        "channel": "test_execution", "filters": filters, "options": options}}))  # fmt: skip
+    payload = {"channel": "test_execution", "filters": filters, "options": options}
+    await ws.send(json.dumps({"type": "subscribe", "payload": payload}))
     assert json.loads(await ws.recv())["type"] == "subscription_confirmed"
     return ws
 
@@ -123,8 +123,10 @@ async def _load(
             counts[run_id] = counts.get(run_id, 0) + 1
             payload = {"sentS": time.time(), "progress": {"stepNumber": sent}}
             event = Event(type="test_progress", run_id=run_id, project_id="bench", payload=payload)
-            pipe.xadd(keys.EVENTS_STREAM, {"t": event.type, "c": event.channel, "r": run_id,
-                                           "p": "bench", "d": event.body()})  # fmt: skip
+            fields: dict[Any, Any] = dict(
+                zip(stream.ENTRY_FIELDS, stream.entry_values(event), strict=True)
+            )
+            pipe.xadd(keys.EVENTS_STREAM, fields)
             sent += 1
         await pipe.execute()
         next_tick = began + (sent // per_tick) * TICK_S
@@ -203,16 +205,22 @@ def run(settings: Settings) -> dict[str, Any]:
         sync = redis.Redis.from_url(redis_url, decode_responses=True)
         key = KeyStore(sync).create("bench", ["test:read"])[1]
         sync.close()
-        env = dict(os.environ, TESTFLEET_REDIS__URL=redis_url, TESTFLEET_PATHS__STATE_DIR=state,
-                   TESTFLEET_GATEWAY__CONNECTIONS_PER_KEY="1000",
-                   TESTFLEET_GATEWAY__METRICS_INTERVAL_S="0")  # fmt: skip
+        env = dict(
+            os.environ,
+            TESTFLEET_REDIS__URL=redis_url,
+            TESTFLEET_PATHS__STATE_DIR=state,
+            TESTFLEET_GATEWAY__CONNECTIONS_PER_KEY="1000",
+            TESTFLEET_GATEWAY__METRICS_INTERVAL_S="0",
+        )
         for name in ("gateway", "naive"):
             port = free_port()
             with ExitStack() as stack:
                 if name == "gateway":
                     env["TESTFLEET_GATEWAY__PORT"] = str(port)
-                    code = "from gateway.app import main; from testfleet.settings import " \
-                           "Settings; main(Settings())"  # fmt: skip
+                    code = (
+                        "from gateway.app import main; from testfleet.settings import "
+                        "Settings; main(Settings())"
+                    )
                     pid = _serve([sys.executable, "-c", code], env, port, stack)
                 else:
                     naive = [sys.executable, "-m", "bench.naive_relay", str(port), redis_url]

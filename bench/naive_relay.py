@@ -18,7 +18,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from testfleet import keys
-from testfleet.events import wire_json
+from testfleet.stream import Entry
 
 
 def make_app(redis_url: str) -> Starlette:
@@ -40,8 +40,9 @@ def make_app(redis_url: str) -> Starlette:
                 wires = []
                 for entry_id, fields in reply[0][1]:
                     cursor = entry_id
-                    if run_id is None or fields.get("r") == run_id:
-                        wires.append(wire_json(entry_id, fields.get("d", "{}")))
+                    entry = Entry.of(entry_id, fields)
+                    if run_id is None or entry.run_id == run_id:
+                        wires.append(entry.wire)
                 if not wires:
                     continue
                 if batched:
@@ -61,9 +62,13 @@ def make_app(redis_url: str) -> Starlette:
 def main(argv: list[str]) -> None:
     port, redis_url = int(argv[0]), argv[1]
     uvicorn.run(
-        make_app(redis_url), host="127.0.0.1", port=port, log_level="warning",
-        ws="websockets-sansio", timeout_graceful_shutdown=2,
-    )  # fmt: skip
+        make_app(redis_url),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=2,
+    )
 
 
 if __name__ == "__main__":

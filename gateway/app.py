@@ -22,6 +22,7 @@ from gateway.keyguard import KeyGuard
 from gateway.publisher import Publisher
 from gateway.services import Metrics, Services, Shutdown
 from gateway.sse import sse_events
+from gateway.streams import RedisStreams
 from gateway.ws import ws_v1
 from gateway.ws_events import ws_events
 from testfleet import logs
@@ -104,9 +105,12 @@ async def websocket_metrics(request: Request) -> Response:
     services = _services(request)
     headers = request.headers
     key = await services.verify(
-        presented_key(headers.get("authorization"), headers.get("x-api-key"),
-                      request.query_params.get("token"))
-    )  # fmt: skip
+        presented_key(
+            headers.get("authorization"),
+            headers.get("x-api-key"),
+            request.query_params.get("token"),
+        )
+    )
     report = services.traffic.to_dict()
     runs: dict[str, Any] = report["runs"]
     if runs and "admin" not in key.scopes:
@@ -141,18 +145,25 @@ def create_app(settings: Settings) -> Starlette:
     # A blocking pool: a burst of replays waits for a connection instead of failing.
     aclient = redisconn.connect_async(settings.redis, max_connections=64, pool_timeout_s=10)
     hub = Hub(
-        aclient, block_ms=settings.gateway.read_block_ms,
+        RedisStreams(aclient, settings),
+        block_ms=settings.gateway.read_block_ms,
         queue_events=settings.gateway.queue_events,
         replay_max_events=settings.gateway.replay_max_events,
-    )  # fmt: skip
+    )
     key_store = KeyStore(client)
     guard = KeyGuard(
         key_store, settings.gateway.connections_per_key, settings.gateway.key_check_interval_s
     )
     services = Services(
-        settings=settings, client=aclient, sync_client=client, keys=key_store,
-        shutdown=Shutdown(), metrics=Metrics(), hub=hub, guard=guard,
-    )  # fmt: skip
+        settings=settings,
+        client=aclient,
+        sync_client=client,
+        keys=key_store,
+        shutdown=Shutdown(),
+        metrics=Metrics(),
+        hub=hub,
+        guard=guard,
+    )
     publisher = Publisher(services)
 
     @asynccontextmanager
@@ -196,8 +207,13 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     for kind in (
-        AuthError, NotFoundError, UsageError, RateLimited, InfrastructureError, redis.RedisError
-    ):  # fmt: skip
+        AuthError,
+        NotFoundError,
+        UsageError,
+        RateLimited,
+        InfrastructureError,
+        redis.RedisError,
+    ):
         app.add_exception_handler(kind, handle)
     app.add_middleware(RunLogContext)
     app.state.services = services

@@ -35,7 +35,14 @@ from starlette.routing import BaseRoute, Route
 from gateway.services import Services
 from testfleet import payloads
 from testfleet.artifacts import ArtifactStore, open_store
-from testfleet.constants import API_PREFIX, DASHBOARD_PATH, EVENTS_SCHEMA_PATH, origin
+from testfleet.constants import (
+    API_PREFIX,
+    DASHBOARD_PATH,
+    EVENTS_SCHEMA_PATH,
+    junit_path,
+    origin,
+    report_path,
+)
 from testfleet.errors import NotFoundError, UsageError
 from testfleet.fleet.auth import ApiKey, presented_key
 from testfleet.results import RunResult, RunStatus
@@ -121,10 +128,13 @@ async def config(request: Request) -> Response:
     """``/dashboard/config.json``: where the page finds what it links to."""
     settings = _services(request).settings
     return JSONResponse(
-        {"apiUrl": settings.api_url.rstrip("/"), "apiPrefix": API_PREFIX,
-         "schema": EVENTS_SCHEMA_PATH},
+        {
+            "apiUrl": settings.api_url.rstrip("/"),
+            "apiPrefix": API_PREFIX,
+            "schema": EVENTS_SCHEMA_PATH,
+        },
         headers=_HEADERS,
-    )  # fmt: skip
+    )
 
 
 async def schema(_: Request) -> Response:
@@ -176,8 +186,7 @@ async def _owned(request: Request, key: ApiKey) -> tuple[RunResult, str]:
 
 
 def _links(run_id: str) -> dict[str, str]:
-    base = f"{API_PREFIX}/runs/{run_id}"
-    return {"report": f"{base}/report.html", "junit": f"{base}/junit.xml"}
+    return {"report": report_path(run_id), "junit": junit_path(run_id)}
 
 
 async def run(request: Request) -> Response:
@@ -201,10 +210,14 @@ async def cancel(request: Request) -> Response:
     cancelled = await anyio.to_thread.run_sync(store.cancel_run, found.runId)
     after, _ = await _owned(request, key)
     return JSONResponse(
-        {"runId": found.runId, "cancelled": cancelled, "status": after.status,
-         "counts": after.counts},
+        {
+            "runId": found.runId,
+            "cancelled": cancelled,
+            "status": after.status,
+            "counts": after.counts,
+        },
         status_code=202,
-    )  # fmt: skip
+    )
 
 
 async def artifact(request: Request) -> Response:
@@ -218,8 +231,11 @@ async def artifact(request: Request) -> Response:
     if media is None:
         raise NotFoundError(f"the dashboard serves images and logs only; {name[:80]!r} is not one")
     data = await anyio.to_thread.run_sync(_artifacts(request).read, found.runId, name)
-    headers = {**_HEADERS, "Cache-Control": "private, max-age=3600",
-               "Content-Security-Policy": "sandbox"}  # fmt: skip
+    headers = {
+        **_HEADERS,
+        "Cache-Control": "private, max-age=3600",
+        "Content-Security-Policy": "sandbox",
+    }
     if suffix in _TEXTS:
         headers["Content-Disposition"] = f'attachment; filename="{name}"'  # a checked name
     return Response(data, media_type=media, headers=headers)

@@ -5,12 +5,17 @@ is. Batched: frames are gathered until ``size`` or until ``window_ms`` after
 the first one, then sent as one ``batch`` message built from the same shared
 texts (no event is re-encoded). After each send the subscription's
 ``delivered_id`` moves: it is the resume cursor a dropped client is given.
+
+A pump sends to an ``Outlet``, what it needs of a connection (``gateway.ws``'s
+``Connection`` is one): it knows nothing else of it, and the connection counts
+its own traffic.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from gateway.hub import Dropped, Frame, Subscription, finish
 from gateway.protocol import (
@@ -24,29 +29,47 @@ from gateway.protocol import (
 from gateway.streams import Gap
 from testfleet import logs
 
-if TYPE_CHECKING:
-    from gateway.ws import Connection
-
 log = logs.get_logger(__name__)
 
 
-async def pump(conn: Connection, sid: str, sub: Subscription, request: SubscribeRequest) -> None:
+class Outlet(Protocol):
+    """Where a pump sends its subscription's frames."""
+
+    async def send(self, text: str) -> None:
+        """Send a message that is no event (a ``gap`` notice)."""
+        ...
+
+    async def send_events(self, text: str, frames: Sequence[Frame]) -> None:
+        """Send ``text``, which carries ``frames`` (one event, or a batch of them)."""
+        ...
+
+    async def fail(self, error: ProtocolError) -> None:
+        """Send the error; close too when it is fatal."""
+        ...
+
+    def count_dropped(self) -> None:
+        """Count a subscriber dropped for falling a whole queue behind."""
+        ...
+
+
+async def pump(out: Outlet, sid: str, sub: Subscription, request: SubscribeRequest) -> None:
+    """Send ``sub``'s frames to ``out`` until the subscription ends."""
     try:
         if request.batch is None:
             async for item in sub.frames():
                 if isinstance(item, Gap):
-                    await conn.send(gap_frame(item.after, item.first_available, sid, item.capped))
+                    await out.send(gap_frame(item.after, item.first_available, sid, item.capped))
                 else:
-                    await conn.send(item.wire, item.entry.run_id, 1)
+                    await out.send_events(item.wire, [item])
                     sub.delivered_id = item.id
         else:
-            await pump_batches(conn, sid, sub, request.batch.size, request.batch.window_ms)
+            await pump_batches(out, sid, sub, request.batch.size, request.batch.window_ms)
     except Dropped as exc:
-        conn.services.metrics.dropped.inc()
-        await conn.fail(slow_consumer(str(exc), sid, sub.delivered_id))
+        out.count_dropped()
+        await out.fail(slow_consumer(str(exc), sid, sub.delivered_id))
     except Exception as exc:  # Redis failed while replaying
         log.warning("subscription %s failed: %s", sid, exc)
-        await conn.fail(
+        await out.fail(
             ProtocolError(
                 "SERVER_ERROR",
                 "the event store is not answering; reconnect and resume",
@@ -56,9 +79,7 @@ async def pump(conn: Connection, sid: str, sub: Subscription, request: Subscribe
         )
 
 
-async def pump_batches(
-    conn: Connection, sid: str, sub: Subscription, size: int, window_ms: int
-) -> None:
+async def pump_batches(out: Outlet, sid: str, sub: Subscription, size: int, window_ms: int) -> None:
     loop = asyncio.get_running_loop()
     frames = sub.frames()
     batch: list[Frame] = []
@@ -72,25 +93,14 @@ async def pump_batches(
                 item = upcoming.result()
                 upcoming = asyncio.ensure_future(anext(frames))
                 if isinstance(item, Gap):
-                    await conn.send(gap_frame(item.after, item.first_available, sid, item.capped))
+                    await out.send(gap_frame(item.after, item.first_available, sid, item.capped))
                     continue
                 if not batch:
                     deadline = loop.time() + window_ms / 1000
                 batch.append(item)
             if batch and (len(batch) >= size or loop.time() >= deadline):
-                await send_batch(conn, batch, sid)
+                await out.send_events(batch_frame([f.wire for f in batch], sid), batch)
                 sub.delivered_id = batch[-1].id
                 batch = []
     finally:
         await finish(upcoming, frames)
-
-
-async def send_batch(conn: Connection, batch: list[Frame], sid: str | None = None) -> None:
-    text = batch_frame([f.wire for f in batch], sid)
-    await conn.send(text, batch[0].entry.run_id if len(batch) == 1 else "", len(batch))
-    if len(batch) > 1:
-        # Per-run traffic for a mixed batch, counted by events (bytes by share).
-        for frame in batch:
-            run = conn.services.traffic.runs[frame.entry.run_id]
-            run.events += 1
-            run.bytes += len(frame.wire)

@@ -1,10 +1,11 @@
 """One stream reader per gateway process, fanning events out to every subscriber.
 
 Shaped like encode/broadcaster (connect, disconnect, subscribe) but resumable by
-event id. One task reads ``tf:events`` with ``XREAD BLOCK`` from an explicit
-cursor and offers each entry, wrapped once in a ``Frame`` (its wire JSON built
-once and shared by every subscriber that receives it), to the subscribers that
-may match: those following its run (an index by run id) and the wide ones.
+event id. One task reads ``tf:events`` from an explicit cursor (``XREAD BLOCK`` on
+Redis; any ``gateway.streams.StreamBackend``) and offers each entry, wrapped once
+in a ``Frame`` (its wire JSON built once and shared by every subscriber that
+receives it), to the subscribers that may match: those following its run (an
+index by run id) and the wide ones.
 
 Each ``Subscription`` has a bounded queue. When a client falls so far behind
 that its queue is full, the hub marks it dropped and moves on: the other
@@ -29,12 +30,11 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import redis
-import redis.asyncio as aredis
 
-from gateway.streams import Entry, Gap, StreamReader, capped_cursor, capped_start
+from gateway.streams import Gap, StreamBackend, StreamReader, capped_cursor, capped_start
 from testfleet import keys, logs
 from testfleet.backoff import Backoff
-from testfleet.events import id_tuple
+from testfleet.stream import PAYLOAD, START, Entry, id_tuple
 
 log = logs.get_logger(__name__)
 
@@ -66,6 +66,12 @@ class Frame:
                 decoded = {}
             self._data = decoded if isinstance(decoded, dict) else {}
         return self._data
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The event's payload (empty when it is not an object)."""
+        payload = self.data.get(PAYLOAD)
+        return payload if isinstance(payload, dict) else {}
 
 
 Match = Callable[[Frame], bool]
@@ -137,16 +143,16 @@ class Subscription:
         ``redis.RedisError`` when the history cannot be read.
         """
         if self.after is not None:
-            client, stream = self._hub.client, self.replay_stream
-            reader = StreamReader(client, stream, after=self.after)
+            streams, stream = self._hub.streams, self.replay_stream
+            reader = StreamReader(streams, stream, after=self.after)
             gap = await reader.gap()
             if gap is not None:
                 yield gap
-            capped = await capped_start(client, stream, self.after, self._hub.replay_max_events)
+            capped = await capped_start(streams, stream, self.after, self._hub.replay_max_events)
             if capped is not None:
                 # Bounded work per subscription: the newest entries only, after a notice.
                 yield capped
-                reader = StreamReader(client, stream, after=capped_cursor(capped.first_available))
+                reader = StreamReader(streams, stream, after=capped_cursor(capped.first_available))
             while True:
                 entries = await reader.read(None)
                 if not entries:
@@ -194,13 +200,13 @@ class Hub:
 
     def __init__(
         self,
-        client: aredis.Redis,
+        streams: StreamBackend,
         *,
         block_ms: int,
         queue_events: int,
         replay_max_events: int = 10_000,
     ) -> None:
-        self.client = client
+        self.streams = streams
         self.replay_max_events = replay_max_events
         """Entries one subscription's replay may read (``gateway.replay_max_events``)."""
         self._block_ms = max(1, block_ms)
@@ -209,7 +215,7 @@ class Hub:
         self._wide: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._cursor = "0-0"
+        self._cursor = START
         self.listeners: list[Callable[[Frame], None]] = []
         """Called with every frame read (the metrics publisher counts results)."""
         self.events_read = 0
@@ -218,9 +224,9 @@ class Hub:
     async def start(self) -> None:
         """Fix the cursor at the stream's newest entry, then start reading after it."""
         try:
-            newest = await self.client.xrevrange(keys.EVENTS_STREAM, count=1)
-            if newest:
-                self._cursor = str(newest[0][0])
+            newest = await self.streams.newest_id(keys.EVENTS_STREAM)
+            if newest is not None:
+                self._cursor = newest
         except redis.RedisError as exc:
             # Reading starts from the first entry once Redis answers: nothing is missed.
             log.warning("hub: Redis not answering at start (%s); will retry", exc)
@@ -247,9 +253,13 @@ class Hub:
     ) -> Subscription:
         """Register a subscriber; ``run_id`` indexes it (only that run's events are offered)."""
         sub = Subscription(
-            self, match, run_id=run_id, after=after, replay_stream=replay_stream,
+            self,
+            match,
+            run_id=run_id,
+            after=after,
+            replay_stream=replay_stream,
             maxsize=self._queue_events,
-        )  # fmt: skip
+        )
         if run_id is None:
             self._wide.add(sub)
         else:
@@ -289,8 +299,8 @@ class Hub:
         failures = 0
         while not self._stopping:
             try:
-                reply: Any = await self.client.xread(
-                    {keys.EVENTS_STREAM: self._cursor}, count=1000, block=self._block_ms
+                entries = await self.streams.read(
+                    keys.EVENTS_STREAM, self._cursor, 1000, self._block_ms
                 )
                 failures = 0
             except redis.RedisError as exc:
@@ -303,12 +313,9 @@ class Hub:
                 log.warning("hub: XREAD failed (%s); retrying in %.1f s", exc, delay_s)
                 await asyncio.sleep(delay_s)
                 continue
-            if not reply:
-                continue
-            items: list[Any] = reply[0][1]  # [[stream, [(id, fields), ...]]]
-            for entry_id, fields in items:
-                self._cursor = str(entry_id)
-                self.dispatch(Frame(Entry.of(self._cursor, fields)))
+            for entry in entries:
+                self._cursor = entry.id
+                self.dispatch(Frame(entry))
 
 
 async def finish(upcoming: asyncio.Task[Any], frames: AsyncGenerator[Any, None]) -> None:

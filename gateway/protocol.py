@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gateway.hub import Frame
-from testfleet.events import CHANNEL_TYPES, CHANNELS, is_stream_id
+from testfleet.events import CHANNEL_TYPES, CHANNELS, TYPE_CHANNEL
+from testfleet.payloads import PAYLOADS, filterable
+from testfleet.stream import (
+    ENVELOPE_FILTERS,
+    PROJECT_FILTER,
+    RUNS_FILTER,
+    TYPES_FILTER,
+    is_stream_id,
+)
 
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
@@ -36,55 +44,48 @@ CHANNEL_SCOPE: dict[str, str] = {
 FLEET_CHANNELS = frozenset({"dashboard_metrics", "system_events"})
 """Channels whose events may belong to no project (fleet-wide: every key with the scope)."""
 
-ENVELOPE = "envelope."
-"""Prefix of a ``Filter.field`` that is the event envelope's, not its payload's."""
-
 
 @dataclass(frozen=True)
 class Filter:
-    """One subscription filter: the value it takes and the field of an event it reads."""
+    """One subscription filter: the value it takes and the fields of an event it reads."""
 
     kind: Literal["list", "text", "number"]
     """``list``: strings, any of which matches; ``text``: one string; ``number``: a minimum."""
-    field: str
-    """The payload field it reads, a dotted path of the payload model
-    (``testfleet.payloads.field_paths``), or ``envelope.<field>``."""
-    fallback: str | None = None
-    """The payload field read when the event's payload has no ``field``."""
+    paths: tuple[str, ...] = ()
+    """The payload fields it reads, dotted paths of the payload models: the first one a
+    payload has is compared (``statuses``: a case's ``result.status``, a run's ``status``).
+    Empty for a filter of the envelope."""
     keys: bool = False
-    """Match the names in the object at ``field`` (a metric's name), not its value."""
+    """Match the names in the object at the field (a metric's name), not its value."""
 
 
-FILTERS: dict[str, Filter] = {
-    "testSuiteIds": Filter("list", "testSuiteId"),
-    "testTypes": Filter("list", "testType"),
-    "environments": Filter("list", "environment"),
-    "statuses": Filter("list", "result.status", fallback="status"),
-    "tags": Filter("list", "tags"),
-    "analysisTypes": Filter("list", "analysisType"),
-    "testIds": Filter("list", "testId"),
-    "metricTypes": Filter("list", "metrics", keys=True),
-    "severity": Filter("list", "severity"),
-    "serviceNames": Filter("list", "serviceName"),
-    "confidence_threshold": Filter("number", "confidence"),
-    "runIds": Filter("list", ENVELOPE + "runId"),
-    "eventTypes": Filter("list", ENVELOPE + "type"),
-    "projectId": Filter("text", ENVELOPE + "projectId"),
-}
-"""Every filter, by name: what it takes and the field it reads."""
+def _derive() -> tuple[dict[str, Filter], dict[str, tuple[str, ...]]]:
+    """Every filter, and the filters of each channel, from the marks on the payload models'
+    fields (``testfleet.payloads.Filterable``) and the envelope's (``ENVELOPE_FILTERS``)."""
+    found: dict[str, Filter] = {}
+    channels: dict[str, list[str]] = {channel: [] for channel in CHANNELS}
+    for event_type, model in PAYLOADS.items():
+        channel = TYPE_CHANNEL[event_type]
+        for path, mark in filterable(model):
+            if mark.channel not in (None, channel):
+                continue
+            known = found.get(mark.name, Filter(mark.kind, keys=mark.keys))
+            if path not in known.paths:
+                known = Filter(known.kind, (*known.paths, path), known.keys)
+            found[mark.name] = known
+            if mark.name not in channels[channel]:
+                channels[channel].append(mark.name)
+    for name, envelope in ENVELOPE_FILTERS.items():
+        found[name] = Filter(envelope.kind)
+        for channel in CHANNELS:
+            if channel not in FLEET_CHANNELS or not envelope.runs_only:
+                channels[channel].append(name)
+    return found, {channel: tuple(names) for channel, names in channels.items()}
 
-CHANNEL_FILTERS: dict[str, tuple[str, ...]] = {
-    "test_execution": (
-        "testSuiteIds", "testTypes", "environments", "runIds", "statuses", "eventTypes", "tags",
-        "projectId",
-    ),
-    "ai_analysis": (
-        "analysisTypes", "testIds", "eventTypes", "runIds", "projectId", "confidence_threshold",
-    ),
-    "dashboard_metrics": ("metricTypes", "eventTypes"),
-    "system_events": ("severity", "serviceNames", "eventTypes"),
-}  # fmt: skip
-"""The filters each channel advertises and takes (SPEC section 6)."""
+
+FILTERS, CHANNEL_FILTERS = _derive()
+"""Every filter by name (what it takes and the fields it reads), and the filters each
+channel advertises and takes (SPEC section 6)."""
 
 RETIRED_FILTERS: dict[str, str] = {
     "userId": "no event names a user; a key sees only its own project's events "
@@ -121,9 +122,13 @@ class ProtocolError(Exception):
     def frame(self, request_id: str | None = None) -> str:
         """The ``error`` message for the client."""
         return error_frame(
-            self.code, self.message, details=self.details, retry_after_s=self.retry_after_s,
-            severity=self.severity, request_id=request_id,
-        )  # fmt: skip
+            self.code,
+            self.message,
+            details=self.details,
+            retry_after_s=self.retry_after_s,
+            severity=self.severity,
+            request_id=request_id,
+        )
 
 
 def slow_consumer(message: str, subscription_id: str, last_event_id: str | None) -> ProtocolError:
@@ -209,9 +214,10 @@ def auth_key(message: Message) -> str:
     key = message.payload.get("apiKey", message.payload.get("token"))
     if not isinstance(key, str) or not key:
         raise ProtocolError(
-            "AUTH_FAILED", "send {\"type\":\"auth\",\"payload\":{\"apiKey\":\"KEY\"}} first",
+            "AUTH_FAILED",
+            'send {"type":"auth","payload":{"apiKey":"KEY"}} first',
             close=CLOSE_AUTH_FAILED,
-        )  # fmt: skip
+        )
     return key
 
 
@@ -265,11 +271,11 @@ def validate_filters(channel: str, raw: Any) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise _bad(f"filter {name} must be a number", filter=name)
             out[name] = float(value)
-    types = out.get("eventTypes")
+    types = out.get(TYPES_FILTER)
     if types is not None and not types <= set(CHANNEL_TYPES[channel]):
         raise _bad(
-            f"eventTypes of {channel} are {', '.join(CHANNEL_TYPES[channel])}",
-            filter="eventTypes",
+            f"{TYPES_FILTER} of {channel} are {', '.join(CHANNEL_TYPES[channel])}",
+            filter=TYPES_FILTER,
         )
     return out
 
@@ -312,11 +318,6 @@ def subscribe_request(payload: dict[str, Any]) -> SubscribeRequest:
     return SubscribeRequest(channel, filters, since, history, batch)
 
 
-def _payload(frame: Frame) -> dict[str, Any]:
-    payload = frame.data.get("payload")
-    return payload if isinstance(payload, dict) else {}
-
-
 def _has(values: frozenset[str], value: Any) -> bool:
     if isinstance(value, list):
         return any(isinstance(v, str) and v in values for v in value)
@@ -338,19 +339,12 @@ def _at(payload: dict[str, Any], path: str) -> Any:
 
 def _read(payload: dict[str, Any], spec: Filter) -> Any:
     """What filter ``spec`` compares in ``payload`` (None when the payload has nothing)."""
-    value = _at(payload, spec.field)
-    if value is _MISSING and spec.fallback is not None:
-        value = _at(payload, spec.fallback)
-    if value is _MISSING:
+    value = next((v for v in (_at(payload, p) for p in spec.paths) if v is not _MISSING), None)
+    if value is None:
         return None
     if spec.keys:
         return list(value) if isinstance(value, dict) else None
     return value
-
-
-_PAYLOAD_LISTS = frozenset(
-    name for name, f in FILTERS.items() if f.kind == "list" and not f.field.startswith(ENVELOPE)
-)
 
 
 def matcher(channel: str, filters: dict[str, Any], project: str) -> Callable[[Frame], bool]:
@@ -361,13 +355,14 @@ def matcher(channel: str, filters: dict[str, Any], project: str) -> Callable[[Fr
     the fleet channels.
     """
     fleet_ok = channel in FLEET_CHANNELS
-    wanted_project = filters.get("projectId")
+    wanted_project = filters.get(PROJECT_FILTER)
     if wanted_project is not None and wanted_project != project:
         return lambda _frame: False
-    types: frozenset[str] = filters.get("eventTypes") or frozenset(CHANNEL_TYPES[channel])
-    runs: frozenset[str] | None = filters.get("runIds")
-    payload_filters = [(FILTERS[name], v) for name, v in filters.items() if name in _PAYLOAD_LISTS]
-    threshold: float | None = filters.get("confidence_threshold")
+    types: frozenset[str] = filters.get(TYPES_FILTER) or frozenset(CHANNEL_TYPES[channel])
+    runs: frozenset[str] | None = filters.get(RUNS_FILTER)
+    of_payload = [(FILTERS[name], v) for name, v in filters.items() if FILTERS[name].paths]
+    payload_filters = [(spec, v) for spec, v in of_payload if spec.kind == "list"]
+    minimums = [(spec, v) for spec, v in of_payload if spec.kind == "number"]
 
     def match(frame: Frame) -> bool:
         entry = frame.entry
@@ -377,15 +372,16 @@ def matcher(channel: str, filters: dict[str, Any], project: str) -> Callable[[Fr
             return False
         if runs is not None and entry.run_id not in runs:
             return False
-        if not payload_filters and threshold is None:
+        if not of_payload:
             return True
-        payload = _payload(frame)
+        payload = frame.payload
         for spec, values in payload_filters:
             if not _has(values, _read(payload, spec)):
                 return False
-        if threshold is not None:
-            confidence = _read(payload, FILTERS["confidence_threshold"])
-            if isinstance(confidence, (int, float)) and confidence < threshold:
+        for spec, minimum in minimums:
+            # An event without the figure passes: a minimum only keeps out lower ones.
+            value = _read(payload, spec)
+            if isinstance(value, (int, float)) and value < minimum:
                 return False
         return True
 

@@ -4,17 +4,15 @@ Every ``metrics_interval_s`` the gateway holding the lock (``keys.GATEWAY_PUBLIS
 a ``SET NX PX`` renewed by its owner, expiring after three intervals so a dead
 leader is replaced) reads the fleet (``testfleet.fleet.state.read_fleet``) and
 publishes on ``tf:events`` (and only there: these events belong to no run and
-no project, so every key with ``dashboard:read`` sees them):
+no project, so every key with ``dashboard:read`` sees them), the way every event
+is published (``testfleet.stream``, through the hub's stream backend):
 
-- ``metrics_update``: payload ``metrics`` {testsPerMinute, passRate, queueDepth,
-  queueByPriority, busyWorkers, workers, workerSlots, freeGridSlots, gridSlots,
-  gridNodesUp, workerList, eventsPerSecond} (``payloads.MetricsUpdate``); events per
+- ``metrics_update`` (``payloads.MetricsUpdate``): the fleet's figures; events per
   second are those this gateway read from ``tf:events`` since its previous tick.
   Tests per minute and pass rate count the final results the hub saw in the
   last 60 s (``passRate`` is null when there were none);
-- ``service_status_change`` when a worker or the Grid (or its node count)
-  changes: payload {serviceName, serviceType, status, previousStatus, severity,
-  details} (``payloads.ServiceStatusChange``). The last state seen is kept in
+- ``service_status_change`` (``payloads.ServiceStatusChange``) when a worker or the
+  Grid (or its node count) changes. The last state seen is kept in
   ``keys.GATEWAY_SERVICES`` so a new leader does not announce again what its
   predecessor already did.
 """
@@ -73,7 +71,7 @@ class Publisher:
         if kind not in ("test_completed", "test_failed"):
             return
         try:
-            finished = payloads.parse(kind, frame.data.get("payload") or {})
+            finished = payloads.parse(kind, frame.payload)
         except payloads.PayloadError as exc:
             log.warning("a %s event %s is not counted: %s", kind, frame.id, exc)
             return
@@ -187,19 +185,14 @@ class Publisher:
 
     async def _publish(self, kind: str, payload: payloads.Payload) -> str:
         event = Event(
-            type=kind, run_id="", project_id="", payload=payload.dump(),
-            source=f"gateway@{self.owner}", timestamp_ms=now_ms(),
-        )  # fmt: skip
-        fields: dict[Any, Any] = {"t": kind, "c": event.channel, "r": "", "p": ""}
-        fields["d"] = event.body()
-        return str(
-            await self.services.client.xadd(
-                keys.EVENTS_STREAM,
-                fields,
-                maxlen=self.services.settings.redis.stream_maxlen,
-                approximate=True,
-            )
+            type=kind,
+            run_id="",
+            project_id="",
+            payload=payload.dump(),
+            source=f"gateway@{self.owner}",
+            timestamp_ms=now_ms(),
         )
+        return await self.services.hub.streams.publish(event)
 
 
 def _change(
@@ -210,9 +203,11 @@ def _change(
     kind: Literal["grid", "worker"] = "grid" if name == "grid" else "worker"
     details: dict[str, Any] = {}
     if kind == "grid":
-        details = {"nodesUp": int(nodes) if nodes else 0,
-                   "previousNodesUp": int(prev_nodes) if prev_nodes else None,
-                   "error": fleet.grid_error}  # fmt: skip
+        details = {
+            "nodesUp": int(nodes) if nodes else 0,
+            "previousNodesUp": int(prev_nodes) if prev_nodes else None,
+            "error": fleet.grid_error,
+        }
     return payloads.ServiceStatusChange(
         serviceName=name.removeprefix("worker:"),
         serviceType=kind,

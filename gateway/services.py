@@ -48,17 +48,23 @@ class Metrics:
             "testfleet_gateway_sse_connections", "SSE streams opened", registry=self.registry
         )
         self.events = Counter(
-            "testfleet_gateway_events_sent", "Events sent to clients", ["transport"],
+            "testfleet_gateway_events_sent",
+            "Events sent to clients",
+            ["transport"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.bytes = Counter(
-            "testfleet_gateway_bytes_sent", "Bytes of event streams sent", ["transport"],
+            "testfleet_gateway_bytes_sent",
+            "Bytes of event streams sent",
+            ["transport"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.rejected = Counter(
-            "testfleet_gateway_rejected", "Requests refused, by HTTP status", ["status"],
+            "testfleet_gateway_rejected",
+            "Requests refused, by HTTP status",
+            ["status"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.ws_clients = Gauge(
             "testfleet_gateway_ws_clients", "Open WebSockets", registry=self.registry
         )
@@ -66,17 +72,22 @@ class Metrics:
             "testfleet_gateway_ws_connections", "WebSockets opened", registry=self.registry
         )
         self.ws_closes = Counter(
-            "testfleet_gateway_ws_closes", "WebSockets closed by the gateway, by close code",
-            ["code"], registry=self.registry,
-        )  # fmt: skip
+            "testfleet_gateway_ws_closes",
+            "WebSockets closed by the gateway, by close code",
+            ["code"],
+            registry=self.registry,
+        )
         self.ws_errors = Counter(
-            "testfleet_gateway_ws_errors", "Error messages sent, by code", ["code"],
+            "testfleet_gateway_ws_errors",
+            "Error messages sent, by code",
+            ["code"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.dropped = Counter(
-            "testfleet_gateway_slow_clients_dropped", "Subscribers dropped for falling behind",
+            "testfleet_gateway_slow_clients_dropped",
+            "Subscribers dropped for falling behind",
             registry=self.registry,
-        )  # fmt: skip
+        )
 
 
 @dataclass

@@ -65,8 +65,9 @@ from gateway.services import Services, Shutdown
 from gateway.streams import START, Gap
 from testfleet import keys, logs
 from testfleet.errors import NotFoundError, RateLimited, UsageError
-from testfleet.events import TYPE_CHANNEL, is_stream_id
+from testfleet.events import TYPE_CHANNEL
 from testfleet.fleet.auth import presented_key
+from testfleet.stream import is_stream_id
 
 log = logs.get_logger(__name__)
 
@@ -217,9 +218,20 @@ def _counted(services: Services, frame: Frame) -> str:
     return text
 
 
-_REVOKED = "event: error\ndata: " + json.dumps({"type": "error", "payload": {
-    "code": "AUTH_FAILED", "message": "this API key was revoked; its streams are closed"}},
-    separators=(",", ":")) + "\n\n"  # fmt: skip
+_REVOKED = (
+    "event: error\ndata: "
+    + json.dumps(
+        {
+            "type": "error",
+            "payload": {
+                "code": "AUTH_FAILED",
+                "message": "this API key was revoked; its streams are closed",
+            },
+        },
+        separators=(",", ":"),
+    )
+    + "\n\n"
+)
 
 
 def _types(raw: str | None) -> frozenset[str] | None:
@@ -276,10 +288,16 @@ async def sse_events(request: Request) -> Response:
     log.info("SSE client (key %s) follows run %s after %s", key.id, run_id, after)
     sub = services.hub.subscribe(
         lambda frame: frame.entry.run_id == run_id and frame.entry.project == owner,
-        run_id=run_id, after=after, replay_stream=keys.run_events(run_id),
-    )  # fmt: skip
+        run_id=run_id,
+        after=after,
+        replay_stream=keys.run_events(run_id),
+    )
     body = _events(
-        services, sub, types, follow=params.get("follow", "").lower() in _TRUE,
-        completed=head.finishedMs is not None, held=(handle, revoked),
-    )  # fmt: skip
+        services,
+        sub,
+        types,
+        follow=params.get("follow", "").lower() in _TRUE,
+        completed=head.finishedMs is not None,
+        held=(handle, revoked),
+    )
     return EventStreamResponse(body, services.shutdown)

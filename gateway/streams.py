@@ -1,15 +1,20 @@
-"""Reading a Redis event stream forward from an event id: its history, then live.
+"""The event streams the gateway reads: one small interface, on Redis or in memory.
+
+``StreamBackend`` is what the hub, its subscriptions and the fleet publisher
+need of a stream: its newest id, the entries after a cursor (waiting for new
+ones), its size and oldest entry, the newest ids after a cursor, and publishing
+one event. ``RedisStreams`` is the real one (``XREAD``/``XINFO``/``XREVRANGE``,
+and the run store's ``publish`` script: the one way every event is written);
+``MemoryStreams`` holds entries in this process, for tests of the gateway that
+need no Redis. Entries are ``testfleet.stream.Entry``: their fields and wire
+form are that module's.
 
 A ``StreamReader`` is a cursor on one stream. Each ``read`` returns the entries
 after the cursor and moves the cursor to the last one returned. Because both
-the history and the live tail come from the same ``XREAD <stream> <cursor>``,
-a client that resumes from an id gets every later entry exactly once: there is
+the history and the live tail come from the same read after the cursor, a
+client that resumes from an id gets every later entry exactly once: there is
 no window between "replay" and "subscribe" for an entry to fall into (no gap)
 and no entry is read on both sides of it (no duplicate).
-
-Entries are the ones ``RunStore`` writes (fields ``t`` type, ``c`` channel,
-``r`` run id, ``p`` project, ``d`` the envelope JSON without its id); their
-wire form is built without decoding the payload (``Entry.wire``).
 
 Streams are capped (``XADD MAXLEN ~``), so a cursor can fall behind the oldest
 surviving entry; ``gap`` says so, and callers tell the client explicitly.
@@ -17,45 +22,177 @@ surviving entry; ``gap`` says so, and callers tell the client explicitly.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import redis.asyncio as aredis
 from redis.exceptions import ResponseError
 
-from testfleet.events import id_tuple, is_stream_id, wire_json
+from testfleet import keys
+from testfleet.events import Event
+from testfleet.settings import Settings
+from testfleet.store import scripts
+from testfleet.stream import START, Entry, id_before, id_tuple, is_stream_id
 
-START = "0-0"
-"""The cursor before a stream's first entry."""
+__all__ = [
+    "START",
+    "Gap",
+    "MemoryStreams",
+    "RedisStreams",
+    "StreamBackend",
+    "StreamInfo",
+    "StreamReader",
+    "capped_cursor",
+    "capped_start",
+]
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
-    """One event as stored on a stream."""
+class StreamInfo:
+    """How much a stream holds and held."""
 
-    id: str
-    type: str
-    channel: str
-    run_id: str
-    project: str
-    body: str
-    """The envelope JSON without ``id``."""
+    length: int
+    first_id: str | None
+    """The oldest entry still on it (None when empty)."""
+    entries_added: int | None
+    """Entries ever added (None when the server does not say: before Redis 7)."""
 
-    @classmethod
-    def of(cls, entry_id: str, fields: dict[str, str]) -> Entry:
-        return cls(
-            id=entry_id,
-            type=fields.get("t", ""),
-            channel=fields.get("c", ""),
-            run_id=fields.get("r", ""),
-            project=fields.get("p", ""),
-            body=fields.get("d", "{}"),
+
+class StreamBackend(Protocol):
+    """What the gateway needs of its event streams."""
+
+    async def newest_id(self, stream: str) -> str | None:
+        """The id of ``stream``'s newest entry (None when it has none)."""
+        ...
+
+    async def read(self, stream: str, after: str, count: int, block_ms: int | None) -> list[Entry]:
+        """Up to ``count`` entries after ``after``, oldest first; when there are none,
+        waits up to ``block_ms`` for one (None: do not wait)."""
+        ...
+
+    async def info(self, stream: str) -> StreamInfo | None:
+        """What ``stream`` holds (None when it does not exist)."""
+        ...
+
+    async def newest_ids(self, stream: str, after: str, count: int) -> list[str]:
+        """The ids of the newest ``count`` entries after ``after``, newest first."""
+        ...
+
+    async def publish(self, event: Event) -> str:
+        """Write ``event`` (to its run's stream too, when it has a run); its id."""
+        ...
+
+
+class RedisStreams:
+    """``StreamBackend`` on a ``decode_responses=True`` redis.asyncio client."""
+
+    def __init__(self, client: aredis.Redis, settings: Settings) -> None:
+        self.client = client
+        self._settings = settings
+        self._publish = client.register_script(scripts.source("publish"))
+
+    async def newest_id(self, stream: str) -> str | None:
+        newest = cast(list[Any], await self.client.xrevrange(stream, count=1))
+        return str(newest[0][0]) if newest else None
+
+    async def read(self, stream: str, after: str, count: int, block_ms: int | None) -> list[Entry]:
+        reply: Any = await self.client.xread({stream: after}, count=count, block=block_ms)
+        # XREAD answers [[stream, [(id, fields), ...]]] (RESP2, the client's default).
+        items: list[Any] = next((found for name, found in reply or [] if name == stream), [])
+        return [Entry.of(str(i), cast(dict[str, str], fields)) for i, fields in items]
+
+    async def info(self, stream: str) -> StreamInfo | None:
+        try:
+            info: dict[str, Any] = await self.client.xinfo_stream(stream)
+        except ResponseError:  # no such stream (yet)
+            return None
+        first = info.get("first-entry")
+        added = info.get("entries-added")
+        return StreamInfo(
+            length=int(info.get("length", 0)),
+            first_id=str(first[0]) if first else None,
+            entries_added=int(added) if added is not None else None,
         )
 
-    @property
-    def wire(self) -> str:
-        """The event as clients receive it (envelope with ``id`` first)."""
-        return wire_json(self.id, self.body)
+    async def newest_ids(self, stream: str, after: str, count: int) -> list[str]:
+        newest = cast(
+            list[Any], await self.client.xrevrange(stream, max="+", min=f"({after}", count=count)
+        )
+        return [str(entry_id) for entry_id, _ in newest]
+
+    async def publish(self, event: Event) -> str:
+        stream_keys, args = scripts.publish_call(self._settings, event)
+        return str(await self._publish(keys=stream_keys, args=args))
+
+
+class MemoryStreams:
+    """``StreamBackend`` in this process: entries in lists, capped at ``maxlen`` each (exactly,
+    where Redis trims about there), waiting readers woken by each publish."""
+
+    def __init__(self, maxlen: int = 10_000) -> None:
+        self.maxlen = maxlen
+        self._streams: dict[str, list[Entry]] = {}
+        self._added: dict[str, int] = {}
+        self._last = (0, 0)
+        self._changed = asyncio.Condition()
+
+    def _entries(self, stream: str) -> list[Entry]:
+        return self._streams.get(stream, [])
+
+    async def newest_id(self, stream: str) -> str | None:
+        entries = self._entries(stream)
+        return entries[-1].id if entries else None
+
+    def _after(self, stream: str, after: str, count: int) -> list[Entry]:
+        cursor = id_tuple(after)
+        return [e for e in self._entries(stream) if id_tuple(e.id) > cursor][:count]
+
+    async def read(self, stream: str, after: str, count: int, block_ms: int | None) -> list[Entry]:
+        found = self._after(stream, after, count)
+        if found or block_ms is None:
+            return found
+        async with self._changed:
+            try:
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: bool(self._after(stream, after, 1))),
+                    block_ms / 1000,
+                )
+            except TimeoutError:
+                return []
+        return self._after(stream, after, count)
+
+    async def info(self, stream: str) -> StreamInfo | None:
+        if stream not in self._streams:
+            return None
+        entries = self._entries(stream)
+        return StreamInfo(len(entries), entries[0].id if entries else None, self._added[stream])
+
+    async def newest_ids(self, stream: str, after: str, count: int) -> list[str]:
+        cursor = id_tuple(after)
+        newer = [e.id for e in self._entries(stream) if id_tuple(e.id) > cursor]
+        return newer[::-1][:count]
+
+    async def publish(self, event: Event) -> str:
+        now = int(time.time() * 1000)
+        ms, seq = self._last
+        self._last = (now, 0) if now > ms else (ms, seq + 1)
+        entry = Entry.new(f"{self._last[0]}-{self._last[1]}", event)
+        streams = [keys.EVENTS_STREAM] + ([keys.run_events(event.run_id)] if event.run_id else [])
+        async with self._changed:
+            for stream in streams:
+                entries = self._streams.setdefault(stream, [])
+                entries.append(entry)
+                self._added[stream] = self._added.get(stream, 0) + 1
+                del entries[: max(0, len(entries) - self.maxlen)]
+            self._changed.notify_all()
+        return entry.id
+
+    def trim(self, stream: str, maxlen: int) -> None:
+        """Keep only ``stream``'s newest ``maxlen`` entries (as ``XTRIM`` does)."""
+        entries = self._entries(stream)
+        del entries[: max(0, len(entries) - maxlen)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +209,18 @@ class Gap:
 
 
 class StreamReader:
-    """A cursor on one stream of a ``decode_responses=True`` client.
+    """A cursor on one stream.
 
-    Not shared between tasks: one reader serves one consumer (the next step of
-    the gateway puts one reader per process in front of many subscribers).
+    Not shared between tasks: one reader serves one consumer (the hub puts one
+    reader per process in front of many subscribers).
     """
 
     def __init__(
-        self, client: aredis.Redis, stream: str, after: str = START, page: int = 500
+        self, streams: StreamBackend, stream: str, after: str = START, page: int = 500
     ) -> None:
         if not is_stream_id(after):
             raise ValueError(f"{after!r} is not a stream id (<ms>-<seq>)")
-        self._client = client
+        self._streams = streams
         self.stream = stream
         self._cursor = after
         self._page = page
@@ -101,17 +238,13 @@ class StreamReader:
         missed some (it may flag a cursor that was itself the newest trimmed
         entry: telling a client it may have missed events is the safe side).
         """
-        try:
-            info: dict[str, Any] = await self._client.xinfo_stream(self.stream)
-        except ResponseError:  # no such stream (yet)
+        info = await self._streams.info(self.stream)
+        if info is None or info.entries_added is None or info.first_id is None:
             return None
-        added = info.get("entries-added")
-        first = info.get("first-entry")
-        if added is None or not first or int(added) <= int(info.get("length", 0)):
+        if info.entries_added <= info.length:
             return None
-        first_id = str(first[0])
-        if id_tuple(self._cursor) < id_tuple(first_id):
-            return Gap(after=self._cursor, first_available=first_id)
+        if id_tuple(self._cursor) < id_tuple(info.first_id):
+            return Gap(after=self._cursor, first_available=info.first_id)
         return None
 
     async def read(self, block_ms: int | None = None) -> list[Entry]:
@@ -122,45 +255,28 @@ class StreamReader:
         """
         if block_ms is not None and block_ms <= 0:
             block_ms = None  # BLOCK 0 would wait forever
-        reply = await self._client.xread(
-            {self.stream: self._cursor}, count=self._page, block=block_ms
-        )
-        if not reply:
-            return []
-        entries = _entries_of(reply, self.stream)
+        entries = await self._streams.read(self.stream, self._cursor, self._page, block_ms)
         if entries:
             self._cursor = entries[-1].id
         return entries
 
 
-async def capped_start(client: aredis.Redis, stream: str, after: str, limit: int) -> Gap | None:
+async def capped_start(streams: StreamBackend, stream: str, after: str, limit: int) -> Gap | None:
     """Where a replay after ``after`` starts so that it reads at most ``limit`` entries.
 
     None when there are no more than ``limit`` after ``after``; else a capped ``Gap``
     whose ``first_available`` is the oldest of the newest ``limit`` entries (start after
-    the entry just before it: ``capped_cursor``). Reads at most ``limit + 1`` entries.
+    the entry just before it: ``capped_cursor``). Reads at most ``limit + 1`` ids.
     """
-    try:
-        info: dict[str, Any] = await client.xinfo_stream(stream)
-    except ResponseError:  # no such stream (yet)
+    info = await streams.info(stream)
+    if info is None or info.length <= limit:
         return None
-    if int(info.get("length", 0)) <= limit:
-        return None
-    newest = cast(
-        list[Any], await client.xrevrange(stream, max="+", min=f"({after}", count=limit + 1)
-    )
+    newest = await streams.newest_ids(stream, after, limit + 1)
     if len(newest) <= limit:
         return None
-    return Gap(after=after, first_available=str(newest[-2][0]), capped=True)
+    return Gap(after=after, first_available=newest[-2], capped=True)
 
 
 def capped_cursor(first_available: str) -> str:
-    """The cursor just before ``first_available`` (stream ids are ``<ms>-<seq>``)."""
-    ms, seq = id_tuple(first_available)
-    return f"{ms}-{seq - 1}" if seq > 0 else f"{ms - 1}-{2**64 - 1}"
-
-
-def _entries_of(reply: Any, stream: str) -> list[Entry]:
-    # XREAD answers [[stream, [(id, fields), ...]]] (RESP2, the client's default).
-    items: list[Any] = next((entries for name, entries in reply if name == stream), [])
-    return [Entry.of(str(i), cast(dict[str, str], fields)) for i, fields in items]
+    """The cursor just before ``first_available``."""
+    return id_before(first_available)

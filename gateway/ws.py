@@ -20,11 +20,12 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections.abc import Sequence
 
 from starlette.websockets import WebSocket
 
 from gateway.delivery import pump
-from gateway.hub import Subscription
+from gateway.hub import Frame, Subscription
 from gateway.keyguard import StreamHandle
 from gateway.protocol import (
     CHANNEL_SCOPE,
@@ -95,15 +96,30 @@ class Connection:
 
     # --- sending ---------------------------------------------------------------------
 
-    async def send(self, text: str, run_id: str = "", events: int = 0) -> None:
+    async def send(self, text: str) -> None:
         async with self._lock:
             if self.closed:
                 return
             await self.ws.send_text(text)
-        if events:
-            self.services.traffic.sent(run_id, events, len(text))
-            self.services.metrics.events.labels("ws").inc(events)
-            self.services.metrics.bytes.labels("ws").inc(len(text))
+
+    async def send_events(self, text: str, frames: Sequence[Frame]) -> None:
+        """Send ``text``, which carries ``frames``, counting the traffic (per run too)."""
+        await self.send(text)
+        services = self.services
+        services.metrics.events.labels("ws").inc(len(frames))
+        services.metrics.bytes.labels("ws").inc(len(text))
+        if len(frames) == 1:
+            services.traffic.sent(frames[0].entry.run_id, 1, len(text))
+            return
+        services.traffic.sent("", len(frames), len(text))
+        # Per-run traffic for a mixed batch, counted by events (bytes by share).
+        for frame in frames:
+            run = services.traffic.runs[frame.entry.run_id]
+            run.events += 1
+            run.bytes += len(frame.wire)
+
+    def count_dropped(self) -> None:
+        self.services.metrics.dropped.inc()
 
     async def close(self, code: int, reason: str = "") -> None:
         if self.closed:
@@ -249,9 +265,10 @@ class Connection:
             request_id = message.id
             if message.type != "auth":
                 raise ProtocolError(
-                    "AUTH_FAILED", f"the first message must be auth, not {message.type!r}",
+                    "AUTH_FAILED",
+                    f"the first message must be auth, not {message.type!r}",
                     close=CLOSE_AUTH_FAILED,
-                )  # fmt: skip
+                )
             try:
                 key = await self.services.verify(auth_key(message), stream=True)
             except AuthError as exc:
@@ -265,15 +282,26 @@ class Connection:
             await self.fail(connection_limit(self.settings.connections_per_key), request_id)
             return False
         await self.send(
-            dumps({"type": "auth_response", "id": request_id, "payload": {
-                "success": True,
-                "user": {"keyId": key.id, "name": key.name, "projectId": key.project},
-                "permissions": key.permissions,
-                "sessionInfo": {"connectionId": secrets.token_hex(8), "rateLimits": {
-                    "messagesPerMinute": self.settings.messages_per_minute,
-                    "subscriptionsLimit": self.settings.subscriptions_limit,
-                    "maxMessageBytes": self.settings.max_frame_bytes}}}})
-        )  # fmt: skip
+            dumps(
+                {
+                    "type": "auth_response",
+                    "id": request_id,
+                    "payload": {
+                        "success": True,
+                        "user": {"keyId": key.id, "name": key.name, "projectId": key.project},
+                        "permissions": key.permissions,
+                        "sessionInfo": {
+                            "connectionId": secrets.token_hex(8),
+                            "rateLimits": {
+                                "messagesPerMinute": self.settings.messages_per_minute,
+                                "subscriptionsLimit": self.settings.subscriptions_limit,
+                                "maxMessageBytes": self.settings.max_frame_bytes,
+                            },
+                        },
+                    },
+                }
+            )
+        )
         return True
 
     def hold(self, key: ApiKey) -> bool:
@@ -300,17 +328,26 @@ class Connection:
             sid = message.payload.get("subscriptionId")
             if not isinstance(sid, str) or sid not in self._pumps:
                 raise ProtocolError(
-                    "INVALID_MESSAGE_FORMAT", f"no subscription {sid!r} on this connection",
+                    "INVALID_MESSAGE_FORMAT",
+                    f"no subscription {sid!r} on this connection",
                     details={"subscriptionId": sid if isinstance(sid, str) else None},
-                )  # fmt: skip
+                )
             sub, task = self._pumps.pop(sid)
             sub.close()
             task.cancel()
-            await self.send(dumps({"type": "unsubscribe_confirmed", "id": message.id,
-                                   "payload": {"subscriptionId": sid}}))  # fmt: skip
+            await self.send(
+                dumps(
+                    {
+                        "type": "unsubscribe_confirmed",
+                        "id": message.id,
+                        "payload": {"subscriptionId": sid},
+                    }
+                )
+            )
         elif message.type == "heartbeat":
-            await self.send(dumps({"type": "heartbeat_ack", "id": message.id,
-                                   "timestamp": _now_ms()}))  # fmt: skip
+            await self.send(
+                dumps({"type": "heartbeat_ack", "id": message.id, "timestamp": _now_ms()})
+            )
         elif message.type == "heartbeat_ack":
             pass
         elif message.type == "auth":
@@ -362,8 +399,15 @@ class Connection:
         )
         sid = f"sub_{secrets.token_hex(6)}"
         of_run = f" of run {run_id}" if run_id else ""
-        log.info("%s: %s%s for key %s, after %s", sid, request.channel, of_run, self.key.id,
-                 after or "now", extra={"run_id": run_id})  # fmt: skip
+        log.info(
+            "%s: %s%s for key %s, after %s",
+            sid,
+            request.channel,
+            of_run,
+            self.key.id,
+            after or "now",
+            extra={"run_id": run_id},
+        )
         task = asyncio.create_task(self._confirm_and_pump(sid, sub, request, request_id))
         self._pumps[sid] = (sub, task)
         sub.on_drop = lambda: self._track(asyncio.create_task(self._drop(sid, sub, task)))
@@ -394,8 +438,9 @@ class Connection:
         self, sid: str, sub: Subscription, request: SubscribeRequest, request_id: str | None
     ) -> None:
         if self.confirm:
-            filters = {k: sorted(v) if isinstance(v, frozenset) else v
-                       for k, v in request.filters.items()}  # fmt: skip
+            filters = {
+                k: sorted(v) if isinstance(v, frozenset) else v for k, v in request.filters.items()
+            }
             confirmed = {"subscriptionId": sid, "channel": request.channel, "filters": filters}
             await self.send(
                 dumps({"type": "subscription_confirmed", "id": request_id, "payload": confirmed})

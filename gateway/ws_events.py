@@ -33,8 +33,8 @@ from gateway.services import Services
 from gateway.ws import Connection, connection_limit
 from testfleet import keys
 from testfleet.errors import AuthError
-from testfleet.events import is_stream_id
 from testfleet.fleet.auth import presented_key
+from testfleet.stream import is_stream_id
 
 
 def _bounded(raw: str | None, name: str, low: int, high: int, default: int) -> int:
@@ -42,9 +42,11 @@ def _bounded(raw: str | None, name: str, low: int, high: int, default: int) -> i
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise ProtocolError(
-            "INVALID_MESSAGE_FORMAT", f"{name} must be an integer from {low} to {high}",
-            close=CLOSE_POLICY, details={"parameter": name},
-        )  # fmt: skip
+            "INVALID_MESSAGE_FORMAT",
+            f"{name} must be an integer from {low} to {high}",
+            close=CLOSE_POLICY,
+            details={"parameter": name},
+        )
     return int(raw)
 
 
@@ -91,9 +93,10 @@ class RunStream(Connection):
             raw_filter = json.loads(params.get("filter") or "{}")
         except ValueError:
             raise ProtocolError(
-                "INVALID_MESSAGE_FORMAT", "filter must be URL-encoded JSON, e.g. "
-                "{\"eventTypes\":[\"test_completed\"]}", close=CLOSE_POLICY,
-            ) from None  # fmt: skip
+                "INVALID_MESSAGE_FORMAT",
+                'filter must be URL-encoded JSON, e.g. {"eventTypes":["test_completed"]}',
+                close=CLOSE_POLICY,
+            ) from None
         try:
             filters = validate_filters("test_execution", raw_filter)
         except ProtocolError as error:

@@ -1,18 +1,13 @@
 """The event model: what every step, test and run transition publishes.
 
-An event travels as one Redis stream entry whose id is the event ``id`` and the
-resume cursor. The entry holds the envelope as JSON *without* its id (the id is
-only known once Redis assigns it); readers splice the id in front, so the wire
-form is built without re-encoding the payload::
-
-    {"id": "1732233600000-0", "type": "test_progress", "timestamp": 1732233600000,
-     "correlationId": "<case id>", "runId": "...", "projectId": "...",
-     "payload": {...}, "metadata": {"source": "worker@host", "priority": "normal"}}
+The event types and their channels, and ``Event``: one event before it is
+published or after it is read. How an event is written on the stream and what
+clients receive is ``testfleet.stream``'s; each type's payload is a model of
+``testfleet.payloads``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -68,52 +63,3 @@ class Event:
     @property
     def channel(self) -> str:
         return TYPE_CHANNEL[self.type]
-
-    def envelope(self) -> dict[str, Any]:
-        """The envelope without ``id``, as stored on the stream."""
-        return {
-            "type": self.type,
-            "timestamp": self.timestamp_ms or now_ms(),
-            "correlationId": self.correlation_id,
-            "runId": self.run_id,
-            "projectId": self.project_id,
-            "payload": self.payload,
-            "metadata": {"source": self.source, "priority": self.priority},
-        }
-
-    def body(self) -> str:
-        """The stored JSON (envelope without id)."""
-        return json.dumps(self.envelope(), separators=(",", ":"))
-
-    @classmethod
-    def from_wire(cls, message: dict[str, Any]) -> Event:
-        """An event from its wire form (as the gateway sends it)."""
-        meta = message.get("metadata") or {}
-        return cls(
-            type=message["type"],
-            run_id=message.get("runId") or "",
-            project_id=message.get("projectId") or "",
-            payload=message.get("payload") or {},
-            correlation_id=message.get("correlationId"),
-            source=meta.get("source", ""),
-            priority=meta.get("priority", "normal"),
-            timestamp_ms=int(message.get("timestamp") or 0),
-            id=message.get("id"),
-        )
-
-
-def wire_json(event_id: str, body: str) -> str:
-    """The wire form of a stored entry: its body with the id spliced in first."""
-    return f'{{"id":"{event_id}",{body[1:]}'
-
-
-def id_tuple(event_id: str) -> tuple[int, int]:
-    """A stream id as a comparable tuple (``"5-1"`` -> ``(5, 1)``)."""
-    ms, _, seq = event_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def is_stream_id(text: str) -> bool:
-    """Whether ``text`` is a Redis stream id (``<ms>-<seq>`` or ``<ms>``)."""
-    ms, _, seq = text.partition("-")
-    return ms.isdigit() and (seq == "" or seq.isdigit()) and len(ms) <= 20 and len(seq) <= 20

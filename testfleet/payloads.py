@@ -12,20 +12,49 @@ integrators.
 Field names are the wire's (camelCase, SPEC section 5). Every model allows
 extra fields: a newer producer may add one without breaking an older reader.
 Times are Unix epoch milliseconds, durations milliseconds.
+
+The fields subscriptions filter on (SPEC section 6) are marked where they are
+declared, ``Annotated[..., Filterable("<filter name>")]``; ``filterable`` lists
+them and the gateway derives its filters from that list (the envelope's own
+filters are ``testfleet.stream.ENVELOPE_FILTERS``).
 """
 
 from __future__ import annotations
 
 import types
-from typing import Any, Literal, Union, get_args, get_origin
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from testfleet.events import CHANNEL_TYPES, TYPE_CHANNEL
-from testfleet.results import AiIssue, DiffExplanation, VisualOutcome
+from testfleet.results import (
+    AiIssue,
+    AnalysisType,
+    DiffExplanation,
+    FinalCaseStatus,
+    SettledRunStatus,
+    VisualOutcome,
+)
 
 SCHEMA_ID = "https://testfleet.dev/schema/events.json"
 """The ``$id`` of the published schema (a name, not a place to fetch it from)."""
+
+
+@dataclass(frozen=True)
+class Filterable:
+    """Marks a payload field that subscriptions can filter on, and how."""
+
+    name: str
+    """The filter's name, as a subscription's ``filters`` give it."""
+    kind: Literal["list", "number"] = "list"
+    """``list``: strings, any of which matches; ``number``: a minimum."""
+    keys: bool = False
+    """Match the names in the object at the field (a metric's name), not its value."""
+    channel: str | None = None
+    """The one channel offering it, for a field of a model several channels' events
+    share (None: every channel whose events carry the field)."""
 
 
 class Payload(BaseModel):
@@ -58,18 +87,18 @@ class RunStarted(Payload):
     name: str
     total: int
     suites: list[str]
-    tags: list[str] = Field(default_factory=list)
+    tags: Annotated[list[str], Filterable("tags")] = Field(default_factory=list)
     tests: list[CaseEntry] = Field(default_factory=list)
 
 
 class CaseEvent(Payload):
     """What every event about one test case carries."""
 
-    testId: str
+    testId: Annotated[str, Filterable("testIds", channel="ai_analysis")]
     """The case id (also the envelope's ``correlationId``)."""
-    testSuiteId: str
+    testSuiteId: Annotated[str, Filterable("testSuiteIds", channel="test_execution")]
     """The suite's name."""
-    testType: str | None = None
+    testType: Annotated[str | None, Filterable("testTypes", channel="test_execution")] = None
     """The test's ``category`` in its suite (None: it names none); the gateway's
     ``testTypes`` filter reads it."""
 
@@ -79,8 +108,8 @@ class CaseStarted(CaseEvent):
 
     name: str
     attempt: int
-    tags: list[str] = Field(default_factory=list)
-    environment: str | None = None
+    tags: Annotated[list[str], Filterable("tags")] = Field(default_factory=list)
+    environment: Annotated[str | None, Filterable("environments")] = None
     totalSteps: int
     worker: str | None = None
     """The worker process running it (``<node>:<pid>``; the envelope's ``source`` too)."""
@@ -137,13 +166,10 @@ class CaseProgress(CaseEvent):
     """The ``stepNumber`` of the block step it ran in (the ``use:`` row of its flow)."""
 
 
-CaseStatusName = Literal["passed", "failed", "error", "cancelled", "flaky"]
-
-
 class CaseOutcome(Payload):
     """A case's final status, and what failed."""
 
-    status: CaseStatusName
+    status: Annotated[FinalCaseStatus, Filterable("statuses")]
     error: str | None = None
     failedStep: int | None = None
     """1-based index of the step that failed the test."""
@@ -166,7 +192,7 @@ class RunCompleted(Payload):
     """``run_completed``: the last case of a run became final (written by the run store's
     Lua, ``store/lua/complete.lua``; tests check it against this model)."""
 
-    status: Literal["passed", "failed", "cancelled"]
+    status: Annotated[SettledRunStatus, Filterable("statuses")]
     counts: dict[str, int]
     """Final cases per status (every final status, zeros included)."""
     total: int
@@ -180,7 +206,7 @@ class RunCompleted(Payload):
 class AiEvent(CaseEvent):
     """What every event about one screenshot's analysis carries."""
 
-    analysisType: str
+    analysisType: Annotated[AnalysisType, Filterable("analysisTypes")]
     screenshot: str
     """Artifact name of the screenshot."""
     step: int | None = None
@@ -190,10 +216,15 @@ class AiAnalysisStarted(AiEvent):
     """``ai_analysis_started``."""
 
 
+AiStage = Literal["cache_hit", "waiting_same_image", "waiting_slot", "calling", "retrying"]
+"""Where an analysis is: answered from the cache, waiting for another worker's analysis of
+the same image or for a request slot, calling the model, or waiting to call it again."""
+
+
 class AiAnalysisProgress(AiEvent):
     """``ai_analysis_progress``: what the analysis waits for now."""
 
-    stage: Literal["cache_hit", "waiting_same_image", "waiting_slot", "calling", "retrying"]
+    stage: AiStage
     detail: str | None = None
 
 
@@ -209,7 +240,7 @@ class AiAnalysisCompleted(AiEvent):
     inputTokens: int = 0
     outputTokens: int = 0
     costUsd: float = 0.0
-    confidence: float | None = None
+    confidence: Annotated[float | None, Filterable("confidence_threshold", "number")] = None
     """The highest confidence among the recommendations, if any (a ``visual_diff``
     analysis: the explanation's)."""
     explanation: DiffExplanation | None = None
@@ -220,7 +251,7 @@ class AiRecommendationEvent(AiEvent):
     """``ai_recommendation``: one suggestion of a completed analysis."""
 
     title: str
-    confidence: float
+    confidence: Annotated[float, Filterable("confidence_threshold", "number")]
     implementation: str = ""
 
 
@@ -260,7 +291,7 @@ class FleetMetrics(Payload):
 class MetricsUpdate(Payload):
     """``metrics_update``: the fleet now, every ``gateway.metrics_interval_s``."""
 
-    metrics: FleetMetrics
+    metrics: Annotated[FleetMetrics, Filterable("metricTypes", keys=True)]
 
 
 class AlertTriggered(Payload):
@@ -273,11 +304,11 @@ class AlertTriggered(Payload):
 class ServiceStatusChange(Payload):
     """``service_status_change``: a worker or the Grid came or went."""
 
-    serviceName: str
+    serviceName: Annotated[str, Filterable("serviceNames")]
     serviceType: Literal["worker", "grid"]
     status: str
     previousStatus: str | None = None
-    severity: Literal["info", "warning", "error"]
+    severity: Annotated[Literal["info", "warning", "error"], Filterable("severity")]
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -370,6 +401,17 @@ def field_paths(model: type[BaseModel]) -> frozenset[str]:
         for inner in _models_in(info.annotation):
             paths.update(f"{name}.{path}" for path in field_paths(inner))
     return frozenset(paths)
+
+
+def filterable(model: type[BaseModel], where: str = "") -> Iterator[tuple[str, Filterable]]:
+    """The marked fields of ``model`` and of the models it holds, as (dotted path, mark),
+    in declaration order."""
+    for name, info in model.model_fields.items():
+        for mark in info.metadata:
+            if isinstance(mark, Filterable):
+                yield where + name, mark
+        for inner in _models_in(info.annotation):
+            yield from filterable(inner, f"{where}{name}.")
 
 
 def payload_fields() -> dict[str, frozenset[str]]:

@@ -29,16 +29,14 @@ Cost control, shared by all workers through Redis (keys in ``testfleet.keys``):
 - concurrency: at most ``ai.max_concurrent`` requests in flight (``AI_SLOTS``,
   leases that expire, so a killed worker cannot hold a slot for ever).
 
-Events (ai_analysis channel; ``correlationId`` = case id)::
+Events of the case (``correlationId`` = case id), each payload built as its model
+of ``testfleet.payloads``, which says what it carries:
 
-    ai_analysis_started    {testId, testSuiteId, analysisType, screenshot, step}
-    ai_analysis_progress   {..., stage: cache_hit|waiting_same_image|waiting_slot|calling|
-                            retrying, detail}
-    ai_analysis_completed  {..., status, reason, summary, issues, cached, model,
-                            inputTokens, outputTokens, costUsd, confidence}
-    ai_recommendation      {..., title, confidence, implementation}
-    quota_warning          {runId, budget: run|project_daily, budgetUsd, budgetTokens,
-                            costUsd, tokens, message, resetsAt (project_daily: ISO 8601)}
+- ``ai_analysis_started`` (``AiAnalysisStarted``), per screenshot;
+- ``ai_analysis_progress`` (``AiAnalysisProgress``): what the analysis waits for;
+- ``ai_analysis_completed`` (``AiAnalysisCompleted``): the findings, or why none;
+- ``ai_recommendation`` (``AiRecommendationEvent``), one per suggestion;
+- ``quota_warning`` (``QuotaWarning``, system_events), once per run and budget.
 """
 
 from __future__ import annotations
@@ -61,16 +59,27 @@ from testfleet.ai.prompts import PROMPT_VERSION
 from testfleet.errors import AiError, TestfleetError
 from testfleet.events import Event
 from testfleet.masking import Masker
+from testfleet.payloads import (
+    AiAnalysisCompleted,
+    AiAnalysisProgress,
+    AiAnalysisStarted,
+    AiEvent,
+    AiRecommendationEvent,
+    AiStage,
+    CaseEvent,
+    Payload,
+    QuotaWarning,
+)
 from testfleet.results import (
     AiIssue,
     AiRecommendation,
     Analysis,
+    AnalysisType,
     DiffChange,
     DiffExplanation,
     StepResult,
     VisualResult,
 )
-from testfleet.results import AnalysisType as ResultAnalysisType
 from testfleet.settings import Settings
 from testfleet.suites.model import CaseSpec
 
@@ -128,7 +137,7 @@ class Shot:
 
     step: int
     screenshot: str
-    analysis_type: ResultAnalysisType
+    analysis_type: AnalysisType
     context: str
     """Said to the model with the image (test, step); not part of the cache key."""
     error: str | None = None
@@ -161,8 +170,8 @@ def shots_to_analyze(spec: CaseSpec, steps: list[StepResult]) -> list[Shot]:
                 f"Test: {spec.test.name}\nFailing step {result.index}: {result.label} "
                 f"({result.step_type})\nError: {result.error}"
             )
-            shots.append(Shot(result.index, result.screenshot, "error", mask(context),
-                              error=mask(result.error or "")))  # fmt: skip
+            error = mask(result.error or "")
+            shots.append(Shot(result.index, result.screenshot, "error", mask(context), error=error))
         elif step.analyze is not None:
             context = f"Test: {spec.test.name}\nStep {result.index}: {result.label}"
             shots.append(Shot(result.index, result.screenshot, step.analyze, mask(context)))
@@ -181,8 +190,8 @@ def _diff_shot(spec: CaseSpec, result: StepResult, visual: VisualResult, mask: M
     assert visual.baseline is not None
     assert visual.diff is not None
     assert visual.actual is not None
-    return Shot(result.index, visual.actual, "visual_diff", mask(context),
-                images=(visual.baseline, visual.actual, visual.diff))  # fmt: skip
+    images = (visual.baseline, visual.actual, visual.diff)
+    return Shot(result.index, visual.actual, "visual_diff", mask(context), images=images)
 
 
 class Analyzer:
@@ -193,15 +202,19 @@ class Analyzer:
         settings: Settings,
         client: redis.Redis,
         publish: Callable[[Event], object],
-        event: Callable[[str, dict[str, Any]], Event],
+        event: Callable[[str, Payload], Event],
         model: AiModel | None = None,
+        *,
+        case: CaseEvent,
     ) -> None:
-        """``event(type, payload)`` makes an event of the case (ids and source filled in)."""
+        """``event(type, payload)`` makes an event of the case (ids and source filled in);
+        ``case``: the ids every payload about the case carries."""
         self.settings = settings
         self.r = client
         self.publish = publish
         self.event = event
         self.model = model
+        self.case = case
         self._acquire = client.register_script(_ACQUIRE)
 
     def analyze(
@@ -217,18 +230,27 @@ class Analyzer:
         (None: only the run's budget, for tools that analyse outside any project)."""
         return [self._one(run_id, project, shot, read) for shot in shots]
 
-    def _emit(self, type_: str, shot: Shot, **payload: Any) -> None:
-        base = {
-            "analysisType": shot.analysis_type,
-            "screenshot": shot.screenshot,
-            "step": shot.step,
-        }
-        self.publish(self.event(type_, {**base, **payload}))
+    def _about(self, shot: Shot) -> dict[str, Any]:
+        """The fields every payload about ``shot``'s analysis starts with (``AiEvent``'s)."""
+        about = AiEvent(
+            **self.case.dump(),
+            analysisType=shot.analysis_type,
+            screenshot=shot.screenshot,
+            step=shot.step,
+        )
+        return about.dump()
+
+    def _emit(self, type_: str, payload: Payload) -> None:
+        self.publish(self.event(type_, payload))
+
+    def _progress(self, shot: Shot, stage: AiStage, detail: str | None = None) -> None:
+        progress = AiAnalysisProgress(**self._about(shot), stage=stage, detail=detail)
+        self._emit("ai_analysis_progress", progress)
 
     def _one(
         self, run_id: str, project: str | None, shot: Shot, read: Callable[[str], bytes]
     ) -> Analysis:
-        self._emit("ai_analysis_started", shot)
+        self._emit("ai_analysis_started", AiAnalysisStarted(**self._about(shot)))
         base = Analysis(
             analysis_type=shot.analysis_type,
             screenshot=shot.screenshot,
@@ -249,23 +271,30 @@ class Analyzer:
 
     def _completed(self, shot: Shot, a: Analysis) -> None:
         top = max((r.confidence for r in a.recommendations), default=None)
-        self._emit(
-            "ai_analysis_completed",
-            shot,
+        about = self._about(shot)
+        completed = AiAnalysisCompleted(
+            **about,
             status=a.status,
             reason=a.reason,
             summary=a.summary,
-            issues=[i.model_dump() for i in a.issues],
+            issues=a.issues,
             cached=a.cached,
             model=a.model,
             inputTokens=a.input_tokens,
             outputTokens=a.output_tokens,
             costUsd=a.cost_usd,
             confidence=a.explanation.confidence if a.explanation else top,
-            **({"explanation": a.explanation.model_dump()} if a.explanation else {}),
+            explanation=a.explanation,
         )
+        self._emit("ai_analysis_completed", completed)
         for rec in a.recommendations:
-            self._emit("ai_recommendation", shot, **rec.model_dump())
+            recommended = AiRecommendationEvent(
+                **about,
+                title=rec.title,
+                confidence=rec.confidence,
+                implementation=rec.implementation,
+            )
+            self._emit("ai_recommendation", recommended)
 
     def _analysis(
         self,
@@ -279,10 +308,11 @@ class Analyzer:
             return base.model_copy(update={"reason": NO_KEY})
         ai = self.settings.ai
         images = [
-            prepare_image(read(name), ai.image_max_side_px, ai.image_format, ai.image_quality,
-                          ai.image_detail)
+            prepare_image(
+                read(name), ai.image_max_side_px, ai.image_format, ai.image_quality, ai.image_detail
+            )
             for name in shot.sent
-        ]  # fmt: skip
+        ]
         digest = cache_digest(images, shot, ai.model)
         lease_s = int(ai.request_timeout_s * ai.max_attempts + ai.backoff_max_s * ai.max_attempts)
         deadline = time.monotonic() + ai.slot_wait_s
@@ -312,11 +342,11 @@ class Analyzer:
         pipe.hincrby(keys.ai_usage(run_id), "cached", 1)
         pipe.expire(keys.ai_usage(run_id), self.settings.retention.run_ttl_s)
         pipe.execute()
-        self._emit("ai_analysis_progress", shot, stage="cache_hit", detail=digest[:12])
+        self._progress(shot, "cache_hit", digest[:12])
+        hit = {"screenshot": shot.screenshot, "step": shot.step, "cached": True}
         return cached.model_copy(
-            update={"screenshot": shot.screenshot, "step": shot.step, "cached": True,
-                    "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
-        )  # fmt: skip
+            update={**hit, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+        )
 
     def _cached(self, digest: str, shot: Shot, deadline: float) -> Analysis | None:
         """The cached analysis of ``digest``; while another worker is analysing the same
@@ -333,7 +363,7 @@ class Analyzer:
             if not self.r.exists(keys.ai_pending(digest)) or time.monotonic() >= deadline:
                 return None
             if not waiting:
-                self._emit("ai_analysis_progress", shot, stage="waiting_same_image", detail=None)
+                self._progress(shot, "waiting_same_image")
                 waiting = True
             time.sleep(PENDING_POLL_S)
 
@@ -355,15 +385,17 @@ class Analyzer:
                 "analyses are skipped; raise TESTFLEET_AI__RUN_BUDGET_USD or "
                 "TESTFLEET_AI__RUN_BUDGET_TOKENS"
             )
-            self._warn_once(
-                run_id,
-                "quota_warned",
-                run,
-                message,
+            warning = QuotaWarning(
+                testId=self.case.testId,
+                testSuiteId=self.case.testSuiteId,
                 budget="run",
                 budgetUsd=ai.run_budget_usd,
                 budgetTokens=ai.run_budget_tokens,
+                costUsd=run.cost_usd,
+                tokens=run.tokens,
+                message=message,
             )
+            self._warn_once(run_id, "quota_warned", warning)
             return message
         if project is None:
             return None
@@ -380,21 +412,21 @@ class Analyzer:
             "the tests themselves still run. Raise TESTFLEET_AI__PROJECT_DAILY_BUDGET_USD or "
             "TESTFLEET_AI__PROJECT_DAILY_BUDGET_TOKENS"
         )
-        self._warn_once(
-            run_id,
-            "project_quota_warned",
-            today,
-            message,
+        warning = QuotaWarning(
+            testId=self.case.testId,
+            testSuiteId=self.case.testSuiteId,
             budget="project_daily",
+            resetsAt=resets,
             budgetUsd=usd,
             budgetTokens=tokens,
-            resetsAt=resets,
+            costUsd=today.cost_usd,
+            tokens=today.tokens,
+            message=message,
         )
+        self._warn_once(run_id, "project_quota_warned", warning)
         return message
 
-    def _warn_once(
-        self, run_id: str, flag: str, spent: Spend, message: str, **payload: Any
-    ) -> None:
+    def _warn_once(self, run_id: str, flag: str, warning: QuotaWarning) -> None:
         """Publish a ``quota_warning`` unless this run already had one for this budget."""
         usage_key = keys.ai_usage(run_id)
         pipe = self.r.pipeline()
@@ -403,8 +435,7 @@ class Analyzer:
         pipe.expire(usage_key, self.settings.retention.run_ttl_s)
         first, _ = pipe.execute()
         if first:
-            payload.update(costUsd=spent.cost_usd, tokens=spent.tokens, message=message)
-            self.publish(self.event("quota_warning", payload))
+            self._emit("quota_warning", warning)
 
     def _call(
         self,
@@ -424,7 +455,7 @@ class Analyzer:
             keys=[keys.AI_SLOTS], args=[int(time.time() * 1000), ai.max_concurrent, lease_ms, token]
         ):
             if not waited:
-                self._emit("ai_analysis_progress", shot, stage="waiting_slot", detail=None)
+                self._progress(shot, "waiting_slot")
                 waited = True
             if time.monotonic() >= deadline:
                 reason = (
@@ -434,13 +465,12 @@ class Analyzer:
                 return base.model_copy(update={"status": "failed", "reason": reason})
             time.sleep(PENDING_POLL_S)
         sizes = ", ".join(f"{i.width_px}x{i.height_px}" for i in images)
-        detail = (f"{sum(len(i.data) for i in images)} bytes, {sizes}, "
-                  f"~{sum(i.estimated_tokens for i in images)} image tokens")  # fmt: skip
-        self._emit("ai_analysis_progress", shot, stage="calling", detail=detail)
+        size_bytes = sum(len(i.data) for i in images)
+        tokens = sum(i.estimated_tokens for i in images)
+        self._progress(shot, "calling", f"{size_bytes} bytes, {sizes}, ~{tokens} image tokens")
 
         def retrying(attempt: int, wait_s: float, why: str) -> None:
-            self._emit("ai_analysis_progress", shot, stage="retrying",
-                       detail=f"{why}; attempt {attempt + 1} in {wait_s:.1f} s")  # fmt: skip
+            self._progress(shot, "retrying", f"{why}; attempt {attempt + 1} in {wait_s:.1f} s")
 
         try:
             if shot.analysis_type == "visual_diff":
@@ -463,11 +493,16 @@ class Analyzer:
             pipe.expire(usage_key, ttl_s)
         pipe.execute()
         parse = to_explained if shot.analysis_type == "visual_diff" else to_analysis
+        usage = answer.usage
         return parse(answer.data, base).model_copy(
-            update={"status": "completed", "model": answer.model, "cost_usd": cost,
-                    "input_tokens": answer.usage.input_tokens,
-                    "output_tokens": answer.usage.output_tokens}
-        )  # fmt: skip
+            update={
+                "status": "completed",
+                "model": answer.model,
+                "cost_usd": cost,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+            }
+        )
 
 
 def cache_digest(images: list[PreparedImage], shot: Shot, model: str) -> str:
@@ -507,10 +542,10 @@ def to_analysis(data: dict[str, Any], base: Analysis) -> Analysis:
     for item in data.get("scores") or []:
         if isinstance(item, dict) and isinstance(item.get("value"), int | float):
             scores[str(item.get("name"))] = float(item["value"])
+    summary = str(data.get("summary") or "")
     return base.model_copy(
-        update={"summary": str(data.get("summary") or ""), "issues": issues,
-                "recommendations": recs, "scores": scores}
-    )  # fmt: skip
+        update={"summary": summary, "issues": issues, "recommendations": recs, "scores": scores}
+    )
 
 
 def to_explained(data: dict[str, Any], base: Analysis) -> Analysis:
@@ -527,9 +562,13 @@ def to_explained(data: dict[str, Any], base: Analysis) -> Analysis:
         confidence = min(1.0, max(0.0, float(confidence)))
     try:
         explanation = DiffExplanation.model_validate(
-            {"changes": changes, "verdict": data.get("verdict"),
-             "cosmetic": data.get("cosmetic"), "confidence": confidence}
-        )  # fmt: skip
+            {
+                "changes": changes,
+                "verdict": data.get("verdict"),
+                "cosmetic": data.get("cosmetic"),
+                "confidence": confidence,
+            }
+        )
     except ValidationError as exc:
         raise AiError(f"the AI model's diff explanation does not fit its schema ({exc})") from exc
     return base.model_copy(
@@ -556,17 +595,20 @@ def analyze_attempt(
     settings: Settings,
     client: redis.Redis,
     publish: Callable[[Event], object],
-    event: Callable[[str, dict[str, Any]], Event],
+    event: Callable[[str, Payload], Event],
     run_id: str,
     spec: CaseSpec,
     steps: list[StepResult],
     read: Callable[[str], bytes],
     project: str,
+    *,
+    case: CaseEvent,
 ) -> list[Analysis]:
     """Analyse an attempt's screenshots (what ``workers.tasks`` calls before finishing a
-    case); the spend counts against the run's and ``project``'s daily budget."""
+    case); the spend counts against the run's and ``project``'s daily budget; ``case``:
+    the ids every payload about the case carries."""
     shots = shots_to_analyze(spec, steps)
     if not shots:
         return []
-    analyzer = Analyzer(settings, client, publish, event, model_for(settings))
+    analyzer = Analyzer(settings, client, publish, event, model_for(settings), case=case)
     return analyzer.analyze(run_id, shots, read, project)

@@ -1,13 +1,15 @@
 -- A case's final status and the run's completion, shared by finish and cancel.
 -- Counts live in the run hash as 'n:<status>'; the last final status completes the
 -- run with run_completed, its status decided by RULES.outcomes (first match wins).
--- KEYS: 6 specs hash. ARGV: 9 run id, 10 project, 11 source
-local function finalise(case_id, status, case_json, typ, body, now)
+-- run_completed is the run's ``completion`` (testfleet.stream.completion: its entry and
+-- envelope but the time and payload), finished here with names from STREAM.
+-- KEYS: 6 specs hash.
+local function finalise(case_id, status, case_json, event, now, completion)
   redis.call('HSET', KEYS[4], case_id, status)
   redis.call('HSET', KEYS[5], case_id, case_json)
   -- A final case never runs again: its spec (secrets in clear) goes now, not at expiry.
   redis.call('HDEL', KEYS[6], case_id)
-  emit(typ, 'test_execution', ARGV[9], ARGV[10], body)
+  emit(event)
   redis.call('HINCRBY', KEYS[3], 'n:' .. status, 1)
   local pending = redis.call('HINCRBY', KEYS[3], 'pending', -1)
   if pending > 0 then return 1 end
@@ -31,12 +33,14 @@ local function finalise(case_id, status, case_json, typ, body, now)
   end
   local created = tonumber(redis.call('HGET', KEYS[3], 'created_ms') or now)
   redis.call('HSET', KEYS[3], 'status', run_status, 'finished_ms', now)
-  local envelope = cjson.encode({
-    type = 'run_completed', timestamp = now, runId = ARGV[9], projectId = ARGV[10],
-    correlationId = ARGV[9],
-    payload = {status = run_status, counts = counts, total = total,
-               duration = now - created},
-    metadata = {source = ARGV[11], priority = 'normal'}})
-  emit('run_completed', 'test_execution', ARGV[9], ARGV[10], envelope)
+  local done = cjson.decode(completion)
+  local envelope = done.envelope
+  local named = STREAM.completed
+  envelope[STREAM.timestamp] = now
+  envelope[STREAM.payload] = {[named.status] = run_status, [named.counts] = counts,
+                              [named.total] = total, [named.duration] = now - created}
+  local entry = done.entry
+  entry[#entry + 1] = cjson.encode(envelope)
+  emit(entry)
   return 2
 end

@@ -19,6 +19,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from testfleet import keys
+from testfleet.stream import Entry
 from tests.conftest import Fleet, start_fleet
 from tests.fake_openai import FakeOpenAI
 
@@ -91,7 +92,7 @@ def test_analyses_cache_and_budget_across_runs(
     skipped = next(a for ai in found.values() for a in ai if a["status"] == "skipped")
     assert "budget is spent" in skipped["reason"]
     run1 = first["runId"]
-    types = [json.loads(f["d"])["type"] for _, f in client.xrange(keys.run_events(run1))]
+    types = [Entry.of(i, f).type for i, f in client.xrange(keys.run_events(run1))]
     assert types.count("quota_warning") == 1
     assert types.count("ai_analysis_completed") == 3
     assert "ai_recommendation" in types
@@ -130,8 +131,11 @@ def test_ai_usage_reaches_the_fleet_metrics(ai_fleet: Fleet, tmp_path: Path) -> 
     def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         scraper = {"Authorization": f"Bearer {ai_fleet.admin_key}"}  # metrics:read, via admin
         text = httpx.get(f"{ai_fleet.status['api_url']}/metrics", headers=scraper, timeout=10).text
-        return {(s.name, tuple(sorted(s.labels.items()))): s.value
-                for f in text_string_to_metric_families(text) for s in f.samples}  # fmt: skip
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+        }
 
     suite = tmp_path / "home.yaml"
     suite.write_text(

@@ -19,6 +19,7 @@ import redis
 from testfleet import keys
 from testfleet.fleet.state import WorkerBeat, read_fleet
 from testfleet.settings import Settings
+from testfleet.stream import Entry
 from tests.conftest import ROOT, Fleet
 from tests.waiting import wait_until
 
@@ -42,7 +43,7 @@ def run_json(fleet: Fleet, tmp_path: Path, *paths: str | Path) -> tuple[int, dic
 
 def stream_events(fleet: Fleet, run_id: str) -> list[dict[str, Any]]:
     client = redis.Redis.from_url(str(fleet.status["redis_url"]), decode_responses=True)
-    return [{"id": i, **json.loads(f["d"])} for i, f in client.xrange(keys.run_events(run_id))]
+    return [Entry.of(i, f).message() for i, f in client.xrange(keys.run_events(run_id))]
 
 
 def test_status_reports_every_url_and_process(fleet: Fleet) -> None:
@@ -83,7 +84,7 @@ def test_passing_examples_pass(fleet: Fleet, tmp_path: Path) -> None:
 def test_failing_suite_fails_at_the_right_step_with_a_screenshot(
     fleet: Fleet, tmp_path: Path
 ) -> None:
-    suite = write(tmp_path / "s" / "wrong.yaml", """
+    text = """
 name: Wrong text
 env: [DEMO_URL]
 base_url: ${DEMO_URL}
@@ -96,7 +97,8 @@ tests:
       - click: "button[type=submit]"
       - assert_text: {selector: h1, contains: Goodbye, timeout: 2}
       - screenshot: never-reached
-""")  # fmt: skip
+"""
+    suite = write(tmp_path / "s" / "wrong.yaml", text)
     code, result, output = run_json(fleet, tmp_path, suite)
     assert code == 1, output
     [test] = result["tests"]
@@ -122,7 +124,7 @@ tests:
 
 
 def test_wrong_selector_fails_within_its_step_timeout(fleet: Fleet, tmp_path: Path) -> None:
-    suite = write(tmp_path / "s" / "missing.yaml", """
+    text = """
 name: Missing element
 env: [DEMO_URL]
 base_url: ${DEMO_URL}
@@ -132,7 +134,8 @@ tests:
       - navigate: /
       - click: {selector: "#does-not-exist", timeout: 1.5}
       - assert_title: never
-""")  # fmt: skip
+"""
+    suite = write(tmp_path / "s" / "missing.yaml", text)
     code, result, output = run_json(fleet, tmp_path, suite)
     assert code == 1, output
     [test] = result["tests"]
@@ -145,7 +148,7 @@ tests:
 
 
 def test_canonical_and_short_forms_give_the_same_result(fleet: Fleet, tmp_path: Path) -> None:
-    short = write(tmp_path / "short" / "login.yaml", """
+    text = """
 name: Login
 env: [DEMO_URL]
 base_url: ${DEMO_URL}
@@ -158,19 +161,30 @@ tests:
       - click: "button[type=submit]"
       - assert_text: {selector: h1, contains: Welcome}
       - assert_url: /dashboard
-""")  # fmt: skip
-    canonical = write(tmp_path / "canonical" / "login.json", json.dumps({
-        "name": "Login", "env": ["DEMO_URL"], "base_url": "${DEMO_URL}",
-        "tests": [{"name": "valid login", "steps": [
-            {"order_index": 1, "step_type": "navigate", "input_data": "/login"},
-            {"order_index": 2, "step_type": "type", "selector": "#user", "input_data": "alice"},
-            {"order_index": 3, "step_type": "type", "selector": "#pass",
-             "input_data": "wonderland", "secret": True},
-            {"order_index": 4, "step_type": "click", "selector": "button[type=submit]"},
-            {"order_index": 5, "step_type": "assert", "selector": "h1",
-             "expected_result": "Welcome"},
-            {"order_index": 6, "step_type": "assert", "assertion": "url",
-             "expected_result": "/dashboard"}]}]}))  # fmt: skip
+"""
+    short = write(tmp_path / "short" / "login.yaml", text)
+    steps = [
+        {"order_index": 1, "step_type": "navigate", "input_data": "/login"},
+        {"order_index": 2, "step_type": "type", "selector": "#user", "input_data": "alice"},
+        {
+            "order_index": 3,
+            "step_type": "type",
+            "selector": "#pass",
+            "input_data": "wonderland",
+            "secret": True,
+        },
+        {"order_index": 4, "step_type": "click", "selector": "button[type=submit]"},
+        {"order_index": 5, "step_type": "assert", "selector": "h1", "expected_result": "Welcome"},
+        {
+            "order_index": 6,
+            "step_type": "assert",
+            "assertion": "url",
+            "expected_result": "/dashboard",
+        },
+    ]
+    tests = [{"name": "valid login", "steps": steps}]
+    login = {"name": "Login", "env": ["DEMO_URL"], "base_url": "${DEMO_URL}", "tests": tests}
+    canonical = write(tmp_path / "canonical" / "login.json", json.dumps(login))
     outcomes = []
     for path in (short, canonical):
         code, result, output = run_json(fleet, tmp_path, path)
@@ -184,7 +198,7 @@ tests:
 def test_bad_suites_exit_2_with_every_problem_and_queue_nothing(
     fleet: Fleet, tmp_path: Path
 ) -> None:
-    bad = write(tmp_path / "bad" / "login.yaml", """
+    text = """
 name: Bad
 tests:
   - name: one
@@ -192,7 +206,8 @@ tests:
       - navigate: /
       - click: {}
       - assert_count: {selector: li}
-""")  # fmt: skip
+"""
+    bad = write(tmp_path / "bad" / "login.yaml", text)
     before = fleet.run("runs").stdout
     for command in ("validate", "run"):
         done = fleet.run(command, str(bad))
@@ -233,16 +248,29 @@ def test_events_follow_the_envelope_and_each_case_ends_once(fleet: Fleet, tmp_pa
     assert events[0]["type"] == "run_started"
     assert events[-1]["type"] == "run_completed"
     for event in events:
-        assert set(event) >= {"id", "type", "timestamp", "correlationId", "runId", "projectId",
-                              "payload", "metadata"}  # fmt: skip
+        assert set(event) >= {
+            "id",
+            "type",
+            "timestamp",
+            "correlationId",
+            "runId",
+            "projectId",
+            "payload",
+            "metadata",
+        }
         assert event["runId"] == result["runId"]
     finals = [e["correlationId"] for e in events if e["type"] in ("test_completed", "test_failed")]
     assert sorted(finals) == sorted(t["case_id"] for t in result["tests"])
     progress = [e for e in events if e["type"] == "test_progress"]
     assert progress
     assert set(progress[0]["payload"]["progress"]) >= {
-        "percentage", "currentStep", "stepNumber", "totalSteps", "duration", "screenshot"
-    }  # fmt: skip
+        "percentage",
+        "currentStep",
+        "stepNumber",
+        "totalSteps",
+        "duration",
+        "screenshot",
+    }
 
 
 def test_nothing_listening_is_one_line_and_exit_2(fleet: Fleet, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import pytest
 import redis
 
 from testfleet import keys
+from testfleet.stream import Entry
 from tests.conftest import Fleet, start_fleet
 from tests.waiting import wait_until
 
@@ -50,7 +51,7 @@ def submit(fleet: Fleet, path: Path) -> str:
 def run_events(fleet: Fleet, run_id: str) -> list[dict[str, Any]]:
     client = redis.Redis.from_url(str(fleet.status["redis_url"]), decode_responses=True)
     try:
-        return [{"id": i, **json.loads(f["d"])} for i, f in client.xrange(keys.run_events(run_id))]
+        return [Entry.of(i, f).message() for i, f in client.xrange(keys.run_events(run_id))]
     finally:
         client.close()
 
@@ -77,15 +78,19 @@ def test_a_critical_suite_overtakes_a_bulk_run_already_queued(
 ) -> None:
     steps = "      - navigate: /\n      - wait: 1\n"
     bulk_run = submit(one_worker, suite(tmp_path / "bulk.yaml", "Bulk", BULK, steps, "low"))
-    wait_until("the first bulk case to start",
-               lambda: any(e["type"] == "test_started" for e in run_events(one_worker, bulk_run)),
-               120)  # fmt: skip
+    wait_until(
+        "the first bulk case to start",
+        lambda: any(e["type"] == "test_started" for e in run_events(one_worker, bulk_run)),
+        120,
+    )
     critical_run = submit(
         one_worker, suite(tmp_path / "urgent.yaml", "Urgent", 1, steps, "critical")
     )
-    wait_until("both runs to finish",
-               lambda: finished(one_worker, bulk_run) and finished(one_worker, critical_run),
-               300)  # fmt: skip
+    wait_until(
+        "both runs to finish",
+        lambda: finished(one_worker, bulk_run) and finished(one_worker, critical_run),
+        300,
+    )
 
     def starts(run_id: str) -> list[tuple[int, int]]:
         events = run_events(one_worker, run_id)
@@ -111,9 +116,11 @@ def test_cancel_stops_the_running_case_and_queued_ones_never_start(
     steps = "".join("      - wait: 1\n" for _ in range(60))
     steps = "      - navigate: /\n" + steps + "      - navigate: /login\n"
     run_id = submit(one_worker, suite(tmp_path / "long.yaml", "Long", 4, steps))
-    wait_until("the first case to be past its first step",
-               lambda: any(e["type"] == "test_progress" for e in run_events(one_worker, run_id)),
-               120)  # fmt: skip
+    wait_until(
+        "the first case to be past its first step",
+        lambda: any(e["type"] == "test_progress" for e in run_events(one_worker, run_id)),
+        120,
+    )
     cancelled = one_worker.run("cancel", run_id)
     assert cancelled.returncode == 0, cancelled
 

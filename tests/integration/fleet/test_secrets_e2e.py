@@ -18,6 +18,7 @@ import pytest
 import redis
 
 from testfleet import keys
+from testfleet.stream import Entry
 from tests.conftest import Fleet, start_fleet
 from tests.fixtures_pages import page_server
 
@@ -29,8 +30,15 @@ MARKUP = "Press [/] to search [link=http://evil.test]here[/link]"
 
 
 def forms(secret: str) -> list[str]:
-    return [secret, " ".join(secret.split()), quote(secret, safe=""),
-            quote_plus(secret, safe=""), html.escape(secret), "Zq7pw", "Tk9-only"]  # fmt: skip
+    return [
+        secret,
+        " ".join(secret.split()),
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        html.escape(secret),
+        "Zq7pw",
+        "Tk9-only",
+    ]
 
 
 PAGES = {
@@ -85,8 +93,8 @@ def test_every_form_of_a_secret_is_masked_everywhere_and_the_cli_prints_text(
     out = {name: tmp_path / f"out.{name}" for name in ("json", "xml", "html")}
     fleet.env.update(PAGES_URL=pages_url, SECRET_PASSWORD=PASSWORD, SECRET_TOKEN=TOKEN)
     try:
-        done = fleet.run("run", str(suite), "--json", str(out["json"]),
-                         "--junit", str(out["xml"]), "--html", str(out["html"]))  # fmt: skip
+        reports = ("--json", out["json"], "--junit", out["xml"], "--html", out["html"])
+        done = fleet.run("run", str(suite), *map(str, reports))
     finally:
         for name in ("PAGES_URL", "SECRET_PASSWORD", "SECRET_TOKEN"):
             fleet.env.pop(name)
@@ -101,7 +109,14 @@ def test_every_form_of_a_secret_is_masked_everywhere_and_the_cli_prints_text(
     [test] = result["tests"]
     errors = [s["error"] or "" for s in test["steps"]]
     assert [s["status"] for s in test["steps"]] == [
-        "passed", "failed", "passed", "passed", "passed", "failed", "failed"]  # fmt: skip
+        "passed",
+        "failed",
+        "passed",
+        "passed",
+        "passed",
+        "failed",
+        "failed",
+    ]
     assert all("***" in errors[i] for i in (1, 5, 6)), errors
 
     api = str(fleet.status["api_url"])
@@ -124,4 +139,4 @@ def test_every_form_of_a_secret_is_masked_everywhere_and_the_cli_prints_text(
 
 def _events(fleet: Fleet, run_id: str) -> list[dict[str, object]]:
     client = redis.Redis.from_url(str(fleet.status["redis_url"]), decode_responses=True)
-    return [{"id": i, **json.loads(f["d"])} for i, f in client.xrange(keys.run_events(run_id))]
+    return [Entry.of(i, f).message() for i, f in client.xrange(keys.run_events(run_id))]

@@ -22,6 +22,7 @@ from api.reports import html_report
 from testfleet import keys
 from testfleet.artifacts import open_store
 from testfleet.events import Event
+from testfleet.payloads import CaseEvent, Payload
 from testfleet.results import CaseResult, RunResult
 from testfleet.settings import Settings
 from testfleet.visual import decode
@@ -34,8 +35,13 @@ from workers.analysis import Analyzer, Shot, model_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
 
-PAGE: dict[str, Any] = {"step_type": "assert", "assertion": "screenshot", "name": "page",
-                        "mask": ["#clock"], "timeout_seconds": 2}  # fmt: skip
+PAGE: dict[str, Any] = {
+    "step_type": "assert",
+    "assertion": "screenshot",
+    "name": "page",
+    "mask": ["#clock"],
+    "timeout_seconds": 2,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +100,9 @@ def test_identical_screenshots_of_two_steps_make_one_call_even_after_a_429(
     result, events = run_steps(make_settings(redis_url, tmp_path, fake), site, steps)
     assert result.status == "passed"
     assert [(a.step, a.status, a.cached) for a in result.ai] == [
-        (2, "completed", False), (3, "completed", True)]  # fmt: skip
+        (2, "completed", False),
+        (3, "completed", True),
+    ]
     assert result.ai[1].summary == result.ai[0].summary
     sent = fake.chat_requests()
     assert len(sent) == 2  # the 429 and its retry; the second screenshot cost nothing
@@ -108,12 +116,14 @@ def test_a_mismatch_is_explained_from_baseline_actual_and_diff_and_shown_in_the_
     redis_url: str, site: str, fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     settings = make_settings(redis_url, tmp_path, fake)
-    created, _ = run_steps(settings, site, [{"step_type": "navigate", "input_data": "/visual"},
-                                            PAGE])  # fmt: skip
+    created, _ = run_steps(
+        settings, site, [{"step_type": "navigate", "input_data": "/visual"}, PAGE]
+    )
     assert created.status == "passed"
     assert fake.chat_requests() == []  # a baseline created is nothing to explain
-    result, events = run_steps(settings, site, [
-        {"step_type": "navigate", "input_data": "/visual?variant=text"}, PAGE])  # fmt: skip
+    result, events = run_steps(
+        settings, site, [{"step_type": "navigate", "input_data": "/visual?variant=text"}, PAGE]
+    )
     assert result.status == "failed"
     visual = result.steps[1].visual
     assert visual is not None
@@ -121,8 +131,12 @@ def test_a_mismatch_is_explained_from_baseline_actual_and_diff_and_shown_in_the_
     [request] = fake.chat_requests()
     assert request.schema_name == "visual_diff"
     assert len(request.image_parts()) == 3
-    texts = [p.get("text", "") for m in request.body["messages"]
-             if isinstance(m["content"], list) for p in m["content"]]  # fmt: skip
+    texts = [
+        p.get("text", "")
+        for m in request.body["messages"]
+        if isinstance(m["content"], list)
+        for p in m["content"]
+    ]
     assert [t for t in texts if ")" in t[:3]] == ["1) BASELINE", "2) ACTUAL", "3) DIFF"]
     assert "magenta" in request.system_prompt
     assert f"{visual.changed_px} of {visual.total_px} px differ" in texts[0]
@@ -148,8 +162,15 @@ def test_a_mismatch_is_explained_from_baseline_actual_and_diff_and_shown_in_the_
     assert shown["diffUrl"].endswith(f"/artifacts/{visual.diff}")
     assert shown["baselineUrl"]
     assert shown["actualUrl"]
-    run = RunResult(runId=result.run_id, projectId="proj", name="r", status="failed",
-                    createdMs=1, counts={"failed": 1}, tests=[result])  # fmt: skip
+    run = RunResult(
+        runId=result.run_id,
+        projectId="proj",
+        name="r",
+        status="failed",
+        createdMs=1,
+        counts={"failed": 1},
+        tests=[result],
+    )
     page = html_report(run, artifacts)
     assert "The banner&#x27;s greeting changed from Alice to Bob." in page
     assert "AI: regression" in page
@@ -162,8 +183,9 @@ def test_a_cosmetic_verdict_makes_a_warning_only_when_the_setting_allows_it(
     banner = {"step_type": "assert", "selector": "#banner", "expected_result": "Alice"}
     steps = [{"step_type": "navigate", "input_data": "/visual?variant=color"}, PAGE, banner]
     settings = make_settings(redis_url, tmp_path, fake)
-    baseline, _ = run_steps(settings, site, [{"step_type": "navigate", "input_data": "/visual"},
-                                             PAGE])  # fmt: skip
+    baseline, _ = run_steps(
+        settings, site, [{"step_type": "navigate", "input_data": "/visual"}, PAGE]
+    )
     assert baseline.status == "passed"
 
     fake.then(Reply(content=cosmetic))
@@ -203,11 +225,12 @@ def test_two_workers_meeting_the_same_picture_at_once_make_one_call(
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         own = Settings.model_validate(settings.model_dump())  # its own model client
 
-        def event(type_: str, payload: dict[str, Any]) -> Event:
-            return Event(type=type_, run_id=name, project_id="p", payload=payload)
+        def event(type_: str, payload: Payload) -> Event:
+            return Event(type=type_, run_id=name, project_id="p", payload=payload.dump())
 
         try:
-            analyzer = Analyzer(own, client, lambda e: None, event, model_for(own))
+            case = CaseEvent(testId=f"{name}-c1", testSuiteId="s")
+            analyzer = Analyzer(own, client, lambda e: None, event, model_for(own), case=case)
             shot = Shot(2, "login.png", "general", f"Test: {name}")
             results[name] = analyzer.analyze(name, [shot], lambda _: picture)[0]
         finally:
@@ -222,8 +245,9 @@ def test_two_workers_meeting_the_same_picture_at_once_make_one_call(
         from tests.waiting import wait_until
 
         wait_until("a worker to ask the model", lambda: len(fake.chat_requests()) == 1, 30)
-        wait_until("the other to wait for its answer",
-                   lambda: bool(probe.keys(keys.ai_pending("*"))), 30)  # fmt: skip
+        wait_until(
+            "the other to wait for its answer", lambda: bool(probe.keys(keys.ai_pending("*"))), 30
+        )
     finally:
         release.set()
         probe.close()

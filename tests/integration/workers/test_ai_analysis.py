@@ -14,6 +14,7 @@ import redis
 
 from testfleet import keys
 from testfleet.events import Event
+from testfleet.payloads import CaseEvent, Payload, unknown_fields
 from testfleet.results import Analysis, StepResult
 from testfleet.settings import Settings
 from testfleet.suites.model import CaseSpec
@@ -58,8 +59,9 @@ class Events:
     def __init__(self) -> None:
         self.published: list[Event] = []
 
-    def make(self, type_: str, payload: dict[str, Any]) -> Event:
-        return Event(type=type_, run_id="run1", project_id="p", payload={"testId": "c1", **payload})
+    def make(self, type_: str, payload: Payload) -> Event:
+        assert unknown_fields(payload) == [], "the analyzer publishes declared fields only"
+        return Event(type=type_, run_id="run1", project_id="p", payload=payload.dump())
 
     def publish(self, event: Event) -> str:
         self.published.append(event)
@@ -70,9 +72,10 @@ class Events:
 
 
 def analyzer(settings: Settings, r: redis.Redis, events: Events) -> Analyzer:
-    return Analyzer(settings, r, events.publish, events.make, model_for(settings))
+    return Analyzer(settings, r, events.publish, events.make, model_for(settings), case=CASE)
 
 
+CASE = CaseEvent(testId="c1", testSuiteId="s")
 SHOT = Shot(step=3, screenshot="dash.png", analysis_type="ui_validation", context="Test: t")
 
 
@@ -195,20 +198,37 @@ def test_which_screenshots_are_analysed(redis_url: str, r: redis.Redis, fake: Fa
     spec = CaseSpec.model_validate(json.loads((DATA / "spec.json").read_text()))
     steps = [
         StepResult(index=1, label="open", step_type="navigate", status="passed"),
-        StepResult(index=2, label="plain", step_type="screenshot", status="passed",
-                   screenshot="login.png"),
-        StepResult(index=3, label="shot", step_type="screenshot", status="passed",
-                   screenshot="dash.png"),
-        StepResult(index=4, label="assert h1", step_type="assert", status="failed",
-                   error="h1 did not contain 'Nope'", screenshot="login.png"),
-    ]  # fmt: skip
+        StepResult(
+            index=2, label="plain", step_type="screenshot", status="passed", screenshot="login.png"
+        ),
+        StepResult(
+            index=3, label="shot", step_type="screenshot", status="passed", screenshot="dash.png"
+        ),
+        StepResult(
+            index=4,
+            label="assert h1",
+            step_type="assert",
+            status="failed",
+            error="h1 did not contain 'Nope'",
+            screenshot="login.png",
+        ),
+    ]
     shots = shots_to_analyze(spec, steps)
     assert [(s.step, s.analysis_type) for s in shots] == [(3, "ui_validation"), (4, "error")]
     assert "h1 did not contain 'Nope'" in shots[1].context
     events = Events()
     settings = make_settings(redis_url, fake)
     results = analyze_attempt(
-        settings, r, events.publish, events.make, "run1", spec, steps, PNGS.__getitem__, "p"
+        settings,
+        r,
+        events.publish,
+        events.make,
+        "run1",
+        spec,
+        steps,
+        PNGS.__getitem__,
+        "p",
+        case=CASE,
     )
     assert [a.analysis_type for a in results] == ["ui_validation", "error"]
     assert fake.chat_requests()[1].system_prompt.count("FAILED") == 1

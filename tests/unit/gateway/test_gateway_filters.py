@@ -2,8 +2,10 @@
 
 A filter that reads a field no payload carries matches nothing and says nothing: the
 ``testTypes`` filter read ``testType``/``category`` and ``metricTypes`` read
-``metricType``, which no event ever had. Each filter now names the field it reads, and
-these tests hold every advertised one to the payload models (``testfleet.payloads``).
+``metricType``, which no event ever had. The payload models now mark the fields
+subscriptions filter on (``testfleet.payloads.Filterable``) and the gateway derives its
+filters from the marks (issue 29); these tests hold the derived filters to the models
+and to the filters SPEC section 6 names.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import pytest
 from gateway import protocol
 from gateway.hub import Frame
 from gateway.protocol import ProtocolError, matcher, validate_filters
-from gateway.streams import Entry
 from testfleet.events import CHANNEL_TYPES, CHANNELS, Event
 from testfleet.payloads import (
     CaseFinished,
@@ -28,15 +29,37 @@ from testfleet.payloads import (
     field_paths,
     payload_fields,
 )
+from testfleet.stream import ENVELOPE_FILTERS, Entry
 
-ENVELOPE_FIELDS = {"runId", "type", "projectId"}
-"""Envelope fields a filter may read (SPEC section 5)."""
+ADVERTISED = {
+    "test_execution": {
+        "testSuiteIds",
+        "testTypes",
+        "environments",
+        "runIds",
+        "statuses",
+        "eventTypes",
+        "tags",
+        "projectId",
+    },
+    "ai_analysis": {
+        "analysisTypes",
+        "testIds",
+        "eventTypes",
+        "runIds",
+        "projectId",
+        "confidence_threshold",
+    },
+    "dashboard_metrics": {"metricTypes", "eventTypes"},
+    "system_events": {"severity", "serviceNames", "eventTypes"},
+}
+"""The filters each channel advertised before they were derived (SPEC section 6, less the
+two no event carries): the derivation changed none."""
 
 
 def frame_of(project: str, kind: str, payload: dict[str, Any]) -> Frame:
     event = Event(type=kind, run_id="r1", project_id=project, payload=payload)
-    entry = Entry("5-0", kind, event.channel, "r1", project, event.body())
-    return Frame(entry)
+    return Frame(Entry.new("5-0", event))
 
 
 def test_every_advertised_filter_reads_a_field_of_its_channels_payloads() -> None:
@@ -46,25 +69,30 @@ def test_every_advertised_filter_reads_a_field_of_its_channels_payloads() -> Non
         on_channel = set().union(*(fields[t] for t in CHANNEL_TYPES[channel]))
         for name in protocol.CHANNEL_FILTERS[channel]:
             spec = protocol.FILTERS[name]
-            if spec.field.startswith(protocol.ENVELOPE):
-                found = spec.field.removeprefix(protocol.ENVELOPE) in ENVELOPE_FIELDS
-            else:
-                found = spec.field in on_channel
-            if spec.fallback is not None:
-                found = found and spec.fallback in on_channel
-            if not found:
-                unread.append(f"{channel}.{name} reads {spec.field}")
+            if not spec.paths and name in ENVELOPE_FILTERS:
+                continue  # the envelope's: the entry's own fields
+            missing = [path for path in spec.paths if path not in on_channel]
+            if not spec.paths or missing:
+                unread.append(f"{channel}.{name} reads {missing or 'nothing'}")
     assert unread == []
+
+
+def test_the_derived_filters_are_the_ones_each_channel_advertised() -> None:
+    derived = {channel: set(names) for channel, names in protocol.CHANNEL_FILTERS.items()}
+    assert derived == ADVERTISED
+    assert protocol.FILTERS["statuses"].paths == ("result.status", "status")
 
 
 def test_every_filter_the_spec_names_is_advertised_or_refused_with_a_reason() -> None:
     spec_filters = {
-        "test_execution": ["testSuiteIds", "testTypes", "environments", "userId",
-                           "projectId", "runIds", "statuses", "eventTypes", "tags"],
+        "test_execution": [
+            *("testSuiteIds", "testTypes", "environments", "userId", "projectId"),
+            *("runIds", "statuses", "eventTypes", "tags"),
+        ],
         "ai_analysis": ["analysisTypes", "confidence_threshold", "testIds"],
         "dashboard_metrics": ["metricTypes", "dashboardId"],
         "system_events": ["severity", "serviceNames"],
-    }  # fmt: skip
+    }
     for channel, names in spec_filters.items():
         for name in names:
             assert name in protocol.CHANNEL_FILTERS[channel] or name in protocol.RETIRED_FILTERS
@@ -104,9 +132,15 @@ def test_statuses_read_a_case_result_and_a_run_status() -> None:
 
 def test_metric_types_are_the_metrics_model_field_names() -> None:
     metrics = FleetMetrics(
-        testsPerMinute=1.0, queueDepth=3, busyWorkers=1, workers=2, workerSlots=4,
-        freeGridSlots=2, gridSlots=4, gridNodesUp=1,
-    )  # fmt: skip
+        testsPerMinute=1.0,
+        queueDepth=3,
+        busyWorkers=1,
+        workers=2,
+        workerSlots=4,
+        freeGridSlots=2,
+        gridSlots=4,
+        gridNodesUp=1,
+    )
     frame = frame_of("", "metrics_update", MetricsUpdate(metrics=metrics).dump())
     wanted = validate_filters("dashboard_metrics", {"metricTypes": ["queueDepth"]})
     assert matcher("dashboard_metrics", wanted, "alpha")(frame)

@@ -19,8 +19,8 @@ from gateway.protocol import (
     subscribe_request,
     validate_filters,
 )
-from gateway.streams import Entry
 from testfleet.events import CHANNELS, Event
+from testfleet.stream import Entry, envelope
 
 CODES = {"INVALID_MESSAGE_FORMAT", "CHANNEL_NOT_FOUND", "AUTH_FAILED"}
 
@@ -32,10 +32,12 @@ json_values = st.recursive(
     max_leaves=20,
 )
 filter_names = st.sampled_from(
-    ["testSuiteIds", "runIds", "statuses", "eventTypes", "tags", "projectId", "userId",
-     "analysisTypes", "confidence_threshold", "testIds", "metricTypes", "dashboardId",
-     "severity", "serviceNames", "bogus"]
-)  # fmt: skip
+    [
+        *("testSuiteIds", "runIds", "statuses", "eventTypes", "tags", "projectId", "userId"),
+        *("analysisTypes", "confidence_threshold", "testIds", "metricTypes", "dashboardId"),
+        *("severity", "serviceNames", "bogus"),
+    ]
+)
 
 
 def attempt(call: Callable[[], Any]) -> tuple[Any, ProtocolError | None]:
@@ -87,7 +89,7 @@ def test_subscribe_payloads_are_accepted_or_refused_with_a_code(payload: dict[st
 
 def frame_of(project: str, kind: str, payload: Any, run_id: str = "r1") -> Frame:
     event = Event(type=kind, run_id=run_id, project_id=project, payload={})
-    body = json.loads(event.body())
+    body = envelope(event)
     body["payload"] = payload
     entry = Entry("5-0", kind, event.channel, run_id, project, json.dumps(body))
     return Frame(entry)

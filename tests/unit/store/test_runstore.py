@@ -9,11 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis.asyncio as aredis
 
-from testfleet import keys
+from testfleet import keys, payloads, stream
 from testfleet.events import Event, now_ms
 from testfleet.results import FINAL_STATUSES, CaseResult, RunRecord, finished_run_status
 from testfleet.settings import Settings
 from testfleet.store import AsyncRunReader, RunStore, scripts
+from testfleet.stream import Entry
 
 pytestmark = pytest.mark.redis
 
@@ -26,10 +27,13 @@ def store(redis_url: str) -> RunStore:
 
 
 def new_run(store: RunStore, run_id: str = "r1", n: int = 3) -> list[CaseResult]:
-    record = RunRecord(run_id=run_id, project_id="p", name="x", suites=["s"],
-                       created_ms=now_ms(), total=n)  # fmt: skip
-    cases = [CaseResult(case_id=f"{run_id}-{i}", run_id=run_id, suite="s", name=f"t{i}")
-             for i in range(n)]  # fmt: skip
+    record = RunRecord(
+        run_id=run_id, project_id="p", name="x", suites=["s"], created_ms=now_ms(), total=n
+    )
+    cases = [
+        CaseResult(case_id=f"{run_id}-{i}", run_id=run_id, suite="s", name=f"t{i}")
+        for i in range(n)
+    ]
     started = Event("run_started", run_id, "p", {"total": n}, source="test")
     store.create_run(record, cases, {c.case_id: "{}" for c in cases}, started)
     return cases
@@ -38,8 +42,13 @@ def new_run(store: RunStore, run_id: str = "r1", n: int = 3) -> list[CaseResult]
 def final(case: CaseResult, status: str) -> tuple[CaseResult, Event]:
     done = case.model_copy(update={"status": status})
     kind = "test_completed" if status in ("passed", "flaky") else "test_failed"
-    event = Event(kind, case.run_id, "p", {"testId": case.case_id, "result": {"status": status}},
-                  correlation_id=case.case_id)  # fmt: skip
+    event = Event(
+        kind,
+        case.run_id,
+        "p",
+        {"testId": case.case_id, "result": {"status": status}},
+        correlation_id=case.case_id,
+    )
     return done, event
 
 
@@ -107,10 +116,9 @@ def test_each_event_has_the_same_id_on_both_streams(store: RunStore) -> None:
     [(global_id, fields)] = store.redis.xrange(keys.EVENTS_STREAM, min=event_id, max=event_id)
     [(run_id, _)] = store.redis.xrange(keys.run_events("r1"), min=event_id, max=event_id)
     assert global_id == run_id == event_id
-    assert fields["r"] == "r1"
-    assert fields["p"] == "p"
-    assert fields["c"] == "test_execution"
-    assert json.loads(fields["d"])["payload"] == {"x": 1}
+    entry = Entry.of(global_id, fields)
+    assert (entry.run_id, entry.project, entry.channel) == ("r1", "p", "test_execution")
+    assert entry.message()["payload"] == {"x": 1}
 
 
 def test_unknown_case_is_not_found(store: RunStore) -> None:
@@ -211,3 +219,18 @@ def test_the_async_face_reads_what_the_sync_face_reads(store: RunStore, redis_ur
     assert head is not None
     assert (head.projectId, head.finishedMs is None) == ("p", True)
     assert store.head("nope") is None
+
+
+def test_the_scripts_run_completed_has_the_envelope_and_payload_python_would_write(
+    store: RunStore,
+) -> None:
+    [case] = new_run(store, n=1)
+    store.begin_case("r1", case.case_id)
+    store.finish_case(*final(case, "passed"))
+    completed = events(store, "r1")[-1]
+    written = stream.envelope(Event("run_completed", "r1", "p", {}, correlation_id="r1"))
+    assert completed.keys() == {"id", *written}
+    assert completed["correlationId"] == "r1"
+    assert completed["metadata"] == {"source": "test@host", "priority": "normal"}
+    payload = payloads.parse("run_completed", completed["payload"])  # type: ignore[arg-type]
+    assert payloads.unknown_fields(payload) == []
