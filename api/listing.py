@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from api.errors import ApiError
 from api.models import RunList, RunSummary
-from testfleet.constants import API_PREFIX
+from testfleet.constants import run_path
 from testfleet.results import RunOverview
 from testfleet.store import RunReader, listing
 from testfleet.store.listing import RunFilter, encode_cursor
@@ -40,7 +40,7 @@ def summary(run: RunOverview) -> RunSummary:
     """A run as ``GET /runs`` lists it."""
     return RunSummary(
         **run.model_dump(exclude={"projectId", "caseTags"}),
-        links={"self": f"{API_PREFIX}/runs/{run.runId}"},
+        links={"self": run_path(run.runId)},
     )
 
 

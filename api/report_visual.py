@@ -78,14 +78,12 @@ class VisualBlocks:
         if visual.outcome != "mismatch" or not (visual.baseline and visual.diff):
             shot = self._thumb(visual.actual, "screenshot") if visual.actual else ""
             return f'<div class="visual">{title}<div class="vside">{shot}</div></div>'
-        side = "".join(
-            self._thumb(name, label)
-            for name, label in ((visual.baseline, "baseline"), (visual.actual, "actual"),
-                                (visual.diff, "diff"))
-            if name
-        )  # fmt: skip
-        parts = [f'<div class="visual">{title}{region}<div class="vside">{side}</div>',
-                 self._compare(visual)]  # fmt: skip
+        pictures = ((visual.baseline, "baseline"), (visual.actual, "actual"), (visual.diff, "diff"))
+        side = "".join(self._thumb(name, label) for name, label in pictures if name)
+        parts = [
+            f'<div class="visual">{title}{region}<div class="vside">{side}</div>',
+            self._compare(visual),
+        ]
         if explanation is not None:
             parts.append(explain(explanation))
         return "".join(parts) + "</div>"
@@ -94,19 +92,24 @@ class VisualBlocks:
         src = self._data(thumbnail_name(name)) or self._data(name)
         if src is None:
             return f"<figure><figcaption>{_e(label)}: {_e(name)} missing</figcaption></figure>"
-        return (f'<figure><img src="{src}" alt="{_e(label)}">'
-                f"<figcaption>{_e(label)}</figcaption></figure>")  # fmt: skip
+        caption = f"<figcaption>{_e(label)}</figcaption>"
+        return f'<figure><img src="{src}" alt="{_e(label)}">{caption}</figure>'
 
     def _compare(self, visual: VisualResult) -> str:
         names = [n for n in (visual.baseline, visual.actual, visual.diff) if n]
-        baseline, actual, diff = (self._data(n) for n in names) if len(names) == 3 else (
-            None, None, None)  # fmt: skip
+        if len(names) != 3:
+            return '<p class="dim">compare view: a picture is missing</p>'
+        baseline, actual, diff = (self._data(n) for n in names)
         if baseline is None or actual is None or diff is None:
             return '<p class="dim">compare view: a picture is missing</p>'
         self._count += 1
         group = f"vcmp{self._count}"
-        modes = (("m-slide", "slider"), ("m-base", "baseline"), ("m-act", "actual"),
-                 ("m-diff", "diff"))  # fmt: skip
+        modes = (
+            ("m-slide", "slider"),
+            ("m-base", "baseline"),
+            ("m-act", "actual"),
+            ("m-diff", "diff"),
+        )
         radios = "".join(
             f'<input type="radio" class="{cls}" name="{group}" id="{group}-{cls}"'
             f'{" checked" if i == 0 else ""}><label for="{group}-{cls}">{label}</label>'
@@ -134,8 +137,8 @@ def explain(analysis: Analysis) -> str:
         f"{' (' + _e(c.location) + ')' if c.location else ''}</p>"
         for c in e.changes
     )
-    cost = "cached (no call)" if analysis.cached else (
-        f"{analysis.input_tokens + analysis.output_tokens} tokens")  # fmt: skip
+    tokens = analysis.input_tokens + analysis.output_tokens
+    cost = "cached (no call)" if analysis.cached else f"{tokens} tokens"
     return (
         f'<div class="explain"><p><span class="verdict">AI: {_e(e.verdict)}</span> '
         f"({_e(kind)}, confidence {e.confidence:.0%}) {_e(analysis.summary)}</p>"

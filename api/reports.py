@@ -24,10 +24,17 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from api.report_visual import VISUAL_CSS, VisualBlocks
-from testfleet.artifacts import ArtifactStore, artifact_url, names
+from testfleet.artifacts import ArtifactStore, artifact_url, media_type, names
 from testfleet.artifacts.steplog import step_log
 from testfleet.errors import TestfleetError
-from testfleet.results import GOOD_STATUSES, Analysis, CaseResult, RunResult, StepResult
+from testfleet.results import (
+    GOOD_STATUSES,
+    Analysis,
+    CaseResult,
+    CaseStatus,
+    RunResult,
+    StepResult,
+)
 
 _XML_INVALID = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _MAX_LOG_CHARS = 100_000
@@ -68,7 +75,7 @@ def failure_message(case: CaseResult) -> str:
     return error
 
 
-def _count(cases: Iterable[CaseResult], *statuses: str) -> int:
+def _count(cases: Iterable[CaseResult], *statuses: CaseStatus) -> int:
     return sum(1 for c in cases if c.status in statuses)
 
 
@@ -201,9 +208,16 @@ td,th{border-bottom:1px solid var(--line);padding:3px 8px;text-align:left;vertic
 pre{background:var(--bg);padding:8px;overflow:auto;max-height:400px}
 """
 
-_ORDER = ("passed", "flaky", "failed", "error", "cancelled", "running", "queued")
-_COLORS = {"passed": "ok", "flaky": "flaky", "failed": "bad", "error": "err",
-           "cancelled": "muted", "running": "run", "queued": "run"}  # fmt: skip
+_COLORS: dict[CaseStatus, str] = {
+    "passed": "ok",
+    "flaky": "flaky",
+    "failed": "bad",
+    "error": "err",
+    "cancelled": "muted",
+    "running": "run",
+    "queued": "run",
+}
+"""Each case status's colour in the report's bar, in the bar's order (good ones first)."""
 
 
 def _e(value: object) -> str:
@@ -237,7 +251,7 @@ class _Images:
             raw = self._store.read(self._run_id, name)
         except (TestfleetError, OSError):
             return None  # missing, or the store failed: the report says "missing"
-        return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
+        return f"data:{media_type(name)};base64," + base64.b64encode(raw).decode("ascii")
 
     def figure(self, name: str, caption: str) -> str:
         full = self.data(name)
@@ -277,14 +291,14 @@ def iter_html_report(run: RunResult, artifacts: ArtifactStore) -> Iterator[str]:
     total = len(run.tests)
     tiles = [f'<div class="tile"><b>{total}</b>tests</div>']
     stack = []
-    for status in _ORDER:
+    for status, color in _COLORS.items():
         n = _count(run.tests, status)
         if n:
             tiles.append(f'<div class="tile s-{status}"><b class="st">{n}</b>{status}</div>')
-            stack.append(f'<span style="flex:{n};background:var(--{_COLORS[status]})"></span>')
+            stack.append(f'<span style="flex:{n};background:var(--{color})"></span>')
     finished = run.finishedMs
     took = f" · took {_duration(finished - run.createdMs)}" if finished else ""
-    yield "\n".join([
+    head = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -295,7 +309,8 @@ def iter_html_report(run: RunResult, artifacts: ArtifactStore) -> Iterator[str]:
         f"started {_e(_iso(run.createdMs))} UTC{_e(took)}</p>",
         f'<div class="tiles">{"".join(tiles)}</div>',
         f'<div class="stack">{"".join(stack)}</div></header><main>',
-    ]) + "\n"  # fmt: skip
+    ]
+    yield "\n".join(head) + "\n"
     suites: dict[str, list[CaseResult]] = {}
     for case in run.tests:
         suites.setdefault(case.suite, []).append(case)
@@ -374,8 +389,8 @@ def _timeline(case: CaseResult, images: _Images) -> str:
         if step.error:
             item += f'<span class="step-error">{_e(step.error)}</span>'
         if step.visual is not None:
-            explained = next((a for a in case.ai if a.analysis_type == "visual_diff"
-                              and a.step == step.index), None)  # fmt: skip
+            diffs = (a for a in case.ai if a.analysis_type == "visual_diff")
+            explained = next((a for a in diffs if a.step == step.index), None)
             item += images.visual.block(step, explained)
         elif step.screenshot:
             caption = f"step {step.index}: {step.label}"
@@ -387,9 +402,11 @@ def _timeline(case: CaseResult, images: _Images) -> str:
 def _ai_finding(finding: Analysis) -> str:
     """One analysis: what was looked at, its status, and the model's typed findings."""
     where = f" on step {finding.step}" if finding.step else ""
-    out = [f'<div class="ai"><h4>AI findings: {_e(finding.analysis_type)}{_e(where)} '
-           f'<span class="badge">{_e(finding.status)}</span></h4>',
-           f'<p class="dim">{_e(finding.screenshot)}</p>']  # fmt: skip
+    title = f"AI findings: {_e(finding.analysis_type)}{_e(where)}"
+    out = [
+        f'<div class="ai"><h4>{title} <span class="badge">{_e(finding.status)}</span></h4>',
+        f'<p class="dim">{_e(finding.screenshot)}</p>',
+    ]
     if finding.status != "completed":
         # Skipped (no key, budget spent) or failed (the model's error): say why, no more.
         out.append(f"<p>{_e(finding.reason or 'no reason given')}</p></div>")

@@ -33,10 +33,12 @@ from api.models import RunLinks, RunRequest, RunSubmitted
 from api.services import Services
 from testfleet import logs
 from testfleet.constants import (
-    API_PREFIX,
-    GATEWAY_RUN_WS_PATH,
-    GATEWAY_SSE_PATH,
     dashboard_url,
+    junit_path,
+    report_path,
+    run_events_url,
+    run_path,
+    run_websocket_url,
 )
 from testfleet.errors import (
     InfrastructureError,
@@ -52,7 +54,7 @@ from testfleet.results import CaseResult, RunRecord
 from testfleet.settings import LimitSettings, Settings
 from testfleet.suites.bounded import Bounds, run_bounded
 from testfleet.suites.limits import RunLimits, setting
-from testfleet.suites.loader import load_document
+from testfleet.suites.loader import SuiteNames, load_document
 from testfleet.suites.model import Suite
 from testfleet.suites.yamltext import parse_yaml
 from testfleet.targets.policy import TargetPolicy
@@ -167,7 +169,7 @@ def load_suites(
     the run as a whole is too big."""
     suites: list[Suite] = []
     problems: list[str] = []
-    named: dict[str, str] = {}
+    names = SuiteNames()
     run_limits = RunLimits(limits)
     for source, raw in submission.documents:
         try:
@@ -181,12 +183,9 @@ def load_suites(
         except RecursionError:
             problems.append(f"{source}: nested too deeply to be a suite")
             continue
-        if suite.name in named:
-            problems.append(
-                f"{source}: name: suite name {suite.name!r} is already used by "
-                f"{named[suite.name]}; suite names must be unique within a run"
-            )
-        named.setdefault(suite.name, source)
+        taken = names.taken(suite, source)
+        if taken:
+            problems.append(taken)
         suites.append(suite)
     if problems:
         raise SuiteError(problems)
@@ -200,15 +199,13 @@ def new_run_id() -> str:
 
 def run_links(settings: Settings, run_id: str) -> RunLinks:
     """Where a run's detail, events and reports are."""
-    gateway = settings.gateway_url.rstrip("/")
-    ws = "ws" + gateway.removeprefix("http") if gateway.startswith("http") else gateway
-    base = f"{API_PREFIX}/runs/{run_id}"
+    gateway = settings.gateway_url
     return RunLinks(
-        self=base,
-        events=f"{gateway}{GATEWAY_SSE_PATH}?runId={run_id}",
-        websocket=f"{ws}{GATEWAY_RUN_WS_PATH}/{run_id}",
-        report=f"{base}/report.html",
-        junit=f"{base}/junit.xml",
+        self=run_path(run_id),
+        events=run_events_url(gateway, run_id),
+        websocket=run_websocket_url(gateway, run_id),
+        report=report_path(run_id),
+        junit=junit_path(run_id),
         dashboard=dashboard_url(gateway, run_id),
     )
 
@@ -236,9 +233,14 @@ def plan_submission(
     suites = load_suites(submission, limits, targets)
     name = submission.name or ", ".join(s.name for s in suites)[:200]
     record, cases, specs = plan_run(
-        run_id, project, suites, submission.tags, name, submitted_by=submitted_by,
+        run_id,
+        project,
+        suites,
+        submission.tags,
+        name,
+        submitted_by=submitted_by,
         require_baselines=submission.require_baselines,
-    )  # fmt: skip
+    )
     return Planned(name, record, cases, specs)
 
 
@@ -288,11 +290,11 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
     limits = services.settings.limits
     targets = TargetPolicy.from_settings(services.settings)
     run_id = new_run_id()
+    arguments = (submission, limits, targets, run_id, key.project, key.id)
     with planning.slot(key.project, limits):
         planned = run_bounded(
-            Bounds.of(limits), "planning the submission", plan_submission,
-            submission, limits, targets, run_id, key.project, key.id,
-        )  # fmt: skip
+            Bounds.of(limits), "planning the submission", plan_submission, *arguments
+        )
     name, record, cases, specs = planned.name, planned.record, planned.cases, planned.specs
     quotas.check_priority(key, cases)
     quotas.check_queue(key, len(cases))
@@ -325,8 +327,13 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
         raise
     services.metrics.runs.inc()
     services.metrics.cases.inc(len(cases))
-    log.info("run %s queued: project=%s cases=%d", run_id, key.project, len(cases),
-             extra={"run_id": run_id})  # fmt: skip
+    log.info(
+        "run %s queued: project=%s cases=%d",
+        run_id,
+        key.project,
+        len(cases),
+        extra={"run_id": run_id},
+    )
     return RunSubmitted(
         runId=run_id, status="queued", total=len(cases), links=run_links(services.settings, run_id)
     )
@@ -334,6 +341,9 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
 
 def _test_entry(case: CaseResult) -> CaseEntry:
     return CaseEntry(
-        testId=case.case_id, name=case.name, suite=case.suite, tags=case.tags,
+        testId=case.case_id,
+        name=case.name,
+        suite=case.suite,
+        tags=case.tags,
         priority=case.priority,
-    )  # fmt: skip
+    )

@@ -28,7 +28,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from grid.chrome import chrome_options
 from testfleet.settings import GridSettings
-from testfleet.suites.model import Step, Suite, TestCase
+from testfleet.suites.model import Suite, TestCase
+from testfleet.suites.steps.model import Step
 
 POLL_S = 0.05
 """How often waits re-check their condition (Selenium's default 0.5 s would dominate)."""

@@ -27,7 +27,8 @@ from typing import Any
 from bench.throughput_suites import load_suites
 from bench.tuned_runner import TunedResult, run_tuned
 from testfleet.settings import DEFAULT_CHROME_ARGS, GridSettings
-from testfleet.suites.model import Step, Suite, TestCase
+from testfleet.suites.model import Suite, TestCase
+from testfleet.suites.steps.model import Step
 
 LAUNCH_ARGS = tuple(
     arg

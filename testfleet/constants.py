@@ -30,6 +30,34 @@ EVENTS_SCHEMA_PATH = "/schema/events.json"
 """Where the gateway publishes the JSON Schema of every event (``testfleet.payloads``)."""
 
 
+def run_path(run_id: str) -> str:
+    """A run's path in the REST API: the run with every case (its reports are below it)."""
+    return f"{API_PREFIX}/runs/{run_id}"
+
+
+def report_path(run_id: str) -> str:
+    """The API path of a run's HTML report."""
+    return f"{run_path(run_id)}/report.html"
+
+
+def junit_path(run_id: str) -> str:
+    """The API path of a run's JUnit XML report."""
+    return f"{run_path(run_id)}/junit.xml"
+
+
+def run_events_url(gateway_url: str, run_id: str) -> str:
+    """A run's events as Server-Sent Events, on the gateway at ``gateway_url``."""
+    return f"{gateway_url.rstrip('/')}{GATEWAY_SSE_PATH}?runId={run_id}"
+
+
+def run_websocket_url(gateway_url: str, run_id: str) -> str:
+    """A run's events over a WebSocket (``ws://`` for ``http://``, ``wss://`` for
+    ``https://``), on the gateway at ``gateway_url``."""
+    gateway = gateway_url.rstrip("/")
+    ws = "ws" + gateway.removeprefix("http") if gateway.startswith("http") else gateway
+    return f"{ws}{GATEWAY_RUN_WS_PATH}/{run_id}"
+
+
 def dashboard_url(gateway_url: str, run_id: str | None = None) -> str:
     """The dashboard on ``gateway_url``, at one run's view when ``run_id`` is given."""
     base = gateway_url.rstrip("/") + DASHBOARD_PATH

@@ -13,22 +13,32 @@ Redis and Python cannot disagree.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
-CaseStatus = Literal["queued", "running", "passed", "failed", "error", "cancelled", "flaky"]
-FINAL_STATUSES: frozenset[str] = frozenset({"passed", "failed", "error", "cancelled", "flaky"})
+AttemptStatus = Literal["passed", "failed", "error", "cancelled"]
+"""How one attempt at a case ended (a case's status after its last attempt, but ``flaky``)."""
+FinalCaseStatus = Literal["passed", "flaky", "failed", "error", "cancelled"]
+"""A case's final status: its last attempt's, or ``flaky`` (passed on a retry)."""
+CaseStatus = Literal["queued", "running", FinalCaseStatus]
+CASE_STATUSES: tuple[CaseStatus, ...] = get_args(CaseStatus)
+"""Every case status, in order: queued, running, then the final ones."""
+FINAL_STATUSES: frozenset[str] = frozenset(get_args(FinalCaseStatus))
 """Case statuses that end a case; each is recorded once."""
 GOOD_STATUSES: frozenset[str] = frozenset({"passed", "flaky"})
 """Final case statuses that count as a pass (exit code 0, pass rate, JUnit)."""
-RunStatus = Literal["queued", "running", "passed", "failed", "cancelled"]
-RUN_OUTCOMES: tuple[tuple[RunStatus, frozenset[str]], ...] = (
+SettledRunStatus = Literal["passed", "failed", "cancelled"]
+"""A finished run's status (``run_completed``)."""
+RunStatus = Literal["queued", "running", SettledRunStatus]
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+"""Every run status, in order."""
+RUN_OUTCOMES: tuple[tuple[SettledRunStatus, frozenset[str]], ...] = (
     ("failed", frozenset({"failed", "error"})),
     ("cancelled", frozenset({"cancelled"})),
 )
 """A finished run's status: the first of these whose case statuses occur, in order..."""
-RUN_OUTCOME_OTHERWISE: RunStatus = "passed"
+RUN_OUTCOME_OTHERWISE: SettledRunStatus = "passed"
 """...else this (every case passed, flaky included)."""
 SETTLED_RUN_STATUSES: frozenset[str] = frozenset(
     {RUN_OUTCOME_OTHERWISE, *(status for status, _ in RUN_OUTCOMES)}
@@ -43,9 +53,12 @@ PRIORITY_LEVELS: dict[str, int] = {"critical": 0, "high": 3, "medium": 6, "low":
 """Test priority -> Celery priority (0 is taken first)."""
 
 
-AnalysisType = Literal["general", "error", "ui_validation", "visual_diff"]
-"""What was asked: the ``analyze:`` kinds of a screenshot step, or ``visual_diff`` (why a
-screenshot differs from its baseline, from the baseline, the actual and the diff)."""
+StepAnalysisType = Literal["general", "error", "ui_validation"]
+"""What a screenshot step's ``analyze:`` may ask (``error``: also what a failure's
+screenshot is asked)."""
+AnalysisType = Literal[StepAnalysisType, "visual_diff"]
+"""What was asked: a ``StepAnalysisType``, or ``visual_diff`` (why a screenshot differs
+from its baseline, from the baseline, the actual and the diff)."""
 AnalysisStatus = Literal["completed", "skipped", "failed"]
 Severity = Literal["critical", "high", "medium", "low", "info"]
 
@@ -281,7 +294,7 @@ class RunResult(RunFields):
     tests: list[CaseResult]
 
 
-def finished_run_status(counts: dict[str, int]) -> RunStatus:
+def finished_run_status(counts: dict[str, int]) -> SettledRunStatus:
     """The status of a run whose cases are all final, from their per-status counts."""
     for status, case_statuses in RUN_OUTCOMES:
         if any(counts.get(s, 0) for s in case_statuses):

@@ -363,7 +363,7 @@ class LogSettings(BaseModel):
 
 
 class SecuritySettings(BaseModel):
-    """What keeps tenants' browsers confined (see ``testfleet.targets.policy`` and the README).
+    """What keeps tenants' browsers confined (``testfleet.targets.policy``, docs/security.md).
 
     The Grid's router asks every client for ``grid_username`` / ``grid_password``
     (HTTP basic auth); nodes register with ``grid_registration_secret``. Browsers

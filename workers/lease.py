@@ -166,11 +166,13 @@ class LeaseRenewer:
             if request is None:
                 continue
             self.lost.append(tag)
+            task_id = getattr(request, "id", "?")
             log.warning(
                 "the lease on task %s (delivery %s) was lost while this worker held it: "
                 "its case may be delivered again; the older delivery stops at its next step",
-                getattr(request, "id", "?"), tag,
-            )  # fmt: skip
+                task_id,
+                tag,
+            )
 
     def _renew_slots(self, held: dict[str, Any], now_s: float) -> None:
         """The running slot of each held case, with the same expiry as its lease (a slot
@@ -207,8 +209,8 @@ class LeaseRenewer:
             let_go = self._let_go.pop(tag)
             if tag in expired:
                 self.handed_back.append(tag)
-                log.warning("task %s was stopped before it finished: handed back to the queue",
-                            let_go.request_id)  # fmt: skip
+                message = "task %s was stopped before it finished: handed back to the queue"
+                log.warning(message, let_go.request_id)
 
     def close(self) -> None:
         self._client.close()

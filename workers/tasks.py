@@ -3,7 +3,8 @@
 ``run_case`` is what a delivery of ``testfleet.run_case(run_id, case_id)`` does;
 tests call it directly, without a broker. It
 
-1. claims the case (``RunStore.begin_case``): a case already final is left alone
+1. claims the case and reads all it needs in one round trip (``RunStore.start_case``):
+   a case already final is left alone
    (a redelivery after another worker finished it), a cancelled run's case is
    finished ``cancelled``, and a case whose earlier deliveries were all lost
    ``worker.max_lost_deliveries`` times is finished ``error`` without running (a
@@ -54,21 +55,27 @@ from testfleet.fleet.browser import (
 )
 from testfleet.masking import Masker
 from testfleet.payloads import (
+    CaseEvent,
     CaseFinished,
     CaseOutcome,
     CaseProgress,
     CaseStarted,
-    CaseStatusName,
     Payload,
     Progress,
     VisualCheck,
-    parse,
 )
-from testfleet.results import GOOD_STATUSES, AttemptSummary, CaseResult, StepResult
+from testfleet.results import (
+    GOOD_STATUSES,
+    AttemptSummary,
+    CaseResult,
+    FinalCaseStatus,
+    StepResult,
+)
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from testfleet.store.writes import LOST_TOO_OFTEN
-from testfleet.suites.model import CaseSpec, walk
+from testfleet.store.writes import CANCELLED, LOST_TOO_OFTEN
+from testfleet.suites.model import CaseSpec
+from testfleet.suites.steps.model import walk
 from testfleet.targets.policy import TargetPolicy
 from testfleet.visual import BaselineStore
 from workers.analysis import analyze_attempt
@@ -115,21 +122,21 @@ def run_case(
     Raises ``NotFoundError`` for an unknown or expired case, and Redis errors as
     they come (the case stays non-final so a redelivery can finish it).
     """
-    attempt = store.begin_case(run_id, case_id)
-    if attempt == 0:
+    start = store.start_case(run_id, case_id, CaseSpec)
+    if start is None:
         log.info("case %s is already final; nothing to do", case_id)
         return None
-    record = store.get_record(run_id)
-    if record is None:
-        raise NotFoundError(f"run {run_id} does not exist (expired?)")
-    case = store.get_case(run_id, case_id)
-    runner = _CaseRun(store, provider, artifacts, settings, case, record.project_id, worker_name)
+    record, attempt = start.record, start.attempt
+    runner = _CaseRun(
+        store, provider, artifacts, settings, start.case, record.project_id, worker_name
+    )
     runner.require_baselines = record.require_baselines
-    if attempt == -1:
+    if attempt == CANCELLED:
         return runner.finish_cancelled()
     if attempt == LOST_TOO_OFTEN:
         return runner.finish_lost()
-    spec = CaseSpec.model_validate_json(store.get_spec(run_id, case_id))
+    spec = start.spec
+    assert spec is not None  # an attempt began
     with logs.log_context(run_id=run_id, case_id=case_id, mask=Masker(spec.secrets)):
         log.info("case %s: attempt %d begins on %s", case_id, attempt, worker_name)
         return runner.run(spec, attempt)
@@ -341,18 +348,20 @@ class _CaseRun:
 
     # -- recording -----------------------------------------------------------------------
 
-    def _ids(self) -> dict[str, str]:
-        """The fields every payload about this case starts with."""
-        ids = {"testId": self.case.case_id, "testSuiteId": self.case.suite}
-        if self.spec is not None and self.spec.test.category:
-            ids["testType"] = self.spec.test.category  # what the testTypes filter reads
-        return ids
+    def _case(self) -> CaseEvent:
+        """What every payload about this case carries (its test's category is what the
+        ``testTypes`` filter reads)."""
+        category = self.spec.test.category if self.spec is not None else None
+        return CaseEvent(
+            testId=self.case.case_id, testSuiteId=self.case.suite, testType=category or None
+        )
 
-    def _event(self, type_: str, payload: Payload | dict[str, Any]) -> Event:
-        """An event of this case; a dict payload (the analyzer's) is built through its
-        type's model here, with the case's ids filled in."""
-        if not isinstance(payload, Payload):
-            payload = parse(type_, {**self._ids(), **payload})
+    def _ids(self) -> dict[str, Any]:
+        """The fields every payload about this case starts with."""
+        return self._case().dump()
+
+    def _event(self, type_: str, payload: Payload) -> Event:
+        """An event of this case."""
         return Event(
             type=type_,
             run_id=self.case.run_id,
@@ -452,9 +461,18 @@ class _CaseRun:
             update["steps"] = outcome.steps
         if outcome is not None and self.spec is not None and status != "cancelled":
             read = partial(self.artifacts.read, self.case.run_id)
-            update["ai"] = analyze_attempt(self.settings, self.store.redis, self.store.publish,
-                self._event, self.case.run_id, self.spec, outcome.steps, read,
-                self.project_id)  # fmt: skip
+            update["ai"] = analyze_attempt(
+                self.settings,
+                self.store.redis,
+                self.store.publish,
+                self._event,
+                self.case.run_id,
+                self.spec,
+                outcome.steps,
+                read,
+                self.project_id,
+                case=self._case(),
+            )
             warned = cosmetic_warnings(self.settings, status, outcome.steps, update["ai"])
             if warned is not None:
                 status = "passed"
@@ -467,7 +485,7 @@ class _CaseRun:
                 **self._ids(),
                 name=self.case.name,
                 result=CaseOutcome(
-                    status=cast(CaseStatusName, status),
+                    status=cast(FinalCaseStatus, status),
                     error=self.case.error,
                     failedStep=self.case.failed_step,
                 ),
@@ -479,8 +497,12 @@ class _CaseRun:
         if not self.store.finish_case(self.case, event):
             log.info("case %s was already final; this result is dropped", self.case.case_id)
             return None
-        log.info("case %s: %s after %d attempt(s)", self.case.case_id, status,
-                 self.case.attempts, extra={"event": event.type})  # fmt: skip
+        attempts = self.case.attempts
+        log.info(
+            "case %s: %s after %d attempt(s)",
+            *(self.case.case_id, status, attempts),
+            extra={"event": event.type},
+        )
         write_step_log(self.artifacts, self.case, self.mask)
         record_final(self.store.redis, self.case)  # once: only the delivery that finished it
         return self.case
@@ -570,6 +592,15 @@ def worker_name(node: str | None) -> str:
     return f"{node}:{os.getpid()}"
 
 
+def _project_of(res: _Resources, run_id: str) -> str:
+    """The run's project, for its running slots: read (one more round trip before the case
+    starts) only when the slots are capped, as they are taken before the case is claimed."""
+    if not res.settings.limits.max_running_cases:
+        return ""  # project_slot holds nothing
+    record = res.store.get_record(run_id)
+    return record.project_id if record is not None else ""
+
+
 def _run_case_task(self: Task[Any, Any], run_id: str, case_id: str) -> str | None:
     """Celery's entry: ``run_case`` with this process's resources."""
     res = _process_resources(app_settings(self.app))
@@ -577,9 +608,7 @@ def _run_case_task(self: Task[Any, Any], run_id: str, case_id: str) -> str | Non
     res.store.source = name  # run_completed, when this case completes the run, names us
     with logs.log_context(run_id=run_id, case_id=case_id, worker=name):
         try:
-            record = res.store.get_record(run_id)
-            project = record.project_id if record is not None else ""
-            with project_slot(res.settings, res.store.redis, project, case_id):
+            with project_slot(res.settings, res.store.redis, _project_of(res, run_id), case_id):
                 result = run_case(
                     res.store, res.provider, res.artifacts, res.settings, run_id, case_id, name
                 )

@@ -11,10 +11,10 @@ from api.auth import DashboardKey
 from api.errors import ERROR_RESPONSES
 from api.models import FleetAnswer
 from api.services import Services, services
-from testfleet import keys
 from testfleet.constants import API_PREFIX
 from testfleet.fleet.auth import ApiKey
 from testfleet.fleet.state import read_fleet
+from testfleet.store.indexes import project_runs_query
 
 router = APIRouter(prefix=API_PREFIX, tags=["fleet"], responses=ERROR_RESPONSES)
 
@@ -33,11 +33,7 @@ def _hide_other_projects(svc: Services, project: str, workers: list[dict[str, An
     """Keep only the key's project's case ids in ``active``: others' ids name their runs."""
     active = {case for w in workers for case in w["active"]}
     run_of = {case: case.rsplit("-", 1)[0] for case in active}
-    pipe = svc.client.pipeline(transaction=False)
-    runs = sorted(set(run_of.values()))
-    for run_id in runs:
-        pipe.zscore(keys.project_runs(project), run_id)
-    ours = {run_id for run_id, score in zip(runs, pipe.execute(), strict=True) if score is not None}
+    ours = svc.store.ask(project_runs_query(project, sorted(set(run_of.values()))))
     for worker in workers:
         worker["active"] = [c for c in worker["active"] if run_of[c] in ours]
 

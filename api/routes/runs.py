@@ -23,6 +23,17 @@ from testfleet.results import RunResult, RunStatus
 
 router = APIRouter(prefix=API_PREFIX, tags=["runs"], responses=ERROR_RESPONSES)
 
+_QUERY_OPTIONS = (
+    ("name", "run name (raw suite bodies)"),
+    ("tags", "comma-separated tag filter (raw suite bodies)"),
+    ("source", "the suite's file name, for error messages (raw suite bodies)"),
+    ("require_baselines", "true: a missing visual baseline fails (raw suite bodies)"),
+)
+"""The query parameters of a raw suite body, and what each says."""
+_SUITE_EXAMPLE = (
+    "name: Login\nbase_url: http://localhost:8000\ntests:\n"
+    "  - name: home\n    steps:\n      - navigate: /\n"
+)
 _SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -30,22 +41,21 @@ _SUBMIT_BODY: dict[str, Any] = {
             "application/json": {"schema": RunRequest.model_json_schema()},
             "application/yaml": {
                 "schema": {"type": "string", "description": "one suite, YAML or JSON text"},
-                "example": "name: Login\nbase_url: http://localhost:8000\ntests:\n"
-                "  - name: home\n    steps:\n      - navigate: /\n",
+                "example": _SUITE_EXAMPLE,
             },
         },
     },
     "parameters": [
-        {"name": n, "in": "query", "required": False, "schema": {"type": "string"},
-         "description": d}
-        for n, d in (
-            ("name", "run name (raw suite bodies)"),
-            ("tags", "comma-separated tag filter (raw suite bodies)"),
-            ("source", "the suite's file name, for error messages (raw suite bodies)"),
-            ("require_baselines", "true: a missing visual baseline fails (raw suite bodies)"),
-        )
+        {
+            "name": n,
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": d,
+        }
+        for n, d in _QUERY_OPTIONS
     ],
-}  # fmt: skip
+}
 
 
 def owned_run(svc: Services, run_id: str, key: ApiKey) -> RunResult:
@@ -114,8 +124,12 @@ def get_runs(
     try:
         since_ms, until_ms = epoch_ms(since), epoch_ms(until)
     except (OverflowError, ValueError, OSError):
-        raise ApiError(400, "invalid_time", "since/until is out of range: give a time "
-                       "between 1970 and 9999, e.g. 2026-11-22T02:00:00Z") from None  # fmt: skip
+        raise ApiError(
+            400,
+            "invalid_time",
+            "since/until is out of range: give a time between 1970 and 9999, "
+            "e.g. 2026-11-22T02:00:00Z",
+        ) from None
     wanted = RunFilter(status=status, tag=tag, since_ms=since_ms, until_ms=until_ms)
     return list_runs(services(request).store, key.project, limit, wanted, cursor)
 

@@ -36,12 +36,12 @@ from typing import Literal
 
 from PIL import Image
 
+from testfleet.artifacts.names import media_type
 from testfleet.errors import UsageError
 
 ImageFormat = Literal["jpeg", "webp", "png"]
 Detail = Literal["low", "high", "auto"]
 
-_MIME = {"jpeg": "image/jpeg", "webp": "image/webp", "png": "image/png"}
 LOW_DETAIL_TOKENS = 85
 TILE_TOKENS = 170
 TILE_PX = 512
@@ -113,7 +113,7 @@ def prepare_image(
         image.save(out, format="JPEG", quality=quality, optimize=True)
     return PreparedImage(
         data=out.getvalue(),
-        mime=_MIME[image_format],
+        mime=media_type(f".{image_format}"),
         width_px=image.width,
         height_px=image.height,
         raw_bytes=len(png),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from testfleet.constants import API_PREFIX
+from testfleet.constants import run_path
 from testfleet.errors import NotFoundError, UsageError
 
 RUNS_PREFIX = "runs/"
@@ -168,11 +168,13 @@ def screenshots(names: Iterable[str]) -> list[str]:
 
 
 def media_type(name: str) -> str:
-    """The Content-Type an artifact is served with (by suffix; bytes otherwise)."""
+    """The media type of a file named ``name`` (by suffix; bytes otherwise): what an
+    artifact is stored and served with, and what an image is sent to the model as (the
+    one map of suffix -> media type)."""
     suffix = name[name.rfind(".") :].lower() if "." in name else ""
     return _MEDIA_TYPES.get(suffix, "application/octet-stream")
 
 
 def artifact_url(run_id: str, name: str) -> str:
     """The API path that serves an artifact."""
-    return f"{API_PREFIX}/runs/{run_id}/artifacts/{name}"
+    return f"{run_path(run_id)}/artifacts/{name}"

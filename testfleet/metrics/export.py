@@ -41,6 +41,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
 import redis
@@ -58,9 +59,10 @@ from testfleet.errors import InfrastructureError
 from testfleet.fleet.broker import queue_lists
 from testfleet.fleet.gridstatus import GridCapacity, read_capacity
 from testfleet.fleet.state import STALE_AFTER_S, read_workers
-from testfleet.results import PRIORITY_LEVELS
+from testfleet.results import FINAL_STATUSES, PRIORITY_LEVELS, RUN_STATUSES
 from testfleet.settings import Settings
 from testfleet.store import RunReader
+from testfleet.store.indexes import newest_runs_query
 
 log = logs.get_logger(__name__)
 
@@ -71,23 +73,53 @@ CACHE_S = 5.0
 families are at most this old; the others are read on every scrape)."""
 GRID_TIMEOUT_S = 2.0
 """How long a scrape waits for the Grid's status before reporting it down."""
-RUN_STATUSES = ("queued", "running", "passed", "failed", "error", "cancelled", "flaky")
-CASE_STATUSES = ("passed", "flaky", "failed", "error", "cancelled")
 AI_RESULTS = ("called", "cached", "failed", "skipped")
 
-_COUNTERS: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
-    # (family, help, field in keys.METRICS_COUNTERS, label, label values always shown)
-    ("testfleet_pool_resets", "Pooled browser sessions reset before a lend: ok, or failed "
-     "(then replaced)", fm.POOL_RESETS, "result", ("ok", "failed")),
-    ("testfleet_pool_replacements", "Pooled browser sessions quit and replaced, by reason",
-     fm.POOL_REPLACEMENTS, "reason", ("failed_check", "recycled")),
-    ("testfleet_sessions_opened", "New browser sessions opened", fm.SESSIONS_OPENED, "", ()),
-    ("testfleet_ai_analyses", "Screenshot analyses by result", fm.AI_ANALYSES, "result",
-     AI_RESULTS),
-    ("testfleet_ai_tokens", "Model tokens used", fm.AI_TOKENS, "kind", ("input", "output")),
-    ("testfleet_ai_cost_usd", "Estimated model spend in USD (prices in settings)",
-     fm.AI_COST_USD, "", ()),
-)  # fmt: skip
+
+@dataclass(frozen=True)
+class _Counter:
+    """A counter family read from one field of ``keys.METRICS_COUNTERS`` (per label value:
+    ``field`` + ``fm.SEP`` + value)."""
+
+    family: str
+    help: str
+    field: str
+    label: str = ""
+    """The family's one label ("" for none)."""
+    always: tuple[str, ...] = ()
+    """Label values shown (at 0) before they are first counted."""
+
+
+_COUNTERS: tuple[_Counter, ...] = (
+    _Counter(
+        "testfleet_pool_resets",
+        "Pooled browser sessions reset before a lend: ok, or failed (then replaced)",
+        fm.POOL_RESETS,
+        "result",
+        ("ok", "failed"),
+    ),
+    _Counter(
+        "testfleet_pool_replacements",
+        "Pooled browser sessions quit and replaced, by reason",
+        fm.POOL_REPLACEMENTS,
+        "reason",
+        ("failed_check", "recycled"),
+    ),
+    _Counter("testfleet_sessions_opened", "New browser sessions opened", fm.SESSIONS_OPENED),
+    _Counter(
+        "testfleet_ai_analyses",
+        "Screenshot analyses by result",
+        fm.AI_ANALYSES,
+        "result",
+        AI_RESULTS,
+    ),
+    _Counter("testfleet_ai_tokens", "Model tokens used", fm.AI_TOKENS, "kind", ("input", "output")),
+    _Counter(
+        "testfleet_ai_cost_usd",
+        "Estimated model spend in USD (prices in settings)",
+        fm.AI_COST_USD,
+    ),
+)
 
 
 T = TypeVar("T")
@@ -151,9 +183,10 @@ class FleetCollector(Collector):
 
     def _queue(self) -> Metric:
         family = GaugeMetricFamily(
-            "testfleet_queue_depth", "Test cases waiting for a worker, per priority",
+            "testfleet_queue_depth",
+            "Test cases waiting for a worker, per priority",
             labels=["priority"],
-        )  # fmt: skip
+        )
         lists = priority_lists(self._settings)
         pipe = self._r.pipeline(transaction=False)
         for name in lists.values():
@@ -194,8 +227,8 @@ class FleetCollector(Collector):
             f"Kept runs by status (the newest {RUNS_SCANNED:,} runs)",
             labels=["status"],
         )
-        ids = cast(list[str], self._r.zrevrange(keys.RUNS_INDEX, 0, RUNS_SCANNED - 1))
-        counts = dict.fromkeys(RUN_STATUSES, 0)
+        ids = self._runs_reader.ask(newest_runs_query(RUNS_SCANNED))
+        counts: dict[str, int] = dict.fromkeys(RUN_STATUSES, 0)
         for status in self._runs_reader.statuses(ids) if ids else []:
             if status is not None:  # expired between the two reads
                 counts[status] = counts.get(status, 0) + 1
@@ -210,7 +243,7 @@ class FleetCollector(Collector):
             label, _, part = field.partition(fm.SEP)
             per_label.setdefault(label, {})[part] = float(value)
         if spec is fm.CASE_DURATION:
-            for status in CASE_STATUSES:
+            for status in FINAL_STATUSES:
                 per_label.setdefault(status, {})
         family = HistogramMetricFamily(spec.name, spec.help, labels=[spec.label])
         for label, parts in sorted(per_label.items()):
@@ -224,15 +257,17 @@ class FleetCollector(Collector):
         return family
 
     def _counters(self, raw: dict[str, float]) -> Iterator[Metric]:
-        for name, help_, field, label, values in _COUNTERS:
-            family = CounterMetricFamily(name, help_, labels=[label] if label else [])
-            if not label:
-                family.add_metric([], raw.get(field, 0.0))
+        for counter in _COUNTERS:
+            labels = [counter.label] if counter.label else []
+            family = CounterMetricFamily(counter.family, counter.help, labels=labels)
+            if not counter.label:
+                family.add_metric([], raw.get(counter.field, 0.0))
                 yield family
                 continue
-            seen = {f.partition(fm.SEP)[2] for f in raw if f.startswith(field + fm.SEP)}
-            for value in sorted(set(values) | seen):
-                family.add_metric([value], raw.get(field + fm.SEP + value, 0.0))
+            prefix = counter.field + fm.SEP
+            seen = {f.removeprefix(prefix) for f in raw if f.startswith(prefix)}
+            for value in sorted(set(counter.always) | seen):
+                family.add_metric([value], raw.get(prefix + value, 0.0))
             yield family
 
     # -- the Grid -----------------------------------------------------------------------

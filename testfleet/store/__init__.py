@@ -3,7 +3,9 @@
 - ``layout``: the run hash's fields and turning Redis replies into models;
 - ``scripts``: the Lua scripts (``lua/*.lua``, package data) and the status rules
   they are given;
-- ``reads``: every read as a query, run by ``RunReader`` (sync) and
+- ``query``: a read as data (the commands and the parse of their replies);
+- ``listing``: a project's runs, newest first, filtered and paged, as a plan of queries;
+- ``reads``: every other read as a query, all run by ``RunReader`` (sync) and
   ``AsyncRunReader`` (asyncio);
 - ``writes``: ``RunStore``, the writes (exactly-once transitions), plus the reads.
 

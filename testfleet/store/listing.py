@@ -19,13 +19,15 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from testfleet import keys
 from testfleet.errors import UsageError
 from testfleet.results import RunOverview, RunStatus
-from testfleet.store.reads import Query, index_query, overviews_query
+from testfleet.store import layout
+from testfleet.store.query import Query
 
 MAX_SCAN = 5_000
 """Index entries one listing reads at most."""
@@ -61,6 +63,39 @@ class RunPage:
 
 
 Plan = Generator[Query[Any], Any, RunPage]
+
+
+def overviews_query(
+    run_ids: Sequence[str], case_tags: bool = False
+) -> Query[list[RunOverview | None]]:
+    """Each run without its cases, in order (``None`` for one expired while indexed);
+    ``case_tags`` also reads every case, to fill ``caseTags``."""
+
+    def build(pipe: Any) -> None:
+        for run_id in run_ids:
+            pipe.hgetall(keys.run(run_id))
+            if case_tags:
+                pipe.hvals(keys.run_cases(run_id))
+
+    def parse(replies: list[Any]) -> list[RunOverview | None]:
+        if not case_tags:
+            return [layout.overview(fields) for fields in replies]
+        return [layout.overview(replies[i], replies[i + 1]) for i in range(0, len(replies), 2)]
+
+    return Query(build, parse)
+
+
+def index_query(
+    project: str, top: float, bottom: float, offset: int, count: int
+) -> Query[list[tuple[str, int]]]:
+    """A page of a project's run index: (run id, created ms), newest first, created
+    within [bottom, top]; ties in time come in descending run id."""
+    return Query(
+        lambda pipe: pipe.zrevrangebyscore(
+            keys.project_runs(project), top, bottom, start=offset, num=count, withscores=True
+        ),
+        lambda replies: [(str(i), int(s)) for i, s in replies[0]],
+    )
 
 
 def encode_cursor(created_ms: int, run_id: str) -> str:

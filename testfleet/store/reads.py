@@ -9,10 +9,8 @@ dashboard) each run a query in one round trip. Callers get models
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from collections.abc import Sequence
+from typing import Any, TypeVar, cast
 
 import redis
 import redis.asyncio as aredis
@@ -21,23 +19,15 @@ from testfleet import keys
 from testfleet.errors import NotFoundError
 from testfleet.results import CaseResult, RunHead, RunOverview, RunRecord, RunResult
 from testfleet.store import layout
-
-if TYPE_CHECKING:
-    from testfleet.store.listing import RunFilter, RunPage
+from testfleet.store.listing import RunFilter, RunPage, index_query, list_plan, overviews_query
+from testfleet.store.query import Query
+from testfleet.stream import Entry
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Query(Generic[T]):
-    """Commands for one pipeline (``build``) and what their replies mean (``parse``)."""
-
-    build: Callable[[Any], None]
-    """Queues the commands on a pipeline (sync or async: both queue without I/O)."""
-    parse: Callable[[list[Any]], T]
-
-
-def _missing_case(run_id: str, case_id: str) -> NotFoundError:
+def missing_case(run_id: str, case_id: str) -> NotFoundError:
+    """What reading a case the store does not hold raises."""
     return NotFoundError(f"case {case_id} of run {run_id} does not exist (expired?)")
 
 
@@ -91,21 +81,10 @@ def case_query(run_id: str, case_id: str) -> Query[CaseResult]:
 
     def parse(replies: list[Any]) -> CaseResult:
         if replies[0] is None:
-            raise _missing_case(run_id, case_id)
+            raise missing_case(run_id, case_id)
         return CaseResult.model_validate_json(replies[0])
 
     return Query(lambda pipe: pipe.hget(keys.run_cases(run_id), case_id), parse)
-
-
-def spec_query(run_id: str, case_id: str) -> Query[str]:
-    """One case's spec JSON (secrets in clear: for the worker only, never served)."""
-
-    def parse(replies: list[Any]) -> str:
-        if replies[0] is None:
-            raise _missing_case(run_id, case_id)
-        return cast(str, replies[0])
-
-    return Query(lambda pipe: pipe.hget(keys.run_specs(run_id), case_id), parse)
 
 
 def cancelled_query(run_id: str) -> Query[bool]:
@@ -165,44 +144,11 @@ def statuses_query(run_ids: Sequence[str]) -> Query[list[str | None]]:
     return Query(build, lambda replies: [str(r) if r is not None else None for r in replies])
 
 
-def overviews_query(
-    run_ids: Sequence[str], case_tags: bool = False
-) -> Query[list[RunOverview | None]]:
-    """Each run without its cases, in order (``None`` for one expired while indexed);
-    ``case_tags`` also reads every case, to fill ``caseTags``."""
-
-    def build(pipe: Any) -> None:
-        for run_id in run_ids:
-            pipe.hgetall(keys.run(run_id))
-            if case_tags:
-                pipe.hvals(keys.run_cases(run_id))
-
-    def parse(replies: list[Any]) -> list[RunOverview | None]:
-        if not case_tags:
-            return [layout.overview(fields) for fields in replies]
-        return [layout.overview(replies[i], replies[i + 1]) for i in range(0, len(replies), 2)]
-
-    return Query(build, parse)
-
-
-def index_query(
-    project: str, top: float, bottom: float, offset: int, count: int
-) -> Query[list[tuple[str, int]]]:
-    """A page of a project's run index: (run id, created ms), newest first, created
-    within [bottom, top]; ties in time come in descending run id."""
-    return Query(
-        lambda pipe: pipe.zrevrangebyscore(
-            keys.project_runs(project), top, bottom, start=offset, num=count, withscores=True
-        ),
-        lambda replies: [(str(i), int(s)) for i, s in replies[0]],
-    )
-
-
 def events_query(run_id: str, after: str, count: int) -> Query[list[dict[str, Any]]]:
     """A run's events after ``after`` in wire form (oldest first)."""
     return Query(
         lambda pipe: pipe.xrange(keys.run_events(run_id), min=f"({after}", count=count),
-        lambda replies: [{"id": i, **json.loads(f["d"])} for i, f in replies[0]],
+        lambda replies: [Entry.of(str(i), f).message() for i, f in replies[0]],
     )
 
 
@@ -227,9 +173,6 @@ class RunReader:
 
     def get_case(self, run_id: str, case_id: str) -> CaseResult:
         return self.ask(case_query(run_id, case_id))
-
-    def get_spec(self, run_id: str, case_id: str) -> str:
-        return self.ask(spec_query(run_id, case_id))
 
     def is_cancelled(self, run_id: str) -> bool:
         return self.ask(cancelled_query(run_id))
@@ -266,8 +209,6 @@ class RunReader:
     ) -> RunPage:
         """A page of ``project``'s runs matching ``wanted``, newest first (``listing``);
         ``CursorError`` for a cursor no listing gave."""
-        from testfleet.store.listing import list_plan  # it builds on the queries here
-
         plan = list_plan(project, limit, wanted, cursor)
         query = next(plan)
         while True:
@@ -325,8 +266,6 @@ class AsyncRunReader:
         self, project: str, limit: int, wanted: RunFilter, cursor: str | None = None
     ) -> RunPage:
         """``RunReader.list_page``, on asyncio."""
-        from testfleet.store.listing import list_plan  # it builds on the queries here
-
         plan = list_plan(project, limit, wanted, cursor)
         query = next(plan)
         while True:

@@ -7,21 +7,27 @@ status, and a run completes exactly once:
 
 - ``begin_case``  queued|running -> running, counts the attempt (and the delivery);
   refuses a final case, and one whose deliveries were lost too often
+- ``start_case``  ``begin_case`` for a delivery's first claim, returning in the same
+  round trip the run's record, the case's result and its spec (typed: ``CaseStart``)
 - ``update_case`` stores progress unless the case is already final
 - ``finish_case`` running -> final, once; the last case to finish completes the run
 - ``cancel_run``  every queued case -> cancelled at once; running ones see the flag
 
 Each event is XADDed to the global stream and, with the same id, to the run's
-own stream (for replay of one run after the global stream was trimmed).
+own stream (for replay of one run after the global stream was trimmed), by the
+scripts' one ``emit``, as ``testfleet.stream`` encodes it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import redis
+from pydantic import BaseModel
 
-from testfleet import keys
+from testfleet import keys, stream
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
 from testfleet.fleet import redisconn
@@ -29,10 +35,28 @@ from testfleet.payloads import CaseFinished, CaseOutcome
 from testfleet.results import FINAL_STATUSES, CaseResult, RunRecord
 from testfleet.settings import Settings
 from testfleet.store import layout, scripts
-from testfleet.store.reads import RunReader
+from testfleet.store.reads import RunReader, missing_case
 
+CANCELLED = -1
+"""``begin_case``: the run was cancelled (finish the case ``cancelled``)."""
 LOST_TOO_OFTEN = -2
 """``begin_case``: the case's deliveries were lost ``worker.max_lost_deliveries`` times."""
+_UNKNOWN_CASE = -3
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class CaseStart(Generic[SpecT]):
+    """What a delivery starting a case reads, with its claim (``RunStore.start_case``)."""
+
+    attempt: int
+    """The attempt begun (1, 2, ...), or ``CANCELLED`` or ``LOST_TOO_OFTEN`` (nothing runs:
+    the case is to be finished so)."""
+    record: RunRecord
+    case: CaseResult
+    spec: SpecT | None
+    """The case's spec, parsed; ``None`` unless an attempt began."""
 
 
 class RunStore(RunReader):
@@ -70,13 +94,7 @@ class RunStore(RunReader):
 
     def _stream_args(self) -> list[Any]:
         """``ARGV[1..4]`` of every script (``lua/prelude.lua``)."""
-        r = self._settings.redis
-        return [
-            scripts.status_rules(),
-            r.stream_maxlen,
-            r.run_stream_maxlen,
-            self._settings.retention.run_ttl_s,
-        ]
+        return scripts.common_args(self._settings)
 
     def _keys(self, run_id: str) -> list[str]:
         return [
@@ -90,10 +108,8 @@ class RunStore(RunReader):
 
     def publish(self, event: Event) -> str:
         """XADD one event (no state change); returns its id."""
-        args = [event.type, event.channel, event.run_id, event.project_id, event.body()]
-        return str(
-            self._publish(keys=self._keys(event.run_id)[:2], args=self._stream_args() + args)
-        )
+        stream_keys, args = scripts.publish_call(self._settings, event)
+        return str(self._publish(keys=stream_keys, args=args))
 
     def create_run(
         self,
@@ -118,10 +134,8 @@ class RunStore(RunReader):
             pipe.expire(key, ttl)
         pipe.zadd(keys.RUNS_INDEX, {record.run_id: record.created_ms})
         pipe.zadd(keys.project_runs(record.project_id), {record.run_id: record.created_ms})
-        args = [started.type, started.channel, record.run_id, record.project_id, started.body()]
-        self._publish(
-            keys=self._keys(record.run_id)[:2], args=self._stream_args() + args, client=pipe
-        )
+        stream_keys, args = scripts.publish_call(self._settings, started)
+        self._publish(keys=stream_keys, args=args, client=pipe)
         pipe.execute()
 
     def begin_case(self, run_id: str, case_id: str, first: bool = True) -> int:
@@ -129,23 +143,50 @@ class RunStore(RunReader):
         which counts the delivery too; False for its next attempt after a failure).
 
         Returns the attempt number (1, 2, ...), 0 when the case already has its final
-        status (a redelivery: do nothing), -1 when the run was cancelled, ``LOST_TOO_OFTEN``
+        status (a redelivery: do nothing), ``CANCELLED`` when the run was, ``LOST_TOO_OFTEN``
         when ``worker.max_lost_deliveries`` earlier deliveries claimed the case and none
         finished it (record it as an error: it may crash or hang its worker).
         Raises ``NotFoundError`` for an unknown (or expired) case.
         """
         cap = self._settings.worker.max_lost_deliveries
-        args = [*self._stream_args(), case_id, "1" if first else "0", cap]
+        args = [*self._stream_args(), case_id, "1" if first else "0", cap, ""]
         n = int(self._begin(keys=self._keys(run_id), args=args))
-        if n == -3:
-            raise NotFoundError(f"case {case_id} of run {run_id} does not exist (expired?)")
+        if n == _UNKNOWN_CASE:
+            raise missing_case(run_id, case_id)
         return n
+
+    def start_case(
+        self, run_id: str, case_id: str, spec_model: type[SpecT]
+    ) -> CaseStart[SpecT] | None:
+        """A delivery's first claim of a case (``begin_case``) and everything running it
+        reads, in one round trip: None when the case already has its final status (a
+        redelivery: do nothing), else the attempt with the run's record, the case's
+        result and (when an attempt began) its spec parsed as ``spec_model``.
+        Raises ``NotFoundError`` for an unknown (or expired) run or case.
+        """
+        cap = self._settings.worker.max_lost_deliveries
+        args = [*self._stream_args(), case_id, "1", cap, layout.META]
+        reply = self._begin(keys=self._keys(run_id), args=args)
+        if not isinstance(reply, list):
+            if int(reply) == _UNKNOWN_CASE:
+                raise missing_case(run_id, case_id)
+            return None  # final already
+        attempt, meta, case, spec = int(reply[0]), reply[1], reply[2], reply[3]
+        record = layout.record(meta)
+        if record is None:
+            raise NotFoundError(f"run {run_id} does not exist (expired?)")
+        if case is None:
+            raise missing_case(run_id, case_id)
+        return CaseStart(
+            attempt=attempt,
+            record=record,
+            case=CaseResult.model_validate_json(case),
+            spec=spec_model.model_validate_json(spec) if spec is not None else None,
+        )
 
     def update_case(self, result: CaseResult, event: Event | None = None) -> bool:
         """Store a running case's progress (and publish ``event``) unless it is final."""
-        ev: list[Any] = ["", "", "", "", ""]
-        if event is not None:
-            ev = [event.type, event.channel, event.run_id, event.project_id, event.body()]
+        ev = stream.entry_values(event) if event is not None else list(stream.NO_EVENT)
         done = self._update(
             keys=self._keys(result.run_id),
             args=[*self._stream_args(), result.case_id, result.model_dump_json(), *ev],
@@ -167,15 +208,31 @@ class RunStore(RunReader):
                 result.case_id,
                 result.status,
                 result.model_dump_json(),
-                event.type,
-                result.run_id,
-                event.project_id,
-                self.source,
-                event.body(),
                 event.timestamp_ms or now_ms(),
+                stream.completion(result.run_id, event.project_id, self.source),
+                *stream.entry_values(event),
             ],
         )
         return bool(done)
+
+    def remove_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete runs at once (their keys, and their entries in the index of every run),
+        in one round trip: the retention sweep's, for runs past their TTL."""
+        if not run_ids:
+            return
+        pipe = self._r.pipeline(transaction=False)
+        for run_id in run_ids:
+            pipe.delete(*keys.run_keys(run_id))
+        pipe.zrem(keys.RUNS_INDEX, *run_ids)
+        pipe.execute()
+
+    def trim_project_indexes(self, cutoff_ms: int) -> None:
+        """Drop the runs created before ``cutoff_ms`` from every project's index. The
+        project indexes are scored by the same creation time as the index of every run:
+        one range delete each, whether or not the run's project is still known (its
+        record may be gone)."""
+        for index in self._r.scan_iter(match=keys.PROJECT_RUNS_PATTERN, count=1000):
+            self._r.zremrangebyscore(index, "-inf", f"({cutoff_ms}")
 
     def cancel_run(self, run_id: str) -> int:
         """Cancel a run: queued cases become cancelled now; running ones stop at their
@@ -184,12 +241,18 @@ class RunStore(RunReader):
         if run is None:
             raise NotFoundError(f"run {run_id} does not exist")
         now = now_ms()
-        args: list[Any] = [*self._stream_args(), "", "", "", "", run_id, run.projectId]
-        args += [self.source, now]
+        args: list[Any] = [*self._stream_args(), now]
+        args.append(stream.completion(run_id, run.projectId, self.source))
         for queued in run.tests:
             if queued.status != "queued":
                 continue
             case = queued.model_copy(update={"status": "cancelled", "finished_ms": now})
+            cancelled = CaseFinished(
+                testId=case.case_id,
+                testSuiteId=case.suite,
+                name=case.name,
+                result=CaseOutcome(status="cancelled"),
+            )
             event = Event(
                 type="test_cancelled",
                 run_id=run_id,
@@ -197,10 +260,7 @@ class RunStore(RunReader):
                 correlation_id=case.case_id,
                 source=self.source,
                 timestamp_ms=now,
-                payload=CaseFinished(
-                    testId=case.case_id, testSuiteId=case.suite, name=case.name,
-                    result=CaseOutcome(status="cancelled"),
-                ).dump(),
-            )  # fmt: skip
-            args += [case.case_id, case.model_dump_json(), event.body()]
+                payload=cancelled.dump(),
+            )
+            args += [case.case_id, case.model_dump_json(), *stream.entry_values(event)]
         return int(self._cancel(keys=self._keys(run_id), args=args))

@@ -35,7 +35,8 @@ from testfleet.suites import recordings
 from testfleet.suites.compose import Composer
 from testfleet.suites.environment import Environment, declared_names
 from testfleet.suites.limits import RunLimits
-from testfleet.suites.model import Suite, walk
+from testfleet.suites.model import Suite
+from testfleet.suites.steps.model import walk
 from testfleet.suites.yamltext import parse_yaml
 from testfleet.targets.policy import TargetPolicy, suite_errors
 
@@ -116,22 +117,32 @@ def load_paths(
             problems += exc.problems
     if problems:
         raise SuiteError(problems)
-    _check_unique_suite_names(suites, [str(f) for f in files])
+    names = SuiteNames()
+    problems = [p for s, f in zip(suites, files, strict=True) if (p := names.taken(s, str(f)))]
+    if problems:
+        raise SuiteError(problems)
     return suites
 
 
-def _check_unique_suite_names(suites: list[Suite], sources: list[str]) -> None:
-    seen: dict[str, str] = {}
-    problems = []
-    for suite, source in zip(suites, sources, strict=True):
-        if suite.name in seen:
-            problems.append(
-                f"{source}: name: suite name {suite.name!r} is already used by {seen[suite.name]};"
-                " suite names must be unique within a run"
-            )
-        seen.setdefault(suite.name, source)
-    if problems:
-        raise SuiteError(problems)
+class SuiteNames:
+    """The names of a run's suites so far: each names one suite of the run (its results,
+    reports and baselines are found by it)."""
+
+    def __init__(self) -> None:
+        self._source: dict[str, str] = {}
+        """Suite name -> where the first suite of that name came from."""
+
+    def taken(self, suite: Suite, source: str) -> str | None:
+        """The problem when an earlier suite of the run has ``suite``'s name (else None,
+        and the name is the run's from now on)."""
+        first = self._source.get(suite.name)
+        if first is None:
+            self._source[suite.name] = source
+            return None
+        return (
+            f"{source}: name: suite name {suite.name!r} is already used by {first}; "
+            "suite names must be unique within a run"
+        )
 
 
 def load_text(

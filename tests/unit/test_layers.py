@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grimp
 import pytest
 
 from tests.conftest import ROOT
@@ -35,8 +36,9 @@ def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     for package in PACKAGES:
-        shutil.copytree(ROOT / package, tmp_path / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     return tmp_path
 
@@ -86,3 +88,34 @@ def test_no_code_outside_the_run_store_touches_the_run_record() -> None:
                 if record_keys.search(line):
                     offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_no_code_outside_the_run_store_reads_the_run_indexes() -> None:
+    """The run indexes (every run's, each project's) are read and swept through the run
+    store's queries (``testfleet.store.indexes``, ``RunStore``) only."""
+    index_keys = re.compile(r"keys\.(RUNS_INDEX|PROJECT_RUNS_PATTERN|project_runs\()")
+    offenders = []
+    for package in ("testfleet", "api", "cli", "workers", "grid", "gateway"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.is_relative_to(ROOT / "testfleet" / "store") or path.name == "keys.py":
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if index_keys.search(line):
+                    offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("below", "above"),
+    [
+        ("testfleet.suites.steps", "testfleet.suites.model"),
+        ("testfleet.store.listing", "testfleet.store.reads"),
+        ("testfleet.store.query", "testfleet.store.listing"),
+    ],
+)
+def test_former_circles_import_one_way(below: str, above: str) -> None:
+    """``Step`` lives with the step registry, which never imports the suite model; the run
+    listing is a plan of queries that the readers run, not a user of the readers."""
+    graph = grimp.build_graph("testfleet")
+    assert graph.find_shortest_chains(importer=below, imported=above, as_packages=True) == set()
+    assert graph.find_shortest_chains(importer=above, imported=below, as_packages=True)

@@ -1,8 +1,8 @@
 """Assertions: read what is compared in one round trip per poll, retry until the timeout.
 
-Each kind has a reader (what the page shows, and whether that satisfies the
-assertion before ``not`` is applied) and a message saying what was expected
-and what was last seen. ``not: true`` inverts the condition; both ways retry
+Each kind is an ``Assertion``: its reader (what the page shows, and whether that
+satisfies the assertion before ``not`` is applied) and its own message saying what
+was expected and what was last seen. ``not: true`` inverts the condition; both ways retry
 until the step's timeout, like Playwright's web-first assertions.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from testfleet.suites.model import Step
 from testfleet.suites.steps.compare import compare, describe
+from testfleet.suites.steps.model import Step
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page
 
@@ -41,8 +41,8 @@ def _compared(page: Page, step: Step, value: object) -> Seen:
     if value is None:
         return _MISSING
     text = str(value)
-    return Seen(compare(text, step.expected_result or "", step.match or "contains"),
-                _quoted(page, text))  # fmt: skip
+    ok = compare(text, step.expected_result or "", step.match or "contains")
+    return Seen(ok, _quoted(page, text))
 
 
 def _element(page: Page, step: Step, kind: str, name: str | None = None) -> dict[str, Any] | None:
@@ -190,96 +190,166 @@ def _selected(page: Page, step: Step) -> Seen:
                 f'element "{step.selector}" is not a <select>: leave out the value to check '
                 "that an option is selected"
             )
-        return Seen(bool(answer.get("selected")), "selected" if answer.get("selected") else
-                    "not selected")  # fmt: skip
+        selected = bool(answer.get("selected"))
+        return Seen(selected, "selected" if selected else "not selected")
     if step.expected_result is None:
         return Seen(bool(options), "an option selected" if options else "no option selected")
     expected, match = step.expected_result, step.match or "equals"
-    ok = any(compare(str(text), expected, match) or compare(str(value), expected, match)
-             for text, value in options)  # fmt: skip
+    ok = any(
+        compare(str(text), expected, match) or compare(str(value), expected, match)
+        for text, value in options
+    )
     got = ", ".join(f'"{page.shown(str(text))}"' for text, _ in options) or "no option"
     return Seen(ok, got)
 
 
-_READERS: dict[str, Reader] = {
-    "text": _text,
-    "url": _page_value(lambda page: page.driver.current_url),
-    "title": _page_value(lambda page: page.driver.title),
-    "visible": _visible,
-    "hidden": _hidden,
-    "exists": _exists,
-    "count": _count,
-    "attribute": _attribute,
-    "value": _value,
-    "checked": _checked,
-    "editable": _editable,
-    "enabled": _enabled(True),
-    "disabled": _enabled(False),
-    "focused": _focused,
-    "class": _class,
-    "css": _named("css"),
-    "property": _named("property"),
-    "selected": _selected,
+@dataclass(frozen=True)
+class Said:
+    """What an assertion's failure message says, worked out once for every kind."""
+
+    sel: str
+    """The step's selector."""
+    expected: str
+    """The expected value as messages may show it (secrets masked)."""
+    phrase: str
+    """``to contain "Welcome"``, ``not to equal "x"``: the comparison, ``not`` applied."""
+    no: str
+    """``"not "`` under ``not: true``, else empty."""
+    after: str
+    """``after 5.0 s``: how long it was retried."""
+    seen: Seen
+    """The last poll (``no such element`` when none ran)."""
+
+
+Message = Callable[[Step, Said], str]
+"""An assertion kind's failure message: what it expected, and what it last saw."""
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """One kind of assertion: how it reads the page, and what its failure says."""
+
+    read: Reader
+    message: Message
+
+
+def _of_element(kind: str) -> Message:
+    return lambda step, said: f'expected {kind} of "{said.sel}" {said.phrase}, got {said.seen.got}'
+
+
+def _of_page(what: str) -> Message:
+    return lambda step, said: f"expected {what} {said.phrase}, got {said.seen.got}"
+
+
+def _visible_message(step: Step, said: Said) -> str:
+    if step.negate:
+        return f'expected "{said.sel}" not to be visible, still visible {said.after}'
+    if said.seen.count == 0:
+        return f'no element matches "{said.sel}" {said.after}'
+    return f'element "{said.sel}" is not visible {said.after}'
+
+
+def _hidden_message(step: Step, said: Said) -> str:
+    if step.negate:
+        return f'expected "{said.sel}" not to be hidden, got {said.seen.got} {said.after}'
+    return f'expected "{said.sel}" to be hidden, still visible {said.after}'
+
+
+def _exists_message(step: Step, said: Said) -> str:
+    if step.negate:
+        still = f"{said.seen.count} still match {said.after}"
+        return f'expected no element to match "{said.sel}", {still}'
+    return f'no element matches "{said.sel}" {said.after}'
+
+
+def _count_message(step: Step, said: Said) -> str:
+    bound = {"at_least": "at least ", "at_most": "at most "}.get(step.mode or "", "")
+    other = "other than " if step.negate and not bound else said.no
+    wanted = f"{other}{bound}{said.expected} element(s)"
+    return f'expected {wanted} matching "{said.sel}", got {said.seen.got}'
+
+
+def _attribute_message(step: Step, said: Said) -> str:
+    if step.expected_result is None:
+        having = f'{said.no}to have attribute "{step.attribute}"'
+        return f'expected "{said.sel}" {having}, got {said.seen.got}'
+    of = f'attribute "{step.attribute}" of "{said.sel}"'
+    return f"expected {of} {said.phrase}, got {said.seen.got}"
+
+
+def _state_message(kind: str) -> Message:
+    return lambda step, said: (
+        f'expected "{said.sel}" {said.no}to be {kind}, got {said.seen.got} {said.after}'
+    )
+
+
+def _class_message(step: Step, said: Said) -> str:
+    if step.match == "contains":
+        having = f'{said.no}to have "{said.expected}"'
+        return f'expected class of "{said.sel}" {having}, got {said.seen.got}'
+    return f'expected class of "{said.sel}" {said.phrase}, got {said.seen.got}'
+
+
+def _named_message(what: str) -> Message:
+    return lambda step, said: (
+        f'expected {what} {step.key} of "{said.sel}" {said.phrase}, got {said.seen.got}'
+    )
+
+
+def _selected_message(step: Step, said: Said) -> str:
+    if step.expected_result is None:
+        return f'expected "{said.sel}" {said.no}to be selected, got {said.seen.got} {said.after}'
+    return f'expected selected option of "{said.sel}" {said.phrase}, got {said.seen.got}'
+
+
+ASSERTIONS: dict[str, Assertion] = {
+    "text": Assertion(_text, _of_element("text")),
+    "url": Assertion(_page_value(lambda page: page.driver.current_url), _of_page("URL")),
+    "title": Assertion(_page_value(lambda page: page.driver.title), _of_page("title")),
+    "visible": Assertion(_visible, _visible_message),
+    "hidden": Assertion(_hidden, _hidden_message),
+    "exists": Assertion(_exists, _exists_message),
+    "count": Assertion(_count, _count_message),
+    "attribute": Assertion(_attribute, _attribute_message),
+    "value": Assertion(_value, _of_element("value")),
+    "checked": Assertion(_checked, _state_message("checked")),
+    "editable": Assertion(_editable, _state_message("editable")),
+    "enabled": Assertion(_enabled(True), _state_message("enabled")),
+    "disabled": Assertion(_enabled(False), _state_message("disabled")),
+    "focused": Assertion(_focused, _state_message("focused")),
+    "class": Assertion(_class, _class_message),
+    "css": Assertion(_named("css"), _named_message("CSS")),
+    "property": Assertion(_named("property"), _named_message("property")),
+    "selected": Assertion(_selected, _selected_message),
 }
+"""Every assertion kind the executor runs (``assert_screenshot``: ``visual``)."""
 
 
-def _message(page: Page, step: Step, timeout_s: float, seen: Seen | None) -> str:
+def failure_message(page: Page, step: Step, timeout_s: float, seen: Seen | None) -> str:
     """What an assertion that timed out expected, and what it last saw."""
-    kind, sel, neg = step.assert_kind, step.selector or "", step.negate
-    seen = seen or _MISSING
-    after = f"after {timeout_s:.1f} s"
     expected = page.shown(step.expected_result or "")
-    phrase = describe(step.match or "contains", expected, neg)
-    no = "not " if neg else ""
-    if kind in ("text", "value"):
-        return f'expected {kind} of "{sel}" {phrase}, got {seen.got}'
-    if kind in ("url", "title"):
-        return f"expected {kind.upper() if kind == 'url' else kind} {phrase}, got {seen.got}"
-    if kind == "visible" and not neg:
-        if seen.count == 0:
-            return f'no element matches "{sel}" {after}'
-        return f'element "{sel}" is not visible {after}'
-    if kind == "visible":
-        return f'expected "{sel}" not to be visible, still visible {after}'
-    if kind == "hidden" and not neg:
-        return f'expected "{sel}" to be hidden, still visible {after}'
-    if kind == "hidden":
-        return f'expected "{sel}" not to be hidden, got {seen.got} {after}'
-    if kind == "exists":
-        if neg:
-            return f'expected no element to match "{sel}", {seen.count} still match {after}'
-        return f'no element matches "{sel}" {after}'
-    if kind == "count":
-        bound = {"at_least": "at least ", "at_most": "at most "}.get(step.mode or "", "")
-        other = "other than " if neg and not bound else "not " if neg else ""
-        return f'expected {other}{bound}{expected} element(s) matching "{sel}", got {seen.got}'
-    if kind == "attribute" and step.expected_result is None:
-        return f'expected "{sel}" {no}to have attribute "{step.attribute}", got {seen.got}'
-    if kind == "attribute":
-        return f'expected attribute "{step.attribute}" of "{sel}" {phrase}, got {seen.got}'
-    if kind in ("checked", "editable", "enabled", "disabled", "focused"):
-        return f'expected "{sel}" {no}to be {kind}, got {seen.got} {after}'
-    if kind == "class" and step.match == "contains":
-        return f'expected class of "{sel}" {no}to have "{expected}", got {seen.got}'
-    if kind == "class":
-        return f'expected class of "{sel}" {phrase}, got {seen.got}'
-    if kind in ("css", "property"):
-        what = "CSS" if kind == "css" else "property"
-        return f'expected {what} {step.key} of "{sel}" {phrase}, got {seen.got}'
-    if step.expected_result is None:  # selected, without a value
-        return f'expected "{sel}" {no}to be selected, got {seen.got} {after}'
-    return f'expected selected option of "{sel}" {phrase}, got {seen.got}'
+    said = Said(
+        sel=step.selector or "",
+        expected=expected,
+        phrase=describe(step.match or "contains", expected, step.negate),
+        no="not " if step.negate else "",
+        after=f"after {timeout_s:.1f} s",
+        seen=seen or _MISSING,
+    )
+    return ASSERTIONS[step.assert_kind].message(step, said)
 
 
 def assert_(page: Page, step: Step, timeout_s: float) -> None:
-    read = _READERS[step.assert_kind]
+    read = ASSERTIONS[step.assert_kind].read
     last: list[Seen] = []
 
     def holds() -> bool:
         last[:] = [read(page, step)]
         return last[0].ok != step.negate
 
-    page.until(timeout_s, holds, lambda: _message(page, step, timeout_s, last[0] if last else None))
+    page.until(
+        timeout_s, holds, lambda: failure_message(page, step, timeout_s, last[0] if last else None)
+    )
 
 
-HANDLERS: dict[str, Handler] = {f"assert_{kind}": assert_ for kind in _READERS}
+HANDLERS: dict[str, Handler] = {f"assert_{kind}": assert_ for kind in ASSERTIONS}

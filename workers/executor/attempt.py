@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -25,9 +24,10 @@ from testfleet import logs
 from testfleet.artifacts import safe_name
 from testfleet.fleet.browser import known_viewport, note_viewport
 from testfleet.masking import Masker
-from testfleet.results import StepResult
-from testfleet.suites.model import CaseSpec, Step
+from testfleet.results import AttemptStatus, StepResult
+from testfleet.suites.model import CaseSpec
 from testfleet.suites.steps.compare import PatternTooSlow
+from testfleet.suites.steps.model import Step
 from testfleet.targets.policy import TargetPolicy
 from workers.executor.conditions import holds
 from workers.executor.errors import (
@@ -43,8 +43,6 @@ from workers.executor.shots import make_thumbnail, thumbnail_name
 from workers.executor.visual import VisualContext, VisualRecorder
 
 log = logs.get_logger(__name__)
-
-AttemptStatus = Literal["passed", "failed", "error", "cancelled"]
 
 
 def _ignore_step(result: StepResult, step_number: int, total: int) -> None:
@@ -194,8 +192,14 @@ class _Attempt:
     def _run_step(self, step: Step, depth: int, parent: int | None, forced: bool) -> None:
         started = time.monotonic()
         timeout_s = step.timeout_seconds or self.spec.timeout_seconds
-        row = StepResult(index=0, label=self.page.mask(step.label), step_type=step.step_type,
-                         status="passed", depth=depth, parent=parent)  # fmt: skip
+        row = StepResult(
+            index=0,
+            label=self.page.mask(step.label),
+            step_type=step.step_type,
+            status="passed",
+            depth=depth,
+            parent=parent,
+        )
         self._open.append((row, started, forced))
         png: bytes | None = None
         error: str | None = None
@@ -209,8 +213,8 @@ class _Attempt:
                 row.label = self.page.mask(f"{step.label} (when {resolved.when.label}: no)")
             else:
                 # A repeat resolves its condition before each round itself.
-                png = HANDLERS[step.kind](self.page, step if step.kind == "repeat" else resolved,
-                                          timeout_s)  # fmt: skip
+                run = step if step.kind == "repeat" else resolved
+                png = HANDLERS[step.kind](self.page, run, timeout_s)
         except (StepFailed, PatternTooSlow) as exc:
             error = str(exc)
         except DRIVER_ERRORS as exc:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from testfleet.suites.model import Condition
 from testfleet.suites.steps.compare import compare
+from testfleet.suites.steps.model import Condition
 from workers.executor.page import POLL_S, Page
 
 

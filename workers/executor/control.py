@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from testfleet.suites.model import Step
+from testfleet.suites.steps.model import Step
 from workers.executor.conditions import holds
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page

@@ -25,7 +25,7 @@ from selenium.common.exceptions import (
     WebDriverException,
 )
 
-from testfleet.suites.model import Step
+from testfleet.suites.steps.model import Step
 
 MAX_SHOWN_CHARS = 200
 """A value quoted in a message (text seen, an option list) is cut to this many characters."""

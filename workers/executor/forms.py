@@ -18,8 +18,8 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.file_detector import LocalFileDetector
 
-from testfleet.suites.model import Step
 from testfleet.suites.steps.forms import EDIT_CHECKS
+from testfleet.suites.steps.model import Step
 from testfleet.suites.steps.pointer import CLICK_CHECKS
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page

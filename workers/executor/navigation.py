@@ -12,8 +12,8 @@ from selenium.common.exceptions import (
 )
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from testfleet.suites.model import Step
 from testfleet.suites.steps.compare import compare
+from testfleet.suites.steps.model import Step
 from testfleet.targets.policy import BLANK, BLOCKED_META, UNREACHABLE_META, page_refusal
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page

@@ -35,8 +35,9 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from testfleet.masking import Masker
 from testfleet.suites.compose import CAPTURED
-from testfleet.suites.model import CaseSpec, Step
+from testfleet.suites.model import CaseSpec
 from testfleet.suites.steps.base import Check
+from testfleet.suites.steps.model import Step
 from testfleet.targets.policy import TargetPolicy
 from workers.executor.errors import StepFailed, first_line, shorten
 from workers.executor.probe import Readiness, Retarget, Script, inspect, probe, probe_and, query
@@ -125,9 +126,8 @@ class Page:
             condition = getattr(step, field)
             if condition is None:
                 continue
-            parts = {f: self._substitute(getattr(condition, f))
-                     for f in ("selector", "expected", "input")
-                     if getattr(condition, f) and "@" in getattr(condition, f)}  # fmt: skip
+            texts = {f: getattr(condition, f) for f in ("selector", "expected", "input")}
+            parts = {f: self._substitute(t) for f, t in texts.items() if t and "@" in t}
             if parts:
                 changes[field] = condition.model_copy(update=parts)
         return step.model_copy(update=changes) if changes else step
@@ -235,8 +235,8 @@ class Page:
             except _REFUSALS as exc:
                 # Covered after all, still animating, read-only for now: retry until the
                 # deadline, like a user would (a re-rendered element is found again).
-                refused[:] = [f'could not {verb} "{selector}" for {timeout_s:.1f} s: '
-                              f"{first_line(exc)}"]  # fmt: skip
+                why = first_line(exc)
+                refused[:] = [f'could not {verb} "{selector}" for {timeout_s:.1f} s: {why}']
                 return False
             return True
 

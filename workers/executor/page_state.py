@@ -12,8 +12,8 @@ from selenium.common.exceptions import (
 from selenium.webdriver.common.alert import Alert
 
 from testfleet.fleet.browser import emulate_network, lift_network
-from testfleet.suites.model import Step
 from testfleet.suites.steps.compare import compare, describe
+from testfleet.suites.steps.model import Step
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.remote.webelement import WebElement
 
-from testfleet.suites.model import Step
 from testfleet.suites.steps.base import Check
+from testfleet.suites.steps.model import Step
 from testfleet.suites.steps.pointer import CLICK_CHECKS, HOVER_CHECKS
 from workers.executor.errors import StepFailed
 from workers.executor.page import Handler, Page

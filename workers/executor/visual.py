@@ -37,7 +37,7 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from testfleet.artifacts import visual_names
 from testfleet.results import VisualOutcome, VisualResult
-from testfleet.suites.model import Step, walk
+from testfleet.suites.steps.model import Step, walk
 from testfleet.visual import (
     DEFAULT_MAX_DIFF_RATIO,
     DEFAULT_THRESHOLD,
@@ -142,8 +142,9 @@ def baseline_name(page: Page, step: Step) -> str:
     test (Playwright's counter: adding a named one does not rename the others)."""
     if step.name:
         return step.name
-    unnamed = [s for s in walk(page.spec.test.steps)
-               if s.kind == "assert_screenshot" and not s.name]  # fmt: skip
+    unnamed = [
+        s for s in walk(page.spec.test.steps) if s.kind == "assert_screenshot" and not s.name
+    ]
     number = next((i for i, s in enumerate(unnamed, 1) if s is step), len(unnamed) + 1)
     return f"screenshot-{number}"
 
@@ -164,8 +165,9 @@ def capture(page: Page, step: Step) -> Capture:
     seen = page.driver.execute_script(MEASURE_JS, element, masked)
     image = decode(page.driver.get_screenshot_as_png())
     scale = image.width / max(1, int(seen["width"]))
-    boxes: list[Rect] = [(x * scale, y * scale, w * scale, h * scale)
-                         for x, y, w, h in seen["masks"]]  # fmt: skip
+    boxes: list[Rect] = [
+        (x * scale, y * scale, w * scale, h * scale) for x, y, w, h in seen["masks"]
+    ]
     if seen["element"] is not None:
         x, y, w, h = (v * scale for v in seen["element"])
         cropped = crop(image, (x, y, w, h))
@@ -179,14 +181,20 @@ def capture(page: Page, step: Step) -> Capture:
 class _Check:
     """One ``assert_screenshot`` run: capture until stable, compare, record."""
 
-    def __init__(self, page: Page, step: Step, timeout_s: float, recorder: VisualRecorder,
-                 context: VisualContext) -> None:  # fmt: skip
+    def __init__(
+        self,
+        page: Page,
+        step: Step,
+        timeout_s: float,
+        recorder: VisualRecorder,
+        context: VisualContext,
+    ) -> None:
         self.page, self.step, self.recorder, self.context = page, step, recorder, context
         self.timeout_s = timeout_s
         self.deadline = time.monotonic() + timeout_s
         self.threshold = DEFAULT_THRESHOLD if step.threshold is None else step.threshold
-        self.max_ratio = DEFAULT_MAX_DIFF_RATIO if step.max_diff_ratio is None else (
-            step.max_diff_ratio)  # fmt: skip
+        ratio = step.max_diff_ratio
+        self.max_ratio = DEFAULT_MAX_DIFF_RATIO if ratio is None else ratio
         self.name = baseline_name(page, step)
 
     def ok(self, comparison: Comparison) -> bool:
@@ -196,8 +204,13 @@ class _Check:
         if self.step.selector:
             self.page.wait_attached(self.step.selector, self.timeout_s)
         first = capture(self.page, self.step)
-        identity = BaselineIdentity(self.page.spec.suite, self.page.spec.test.name, self.name,
-                                    first.viewport, self.page.spec.browser)  # fmt: skip
+        identity = BaselineIdentity(
+            self.page.spec.suite,
+            self.page.spec.test.name,
+            self.name,
+            first.viewport,
+            self.page.spec.browser,
+        )
         version = self.context.baselines.latest(identity.id)
         baseline = (
             decode(self.context.baselines.image(identity.id, version.version)) if version else None
@@ -261,18 +274,27 @@ class _Check:
             )
         png = encode(stable.image)
         created = self.context.baselines.add(
-            identity, png, stable.image.size, "created", run_id=self.context.run_id,
-            case_id=self.context.case_id, step=self.recorder.step_number,
-        )  # fmt: skip
+            identity,
+            png,
+            stable.image.size,
+            "created",
+            run_id=self.context.run_id,
+            case_id=self.context.case_id,
+            step=self.recorder.step_number,
+        )
         self._record(identity, stable, created.version, None, outcome="created", png=png)
 
     def _mismatch_message(self, comparison: Comparison, version: int) -> str:
         if self.step.negate:
-            return (f'expected the screenshot "{self.name}" to differ from baseline '
-                    f"v{version}; it matches ({comparison.ratio:.2%} differ)")  # fmt: skip
+            return (
+                f'expected the screenshot "{self.name}" to differ from baseline '
+                f"v{version}; it matches ({comparison.ratio:.2%} differ)"
+            )
         if comparison.size_change is not None:
-            return (f'screenshot "{self.name}" differs from baseline v{version} in size '
-                    f"({comparison.size_change})")  # fmt: skip
+            return (
+                f'screenshot "{self.name}" differs from baseline v{version} in size '
+                f"({comparison.size_change})"
+            )
         x, y, w, h = comparison.region or (0, 0, 0, 0)
         return (
             f'screenshot "{self.name}" differs from baseline v{version}: '

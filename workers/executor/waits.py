@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from testfleet.suites.model import Step
 from testfleet.suites.steps.compare import compare, describe
+from testfleet.suites.steps.model import Step
 from workers.executor.page import Handler, Page
 
 _READY_STATES = {"load": ("complete",), "domcontentloaded": ("interactive", "complete")}

@@ -3,7 +3,7 @@
 One module per family (``navigation``, ``pointer``, ``forms`` for keyboard and
 forms, ``waits``, ``assertions``, ``page`` for page state); ``registry`` puts
 them together. The loader, the suite model's validation, ``testfleet schema``
-(``schema``), the AI generation prompt and the README's action table (``docs``)
+(``schema``), the AI generation prompt and the docs' step reference (``docs``)
 are derived from it, and the worker dispatches each step to the handler
 registered under its spec's ``key``.
 """

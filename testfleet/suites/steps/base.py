@@ -7,7 +7,7 @@ and the canonical field it fills, which fields are required, what a plain
 scalar (``click: "#go"``) means, which fields ``secret: true`` hides, whether
 ``force``, ``not`` and ``soft`` apply, extra validation, a one-line doc and an
 example. The loader, the suite model's validation, the JSON Schema, the AI
-prompt and the README table are derived from these; the worker's handler for
+prompt and the docs' step reference are derived from these; the worker's handler for
 each is looked up by ``key``.
 """
 
@@ -18,12 +18,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from testfleet.suites.model import Step
+    from testfleet.suites.steps.model import Step
 
 Family = Literal[
-    "navigation", "pointer", "keyboard and forms", "waits", "assertions", "page state",
+    "navigation",
+    "pointer",
+    "keyboard and forms",
+    "waits",
+    "assertions",
+    "page state",
     "flow control",
-]  # fmt: skip
+]
 FAMILIES: tuple[Family, ...] = Family.__args__  # type: ignore[attr-defined]
 
 Match = Literal["equals", "contains", "matches"]
@@ -109,7 +114,7 @@ class StepSpec:
     step_type: str
     """The canonical ``step_type`` (``assert`` for every assertion)."""
     doc: str
-    """One line for the README table, the JSON Schema and the AI prompt."""
+    """One line for the step reference (docs/steps.md), the JSON Schema and the AI prompt."""
     example: Any
     """A short-form step (the value under ``key``), for the docs and the schema tests."""
     fields: tuple[Field, ...] = ()
@@ -181,17 +186,25 @@ class StepSpec:
 def compare_fields(what: str) -> tuple[Field, ...]:
     """``equals`` / ``contains`` / ``matches`` for a step comparing ``what`` with a value."""
     return (
-        Field("equals", "expected_result", f"{what} equals this (whitespace trimmed)",
-              sets={"match": "equals"}),
+        Field(
+            "equals",
+            "expected_result",
+            f"{what} equals this (whitespace trimmed)",
+            sets={"match": "equals"},
+        ),
         Field("contains", "expected_result", f"{what} contains this", sets={"match": "contains"}),
-        Field("matches", "expected_result",
-              f"{what} matches this regular expression (Python syntax, searched)",
-              sets={"match": "matches"}),
-    )  # fmt: skip
+        Field(
+            "matches",
+            "expected_result",
+            f"{what} matches this regular expression (Python syntax, searched)",
+            sets={"match": "matches"},
+        ),
+    )
 
 
-SELECTOR = Field("selector", "selector", "the element (CSS, or text=, role=, label=, ...)",
-                 kind="selector")  # fmt: skip
+SELECTOR = Field(
+    "selector", "selector", "the element (CSS, or text=, role=, label=, ...)", kind="selector"
+)
 FORCE_DOC = "skip the actionability checks"
 """What ``force: true`` does, for the docs."""
 MODIFIER_DOCS: Mapping[str, str] = {

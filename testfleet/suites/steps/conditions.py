@@ -10,7 +10,7 @@ by default)::
     {value: "@{count}", equals: "3"}                 # a captured or parameter value
     {script: "return window.cart.length > 2"}
 
-The canonical form is ``testfleet.suites.model.Condition``.
+The canonical form is ``testfleet.suites.steps.model.Condition``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from testfleet.suites.steps.base import MATCHES
 
 if TYPE_CHECKING:
-    from testfleet.suites.model import Condition
+    from testfleet.suites.steps.model import Condition
 
 _QUESTIONS = ("visible", "hidden", "exists", "url", "title", "text", "value", "script")
 QUESTIONS_DOC = "visible, hidden, exists (a selector), url, title, text, value or script"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from testfleet.suites.steps.base import SELECTOR, Check, Field, Problem, StepSpec
 
 if TYPE_CHECKING:
-    from testfleet.suites.model import Step
+    from testfleet.suites.steps.model import Step
 
 CLICK_CHECKS: tuple[Check, ...] = ("visible", "stable", "enabled", "hit")
 """Playwright's checks before a click: visible, stable, enabled, receives the pointer."""
@@ -33,11 +33,19 @@ def _scroll_rule(step: Step) -> list[Problem]:
 
 
 POSITION = (
-    Field("x", "x", "CSS px from the element's left edge to act at (its centre when unset)",
-          kind="number"),
-    Field("y", "y", "CSS px from the element's top edge to act at (its centre when unset)",
-          kind="number"),
-)  # fmt: skip
+    Field(
+        "x",
+        "x",
+        "CSS px from the element's left edge to act at (its centre when unset)",
+        kind="number",
+    ),
+    Field(
+        "y",
+        "y",
+        "CSS px from the element's top edge to act at (its centre when unset)",
+        kind="number",
+    ),
+)
 
 
 def _position_rule(step: Step) -> list[Problem]:
@@ -48,9 +56,17 @@ def _position_rule(step: Step) -> list[Problem]:
 
 def _click(key: str, doc: str) -> StepSpec:
     return StepSpec(
-        key, "pointer", key, doc, example="#save", fields=(SELECTOR, *POSITION),
-        scalar="selector", required=("selector",), checks=CLICK_CHECKS, validate=_position_rule,
-    )  # fmt: skip
+        key,
+        "pointer",
+        key,
+        doc,
+        example="#save",
+        fields=(SELECTOR, *POSITION),
+        scalar="selector",
+        required=("selector",),
+        checks=CLICK_CHECKS,
+        validate=_position_rule,
+    )
 
 
 SPECS: tuple[StepSpec, ...] = (
@@ -58,22 +74,33 @@ SPECS: tuple[StepSpec, ...] = (
     _click("double_click", "Double-click an element"),
     _click("right_click", "Right-click an element (its context menu)"),
     StepSpec(
-        "hover", "pointer", "hover", "Move the pointer over an element (menus that open on "
-        "hover)", example="#menu", fields=(SELECTOR,), scalar="selector",
-        required=("selector",), checks=HOVER_CHECKS,
+        "hover",
+        "pointer",
+        "hover",
+        "Move the pointer over an element (menus that open on hover)",
+        example="#menu",
+        fields=(SELECTOR,),
+        scalar="selector",
+        required=("selector",),
+        checks=HOVER_CHECKS,
     ),
     StepSpec(
-        "drag", "pointer", "drag",
+        "drag",
+        "pointer",
+        "drag",
         "Drag an element onto another with the pointer (HTML5 drag and drop included)",
         example={"from": "#item-1", "to": "#item-3"},
         fields=(
             Field("from", "selector", "the element to drag", kind="selector"),
             Field("to", "target", "the element to drop it on", kind="selector"),
         ),
-        required=("selector", "target"), checks=HOVER_CHECKS,
+        required=("selector", "target"),
+        checks=HOVER_CHECKS,
     ),
     StepSpec(
-        "scroll", "pointer", "scroll",
+        "scroll",
+        "pointer",
+        "scroll",
         "Scroll an element into view, or the page to top, bottom or by a number of pixels; "
         "with x and y: the page (or the element's own content) to that position",
         example={"to": "bottom"},
@@ -83,6 +110,7 @@ SPECS: tuple[StepSpec, ...] = (
             Field("x", "x", "scroll to this many CSS px from the left", kind="number"),
             Field("y", "y", "scroll to this many CSS px from the top", kind="number"),
         ),
-        scalar="selector", validate=_scroll_rule,
+        scalar="selector",
+        validate=_scroll_rule,
     ),
-)  # fmt: skip
+)

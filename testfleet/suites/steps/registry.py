@@ -11,7 +11,7 @@ from testfleet.suites.steps.base import Problem, StepSpec
 from testfleet.suites.steps.selectors import selector_problem
 
 if TYPE_CHECKING:
-    from testfleet.suites.model import Step
+    from testfleet.suites.steps.model import Step
 
 SPECS: tuple[StepSpec, ...] = (
     *navigation.SPECS,

@@ -9,7 +9,7 @@ from testfleet.suites.steps.base import Problem, Validator
 from testfleet.suites.steps.compare import regex_problem
 
 if TYPE_CHECKING:
-    from testfleet.suites.model import Step
+    from testfleet.suites.steps.model import Step
 
 
 def all_of(*rules: Validator) -> Validator:

@@ -36,27 +36,32 @@ from __future__ import annotations
 import re
 
 ENGINES: tuple[str, ...] = (
-    "css", "xpath", "text", "role", "aria", "label", "placeholder", "testid", "nth", "has_text",
+    "css",
+    "xpath",
+    "text",
+    "role",
+    "aria",
+    "label",
+    "placeholder",
+    "testid",
+    "nth",
+    "has_text",
     "visible",
-)  # fmt: skip
+)
 FILTERS = frozenset({"nth", "has_text", "visible"})
 """Engines that filter what earlier parts found rather than search inside it."""
 
-ROLES = frozenset(
-    (
-        "alert", "alertdialog", "application", "article", "banner", "blockquote", "button",
-        "caption", "cell", "checkbox", "code", "columnheader", "combobox", "complementary",
-        "contentinfo", "definition", "deletion", "dialog", "directory", "document", "emphasis",
-        "feed", "figure", "form", "generic", "grid", "gridcell", "group", "heading", "img",
-        "insertion", "link", "list", "listbox", "listitem", "log", "main", "marquee", "math",
-        "menu", "menubar", "menuitem", "menuitemcheckbox", "menuitemradio", "meter", "navigation",
-        "none", "note", "option", "paragraph", "presentation", "progressbar", "radio", "radiogroup",
-        "region", "row", "rowgroup", "rowheader", "scrollbar", "search", "searchbox", "separator",
-        "slider", "spinbutton", "status", "strong", "subscript", "superscript", "switch", "tab",
-        "table", "tablist", "tabpanel", "term", "textbox", "time", "timer", "toolbar", "tooltip",
-        "tree", "treegrid", "treeitem",
-    )
-)  # fmt: skip
+_ARIA_ROLES = """
+    alert alertdialog application article banner blockquote button caption cell checkbox
+    code columnheader combobox complementary contentinfo definition deletion dialog
+    directory document emphasis feed figure form generic grid gridcell group heading img
+    insertion link list listbox listitem log main marquee math menu menubar menuitem
+    menuitemcheckbox menuitemradio meter navigation none note option paragraph presentation
+    progressbar radio radiogroup region row rowgroup rowheader scrollbar search searchbox
+    separator slider spinbutton status strong subscript superscript switch tab table tablist
+    tabpanel term textbox time timer toolbar tooltip tree treegrid treeitem
+"""
+ROLES = frozenset(_ARIA_ROLES.split())
 """ARIA 1.2 roles ``role=`` accepts."""
 _ROLE_OPTIONS = frozenset(
     {"name", "level", "checked", "disabled", "expanded", "pressed", "selected", "include-hidden"}

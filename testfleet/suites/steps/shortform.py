@@ -21,21 +21,31 @@ from testfleet.suites.steps.forms import MAX_UPLOAD_FILE_BYTES, MAX_UPLOAD_TOTAL
 from testfleet.suites.steps.registry import BY_KEY, MODIFIERS, spec_of
 
 if TYPE_CHECKING:
-    from testfleet.suites.model import Step
+    from testfleet.suites.steps.model import Step
 
 _TEXT_FIELDS = frozenset(
     {"selector", "input_data", "expected_result", "attribute", "key", "mode", "target", "name"}
 )
 """Canonical fields holding text: a number written there (``count: 3``) becomes text."""
 _DEFAULTS: Mapping[str, Any] = {
-    "timeout_seconds": None, "is_optional": False, "continue_on_failure": False,
-    "secret": False, "negate": False, "soft": False, "force": False,
-}  # fmt: skip
+    "timeout_seconds": None,
+    "is_optional": False,
+    "continue_on_failure": False,
+    "secret": False,
+    "negate": False,
+    "soft": False,
+    "force": False,
+}
 _SHORT_MODIFIER = {
-    "name": "name", "timeout_seconds": "timeout", "is_optional": "optional",
-    "continue_on_failure": "continue_on_failure", "secret": "secret", "negate": "not",
-    "soft": "soft", "force": "force",
-}  # fmt: skip
+    "name": "name",
+    "timeout_seconds": "timeout",
+    "is_optional": "optional",
+    "continue_on_failure": "continue_on_failure",
+    "secret": "secret",
+    "negate": "not",
+    "soft": "soft",
+    "force": "force",
+}
 
 
 @dataclass

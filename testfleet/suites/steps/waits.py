@@ -8,7 +8,7 @@ from testfleet.suites.steps.base import SELECTOR, Field, Problem, StepSpec
 from testfleet.suites.steps.rules import all_of, number_rule, one_of, regex_rule
 
 if TYPE_CHECKING:
-    from testfleet.suites.model import Step
+    from testfleet.suites.steps.model import Step
 
 LOAD_STATES = ("load", "domcontentloaded")
 
@@ -27,30 +27,51 @@ def _wait_for_rule(step: Step) -> list[Problem]:
 
 SPECS: tuple[StepSpec, ...] = (
     StepSpec(
-        "wait", "waits", "wait",
+        "wait",
+        "waits",
+        "wait",
         "Wait until an element is visible, or (a number) pause that many seconds",
         example={"selector": "#results"},
         fields=(SELECTOR, Field("seconds", "input_data", "seconds to pause", kind="number")),
-        scalar="selector", number_scalar="seconds",
+        scalar="selector",
+        number_scalar="seconds",
         validate=all_of(
             one_of("selector", "input_data", names="selector or seconds"),
             number_rule("input_data", "a number of seconds", lambda s: 0 <= s <= 600),
         ),
     ),
     StepSpec(
-        "wait_for", "waits", "wait_for",
+        "wait_for",
+        "waits",
+        "wait_for",
         "Wait until the URL matches, the page reaches a load state, or a JavaScript "
         "expression is truthy",
         example={"url": "/done"},
         fields=(
-            Field("url", "expected_result", "the URL contains this (or equals/matches)",
-                  kind="compare", sets={"mode": "url"}),
-            Field("load", "input_data", "load or domcontentloaded", kind="choice",
-                  choices=LOAD_STATES, sets={"mode": "load"}),
-            Field("script", "input_data", "JavaScript returning a truthy value when ready "
-                  "(e.g. return window.appReady)", sets={"mode": "script"}),
+            Field(
+                "url",
+                "expected_result",
+                "the URL contains this (or equals/matches)",
+                kind="compare",
+                sets={"mode": "url"},
+            ),
+            Field(
+                "load",
+                "input_data",
+                "load or domcontentloaded",
+                kind="choice",
+                choices=LOAD_STATES,
+                sets={"mode": "load"},
+            ),
+            Field(
+                "script",
+                "input_data",
+                "JavaScript returning a truthy value when ready (e.g. return window.appReady)",
+                sets={"mode": "script"},
+            ),
         ),
-        default_match="contains", secret_fields=("input_data",),
+        default_match="contains",
+        secret_fields=("input_data",),
         validate=all_of(_wait_for_rule, regex_rule),
     ),
-)  # fmt: skip
+)

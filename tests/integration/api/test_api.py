@@ -90,8 +90,9 @@ def test_plan_run_with_tags_matching_nothing_names_the_tags_that_exist() -> None
 
 
 def test_dispatcher_queues_a_thousand_cases_by_priority(settings: Settings, r: redis.Redis) -> None:
-    tests = [case(f"t{i}", priority=("critical", "high", "medium", "low")[i % 4])
-             for i in range(1000)]  # fmt: skip
+    tests = [
+        case(f"t{i}", priority=("critical", "high", "medium", "low")[i % 4]) for i in range(1000)
+    ]
     [loaded] = [load_document(suite("Bulk", *tests), {})]
     _, cases, _ = plan_run("bulk", "alpha", [loaded], set(), "bulk")
     dispatcher = Dispatcher(settings)
@@ -102,8 +103,11 @@ def test_dispatcher_queues_a_thousand_cases_by_priority(settings: Settings, r: r
     lists = queued_tasks(r)
     names = queue_lists(QUEUE)  # Celery's own list names, one per priority
     assert {name: len(msgs) for name, msgs in lists.items()} == {
-        names[0]: 250, names[3]: 250, names[6]: 250, names[9]: 250
-    }  # fmt: skip
+        names[0]: 250,
+        names[3]: 250,
+        names[6]: 250,
+        names[9]: 250,
+    }
 
 
 def test_a_dead_broker_is_an_infrastructure_error_that_says_what_to_do() -> None:
@@ -152,10 +156,11 @@ def test_submit_queues_each_case_as_a_task_with_its_priority(
         answer = submit(
             critical,
             suite("Checkout", case("pay"), case("refund"), priority="critical"),
-            suite("Search", case("find", priority="high"), case("browse", priority="low"),
-                  case("x")),
+            suite(
+                "Search", case("find", priority="high"), case("browse", priority="low"), case("x")
+            ),
             name="nightly",
-        )  # fmt: skip
+        )
     run_id = answer["runId"]
     assert answer["status"] == "queued"
     assert answer["total"] == 5
@@ -169,8 +174,12 @@ def test_submit_queues_each_case_as_a_task_with_its_priority(
     }
     lists = queued_tasks(r)
     names = queue_lists(QUEUE)
-    expected = {names[0]: ["0001", "0002"], names[3]: ["0003"], names[9]: ["0004"],
-                names[6]: ["0005"]}  # fmt: skip
+    expected = {
+        names[0]: ["0001", "0002"],
+        names[3]: ["0003"],
+        names[9]: ["0004"],
+        names[6]: ["0005"],
+    }
     assert {n: [m["headers"]["id"] for m in msgs] for n, msgs in lists.items()} == {
         n: [f"{run_id}-{i}" for i in ids] for n, ids in expected.items()
     }
@@ -194,9 +203,12 @@ def test_submit_queues_each_case_as_a_task_with_its_priority(
     assert started["payload"]["total"] == 5
     assert started["payload"]["suites"] == ["Checkout", "Search"]
     assert started["payload"]["tests"][2] == {
-        "testId": f"{run_id}-0003", "name": "find", "suite": "Search", "tags": [],
-        "priority": "high"
-    }  # fmt: skip
+        "testId": f"{run_id}-0003",
+        "name": "find",
+        "suite": "Search",
+        "tags": [],
+        "priority": "high",
+    }
 
 
 def test_a_raw_yaml_suite_and_a_raw_json_suite_are_accepted(
@@ -211,16 +223,21 @@ tests:
   - name: other
     steps: [{navigate: "http://demo.test/"}]
 """
-    answer = alpha.post("/api/v1/runs?tags=smoke&name=smoke+only", content=yaml_text,
-                        headers={"Content-Type": "application/yaml"})  # fmt: skip
+    answer = alpha.post(
+        "/api/v1/runs?tags=smoke&name=smoke+only",
+        content=yaml_text,
+        headers={"Content-Type": "application/yaml"},
+    )
     assert answer.status_code == 202, answer.text
     assert answer.json()["total"] == 1
     run = alpha.get(f"/api/v1/runs/{answer.json()['runId']}").json()
     assert run["name"] == "smoke only"
     assert [t["name"] for t in run["tests"]] == ["valid login"]
 
-    single = suite("Canonical", {"name": "c", "steps": [
-        {"order_index": 1, "step_type": "navigate", "input_data": "/"}]})  # fmt: skip
+    single = suite(
+        "Canonical",
+        {"name": "c", "steps": [{"order_index": 1, "step_type": "navigate", "input_data": "/"}]},
+    )
     answer = alpha.post("/api/v1/runs", json=single)
     assert answer.status_code == 202, answer.text
     assert answer.json()["total"] == 1
@@ -229,14 +246,23 @@ tests:
 def test_invalid_suites_are_422_with_every_problem_and_nothing_is_queued(
     alpha: httpx.Client, r: redis.Redis
 ) -> None:
-    bad_short = {"name": "Bad", "tests": [{"name": "one", "steps": [
-        {"navigate": "/"}, {"click": {}}, {"assert_count": {"selector": "li"}}]}]}  # fmt: skip
+    bad_short = {
+        "name": "Bad",
+        "tests": [
+            {
+                "name": "one",
+                "steps": [{"navigate": "/"}, {"click": {}}, {"assert_count": {"selector": "li"}}],
+            }
+        ],
+    }
     bad_text = "name: Worse\ntests:\n  - name: two\n    steps:\n      - hover: {}\n"
     answer = alpha.post(
         "/api/v1/runs",
-        json={"suites": [bad_short, suite("Good", case("fine")), bad_text],
-              "sources": ["bad.yaml", "good.yaml", "worse.yaml"]},
-    )  # fmt: skip
+        json={
+            "suites": [bad_short, suite("Good", case("fine")), bad_text],
+            "sources": ["bad.yaml", "good.yaml", "worse.yaml"],
+        },
+    )
     assert answer.status_code == 422
     error = error_of(answer)
     assert error["code"] == "invalid_suite"
@@ -254,9 +280,16 @@ def test_invalid_suites_are_422_with_every_problem_and_nothing_is_queued(
 def test_variables_come_only_from_the_request_and_secrets_never_show(
     alpha: httpx.Client, r: redis.Redis
 ) -> None:
-    login = suite("Login", {"name": "log in as ${LOGIN_USER}", "steps": [
-        {"navigate": "/login"},
-        {"type": {"selector": "#pass", "text": "${LOGIN_PASSWORD}", "secret": True}}]})  # fmt: skip
+    login = suite(
+        "Login",
+        {
+            "name": "log in as ${LOGIN_USER}",
+            "steps": [
+                {"navigate": "/login"},
+                {"type": {"selector": "#pass", "text": "${LOGIN_PASSWORD}", "secret": True}},
+            ],
+        },
+    )
     answer = alpha.post("/api/v1/runs", json={"suites": [login], "variables": {"LOGIN_USER": "al"}})
     assert answer.status_code == 422
     [problem] = error_of(answer)["problems"]
@@ -282,27 +315,30 @@ def test_variables_come_only_from_the_request_and_secrets_never_show(
     assert spec.secrets == ["hunter2-secret"], "the worker gets the secret; nobody else"
 
 
+JSON = "application/json"
+YAML = "application/yaml"
+HUGE_JSON = b"[" * 100_000 + b"]" * 100_000
+DEEP_JSON = b"[" * 20_000 + b"]" * 20_000
+MULTIPART = "multipart/form-data; boundary=x"
+
+
 @pytest.mark.parametrize(
     ("content_type", "body", "status", "code", "says"),
     [
-        ("application/json", b'{"suites": [', 400, "invalid_json", "not valid JSON"),
-        ("application/json", b"[1, 2]", 422, "invalid_request", '"suites"'),
-        ("application/json", b'{"suites": "x"}', 422, "invalid_request", "suites"),
-        ("application/json", b'{"suites": [], "name": 3}', 422, "invalid_request", "name"),
-        ("application/json", b'{"suites": [{"tests": []}], "bogus": 1}', 422, "invalid_request",
-         "bogus"),
-        ("application/json", b"[" * 100_000 + b"]" * 100_000, 413, "payload_too_large",
-         "larger than"),
-        ("application/json", b"[" * 20_000 + b"]" * 20_000, 400, "invalid_json",
-         "nested too deeply"),
-        ("application/yaml", b"name: [unclosed\ntests: 1", 422, "invalid_suite", "line 2"),
-        ("application/yaml", b"- just\n- a list", 422, "invalid_suite", "mapping"),
-        ("application/yaml", b"\xff\xfe", 400, "invalid_encoding", "UTF-8"),
+        (JSON, b'{"suites": [', 400, "invalid_json", "not valid JSON"),
+        (JSON, b"[1, 2]", 422, "invalid_request", '"suites"'),
+        (JSON, b'{"suites": "x"}', 422, "invalid_request", "suites"),
+        (JSON, b'{"suites": [], "name": 3}', 422, "invalid_request", "name"),
+        (JSON, b'{"suites": [{"tests": []}], "bogus": 1}', 422, "invalid_request", "bogus"),
+        (JSON, HUGE_JSON, 413, "payload_too_large", "larger than"),
+        (JSON, DEEP_JSON, 400, "invalid_json", "nested too deeply"),
+        (YAML, b"name: [unclosed\ntests: 1", 422, "invalid_suite", "line 2"),
+        (YAML, b"- just\n- a list", 422, "invalid_suite", "mapping"),
+        (YAML, b"\xff\xfe", 400, "invalid_encoding", "UTF-8"),
         ("text/yaml", b"   ", 400, "empty_body", "empty"),
-        ("multipart/form-data; boundary=x", b"--x--", 415, "unsupported_media_type",
-         "application/json"),
+        (MULTIPART, b"--x--", 415, "unsupported_media_type", "application/json"),
     ],
-)  # fmt: skip
+)
 def test_malformed_bodies_are_4xx_with_a_message_never_500(
     alpha: httpx.Client, content_type: str, body: bytes, status: int, code: str, says: str
 ) -> None:
@@ -346,8 +382,9 @@ def test_a_body_over_the_limit_is_413_even_without_content_length(alpha: httpx.C
         yield big[: len(big) // 2].encode()
         yield big[len(big) // 2 :].encode()
 
-    answer = alpha.post("/api/v1/runs", content=chunks(),
-                        headers={"Content-Type": "application/json"})  # fmt: skip
+    answer = alpha.post(
+        "/api/v1/runs", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert answer.status_code == 413
     assert error_of(answer)["code"] == "payload_too_large"
 
@@ -359,10 +396,14 @@ def test_every_api_route_needs_a_valid_key_with_the_right_scope(
     api_url: str, api_keys: Keys
 ) -> None:
     with httpx.Client(base_url=api_url) as anonymous:
-        for method, path in (("GET", "/api/v1/runs"), ("POST", "/api/v1/runs"),
-                             ("GET", "/api/v1/runs/x"), ("POST", "/api/v1/runs/x/cancel"),
-                             ("GET", "/api/v1/runs/x/report.html"),
-                             ("GET", "/api/v1/runs/x/artifacts/a.png")):  # fmt: skip
+        for method, path in (
+            ("GET", "/api/v1/runs"),
+            ("POST", "/api/v1/runs"),
+            ("GET", "/api/v1/runs/x"),
+            ("POST", "/api/v1/runs/x/cancel"),
+            ("GET", "/api/v1/runs/x/report.html"),
+            ("GET", "/api/v1/runs/x/artifacts/a.png"),
+        ):
             answer = anonymous.request(method, path)
             assert answer.status_code == 401, (method, path)
             assert "Authorization: Bearer" in error_of(answer)["message"]
@@ -386,8 +427,13 @@ def test_another_projects_run_is_indistinguishable_from_a_missing_one(
     run_id = submit(alpha, suite("A", case("a")))["runId"]
     open_store(settings).save(run_id, "shot.png", b"\x89PNG alpha only")
     assert alpha.get(f"/api/v1/runs/{run_id}/artifacts/shot.png").status_code == 200
-    for method, path in (("GET", ""), ("POST", "/cancel"), ("GET", "/report.html"),
-                         ("GET", "/junit.xml"), ("GET", "/artifacts/shot.png")):  # fmt: skip
+    for method, path in (
+        ("GET", ""),
+        ("POST", "/cancel"),
+        ("GET", "/report.html"),
+        ("GET", "/junit.xml"),
+        ("GET", "/artifacts/shot.png"),
+    ):
         theirs = beta.request(method, f"/api/v1/runs/{run_id}{path}")
         missing = beta.request(method, f"/api/v1/runs/20990101-000000-000000{path}")
         assert theirs.status_code == missing.status_code == 404, path
@@ -427,8 +473,12 @@ def test_cancel_stops_queued_cases_and_completes_the_run(
     store.update_case(first.model_copy(update={"status": "running", "attempts": 1}))
     answer = alpha.post(f"/api/v1/runs/{run_id}/cancel")
     assert answer.status_code == 202
-    assert answer.json() == {"runId": run_id, "cancelled": 2, "status": "cancelled",
-                             "counts": {"running": 1, "cancelled": 2}}  # fmt: skip
+    assert answer.json() == {
+        "runId": run_id,
+        "cancelled": 2,
+        "status": "cancelled",
+        "counts": {"running": 1, "cancelled": 2},
+    }
     types = [e["type"] for e in store.read_run_events(run_id)]
     assert types == ["run_started", "test_cancelled", "test_cancelled"]
     assert store.begin_case(run_id, f"{run_id}-0002") == 0, "a cancelled case never starts"
@@ -443,10 +493,18 @@ def finish(store: RunStore, run_id: str, n: int, status: str, **fields: Any) -> 
     case = store.get_case(run_id, f"{run_id}-{n:04d}")
     store.begin_case(run_id, case.case_id)
     done = case.model_copy(update={"status": status, "attempts": 1, "duration_ms": 1200, **fields})
-    event_type = {"passed": "test_completed", "flaky": "test_completed",
-                  "cancelled": "test_cancelled"}.get(status, "test_failed")  # fmt: skip
-    event = Event(type=event_type, run_id=run_id, project_id="alpha", correlation_id=case.case_id,
-                  payload={"testId": case.case_id, "result": {"status": status}})  # fmt: skip
+    event_type = {
+        "passed": "test_completed",
+        "flaky": "test_completed",
+        "cancelled": "test_cancelled",
+    }.get(status, "test_failed")
+    event = Event(
+        type=event_type,
+        run_id=run_id,
+        project_id="alpha",
+        correlation_id=case.case_id,
+        payload={"testId": case.case_id, "result": {"status": status}},
+    )
     assert store.finish_case(done, event)
 
 
@@ -460,11 +518,27 @@ def test_results_reports_and_artifacts_of_a_finished_run(
     artifacts.save(run_id, shot.replace(".png", ".thumb.png"), b"\x89PNG thumb")
     artifacts.save(run_id, f"{run_id}-0002.log", b"step 2 failed")
     finish(store, run_id, 1, "passed")
-    steps = [StepResult(index=1, label="open /", step_type="navigate", status="passed"),
-             StepResult(index=2, label="click #go", step_type="click", status="failed",
-                        error="no such element #go", screenshot=shot)]  # fmt: skip
-    finish(store, run_id, 2, "failed", steps=steps, failed_step=2, error="no such element #go",
-           artifacts=[shot, f"{run_id}-0002.log"])  # fmt: skip
+    steps = [
+        StepResult(index=1, label="open /", step_type="navigate", status="passed"),
+        StepResult(
+            index=2,
+            label="click #go",
+            step_type="click",
+            status="failed",
+            error="no such element #go",
+            screenshot=shot,
+        ),
+    ]
+    finish(
+        store,
+        run_id,
+        2,
+        "failed",
+        steps=steps,
+        failed_step=2,
+        error="no such element #go",
+        artifacts=[shot, f"{run_id}-0002.log"],
+    )
 
     run = alpha.get(f"/api/v1/runs/{run_id}").json()
     assert run["status"] == "failed"
@@ -498,12 +572,27 @@ def test_results_reports_and_artifacts_of_a_finished_run(
 
 @pytest.mark.parametrize(
     "name",
-    ["../../secret.txt", "..%2F..%2Fsecret.txt", "%2e%2e%2fsecret.txt", "..", "%2E%2E", ".",
-     ".secret.txt", "..%5C..%5Csecret.txt", "..\\..\\secret.txt", "a%00b.png",
-     "%2Fetc%2Fpasswd", "..%252F..%252Fsecret.txt", "x/../../../secret.txt",
-     "/etc/passwd", "%00", "shot.png%00.txt", "%5C%5Chost%5Cshare%5Csecret.txt",
-     "%c0%ae%c0%ae%c0%afsecret.txt"],
-)  # fmt: skip
+    [
+        "../../secret.txt",
+        "..%2F..%2Fsecret.txt",
+        "%2e%2e%2fsecret.txt",
+        "..",
+        "%2E%2E",
+        ".",
+        ".secret.txt",
+        "..%5C..%5Csecret.txt",
+        "..\\..\\secret.txt",
+        "a%00b.png",
+        "%2Fetc%2Fpasswd",
+        "..%252F..%252Fsecret.txt",
+        "x/../../../secret.txt",
+        "/etc/passwd",
+        "%00",
+        "shot.png%00.txt",
+        "%5C%5Chost%5Cshare%5Csecret.txt",
+        "%c0%ae%c0%ae%c0%afsecret.txt",
+    ],
+)
 def test_artifact_names_cannot_leave_the_runs_directory(
     alpha: httpx.Client, api_url: str, api_keys: Keys, settings: Settings, name: str
 ) -> None:
@@ -517,8 +606,9 @@ def test_artifact_names_cannot_leave_the_runs_directory(
     # http.client sends the path as written (httpx would resolve the dot segments first).
     connection = http.client.HTTPConnection(httpx.URL(api_url).host, httpx.URL(api_url).port)
     try:
-        connection.request("GET", f"/api/v1/runs/{run_id}/artifacts/{name}",
-                           headers={"X-API-Key": api_keys.alpha})  # fmt: skip
+        connection.request(
+            "GET", f"/api/v1/runs/{run_id}/artifacts/{name}", headers={"X-API-Key": api_keys.alpha}
+        )
         answer = connection.getresponse()
         status, body = answer.status, answer.read().decode()
     finally:
@@ -544,8 +634,10 @@ def test_metrics_count_requests_by_route_runs_and_cases(
     run_id = submit(alpha, suite("A", case("a"), case("b")))["runId"]
     alpha.get(f"/api/v1/runs/{run_id}")
     text = alpha.get("/metrics", headers={"Authorization": f"Bearer {api_keys.metrics}"}).text
-    assert 'testfleet_api_requests_total{method="GET",route="/api/v1/runs/{run_id}",status="200"}' \
-        in text  # fmt: skip
+    assert (
+        'testfleet_api_requests_total{method="GET",route="/api/v1/runs/{run_id}",status="200"}'
+        in text
+    )
     assert 'route="/api/v1/runs",status="202"' in text
     assert run_id not in text, "labels use route templates, not raw paths"
     assert "testfleet_api_runs_submitted_total" in text

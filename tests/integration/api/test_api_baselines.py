@@ -58,12 +58,27 @@ def mismatched_run(alpha: httpx.Client, store: RunStore, settings: Settings) -> 
     [queued] = run.tests
     open_store(settings).save(run_id, "hero-actual.png", png("green"))
     visual = VisualResult(
-        outcome="mismatch", baseline_id=HERO.id, baseline_version=1, suite="Shop", test="home",
-        name="hero", viewport="1280x800", browser="chrome", threshold=0.1, max_diff_ratio=0.0,
-        actual="hero-actual.png", diff_ratio=1.0,
-    )  # fmt: skip
-    step = StepResult(index=2, label="hero", step_type="assert", status="failed",
-                      screenshot="hero-actual.png", visual=visual)  # fmt: skip
+        outcome="mismatch",
+        baseline_id=HERO.id,
+        baseline_version=1,
+        suite="Shop",
+        test="home",
+        name="hero",
+        viewport="1280x800",
+        browser="chrome",
+        threshold=0.1,
+        max_diff_ratio=0.0,
+        actual="hero-actual.png",
+        diff_ratio=1.0,
+    )
+    step = StepResult(
+        index=2,
+        label="hero",
+        step_type="assert",
+        status="failed",
+        screenshot="hero-actual.png",
+        visual=visual,
+    )
     store.begin_case(run_id, queued.case_id)
     done = queued.model_copy(update={"status": "failed", "attempts": 1, "steps": [step]})
     assert store.finish_case(done, Event("test_failed", run_id, "alpha", {}))
@@ -83,8 +98,11 @@ def test_a_project_sees_only_its_own_baselines(
     assert image.content == png("red")
 
     assert beta.get("/api/v1/baselines").json()["baselines"] == []
-    for path in (f"/api/v1/baselines/{baseline_id}", f"/api/v1/baselines/{baseline_id}/image",
-                 "/api/v1/baselines/no-such-baseline"):  # fmt: skip
+    for path in (
+        f"/api/v1/baselines/{baseline_id}",
+        f"/api/v1/baselines/{baseline_id}/image",
+        "/api/v1/baselines/no-such-baseline",
+    ):
         answer = beta.get(path)
         assert answer.status_code == 404, (path, answer.text)
         assert error_of(answer)["code"] == "not_found"
@@ -180,8 +198,9 @@ def test_the_cli_lists_shows_and_approves(
     assert "is now v3" in again.output  # approving is explicit: each time a new version
 
     out = tmp_path / "hero.png"
-    shown = cli.invoke(main, ["baselines", "show", baseline_id, "--version", "2", "-o", str(out),
-                              *server])  # fmt: skip
+    shown = cli.invoke(
+        main, ["baselines", "show", baseline_id, "--version", "2", "-o", str(out), *server]
+    )
     assert shown.exit_code == 0, shown.output
     assert "v1" in shown.output
     assert f"approved from run {run_id}" in shown.output

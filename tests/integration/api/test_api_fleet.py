@@ -22,8 +22,16 @@ pytestmark = pytest.mark.redis
 
 def beat(name: str, busy: int, active: list[str], age_s: float = 0.0) -> WorkerBeat:
     now_ms = int((time.time() - age_s) * 1000)
-    return WorkerBeat(name=name, host="h", pid=1, concurrency=2, busy=busy,
-                      started_ms=now_ms - 60_000, beat_ms=now_ms, active=active)  # fmt: skip
+    return WorkerBeat(
+        name=name,
+        host="h",
+        pid=1,
+        concurrency=2,
+        busy=busy,
+        started_ms=now_ms - 60_000,
+        beat_ms=now_ms,
+        active=active,
+    )
 
 
 def test_fleet_shows_live_workers_queue_depth_and_an_unreachable_grid(

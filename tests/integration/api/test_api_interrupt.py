@@ -34,9 +34,12 @@ def queued_run(client: httpx.Client) -> str:
 
 
 def test_an_interrupted_run_is_cancelled_and_its_reports_so_far_written(
-    alpha: httpx.Client, api_url: str, api_keys: Keys, tmp_path: Path,
+    alpha: httpx.Client,
+    api_url: str,
+    api_keys: Keys,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     run_id = queued_run(alpha)
     outputs = runner.Outputs(junit=str(tmp_path / "j.xml"), json=str(tmp_path / "r.json"))
     target = runner.Target(api_url, api_keys.alpha)
@@ -55,9 +58,12 @@ def test_an_interrupted_run_is_cancelled_and_its_reports_so_far_written(
 
 @pytest.mark.parametrize("watching", [False, True])
 def test_keep_running_and_watch_leave_the_run_alone(
-    alpha: httpx.Client, api_url: str, api_keys: Keys, capsys: pytest.CaptureFixture[str],
+    alpha: httpx.Client,
+    api_url: str,
+    api_keys: Keys,
+    capsys: pytest.CaptureFixture[str],
     watching: bool,
-) -> None:  # fmt: skip
+) -> None:
     run_id = queued_run(alpha)
     target = runner.Target(api_url, api_keys.alpha)
     stop = Interrupted(signal.SIGTERM)
@@ -74,9 +80,12 @@ def test_keep_running_and_watch_leave_the_run_alone(
 
 
 def test_an_interrupt_while_following_cancels_the_submitted_run(
-    alpha: httpx.Client, api_url: str, api_keys: Keys, monkeypatch: pytest.MonkeyPatch,
+    alpha: httpx.Client,
+    api_url: str,
+    api_keys: Keys,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     def interrupted(*_: object, **__: object) -> int:
         raise Interrupted(signal.SIGTERM)
 
@@ -111,9 +120,12 @@ def test_an_unreachable_server_still_ends_in_one_line(
 
 
 def test_a_signal_just_after_watch_says_it_follows_stops_following_cleanly(
-    alpha: httpx.Client, api_url: str, api_keys: Keys, monkeypatch: pytest.MonkeyPatch,
+    alpha: httpx.Client,
+    api_url: str,
+    api_keys: Keys,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     run_id = queued_run(alpha)
     target = runner.Target(api_url, api_keys.alpha)
     said = runner.Console.print

@@ -79,11 +79,17 @@ def _heavy(index: int) -> dict[str, Any]:
     clicks = [{"click": f"#{c}"} for c in "abcd"]
     return suite(
         f"heavy {index}",
-        {"name": "t {{ n }}", "data": [{"n": str(k)} for k in range(90)],
-         "steps": [{"use": "top"}]},
-        flows={"leaf": {"steps": clicks}, "mid": {"steps": [{"use": "leaf"}] * 9},
-               "top": {"steps": [{"use": "mid"}] * 9}},
-    )  # fmt: skip
+        {
+            "name": "t {{ n }}",
+            "data": [{"n": str(k)} for k in range(90)],
+            "steps": [{"use": "top"}],
+        },
+        flows={
+            "leaf": {"steps": clicks},
+            "mid": {"steps": [{"use": "leaf"}] * 9},
+            "top": {"steps": [{"use": "mid"}] * 9},
+        },
+    )
 
 
 def test_work_past_the_plan_limit_is_stopped_and_other_projects_go_on_meanwhile(
@@ -93,8 +99,11 @@ def test_work_past_the_plan_limit_is_stopped_and_other_projects_go_on_meanwhile(
     with ThreadPoolExecutor(2) as pool:
         # Two at once: as many as there used to be planner threads for every project.
         pending = [pool.submit(alpha.post, "/api/v1/runs", json=heavy) for _ in range(2)]
-        wait_until("alpha's two submissions to be planning", lambda: planning.running("alpha")
-                   == 2 or any(p.done() for p in pending), timeout_s=30)  # fmt: skip
+        wait_until(
+            "alpha's two submissions to be planning",
+            lambda: planning.running("alpha") == 2 or any(p.done() for p in pending),
+            timeout_s=30,
+        )
         # Another project's submission is planned and queued meanwhile...
         accepted = submit(beta, suite("ordinary", case("home")))
         assert accepted["status"] == "queued"

@@ -48,8 +48,9 @@ def test_every_documented_route_is_covered_here(api_url: str) -> None:
         (method.upper(), path) for path, ops in paths.items() for method in ops if "/api/" in path
     }
     covered = {(m, p) for m, p, _ in all_routes("{run_id}")}
-    covered = {(m, p.replace("shot.png", "{name}").replace("some-id", "{baseline_id}"))
-               for m, p in covered}  # fmt: skip
+    covered = {
+        (m, p.replace("shot.png", "{name}").replace("some-id", "{baseline_id}")) for m, p in covered
+    }
     # /generate (issue 4) is checked by its own tests.
     assert documented - {("POST", "/api/v1/generate")} == covered
 
@@ -69,8 +70,11 @@ def test_a_key_without_the_scope_is_403_naming_it_on_every_route(
     api_url: str, api_keys: Keys
 ) -> None:
     run_id = "20990101-000000-000000"
-    only = {"test:read": api_keys.alpha_dashboard, "test:write": api_keys.alpha_read,
-            "dashboard:read": api_keys.alpha}  # fmt: skip
+    only = {
+        "test:read": api_keys.alpha_dashboard,
+        "test:write": api_keys.alpha_read,
+        "dashboard:read": api_keys.alpha,
+    }
     for method, path, scope in all_routes(run_id):
         with client_for(api_url, only[scope]) as client:
             answer = client.request(method, path, json={"suites": []})
@@ -113,8 +117,14 @@ def test_another_projects_run_is_a_404_on_every_route_and_never_listed(
     assert (after["status"], after["counts"]) == ("queued", {"queued": 1}), (
         "beta's cancel did nothing"
     )
-    for query in ("", "?status=cancelled", "?status=queued", "?tag=smoke", "?limit=500",
-                  "?since=2000-01-01T00:00:00Z"):  # fmt: skip
+    for query in (
+        "",
+        "?status=cancelled",
+        "?status=queued",
+        "?tag=smoke",
+        "?limit=500",
+        "?since=2000-01-01T00:00:00Z",
+    ):
         assert beta.get(f"/api/v1/runs{query}").json()["runs"] == [], query
         assert alpha.get(f"/api/v1/runs{query}").json()["runs"], query
     # An admin key is still a key of one project.

@@ -115,17 +115,24 @@ def test_the_dashboard_origin_may_download_reports_with_its_key(
     assert alpha.get(f"/api/v1/runs/{run_id}").json()["links"]["dashboard"] == (
         f"https://gw.example.test:8443/dashboard#/runs/{run_id}"
     )
-    asked = {"Access-Control-Request-Method": "GET",
-             "Access-Control-Request-Headers": "authorization"}  # fmt: skip
+    asked = {
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization",
+    }
     with httpx.Client(base_url=api_url) as http:
-        ok = http.options(f"/api/v1/runs/{run_id}/junit.xml",
-                          headers={"Origin": "https://gw.example.test:8443", **asked})  # fmt: skip
+        ok = http.options(
+            f"/api/v1/runs/{run_id}/junit.xml",
+            headers={"Origin": "https://gw.example.test:8443", **asked},
+        )
         assert ok.status_code == 200
         assert ok.headers["access-control-allow-origin"] == "https://gw.example.test:8443"
-        other = http.options(f"/api/v1/runs/{run_id}/junit.xml",
-                             headers={"Origin": "https://evil.example", **asked})  # fmt: skip
+        other = http.options(
+            f"/api/v1/runs/{run_id}/junit.xml", headers={"Origin": "https://evil.example", **asked}
+        )
         assert "access-control-allow-origin" not in other.headers
-        got = http.get(f"/api/v1/runs/{run_id}/junit.xml", headers={
-            "Origin": "https://gw.example.test:8443", "X-API-Key": api_keys.alpha})  # fmt: skip
+        got = http.get(
+            f"/api/v1/runs/{run_id}/junit.xml",
+            headers={"Origin": "https://gw.example.test:8443", "X-API-Key": api_keys.alpha},
+        )
         assert got.status_code == 200
         assert got.headers["access-control-allow-origin"] == "https://gw.example.test:8443"

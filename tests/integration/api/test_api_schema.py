@@ -86,9 +86,13 @@ NO_INPUT = ("GET /health", "GET /ready", "GET /metrics")
 
 @pytest.mark.parametrize(
     ("label", "mode"),
-    [(label, mode) for label in OPERATIONS for mode in schemathesis.GenerationMode
-     if label not in NO_INPUT or mode.is_positive],
-)  # fmt: skip
+    [
+        (label, mode)
+        for label in OPERATIONS
+        for mode in schemathesis.GenerationMode
+        if label not in NO_INPUT or mode.is_positive
+    ],
+)
 def test_no_input_makes_the_api_fail(
     api_schema: schemathesis.BaseSchema,
     api_url: str,

@@ -31,8 +31,12 @@ REQUIREMENTS = "the home page shows a heading"
 def invalid_case() -> dict[str, Any]:
     """A click without a selector: the suite model rejects it."""
     case = copy.deepcopy(VALID_CASE)
-    case["steps"][1] = {**case["steps"][1], "step_type": "click", "selector": None,
-                        "assertion": None}  # fmt: skip
+    case["steps"][1] = {
+        **case["steps"][1],
+        "step_type": "click",
+        "selector": None,
+        "assertion": None,
+    }
     return case
 
 
@@ -55,8 +59,8 @@ def env_for(fake: FakeOpenAI, tmp_path: Path) -> dict[str, str]:
 
 def test_cli_writes_a_suite_that_validates(fake: FakeOpenAI, tmp_path: Path) -> None:
     out = tmp_path / "gen.yaml"
-    done = cli("generate", REQUIREMENTS, "--url", "http://127.0.0.1:9", "-o", str(out),
-               env=env_for(fake, tmp_path), cwd=tmp_path)  # fmt: skip
+    options = ["--url", "http://127.0.0.1:9", "-o", str(out)]
+    done = cli("generate", REQUIREMENTS, *options, env=env_for(fake, tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert f"wrote {out}" in done.stdout
     [sent] = fake.chat_requests()
@@ -118,8 +122,9 @@ def test_cli_without_a_key_exits_2_with_one_line(tmp_path: Path) -> None:
 
 
 def serve(settings: Settings) -> Any:
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.api.port,
-                            log_level="warning")  # fmt: skip
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=settings.api.port, log_level="warning"
+    )
     return serving(uvicorn.Server(config))
 
 
@@ -164,8 +169,9 @@ def test_api_generates_with_a_write_key(redis_url: str, fake: FakeOpenAI, tmp_pa
         assert denied.status_code == 403
         assert "test:write" in denied.json()["error"]["message"]
         assert http.post("/api/v1/generate", json=body).status_code == 401
-        empty = http.post("/api/v1/generate", json={"requirements": ""},
-                          headers={"X-API-Key": writer})  # fmt: skip
+        empty = http.post(
+            "/api/v1/generate", json={"requirements": ""}, headers={"X-API-Key": writer}
+        )
         assert empty.status_code == 422
 
 
@@ -173,8 +179,9 @@ def test_api_without_a_key_says_what_to_set(redis_url: str, tmp_path: Path) -> N
     writer, _ = keys_for(redis_url)
     settings = api_settings(redis_url, tmp_path, None)
     with serve(settings), httpx.Client(base_url=settings.api_url, timeout=60) as http:
-        answer = http.post("/api/v1/generate", json={"requirements": REQUIREMENTS},
-                           headers={"X-API-Key": writer})  # fmt: skip
+        answer = http.post(
+            "/api/v1/generate", json={"requirements": REQUIREMENTS}, headers={"X-API-Key": writer}
+        )
     assert answer.status_code == 503
     assert "OPENAI_API_KEY" in answer.json()["error"]["message"]
 
@@ -192,8 +199,10 @@ def test_generation_counts_against_the_projects_budget_and_rate(
     )
     body = {"requirements": REQUIREMENTS, "url": "http://127.0.0.1:9"}
     with serve(settings), httpx.Client(base_url=settings.api_url, timeout=60) as http:
-        answers = [http.post("/api/v1/generate", json=body, headers={"X-API-Key": writer})
-                   for _ in range(3)]  # fmt: skip
+        answers = [
+            http.post("/api/v1/generate", json=body, headers={"X-API-Key": writer})
+            for _ in range(3)
+        ]
     assert [a.status_code for a in answers] == [200, 200, 429], answers[-1].text
     refused = answers[-1]
     assert int(refused.headers["Retry-After"]) > 0
@@ -207,8 +216,10 @@ def test_generation_counts_against_the_projects_budget_and_rate(
     )
     with serve(settings), httpx.Client(base_url=settings.api_url, timeout=60) as http:
         # At most one window boundary falls between the two: one of them is over the rate.
-        answers = [http.post("/api/v1/generate", json=body, headers={"X-API-Key": writer})
-                   for _ in range(2)]  # fmt: skip
+        answers = [
+            http.post("/api/v1/generate", json=body, headers={"X-API-Key": writer})
+            for _ in range(2)
+        ]
     limited = [a for a in answers if a.status_code == 429]
     assert limited, [a.text for a in answers]
     assert "TESTFLEET_LIMITS__GENERATE_PER_MINUTE" in limited[0].json()["error"]["message"]

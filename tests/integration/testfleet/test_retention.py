@@ -12,10 +12,10 @@ import redis
 from testfleet import keys
 from testfleet.artifacts import open_store
 from testfleet.events import Event, now_ms
-from testfleet.fleet.retention import maybe_sweep, sweep
 from testfleet.results import CaseResult, RunRecord
 from testfleet.settings import Settings
 from testfleet.store import RunStore
+from testfleet.store.retention import maybe_sweep, sweep
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.redis

@@ -15,7 +15,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from grid.provider import LocalProvider
 from testfleet.results import StepResult
 from testfleet.settings import Settings
-from testfleet.suites.model import CaseSpec, Step, TestCase, Viewport
+from testfleet.suites.model import CaseSpec, TestCase, Viewport
+from testfleet.suites.steps.model import Step
 from tests.fixtures_pages import page_server
 from workers.executor import AttemptOutcome, Hooks, execute_steps
 from workers.executor.probe import probe

@@ -14,7 +14,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from grid.provider import LocalProvider
 from testfleet.settings import Settings
-from testfleet.suites.model import CaseSpec, Step, TestCase
+from testfleet.suites.model import CaseSpec, TestCase
+from testfleet.suites.steps.model import Step
 from testfleet.targets.policy import Endpoint, TargetPolicy
 from tests.fixtures_pages import page_server
 from workers.executor import Hooks, execute_steps

@@ -18,9 +18,17 @@ def test_a_cursor_round_trips_and_is_url_safe() -> None:
 
 @pytest.mark.parametrize(
     "cursor",
-    ["", "!!!", "bm90LWEtY3Vyc29y", encode_cursor(1, "../x"), encode_cursor(1, ""),
-     "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA6YQ", "\x00", "8J+Ygg"],
-)  # fmt: skip
+    [
+        "",
+        "!!!",
+        "bm90LWEtY3Vyc29y",
+        encode_cursor(1, "../x"),
+        encode_cursor(1, ""),
+        "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA6YQ",
+        "\x00",
+        "8J+Ygg",
+    ],
+)
 def test_a_cursor_this_api_did_not_give_is_a_400_saying_what_to_pass(cursor: str) -> None:
     with pytest.raises(ApiError) as caught:
         decode_cursor(cursor)

@@ -38,17 +38,31 @@ CANONICAL = {
             "steps": [
                 {"order_index": 1, "step_type": "navigate", "input_data": "/login"},
                 {"order_index": 2, "step_type": "type", "selector": "#user", "input_data": "alice"},
-                {"order_index": 3, "step_type": "type", "selector": "#pass",
-                 "input_data": "s3cret", "secret": True},
+                {
+                    "order_index": 3,
+                    "step_type": "type",
+                    "selector": "#pass",
+                    "input_data": "s3cret",
+                    "secret": True,
+                },
                 {"order_index": 4, "step_type": "click", "selector": "button[type=submit]"},
-                {"order_index": 5, "step_type": "assert", "selector": "h1",
-                 "expected_result": "Welcome", "assertion": "text"},
-                {"order_index": 6, "step_type": "screenshot", "name": "dashboard",
-                 "analyze": "ui_validation"},
+                {
+                    "order_index": 5,
+                    "step_type": "assert",
+                    "selector": "h1",
+                    "expected_result": "Welcome",
+                    "assertion": "text",
+                },
+                {
+                    "order_index": 6,
+                    "step_type": "screenshot",
+                    "name": "dashboard",
+                    "analyze": "ui_validation",
+                },
             ],
         }
     ],
-}  # fmt: skip
+}
 
 ENV = {"LOGIN_PASSWORD": "s3cret"}
 
@@ -66,17 +80,49 @@ def test_short_and_canonical_forms_load_to_the_same_model() -> None:
 
 
 def test_the_specs_canonical_seed_is_accepted_as_is() -> None:
-    seed = {"name": "Login", "base_url": "http://localhost:8000", "tests": [
-        {"name": "valid login", "description": "...", "category": "authentication",
-         "priority": "critical", "tags": ["smoke"], "retry_count": 1,
-         "steps": [
-             {"order_index": 1, "name": "open", "step_type": "navigate", "input_data": "/login"},
-             {"order_index": 2, "step_type": "type", "selector": "#user", "input_data": "alice"},
-             {"order_index": 3, "step_type": "click", "selector": "button[type=submit]",
-              "timeout_seconds": 10, "is_optional": False, "continue_on_failure": False},
-             {"order_index": 4, "step_type": "assert", "selector": "h1",
-              "expected_result": "Welcome"},
-             {"order_index": 5, "step_type": "screenshot", "name": "dashboard"}]}]}  # fmt: skip
+    seed = {
+        "name": "Login",
+        "base_url": "http://localhost:8000",
+        "tests": [
+            {
+                "name": "valid login",
+                "description": "...",
+                "category": "authentication",
+                "priority": "critical",
+                "tags": ["smoke"],
+                "retry_count": 1,
+                "steps": [
+                    {
+                        "order_index": 1,
+                        "name": "open",
+                        "step_type": "navigate",
+                        "input_data": "/login",
+                    },
+                    {
+                        "order_index": 2,
+                        "step_type": "type",
+                        "selector": "#user",
+                        "input_data": "alice",
+                    },
+                    {
+                        "order_index": 3,
+                        "step_type": "click",
+                        "selector": "button[type=submit]",
+                        "timeout_seconds": 10,
+                        "is_optional": False,
+                        "continue_on_failure": False,
+                    },
+                    {
+                        "order_index": 4,
+                        "step_type": "assert",
+                        "selector": "h1",
+                        "expected_result": "Welcome",
+                    },
+                    {"order_index": 5, "step_type": "screenshot", "name": "dashboard"},
+                ],
+            }
+        ],
+    }
     suite = load_text(json.dumps(seed), {})
     test = suite.tests[0]
     assert test.priority == "critical"
@@ -203,14 +249,20 @@ def test_unknown_field_in_short_step_lists_the_allowed_ones() -> None:
         ("- just\n- a list", "a suite must be a mapping"),
         ("", "a suite must be a mapping with name and tests, got nothing"),
         ("name: x\ntests: 3", "tests: Input should be a valid list"),
-        ("name: x\nbase_url: ftp://x\ntests: [{name: t, steps: [navigate: /]}]",
-         "base_url: must start with http:// or https://"),
-        ("name: x\ntests: [{name: t, steps: [navigate: /]}, {name: t, steps: [navigate: /]}]",
-         "test names must be unique within a suite: t"),
-        ("name: x\ntests: [{name: t, steps: [{click: a, timeout: -1}]}]",
-         "tests[0].steps[0].click: timeout_seconds: Input should be greater than 0"),
+        (
+            "name: x\nbase_url: ftp://x\ntests: [{name: t, steps: [navigate: /]}]",
+            "base_url: must start with http:// or https://",
+        ),
+        (
+            "name: x\ntests: [{name: t, steps: [navigate: /]}, {name: t, steps: [navigate: /]}]",
+            "test names must be unique within a suite: t",
+        ),
+        (
+            "name: x\ntests: [{name: t, steps: [{click: a, timeout: -1}]}]",
+            "tests[0].steps[0].click: timeout_seconds: Input should be greater than 0",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_documents_say_what_is_wrong(text: str, expected: str) -> None:
     assert any(expected in p for p in problems(text)), problems(text)
 
@@ -245,14 +297,27 @@ tests:
     steps = load_text(text, {}).tests[0].steps
     kinds = [(s.step_type, s.assertion) for s in steps]
     assert kinds[:11] == [
-        ("navigate", None), ("click", None), ("hover", None), ("clear", None), ("type", None),
-        ("select", None), ("press", None), ("scroll", None), ("wait", None), ("wait", None),
+        ("navigate", None),
+        ("click", None),
+        ("hover", None),
+        ("clear", None),
+        ("type", None),
+        ("select", None),
+        ("press", None),
+        ("scroll", None),
+        ("wait", None),
+        ("wait", None),
         ("custom", None),
-    ]  # fmt: skip
+    ]
     assert [(s.assertion, s.match) for s in steps[11:18]] == [
-        ("url", "contains"), ("title", "equals"), ("visible", None), ("hidden", None),
-        ("count", "equals"), ("attribute", "contains"), ("text", "equals"),
-    ]  # fmt: skip
+        ("url", "contains"),
+        ("title", "equals"),
+        ("visible", None),
+        ("hidden", None),
+        ("count", "equals"),
+        ("attribute", "contains"),
+        ("text", "equals"),
+    ]
     assert steps[15].expected_result == "3"
     assert steps[8].input_data == "0.5"
 

@@ -25,7 +25,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from testfleet.fleet.browser import known_viewport, note_viewport
 from testfleet.results import StepResult
-from testfleet.suites.model import CaseSpec, Step, TestCase
+from testfleet.suites.model import CaseSpec, TestCase
+from testfleet.suites.steps.model import Step
 from workers.executor import (
     AttemptOutcome,
     Hooks,

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from testfleet.suites.model import Step, Suite
+from testfleet.suites.model import Suite
 from testfleet.suites.steps.base import MATCHES, MODIFIER_DOCS, Field, StepSpec
+from testfleet.suites.steps.model import Step
 from testfleet.suites.steps.registry import MODIFIERS, SPECS, STEP_TYPES
 
 _TEXT: dict[str, Any] = {"type": ["string", "number"]}
@@ -56,10 +57,15 @@ def _field_schema(field: Field) -> dict[str, Any]:
         schema = {
             "anyOf": [
                 _TEXT,
-                {"type": "object", "properties": one, "minProperties": 1, "maxProperties": 1,
-                 "additionalProperties": False},
+                {
+                    "type": "object",
+                    "properties": one,
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "additionalProperties": False,
+                },
             ]
-        }  # fmt: skip
+        }
     elif kind == "condition":
         schema = {"$ref": "#/$defs/Condition"}
     else:
@@ -86,15 +92,23 @@ def condition_schema() -> dict[str, Any]:
         "additionalProperties": False,
     }
     questions: dict[str, Any] = {
-        "visible": {"type": "string"}, "hidden": {"type": "string"},
-        "exists": {"type": "string"}, "url": compare, "title": compare, "text": text,
+        "visible": {"type": "string"},
+        "hidden": {"type": "string"},
+        "exists": {"type": "string"},
+        "url": compare,
+        "title": compare,
+        "text": text,
         "script": {"type": "string"},
-    }  # fmt: skip
+    }
     choices = [
-        {"type": "object", "properties": {q: body, **common}, "required": [q],
-         "additionalProperties": False}
+        {
+            "type": "object",
+            "properties": {q: body, **common},
+            "required": [q],
+            "additionalProperties": False,
+        }
         for q, body in questions.items()
-    ]  # fmt: skip
+    ]
     choices.append(
         {
             "type": "object",
@@ -152,8 +166,11 @@ def _body_schema(spec: StepSpec) -> dict[str, Any]:
     for canonical in spec.required:
         names = spec.short_names(canonical) or [f.name for f in spec.fields if f.to == canonical]
         if names:
-            required.append({"required": names[:1]} if len(names) == 1 else
-                            {"anyOf": [{"required": [n]} for n in names]})  # fmt: skip
+            required.append(
+                {"required": names[:1]}
+                if len(names) == 1
+                else {"anyOf": [{"required": [n]} for n in names]}
+            )
     if required:
         mapping["allOf"] = required
     scalar = spec.field_named(spec.scalar) if spec.scalar else None
@@ -256,26 +273,33 @@ def suite_schema() -> dict[str, Any]:
     flow = {
         "type": "object",
         "properties": {
-            "params": {"anyOf": [{"type": "array", "items": {"type": "string"}},
-                                 {"type": "object"}]},
+            "params": {
+                "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}]
+            },
             "steps": _STEP_LIST,
             "description": {"type": "string"},
         },
         "required": ["steps"],
         "additionalProperties": False,
-    }  # fmt: skip
+    }
     schema["properties"].update(
         {
-            "flows": {"type": "object", "additionalProperties": flow,
-                      "description": "named steps with params, run with use: NAME"},
-            "include": {"anyOf": [{"type": "string"}, {"type": "array",
-                                                         "items": {"type": "string"}}],
-                        "description": "files of flows, relative to this one"},
+            "flows": {
+                "type": "object",
+                "additionalProperties": flow,
+                "description": "named steps with params, run with use: NAME",
+            },
+            "include": {
+                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+                "description": "files of flows, relative to this one",
+            },
             "before_each": {**_STEP_LIST, "description": "steps run before each test"},
-            "after_each": {**_STEP_LIST,
-                           "description": "steps run after each test, even a failed one"},
+            "after_each": {
+                **_STEP_LIST,
+                "description": "steps run after each test, even a failed one",
+            },
         }
-    )  # fmt: skip
+    )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         **schema,

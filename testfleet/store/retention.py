@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import cast
 
 import redis
 
 from testfleet import keys, logs
 from testfleet.artifacts import ArtifactStore
 from testfleet.settings import Settings
+from testfleet.store.indexes import created_before_query
+from testfleet.store.writes import RunStore
 
 log = logs.get_logger(__name__)
 
@@ -62,25 +63,13 @@ def sweep(
     retention = settings.retention
     run_cutoff_ms = now - retention.run_ttl_s * 1000
     report = SweepReport()
+    store = RunStore(client, settings)
     expired: list[str] = []
-    while True:
-        batch = cast(
-            list[str],
-            client.zrangebyscore(keys.RUNS_INDEX, "-inf", f"({run_cutoff_ms}", 0, SWEEP_BATCH),
-        )
-        if not batch:
-            break
-        pipe = client.pipeline(transaction=False)
-        for run_id in batch:
-            pipe.delete(*keys.run_keys(run_id))
-        pipe.zrem(keys.RUNS_INDEX, *batch)
-        pipe.execute()
+    while batch := store.ask(created_before_query(run_cutoff_ms, SWEEP_BATCH)):
+        store.remove_runs(batch)
         expired += batch
     report.runs = len(expired)
-    # Project indexes are scored by the same creation time: one range delete each,
-    # whether or not the run's project is still known (its record may be gone).
-    for index in client.scan_iter(match=keys.PROJECT_RUNS_PATTERN, count=1000):
-        client.zremrangebyscore(index, "-inf", f"({run_cutoff_ms}")
+    store.trim_project_indexes(run_cutoff_ms)
     events_cutoff_ms = now - retention.events_ttl_s * 1000
     if events_cutoff_ms > 0:
         report.events = int(
