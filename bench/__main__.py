@@ -70,8 +70,10 @@ def main(argv: list[str]) -> int:
         return 2
     unknown = sorted(set(names) - set(available()))
     if unknown:
-        print(f"unknown benchmark(s) {', '.join(unknown)}; have: {', '.join(available())}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"unknown benchmark(s) {', '.join(unknown)}; have: {', '.join(available())}",
+            file=sys.stderr,
+        )
         return 2
     settings = Settings()
     RESULTS.mkdir(exist_ok=True)

@@ -82,9 +82,11 @@ def _gateway(redis_url: str, state: Path, port: int) -> subprocess.Popen[bytes]:
         "TESTFLEET_LOG__LEVEL": "WARNING",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "gateway"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "cli.main", "gateway"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -104,9 +106,9 @@ class WireClient:
         self._ws = connect(f"{url}/ws/v1", open_timeout=30, max_size=None)
         self._ws.send(json.dumps({"type": "auth", "payload": {"apiKey": key}}))
         json.loads(self._ws.recv(timeout=30))
-        self._ws.send(json.dumps({"type": "subscribe", "id": "s", "payload": {
-            "channel": "test_execution", "filters": {"runIds": [run_id]},
-            "options": {"batch": {"size": 200, "windowMs": 50}}}}))  # fmt: skip
+        batched = {"batch": {"size": 200, "windowMs": 50}}
+        payload = {"channel": "test_execution", "filters": {"runIds": [run_id]}, "options": batched}
+        self._ws.send(json.dumps({"type": "subscribe", "id": "s", "payload": payload}))
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -143,15 +145,27 @@ def _load(store: RunStore, sim: SimulatedRun, window_s: float) -> dict[str, floa
             time.sleep(pause)  # the generator's pacing, not a wait for a condition
         for case, n in order[i : i + per_tick]:
             payload = CaseProgress(
-                testId=case, testSuiteId=sim.name, attempt=1,
-                progress=Progress(percentage=min(100, n), currentStep=f"step {n}", stepNumber=n,
-                                  totalSteps=steps, duration=n * 10),
-                stepStatus="passed", stepDuration=3,
-            )  # fmt: skip
+                testId=case,
+                testSuiteId=sim.name,
+                attempt=1,
+                progress=Progress(
+                    percentage=min(100, n),
+                    currentStep=f"step {n}",
+                    stepNumber=n,
+                    totalSteps=steps,
+                    duration=n * 10,
+                ),
+                stepStatus="passed",
+                stepDuration=3,
+            )
             event = Event(
-                type="test_progress", run_id=sim.run_id, project_id="bench",
-                payload=payload.dump(), correlation_id=case, timestamp_ms=now_ms(),
-            )  # fmt: skip
+                type="test_progress",
+                run_id=sim.run_id,
+                project_id="bench",
+                payload=payload.dump(),
+                correlation_id=case,
+                timestamp_ms=now_ms(),
+            )
             store.publish(event)
             sent[f"{case}:{n}"] = time.time() * 1000
     return sent
@@ -193,16 +207,21 @@ def run(settings: Settings) -> dict[str, Any]:
         gateway = _gateway(redis_url, state, port)
         stack.callback(_stop, gateway)
         base = f"http://127.0.0.1:{port}"
-        wait_until("the gateway to answer", lambda: httpx.get(f"{base}/ready").status_code == 200,
-                   30, ignore=(httpx.HTTPError,))  # fmt: skip
+        wait_until(
+            "the gateway to answer",
+            lambda: httpx.get(f"{base}/ready").status_code == 200,
+            30,
+            ignore=(httpx.HTTPError,),
+        )
         bench_settings = Settings(
             redis=RedisSettings(url=redis_url), paths=PathSettings(state_dir=state)
         )
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         store = RunStore(client, bench_settings, source="bench")
         key = KeyStore(client).create("bench", ["test:read"])[1]
-        sim = SimulatedRun(store, FileStore(state / "artifacts"), "bench", name="Load",
-                           tests=TESTS, steps=1).create()  # fmt: skip
+        sim = SimulatedRun(
+            store, FileStore(state / "artifacts"), "bench", name="Load", tests=TESTS, steps=1
+        ).create()
         for case in sim.case_ids:
             sim.start(case)
         browser = stack.enter_context(chromium())

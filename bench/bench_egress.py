@@ -129,11 +129,15 @@ def run(settings: Settings) -> dict[str, Any]:
 
 def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
     req, nav, new = figures["request"], figures["navigation"], figures["new_session"]
+    per_request = f"+{req['added_ms']} ms per request"
+    per_load = f"x{nav['ratio']} (+{nav['added_ms']} ms)"
     return [
-        ("request direct / proxied P50", f"{req['direct_p50_ms']} / {req['proxied_p50_ms']} ms",
-         f"+{req['added_ms']} ms per request"),
-        ("page load direct / proxied P50", f"{nav['direct_p50_ms']} / {nav['proxied_p50_ms']} ms",
-         f"x{nav['ratio']} (+{nav['added_ms']} ms)"),
-        ("new session pipe / port P50", f"{new['pipe_p50_ms']} / {new['port_p50_ms']} ms",
-         f"x{new['ratio']}"),
-    ]  # fmt: skip
+        ("request direct / proxied P50", _p50s(req, "direct", "proxied"), per_request),
+        ("page load direct / proxied P50", _p50s(nav, "direct", "proxied"), per_load),
+        ("new session pipe / port P50", _p50s(new, "pipe", "port"), f"x{new['ratio']}"),
+    ]
+
+
+def _p50s(group: dict[str, Any], first: str, second: str) -> str:
+    """``first / second ms``: the two P50 latencies a row compares."""
+    return f"{group[first + '_p50_ms']} / {group[second + '_p50_ms']} ms"

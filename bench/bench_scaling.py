@@ -74,8 +74,10 @@ def speedups(tests_per_min: dict[int, float]) -> dict[int, dict[str, float]]:
     out: dict[int, dict[str, float]] = {}
     for size, tpm in sorted(tests_per_min.items()):
         speedup = ratio(tpm, base)
-        out[size] = {"speedup": speedup,
-                     "efficiency_pct": round(100.0 * speedup * smallest / size, 1)}  # fmt: skip
+        out[size] = {
+            "speedup": speedup,
+            "efficiency_pct": round(100.0 * speedup * smallest / size, 1),
+        }
     return out
 
 
@@ -146,8 +148,8 @@ def _size(
 def _memory_note(memory: dict[str, float]) -> str:
     if memory.get("sessions_max") and not memory.get("mb_per_session"):
         return "browser memory unreadable (needs root to read the browser user's /proc)"
-    return (f"{memory.get('mb_per_session')} MB/browser, "
-            f"{memory.get('mb_per_worker')} MB/worker (PSS)")  # fmt: skip
+    per_browser, per_worker = memory.get("mb_per_session"), memory.get("mb_per_worker")
+    return f"{per_browser} MB/browser, {per_worker} MB/worker (PSS)"
 
 
 def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -159,27 +161,32 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
     for size, f in by_size.items():
         breakdown: dict[str, float] = f.get("breakdown_ms", {})
         failed = f.get("failed", 0)
-        note = (f"{f.get('speedup')}x vs 1 ({f.get('efficiency_pct')} % of ideal); "
-                f"overhead {breakdown.get('overhead_pct_of_browser')} % of browser; "
-                f"session_start {breakdown.get('session_start_ms')} ms; "
-                f"{_memory_note(f.get('memory_mb', {}))}; {f.get('wall_s')} s")  # fmt: skip
+        note = (
+            f"{f.get('speedup')}x vs 1 ({f.get('efficiency_pct')} % of ideal); "
+            f"overhead {breakdown.get('overhead_pct_of_browser')} % of browser; "
+            f"session_start {breakdown.get('session_start_ms')} ms; "
+            f"{_memory_note(f.get('memory_mb', {}))}; {f.get('wall_s')} s"
+        )
         note += f"; {failed} FAILED" if failed else ""
         out.append((f"{size} browser(s) + workers", f"{f.get('tests_per_min')} t/min", note))
     for size, f in by_size.items():
         breakdown = f.get("breakdown_ms", {})
-        out += [(f"  {size}: {k}", f"{breakdown.get(k)}", "mean per test")
-                for k in WHERE_THE_TIME_GOES]  # fmt: skip
+        out += [
+            (f"  {size}: {k}", f"{breakdown.get(k)}", "mean per test") for k in WHERE_THE_TIME_GOES
+        ]
     for size, f in by_size.items():
         memory: dict[str, float] = f.get("memory_mb", {})
-        out.append((f"  {size}: peak total MB", f"{memory.get('peak_total_mb')}",
-                    f"PSS, browsers + workers (peaks alone: {memory.get('peak_browsers_mb')}, "
-                    f"{memory.get('peak_workers_mb')}); "
-                    f"{memory.get('mb_per_worker_process')} MB per worker process; "
-                    f"RSS sum {memory.get('mb_per_session_rss')} MB/browser; sessions open "
-                    f"{memory.get('sessions_min')}-{memory.get('sessions_max')}"))  # fmt: skip
+        note = (
+            f"PSS, browsers + workers (peaks alone: {memory.get('peak_browsers_mb')}, "
+            f"{memory.get('peak_workers_mb')}); "
+            f"{memory.get('mb_per_worker_process')} MB per worker process; "
+            f"RSS sum {memory.get('mb_per_session_rss')} MB/browser; sessions open "
+            f"{memory.get('sessions_min')}-{memory.get('sessions_max')}"
+        )
+        out.append((f"  {size}: peak total MB", f"{memory.get('peak_total_mb')}", note))
     for size, f in by_size.items():
         pyspy: dict[str, Any] = f.get("pyspy_pct", {})
-        out += [(f"  {size}: py-spy {k}", f"{v}",
-                 "pool-child samples" if k == "samples" else "% of pool-child samples")
-                for k, v in pyspy.items()]  # fmt: skip
+        for k, v in pyspy.items():
+            share = "pool-child samples" if k == "samples" else "% of pool-child samples"
+            out.append((f"  {size}: py-spy {k}", f"{v}", share))
     return out

@@ -99,8 +99,11 @@ def run(settings: Settings) -> dict[str, Any]:
             figures.update(_playwright(suites, warmup, demo))
         profiled = base / "profiled"
         write_suites(profiled, per_template=1, prefix="Profiled ")
-        configurations = (("fleet_unpooled", 0, "giveback"), ("fleet_pooled_lend", 1, "lend"),
-                          ("fleet_pooled", 1, "giveback"))  # fmt: skip
+        configurations = (
+            ("fleet_unpooled", 0, "giveback"),
+            ("fleet_pooled_lend", 1, "lend"),
+            ("fleet_pooled", 1, "giveback"),
+        )
         for name, pool_size, reset in configurations:
             extra = profiled if name == "fleet_pooled" else None
             figures.update(_fleet(name, base / name, suites, warmup, pool_size, extra, reset))
@@ -133,13 +136,18 @@ def _xdist(
     junit = base / "xdist.xml"
 
     def once(directory: Path) -> tuple[float, dict[str, int]]:
-        command = [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "-q",
-                   f"--junitxml={junit}", str(PYTEST_BASELINE)]  # fmt: skip
+        command = [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "-q"]
+        command += [f"--junitxml={junit}", str(PYTEST_BASELINE)]
         started = time.monotonic()
         done = subprocess.run(
-            command, cwd=ROOT, env={**env, "TESTFLEET_BENCH_SUITES": str(directory)},
-            capture_output=True, text=True, timeout=PASS_TIMEOUT_S, check=False,
-        )  # fmt: skip
+            command,
+            cwd=ROOT,
+            env={**env, "TESTFLEET_BENCH_SUITES": str(directory)},
+            capture_output=True,
+            text=True,
+            timeout=PASS_TIMEOUT_S,
+            check=False,
+        )
         wall_s = time.monotonic() - started
         counts = _junit_counts(junit)
         if counts["tests"] == 0:
@@ -322,7 +330,11 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
         return (key, f"{figures.get(key)} t/min", note)
 
     breakdown: dict[str, float] = figures.get("fleet_breakdown_ms", {})
+    giveback = figures.get("giveback_vs_lend_reset")
+    giveback_note = "(c) / (c'): the reset moved off the critical path"
     overhead = figures.get("fleet_overhead_pct") or 0.0
+    overhead_ok = verdict(overhead <= TARGET_OVERHEAD_PCT)
+    overhead_note = f"<= {TARGET_OVERHEAD_PCT:g} % of browser {overhead_ok}"
 
     def at_least(key: str, target: float) -> tuple[str, str, str]:
         value = figures.get(key) or 0.0
@@ -340,22 +352,26 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
         at_least("fleet_vs_xdist", TARGET_VS_XDIST),
         at_least("fleet_vs_tuned", TARGET_VS_TUNED),
         at_least("fleet_vs_playwright", TARGET_VS_PLAYWRIGHT),
-        ("giveback_vs_lend_reset", f"{figures.get('giveback_vs_lend_reset')}x",
-         "(c) / (c'): the reset moved off the critical path"),
-        ("fleet overhead", f"{overhead} %",
-         f"<= {TARGET_OVERHEAD_PCT:g} % of browser {verdict(overhead <= TARGET_OVERHEAD_PCT)}"),
-    ]  # fmt: skip
+        ("giveback_vs_lend_reset", f"{giveback}x", giveback_note),
+        ("fleet overhead", f"{overhead} %", overhead_note),
+    ]
     out += [(f"  pooled {k}", f"{v}", "mean per test") for k, v in breakdown.items()]
     lend: dict[str, float] = figures.get("fleet_pooled_lend_breakdown_ms", {})
-    out += [(f"  (c') lend {k}", f"{lend.get(k)}", "mean per test, reset at lend")
-            for k in ("session_start_ms", "finish_ms", "between_cases_ms",
-                      "overhead_pct_of_browser") if k in lend]  # fmt: skip
+    out += [
+        (f"  (c') lend {k}", f"{lend.get(k)}", "mean per test, reset at lend")
+        for k in ("session_start_ms", "finish_ms", "between_cases_ms", "overhead_pct_of_browser")
+        if k in lend
+    ]
     pyspy: dict[str, Any] = figures.get("fleet_pooled_pyspy_pct", {})
     out += [(f"  pooled py-spy {k}", f"{v}", "% of pool-child samples") for k, v in pyspy.items()]
-    out.append(("  (b) plain steps_ms", f"{figures.get('local_tuned_steps_per_test_ms')}",
-                "mean per test, same tests, plain Selenium executor"))  # fmt: skip
-    out.append(("  (e) Playwright steps_ms", f"{figures.get('playwright_steps_per_test_ms')}",
-                "mean per test, same tests"))  # fmt: skip
-    out.append(("  (e) context new + close", f"{figures.get('playwright_context_ms')} ms",
-                "mean per test: Playwright's isolation cost"))  # fmt: skip
+    plain_ms = figures.get("local_tuned_steps_per_test_ms")
+    playwright_ms = figures.get("playwright_steps_per_test_ms")
+    context_ms = figures.get("playwright_context_ms")
+    same_tests = "mean per test, same tests"
+    isolation = "mean per test: Playwright's isolation cost"
+    out += [
+        ("  (b) plain steps_ms", f"{plain_ms}", f"{same_tests}, plain Selenium executor"),
+        ("  (e) Playwright steps_ms", f"{playwright_ms}", same_tests),
+        ("  (e) context new + close", f"{context_ms} ms", isolation),
+    ]
     return out

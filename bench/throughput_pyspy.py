@@ -48,8 +48,8 @@ def start(pids: list[int], out_dir: Path) -> list[tuple[subprocess.Popen[bytes],
     recorders = []
     for pid in pids:
         out = out_dir / f"pyspy-{pid}.txt"
-        command = [exe, "record", "--idle", "--subprocesses", "--nonblocking", "--format", "raw",
-                   "--rate", str(SAMPLE_RATE_HZ), "-o", str(out), "-p", str(pid)]  # fmt: skip
+        command = [exe, "record", "--idle", "--subprocesses", "--nonblocking", "--format", "raw"]
+        command += ["--rate", str(SAMPLE_RATE_HZ), "-o", str(out), "-p", str(pid)]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         recorders.append((process, out))
     return recorders

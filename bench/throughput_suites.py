@@ -14,6 +14,7 @@ the hand-tuned runner all read the very same files.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -198,22 +199,23 @@ def _slow(delay_ms: int) -> TestDoc:
     }
 
 
+_ITEMS = ("Jam", "Scones", "Cream", "Honey", "Butter", "Toast")
+_SKUS = ("tea", "biscuits", "teapot")
+_TOPICS = ("General", "Bug report", "Feature request")
+
 # (suite name, template, parameter sets): one suite file per template.
 TEMPLATES: tuple[tuple[str, Callable[..., TestDoc], tuple[tuple[Any, ...], ...]], ...] = (
     ("Bench login", _login_ok, ((False,), (True,))),
     ("Bench bad login", _login_bad, (("x",), ("alice",), ("Wonderland",), ("wonderland ",))),
     ("Bench orders", _filter_orders, tuple((s,) for s in _ORDERS_BY_STATUS)),
-    ("Bench items", _add_item, tuple((i,) for i in ("Jam", "Scones", "Cream", "Honey", "Butter",
-                                                    "Toast"))),
-    ("Bench feedback", _feedback, tuple((n, t) for n in ("Alice", "Hatter")
-                                        for t in ("General", "Bug report", "Feature request"))),
-    ("Bench cart", _cart, tuple((s, q) for s in ("tea", "biscuits", "teapot") for q in (1, 2))),
-    ("Bench checkout", _checkout, tuple((s, m) for s in ("tea", "biscuits", "teapot")
-                                        for m in ("Standard", "Express"))),
+    ("Bench items", _add_item, tuple((i,) for i in _ITEMS)),
+    ("Bench feedback", _feedback, tuple(product(("Alice", "Hatter"), _TOPICS))),
+    ("Bench cart", _cart, tuple(product(_SKUS, (1, 2)))),
+    ("Bench checkout", _checkout, tuple(product(_SKUS, ("Standard", "Express")))),
     ("Bench storage", _storage, ((1,), (2,))),
     ("Bench home", _home_link, tuple((h,) for h in _NAV_PAGES)),
     ("Bench slow", _slow, ((100,), (200,), (300,))),
-)  # fmt: skip
+)
 
 
 def suite_documents(

@@ -82,11 +82,15 @@ def show(
         versions = api.baseline_versions(baseline_id)
         image = api.baseline_image(baseline_id, version) if output else None
     first = versions[-1]
-    click.echo(f"{first['id']}: {first['suite']} › {first['test']} › {first['name']}, "
-               f"{first['viewport']} {first['browser']}")  # fmt: skip
+    click.echo(
+        f"{first['id']}: {first['suite']} › {first['test']} › {first['name']}, "
+        f"{first['viewport']} {first['browser']}"
+    )
     for v in versions:
-        click.echo(f"  v{v['version']}  {_when(v['created_ms'])} UTC  "
-                   f"{v['width_px']}x{v['height_px']} px  {_origin(v)}")  # fmt: skip
+        click.echo(
+            f"  v{v['version']}  {_when(v['created_ms'])} UTC  "
+            f"{v['width_px']}x{v['height_px']} px  {_origin(v)}"
+        )
     if output and image is not None:
         Path(output).write_bytes(image)
         click.echo(f"wrote {output} (v{version or first['version']})")
@@ -107,10 +111,14 @@ def approve(
     approved = answer.get("approved") or []
     if not approved:
         which = f" for test {test!r}" if test else ""
-        click.echo(f"nothing to approve in run {run_id}{which}: no visual assertion failed "
-                   "against its baseline")  # fmt: skip
+        click.echo(
+            f"nothing to approve in run {run_id}{which}: no visual assertion failed "
+            "against its baseline"
+        )
         return
     for a in approved:
-        click.echo(f"approved {a['suite']} › {a['test']} › {a['name']} ({a['viewport']}): "
-                   f"baseline {a['baselineId']} is now v{a['version']}")  # fmt: skip
+        click.echo(
+            f"approved {a['suite']} › {a['test']} › {a['name']} ({a['viewport']}): "
+            f"baseline {a['baselineId']} is now v{a['version']}"
+        )
     click.echo(f"{len(approved)} baseline(s) updated")

@@ -331,11 +331,16 @@ def _start_all(
     s = settings
     redis_dir = s.paths.state_dir / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
-    redis_log = launcher.start(
-        "redis",
-        ["redis-server", "--port", str(s.redis.port), "--bind", "127.0.0.1",
-         "--dir", str(redis_dir), "--appendonly", "yes", "--save", "", "--daemonize", "no"],
-    ).log  # fmt: skip
+    redis_options = {
+        "--port": str(s.redis.port),
+        "--bind": "127.0.0.1",
+        "--dir": str(redis_dir),
+        "--appendonly": "yes",
+        "--save": "",
+        "--daemonize": "no",
+    }
+    redis_command = ["redis-server", *(part for pair in redis_options.items() for part in pair)]
+    redis_log = launcher.start("redis", redis_command).log
     client = redisconn.connect(s.redis)
     wait_for("redis", lambda: bool(client.ping()), 20, redis_log, launcher.started[-1:])
     say(f"redis      {s.redis.url}")
@@ -507,9 +512,14 @@ def status(settings: Settings) -> dict[str, Any]:
     """The fleet's state: URLs, each process, the Grid's capacity."""
     state = FleetState.load(settings.paths.fleet_file)
     if state is None:
-        return {"running": False, "api_url": settings.api_url,
-                "gateway_url": settings.gateway_url, "redis_url": settings.redis.url,
-                "grid_url": settings.grid.url, "processes": []}  # fmt: skip
+        return {
+            "running": False,
+            "api_url": settings.api_url,
+            "gateway_url": settings.gateway_url,
+            "redis_url": settings.redis.url,
+            "grid_url": settings.grid.url,
+            "processes": [],
+        }
     processes = [
         {
             "name": p.name,
@@ -557,8 +567,14 @@ def grid_capacity(grid_url: str, auth: tuple[str, str] | None = None) -> dict[st
     try:
         capacity = read_capacity(grid_url, timeout_s=3.0, auth=auth)
     except InfrastructureError as exc:
-        return {"ready": False, "total_slots": 0, "free_slots": 0, "queue_size": 0,
-                "nodes": 0, "error": str(exc)}  # fmt: skip
+        return {
+            "ready": False,
+            "total_slots": 0,
+            "free_slots": 0,
+            "queue_size": 0,
+            "nodes": 0,
+            "error": str(exc),
+        }
     return {
         "ready": capacity.nodes_up > 0,
         "total_slots": capacity.total_slots,

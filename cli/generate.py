@@ -18,8 +18,14 @@ from testfleet.settings import Settings
 @click.command()
 @click.argument("requirements")
 @click.option("--url", default=None, help="Base URL of the application under test.")
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
-              help="Where to write the suite (YAML).")  # fmt: skip
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the suite (YAML).",
+)
 @click.pass_context
 def generate(ctx: click.Context, requirements: str, url: str | None, output: str) -> None:
     """Generate a test suite from plain requirements with the AI model."""

@@ -41,10 +41,10 @@ def import_(ctx: click.Context, file: str, output: str | None, base_url: str | N
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise UsageError(f"{file}: cannot be read ({reason})") from None
     targets = TargetPolicy.from_settings(settings)
+    arguments = (text, file, path.parent, base_url, settings.limits, targets)
     written, tests = run_bounded(
-        Bounds.of(settings.limits), f"converting {file}", convert_text,
-        text, file, path.parent, base_url, settings.limits, targets,
-    )  # fmt: skip
+        Bounds.of(settings.limits), f"converting {file}", convert_text, *arguments
+    )
     if output:
         Path(output).write_text(written, encoding="utf-8")
         click.echo(f"wrote {output}: {tests} test(s) from {file}")

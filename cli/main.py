@@ -230,7 +230,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...], base_url: str | None) -
 )
 def schema(output: str | None) -> None:
     """Print the JSON Schema of suite files (short and canonical form), for editors."""
-    from testfleet.suites.steps.schema import suite_schema
+    from testfleet.suites.schema import suite_schema
 
     text = json.dumps(suite_schema(), indent=2) + "\n"
     if output:
@@ -364,8 +364,10 @@ def runs(ctx: click.Context, server: str | None, api_key: str | None, limit: int
     target = runner.Target.resolve(_settings(ctx), server, api_key)
     with ApiClient(target.api_url, target.api_key) as api:
         for item in api.list_runs(limit):
-            click.echo(f"{item.get('runId', item.get('run_id'))}  {item.get('status', ''):<10} "
-                       f"{item.get('name', '')}")  # fmt: skip
+            click.echo(
+                f"{item.get('runId', item.get('run_id'))}  {item.get('status', ''):<10} "
+                f"{item.get('name', '')}"
+            )
 
 
 # --- API keys --------------------------------------------------------------------------
@@ -393,8 +395,10 @@ def _redis_errors(fn: Callable[..., None]) -> Callable[..., None]:
         try:
             fn(*args, **kwargs)
         except redis.ConnectionError as exc:
-            fail(f"cannot reach Redis ({exc}): start the fleet with `testfleet up` "
-                 "or set TESTFLEET_REDIS__URL")  # fmt: skip
+            fail(
+                f"cannot reach Redis ({exc}): start the fleet with `testfleet up` "
+                "or set TESTFLEET_REDIS__URL"
+            )
 
     return wrapper
 

@@ -34,11 +34,12 @@ from testfleet import payloads
 from testfleet.artifacts import artifact_url
 from testfleet.client.http import ApiClient
 from testfleet.client.ws import follow_link
-from testfleet.constants import AI_NO_KEY
+from testfleet.constants import AI_NO_KEY, report_path
 from testfleet.errors import TestfleetError, UsageError
 from testfleet.payloads import CaseEvent, CaseFinished, CaseProgress, CaseStarted
 from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunResult
 from testfleet.settings import Settings
+from testfleet.stream import CORRELATION_ID
 from testfleet.suites.loader import submitted
 from testfleet.suites.model import Suite
 
@@ -183,8 +184,10 @@ def stop_following(
                 try:
                     api.cancel(run_id)
                 except TestfleetError as exc:
-                    what = (f"interrupted: could not cancel run {run_id} ({exc}); "
-                            f"cancel it with: testfleet cancel {run_id}")  # fmt: skip
+                    what = (
+                        f"interrupted: could not cancel run {run_id} ({exc}); "
+                        f"cancel it with: testfleet cancel {run_id}"
+                    )
             result = RunResult.model_validate(api.get_run(run_id))
             done = sum(1 for t in result.tests if t.is_final)
             progress = f"; {done} of {len(result.tests)} test(s) had finished"
@@ -243,7 +246,7 @@ def _follow(console: Console, url: str, api_key: str | None, run: dict[str, Any]
     with progress:
         for event in follow_link(url, api_key):
             payload = _case_payload(event)
-            case_id = event.get("correlationId") or (payload.testId if payload else "")
+            case_id = event.get(CORRELATION_ID) or (payload.testId if payload else "")
             bar = bars.get(case_id or "")
             if payload is None or bar is None:
                 continue
@@ -252,8 +255,9 @@ def _follow(console: Console, url: str, api_key: str | None, run: dict[str, Any]
                 progress.update(bar, state=Text(f"running (attempt {payload.attempt})"))
             elif isinstance(payload, CaseProgress):
                 p = payload.progress
-                progress.update(bar, total=p.totalSteps, completed=p.stepNumber,
-                                state=Text(p.currentStep))  # fmt: skip
+                progress.update(
+                    bar, total=p.totalSteps, completed=p.stepNumber, state=Text(p.currentStep)
+                )
             elif isinstance(payload, CaseFinished):
                 status, error = payload.result.status, payload.result.error
                 task = progress.tasks[bar]
@@ -314,8 +318,10 @@ def _visual_checks(console: Console, run: RunResult) -> None:
                 text = f"no baseline (--ci); approve: testfleet baselines approve {run.runId}"
             else:
                 where = f" at {v.region}" if v.region else ""
-                text = (f"{v.diff_ratio:.2%} of pixels differ{where} ({step.status}); "
-                        f"diff: {artifact_url(run.runId, v.diff) if v.diff else '-'}")  # fmt: skip
+                text = (
+                    f"{v.diff_ratio:.2%} of pixels differ{where} ({step.status}); "
+                    f"diff: {artifact_url(run.runId, v.diff) if v.diff else '-'}"
+                )
             console.print(head + text, markup=False, soft_wrap=True)
 
 
@@ -340,8 +346,9 @@ def _ai_findings(console: Console, run: RunResult) -> None:
             if a.explanation is not None:
                 e = a.explanation
                 kind = "cosmetic" if e.cosmetic else "not cosmetic"
-                console.print(f"    = {e.verdict} ({kind}, confidence {e.confidence:.0%})",
-                              markup=False)  # fmt: skip
+                console.print(
+                    f"    = {e.verdict} ({kind}, confidence {e.confidence:.0%})", markup=False
+                )
                 for change in e.changes:
                     at = f" at {change.location}" if change.location else ""
                     console.print(f"    - {change.kind}: {change.description}{at}", markup=False)
@@ -351,8 +358,11 @@ def _ai_findings(console: Console, run: RunResult) -> None:
             for rec in a.recommendations:
                 console.print(f"    > {rec.title} ({rec.confidence:.0%})", markup=False)
     if no_key:
-        console.print(f"AI analysis skipped for {no_key} screenshot(s) of this run: {AI_NO_KEY}",
-                      markup=False, soft_wrap=True)  # fmt: skip
+        console.print(
+            f"AI analysis skipped for {no_key} screenshot(s) of this run: {AI_NO_KEY}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _write_outputs(api: ApiClient, run: RunResult, outputs: Outputs) -> list[tuple[str, str]]:
@@ -369,6 +379,6 @@ def _write_outputs(api: ApiClient, run: RunResult, outputs: Outputs) -> list[tup
         )
         written.append(("JSON result", outputs.json))
     if outputs.html:
-        Path(outputs.html).write_bytes(api.get_bytes(f"/api/v1/runs/{run.runId}/report.html"))
+        Path(outputs.html).write_bytes(api.get_bytes(report_path(run.runId)))
         written.append(("HTML report", outputs.html))
     return written

@@ -52,12 +52,13 @@ document.getElementById("slider").animate(
 async def visual(request: Request) -> Response:
     variant = request.query_params.get("variant", "")
     if variant not in VARIANTS:
-        return page("Visual", f"<p class='error'>unknown variant; one of {VARIANTS[1:]}</p>",
-                    status_code=400)  # fmt: skip
+        error = f"<p class='error'>unknown variant; one of {VARIANTS[1:]}</p>"
+        return page("Visual", error, status_code=400)
     name = "Bob" if variant == "text" else "Alice"
     colour = " green" if variant == "color" else ""
-    notice = '<div id="notice" class="notice">Scheduled maintenance</div>' if (
-        variant == "layout") else ""  # fmt: skip
+    notice = (
+        '<div id="notice" class="notice">Scheduled maintenance</div>' if variant == "layout" else ""
+    )
     body = (
         "<h1>Release notes</h1>"
         f'<div id="banner" class="banner{colour}">Welcome back, {name}</div>'

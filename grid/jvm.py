@@ -114,10 +114,8 @@ def _promote_dumps(java: str, jar: Path, jvm_opts: list[str], stem: Path, archiv
 
 
 def _archive_loads(java: str, jar: Path, jvm_opts: list[str], archive: Path) -> bool:
-    command = [
-        java, *jvm_opts, f"-XX:SharedArchiveFile={archive}", "-Xshare:on", "-Xlog:disable",
-        "-jar", str(jar), "--version",
-    ]  # fmt: skip
+    share = [f"-XX:SharedArchiveFile={archive}", "-Xshare:on", "-Xlog:disable"]
+    command = [java, *jvm_opts, *share, "-jar", str(jar), "--version"]
     try:
         result = subprocess.run(
             command, check=False, capture_output=True, timeout=_VALIDATE_TIMEOUT_S

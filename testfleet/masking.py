@@ -60,8 +60,16 @@ _NAMED = {
     "\xa0": ("&nbsp;",),
 }
 """HTML's named entities for the characters pages escape (numeric ones: any character)."""
-_JSON = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-         "\f": "\\f", "\b": "\\b"}  # fmt: skip
+_JSON = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "/": "\\/",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\f": "\\f",
+    "\b": "\\b",
+}
 """JSON's two-character escapes (any character may also be ``\\uXXXX``)."""
 _BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _URL_SAFE = {"+": "-", "/": "_"}

@@ -16,8 +16,21 @@ from testfleet.artifacts import ArtifactStore
 from testfleet.artifacts.base import CHUNK_BYTES
 from testfleet.errors import NotFoundError, UsageError
 
-BAD_KEYS = ["", "/abs", "a//b", "../x", "a/../b", "a/..", ".hidden", "a/.tmp", "a/", "a\\b",
-            "a b", "a/\x00", "é"]  # fmt: skip
+BAD_KEYS = [
+    "",
+    "/abs",
+    "a//b",
+    "../x",
+    "a/../b",
+    "a/..",
+    ".hidden",
+    "a/.tmp",
+    "a/",
+    "a\\b",
+    "a b",
+    "a/\x00",
+    "é",
+]
 
 
 class ArtifactStoreContract:
@@ -70,13 +83,23 @@ class ArtifactStoreContract:
         assert before_ms <= info.modified_ms <= int(time.time() * 1000) + 2000
 
     def test_list_gives_a_prefix_a_directory_at_a_time(self, store: ArtifactStore) -> None:
-        keys = ["runs/r1/b.png", "runs/r1/a.png", "runs/r10/a.png", "runs/r1-x/a.png",
-                "baselines/p1/home/v1.png", "runs/r2/a.log"]  # fmt: skip
+        keys = [
+            "runs/r1/b.png",
+            "runs/r1/a.png",
+            "runs/r10/a.png",
+            "runs/r1-x/a.png",
+            "baselines/p1/home/v1.png",
+            "runs/r2/a.log",
+        ]
         for key in keys:
             store.put(key, key.encode())
         assert [i.key for i in store.list("runs/r1/")] == ["runs/r1/a.png", "runs/r1/b.png"]
         assert sorted(i.key for i in store.list("runs/r1")) == [
-            "runs/r1-x/a.png", "runs/r1/a.png", "runs/r1/b.png", "runs/r10/a.png"]  # fmt: skip
+            "runs/r1-x/a.png",
+            "runs/r1/a.png",
+            "runs/r1/b.png",
+            "runs/r10/a.png",
+        ]
         listed = [i.key for i in store.list()]
         assert sorted(listed) == sorted(keys)
         # Object stores differ on "r1-x/" against "r1/"; what holds everywhere: the keys

@@ -31,8 +31,9 @@ class BaselineStoreContract:
     def test_versions_grow_and_the_newest_is_the_baseline(self, artifacts: ArtifactStore) -> None:
         store = BaselineStore(artifacts, "alpha")
         assert store.latest(HOME.id) is None
-        first = store.add(HOME, png("red"), (8, 6), "created", run_id="r1", case_id="r1-0001",
-                          step=2)  # fmt: skip
+        first = store.add(
+            HOME, png("red"), (8, 6), "created", run_id="r1", case_id="r1-0001", step=2
+        )
         second = store.add(HOME, png("blue"), (8, 6), "approved", run_id="r2", approved_by="k1")
         assert (first.version, second.version) == (1, 2)
         assert [v.version for v in store.versions(HOME.id)] == [1, 2]
@@ -40,7 +41,11 @@ class BaselineStoreContract:
         assert latest is not None
         assert (latest.version, latest.source, latest.approved_by) == (2, "approved", "k1")
         assert (latest.suite, latest.test, latest.name, latest.viewport) == (
-            "Shop", "home page", "hero", "1280x800")  # fmt: skip
+            "Shop",
+            "home page",
+            "hero",
+            "1280x800",
+        )
         assert store.image(HOME.id, 1) == png("red")
         assert store.image(HOME.id, 2) == png("blue")
         with pytest.raises(NotFoundError, match="no version 3"):

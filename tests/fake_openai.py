@@ -32,13 +32,16 @@ DEFAULT_ANALYSIS: dict[str, Any] = {
 DEFAULT_DIFF: dict[str, Any] = {
     "summary": "The banner's greeting changed from Alice to Bob.",
     "changes": [
-        {"kind": "text", "description": "'Welcome back, Alice' became 'Welcome back, Bob'",
-         "location": "the blue banner under the title"}
+        {
+            "kind": "text",
+            "description": "'Welcome back, Alice' became 'Welcome back, Bob'",
+            "location": "the blue banner under the title",
+        }
     ],
     "verdict": "regression",
     "cosmetic": False,
     "confidence": 0.7,
-}  # fmt: skip
+}
 """The answer to a ``visual_diff`` request (schema name) unless a test scripts another."""
 
 VALID_CASE: dict[str, Any] = {
@@ -48,14 +51,30 @@ VALID_CASE: dict[str, Any] = {
     "priority": "high",
     "tags": ["generated"],
     "steps": [
-        {"order_index": 1, "name": "open", "step_type": "navigate", "selector": None,
-         "input_data": "/", "expected_result": None, "assertion": None, "attribute": None,
-         "timeout_seconds": None},
-        {"order_index": 2, "name": None, "step_type": "assert", "selector": "h1",
-         "input_data": None, "expected_result": None, "assertion": "visible", "attribute": None,
-         "timeout_seconds": None},
+        {
+            "order_index": 1,
+            "name": "open",
+            "step_type": "navigate",
+            "selector": None,
+            "input_data": "/",
+            "expected_result": None,
+            "assertion": None,
+            "attribute": None,
+            "timeout_seconds": None,
+        },
+        {
+            "order_index": 2,
+            "name": None,
+            "step_type": "assert",
+            "selector": "h1",
+            "input_data": None,
+            "expected_result": None,
+            "assertion": "visible",
+            "attribute": None,
+            "timeout_seconds": None,
+        },
     ],
-}  # fmt: skip
+}
 
 USAGE = {"prompt_tokens": 900, "completion_tokens": 100, "total_tokens": 1000}
 

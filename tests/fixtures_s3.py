@@ -86,16 +86,28 @@ def weed_command(data_dir: Path, host: str, ports: Sequence[int], config: Path) 
     """``weed server`` with master, volume, filer and S3 on ``host`` and the given 8 ports."""
     master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = ports
     return [
-        weed_binary(), "server",
-        f"-ip={host}", f"-ip.bind={host}", f"-dir={data_dir}",
-        f"-master.port={master}", f"-master.port.grpc={master_grpc}",
+        weed_binary(),
+        "server",
+        f"-ip={host}",
+        f"-ip.bind={host}",
+        f"-dir={data_dir}",
+        f"-master.port={master}",
+        f"-master.port.grpc={master_grpc}",
         "-master.volumeSizeLimitMB=64",  # small volumes: a test writes kilobytes
-        f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}", "-volume.max=0",
-        "-filer", f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
-        "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}", f"-s3.config={config}",
-        "-s3.port.iceberg=0", "-s3.port.lance=0",  # not needed; they would take fixed ports
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={volume_grpc}",
+        "-volume.max=0",
+        "-filer",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filer_grpc}",
+        "-s3",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3_grpc}",
+        f"-s3.config={config}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",  # not needed; they would take fixed ports
         "-s3.autoCreateBucket=false",  # as AWS: a missing bucket is an error
-    ]  # fmt: skip
+    ]
 
 
 def write_s3_config(path: Path, access_key: str, secret_key: str) -> None:

@@ -63,11 +63,17 @@ class Cluster:
             finally:
                 client.close()
             # redis-py parses each entry into a dict (raw pairs on older versions).
-            entries = [r if isinstance(r, dict) else dict(zip(r[::2], r[1::2], strict=True))
-                       for r in replicas]  # fmt: skip
-            ready = [e for e in entries if int(e["port"]) == self.replica_port
-                     and e.get("master-link-status") == "ok"
-                     and "s_down" not in str(e.get("flags", ""))]  # fmt: skip
+            entries = [
+                r if isinstance(r, dict) else dict(zip(r[::2], r[1::2], strict=True))
+                for r in replicas
+            ]
+            ready = [
+                e
+                for e in entries
+                if int(e["port"]) == self.replica_port
+                and e.get("master-link-status") == "ok"
+                and "s_down" not in str(e.get("flags", ""))
+            ]
             if not ready:
                 return False
         return True
@@ -78,16 +84,20 @@ class Cluster:
         primary.wait(timeout=10)
 
     def wait_failover(self, timeout_s: float = 60) -> None:
-        wait_until("the Sentinels to promote the replica",
-                   lambda: self.master_port() == self.replica_port, timeout_s)  # fmt: skip
+        wait_until(
+            "the Sentinels to promote the replica",
+            lambda: self.master_port() == self.replica_port,
+            timeout_s,
+        )
 
 
 def _start(
     name: str, command: list[str], directory: Path, processes: dict[str, subprocess.Popen[bytes]]
 ) -> None:
     log = (directory / f"{name}.log").open("ab")
-    processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL)  # fmt: skip
+    processes[name] = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
     log.close()
 
 
@@ -109,16 +119,16 @@ def sentinel_cluster() -> Iterator[Cluster]:
     with tempfile.TemporaryDirectory(prefix="tf-sentinel-") as tmp:
         base = Path(tmp)
         try:
+            replica_of = ["--replicaof", "127.0.0.1", str(cluster.primary_port)]
             for name, port, extra in (
                 ("primary", cluster.primary_port, []),
-                ("replica", cluster.replica_port,
-                 ["--replicaof", "127.0.0.1", str(cluster.primary_port)]),
-            ):  # fmt: skip
+                ("replica", cluster.replica_port, replica_of),
+            ):
                 data = base / name
                 data.mkdir()
-                _start(name, ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                              "--dir", str(data), "--appendonly", "yes", "--save", "", *extra],
-                       base, cluster.processes)  # fmt: skip
+                options = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(data)]
+                options += ["--appendonly", "yes", "--save", "", *extra]
+                _start(name, ["redis-server", *options], base, cluster.processes)
             for i, port in enumerate(cluster.sentinel_ports):
                 conf = base / f"sentinel-{i}.conf"
                 conf.write_text(
@@ -129,10 +139,17 @@ def sentinel_cluster() -> Iterator[Cluster]:
                     f"sentinel parallel-syncs {MASTER} 1\n"
                 )
                 _start(f"sentinel-{i}", [sentinel_binary, str(conf)], base, cluster.processes)
-            wait_until("the replica to sync", lambda: _replica_in_sync(cluster.replica_port), 30,
-                       ignore=(redis.ConnectionError,))  # fmt: skip
-            wait_until("the Sentinels to see the primary",
-                       lambda: cluster.master_port() == cluster.primary_port, 30)  # fmt: skip
+            wait_until(
+                "the replica to sync",
+                lambda: _replica_in_sync(cluster.replica_port),
+                30,
+                ignore=(redis.ConnectionError,),
+            )
+            wait_until(
+                "the Sentinels to see the primary",
+                lambda: cluster.master_port() == cluster.primary_port,
+                30,
+            )
             # A Sentinel learns of replicas from the primary's INFO, every 10 s, and only
             # trusts a replica's own INFO if fresh: without that, a failover aborts
             # ("no good slave") and is retried only after failover-timeout.

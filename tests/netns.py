@@ -90,17 +90,29 @@ class Host:
         self, *argv: str, env: dict[str, str] | None = None, timeout_s: float = 120
     ) -> subprocess.CompletedProcess[str]:
         """Run a command on this host to its end; capture what it printed."""
-        return subprocess.run(self.command(*argv), env=env, capture_output=True, text=True,
-                              check=False, timeout=timeout_s, stdin=subprocess.DEVNULL)  # fmt: skip
+        return subprocess.run(
+            self.command(*argv),
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout_s,
+            stdin=subprocess.DEVNULL,
+        )
 
     def spawn(
         self, label: str, argv: Sequence[str], env: dict[str, str]
     ) -> subprocess.Popen[bytes]:
         """Start a long-running process on this host (its output in the lab's log dir)."""
         log = (self.lab.log_dir / f"{self.name.rsplit('-', 1)[-1]}-{label}.log").open("wb")
-        process = subprocess.Popen(self.command(*argv), env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            self.command(*argv),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.lab.processes.append((label, process, log))
         return process
 
@@ -111,8 +123,9 @@ class NetworkLab:
 
     log_dir: Path
     token: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(3)}")
-    subnet: str = field(default_factory=lambda: f"10.{200 + secrets.randbelow(50)}."
-                        f"{secrets.randbelow(250) + 1}")  # fmt: skip
+    subnet: str = field(
+        default_factory=lambda: f"10.{200 + secrets.randbelow(50)}.{secrets.randbelow(250) + 1}"
+    )
     hosts: dict[str, Host] = field(default_factory=dict)
     processes: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
@@ -138,8 +151,10 @@ class NetworkLab:
         try:
             ip("netns", "add", name)
         except LabError as exc:
-            raise LabError(f"cannot create network namespace {name}: {exc} (needs root and "
-                           "iproute2: `make setup` installs it)") from exc  # fmt: skip
+            raise LabError(
+                f"cannot create network namespace {name}: {exc} (needs root and "
+                "iproute2: `make setup` installs it)"
+            ) from exc
         self.namespaces.append(name)
         ip("-n", name, "link", "set", "lo", "up")
 
@@ -150,8 +165,8 @@ class NetworkLab:
         self._add_namespace(name)
         port = f"p{index}"
         # Both ends are made inside their namespaces: nothing appears in the machine's own.
-        ip("link", "add", "eth0", "netns", name, "type", "veth", "peer", "name", port,
-           "netns", self.switch)  # fmt: skip
+        peer = ["peer", "name", port, "netns", self.switch]
+        ip("link", "add", "eth0", "netns", name, "type", "veth", *peer)
         ip("-n", self.switch, "link", "set", port, "master", "br0", "up")
         address = f"{self.subnet}.{index}"
         ip("-n", name, "addr", "add", f"{address}/24", "dev", "eth0")

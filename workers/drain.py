@@ -52,8 +52,9 @@ class Drain:
         celery_worker.install_worker_term_hard_handler(controller, sig="SIGTERM")
         log.warning(
             "draining: finishing the running cases; another SIGTERM (or %.0f s) hands them "
-            "back to the queue at once", self.grace_s,
-        )  # fmt: skip
+            "back to the queue at once",
+            self.grace_s,
+        )
         self._timer = threading.Timer(self.grace_s, self._grace_over)
         self._timer.daemon = True
         self._timer.start()

@@ -12,8 +12,8 @@ from testfleet import logs
 from testfleet.artifacts import open_store
 from testfleet.errors import InfrastructureError
 from testfleet.fleet import redisconn
-from testfleet.fleet.retention import maybe_sweep
 from testfleet.settings import Settings
+from testfleet.store.retention import maybe_sweep
 from workers.periodic import run_while_worker_lives, worker_name
 
 log = logs.get_logger(__name__)

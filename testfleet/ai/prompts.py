@@ -143,8 +143,7 @@ VISUAL_DIFF_SCHEMA: dict[str, Any] = _object(
                 {
                     "kind": {
                         "type": "string",
-                        "enum": ["text", "color", "layout", "content", "added", "removed",
-                                 "other"],
+                        "enum": ["text", "color", "layout", "content", "added", "removed", "other"],
                     },
                     "description": {"type": "string"},
                     "location": _nullable("string"),
@@ -155,7 +154,7 @@ VISUAL_DIFF_SCHEMA: dict[str, Any] = _object(
         "cosmetic": {"type": "boolean"},
         "confidence": {"type": "number"},
     }
-)  # fmt: skip
+)
 """A visual diff explanation (``results.DiffExplanation`` plus a summary)."""
 
 

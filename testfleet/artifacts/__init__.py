@@ -76,8 +76,10 @@ def open_store(settings: Settings) -> ArtifactStore:
     if scheme == "file":
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost"):
-            raise UsageError(f"artifact store URL {url!r}: a file URL names a local directory "
-                             "(file:///path), not a host")  # fmt: skip
+            raise UsageError(
+                f"artifact store URL {url!r}: a file URL names a local directory "
+                "(file:///path), not a host"
+            )
         return FileStore(Path(unquote(parts.path)))
     if scheme == "memory":
         return MemoryStore()

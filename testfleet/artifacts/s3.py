@@ -119,8 +119,9 @@ class S3Store(ArtifactStore):
                     "TESTFLEET_ARTIFACTS__S3_ACCESS_KEY_ID / __S3_SECRET_ACCESS_KEY and the "
                     "bucket's policy"
                 )
-            return InfrastructureError(f"the artifact store {self._where()} could not {action}: "
-                                       f"{code or exc}")  # fmt: skip
+            return InfrastructureError(
+                f"the artifact store {self._where()} could not {action}: {code or exc}"
+            )
         return InfrastructureError(
             f"the artifact store {self._where()} is not answering ({action}: {exc}); check "
             "TESTFLEET_ARTIFACTS__S3_ENDPOINT_URL and that the store is up"

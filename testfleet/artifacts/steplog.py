@@ -26,10 +26,10 @@ def _keep(text: str) -> str:
 
 def step_log(case: CaseResult, mask: Callable[[str], str] = _keep) -> str:
     """The case's attempts, then its last attempt's steps (``+offset`` and duration in ms)."""
+    took = f" in {case.duration_ms} ms" if case.duration_ms else ""
     lines = [
-        mask(f"{case.suite} > {case.name}: {case.status} after {case.attempts} attempt(s)"
-             + (f" in {case.duration_ms} ms" if case.duration_ms else ""))
-    ]  # fmt: skip
+        mask(f"{case.suite} > {case.name}: {case.status} after {case.attempts} attempt(s){took}")
+    ]
     for attempt in case.history:
         error = f": {attempt.error}" if attempt.error else ""
         lines.append(

@@ -30,8 +30,13 @@ from testfleet.errors import AuthError, InfrastructureError, NotFoundError
 
 Event = dict[str, Any]
 _CONTROL = frozenset({"heartbeat", "heartbeat_ack", "subscription_confirmed", "auth_response"})
-_FATAL = {"AUTH_FAILED": AuthError, "INVALID_TOKEN": AuthError, "TOKEN_EXPIRED": AuthError,
-          "PERMISSION_DENIED": AuthError, "CHANNEL_NOT_FOUND": NotFoundError}  # fmt: skip
+_FATAL = {
+    "AUTH_FAILED": AuthError,
+    "INVALID_TOKEN": AuthError,
+    "TOKEN_EXPIRED": AuthError,
+    "PERMISSION_DENIED": AuthError,
+    "CHANNEL_NOT_FOUND": NotFoundError,
+}
 
 
 def websocket_url(gateway_url: str) -> str:
@@ -42,6 +47,17 @@ def websocket_url(gateway_url: str) -> str:
     elif base.startswith("http://"):
         base = "ws://" + base.removeprefix("http://")
     return base + GATEWAY_WS_PATH
+
+
+def _auth_message(api_key: str | None) -> str:
+    return json.dumps({"type": "auth", "id": "auth", "payload": {"apiKey": api_key or ""}})
+
+
+def _subscribe_message(run_id: str, last_id: str | None) -> str:
+    """Subscribe to ``run_id``'s events: after ``last_id`` when resuming, else from the start."""
+    options: dict[str, Any] = {"since": last_id} if last_id else {"includeHistory": True}
+    payload = {"channel": "test_execution", "filters": {"runIds": [run_id]}, "options": options}
+    return json.dumps({"type": "subscribe", "id": "run", "payload": payload})
 
 
 async def run_events(
@@ -59,14 +75,8 @@ async def run_events(
     while True:
         try:
             async with connect(url, open_timeout=10, close_timeout=2, max_size=None) as ws:
-                await ws.send(json.dumps({"type": "auth", "id": "auth", "payload": {
-                    "apiKey": api_key or ""}}))  # fmt: skip
-                options: dict[str, Any] = (
-                    {"since": last_id} if last_id else {"includeHistory": True}
-                )
-                await ws.send(json.dumps({"type": "subscribe", "id": "run", "payload": {
-                    "channel": "test_execution", "filters": {"runIds": [run_id]},
-                    "options": options}}))  # fmt: skip
+                await ws.send(_auth_message(api_key))
+                await ws.send(_subscribe_message(run_id, last_id))
                 async for raw in ws:
                     message = json.loads(raw)
                     for event in message["events"] if message["type"] == "batch" else [message]:

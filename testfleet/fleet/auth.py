@@ -30,8 +30,13 @@ from testfleet import keys
 from testfleet.errors import AuthError, InfrastructureError, NotFoundError, UsageError
 
 SCOPES: tuple[str, ...] = (
-    "test:read", "test:write", "dashboard:read", "priority:critical", "metrics:read", "admin"
-)  # fmt: skip
+    "test:read",
+    "test:write",
+    "dashboard:read",
+    "priority:critical",
+    "metrics:read",
+    "admin",
+)
 METRICS_SCOPE = "metrics:read"
 """The scope a Prometheus scraper's key needs for ``/metrics`` on the API and the gateway
 (fleet-wide figures: no project's key sees them without it)."""
@@ -121,8 +126,10 @@ class KeyStore:
     def _record(self, digest: str) -> ApiKey:
         raw = self._r.hget(keys.API_KEYS, digest)
         if raw is None:
-            raise AuthError("this API key is not valid (unknown or revoked); create one with "
-                            "`testfleet keys create`")  # fmt: skip
+            raise AuthError(
+                "this API key is not valid (unknown or revoked); create one with "
+                "`testfleet keys create`"
+            )
         return ApiKey.model_validate_json(cast(str, raw))
 
     def issue_ticket(self, key: str | None) -> str:

@@ -110,9 +110,11 @@ def connect(settings: RedisSettings, *, decode: bool = True) -> redis.Redis:
         return redis.Redis.from_url(settings.url, **options)
     sentinel = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
         target.sentinels,
-        sentinel_kwargs={"socket_connect_timeout": settings.connect_timeout_s,
-                         "socket_timeout": settings.connect_timeout_s},
-    )  # fmt: skip
+        sentinel_kwargs={
+            "socket_connect_timeout": settings.connect_timeout_s,
+            "socket_timeout": settings.connect_timeout_s,
+        },
+    )
     client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call, unused-ignore]
         settings.sentinel_master,
         db=target.db,
@@ -141,9 +143,11 @@ def connect_async(
         return aredis.Redis(connection_pool=pool)
     sentinel = AsyncSentinel(  # type: ignore[no-untyped-call, unused-ignore]
         target.sentinels,
-        sentinel_kwargs={"socket_connect_timeout": settings.connect_timeout_s,
-                         "socket_timeout": settings.connect_timeout_s},
-    )  # fmt: skip
+        sentinel_kwargs={
+            "socket_connect_timeout": settings.connect_timeout_s,
+            "socket_timeout": settings.connect_timeout_s,
+        },
+    )
     client: aredis.Redis = sentinel.master_for(
         settings.sentinel_master,
         connection_pool_class=_BlockingSentinelPool,

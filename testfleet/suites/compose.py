@@ -44,9 +44,9 @@ from pydantic import ValidationError
 
 from testfleet.suites.datarows import Row, read_rows, row_label
 from testfleet.suites.limits import setting
-from testfleet.suites.model import Step, canonical_problem, walk
 from testfleet.suites.steps import Problem, spec_of
 from testfleet.suites.steps.conditions import to_condition
+from testfleet.suites.steps.model import Step, canonical_problem, walk
 from testfleet.suites.steps.shortform import Uploads, to_canonical
 
 PARAM = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -107,8 +107,11 @@ class Composer:
         before = self._hook("before_each")
         after = self._hook("after_each")
         tests = doc.get("tests")
-        out = {k: v for k, v in doc.items() if k not in ("flows", "include", "before_each",
-                                                         "after_each", "tests")}  # fmt: skip
+        out = {
+            k: v
+            for k, v in doc.items()
+            if k not in ("flows", "include", "before_each", "after_each", "tests")
+        }
         if not isinstance(tests, list):
             return {**out, "tests": tests} if "tests" in doc else out
         expanded: list[Any] = []
@@ -257,8 +260,9 @@ class Composer:
 
     def _group(self, name: str, raw: list[Any], where: str, scope: Row, always: bool) -> Step:
         children = self._steps(raw, where, scope, [], "")
-        return Step(order_index=1, step_type="group", name=name, steps=children or None,
-                    always=always)  # fmt: skip
+        return Step(
+            order_index=1, step_type="group", name=name, steps=children or None, always=always
+        )
 
     def _steps(self, raw: Any, where: str, scope: Row, stack: list[str], owner: str) -> list[Step]:
         if not isinstance(raw, list):
@@ -283,9 +287,12 @@ class Composer:
         if isinstance(raw, dict) and "step_type" in raw:
             return self._validated({"order_index": 1, **raw}, where, None)
         converted = to_canonical(
-            raw, where, self.problems, self.uploads,
+            raw,
+            where,
+            self.problems,
+            self.uploads,
             lambda value, at: self._steps(value, at, scope, stack, owner) or None,
-        )  # fmt: skip
+        )
         if converted is None:
             return None
         key, canonical = converted
@@ -294,8 +301,9 @@ class Composer:
     def _use(self, raw: dict[str, Any], where: str, scope: Row, stack: list[str]) -> Step | None:
         unknown = set(raw) - _USE_KEYS
         if unknown:
-            self.problems.append(f"{where}: unknown key {sorted(unknown)[0]!r} beside use "
-                                 "(name, when)")  # fmt: skip
+            self.problems.append(
+                f"{where}: unknown key {sorted(unknown)[0]!r} beside use (name, when)"
+            )
             return None
         call = self._params(raw["use"], scope, f"{where}.use", "")
         name: Any = call if isinstance(call, str) else None
@@ -422,8 +430,14 @@ class _TooManySteps(Exception):
 
 def step_texts(step: Step) -> list[str]:
     """The texts of a step a captured ``@{name}`` may appear in (and is substituted in)."""
-    texts = [step.selector, step.input_data, step.expected_result, step.target, step.key,
-             step.attribute]  # fmt: skip
+    texts = [
+        step.selector,
+        step.input_data,
+        step.expected_result,
+        step.target,
+        step.key,
+        step.attribute,
+    ]
     for condition in (step.when, step.condition):
         if condition is not None:
             texts += [condition.selector, condition.expected, condition.input]

@@ -39,8 +39,10 @@ def read_rows(value: Any, where: str, base_dir: Path | None, problems: list[str]
         problems.append(f"{where}: has no rows")
         return []
     if len(rows) > MAX_DATA_ROWS:
-        problems.append(f"{where}: {len(rows)} rows is more than the {MAX_DATA_ROWS} a test may "
-                        "expand into; split the data")  # fmt: skip
+        problems.append(
+            f"{where}: {len(rows)} rows is more than the {MAX_DATA_ROWS} a test may "
+            "expand into; split the data"
+        )
         return []
     out: list[Row] = []
     for i, row in enumerate(rows):

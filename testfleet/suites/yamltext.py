@@ -56,7 +56,8 @@ def _count_aliases(text: str, loader: Any, limit: int, source: str) -> None:
         if isinstance(event, yaml.AliasEvent):
             aliases += 1
             if aliases > limit:
-                raise SuiteError([
+                problem = (
                     f"{source}: more than {limit} YAML aliases (*name); write the repeated "
                     f"parts out, use flows, or raise {setting('max_yaml_aliases')}"
-                ])  # fmt: skip
+                )
+                raise SuiteError([problem])

@@ -76,17 +76,31 @@ def approve(
         png = artifacts.read(run.runId, visual.actual)
         with Image.open(io.BytesIO(png)) as image:
             size = image.size
-        identity = BaselineIdentity(visual.suite, visual.test, visual.name, visual.viewport,
-                                    visual.browser)  # fmt: skip
+        identity = BaselineIdentity(
+            visual.suite, visual.test, visual.name, visual.viewport, visual.browser
+        )
         version = store.add(
-            identity, png, size, "approved", run_id=run.runId, case_id=case.case_id,
-            step=step.index, approved_by=approved_by, baseline_id=visual.baseline_id,
-        )  # fmt: skip
+            identity,
+            png,
+            size,
+            "approved",
+            run_id=run.runId,
+            case_id=case.case_id,
+            step=step.index,
+            approved_by=approved_by,
+            baseline_id=visual.baseline_id,
+        )
         done.append(
             Approved(
-                baselineId=version.id, version=version.version, suite=visual.suite,
-                test=visual.test, name=visual.name, viewport=visual.viewport,
-                caseId=case.case_id, step=step.index, screenshot=visual.actual,
+                baselineId=version.id,
+                version=version.version,
+                suite=visual.suite,
+                test=visual.test,
+                name=visual.name,
+                viewport=visual.viewport,
+                caseId=case.case_id,
+                step=step.index,
+                screenshot=visual.actual,
             )
-        )  # fmt: skip
+        )
     return done

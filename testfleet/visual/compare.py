@@ -156,6 +156,7 @@ def paint(image: Image.Image, rects: list[Rect]) -> Image.Image:
         draw = ImageDraw.Draw(image)
         for x, y, w, h in rects:
             if w > 0 and h > 0:
-                draw.rectangle((round(x), round(y), round(x + w) - 1, round(y + h) - 1),
-                               fill=MASK_COLOR)  # fmt: skip
+                draw.rectangle(
+                    (round(x), round(y), round(x + w) - 1, round(y + h) - 1), fill=MASK_COLOR
+                )
     return image

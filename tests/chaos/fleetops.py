@@ -83,12 +83,15 @@ class Api:
         before its running cases have stopped at their next step)."""
         return wait_until(
             f"every case of run {run_id} to be final",
-            lambda: (r := self.run(run_id))["status"] in FINAL
-            and all(t["status"] in CASE_FINAL for t in r["tests"]) and r,
+            lambda: (
+                (r := self.run(run_id))["status"] in FINAL
+                and all(t["status"] in CASE_FINAL for t in r["tests"])
+                and r
+            ),
             timeout_s,
             interval_s=0.5,
             ignore=(httpx.HTTPError,),
-        )  # fmt: skip
+        )
 
     def events(self, run_id: str) -> list[dict[str, Any]]:
         return run_events(self.redis, run_id)
@@ -110,8 +113,11 @@ class Workers:
         self.fleet = fleet
         procs = {p["name"]: p["pid"] for p in fleet.state["processes"]}  # type: ignore[attr-defined]
         # `testfleet up` starts each worker in its own session: pid = process group id.
-        self.alive = {f"tfworker-{n.removeprefix('worker-')}": pid
-                      for n, pid in procs.items() if n.startswith("worker-")}  # fmt: skip
+        self.alive = {
+            f"tfworker-{n.removeprefix('worker-')}": pid
+            for n, pid in procs.items()
+            if n.startswith("worker-")
+        }
         self.started: list[subprocess.Popen[bytes]] = []
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
@@ -123,9 +129,13 @@ class Workers:
         log = (self.fleet.state_dir / "logs" / f"{name}.log").open("ab")
         popen = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "worker", "--name", name],
-            env=self.fleet.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            env=self.fleet.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         self.started.append(popen)
         self.alive[name] = popen.pid
@@ -137,8 +147,11 @@ class Workers:
             if popen.poll() is None:
                 os.killpg(popen.pid, signal.SIGTERM)
         try:
-            wait_until("started workers to stop",
-                       lambda: all(p.poll() is not None for p in self.started), 60)  # fmt: skip
+            wait_until(
+                "started workers to stop",
+                lambda: all(p.poll() is not None for p in self.started),
+                60,
+            )
         except WaitTimeout:
             pass  # one still finishing a case: killed below, as an orchestrator would
         finally:
@@ -168,9 +181,13 @@ class Command:
         STARTED.append(self)
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "cli.main", *args],
-            env=fleet.env, cwd=ROOT, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            env=fleet.env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.first_line = ""
 
     def run_id(self) -> str:

@@ -39,8 +39,13 @@ from tests.fixtures_grid import (
 from tests.waiting import wait_until
 from workers.tasks import run_case
 
-pytestmark = [pytest.mark.chaos, pytest.mark.redis, pytest.mark.grid, pytest.mark.browser,
-              pytest.mark.slow]  # fmt: skip
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.redis,
+    pytest.mark.grid,
+    pytest.mark.browser,
+    pytest.mark.slow,
+]
 
 RECOVERY_LIMIT_S = 30.0
 """The bar: from the kill to the killed case's final result."""
@@ -181,8 +186,14 @@ def test_kill_mid_test(settings: Settings, site_url: str, tmp_path: Path, target
         assert [r.status if r else None for r in rest] == ["passed", "passed"]
         assert provider.stats.lent_reused >= 1, "the later cases reuse the new session"
         killed_ms = int(time.time() * 1000 - (time.monotonic() - killed_at[0]) * 1000)
-        record(analyse(f"{target} SIGKILL", run_events(store.redis, run_id), case_ids,
-                       {case_ids[0]: killed_ms}))  # fmt: skip
+        record(
+            analyse(
+                f"{target} SIGKILL",
+                run_events(store.redis, run_id),
+                case_ids,
+                {case_ids[0]: killed_ms},
+            )
+        )
     finally:
         provider.shutdown()
         store.redis.close()

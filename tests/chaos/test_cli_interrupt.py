@@ -22,8 +22,13 @@ from tests.chaos.fleetops import Api, Command, now_ms, suite_file
 from tests.conftest import Fleet
 from tests.waiting import wait_until
 
-pytestmark = [pytest.mark.chaos, pytest.mark.redis, pytest.mark.grid, pytest.mark.browser,
-              pytest.mark.slow]  # fmt: skip
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.redis,
+    pytest.mark.grid,
+    pytest.mark.browser,
+    pytest.mark.slow,
+]
 
 CASES = 6
 STEPS = """      - navigate: /
@@ -64,8 +69,9 @@ def test_an_interrupted_run_is_cancelled_reported_and_exits_with_the_signal_code
     submitted = [t["case_id"] for t in final["tests"]]
     affected = {t["case_id"]: fault_ms for t in hit}
     note = "recovery = until the running cases stopped"
-    figures = record(analyse(f"CLI interrupt ({name})", api.events(run_id), submitted,
-                             affected, note))  # fmt: skip
+    figures = record(
+        analyse(f"CLI interrupt ({name})", api.events(run_id), submitted, affected, note)
+    )
 
     assert exit_code == code, err
     line = one_line(err)

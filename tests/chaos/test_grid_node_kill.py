@@ -25,8 +25,14 @@ from tests.chaos.fleetops import SHORT_STEPS, Api, now_ms, submit, suite_file
 from tests.conftest import ROOT, Fleet, start_fleet
 from tests.waiting import wait_until
 
-pytestmark = [pytest.mark.chaos, pytest.mark.fullchaos, pytest.mark.redis, pytest.mark.grid,
-              pytest.mark.browser, pytest.mark.slow]  # fmt: skip
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.fullchaos,
+    pytest.mark.redis,
+    pytest.mark.grid,
+    pytest.mark.browser,
+    pytest.mark.slow,
+]
 
 BROWSERS = 2
 
@@ -57,11 +63,14 @@ def test_grid_node_killed_mid_run_cases_move_to_the_restarted_node(
         os.killpg(node["pid"], signal.SIGKILL)  # its own session: chromedriver, Chrome too
         with open(node["log"], "ab") as log:
             restarted = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "grid", "node",
-                 "--max-sessions", str(BROWSERS)],
-                env=node_fleet.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+                [sys.executable, "-m", "cli.main", "grid", "node", "--max-sessions", str(BROWSERS)],
+                env=node_fleet.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         wait_until(
             "the restarted node to register",
             lambda: read_capacity(grid_url, auth=grid_auth).total_slots == BROWSERS,

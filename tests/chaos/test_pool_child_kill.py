@@ -26,8 +26,13 @@ from tests.chaos.localworkers import (
 )
 from tests.waiting import wait_until
 
-pytestmark = [pytest.mark.chaos, pytest.mark.fullchaos, pytest.mark.redis, pytest.mark.browser,
-              pytest.mark.slow]  # fmt: skip
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.fullchaos,
+    pytest.mark.redis,
+    pytest.mark.browser,
+    pytest.mark.slow,
+]
 
 
 def test_a_killed_pool_child_hands_its_case_back_at_once(
@@ -54,15 +59,24 @@ def test_a_killed_pool_child_hands_its_case_back_at_once(
         killed_ms = now_ms()
         for child in children:
             os.kill(child, signal.SIGKILL)
-        wait_until("the run to complete", lambda: (r := store.get_run(run_id)) is not None
-                   and r.status in ("passed", "failed"), 120)  # fmt: skip
+        wait_until(
+            "the run to complete",
+            lambda: (r := store.get_run(run_id)) is not None and r.status in ("passed", "failed"),
+            120,
+        )
         final = store.get_run(run_id)
         store.redis.close()
 
     assert final is not None
     assert final.status == "passed", [(t.case_id, t.status, t.error) for t in final.tests]
-    figures = record(analyse("pool child SIGKILL", events(settings, run_id),
-                             [t.case_id for t in final.tests], {case_id: killed_ms}))  # fmt: skip
+    figures = record(
+        analyse(
+            "pool child SIGKILL",
+            events(settings, run_id),
+            [t.case_id for t in final.tests],
+            {case_id: killed_ms},
+        )
+    )
     assert_goals(figures, settings)
     restarted_s = figures.recovery_s or 0
     assert restarted_s < settings.worker.lease_s, "back at once, not after a lease"

@@ -28,8 +28,13 @@ from tests.chaos.fleetops import SHORT_STEPS, Api, Command, now_ms, submit, suit
 from tests.conftest import Fleet, start_fleet
 from tests.waiting import wait_until
 
-pytestmark = [pytest.mark.chaos, pytest.mark.redis, pytest.mark.grid, pytest.mark.browser,
-              pytest.mark.slow]  # fmt: skip
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.redis,
+    pytest.mark.grid,
+    pytest.mark.browser,
+    pytest.mark.slow,
+]
 
 CASES = 8
 
@@ -76,9 +81,12 @@ class RedisProcess:
     def restart(self) -> None:
         with self.log.open("ab") as log:
             self.restarted = subprocess.Popen(
-                self.proc["cmd"], stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+                self.proc["cmd"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         RESTARTED.append(self.restarted)
         # Recorded where `testfleet down` looks, so it stops this one, after the workers.
         state = json.loads(self.fleet_file.read_text())

@@ -26,8 +26,13 @@ from tests.conftest import free_port
 from tests.fixtures_sentinel import Cluster, sentinel_cluster
 from tests.waiting import wait_until
 
-pytestmark = [pytest.mark.chaos, pytest.mark.fullchaos, pytest.mark.redis, pytest.mark.browser,
-              pytest.mark.slow]  # fmt: skip
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.fullchaos,
+    pytest.mark.redis,
+    pytest.mark.browser,
+    pytest.mark.slow,
+]
 
 CASES = 8
 
@@ -39,8 +44,10 @@ def cluster() -> Iterator[Cluster]:
 
 
 def suite(directory: Path, base_url: str) -> Path:
-    steps = "      - navigate: /\n      - wait: 2\n      - navigate: /next\n" \
-            "      - assert_visible: '#done'\n"  # fmt: skip
+    steps = (
+        "      - navigate: /\n      - wait: 2\n      - navigate: /next\n"
+        "      - assert_visible: '#done'\n"
+    )
     tests = "\n".join(f"  - name: case {i}\n    steps:\n{steps}" for i in range(CASES))
     path = directory / "sentinel.yaml"
     path.write_text(f"name: Sentinel\nbase_url: {base_url}\ntests:\n{tests}\n")
@@ -61,8 +68,12 @@ def test_primary_failover_mid_run_loses_nothing(cluster: Cluster, tmp_path: Path
         for name in ("tfworker-a", "tfworker-b"):
             fleet.start(name)
         for url in (api, f"http://127.0.0.1:{gateway_port}"):
-            wait_until(f"{url} to be ready", lambda u=url: httpx.get(f"{u}/ready").status_code
-                       == 200, 60, ignore=(httpx.HTTPError,))  # fmt: skip
+            wait_until(
+                f"{url} to be ready",
+                lambda u=url: httpx.get(f"{u}/ready").status_code == 200,
+                60,
+                ignore=(httpx.HTTPError,),
+            )
         with site() as base_url:
             command = fleet.component(
                 "cli", "run", str(suite(tmp_path, base_url)), "--server", api, "--key", key
@@ -73,10 +84,12 @@ def test_primary_failover_mid_run_loses_nothing(cluster: Cluster, tmp_path: Path
                 runs = httpx.get(f"{api}/api/v1/runs", headers=headers, timeout=10).json()["runs"]
                 if not runs:
                     return []
-                run = httpx.get(f"{api}/api/v1/runs/{runs[0]['runId']}", headers=headers,
-                                timeout=10).json()  # fmt: skip
-                return [t["case_id"] for t in run["tests"] if t["status"] == "running"
-                        and t["steps"]]  # fmt: skip
+                run = httpx.get(
+                    f"{api}/api/v1/runs/{runs[0]['runId']}", headers=headers, timeout=10
+                ).json()
+                return [
+                    t["case_id"] for t in run["tests"] if t["status"] == "running" and t["steps"]
+                ]
 
             hit = wait_until("cases to run", running, 120, interval_s=0.2)
             run_id = hit[0].rsplit("-", 1)[0]

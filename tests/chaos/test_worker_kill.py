@@ -26,8 +26,13 @@ from tests.chaos.fleetops import SHORT_STEPS, Api, Workers, node, now_ms, submit
 from tests.conftest import Fleet, start_fleet
 from tests.waiting import wait_until
 
-pytestmark = [pytest.mark.chaos, pytest.mark.redis, pytest.mark.grid, pytest.mark.browser,
-              pytest.mark.slow]  # fmt: skip
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.redis,
+    pytest.mark.grid,
+    pytest.mark.browser,
+    pytest.mark.slow,
+]
 
 KILLS = int(os.environ.get("CHAOS_KILLS", "3"))
 """Workers killed mid-test in one run."""
@@ -88,8 +93,11 @@ def test_sigkill_workers_mid_test_repeatedly(chaos_fleet: Fleet, tmp_path: Path)
     ]
     assert_goals(figures)
     by_id = {t["case_id"]: t for t in final["tests"]}
-    ended_ms = {e["correlationId"]: int(e["timestamp"]) for e in events
-                if e["type"] in FINAL_TYPES and e.get("correlationId")}  # fmt: skip
+    ended_ms = {
+        e["correlationId"]: int(e["timestamp"])
+        for e in events
+        if e["type"] in FINAL_TYPES and e.get("correlationId")
+    }
     for case_id, at in killed_at.items():
         if ended_ms.get(case_id, at + 1) <= at:
             continue  # it ended between the look and the kill (a busy machine): not hit

@@ -69,21 +69,35 @@ class SimulatedRun:
         for i in range(1, self.tests + 1):
             case_id = f"{self.run_id}-{i:04d}"
             self.cases[case_id] = CaseResult(
-                case_id=case_id, run_id=self.run_id, suite=self.name, name=f"test {i}",
-                tags=self.tags, total_steps=self.steps, retry_count=1,
-            )  # fmt: skip
+                case_id=case_id,
+                run_id=self.run_id,
+                suite=self.name,
+                name=f"test {i}",
+                tags=self.tags,
+                total_steps=self.steps,
+                retry_count=1,
+            )
         record = RunRecord(
-            run_id=self.run_id, project_id=self.project, name=self.name, suites=[self.name],
-            created_ms=created, total=self.tests,
-        )  # fmt: skip
+            run_id=self.run_id,
+            project_id=self.project,
+            name=self.name,
+            suites=[self.name],
+            created_ms=created,
+            total=self.tests,
+        )
         started = self._event(
             "run_started",
             RunStarted(
-                runId=self.run_id, name=self.name, total=self.tests, suites=[self.name],
-                tests=[CaseEntry(testId=c.case_id, name=c.name, suite=self.name, tags=c.tags)
-                       for c in self.cases.values()],
+                runId=self.run_id,
+                name=self.name,
+                total=self.tests,
+                suites=[self.name],
+                tests=[
+                    CaseEntry(testId=c.case_id, name=c.name, suite=self.name, tags=c.tags)
+                    for c in self.cases.values()
+                ],
             ).dump(),
-        )  # fmt: skip
+        )
         specs = {case_id: "{}" for case_id in self.cases}
         self.store.create_run(record, list(self.cases.values()), specs, started)
         return self
@@ -94,21 +108,36 @@ class SimulatedRun:
 
     def _event(self, kind: str, payload: dict[str, Any], case_id: str | None = None) -> Event:
         return Event(
-            type=kind, run_id=self.run_id, project_id=self.project, payload=payload,
-            correlation_id=case_id or self.run_id, source=WORKER, timestamp_ms=now_ms(),
-        )  # fmt: skip
+            type=kind,
+            run_id=self.run_id,
+            project_id=self.project,
+            payload=payload,
+            correlation_id=case_id or self.run_id,
+            source=WORKER,
+            timestamp_ms=now_ms(),
+        )
 
     def start(self, case_id: str) -> None:
         attempt = self.store.begin_case(self.run_id, case_id)
         case = self.cases[case_id].model_copy(
-            update={"status": "running", "attempts": attempt, "steps": [], "worker": WORKER,
-                    "started_ms": now_ms()}
-        )  # fmt: skip
+            update={
+                "status": "running",
+                "attempts": attempt,
+                "steps": [],
+                "worker": WORKER,
+                "started_ms": now_ms(),
+            }
+        )
         self.cases[case_id] = case
         payload = CaseStarted(
-            testId=case_id, testSuiteId=self.name, name=case.name, attempt=attempt,
-            tags=case.tags, totalSteps=self.steps, worker=WORKER,
-        )  # fmt: skip
+            testId=case_id,
+            testSuiteId=self.name,
+            name=case.name,
+            attempt=attempt,
+            tags=case.tags,
+            totalSteps=self.steps,
+            worker=WORKER,
+        )
         assert self.store.update_case(case, self._event("test_started", payload.dump(), case_id))
 
     def step(
@@ -130,21 +159,35 @@ class SimulatedRun:
             )
         label = f"click #step-{number}"
         step = StepResult(
-            index=number, label=label, step_type="click",
-            status="failed" if error else "passed", duration_ms=12, error=error, screenshot=shot,
-            depth=1 if parent else 0, parent=parent,
-        )  # fmt: skip
+            index=number,
+            label=label,
+            step_type="click",
+            status="failed" if error else "passed",
+            duration_ms=12,
+            error=error,
+            screenshot=shot,
+            depth=1 if parent else 0,
+            parent=parent,
+        )
         case.steps.append(step)
         payload = CaseProgress(
-            testId=case_id, testSuiteId=self.name, attempt=case.attempts,
+            testId=case_id,
+            testSuiteId=self.name,
+            attempt=case.attempts,
             progress=Progress(
-                percentage=round(100 * number / self.steps), currentStep=label, stepNumber=number,
-                totalSteps=self.steps, duration=now_ms() - (case.started_ms or now_ms()),
+                percentage=round(100 * number / self.steps),
+                currentStep=label,
+                stepNumber=number,
+                totalSteps=self.steps,
+                duration=now_ms() - (case.started_ms or now_ms()),
                 screenshot=artifact_url(self.run_id, shot) if shot else None,
             ),
-            stepStatus=step.status, stepDuration=12, stepError=error,
-            stepDepth=step.depth, stepParent=parent,
-        )  # fmt: skip
+            stepStatus=step.status,
+            stepDuration=12,
+            stepError=error,
+            stepDepth=step.depth,
+            stepParent=parent,
+        )
         assert self.store.update_case(case, self._event("test_progress", payload.dump(), case_id))
 
     def mismatch(self, case_id: str, number: int, explanation: DiffExplanation) -> None:
@@ -152,61 +195,115 @@ class SimulatedRun:
         (three real PNGs), then the model's explanation of it."""
         case = self.cases[case_id]
         names = {}
-        for kind, colour in (("actual", (200, 40, 40)), ("baseline", (40, 120, 200)),
-                             ("diff", (230, 0, 60))):  # fmt: skip
+        for kind, colour in (
+            ("actual", (200, 40, 40)),
+            ("baseline", (40, 120, 200)),
+            ("diff", (230, 0, 60)),
+        ):
             names[kind] = self.artifacts.save(
                 self.run_id, f"{case_id}-a1-step{number:02d}-hero-{kind}.png", png(colour=colour)
             )
         visual = VisualResult(
-            outcome="mismatch", baseline_id="home-hero-0123456789abcdef", baseline_version=1,
-            suite=self.name, test=case.name, name="hero", viewport="1280x800", browser="chrome",
-            diff_ratio=0.0125, changed_px=800, total_px=64000, region=[10, 10, 80, 10],
-            threshold=0.1, max_diff_ratio=0.0, actual=names["actual"],
-            baseline=names["baseline"], diff=names["diff"],
-        )  # fmt: skip
+            outcome="mismatch",
+            baseline_id="home-hero-0123456789abcdef",
+            baseline_version=1,
+            suite=self.name,
+            test=case.name,
+            name="hero",
+            viewport="1280x800",
+            browser="chrome",
+            diff_ratio=0.0125,
+            changed_px=800,
+            total_px=64000,
+            region=[10, 10, 80, 10],
+            threshold=0.1,
+            max_diff_ratio=0.0,
+            actual=names["actual"],
+            baseline=names["baseline"],
+            diff=names["diff"],
+        )
         error = 'screenshot "hero" differs from baseline v1'
         label = "assert_screenshot hero"
         step = StepResult(
-            index=number, label=label, step_type="assert", status="failed", duration_ms=12,
-            error=error, screenshot=names["actual"], visual=visual,
-        )  # fmt: skip
+            index=number,
+            label=label,
+            step_type="assert",
+            status="failed",
+            duration_ms=12,
+            error=error,
+            screenshot=names["actual"],
+            visual=visual,
+        )
         case.steps.append(step)
         url = {kind: artifact_url(self.run_id, name) for kind, name in names.items()}
         payload = CaseProgress(
-            testId=case_id, testSuiteId=self.name, attempt=case.attempts,
+            testId=case_id,
+            testSuiteId=self.name,
+            attempt=case.attempts,
             progress=Progress(
-                percentage=round(100 * number / self.steps), currentStep=label, stepNumber=number,
-                totalSteps=self.steps, duration=40, screenshot=url["actual"],
+                percentage=round(100 * number / self.steps),
+                currentStep=label,
+                stepNumber=number,
+                totalSteps=self.steps,
+                duration=40,
+                screenshot=url["actual"],
             ),
-            stepStatus="failed", stepDuration=12, stepError=error,
+            stepStatus="failed",
+            stepDuration=12,
+            stepError=error,
             visual=VisualCheck(
-                outcome="mismatch", baselineId=visual.baseline_id, baselineVersion=1,
-                name="hero", diffRatio=visual.diff_ratio, changedPx=visual.changed_px,
-                region=visual.region, actualUrl=url["actual"], baselineUrl=url["baseline"],
+                outcome="mismatch",
+                baselineId=visual.baseline_id,
+                baselineVersion=1,
+                name="hero",
+                diffRatio=visual.diff_ratio,
+                changedPx=visual.changed_px,
+                region=visual.region,
+                actualUrl=url["actual"],
+                baselineUrl=url["baseline"],
                 diffUrl=url["diff"],
             ),
-        )  # fmt: skip
+        )
         assert self.store.update_case(case, self._event("test_progress", payload.dump(), case_id))
         summary = "The banner's greeting changed."
-        case.ai.append(Analysis(
-            analysis_type="visual_diff", screenshot=names["actual"], step=number,
-            status="completed", summary=summary, explanation=explanation, model="gpt-4o-mini",
-        ))  # fmt: skip
+        case.ai.append(
+            Analysis(
+                analysis_type="visual_diff",
+                screenshot=names["actual"],
+                step=number,
+                status="completed",
+                summary=summary,
+                explanation=explanation,
+                model="gpt-4o-mini",
+            )
+        )
         done = AiAnalysisCompleted(
-            testId=case_id, testSuiteId=self.name, analysisType="visual_diff",
-            screenshot=names["actual"], step=number, status="completed", summary=summary,
-            model="gpt-4o-mini", confidence=explanation.confidence, explanation=explanation,
-        )  # fmt: skip
+            testId=case_id,
+            testSuiteId=self.name,
+            analysisType="visual_diff",
+            screenshot=names["actual"],
+            step=number,
+            status="completed",
+            summary=summary,
+            model="gpt-4o-mini",
+            confidence=explanation.confidence,
+            explanation=explanation,
+        )
         self.store.publish(self._event("ai_analysis_completed", done.dump(), case_id))
 
     def finish(self, case_id: str, status: str = "passed", error: str | None = None) -> None:
         case = self.cases[case_id]
         artifacts = [s.screenshot for s in case.steps if s.screenshot]
         done = case.model_copy(
-            update={"status": status, "finished_ms": now_ms(), "error": error,
-                    "failed_step": len(case.steps) if error else None, "artifacts": artifacts,
-                    "duration_ms": 40}
-        )  # fmt: skip
+            update={
+                "status": status,
+                "finished_ms": now_ms(),
+                "error": error,
+                "failed_step": len(case.steps) if error else None,
+                "artifacts": artifacts,
+                "duration_ms": 40,
+            }
+        )
         self.cases[case_id] = done
         kind = {
             "passed": "test_completed",
@@ -214,12 +311,14 @@ class SimulatedRun:
             "cancelled": "test_cancelled",
         }
         payload = CaseFinished(
-            testId=case_id, testSuiteId=self.name, name=case.name,
-            result=CaseOutcome(status=status, error=error,
-                               failedStep=done.failed_step),
-            duration=40, attempts=case.attempts,
+            testId=case_id,
+            testSuiteId=self.name,
+            name=case.name,
+            result=CaseOutcome(status=status, error=error, failedStep=done.failed_step),
+            duration=40,
+            attempts=case.attempts,
             artifacts=[artifact_url(self.run_id, a) for a in artifacts],
-        )  # fmt: skip
+        )
         event = self._event(kind.get(status, "test_failed"), payload.dump(), case_id)
         assert self.store.finish_case(done, event)
 
@@ -228,8 +327,12 @@ class SimulatedRun:
         self.start(case_id)
         for n in range(1, self.steps + 1):
             failing = status == "failed" and n == self.steps
-            self.step(case_id, n, screenshot=n == screenshot_at,
-                      error="expected h1 to contain Welcome" if failing else None)  # fmt: skip
+            self.step(
+                case_id,
+                n,
+                screenshot=n == screenshot_at,
+                error="expected h1 to contain Welcome" if failing else None,
+            )
         self.finish(
             case_id, status, "expected h1 to contain Welcome" if status == "failed" else None
         )

@@ -119,8 +119,16 @@ def test_the_page_and_its_assets_are_served_offline_under_a_strict_policy(
         assert "style=" not in html, "nothing inline"
         for src in ("/dashboard/static/app.js", "/dashboard/static/style.css"):
             assert src in html
-        for name in ("app.js", "connection.js", "state.js", "views.js", "runview.js", "dom.js",
-                     "chart.js", "style.css"):  # fmt: skip
+        for name in (
+            "app.js",
+            "connection.js",
+            "state.js",
+            "views.js",
+            "runview.js",
+            "dom.js",
+            "chart.js",
+            "style.css",
+        ):
             asset = http.get(f"/dashboard/static/{name}")
             assert asset.status_code == 200, name
             own = asset.text.replace("http://www.w3.org/2000/svg", "")  # a namespace name
@@ -149,8 +157,15 @@ def test_the_page_and_its_assets_are_served_offline_under_a_strict_policy(
 def test_fleet_view_shows_workers_metrics_and_service_changes(
     tab: BrowserPage, base_url: str, key: Keys, r: redis.Redis
 ) -> None:
-    beat = {"name": "w1@host", "host": "host", "pid": 1, "concurrency": 2, "busy": 0,
-            "started_ms": 1, "beat_ms": int(1000 * time.time())}  # fmt: skip
+    beat = {
+        "name": "w1@host",
+        "host": "host",
+        "pid": 1,
+        "concurrency": 2,
+        "busy": 0,
+        "started_ms": 1,
+        "beat_ms": int(1000 * time.time()),
+    }
     r.hset(keys.WORKERS, "w1@host", json.dumps(beat))
     page = tab.page
     sign_in(page, base_url, key.alpha)
@@ -233,10 +248,13 @@ def test_a_visual_mismatch_shows_baseline_actual_and_diff_with_a_toggle_and_its_
     sim.start(case_id)
     sim.step(case_id, 1)
     explanation = DiffExplanation(
-        changes=[DiffChange(kind="text", description="greeting Alice became Bob",
-                            location="top banner")],
-        verdict="regression", cosmetic=False, confidence=0.85,
-    )  # fmt: skip
+        changes=[
+            DiffChange(kind="text", description="greeting Alice became Bob", location="top banner")
+        ],
+        verdict="regression",
+        cosmetic=False,
+        confidence=0.85,
+    )
     sim.mismatch(case_id, 2, explanation)
     sim.finish(case_id, "failed", 'screenshot "hero" differs from baseline v1')
     expect(card).to_contain_text("failed")
@@ -328,8 +346,10 @@ def test_another_projects_key_sees_none_of_it(
         tab.assert_no_errors()
     with httpx.Client(base_url=base_url, headers={"X-API-Key": key.beta}) as http:
         shot = sim.cases[sim.case_ids[0]].artifacts[0]
-        for path in (f"/dashboard/api/runs/{sim.run_id}",
-                     f"/dashboard/api/runs/{sim.run_id}/artifacts/{shot}"):  # fmt: skip
+        for path in (
+            f"/dashboard/api/runs/{sim.run_id}",
+            f"/dashboard/api/runs/{sim.run_id}/artifacts/{shot}",
+        ):
             assert http.get(path).status_code == 404
         assert http.post(f"/dashboard/api/runs/{sim.run_id}/cancel").status_code == 404
     with httpx.Client(base_url=base_url, headers={"X-API-Key": key.alpha_read}) as http:
@@ -399,9 +419,13 @@ def test_the_page_resumes_through_a_gateway_restart_without_gap_or_duplicate(
 
 
 def test_a_trimmed_cursor_shows_a_visible_notice(
-    browser: Browser, settings: Settings, key: Keys, store: RunStore, artifacts: ArtifactStore,
+    browser: Browser,
+    settings: Settings,
+    key: Keys,
+    store: RunStore,
+    artifacts: ArtifactStore,
     r: redis.Redis,
-) -> None:  # fmt: skip
+) -> None:
     own, url = own_gateway(settings)
     sim = run(store, artifacts, tests=1, steps=8)
     case = sim.case_ids[0]

@@ -42,18 +42,36 @@ from testfleet.suites.recordings.locators import Unmappable, recorder_selectors
 
 FORMAT = "chrome-recorder"
 STEP_TYPES = (
-    "setViewport", "navigate", "click", "doubleClick", "hover", "change", "keyDown", "keyUp",
-    "scroll", "waitForElement", "waitForExpression", "close", "emulateNetworkConditions",
+    "setViewport",
+    "navigate",
+    "click",
+    "doubleClick",
+    "hover",
+    "change",
+    "keyDown",
+    "keyUp",
+    "scroll",
+    "waitForElement",
+    "waitForExpression",
+    "close",
+    "emulateNetworkConditions",
     "customStep",
-)  # fmt: skip
+)
 _MAIN = "main"
 _OPERATORS = {"==": "count", ">=": "at_least", "<=": "at_most"}
 _TITLES = {
-    "setViewport": "Set viewport", "navigate": "Navigate to", "click": "Click",
-    "doubleClick": "Double click", "hover": "Hover", "change": "Change", "scroll": "Scroll",
-    "waitForElement": "Wait for element", "waitForExpression": "Wait for expression",
-    "close": "Close", "emulateNetworkConditions": "Emulate network conditions",
-}  # fmt: skip
+    "setViewport": "Set viewport",
+    "navigate": "Navigate to",
+    "click": "Click",
+    "doubleClick": "Double click",
+    "hover": "Hover",
+    "change": "Change",
+    "scroll": "Scroll",
+    "waitForElement": "Wait for element",
+    "waitForExpression": "Wait for expression",
+    "close": "Close",
+    "emulateNetworkConditions": "Emulate network conditions",
+}
 """What the Recorder's panel calls each kind of step."""
 
 
@@ -157,8 +175,9 @@ class _Converter:
     # -- one step ---------------------------------------------------------------------
 
     def _step(self, kind: str, step: dict[str, Any], last: bool) -> None:
-        timeout_s = _seconds(step["timeout"], f"{self.where}.timeout", self.problems) if (
-            "timeout" in step) else None  # fmt: skip
+        timeout_s = None
+        if "timeout" in step:
+            timeout_s = _seconds(step["timeout"], f"{self.where}.timeout", self.problems)
         handler = self._HANDLERS[kind]
         if kind not in ("keyDown", "keyUp", "emulateNetworkConditions"):
             self._context(step, kind, last)

@@ -30,16 +30,21 @@ from testfleet.suites.recordings.side_flow import FLOW_COMMANDS, Command, Flow, 
 FORMAT = "selenium-ide"
 
 _DIALOGS = {
-    "assertAlert": None, "assertConfirmation": None, "assertPrompt": None,
-    "acceptAlert": "accept", "acceptConfirmation": "accept", "dismissConfirmation": "dismiss",
-    "answerPrompt": "accept", "dismissPrompt": "dismiss",
+    "assertAlert": None,
+    "assertConfirmation": None,
+    "assertPrompt": None,
+    "acceptAlert": "accept",
+    "acceptConfirmation": "accept",
+    "dismissConfirmation": "dismiss",
+    "answerPrompt": "accept",
+    "dismissPrompt": "dismiss",
     # The WebDriver playback's names for answering the dialog that is showing.
     "webdriverChooseOkOnVisibleConfirmation": "accept",
     "webdriverChooseCancelOnVisibleConfirmation": "dismiss",
     "webdriverChooseOkOnVisiblePrompt": "accept",
     "webdriverChooseCancelOnVisiblePrompt": "dismiss",
     "webdriverAnswerOnVisiblePrompt": "accept",
-}  # fmt: skip
+}
 _ANSWERS = frozenset({"answerPrompt", "webdriverAnswerOnVisiblePrompt"})
 """Commands whose target is the text typed into a prompt."""
 _SKIPPED = frozenset({"setSpeed", "debugger"})
@@ -249,9 +254,11 @@ class _Test:
         fallbacks = c.raw.get("targets") if field == "target" else None
         if isinstance(fallbacks, list):  # the IDE puts variables in whichever locator it uses
             fallbacks = [
-                [self.text(c, f[0]), *f[1:]] if isinstance(f, list) and f and isinstance(f[0], str)
-                else f for f in fallbacks
-            ]  # fmt: skip
+                [self.text(c, f[0]), *f[1:]]
+                if isinstance(f, list) and f and isinstance(f[0], str)
+                else f
+                for f in fallbacks
+            ]
         return side_target(locator, fallbacks)
 
     def _dialog(self, assertion: Command | None, answer: Command | None) -> list[Short]:

@@ -53,14 +53,35 @@ constants, ``assert`` and ``run`` convert)."""
 MAX_ROUNDS = 100
 """Most rounds a converted loop runs (the step language's bound on ``repeat``)."""
 FLOW_COMMANDS = frozenset(
-    {"store", "storeJson", "storeText", "storeValue", "storeAttribute", "storeTitle",
-     "storeElementCount", "storeEval", "assert", "verify", "run"}
-)  # fmt: skip
+    {
+        "store",
+        "storeJson",
+        "storeText",
+        "storeValue",
+        "storeAttribute",
+        "storeTitle",
+        "storeElementCount",
+        "storeEval",
+        "assert",
+        "verify",
+        "run",
+    }
+)
 _OPENERS = ("if", "while", "times", "forEach", "do")
 _STORES_INTO_VALUE = frozenset(
-    {"store", "storeJson", "storeText", "storeValue", "storeAttribute", "storeElementCount",
-     "storeEval", "executeScript", "executeAsyncScript", "forEach"}
-)  # fmt: skip
+    {
+        "store",
+        "storeJson",
+        "storeText",
+        "storeValue",
+        "storeAttribute",
+        "storeElementCount",
+        "storeEval",
+        "executeScript",
+        "executeAsyncScript",
+        "forEach",
+    }
+)
 _NOTHING: Short = {"wait": {"seconds": 0}, "name": "(nothing)"}
 """A block holds at least one step; an empty branch of the IDE does nothing."""
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
@@ -240,9 +261,12 @@ def _live(test: dict[str, Any]) -> list[Command]:
     return [
         Command(c, "")
         for c in (raw if isinstance(raw, list) else [])
-        if isinstance(c, dict) and isinstance(c.get("command"), str)
-        and c["command"] and not c["command"].startswith("//") and not c.get("skip")
-    ]  # fmt: skip
+        if isinstance(c, dict)
+        and isinstance(c.get("command"), str)
+        and c["command"]
+        and not c["command"].startswith("//")
+        and not c.get("skip")
+    ]
 
 
 @dataclass
@@ -365,8 +389,9 @@ class Flow:
             if not at or not locator or not attribute:
                 raise Unmappable("store attribute takes LOCATOR@ATTRIBUTE")
             where = side_target(self.text(c, locator), None)
-            return self._text(variable, name, {"as": name, "attribute": attribute,
-                                                "selector": where})  # fmt: skip
+            return self._text(
+                variable, name, {"as": name, "attribute": attribute, "selector": where}
+            )
         if c.name == "storeElementCount":
             self.variables[variable] = _Variable("json", name=name)
             return [{"capture": {"as": name, "count": selector()}}, _text_of(name)]
@@ -413,8 +438,12 @@ class Flow:
         if known is None:
             raise Unmappable(f"no earlier command stores the variable {variable!r}")
         value = self.script_text(c, "${" + variable + "}")
-        step: Short = {"script": {"script": f"return String({value});",
-                                  "returns": self.text(c, c.arg("value"))}}  # fmt: skip
+        step: Short = {
+            "script": {
+                "script": f"return String({value});",
+                "returns": self.text(c, c.arg("value")),
+            }
+        }
         if c.name == "verify":
             step["continue_on_failure"] = True
         return step
@@ -520,8 +549,11 @@ class Flow:
         closer = block.closer
         assert closer is not None  # parse_blocks reports a do without its repeat if
         first = self._body(body, "steps")
-        again = {"repeat": {"while": self._condition(closer), "max": max(1, _limit(closer) - 1)},
-                 "name": closer.title, "steps": self._body(body, "steps")}  # fmt: skip
+        again = {
+            "repeat": {"while": self._condition(closer), "max": max(1, _limit(closer) - 1)},
+            "name": closer.title,
+            "steps": self._body(body, "steps"),
+        }
         return [{"group": opener.title, "steps": [*first, again]}]
 
     def _for_each(self, c: Command, body: list[Any]) -> list[Short]:

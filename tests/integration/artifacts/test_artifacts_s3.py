@@ -15,10 +15,10 @@ from testfleet.artifacts import open_store
 from testfleet.artifacts.s3 import S3Store
 from testfleet.errors import InfrastructureError
 from testfleet.events import Event, now_ms
-from testfleet.fleet.retention import sweep
 from testfleet.results import CaseResult, RunRecord
 from testfleet.settings import ArtifactSettings, Settings
 from testfleet.store import RunStore
+from testfleet.store.retention import sweep
 from tests.contract_artifacts import ArtifactStoreContract
 from tests.contract_baselines import BaselineStoreContract
 from tests.fixtures_s3 import S3Server, free_ports, s3_client, seaweedfs_server
@@ -79,7 +79,9 @@ class TestS3Store(ArtifactStoreContract):
         try:
             listed = client.list_objects_v2(Bucket=BUCKET, Prefix=store.prefix)["Contents"]
             assert [o["Key"] for o in listed] == [
-                f"{store.prefix}runs/r1/a.png", f"{store.prefix}runs/r1/b.log"]  # fmt: skip
+                f"{store.prefix}runs/r1/a.png",
+                f"{store.prefix}runs/r1/b.log",
+            ]
             head = client.head_object(Bucket=BUCKET, Key=f"{store.prefix}runs/r1/a.png")
             assert head["ContentType"] == "image/png"
         finally:
@@ -128,8 +130,9 @@ def test_retention_deletes_expired_runs_from_the_bucket(s3: S3Server, redis_url:
     runs = RunStore.connect(settings, source="test")
     now = now_ms()
     for run_id, age_ms in (("old", 2 * 3600 * 1000), ("fresh", 60 * 1000)):
-        record = RunRecord(run_id=run_id, project_id="p", name="x", suites=["s"],
-                           created_ms=now - age_ms, total=1)  # fmt: skip
+        record = RunRecord(
+            run_id=run_id, project_id="p", name="x", suites=["s"], created_ms=now - age_ms, total=1
+        )
         case = CaseResult(case_id=f"{run_id}-1", run_id=run_id, suite="s", name="t")
         started = Event("run_started", run_id, "p", {"total": 1}, source="test")
         runs.create_run(record, [case], {case.case_id: "{}"}, started)

@@ -31,13 +31,23 @@ CELERY = str(Path(sys.executable).with_name("celery"))
 def workers_of(fleet: Fleet) -> dict[str, int]:
     """Node name prefix -> main pid of each worker ``testfleet up`` started."""
     procs: list[dict[str, Any]] = fleet.state["processes"]  # type: ignore[assignment]
-    return {f"tfworker-{p['name'].removeprefix('worker-')}@": p["pid"]
-            for p in procs if p["name"].startswith("worker-")}  # fmt: skip
+    return {
+        f"tfworker-{p['name'].removeprefix('worker-')}@": p["pid"]
+        for p in procs
+        if p["name"].startswith("worker-")
+    }
 
 
 def celery(fleet: Fleet, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CELERY, *args], env=fleet.env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, check=False)  # fmt: skip
+    return subprocess.run(
+        [CELERY, *args],
+        env=fleet.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def answered(output: str, fleet: Fleet) -> set[str]:
@@ -64,9 +74,15 @@ def test_standard_tools_with_the_plain_broker_url_upset_no_worker(fleet: Fleet) 
     # Celery's default app, default transport options: what `celery --broker=...` sends.
     env = {k: v for k, v in fleet.env.items() if not k.startswith("TESTFLEET_")}
     for args in (("inspect", "ping"), ("control", "enable_events"), ("inspect", "active")):
-        result = subprocess.run([CELERY, f"--broker={broker}", *args, "--timeout", "10"],
-                                env=env, cwd="/", capture_output=True, text=True, timeout=120,
-                                check=False)  # fmt: skip
+        result = subprocess.run(
+            [CELERY, f"--broker={broker}", *args, "--timeout", "10"],
+            env=env,
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert result.returncode == 0, (args, result.stderr)
         assert answered(result.stdout, fleet) == set(workers_of(fleet)), (args, result.stdout)
     for pid in workers_of(fleet).values():
@@ -83,9 +99,12 @@ def flower(fleet: Fleet) -> Iterator[str]:
     process = subprocess.Popen(
         [CELERY, "-A", "workers", "flower", f"--port={port}", "--address=127.0.0.1"],
         # Flower 2 serves its HTTP API only with auth, or with this set (a test on loopback).
-        env={**fleet.env, "FLOWER_UNAUTHENTICATED_API": "true"}, cwd=ROOT,
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env={**fleet.env, "FLOWER_UNAUTHENTICATED_API": "true"},
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -106,5 +125,6 @@ def test_flower_lists_every_worker(fleet: Fleet, flower: str) -> None:
         found = {prefix for prefix in workers_of(fleet) if any(n.startswith(prefix) for n in names)}
         return found if found == set(workers_of(fleet)) else None
 
-    assert wait_until("Flower to list the workers", listed, 90, interval_s=1.0,
-                      ignore=(httpx.HTTPError,))  # fmt: skip
+    assert wait_until(
+        "Flower to list the workers", listed, 90, interval_s=1.0, ignore=(httpx.HTTPError,)
+    )

@@ -84,8 +84,13 @@ def script_step(step: dict[str, Any]) -> dict[str, Any]:
 
 
 def navigate(name: str, target: str) -> dict[str, Any]:
-    return {"order_index": 0, "step_type": "navigate", "name": name, "input_data": target,
-            "continue_on_failure": True}  # fmt: skip
+    return {
+        "order_index": 0,
+        "step_type": "navigate",
+        "name": name,
+        "input_data": target,
+        "continue_on_failure": True,
+    }
 
 
 def numbered(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -181,8 +186,11 @@ def test_refused_targets_are_refused_before_anything_is_queued(fleet: Fleet) -> 
         "http://metadata.google.internal/": "cloud metadata",
     }
     steps = numbered([navigate(f"to {i}", target) for i, target in enumerate(targets)])
-    suite = {"name": "Reach out", "base_url": status["demo_url"],
-             "tests": [{"name": "every target", "steps": steps}]}  # fmt: skip
+    suite = {
+        "name": "Reach out",
+        "base_url": status["demo_url"],
+        "tests": [{"name": "every target", "steps": steps}],
+    }
     response = submit(fleet, fleet.admin_key, suite)
     assert response.status_code == 422, response.text
     problems = response.json()["error"]["problems"]
@@ -196,16 +204,26 @@ def test_refused_targets_are_refused_before_anything_is_queued(fleet: Fleet) -> 
 
 def alpha_suite(demo: str) -> dict[str, Any]:
     """Signs in with a secret, then keeps its browser open until cancelled."""
-    steps = numbered([
-        {"order_index": 0, "step_type": "navigate", "input_data": "/login"},
-        {"order_index": 0, "step_type": "type", "selector": "#user", "input_data": "alice"},
-        {"order_index": 0, "step_type": "type", "selector": "#pass",
-         "input_data": ALPHA_SECRET, "secret": True},
-        {"order_index": 0, "step_type": "wait", "input_data": "120"},
-        {"order_index": 0, "step_type": "navigate", "input_data": "/"},
-    ])  # fmt: skip
-    return {"name": "Alpha", "base_url": demo,
-            "tests": [{"name": "holds a session", "steps": steps}]}  # fmt: skip
+    steps = numbered(
+        [
+            {"order_index": 0, "step_type": "navigate", "input_data": "/login"},
+            {"order_index": 0, "step_type": "type", "selector": "#user", "input_data": "alice"},
+            {
+                "order_index": 0,
+                "step_type": "type",
+                "selector": "#pass",
+                "input_data": ALPHA_SECRET,
+                "secret": True,
+            },
+            {"order_index": 0, "step_type": "wait", "input_data": "120"},
+            {"order_index": 0, "step_type": "navigate", "input_data": "/"},
+        ]
+    )
+    return {
+        "name": "Alpha",
+        "base_url": demo,
+        "tests": [{"name": "holds a session", "steps": steps}],
+    }
 
 
 def beta_probes(
@@ -291,18 +309,25 @@ def test_another_projects_browser_and_the_fleet_are_out_of_reach(fleet: Fleet) -
         assert sessions, "alpha's session is on the Grid"
         ports = browser_ports(fleet.env["TESTFLEET_GRID__NODE_PORT"])
         assert ports, "the node's chromedriver listens somewhere"
-        probes = [*beta_probes(fleet, sessions, ports),
-                  stays("no file: from a page", "file:///etc/hostname"),
-                  stays("no chrome: from a page", "chrome://version")]  # fmt: skip
+        probes = [
+            *beta_probes(fleet, sessions, ports),
+            stays("no file: from a page", "file:///etc/hostname"),
+            stays("no chrome: from a page", "chrome://version"),
+        ]
         redirects = beta_redirects(fleet)
-        steps = numbered([
-            navigate("the demo site", "/"),
-            *[script_step(p) for p in probes],
-            *[navigate(f"redirect {i}", target) for i, target in enumerate(redirects)],
-            navigate("the demo site still", "/login"),
-        ])  # fmt: skip
-        beta_suite = {"name": "Beta", "base_url": demo,
-                      "tests": [{"name": "reaches out", "steps": steps}]}  # fmt: skip
+        steps = numbered(
+            [
+                navigate("the demo site", "/"),
+                *[script_step(p) for p in probes],
+                *[navigate(f"redirect {i}", target) for i, target in enumerate(redirects)],
+                navigate("the demo site still", "/login"),
+            ]
+        )
+        beta_suite = {
+            "name": "Beta",
+            "base_url": demo,
+            "tests": [{"name": "reaches out", "steps": steps}],
+        }
         submitted = submit(fleet, beta_key, beta_suite)
         assert submitted.status_code == 202, submitted.text
         beta = finished_run(fleet, beta_key, submitted.json()["runId"])

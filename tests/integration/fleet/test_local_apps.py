@@ -69,8 +69,9 @@ def local_fleet(tmp_path_factory: pytest.TempPathFactory, apps: tuple[int, int])
     env = fleet_env(state_dir)
     allowed, _ = apps
     try:
-        started = cli("up", "--workers", "1", "--browsers", "1",
-                      "--allow", f"localhost:{allowed}", env=env)  # fmt: skip
+        started = cli(
+            "up", "--workers", "1", "--browsers", "1", "--allow", f"localhost:{allowed}", env=env
+        )
         if started.returncode != 0:
             logs = "\n".join(
                 f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"
@@ -86,13 +87,22 @@ def local_fleet(tmp_path_factory: pytest.TempPathFactory, apps: tuple[int, int])
 
 
 def custom(name: str, script: str, equals: str) -> dict[str, Any]:
-    return {"order_index": 0, "step_type": "custom", "name": name, "input_data": script,
-            "expected_result": equals, "continue_on_failure": True}  # fmt: skip
+    return {
+        "order_index": 0,
+        "step_type": "custom",
+        "name": name,
+        "input_data": script,
+        "expected_result": equals,
+        "continue_on_failure": True,
+    }
 
 
 def suite_file(tmp_path: Path, port: int, probes: list[dict[str, Any]]) -> Path:
-    steps = [{"order_index": 0, "step_type": "navigate", "input_data": "/"},
-             custom("the app's page", "return document.title", TITLE), *probes]  # fmt: skip
+    steps = [
+        {"order_index": 0, "step_type": "navigate", "input_data": "/"},
+        custom("the app's page", "return document.title", TITLE),
+        *probes,
+    ]
     numbered = [{**step, "order_index": i} for i, step in enumerate(steps, 1)]
     test = {"name": "opens the app", "category": "smoke", "steps": numbered}
     suite = {"name": f"App on {port}", "base_url": f"http://localhost:{port}", "tests": [test]}
@@ -132,13 +142,16 @@ def test_an_allowed_app_passes_and_the_fleet_stays_refused_from_its_page(
     local_fleet: Fleet, apps: tuple[int, int], tmp_path: Path
 ) -> None:
     urls = fleet_urls(local_fleet)
-    probes = [custom(f"fetch {name}", FETCH % json.dumps(url), "failed: Failed to fetch")
-              for name, url in urls.items()]  # fmt: skip
+    probes = [
+        custom(f"fetch {name}", FETCH % json.dumps(url), "failed: Failed to fetch")
+        for name, url in urls.items()
+    ]
     # The control: a fetch the policy allows does reach (the probes fail for the policy).
     probes.append(custom("fetch the app", FETCH % json.dumps("/"), "reached 200"))
     result_path = tmp_path / "result.json"
-    done = local_fleet.run("run", str(suite_file(tmp_path, apps[0], probes)),
-                           "--json", str(result_path))  # fmt: skip
+    done = local_fleet.run(
+        "run", str(suite_file(tmp_path, apps[0], probes)), "--json", str(result_path)
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(result_path.read_text())["status"] == "passed"
     log = proxy_log(local_fleet)
@@ -161,8 +174,11 @@ def case_events(fleet: Fleet, run_id: str, filters: dict[str, Any]) -> list[tupl
         assert json.loads(ws.recv(timeout=RECV_S))["type"] == "auth_response"
         kinds = ["test_started", "test_progress", "test_completed"]
         wanted = {**filters, "runIds": [run_id], "eventTypes": kinds}
-        subscribe = {"channel": "test_execution", "filters": wanted,
-                     "options": {"includeHistory": True}}  # fmt: skip
+        subscribe = {
+            "channel": "test_execution",
+            "filters": wanted,
+            "options": {"includeHistory": True},
+        }
         ws.send(json.dumps({"type": "subscribe", "id": "s1", "payload": subscribe}))
         while not seen or seen[-1][0] != "test_completed":
             message = json.loads(ws.recv(timeout=RECV_S))
@@ -188,8 +204,12 @@ def test_a_refused_app_ends_the_run_with_the_command_that_allows_it(
     # Submitted anyway (past the CLI's check), the egress proxy refuses the page.
     api = str(local_fleet.status["api_url"])
     headers = {"Authorization": f"Bearer {local_fleet.admin_key}"}
-    answer = httpx.post(f"{api}/api/v1/runs", json={"suites": [json.loads(path.read_text())]},
-                        headers=headers, timeout=30)  # fmt: skip
+    answer = httpx.post(
+        f"{api}/api/v1/runs",
+        json={"suites": [json.loads(path.read_text())]},
+        headers=headers,
+        timeout=30,
+    )
     assert answer.status_code == 202, answer.text
     run_url = f"{api}/api/v1/runs/{answer.json()['runId']}"
 

@@ -46,8 +46,9 @@ def test_a_runs_log_lines_from_every_component_are_json_with_its_run_id(
     assert any(r["message"].startswith(f"run {run_id} queued") for r in found["api"])
     assert any(r["logger"] == "uvicorn.access" for r in found["api"]), "the access log too"
     assert any("sse" in r["logger"] for r in found["gateway"])
-    assert any("subscribes" in r["message"] or "test_execution" in r["message"]
-               for r in found["gateway"]), "the CLI's WebSocket subscription"  # fmt: skip
+    assert any(
+        "subscribes" in r["message"] or "test_execution" in r["message"] for r in found["gateway"]
+    ), "the CLI's WebSocket subscription"
     finished = [r for r in found["worker"] if r.get("event") == "test_completed"]
     assert finished, found["worker"]
     assert all(r["caseId"].startswith(run_id) and r["worker"] for r in finished)

@@ -29,8 +29,14 @@ from tests.fixtures_s3 import weed_command, write_s3_config
 from tests.netns import PREFIX, Host, LabError, NetworkLab, ip, sweep_stale
 from tests.waiting import wait_until
 
-pytestmark = [pytest.mark.multihost, pytest.mark.redis, pytest.mark.grid, pytest.mark.browser,
-              pytest.mark.s3, pytest.mark.slow]  # fmt: skip
+pytestmark = [
+    pytest.mark.multihost,
+    pytest.mark.redis,
+    pytest.mark.grid,
+    pytest.mark.browser,
+    pytest.mark.s3,
+    pytest.mark.slow,
+]
 
 ROOT = Path(__file__).resolve().parents[3]
 START_TIMEOUT_S = 120.0
@@ -74,8 +80,12 @@ class Fleet:
 
 def fetch(host: Host, url: str, args: tuple[str, ...] = ()) -> bytes:
     """``url``'s body, fetched from ``host`` (curl; the test process is on no test network)."""
-    done = subprocess.run(host.command("curl", "-sS", "--fail", "--max-time", "20", *args, url),
-                          capture_output=True, check=False, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        host.command("curl", "-sS", "--fail", "--max-time", "20", *args, url),
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
     if done.returncode != 0:
         raise AssertionError(f"curl {url} from {host.name}: {done.stderr.decode()}")
     return done.stdout
@@ -86,8 +96,9 @@ def answers(host: Host, url: str) -> bool:
 
 
 def status_code(host: Host, url: str) -> str:
-    return host.run("curl", "-s", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}",
-                    url).stdout  # fmt: skip
+    return host.run(
+        "curl", "-s", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", url
+    ).stdout
 
 
 def grid_ready(host: Host, url: str) -> bool:
@@ -159,12 +170,17 @@ def _start(lab: NetworkLab, work_dir: Path) -> Fleet:
     # which network namespaces share: on its default ports this lab's filer met the
     # compose test's master through it. Ports of its own keep the two apart.
     ports = [9433, 19433, 8180, 18180, 8988, 18988, 8333, 18433]
-    s3.spawn("weed", weed_command(work_dir / "s3", s3.address, ports, work_dir / "s3" / "s3.json"),
-             env)  # fmt: skip
-    core.spawn("redis", ["redis-server", "--bind", core.address, "--port", str(PORTS["redis"]),
-                         "--save", "", "--appendonly", "no",
-                         # The lab network reaches only the test hosts: no password needed.
-                         "--protected-mode", "no"], env)  # fmt: skip
+    s3.spawn(
+        "weed", weed_command(work_dir / "s3", s3.address, ports, work_dir / "s3" / "s3.json"), env
+    )
+    redis_options = {
+        "--bind": core.address,
+        "--port": str(PORTS["redis"]),
+        "--save": "",
+        "--appendonly": "no",
+        "--protected-mode": "no",  # the lab network reaches only the test hosts
+    }
+    core.spawn("redis", ["redis-server", *(p for pair in redis_options.items() for p in pair)], env)
 
     def redis_up() -> bool:
         return client.run("redis-cli", "-h", core.address, "ping").stdout.strip() == "PONG"
@@ -177,28 +193,40 @@ def _start(lab: NetworkLab, work_dir: Path) -> Fleet:
     core_env = part_env(env, state["core"])
     core.spawn("api", [*testfleet, "api"], core_env)
     core.spawn("gateway", [*testfleet, "gateway"], core_env)
-    core.spawn("demo", [*testfleet, "demo-site", "--host", core.address, "--port",
-                        str(PORTS["demo"])], core_env)  # fmt: skip
+    core.spawn(
+        "demo",
+        [*testfleet, "demo-site", "--host", core.address, "--port", str(PORTS["demo"])],
+        core_env,
+    )
     grid_env = part_env(env, state["grid"])
     grid.spawn("hub", [*testfleet, "grid", "hub"], grid_env)
     grid.spawn("node", [*testfleet, "grid", "node", "--max-sessions", "2"], grid_env)
     work_env = part_env(env, state["work"])
     for name in ("a", "b"):
-        work.spawn(f"worker-{name}", [*testfleet, "worker", "--name", f"worker-{name}@work"],
-                   work_env)  # fmt: skip
+        work.spawn(
+            f"worker-{name}", [*testfleet, "worker", "--name", f"worker-{name}@work"], work_env
+        )
     api = f"http://{core.address}:{PORTS['api']}"
-    wait_until("the API to be ready (Redis, S3 bucket)", lambda: answers(client, f"{api}/ready"),
-               START_TIMEOUT_S, interval_s=0.5)  # fmt: skip
+    wait_until(
+        "the API to be ready (Redis, S3 bucket)",
+        lambda: answers(client, f"{api}/ready"),
+        START_TIMEOUT_S,
+        interval_s=0.5,
+    )
     hub = f"http://{grid.address}:{PORTS['hub']}/status"
-    wait_until("the Grid to have a node ready", lambda: grid_ready(client, hub), START_TIMEOUT_S,
-               interval_s=0.5)  # fmt: skip
+    wait_until(
+        "the Grid to have a node ready",
+        lambda: grid_ready(client, hub),
+        START_TIMEOUT_S,
+        interval_s=0.5,
+    )
     return Fleet(lab, core, work, grid, s3, client, env, state)
 
 
 def admin_key(fleet: Fleet) -> str:
-    made = fleet.core.run(sys.executable, "-m", "cli.main", "keys", "create",
-                          "--project", "multihost", "--scopes", "admin",
-                          env=part_env(fleet.env, fleet.state["core"]))  # fmt: skip
+    command = ["keys", "create", "--project", "multihost", "--scopes", "admin"]
+    core_env = part_env(fleet.env, fleet.state["core"])
+    made = fleet.core.run(sys.executable, "-m", "cli.main", *command, env=core_env)
     assert made.returncode == 0, made.stderr
     return made.stdout.strip().splitlines()[-1]
 
@@ -208,17 +236,21 @@ def test_a_suite_runs_across_hosts_and_its_artifacts_come_from_the_object_store(
 ) -> None:
     key = admin_key(fleet)
     headers = ("-H", f"X-API-Key: {key}")
-    wait_until("both workers to report in", lambda: len(json.loads(fetch(
-        fleet.client, f"{fleet.api}/api/v1/fleet", headers))["workers"]) == 2, START_TIMEOUT_S,
-        interval_s=0.5)  # fmt: skip
+
+    def workers() -> int:
+        answer = json.loads(fetch(fleet.client, f"{fleet.api}/api/v1/fleet", headers))
+        return len(answer["workers"])
+
+    wait_until("both workers to report in", lambda: workers() == 2, START_TIMEOUT_S, interval_s=0.5)
 
     suite = tmp_path / "across.yaml"
     suite.write_text(SUITE.replace("DEMO", f"http://{fleet.core.address}:{PORTS['demo']}"))
     out = tmp_path / "result.json"
     client_env = part_env(fleet.env, fleet.state["client"])
-    done = fleet.client.run(sys.executable, "-m", "cli.main", "run", str(suite),
-                            "--server", fleet.api, "--key", key, "--json", str(out),
-                            env=client_env, timeout_s=300)  # fmt: skip
+    command = ["run", str(suite), "--server", fleet.api, "--key", key, "--json", str(out)]
+    done = fleet.client.run(
+        sys.executable, "-m", "cli.main", *command, env=client_env, timeout_s=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr + fleet.lab.logs()
     result = json.loads(out.read_text())
     assert result["status"] == "passed"

@@ -25,7 +25,8 @@ from urllib.parse import parse_qs, urlsplit
 from grid.egress import EgressConfig, serve
 from grid.provider import LocalProvider
 from testfleet.settings import SecuritySettings, Settings
-from testfleet.suites.model import CaseSpec, Step, TestCase
+from testfleet.suites.model import CaseSpec, TestCase
+from testfleet.suites.steps.model import Step
 from testfleet.targets.policy import BLOCKED_META, TargetPolicy
 from tests.waiting import wait_until
 from workers.executor import Hooks, execute_steps

@@ -25,8 +25,9 @@ EGRESS_LOGGER = "testfleet.grid.egress"
 
 
 @contextlib.contextmanager
-def running_proxy(*allowed: str, endpoints: tuple[tuple[str, str, int | None], ...] = ()
-                  ) -> Iterator[str]:  # fmt: skip
+def running_proxy(
+    *allowed: str, endpoints: tuple[tuple[str, str, int | None], ...] = ()
+) -> Iterator[str]:
     """The egress proxy on a free port in a background thread; yields its URL."""
     config = EgressConfig("127.0.0.1", free_port(), allowed, endpoints)
     loop = asyncio.new_event_loop()

@@ -65,11 +65,15 @@ def shown(lab: NetworkLab) -> dict[str, Any]:
     """What each route showed in the browser on ``node`` (``egress_lab.probe``)."""
     store, site, node = lab.hosts["store"], lab.hosts["site"], lab.hosts["node"]
     spec = {
-        "store_ip": store.address, "store_port": STORE_PORT,
-        "site_ip": site.address, "site_port": SITE_PORT, "egress_port": EGRESS_PORT,
-    }  # fmt: skip
-    done = node.run(sys.executable, "-m", HELPER, "probe", json.dumps(spec), env=_env(),
-                    timeout_s=300)  # fmt: skip
+        "store_ip": store.address,
+        "store_port": STORE_PORT,
+        "site_ip": site.address,
+        "site_port": SITE_PORT,
+        "egress_port": EGRESS_PORT,
+    }
+    done = node.run(
+        sys.executable, "-m", HELPER, "probe", json.dumps(spec), env=_env(), timeout_s=300
+    )
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}\n{lab.logs()}"
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result

@@ -20,6 +20,8 @@ from tests.conftest import ROOT
 from tests.leftovers import GRACE_ENV
 from tests.waiting import wait_until
 
+PYTEST = [sys.executable, "-m", "pytest", "-p", "tests.leftovers", "-p", "no:cacheprovider", "-q"]
+"""A real pytest session with the leftovers check (its rootdir and tests follow)."""
 LEAKY = """
 import subprocess
 
@@ -39,11 +41,14 @@ def test_a_leaked_process_fails_the_session_and_is_killed(
 ) -> None:
     (tmp_path / "test_leaky.py").write_text(LEAKY)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.leftovers", "-p", "no:cacheprovider",
-         "-q", "--rootdir", str(tmp_path), *workers, str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        [*PYTEST, "--rootdir", str(tmp_path), *workers, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
         env={**os.environ, GRACE_ENV: "1"},
-    )  # fmt: skip
+    )
 
     assert done.returncode == 1, done.stdout + done.stderr
     assert "2 passed" in done.stdout
@@ -57,10 +62,13 @@ def test_a_leaked_process_fails_the_session_and_is_killed(
 def test_a_clean_session_passes(tmp_path: Path) -> None:
     (tmp_path / "test_clean.py").write_text("def test_nothing():\n    pass\n")
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.leftovers", "-p", "no:cacheprovider",
-         "-q", "--rootdir", str(tmp_path), str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [*PYTEST, "--rootdir", str(tmp_path), str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "leftover" not in done.stdout

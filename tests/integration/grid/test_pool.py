@@ -109,7 +109,10 @@ def leave_everything_behind(
     for origin in origins:
         fresh[origin] = remembered(driver, origin)
         assert {v for k, v in fresh[origin].items() if k.endswith("state")} <= {
-            "new", "prompt", "denied"}, fresh[origin]  # fmt: skip
+            "new",
+            "prompt",
+            "denied",
+        }, fresh[origin]
         grant = {"origin": origin, "permissions": ["notifications"]}
         cdp(driver, "Browser.grantPermissions", grant)
         # Visited twice: every store now remembers us, so a leak would show.

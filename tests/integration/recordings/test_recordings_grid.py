@@ -243,12 +243,18 @@ def test_count_bounds_and_editable_fields(driver: WebDriver, pages: str) -> None
     )
     assert failures(outcome) == [
         (8, "assert count button", 'expected at most 2 element(s) matching "button", got 4'),
-        (9, "assert editable #locked",
-         f'expected "#locked" to be editable, got read-only after {FAIL_S} s'),
-        (10, "assert editable #note",
-         'element "#note" cannot be edited at all: a <div> is not an input, textarea, select '
-         "or contenteditable element"),
-    ]  # fmt: skip
+        (
+            9,
+            "assert editable #locked",
+            f'expected "#locked" to be editable, got read-only after {FAIL_S} s',
+        ),
+        (
+            10,
+            "assert editable #note",
+            'element "#note" cannot be edited at all: a <div> is not an input, textarea, select '
+            "or contenteditable element",
+        ),
+    ]
 
 
 def test_network_conditions_apply_to_the_session_and_the_reset_lifts_them(

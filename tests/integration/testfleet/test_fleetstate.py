@@ -36,9 +36,16 @@ def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settin
 
 def beat(name: str, *, age_s: float = 0.0, busy: int = 0) -> WorkerBeat:
     now_ms = int(time.time() * 1000)
-    return WorkerBeat(name=name, host="h", pid=1, concurrency=2, busy=busy,
-                      started_ms=now_ms, beat_ms=now_ms - int(age_s * 1000),
-                      active=[f"run-000{i}" for i in range(busy)])  # fmt: skip
+    return WorkerBeat(
+        name=name,
+        host="h",
+        pid=1,
+        concurrency=2,
+        busy=busy,
+        started_ms=now_ms,
+        beat_ms=now_ms - int(age_s * 1000),
+        active=[f"run-000{i}" for i in range(busy)],
+    )
 
 
 def test_live_workers_count_and_stale_ones_do_not(r: redis.Redis, settings: Settings) -> None:

@@ -20,8 +20,9 @@ def test_create_prints_the_key_last_stores_only_its_hash_and_revoke_ends_it(
     redis_url: str, tmp_path: Path
 ) -> None:
     env = dict(os.environ, TESTFLEET_REDIS__URL=redis_url, TESTFLEET_PATHS__STATE_DIR=str(tmp_path))
-    created = cli("keys", "create", "--project", "alpha", "--scopes", "test:read,dashboard:read",
-                  env=env)  # fmt: skip
+    created = cli(
+        "keys", "create", "--project", "alpha", "--scopes", "test:read,dashboard:read", env=env
+    )
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip().splitlines()[-1]
     assert key.startswith("tfk_")

@@ -73,11 +73,19 @@ def test_clients_and_the_broker_follow_a_sentinel_failover(cluster: Cluster) -> 
 
         # Each finds the promoted replica by itself (after a failed try or two). The
         # gateway's asyncio client doing the same is shown by the Sentinel chaos test.
-        wait_until("the client to write to the new primary", lambda: client.set("after", "2"),
-                   30, ignore=(redis.ConnectionError,))  # fmt: skip
+        wait_until(
+            "the client to write to the new primary",
+            lambda: client.set("after", "2"),
+            30,
+            ignore=(redis.ConnectionError,),
+        )
         assert client.get("before") == "1", "replicated before the failover"
-        wait_until("the broker to send to the new primary",
-                   lambda: dispatcher.dispatch([case]), 30, ignore=(Exception,))  # fmt: skip
+        wait_until(
+            "the broker to send to the new primary",
+            lambda: dispatcher.dispatch([case]),
+            30,
+            ignore=(Exception,),
+        )
         assert queued(cluster.replica_port, settings) == 2
     finally:
         dispatcher.close()

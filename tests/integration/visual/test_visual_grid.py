@@ -48,12 +48,15 @@ def run(
     require: bool = False,
 ) -> AttemptOutcome:
     """``steps`` (short-form YAML) as one test of suite ``visual`` on the demo site."""
-    text = (f"name: visual\nbase_url: {site}\ntimeout_seconds: 5\ntests:\n"
-            f"  - name: {test}\n    steps:\n")  # fmt: skip
+    text = (
+        f"name: visual\nbase_url: {site}\ntimeout_seconds: 5\ntests:\n"
+        f"  - name: {test}\n    steps:\n"
+    )
     text += textwrap.indent(textwrap.dedent(steps).strip(), "      ")
     suite = load_text(text, {})
-    context = VisualContext(BaselineStore(store, PROJECT), require_baselines=require,
-                            run_id=RUN, case_id=f"{RUN}-0001")  # fmt: skip
+    context = VisualContext(
+        BaselineStore(store, PROJECT), require_baselines=require, run_id=RUN, case_id=f"{RUN}-0001"
+    )
     hooks = Hooks(save_artifact=lambda name, data: store.save(RUN, name, data), visual=context)
     return execute_steps(driver, CaseSpec.of(suite, suite.tests[0]), hooks)
 
@@ -121,10 +124,16 @@ def test_a_check_inside_a_block_is_on_its_own_row_with_its_own_pictures(
         - assert_screenshot: {PAGE}
     """
     assert checks(run(driver, site, store, steps.replace("?variant=text", ""))) == [
-        ("passed", "created"), ("passed", "created")]  # fmt: skip
+        ("passed", "created"),
+        ("passed", "created"),
+    ]
     changed = run(driver, site, store, steps)
     assert [(s.index, s.step_type, s.depth) for s in changed.steps] == [
-        (1, "navigate", 0), (2, "group", 0), (3, "assert", 1), (4, "assert", 1)]  # fmt: skip
+        (1, "navigate", 0),
+        (2, "group", 0),
+        (3, "assert", 1),
+        (4, "assert", 1),
+    ]
     card, page = visual_of(changed, 3), visual_of(changed, 4)
     assert (card.name, card.outcome) == ("screenshot-1", "match")
     assert (page.name, page.outcome) == ("page", "mismatch")
@@ -144,14 +153,15 @@ def test_a_check_inside_a_block_is_on_its_own_row_with_its_own_pictures(
 def test_a_changed_page_fails_with_a_diff_where_the_change_is(
     driver: WebDriver, site: str, store: FileStore, variant: str
 ) -> None:
-    assert run(driver, site, store, f"- navigate: /visual\n- assert_screenshot: {PAGE}").status \
-        == "passed"  # fmt: skip
-    changed = run(driver, site, store, f"""
+    created = run(driver, site, store, f"- navigate: /visual\n- assert_screenshot: {PAGE}")
+    assert created.status == "passed"
+    steps = f"""
     - navigate: /visual?variant={variant}
     - assert_screenshot: {PAGE}
       timeout: {FAIL_S}
     - assert_screenshot: {{name: card, selector: "#card"}}
-    """)  # fmt: skip
+    """
+    changed = run(driver, site, store, steps)
     assert changed.status == "failed"
     assert changed.failed_step == 2
     failed = visual_of(changed, 2)
@@ -208,11 +218,12 @@ def test_a_masked_clock_passes_and_an_unmasked_one_never_holds_still(
 ) -> None:
     masked = run(driver, site, store, f"- navigate: /visual\n- assert_screenshot: {PAGE}")
     assert masked.status == "passed", masked.steps
-    unmasked = run(driver, site, store, f"""
+    steps = f"""
     - navigate: /visual
     - assert_screenshot: {{name: bare}}
       timeout: {FAIL_S}
-    """)  # fmt: skip
+    """
+    unmasked = run(driver, site, store, steps)
     assert unmasked.status == "failed"
     assert "the page never held still" in (unmasked.error or "")
     assert "mask:" in (unmasked.error or "")
@@ -240,10 +251,23 @@ def test_ci_needs_a_baseline_and_an_approved_screenshot_then_passes(
     assert checks(missing) == [("failed", "missing")]
     assert "requires baselines (--ci)" in (missing.error or "")
     assert BaselineStore(store, PROJECT).all() == []
-    case = CaseResult(case_id=f"{RUN}-0001", run_id=RUN, suite="visual", name="look",
-                      status="failed", steps=missing.steps)  # fmt: skip
-    result = RunResult(runId=RUN, projectId=PROJECT, name="r", status="failed", createdMs=1,
-                       counts={"failed": 1}, tests=[case])  # fmt: skip
+    case = CaseResult(
+        case_id=f"{RUN}-0001",
+        run_id=RUN,
+        suite="visual",
+        name="look",
+        status="failed",
+        steps=missing.steps,
+    )
+    result = RunResult(
+        runId=RUN,
+        projectId=PROJECT,
+        name="r",
+        status="failed",
+        createdMs=1,
+        counts={"failed": 1},
+        tests=[case],
+    )
     [approved] = approve(result, store, "key-1")
     assert approved.version == 1
     assert checks(run(driver, site, store, steps, require=True)) == [("passed", "match")]
@@ -252,29 +276,32 @@ def test_ci_needs_a_baseline_and_an_approved_screenshot_then_passes(
 def test_not_and_soft_work_as_on_other_assertions(
     driver: WebDriver, site: str, store: FileStore
 ) -> None:
-    assert run(driver, site, store, f"- navigate: /visual\n- assert_screenshot: {PAGE}").status \
-        == "passed"  # fmt: skip
-    differs = run(driver, site, store, f"""
+    created = run(driver, site, store, f"- navigate: /visual\n- assert_screenshot: {PAGE}")
+    assert created.status == "passed"
+    steps = f"""
     - navigate: /visual?variant=color
     - assert_screenshot: {PAGE}
       not: true
-    """)  # fmt: skip
+    """
+    differs = run(driver, site, store, steps)
     assert checks(differs) == [("passed", "mismatch")]
-    same = run(driver, site, store, f"""
+    steps = f"""
     - navigate: /visual
     - assert_screenshot: {PAGE}
       not: true
       timeout: {FAIL_S}
-    """)  # fmt: skip
+    """
+    same = run(driver, site, store, steps)
     assert checks(same) == [("failed", "match")]
     assert "to differ from baseline v1" in (same.error or "")
-    soft = run(driver, site, store, f"""
+    steps = f"""
     - navigate: /visual?variant=text
     - assert_screenshot: {PAGE}
       soft: true
       timeout: {FAIL_S}
     - assert_text: {{selector: "#banner", contains: Bob}}
-    """)  # fmt: skip
+    """
+    soft = run(driver, site, store, steps)
     assert soft.status == "failed"
     assert [s.status for s in soft.steps] == ["passed", "failed", "passed"]
 

@@ -41,7 +41,9 @@ class TestFileStore(ArtifactStoreContract):
         (store.root / "runs" / "r1" / ".tmp-crashed-writer").write_bytes(b"half")
         assert [i.key for i in store.list()] == ["runs/r1/a.png"]
         assert sorted(p.name for p in (store.root / "runs" / "r1").iterdir()) == [
-            ".tmp-crashed-writer", "a.png"]  # fmt: skip
+            ".tmp-crashed-writer",
+            "a.png",
+        ]
 
     def test_emptied_directories_go_too(self, store: FileStore) -> None:
         store.save("r1", "a.png", b"x")
@@ -66,8 +68,9 @@ def test_the_url_chooses_the_backend(tmp_path: Path) -> None:
     assert default.root == tmp_path / "artifacts"
     assert store_url(base) == (tmp_path / "artifacts").as_uri()
     for url in (str(tmp_path / "x"), (tmp_path / "x").as_uri(), f"file://localhost{tmp_path}/x"):
-        chosen = open_store(base.model_copy(update={"artifacts": base.artifacts.model_copy(
-            update={"url": url})}))  # fmt: skip
+        chosen = open_store(
+            base.model_copy(update={"artifacts": base.artifacts.model_copy(update={"url": url})})
+        )
         assert isinstance(chosen, FileStore)
         assert chosen.root == tmp_path / "x"
     memory = Settings(artifacts={"url": "memory://"})  # type: ignore[arg-type]
@@ -76,10 +79,15 @@ def test_the_url_chooses_the_backend(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("url", "says"),
-    [("ftp://host/x", "not supported"), ("relative/dir", "not supported"),
-     ("file://otherhost/x", "not a host"), ("s3://UPPER/x", "3-63 lowercase"),
-     ("s3://ab", "3-63 lowercase"), ("s3:///prefix", "3-63 lowercase")],
-)  # fmt: skip
+    [
+        ("ftp://host/x", "not supported"),
+        ("relative/dir", "not supported"),
+        ("file://otherhost/x", "not a host"),
+        ("s3://UPPER/x", "3-63 lowercase"),
+        ("s3://ab", "3-63 lowercase"),
+        ("s3:///prefix", "3-63 lowercase"),
+    ],
+)
 def test_a_bad_url_says_how_to_write_one(url: str, says: str) -> None:
     settings = Settings(artifacts={"url": url})  # type: ignore[arg-type]
     with pytest.raises(UsageError, match=says):
@@ -88,8 +96,13 @@ def test_a_bad_url_says_how_to_write_one(url: str, says: str) -> None:
 
 def test_names_thumbnails_and_screenshots() -> None:
     assert names.thumbnail_name("c1-a1-step02-home.png") == "c1-a1-step02-home.thumb.png"
-    listed = ["c-a1-step01-x.png", "c-a1-step01-x.thumb.png", "c-a1-step02-y.thumb.png",
-              "c-a1-step02-y.thumb.thumb.png", "c.log"]  # fmt: skip
+    listed = [
+        "c-a1-step01-x.png",
+        "c-a1-step01-x.thumb.png",
+        "c-a1-step02-y.thumb.png",
+        "c-a1-step02-y.thumb.thumb.png",
+        "c.log",
+    ]
     # A screenshot whose own label ends in ".thumb" is still a screenshot.
     assert names.screenshots(listed) == ["c-a1-step01-x.png", "c-a1-step02-y.thumb.png"]
     assert names.case_artifact_name("run-0001", 2, "step01-a.png") == "run-0001-a2-step01-a.png"

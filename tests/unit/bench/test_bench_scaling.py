@@ -57,10 +57,14 @@ def test_descendants_walk_the_whole_tree_but_not_the_root() -> None:
 
 def _sample(browser_kb: int, sessions: int, worker_kb: int, processes: int) -> Sample:
     return Sample(
-        browser_pss_kb=browser_kb, browser_rss_kb=3 * browser_kb, sessions=sessions,
-        browser_processes=10 * sessions, worker_pss_kb=worker_kb, worker_rss_kb=2 * worker_kb,
+        browser_pss_kb=browser_kb,
+        browser_rss_kb=3 * browser_kb,
+        sessions=sessions,
+        browser_processes=10 * sessions,
+        worker_pss_kb=worker_kb,
+        worker_rss_kb=2 * worker_kb,
         worker_processes=processes,
-    )  # fmt: skip
+    )
 
 
 def test_memory_summary_divides_each_sample_by_its_live_sessions() -> None:
@@ -83,17 +87,26 @@ def test_memory_summary_divides_each_sample_by_its_live_sessions() -> None:
 
 def test_rows_give_one_line_per_size_and_where_the_time_goes() -> None:
     figures = {
-        "tests": 20, "quick": True, "cpus": 2,
+        "tests": 20,
+        "quick": True,
+        "cpus": 2,
         "by_size": {
-            "1": {"tests_per_min": 40.0, "speedup": 1.0, "efficiency_pct": 100.0,
-                  "breakdown_ms": {"browser_steps_ms": 900.0, "overhead_pct_of_browser": 20.0},
-                  "memory_mb": {"mb_per_session": 240.0, "mb_per_worker": 110.0,
-                                "sessions_max": 1.0}},
-            "4": {"tests_per_min": 90.0, "speedup": 2.25, "failed": 1,
-                  "memory_mb": {"mb_per_session": 0.0, "sessions_max": 4.0},
-                  "pyspy_pct": {"browser_wait_pct": 60.0}},
+            "1": {
+                "tests_per_min": 40.0,
+                "speedup": 1.0,
+                "efficiency_pct": 100.0,
+                "breakdown_ms": {"browser_steps_ms": 900.0, "overhead_pct_of_browser": 20.0},
+                "memory_mb": {"mb_per_session": 240.0, "mb_per_worker": 110.0, "sessions_max": 1.0},
+            },
+            "4": {
+                "tests_per_min": 90.0,
+                "speedup": 2.25,
+                "failed": 1,
+                "memory_mb": {"mb_per_session": 0.0, "sessions_max": 4.0},
+                "pyspy_pct": {"browser_wait_pct": 60.0},
+            },
         },
-    }  # fmt: skip
+    }
     table = {label: (value, note) for label, value, note in rows(figures)}
     assert table["1 browser(s) + workers"][0] == "40.0 t/min"
     assert "240.0 MB/browser" in table["1 browser(s) + workers"][1]

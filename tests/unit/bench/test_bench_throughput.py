@@ -18,9 +18,21 @@ from bench.throughput_pyspy import bucket, summarise
 from bench.throughput_suites import TEMPLATES, load_suites, suite_documents, write_suites
 from testfleet.suites.loader import load_paths
 
-SHORT_FORM_STEP_KEYS = {"navigate", "click", "type", "select", "press", "wait", "screenshot",
-                        "assert_text", "assert_url", "assert_title", "assert_count",
-                        "assert_visible", "assert_attribute"}  # fmt: skip
+SHORT_FORM_STEP_KEYS = {
+    "navigate",
+    "click",
+    "type",
+    "select",
+    "press",
+    "wait",
+    "screenshot",
+    "assert_text",
+    "assert_url",
+    "assert_title",
+    "assert_count",
+    "assert_visible",
+    "assert_attribute",
+}
 
 
 def test_every_bench_suite_loads_with_the_testfleet_loader(tmp_path: Path) -> None:
@@ -36,8 +48,13 @@ def test_every_bench_suite_loads_with_the_testfleet_loader(tmp_path: Path) -> No
 
 
 def test_bench_suites_use_only_the_steps_the_plain_executor_runs() -> None:
-    used = {key for doc in suite_documents() for t in doc["tests"] for step in t["steps"]
-            for key in step}  # fmt: skip
+    used = {
+        key
+        for doc in suite_documents()
+        for t in doc["tests"]
+        for step in t["steps"]
+        for key in step
+    }
     assert used <= SHORT_FORM_STEP_KEYS
 
 
@@ -66,9 +83,11 @@ def test_tests_per_min(tests: int, wall_s: float, expected: float) -> None:
 
 def _case(worker: str, started: int, finished: int, steps: list[int]) -> dict[str, Any]:
     return {
-        "worker": worker, "started_ms": started, "finished_ms": finished,
+        "worker": worker,
+        "started_ms": started,
+        "finished_ms": finished,
         "steps": [{"step_type": "click", "duration_ms": ms} for ms in steps],
-    }  # fmt: skip
+    }
 
 
 def test_fleet_breakdown_splits_case_time_into_browser_and_overhead() -> None:
@@ -108,10 +127,16 @@ def test_junit_counts_reads_pytest_output(tmp_path: Path) -> None:
 
 def test_rows_flag_missed_targets_and_failures() -> None:
     figures = {
-        "tests": 44, "xdist_fresh": 50.0, "fleet_pooled": 60.0, "local_tuned": 100.0,
-        "fleet_vs_xdist": 1.2, "fleet_vs_tuned": 0.6, "fleet_overhead_pct": 12.0,
-        "fleet_pooled_failed": 2, "fleet_breakdown_ms": {"browser_steps_ms": 900.0},
-    }  # fmt: skip
+        "tests": 44,
+        "xdist_fresh": 50.0,
+        "fleet_pooled": 60.0,
+        "local_tuned": 100.0,
+        "fleet_vs_xdist": 1.2,
+        "fleet_vs_tuned": 0.6,
+        "fleet_overhead_pct": 12.0,
+        "fleet_pooled_failed": 2,
+        "fleet_breakdown_ms": {"browser_steps_ms": 900.0},
+    }
     table = {label: (value, target) for label, value, target in rows(figures)}
     assert table["fleet_vs_xdist"][1].endswith("NOT MET")
     assert table["fleet_vs_tuned"][1].endswith("NOT MET")
@@ -124,15 +149,27 @@ def _progress(
     case_id: str, number: int, end_ms: int, step_ms: int, attempt: int = 1
 ) -> dict[str, Any]:
     return {
-        "type": "test_progress", "correlationId": case_id,
-        "payload": {"attempt": attempt, "stepDuration": step_ms,
-                    "progress": {"stepNumber": number, "duration": end_ms}},
-    }  # fmt: skip
+        "type": "test_progress",
+        "correlationId": case_id,
+        "payload": {
+            "attempt": attempt,
+            "stepDuration": step_ms,
+            "progress": {"stepNumber": number, "duration": end_ms},
+        },
+    }
 
 
 def test_case_phases_split_the_in_case_overhead_from_progress_events() -> None:
-    run = {"tests": [{"case_id": "c1", "started_ms": 1000, "finished_ms": 1700,
-                      "steps": [{"duration_ms": 200}, {"duration_ms": 100}]}]}  # fmt: skip
+    run = {
+        "tests": [
+            {
+                "case_id": "c1",
+                "started_ms": 1000,
+                "finished_ms": 1700,
+                "steps": [{"duration_ms": 200}, {"duration_ms": 100}],
+            }
+        ]
+    }
     events = [
         _progress("c1", 2, 560, 100),  # order on the stream does not matter
         _progress("c1", 1, 450, 200),  # step 1 began 250 ms after the case started
@@ -158,18 +195,29 @@ _CHILD = (
     ("stack", "expected"),
     [
         (f"{_CHILD};wait (threading.py:3)", "celery_between_tasks"),
-        (f"{_CHILD};run_case (workers/tasks.py:9);click (selenium/x.py:1);"
-         "SocketIO.readinto (socket.py:706)", "browser_wait"),
-        (f"{_CHILD};run_case (/w/workers/tasks.py:9);execute (/v/selenium/x.py:1);"
-         "dumps (json/__init__.py:3)", "selenium_client"),
+        (
+            f"{_CHILD};run_case (workers/tasks.py:9);click (selenium/x.py:1);"
+            "SocketIO.readinto (socket.py:706)",
+            "browser_wait",
+        ),
+        (
+            f"{_CHILD};run_case (/w/workers/tasks.py:9);execute (/v/selenium/x.py:1);"
+            "dumps (json/__init__.py:3)",
+            "selenium_client",
+        ),
         (f"{_CHILD};run_case (/w/workers/tasks.py:9);xadd (/v/redis/client.py:1)", "redis"),
-        (f"{_CHILD};run_case (workers/tasks.py:9);make_thumbnail (workers/executor.py:1);"
-         "Image.save (PIL/Image.py:1)", "pillow"),
-        (f"{_CHILD};run_case (/w/workers/tasks.py:9);model_dump (pydantic/main.py:1)",
-         "executor_other"),
+        (
+            f"{_CHILD};run_case (workers/tasks.py:9);make_thumbnail (workers/executor.py:1);"
+            "Image.save (PIL/Image.py:1)",
+            "pillow",
+        ),
+        (
+            f"{_CHILD};run_case (/w/workers/tasks.py:9);model_dump (pydantic/main.py:1)",
+            "executor_other",
+        ),
         ('process 6:"python";asynloop (celery/worker/loops.py:1);poll (kombu/x.py:1)', None),
     ],
-)  # fmt: skip
+)
 def test_pyspy_stacks_are_bucketed_by_code(stack: str, expected: str | None) -> None:
     assert bucket(stack) == expected
 
@@ -182,6 +230,8 @@ def test_pyspy_summary_is_percent_of_pool_child_samples(tmp_path: Path) -> None:
         'process 6:"python";asynloop (celery/worker/loops.py:1) 96\n'
     )
     assert summarise([raw]) == {
-        "browser_wait_pct": 75.0, "celery_between_tasks_pct": 25.0, "samples": 4.0,
-    }  # fmt: skip
+        "browser_wait_pct": 75.0,
+        "celery_between_tasks_pct": 25.0,
+        "samples": 4.0,
+    }
     assert summarise([]) == {}

@@ -121,13 +121,28 @@ def test_bad_env_entries_are_named(tmp_path: Path) -> None:
 
 
 SIDE = {
-    "id": "p", "version": "2.0", "name": "recorded", "url": "http://127.0.0.1:9",
-    "tests": [{"id": "t", "name": "t", "commands": [
-        {"id": "c1", "command": "open", "target": "/", "targets": [], "value": ""},
-        {"id": "c2", "command": "type", "target": "id=q", "targets": [],
-         "value": "${H7_CLOUD_KEY} and ${H7_CLOUD_KEY:-x}"},
-    ]}], "suites": [],
-}  # fmt: skip
+    "id": "p",
+    "version": "2.0",
+    "name": "recorded",
+    "url": "http://127.0.0.1:9",
+    "tests": [
+        {
+            "id": "t",
+            "name": "t",
+            "commands": [
+                {"id": "c1", "command": "open", "target": "/", "targets": [], "value": ""},
+                {
+                    "id": "c2",
+                    "command": "type",
+                    "target": "id=q",
+                    "targets": [],
+                    "value": "${H7_CLOUD_KEY} and ${H7_CLOUD_KEY:-x}",
+                },
+            ],
+        }
+    ],
+    "suites": [],
+}
 CHROME = {
     "title": "recorded",
     "steps": [

@@ -31,8 +31,9 @@ def test_up_keeps_configured_secrets() -> None:
 def test_a_component_started_by_hand_finds_the_local_fleets_credentials(tmp_path: Path) -> None:
     settings = Settings(paths=PathSettings(state_dir=tmp_path))
     assert with_local_grid_credentials(settings).security.grid_credentials is None
-    state = FleetState(0, "a", "g", "r", "grid", "d", "key", 1,
-                       grid_username="testfleet", grid_password="pw")  # fmt: skip
+    state = FleetState(
+        0, "a", "g", "r", "grid", "d", "key", 1, grid_username="testfleet", grid_password="pw"
+    )
     state.save(settings.paths.fleet_file)
     found = with_local_grid_credentials(settings)
     assert found.security.grid_credentials == ("testfleet", "pw")

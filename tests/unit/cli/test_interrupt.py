@@ -56,8 +56,14 @@ def test_a_second_signal_exits_at_once_with_the_code() -> None:
         "        os.kill(os.getpid(), signal.SIGINT)\n"
         "        print('not reached', flush=True)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 130
     assert "interrupted again: exiting now" in done.stderr
     assert "not reached" not in done.stdout

@@ -40,8 +40,18 @@ def settings_in(tmp_path: Path, *allowed: str) -> Settings:
 
 
 def record(settings: Settings, allowed: list[str], workers: int = 2, browsers: int = 2) -> None:
-    state = fleet.FleetState(0, API_URL, "g", "r", "grid", "d", "key", workers,
-                             allowed_targets=allowed, browsers=browsers)  # fmt: skip
+    state = fleet.FleetState(
+        0,
+        API_URL,
+        "g",
+        "r",
+        "grid",
+        "d",
+        "key",
+        workers,
+        allowed_targets=allowed,
+        browsers=browsers,
+    )
     state.save(settings.paths.fleet_file)
 
 
@@ -65,9 +75,14 @@ def test_a_malformed_allowance_says_what_to_write(tmp_path: Path, raw: str) -> N
 
 @pytest.mark.parametrize(
     ("raw", "service"),
-    [("localhost:6390", "Redis"), ("127.0.0.1:8700", "API"), ("localhost:4444", "Grid"),
-     ("http://localhost:8701", "gateway"), ("[::1]:8703", "egress proxy")],
-)  # fmt: skip
+    [
+        ("localhost:6390", "Redis"),
+        ("127.0.0.1:8700", "API"),
+        ("localhost:4444", "Grid"),
+        ("http://localhost:8701", "gateway"),
+        ("[::1]:8703", "egress proxy"),
+    ],
+)
 def test_an_allowance_naming_a_fleet_service_is_refused(
     tmp_path: Path, raw: str, service: str
 ) -> None:
@@ -174,8 +189,10 @@ def test_run_against_a_refused_local_app_ends_with_the_command(
 ) -> None:
     record(settings_in(tmp_path), [])
     suite = tmp_path / "app.yaml"
-    suite.write_text("name: App\nbase_url: http://localhost:3000\ntests:\n"
-                     "  - name: opens\n    steps:\n      - navigate: /\n")  # fmt: skip
+    suite.write_text(
+        "name: App\nbase_url: http://localhost:3000\ntests:\n"
+        "  - name: opens\n    steps:\n      - navigate: /\n"
+    )
     result = cli(tmp_path, "run", str(suite))
     assert result.exit_code == 2
     last = result.output.strip().splitlines()[-1]
@@ -202,8 +219,10 @@ def test_up_refuses_a_bad_allowance_before_starting_anything(
 
 def test_the_cli_checks_a_suite_with_what_the_local_fleet_allows(tmp_path: Path) -> None:
     suite = tmp_path / "lan.yaml"
-    suite.write_text("name: Lan\nbase_url: http://169.254.10.10\ntests:\n"
-                     "  - name: opens\n    steps:\n      - navigate: /\n")  # fmt: skip
+    suite.write_text(
+        "name: Lan\nbase_url: http://169.254.10.10\ntests:\n"
+        "  - name: opens\n    steps:\n      - navigate: /\n"
+    )
     record(settings_in(tmp_path), [])
     assert cli(tmp_path, "validate", str(suite)).exit_code == 2
     record(settings_in(tmp_path), ["169.254.10.10"])

@@ -22,14 +22,29 @@ SELECTOR = "button[type=submit]"
 
 
 def _run(status: str) -> dict[str, Any]:
-    case = {"case_id": "r-0001", "run_id": "r", "suite": f"Suite {NASTY}",
-            "name": f"click {SELECTOR}", "status": status, "attempts": 1,
-            "total_steps": 1, "failed_step": 1 if status == "failed" else None,
-            "error": f'expected text of "h1" to contain "{NASTY}"' if status == "failed" else None,
-            "steps": []}  # fmt: skip
+    case = {
+        "case_id": "r-0001",
+        "run_id": "r",
+        "suite": f"Suite {NASTY}",
+        "name": f"click {SELECTOR}",
+        "status": status,
+        "attempts": 1,
+        "total_steps": 1,
+        "failed_step": 1 if status == "failed" else None,
+        "error": f'expected text of "h1" to contain "{NASTY}"' if status == "failed" else None,
+        "steps": [],
+    }
     links = {"events": "http://gw/sse/events?runId=r"}
-    return {"runId": "r", "projectId": "p", "name": NASTY, "status": status, "createdMs": 1,
-            "counts": {status: 1}, "tests": [case], "links": links}  # fmt: skip
+    return {
+        "runId": "r",
+        "projectId": "p",
+        "name": NASTY,
+        "status": status,
+        "createdMs": 1,
+        "counts": {status: 1},
+        "tests": [case],
+        "links": links,
+    }
 
 
 class FakeApi:
@@ -54,18 +69,26 @@ class FakeApi:
 
 def _events(url: str, key: str | None) -> Iterator[dict[str, Any]]:
     ids = {"testId": "r-0001", "testSuiteId": f"Suite {NASTY}"}
-    step = Progress(percentage=100, currentStep=f"click {SELECTOR} {NASTY}", stepNumber=1,
-                    totalSteps=1, duration=5)  # fmt: skip
+    step = Progress(
+        percentage=100,
+        currentStep=f"click {SELECTOR} {NASTY}",
+        stepNumber=1,
+        totalSteps=1,
+        duration=5,
+    )
     started = CaseStarted(**ids, name=f"click {SELECTOR}", attempt=1, totalSteps=1)
-    progressed = CaseProgress(**ids, attempt=1, progress=step, stepStatus="failed",
-                              stepDuration=5)  # fmt: skip
-    failed = CaseFinished(**ids, name=f"click {SELECTOR}",
-                          result=CaseOutcome(status="failed", error=f"event {NASTY}"))  # fmt: skip
+    progressed = CaseProgress(**ids, attempt=1, progress=step, stepStatus="failed", stepDuration=5)
+    failed = CaseFinished(
+        **ids, name=f"click {SELECTOR}", result=CaseOutcome(status="failed", error=f"event {NASTY}")
+    )
     # What this CLI cannot read (another version's server) is skipped, not a crash.
     yield {"type": "test_progress", "correlationId": "r-0001", "payload": {"progress": "?"}}
     yield {"type": "ai_analysis_started", "correlationId": "r-0001", "payload": {}}
-    for kind, payload in (("test_started", started), ("test_progress", progressed),
-                          ("test_failed", failed)):  # fmt: skip
+    for kind, payload in (
+        ("test_started", started),
+        ("test_progress", progressed),
+        ("test_failed", failed),
+    ):
         yield {"type": kind, "correlationId": "r-0001", "payload": payload.dump()}
 
 

@@ -39,8 +39,13 @@ def render(tree: str) -> tuple[dict[str, Any], ...]:
             "kubectl is not installed, so the Kubernetes manifests cannot be rendered: "
             "install kubectl (it bundles kustomize) and run the tests again"
         )
-    done = subprocess.run([kubectl, "kustomize", str(KUSTOMIZE / tree)], capture_output=True,
-                          text=True, check=False, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [kubectl, "kustomize", str(KUSTOMIZE / tree)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert done.returncode == 0, f"kubectl kustomize {tree} failed:\n{done.stderr}"
     return tuple(d for d in yaml.safe_load_all(done.stdout) if d)
 
@@ -58,11 +63,19 @@ def keda_validator(path: Path = KEDA_SCHEMA) -> jsonschema.Draft202012Validator:
 @pytest.mark.parametrize("tree", TREES)
 def test_every_core_object_passes_the_kubernetes_schema(tree: str) -> None:
     core = [d for d in render(tree) if not d["apiVersion"].startswith("keda.sh/")]
-    assert {d["kind"] for d in core} >= {"Deployment", "StatefulSet", "Service", "ConfigMap",
-                                         "PodDisruptionBudget", "Namespace",
-                                         "NetworkPolicy"}  # fmt: skip
+    assert {d["kind"] for d in core} >= {
+        "Deployment",
+        "StatefulSet",
+        "Service",
+        "ConfigMap",
+        "PodDisruptionBudget",
+        "Namespace",
+        "NetworkPolicy",
+    }
     assert {d["kind"] for d in render(tree)} - {d["kind"] for d in core} == {
-        "ScaledObject", "TriggerAuthentication"}, "every KEDA object has a schema here"  # fmt: skip
+        "ScaledObject",
+        "TriggerAuthentication",
+    }, "every KEDA object has a schema here"
     for doc in core:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
@@ -73,8 +86,10 @@ def test_every_scaled_object_passes_kedas_schema(tree: str) -> None:
     scaled = objects(tree, "ScaledObject")
     assert set(scaled) == {"worker", "chrome-node"}
     for name, doc in scaled.items():
-        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-                  for e in validator.iter_errors(doc)]  # fmt: skip
+        errors = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(doc)
+        ]
         assert not errors, f"{name}: {errors}"
         modifiers = doc["spec"].get("advanced", {}).get("scalingModifiers")
         if modifiers:  # KEDA's admission rule: a formula names its triggers
@@ -89,11 +104,17 @@ def test_every_trigger_authentication_passes_kedas_schema(tree: str) -> None:
     auths = objects(tree, "TriggerAuthentication")
     assert set(auths) == {"selenium-grid"}
     for name, doc in auths.items():
-        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-                  for e in validator.iter_errors(doc)]  # fmt: skip
+        errors = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(doc)
+        ]
         assert not errors, f"{name}: {errors}"
-    refs = {t["authenticationRef"]["name"] for d in objects(tree, "ScaledObject").values()
-            for t in d["spec"]["triggers"] if "authenticationRef" in t}  # fmt: skip
+    refs = {
+        t["authenticationRef"]["name"]
+        for d in objects(tree, "ScaledObject").values()
+        for t in d["spec"]["triggers"]
+        if "authenticationRef" in t
+    }
     assert refs <= set(auths), "every authenticationRef names a TriggerAuthentication here"
 
 
@@ -198,10 +219,16 @@ def test_redis_keeps_an_append_only_file_on_a_volume() -> None:
 
 @pytest.mark.parametrize("tree", TREES)
 def test_budgets_and_services_select_pods_that_exist(tree: str) -> None:
-    labels = [d["spec"]["template"]["metadata"]["labels"] for d in render(tree)
-              if d["kind"] in ("Deployment", "StatefulSet")]  # fmt: skip
-    selectors = [d["spec"]["selector"]["matchLabels"] for d in render(tree)
-                 if d["kind"] == "PodDisruptionBudget"]  # fmt: skip
+    labels = [
+        d["spec"]["template"]["metadata"]["labels"]
+        for d in render(tree)
+        if d["kind"] in ("Deployment", "StatefulSet")
+    ]
+    selectors = [
+        d["spec"]["selector"]["matchLabels"]
+        for d in render(tree)
+        if d["kind"] == "PodDisruptionBudget"
+    ]
     selectors += [d["spec"]["selector"] for d in render(tree) if d["kind"] == "Service"]
     for selector in selectors:
         assert any(selector.items() <= pod.items() for pod in labels), selector
@@ -231,5 +258,7 @@ def test_the_local_overlay_brings_its_object_store() -> None:
     port = service["spec"]["ports"][0]["port"]
     assert config["TESTFLEET_ARTIFACTS__S3_ENDPOINT_URL"] == f"http://seaweedfs:{port}"
     (secret,) = [d for d in render("overlays/local") if d["kind"] == "Secret"]
-    assert {"TESTFLEET_ARTIFACTS__S3_ACCESS_KEY_ID",
-            "TESTFLEET_ARTIFACTS__S3_SECRET_ACCESS_KEY"} <= set(secret["data"])  # fmt: skip
+    assert {
+        "TESTFLEET_ARTIFACTS__S3_ACCESS_KEY_ID",
+        "TESTFLEET_ARTIFACTS__S3_SECRET_ACCESS_KEY",
+    } <= set(secret["data"])

@@ -77,8 +77,7 @@ def test_nodes_register_with_the_hubs_secret(tree: str) -> None:
 @pytest.mark.parametrize("tree", TREES)
 @pytest.mark.parametrize("name", GRID_CLIENTS)
 def test_every_grid_client_gets_the_credentials(tree: str, name: str) -> None:
-    refs = [r["name"] for e in container(tree, name)["envFrom"]
-            if (r := e.get("secretRef"))]  # fmt: skip
+    refs = [r["name"] for e in container(tree, name)["envFrom"] if (r := e.get("secretRef"))]
     assert any(is_fleet_secret(tree, r) for r in refs), f"{name}: no envFrom of the Secret"
     if tree != "base":
         (secret,) = [d for d in render(tree) if d["kind"] == "Secret"]
@@ -161,14 +160,20 @@ def may_connect(tree: str, source: str, target: str, port: int) -> bool:
     """Whether a pod of workload ``source`` may open a TCP connection to ``target:port``."""
     labels = pods(tree)
     policies = objects(tree, "NetworkPolicy").values()
-    for direction, own, other, side in (("Egress", source, target, "to"),
-                                        ("Ingress", target, source, "from")):  # fmt: skip
+    for direction, own, other, side in (
+        ("Egress", source, target, "to"),
+        ("Ingress", target, source, "from"),
+    ):
         key = direction.lower()
-        applying = [p["spec"] for p in policies
-                    if selects(p["spec"]["podSelector"], labels[own])
-                    and direction in p["spec"]["policyTypes"]]  # fmt: skip
-        if applying and not any(rule_allows(r, side, labels[other], port)
-                                for p in applying for r in p.get(key, [])):  # fmt: skip
+        applying = [
+            p["spec"]
+            for p in policies
+            if selects(p["spec"]["podSelector"], labels[own])
+            and direction in p["spec"]["policyTypes"]
+        ]
+        if applying and not any(
+            rule_allows(r, side, labels[other], port) for p in applying for r in p.get(key, [])
+        ):
             return False
     return True
 
@@ -182,8 +187,13 @@ def listening(tree: str) -> dict[str, list[int]]:
 
 @pytest.mark.parametrize("tree", TREES)
 def test_browsers_reach_only_the_hub_and_the_egress_proxy(tree: str) -> None:
-    reachable = {(name, port) for name, ports in listening(tree).items() if name != "chrome-node"
-                 for port in ports if may_connect(tree, "chrome-node", name, port)}  # fmt: skip
+    reachable = {
+        (name, port)
+        for name, ports in listening(tree).items()
+        if name != "chrome-node"
+        for port in ports
+        if may_connect(tree, "chrome-node", name, port)
+    }
     hub_ports = {4442, 4443, 4444}
     assert reachable == {("selenium-hub", p) for p in hub_ports} | {("egress", 8703)}
     for service in ("redis", "api", "gateway", "worker"):
@@ -192,8 +202,11 @@ def test_browsers_reach_only_the_hub_and_the_egress_proxy(tree: str) -> None:
 
 @pytest.mark.parametrize("tree", TREES)
 def test_only_the_hub_and_workers_reach_the_nodes(tree: str) -> None:
-    allowed = {name for name in pods(tree) if name != "chrome-node"
-               and may_connect(tree, name, "chrome-node", 5555)}  # fmt: skip
+    allowed = {
+        name
+        for name in pods(tree)
+        if name != "chrome-node" and may_connect(tree, name, "chrome-node", 5555)
+    }
     assert allowed == {"selenium-hub", "worker"}
 
 
@@ -218,8 +231,9 @@ def test_the_policy_check_can_fail() -> None:
     assert not selects({"matchLabels": {"app.kubernetes.io/name": "x"}}, labels["chrome-node"])
     wide_open = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}
     assert rule_allows(wide_open, "to", labels["redis"], 6379)
-    assert not rule_allows({"to": [{"podSelector": {}}], "ports": [{"port": 53}]}, "to",
-                           labels["redis"], 6379)  # fmt: skip
+    assert not rule_allows(
+        {"to": [{"podSelector": {}}], "ports": [{"port": 53}]}, "to", labels["redis"], 6379
+    )
 
 
 @pytest.mark.parametrize("tree", TREES)

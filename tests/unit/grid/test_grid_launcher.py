@@ -196,8 +196,16 @@ def test_config_files_are_private(tmp_path: Path) -> None:
 @pytest.mark.parametrize("role", gridconfig.ROLES)
 def test_every_value_is_explained_by_a_comment(tmp_path: Path, role: gridconfig.Role) -> None:
     lines = render_config(make_settings(tmp_path), role).splitlines()
-    exempt = ("port", "host", "display-name", "bind", "publish", "subscribe", "max-sessions",
-              "password")  # fmt: skip
+    exempt = (
+        "port",
+        "host",
+        "display-name",
+        "bind",
+        "publish",
+        "subscribe",
+        "max-sessions",
+        "password",
+    )
     for i, line in enumerate(lines):
         if "=" not in line or line.startswith("#") or line.split(" =")[0] in exempt:
             continue

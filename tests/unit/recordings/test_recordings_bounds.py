@@ -22,9 +22,10 @@ from cli.main import main
 from testfleet.errors import LimitError, SuiteError
 from testfleet.suites.limits import LimitSettings, RunLimits
 from testfleet.suites.loader import load_document
-from testfleet.suites.model import Suite, walk
+from testfleet.suites.model import Suite
 from testfleet.suites.recordings import recognise, suite_yaml
 from testfleet.suites.recordings.budget import Budget
+from testfleet.suites.steps.model import walk
 from tests.unit.recordings.side_bomb import side_bomb, side_bomb_text
 from tests.unit.recordings.test_recordings_side import command, project, side_test
 from tests.work_count import lines_run

@@ -44,13 +44,24 @@ SAVE = 'aria=Save[role="button"] || #save || xpath=//*[@id="save"]'
 
 STEPS: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
     "setViewport": (
-        [{"type": "setViewport", "width": 390, "height": 844, "deviceScaleFactor": 3,
-          "isMobile": False, "hasTouch": False, "isLandscape": False}],
+        [
+            {
+                "type": "setViewport",
+                "width": 390,
+                "height": 844,
+                "deviceScaleFactor": 3,
+                "isMobile": False,
+                "hasTouch": False,
+                "isLandscape": False,
+            }
+        ],
         [{"set_viewport": {"width": 390, "height": 844}}],
     ),
     "navigate (same origin: a path; another: as it is)": (
-        [{"type": "navigate", "url": f"{BASE}/login?next=/x#top"},
-         {"type": "navigate", "url": "https://example.org/a"}],
+        [
+            {"type": "navigate", "url": f"{BASE}/login?next=/x#top"},
+            {"type": "navigate", "url": "https://example.org/a"},
+        ],
         [{"navigate": "/login?next=/x#top"}, {"navigate": "https://example.org/a"}],
     ),
     "click at its offset": (
@@ -62,8 +73,16 @@ STEPS: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [{"right_click": {"selector": SAVE, "x": 1, "y": 2}}],
     ),
     "a touch tap clicks": (
-        [{"type": "click", "selectors": [["#a"]], "offsetX": 1, "offsetY": 2,
-          "deviceType": "touch", "duration": 80}],
+        [
+            {
+                "type": "click",
+                "selectors": [["#a"]],
+                "offsetX": 1,
+                "offsetY": 2,
+                "deviceType": "touch",
+                "duration": 80,
+            }
+        ],
         [{"click": {"selector": "#a", "x": 1, "y": 2}}],
     ),
     "doubleClick": (
@@ -83,14 +102,23 @@ STEPS: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [{"press": {"keys": "Enter"}}],
     ),
     "modifiers held fold into the keys pressed": (
-        [{"type": "keyDown", "key": "Control"}, {"type": "keyDown", "key": "a"},
-         {"type": "keyUp", "key": "a"}, {"type": "keyDown", "key": "KeyC"},
-         {"type": "keyUp", "key": "KeyC"}, {"type": "keyUp", "key": "Control"}],
+        [
+            {"type": "keyDown", "key": "Control"},
+            {"type": "keyDown", "key": "a"},
+            {"type": "keyUp", "key": "a"},
+            {"type": "keyDown", "key": "KeyC"},
+            {"type": "keyUp", "key": "KeyC"},
+            {"type": "keyUp", "key": "Control"},
+        ],
         [{"press": {"keys": "Control+a"}}, {"press": {"keys": "Control+c"}}],
     ),
     "a modifier pressed alone": (
-        [{"type": "keyDown", "key": "ShiftLeft"}, {"type": "keyUp", "key": "ShiftLeft"},
-         {"type": "keyDown", "key": " "}, {"type": "keyUp", "key": " "}],
+        [
+            {"type": "keyDown", "key": "ShiftLeft"},
+            {"type": "keyUp", "key": "ShiftLeft"},
+            {"type": "keyDown", "key": " "},
+            {"type": "keyUp", "key": " "},
+        ],
         [{"press": {"keys": "Shift"}}, {"press": {"keys": "Space"}}],
     ),
     "scroll the page": (
@@ -110,44 +138,84 @@ STEPS: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [{"assert_exists": ".spinner", "not": True}],
     ),
     "waitForElement count and operator": (
-        [{"type": "waitForElement", "selectors": [["li"]], "count": 3, "operator": "=="},
-         {"type": "waitForElement", "selectors": [["li"]], "count": 2, "operator": ">="},
-         {"type": "waitForElement", "selectors": [["li"]], "count": 5, "operator": "<="},
-         {"type": "waitForElement", "selectors": [["li"]], "count": 0, "operator": "=="},
-         {"type": "waitForElement", "selectors": [["li"]], "count": 4, "operator": "<=",
-          "visible": False}],
-        [{"assert_count": {"selector": "li", "count": 3}},
-         {"assert_count": {"selector": "li", "at_least": 2}},
-         {"assert_count": {"selector": "li", "at_most": 5}},
-         {"assert_exists": "li", "not": True},
-         {"assert_count": {"selector": "li", "at_most": 4}, "not": True}],
+        [
+            {"type": "waitForElement", "selectors": [["li"]], "count": 3, "operator": "=="},
+            {"type": "waitForElement", "selectors": [["li"]], "count": 2, "operator": ">="},
+            {"type": "waitForElement", "selectors": [["li"]], "count": 5, "operator": "<="},
+            {"type": "waitForElement", "selectors": [["li"]], "count": 0, "operator": "=="},
+            {
+                "type": "waitForElement",
+                "selectors": [["li"]],
+                "count": 4,
+                "operator": "<=",
+                "visible": False,
+            },
+        ],
+        [
+            {"assert_count": {"selector": "li", "count": 3}},
+            {"assert_count": {"selector": "li", "at_least": 2}},
+            {"assert_count": {"selector": "li", "at_most": 5}},
+            {"assert_exists": "li", "not": True},
+            {"assert_count": {"selector": "li", "at_most": 4}, "not": True},
+        ],
     ),
     "waitForElement attributes and properties": (
-        [{"type": "waitForElement", "selectors": [["#row"]],
-          "attributes": {"data-state": "open"},
-          "properties": {"hidden": False, "textContent": "2 orders", "style": {"display": "block"},
-                         "tabIndex": 0}}],
-        [{"assert_exists": "#row"},
-         {"assert_attribute": {"selector": "#row", "attribute": "data-state", "equals": "open"}},
-         {"assert_property": {"selector": "#row", "property": "hidden", "equals": "false"}},
-         {"assert_property": {"selector": "#row", "property": "textContent",
-                              "equals": "2 orders"}},
-         {"assert_property": {"selector": "#row", "property": "style.display",
-                              "equals": "block"}},
-         {"assert_property": {"selector": "#row", "property": "tabIndex", "equals": "0"}}],
+        [
+            {
+                "type": "waitForElement",
+                "selectors": [["#row"]],
+                "attributes": {"data-state": "open"},
+                "properties": {
+                    "hidden": False,
+                    "textContent": "2 orders",
+                    "style": {"display": "block"},
+                    "tabIndex": 0,
+                },
+            }
+        ],
+        [
+            {"assert_exists": "#row"},
+            {"assert_attribute": {"selector": "#row", "attribute": "data-state", "equals": "open"}},
+            {"assert_property": {"selector": "#row", "property": "hidden", "equals": "false"}},
+            {
+                "assert_property": {
+                    "selector": "#row",
+                    "property": "textContent",
+                    "equals": "2 orders",
+                }
+            },
+            {
+                "assert_property": {
+                    "selector": "#row",
+                    "property": "style.display",
+                    "equals": "block",
+                }
+            },
+            {"assert_property": {"selector": "#row", "property": "tabIndex", "equals": "0"}},
+        ],
     ),
     "waitForExpression": (
         [{"type": "waitForExpression", "expression": "window.ready === true;"}],
         [{"wait_for": {"script": "return (\nwindow.ready === true\n);"}}],
     ),
     "emulateNetworkConditions": (
-        [{"type": "emulateNetworkConditions", "download": 50000, "upload": 20000, "latency": 400},
-         {"type": "emulateNetworkConditions", "download": 0, "upload": 0, "latency": 0},
-         {"type": "emulateNetworkConditions", "download": -1, "upload": -1, "latency": 0},
-         {"type": "emulateNetworkConditions", "download": -1, "upload": 1000, "latency": 20}],
-        [{"network": {"latency": 400, "download": 50000, "upload": 20000}},
-         {"network": "offline"}, {"network": "online"},
-         {"network": {"latency": 20, "upload": 1000}}],
+        [
+            {
+                "type": "emulateNetworkConditions",
+                "download": 50000,
+                "upload": 20000,
+                "latency": 400,
+            },
+            {"type": "emulateNetworkConditions", "download": 0, "upload": 0, "latency": 0},
+            {"type": "emulateNetworkConditions", "download": -1, "upload": -1, "latency": 0},
+            {"type": "emulateNetworkConditions", "download": -1, "upload": 1000, "latency": 20},
+        ],
+        [
+            {"network": {"latency": 400, "download": 50000, "upload": 20000}},
+            {"network": "offline"},
+            {"network": "online"},
+            {"network": {"latency": 20, "upload": 1000}},
+        ],
     ),
     "close the main page at the end": (
         [{"type": "close"}],
@@ -157,7 +225,7 @@ STEPS: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [{"type": "hover", "selectors": [["#m"]], "timeout": 2500}],
         [{"hover": "#m", "timeout": 2.5}],
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", list(STEPS))
@@ -169,14 +237,25 @@ def test_each_step_type_maps_to_its_steps(case: str) -> None:
 def test_asserted_navigations_wait_for_the_new_page() -> None:
     event = {"type": "navigation", "url": f"{BASE}/dashboard", "title": "Dashboard"}
     assert converted(
-        {"type": "click", "selectors": [["#go"]], "offsetX": 1, "offsetY": 1,
-         "assertedEvents": [event]},
+        {
+            "type": "click",
+            "selectors": [["#go"]],
+            "offsetX": 1,
+            "offsetY": 1,
+            "assertedEvents": [event],
+        },
         {"type": "keyDown", "key": "Enter", "assertedEvents": [{"type": "navigation"}]},
         {"type": "keyUp", "key": "Enter"},
-        {"type": "navigate", "url": f"{BASE}/a", "assertedEvents": [
-            {"type": "navigation", "url": f"{BASE}/a"}]},
-        {"type": "navigate", "url": f"{BASE}/old", "assertedEvents": [
-            {"type": "navigation", "url": f"{BASE}/new"}]},
+        {
+            "type": "navigate",
+            "url": f"{BASE}/a",
+            "assertedEvents": [{"type": "navigation", "url": f"{BASE}/a"}],
+        },
+        {
+            "type": "navigate",
+            "url": f"{BASE}/old",
+            "assertedEvents": [{"type": "navigation", "url": f"{BASE}/new"}],
+        },
     ) == [
         {"click": {"selector": "#go", "x": 1, "y": 1}},
         {"wait_for": {"url": {"equals": "/dashboard"}}},
@@ -185,7 +264,7 @@ def test_asserted_navigations_wait_for_the_new_page() -> None:
         {"navigate": "/a"},
         {"navigate": "/old"},
         {"wait_for": {"url": {"equals": "/new"}}},
-    ]  # fmt: skip
+    ]
 
 
 def test_targets_and_frames_switch_tabs_and_frames_when_they_change() -> None:
@@ -195,8 +274,14 @@ def test_targets_and_frames_switch_tabs_and_frames_when_they_change() -> None:
         {"type": "waitForElement", "target": popup, "selectors": [["h1"]]},
         {"type": "waitForElement", "target": popup, "selectors": [["p"]]},
         {"type": "close", "target": popup},
-        {"type": "click", "target": "main", "frame": [0], "selectors": [["#a"]],
-         "offsetX": 1, "offsetY": 1},
+        {
+            "type": "click",
+            "target": "main",
+            "frame": [0],
+            "selectors": [["#a"]],
+            "offsetX": 1,
+            "offsetY": 1,
+        },
         {"type": "click", "frame": [0, 2], "selectors": [["#b"]], "offsetX": 1, "offsetY": 1},
         {"type": "click", "frame": [1], "selectors": [["#c"]], "offsetX": 1, "offsetY": 1},
         {"type": "hover", "selectors": [["#d"]]},
@@ -221,7 +306,7 @@ def test_targets_and_frames_switch_tabs_and_frames_when_they_change() -> None:
         {"assert_exists": "#e"},
         {"switch_tab": {"index": 0}},
         {"hover": "#f"},
-    ]  # fmt: skip
+    ]
 
 
 SELECTORS = {
@@ -292,8 +377,15 @@ def test_recorded_text_is_never_read_as_a_variable() -> None:
 def test_every_step_that_cannot_run_is_named_with_its_place_and_type_at_once() -> None:
     assert problems(
         {"type": "customStep", "name": "lighthouse", "parameters": {}},
-        {"type": "setViewport", "width": 390, "height": 844, "deviceScaleFactor": 3,
-         "isMobile": True, "hasTouch": True, "isLandscape": False},
+        {
+            "type": "setViewport",
+            "width": 390,
+            "height": 844,
+            "deviceScaleFactor": 3,
+            "isMobile": True,
+            "hasTouch": True,
+            "isLandscape": False,
+        },
         {"type": "click", "selectors": [["#a"]], "offsetX": 1, "offsetY": 1, "button": "auxiliary"},
         {"type": "waitForElement", "selectors": [["li"]], "operator": "!="},
         {"type": "teleport"},
@@ -318,14 +410,21 @@ def test_every_step_that_cannot_run_is_named_with_its_place_and_type_at_once() -
         "flow.json: steps[7].click: selectors must be a non-empty list",
         "flow.json: steps[8].close: the main page can only be closed as the recording's last "
         "step (the fleet keeps the browser)",
-    ]  # fmt: skip
+    ]
 
 
 def test_what_the_step_language_refuses_is_said_at_the_recorded_step() -> None:
     assert problems(
-        {"type": "setViewport", "width": 100, "height": 844, "deviceScaleFactor": 1,
-         "isMobile": False, "hasTouch": False, "isLandscape": False},
-    ) == ["flow.json: steps[1].setViewport: width must be 200-7680 px, not 100"]  # fmt: skip
+        {
+            "type": "setViewport",
+            "width": 100,
+            "height": 844,
+            "deviceScaleFactor": 1,
+            "isMobile": False,
+            "hasTouch": False,
+            "isLandscape": False,
+        },
+    ) == ["flow.json: steps[1].setViewport: width must be 200-7680 px, not 100"]
 
 
 def test_a_suite_or_a_side_project_is_not_taken_for_a_flow() -> None:

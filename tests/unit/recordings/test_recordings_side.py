@@ -18,13 +18,28 @@ URL = "http://127.0.0.1:8702/app/"
 
 
 def command(name: str, target: str = "", value: str = "", **extra: Any) -> dict[str, Any]:
-    return {"id": f"c-{name}", "comment": "", "command": name, "target": target, "targets": [],
-            "value": value, **extra}  # fmt: skip
+    return {
+        "id": f"c-{name}",
+        "comment": "",
+        "command": name,
+        "target": target,
+        "targets": [],
+        "value": value,
+        **extra,
+    }
 
 
 def project(*tests: dict[str, Any], suites: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"id": "p", "version": "2.0", "name": "Demo", "url": URL, "tests": list(tests),
-            "suites": suites or [], "urls": [URL], "plugins": []}  # fmt: skip
+    return {
+        "id": "p",
+        "version": "2.0",
+        "name": "Demo",
+        "url": URL,
+        "tests": list(tests),
+        "suites": suites or [],
+        "urls": [URL],
+        "plugins": [],
+    }
 
 
 def side_test(name: str, *commands: dict[str, Any]) -> dict[str, Any]:
@@ -50,118 +65,218 @@ def problems(document: dict[str, Any]) -> list[str]:
 
 COMMANDS: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
     "open (resolved against the project's URL)": (
-        [command("open", "/login"), command("open", "settings"),
-         command("open", "https://other.test/x")],
-        [{"navigate": "/login"}, {"navigate": "/app/settings"},
-         {"navigate": "https://other.test/x"}],
+        [
+            command("open", "/login"),
+            command("open", "settings"),
+            command("open", "https://other.test/x"),
+        ],
+        [
+            {"navigate": "/login"},
+            {"navigate": "/app/settings"},
+            {"navigate": "https://other.test/x"},
+        ],
     ),
-    "set window size": ([command("setWindowSize", "1280x800")],
-                        [{"set_viewport": {"width": 1280, "height": 800}}]),
+    "set window size": (
+        [command("setWindowSize", "1280x800")],
+        [{"set_viewport": {"width": 1280, "height": 800}}],
+    ),
     "click, double click, mouse over, check, uncheck": (
-        [command("click", "id=a"), command("doubleClick", "id=b"), command("mouseOver", "id=c"),
-         command("check", "id=d"), command("uncheck", "id=e")],
-        [{"click": "#a"}, {"double_click": "#b"}, {"hover": "#c"}, {"check": "#d"},
-         {"uncheck": "#e"}],
+        [
+            command("click", "id=a"),
+            command("doubleClick", "id=b"),
+            command("mouseOver", "id=c"),
+            command("check", "id=d"),
+            command("uncheck", "id=e"),
+        ],
+        [
+            {"click": "#a"},
+            {"double_click": "#b"},
+            {"hover": "#c"},
+            {"check": "#d"},
+            {"uncheck": "#e"},
+        ],
     ),
-    "type": ([command("type", "name=q", "tea")],
-             [{"type": {"selector": '[name="q"]', "text": "tea"}}]),
-    "send keys": ([command("sendKeys", "id=q", "tea${KEY_ENTER}")],
-                  [{"press": {"selector": "#q", "keys": "t e a Enter"}}]),
+    "type": (
+        [command("type", "name=q", "tea")],
+        [{"type": {"selector": '[name="q"]', "text": "tea"}}],
+    ),
+    "send keys": (
+        [command("sendKeys", "id=q", "tea${KEY_ENTER}")],
+        [{"press": {"selector": "#q", "keys": "t e a Enter"}}],
+    ),
     "select by label, by value, by text": (
-        [command("select", "id=s", "label=Open"), command("select", "id=s", "value=o-1"),
-         command("select", "id=s", "Shipped")],
-        [{"select": {"selector": "#s", "option": "Open"}},
-         {"fill": {"selector": "#s", "value": "o-1"}},
-         {"select": {"selector": "#s", "option": "Shipped"}}],
+        [
+            command("select", "id=s", "label=Open"),
+            command("select", "id=s", "value=o-1"),
+            command("select", "id=s", "Shipped"),
+        ],
+        [
+            {"select": {"selector": "#s", "option": "Open"}},
+            {"fill": {"selector": "#s", "value": "o-1"}},
+            {"select": {"selector": "#s", "option": "Shipped"}},
+        ],
     ),
     "edit content, drag and drop": (
-        [command("editContent", "css=[contenteditable]", "Hi"),
-         command("dragAndDropToObject", "id=a", "id=b")],
-        [{"fill": {"selector": "[contenteditable]", "value": "Hi"}},
-         {"drag": {"from": "#a", "to": "#b"}}],
+        [
+            command("editContent", "css=[contenteditable]", "Hi"),
+            command("dragAndDropToObject", "id=a", "id=b"),
+        ],
+        [
+            {"fill": {"selector": "[contenteditable]", "value": "Hi"}},
+            {"drag": {"from": "#a", "to": "#b"}},
+        ],
     ),
     "assert and verify (soft) text, value, title": (
-        [command("assertText", "id=h", "Hi"), command("verifyText", "id=h", "Hi"),
-         command("assertNotText", "id=h", "Bye"), command("assertValue", "id=v", "1"),
-         command("verifyNotValue", "id=v", "2"), command("assertTitle", "Home")],
-        [{"assert_text": {"selector": "#h", "equals": "Hi"}},
-         {"assert_text": {"selector": "#h", "equals": "Hi"}, "soft": True},
-         {"assert_text": {"selector": "#h", "equals": "Bye"}, "not": True},
-         {"assert_value": {"selector": "#v", "equals": "1"}},
-         {"assert_value": {"selector": "#v", "equals": "2"}, "not": True, "soft": True},
-         {"assert_title": {"equals": "Home"}}],
+        [
+            command("assertText", "id=h", "Hi"),
+            command("verifyText", "id=h", "Hi"),
+            command("assertNotText", "id=h", "Bye"),
+            command("assertValue", "id=v", "1"),
+            command("verifyNotValue", "id=v", "2"),
+            command("assertTitle", "Home"),
+        ],
+        [
+            {"assert_text": {"selector": "#h", "equals": "Hi"}},
+            {"assert_text": {"selector": "#h", "equals": "Hi"}, "soft": True},
+            {"assert_text": {"selector": "#h", "equals": "Bye"}, "not": True},
+            {"assert_value": {"selector": "#v", "equals": "1"}},
+            {"assert_value": {"selector": "#v", "equals": "2"}, "not": True, "soft": True},
+            {"assert_title": {"equals": "Home"}},
+        ],
     ),
     "assert element present, not present, checked, editable, selected": (
-        [command("assertElementPresent", "id=a"), command("assertElementNotPresent", "id=a"),
-         command("verifyChecked", "id=c"), command("assertNotChecked", "id=c"),
-         command("assertEditable", "id=e"), command("assertNotEditable", "id=e"),
-         command("assertSelectedValue", "id=s", "o-1"),
-         command("assertSelectedLabel", "id=s", "Open")],
-        [{"assert_exists": "#a"}, {"assert_exists": "#a", "not": True},
-         {"assert_checked": "#c", "soft": True}, {"assert_checked": "#c", "not": True},
-         {"assert_editable": "#e"}, {"assert_editable": "#e", "not": True},
-         {"assert_selected": {"selector": "#s", "equals": "o-1"}},
-         {"assert_selected": {"selector": "#s", "equals": "Open"}}],
+        [
+            command("assertElementPresent", "id=a"),
+            command("assertElementNotPresent", "id=a"),
+            command("verifyChecked", "id=c"),
+            command("assertNotChecked", "id=c"),
+            command("assertEditable", "id=e"),
+            command("assertNotEditable", "id=e"),
+            command("assertSelectedValue", "id=s", "o-1"),
+            command("assertSelectedLabel", "id=s", "Open"),
+        ],
+        [
+            {"assert_exists": "#a"},
+            {"assert_exists": "#a", "not": True},
+            {"assert_checked": "#c", "soft": True},
+            {"assert_checked": "#c", "not": True},
+            {"assert_editable": "#e"},
+            {"assert_editable": "#e", "not": True},
+            {"assert_selected": {"selector": "#s", "equals": "o-1"}},
+            {"assert_selected": {"selector": "#s", "equals": "Open"}},
+        ],
     ),
     "wait for element visible, not visible, present, not present, editable, text": (
-        [command("waitForElementVisible", "id=a", "3000"),
-         command("waitForElementNotVisible", "id=a", "1500"),
-         command("waitForElementPresent", "id=a", "3000"),
-         command("waitForElementNotPresent", "id=a", "3000"),
-         command("waitForElementEditable", "id=a", "3000"),
-         command("waitForElementNotEditable", "id=a", "3000"),
-         command("waitForText", "id=a", "done")],
-        [{"wait": "#a", "timeout": 3.0}, {"assert_hidden": "#a", "timeout": 1.5},
-         {"assert_exists": "#a", "timeout": 3.0},
-         {"assert_exists": "#a", "not": True, "timeout": 3.0},
-         {"assert_editable": "#a", "timeout": 3.0},
-         {"assert_editable": "#a", "not": True, "timeout": 3.0},
-         {"assert_text": {"selector": "#a", "equals": "done"}}],
+        [
+            command("waitForElementVisible", "id=a", "3000"),
+            command("waitForElementNotVisible", "id=a", "1500"),
+            command("waitForElementPresent", "id=a", "3000"),
+            command("waitForElementNotPresent", "id=a", "3000"),
+            command("waitForElementEditable", "id=a", "3000"),
+            command("waitForElementNotEditable", "id=a", "3000"),
+            command("waitForText", "id=a", "done"),
+        ],
+        [
+            {"wait": "#a", "timeout": 3.0},
+            {"assert_hidden": "#a", "timeout": 1.5},
+            {"assert_exists": "#a", "timeout": 3.0},
+            {"assert_exists": "#a", "not": True, "timeout": 3.0},
+            {"assert_editable": "#a", "timeout": 3.0},
+            {"assert_editable": "#a", "not": True, "timeout": 3.0},
+            {"assert_text": {"selector": "#a", "equals": "done"}},
+        ],
     ),
     "alerts, confirmations and prompts: checked and answered in one step": (
-        [command("assertAlert", "Saved!"), command("assertConfirmation", "Sure?"),
-         command("dismissConfirmation"), command("acceptConfirmation"),
-         command("assertPrompt", "Name?"), command("answerPrompt", "Alice"),
-         command("dismissPrompt"), command("verifyPrompt", "Age?"), command("acceptAlert")],
-        [{"dialog": {"text": {"equals": "Saved!"}}},
-         {"dialog": {"text": {"equals": "Sure?"}, "action": "dismiss"}},
-         {"dialog": {"action": "accept"}},
-         {"dialog": {"text": {"equals": "Name?"}, "action": "accept", "answer": "Alice"}},
-         {"dialog": {"action": "dismiss"}},
-         {"dialog": {"text": {"equals": "Age?"}, "action": "accept"}, "continue_on_failure": True}],
+        [
+            command("assertAlert", "Saved!"),
+            command("assertConfirmation", "Sure?"),
+            command("dismissConfirmation"),
+            command("acceptConfirmation"),
+            command("assertPrompt", "Name?"),
+            command("answerPrompt", "Alice"),
+            command("dismissPrompt"),
+            command("verifyPrompt", "Age?"),
+            command("acceptAlert"),
+        ],
+        [
+            {"dialog": {"text": {"equals": "Saved!"}}},
+            {"dialog": {"text": {"equals": "Sure?"}, "action": "dismiss"}},
+            {"dialog": {"action": "accept"}},
+            {"dialog": {"text": {"equals": "Name?"}, "action": "accept", "answer": "Alice"}},
+            {"dialog": {"action": "dismiss"}},
+            {
+                "dialog": {"text": {"equals": "Age?"}, "action": "accept"},
+                "continue_on_failure": True,
+            },
+        ],
     ),
     "the WebDriver playback's dialog answers": (
-        [command("assertConfirmation", "Sure?"),
-         command("webdriverChooseCancelOnVisibleConfirmation"),
-         command("webdriverChooseOkOnVisibleConfirmation"),
-         command("webdriverAnswerOnVisiblePrompt", "Bob"),
-         command("webdriverChooseCancelOnVisiblePrompt"),
-         command("webdriverChooseOkOnVisiblePrompt")],
-        [{"dialog": {"text": {"equals": "Sure?"}, "action": "dismiss"}},
-         {"dialog": {"action": "accept"}}, {"dialog": {"action": "accept", "answer": "Bob"}},
-         {"dialog": {"action": "dismiss"}}, {"dialog": {"action": "accept"}}],
+        [
+            command("assertConfirmation", "Sure?"),
+            command("webdriverChooseCancelOnVisibleConfirmation"),
+            command("webdriverChooseOkOnVisibleConfirmation"),
+            command("webdriverAnswerOnVisiblePrompt", "Bob"),
+            command("webdriverChooseCancelOnVisiblePrompt"),
+            command("webdriverChooseOkOnVisiblePrompt"),
+        ],
+        [
+            {"dialog": {"text": {"equals": "Sure?"}, "action": "dismiss"}},
+            {"dialog": {"action": "accept"}},
+            {"dialog": {"action": "accept", "answer": "Bob"}},
+            {"dialog": {"action": "dismiss"}},
+            {"dialog": {"action": "accept"}},
+        ],
     ),
     "select frame": (
-        [command("selectFrame", "index=0"), command("selectFrame", "id=pay"),
-         command("selectFrame", "relative=parent"), command("selectFrame", "relative=top")],
-        [{"frame": "xpath=(//iframe | //frame)[1]"}, {"frame": "#pay"}, {"frame": "parent"},
-         {"frame": "top"}],
+        [
+            command("selectFrame", "index=0"),
+            command("selectFrame", "id=pay"),
+            command("selectFrame", "relative=parent"),
+            command("selectFrame", "relative=top"),
+        ],
+        [
+            {"frame": "xpath=(//iframe | //frame)[1]"},
+            {"frame": "#pay"},
+            {"frame": "parent"},
+            {"frame": "top"},
+        ],
     ),
     "pause, echo, execute script, run script": (
-        [command("pause", "250"), command("echo", "hello"),
-         command("executeScript", "return false"), command("runScript", "window.x = 1")],
-        [{"wait": {"seconds": 0.25}}, {"wait": {"seconds": 0}},
-         {"script": "return Promise.resolve((function () {\nreturn false\n})"
-                    ".apply(this, arguments)).then(() => null);"},
-         {"script": "const s = document.createElement('script'); s.text = \"window.x = 1\"; "
-                    "document.body.appendChild(s); return null;"}],
+        [
+            command("pause", "250"),
+            command("echo", "hello"),
+            command("executeScript", "return false"),
+            command("runScript", "window.x = 1"),
+        ],
+        [
+            {"wait": {"seconds": 0.25}},
+            {"wait": {"seconds": 0}},
+            {
+                "script": (
+                    "return Promise.resolve((function () {\nreturn false\n})"
+                    ".apply(this, arguments)).then(() => null);"
+                )
+            },
+            {
+                "script": (
+                    "const s = document.createElement('script'); s.text = \"window.x = 1\"; "
+                    "document.body.appendChild(s); return null;"
+                )
+            },
+        ],
     ),
     "commented out, disabled, set speed and debugger do nothing": (
-        [command("//click", "id=a"), command("click", "id=b", skip=True), command("", ""),
-         command("setSpeed", "100"), command("debugger"), command("click", "id=c")],
+        [
+            command("//click", "id=a"),
+            command("click", "id=b", skip=True),
+            command("", ""),
+            command("setSpeed", "100"),
+            command("debugger"),
+            command("click", "id=c"),
+        ],
         [{"click": "#c"}],
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", list(COMMANDS))
@@ -190,11 +305,14 @@ def test_each_locator_kind(case: str) -> None:
 
 
 def test_targets_are_fallbacks_tried_in_order_and_unreadable_ones_left_out() -> None:
-    assert side_target(
-        "css=#gone",
-        [["css=#gone", "css:finder"], ["id=go", "id"], ["dom=document.forms[0]", "dom"],
-         ["xpath=//button[2]", "xpath:position"], ["id=go", "id"]],
-    ) == "#gone || #go || xpath=//button[2]"  # fmt: skip
+    fallbacks = [
+        ["css=#gone", "css:finder"],
+        ["id=go", "id"],
+        ["dom=document.forms[0]", "dom"],
+        ["xpath=//button[2]", "xpath:position"],
+        ["id=go", "id"],
+    ]
+    assert side_target("css=#gone", fallbacks) == "#gone || #go || xpath=//button[2]"
     with pytest.raises(Unmappable, match="strategy 'dom' is not supported"):
         side_locator("dom=document.forms[0]")
     with pytest.raises(Unmappable, match="is not a locator"):
@@ -230,14 +348,21 @@ def test_the_projects_suites_choose_and_tag_its_tests() -> None:
         ("sign in", ["Smoke", "Nightly"]),
     ]
     assert [t.name for t in load_document(project(*document["tests"]), {}, "p.side").tests] == [
-        "sign in", "checkout", "helper",
-    ]  # fmt: skip
+        "sign in",
+        "checkout",
+        "helper",
+    ]
 
 
 def test_titles_are_the_ides_own_comment_or_command_target_and_value() -> None:
-    document = project(side_test("t", command("click", "id=a", comment="the big button"),
-                             command("type", "id=pass", "s3cret"),
-                             command("assertText", "id=h", "Hi")))  # fmt: skip
+    document = project(
+        side_test(
+            "t",
+            command("click", "id=a", comment="the big button"),
+            command("type", "id=pass", "s3cret"),
+            command("assertText", "id=h", "Hi"),
+        )
+    )
     labels = [s.label for s in load_document(document, {}, "p.side").tests[0].steps]
     assert labels == ["the big button", "type id=pass", "assert text id=h Hi"]
 
@@ -252,26 +377,38 @@ def test_windows_are_switched_by_the_handles_the_ide_stored() -> None:
         command("selectWindow", "handle=${win1}"),
         command("selectWindow", "handle=${root}"),
     ) == [
-        {"click": "#a"}, {"click": "#b"}, {"switch_tab": {"index": 2}}, {"close_tab": None},
-        {"switch_tab": {"index": 1}}, {"switch_tab": {"index": 0}},
-    ]  # fmt: skip
+        {"click": "#a"},
+        {"click": "#b"},
+        {"switch_tab": {"index": 2}},
+        {"close_tab": None},
+        {"switch_tab": {"index": 1}},
+        {"switch_tab": {"index": 0}},
+    ]
 
 
 def test_constants_and_run_need_no_page() -> None:
     document = project(
         side_test("login", command("open", "/login"), command("type", "id=user", "${user}")),
-        side_test("main", command("store", "alice", "user"), command("run", "login"),
-              command("assert", "user", "alice"), command("verify", "user", "bob"),
-              command("storeJson", '{"n": [1, 2]}', "data"),
-              command("executeScript", "return ${data}.n.length === 2")),
+        side_test(
+            "main",
+            command("store", "alice", "user"),
+            command("run", "login"),
+            command("assert", "user", "alice"),
+            command("verify", "user", "bob"),
+            command("storeJson", '{"n": [1, 2]}', "data"),
+            command("executeScript", "return ${data}.n.length === 2"),
+        ),
         suites=[{"id": "s", "name": "S", "tests": ["t-main"]}],
-    )  # fmt: skip
+    )
     suite = load_document(document, {}, "p.side")
     [run] = [s for s in suite.tests[0].steps if s.step_type == "group"]
     assert (run.name, [s.step_type for s in run.steps or []]) == ("run login", ["navigate", "type"])
     assert [s.input_data for s in run.steps or [] if s.step_type == "type"] == ["alice"]
-    checks = [(s.input_data, s.expected_result, s.continue_on_failure)
-              for s in suite.tests[0].steps if s.step_type == "custom"]  # fmt: skip
+    checks = [
+        (s.input_data, s.expected_result, s.continue_on_failure)
+        for s in suite.tests[0].steps
+        if s.step_type == "custom"
+    ]
     assert checks[:2] == [
         ('return String("alice");', "alice", False),
         ('return String("alice");', "bob", True),
@@ -281,13 +418,22 @@ def test_constants_and_run_need_no_page() -> None:
 
 def test_every_command_that_cannot_run_is_named_with_its_test_index_and_command() -> None:
     document = project(
-        side_test("t", command("open", "/"), command("clickAt", "id=a", "10,10"),
-              command("myPlugin:doThing", "x"), command("click", "dom=document.body"),
-              command("select", "id=s", "index=2"), command("selectWindow", "name=popup"),
-              command("times", "3"), command("end"), command("end"), command("run", "nope"),
-              command("pause", "soon")),
+        side_test(
+            "t",
+            command("open", "/"),
+            command("clickAt", "id=a", "10,10"),
+            command("myPlugin:doThing", "x"),
+            command("click", "dom=document.body"),
+            command("select", "id=s", "index=2"),
+            command("selectWindow", "name=popup"),
+            command("times", "3"),
+            command("end"),
+            command("end"),
+            command("run", "nope"),
+            command("pause", "soon"),
+        ),
         suites=[{"id": "s", "name": "S", "tests": ["t-t", "t-missing"]}],
-    )  # fmt: skip
+    )
     found = problems(document)
     assert "p.side: suites[0].tests: no test has the id 't-missing'" in found
     expected = [
@@ -319,94 +465,194 @@ COUNT = (
 
 FLOW: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
     "store text, value, attribute, title: captured and used as @{name}": (
-        [command("storeText", "id=h", "heading"), command("storeValue", "name=q", "query"),
-         command("storeAttribute", "css=a.next@href", "next"), command("storeTitle", "title"),
-         command("type", "id=q", "${heading} ${query} ${next} ${title}")],
-        [{"capture": {"as": "heading", "text": "#h"}},
-         {"capture": {"as": "query", "value": '[name="q"]'}},
-         {"capture": {"as": "next", "attribute": "href", "selector": "a.next"}},
-         {"capture": {"as": "title", "from": "title"}},
-         {"type": {"selector": "#q", "text": "@{heading} @{query} @{next} @{title}"}}],
+        [
+            command("storeText", "id=h", "heading"),
+            command("storeValue", "name=q", "query"),
+            command("storeAttribute", "css=a.next@href", "next"),
+            command("storeTitle", "title"),
+            command("type", "id=q", "${heading} ${query} ${next} ${title}"),
+        ],
+        [
+            {"capture": {"as": "heading", "text": "#h"}},
+            {"capture": {"as": "query", "value": '[name="q"]'}},
+            {"capture": {"as": "next", "attribute": "href", "selector": "a.next"}},
+            {"capture": {"as": "title", "from": "title"}},
+            {"type": {"selector": "#q", "text": "@{heading} @{query} @{next} @{title}"}},
+        ],
     ),
     "execute script into a variable: its value as JSON and as text": (
-        [command("executeScript", "return 2", "n"), command("type", "id=q", "${n}"),
-         command("executeScript", "return ${n} + 1")],
-        [{"capture": {"as": "n", "script": COUNT}},
-         {"capture": {"as": "n__text", "script": "return String(@{n});"}},
-         {"type": {"selector": "#q", "text": "@{n__text}"}},
-         {"script": "return Promise.resolve((function () {\nreturn @{n} + 1\n})"
-                    ".apply(this, arguments)).then(() => null);"}],
+        [
+            command("executeScript", "return 2", "n"),
+            command("type", "id=q", "${n}"),
+            command("executeScript", "return ${n} + 1"),
+        ],
+        [
+            {"capture": {"as": "n", "script": COUNT}},
+            {"capture": {"as": "n__text", "script": "return String(@{n});"}},
+            {"type": {"selector": "#q", "text": "@{n__text}"}},
+            {
+                "script": (
+                    "return Promise.resolve((function () {\nreturn @{n} + 1\n})"
+                    ".apply(this, arguments)).then(() => null);"
+                )
+            },
+        ],
     ),
     "store of a text with variables in it is a script building the text": (
-        [command("storeText", "id=h", "who"), command("store", "Hi ${who}!", "greeting"),
-         command("store", "a", "twice"), command("store", "b", "twice"),
-         command("echo", "${twice}")],
-        [{"capture": {"as": "who", "text": "#h"}},
-         {"capture": {"as": "greeting",
-                      "script": 'return "Hi " + String(String.raw`@{who}`) + "!";'}},
-         {"capture": {"as": "twice", "script": 'return "a";'}},
-         {"capture": {"as": "twice", "script": 'return "b";'}},
-         {"wait": {"seconds": 0}}],
+        [
+            command("storeText", "id=h", "who"),
+            command("store", "Hi ${who}!", "greeting"),
+            command("store", "a", "twice"),
+            command("store", "b", "twice"),
+            command("echo", "${twice}"),
+        ],
+        [
+            {"capture": {"as": "who", "text": "#h"}},
+            {
+                "capture": {
+                    "as": "greeting",
+                    "script": 'return "Hi " + String(String.raw`@{who}`) + "!";',
+                }
+            },
+            {"capture": {"as": "twice", "script": 'return "a";'}},
+            {"capture": {"as": "twice", "script": 'return "b";'}},
+            {"wait": {"seconds": 0}},
+        ],
     ),
     "if, else if, else": (
-        [command("if", "${n} > 1"), command("click", "id=a"), command("elseIf", "${n} > 0"),
-         command("click", "id=b"), command("else"), command("click", "id=c"), command("end")],
-        [{"if": {"script": "return ($${n} > 1);"}, "then": [{"click": "#a"}],
-          "else": [{"if": {"script": "return ($${n} > 0);"}, "then": [{"click": "#b"}],
-                    "else": [{"click": "#c"}]}]}],
+        [
+            command("if", "${n} > 1"),
+            command("click", "id=a"),
+            command("elseIf", "${n} > 0"),
+            command("click", "id=b"),
+            command("else"),
+            command("click", "id=c"),
+            command("end"),
+        ],
+        [
+            {
+                "if": {"script": "return ($${n} > 1);"},
+                "then": [{"click": "#a"}],
+                "else": [
+                    {
+                        "if": {"script": "return ($${n} > 0);"},
+                        "then": [{"click": "#b"}],
+                        "else": [{"click": "#c"}],
+                    }
+                ],
+            }
+        ],
     ),
     "times, and an empty block does nothing": (
-        [command("times", "3"), command("click", "id=a"), command("end"),
-         command("if", "true"), command("end")],
-        [{"repeat": 3, "steps": [{"click": "#a"}]},
-         {"if": {"script": "return (true);"}, "then": [{"wait": {"seconds": 0}}]}],
+        [
+            command("times", "3"),
+            command("click", "id=a"),
+            command("end"),
+            command("if", "true"),
+            command("end"),
+        ],
+        [
+            {"repeat": 3, "steps": [{"click": "#a"}]},
+            {"if": {"script": "return (true);"}, "then": [{"wait": {"seconds": 0}}]},
+        ],
     ),
     "while, with the IDE's limit of rounds": (
-        [command("executeScript", "return 2", "n"), command("while", "${n} < 5", "20"),
-         command("click", "id=a"), command("end")],
-        [{"capture": {"as": "n", "script": COUNT}},
-         {"capture": {"as": "n__text", "script": "return String(@{n});"}},
-         {"repeat": {"while": {"script": "return (@{n} < 5);"}, "max": 20},
-          "steps": [{"click": "#a"}]}],
+        [
+            command("executeScript", "return 2", "n"),
+            command("while", "${n} < 5", "20"),
+            command("click", "id=a"),
+            command("end"),
+        ],
+        [
+            {"capture": {"as": "n", "script": COUNT}},
+            {"capture": {"as": "n__text", "script": "return String(@{n});"}},
+            {
+                "repeat": {"while": {"script": "return (@{n} < 5);"}, "max": 20},
+                "steps": [{"click": "#a"}],
+            },
+        ],
     ),
     "do ... repeat if: once, then again while the condition holds": (
         [command("do"), command("click", "id=a"), command("repeatIf", "false", "10")],
-        [{"group": "do", "steps": [
-            {"click": "#a"},
-            {"repeat": {"while": {"script": "return (false);"}, "max": 9},
-             "steps": [{"click": "#a"}]}]}],
+        [
+            {
+                "group": "do",
+                "steps": [
+                    {"click": "#a"},
+                    {
+                        "repeat": {"while": {"script": "return (false);"}, "max": 9},
+                        "steps": [{"click": "#a"}],
+                    },
+                ],
+            }
+        ],
     ),
     "for each over a stored list: once per item": (
-        [command("storeJson", '["tea", "cake"]', "menu"), command("forEach", "menu", "dish"),
-         command("type", "id=q", "${dish}"), command("end")],
-        [{"wait": {"seconds": 0}},
-         {"group": "for each menu dish", "steps": [
-             {"group": "dish = tea", "steps": [{"type": {"selector": "#q", "text": "tea"}}]},
-             {"group": "dish = cake", "steps": [{"type": {"selector": "#q", "text": "cake"}}]},
-         ]}],
+        [
+            command("storeJson", '["tea", "cake"]', "menu"),
+            command("forEach", "menu", "dish"),
+            command("type", "id=q", "${dish}"),
+            command("end"),
+        ],
+        [
+            {"wait": {"seconds": 0}},
+            {
+                "group": "for each menu dish",
+                "steps": [
+                    {"group": "dish = tea", "steps": [{"type": {"selector": "#q", "text": "tea"}}]},
+                    {
+                        "group": "dish = cake",
+                        "steps": [{"type": {"selector": "#q", "text": "cake"}}],
+                    },
+                ],
+            },
+        ],
     ),
     "for each over a list the page gave: a counted repeat": (
-        [command("executeScript", "return 2", "rows"), command("forEach", "rows", "row"),
-         command("echo", "${row}"), command("end")],
-        [{"capture": {"as": "rows", "script": COUNT}},
-         {"capture": {"as": "rows__text", "script": "return String(@{rows});"}},
-         {"group": "for each rows row", "steps": [
-             {"capture": {"as": "loop1__index", "script": "return 0;"}},
-             {"repeat": {"while": {"script": "return @{loop1__index} < @{rows}.length;"},
-                         "max": 100},
-              "steps": [
-                  {"capture": {"as": "row",
-                               "script": "return JSON.stringify(@{rows}[@{loop1__index}]);"}},
-                  {"capture": {"as": "row__text", "script": "return String(@{row});"}},
-                  {"wait": {"seconds": 0}},
-                  {"capture": {"as": "loop1__index",
-                               "script": "return @{loop1__index} + 1;"}}]}]}],
+        [
+            command("executeScript", "return 2", "rows"),
+            command("forEach", "rows", "row"),
+            command("echo", "${row}"),
+            command("end"),
+        ],
+        [
+            {"capture": {"as": "rows", "script": COUNT}},
+            {"capture": {"as": "rows__text", "script": "return String(@{rows});"}},
+            {
+                "group": "for each rows row",
+                "steps": [
+                    {"capture": {"as": "loop1__index", "script": "return 0;"}},
+                    {
+                        "repeat": {
+                            "while": {"script": "return @{loop1__index} < @{rows}.length;"},
+                            "max": 100,
+                        },
+                        "steps": [
+                            {
+                                "capture": {
+                                    "as": "row",
+                                    "script": "return JSON.stringify(@{rows}[@{loop1__index}]);",
+                                }
+                            },
+                            {"capture": {"as": "row__text", "script": "return String(@{row});"}},
+                            {"wait": {"seconds": 0}},
+                            {
+                                "capture": {
+                                    "as": "loop1__index",
+                                    "script": "return @{loop1__index} + 1;",
+                                }
+                            },
+                        ],
+                    },
+                ],
+            },
+        ],
     ),
     "run: a use of the flow made of the other test (loaded: a group named after it)": (
         [command("run", "helper")],
         [{"use": "helper"}],
     ),
-}  # fmt: skip
+}
 
 
 def unnamed(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -423,8 +669,11 @@ def unnamed(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("case", list(FLOW))
 def test_each_variable_and_control_flow_command_maps_to_its_steps(case: str) -> None:
     recorded, expected = FLOW[case]
-    document = project(side_test("t", *recorded), side_test("helper", command("open", "/")),
-                       suites=[{"id": "s", "name": "S", "tests": ["t-t"]}])  # fmt: skip
+    document = project(
+        side_test("t", *recorded),
+        side_test("helper", command("open", "/")),
+        suites=[{"id": "s", "name": "S", "tests": ["t-t"]}],
+    )
     recording = recognise(document, "p.side")
     assert recording is not None
     load_document(document, {}, "p.side")  # it loads as a suite
@@ -432,12 +681,24 @@ def test_each_variable_and_control_flow_command_maps_to_its_steps(case: str) -> 
 
 
 def test_blocks_are_titled_by_their_commands_and_their_problems_said_where_recorded() -> None:
-    document = project(side_test(
-        "t", command("times", "3", comment="three rounds"), command("click", "id=a"),
-        command("end"), command("times", "0"), command("end"), command("times", "many"),
-        command("end"), command("forEach", "nothing", "x"), command("end"),
-        command("while", "true"), command("else"), command("if", "true"),
-        command("storeText", "id=a", "bad name")))  # fmt: skip
+    document = project(
+        side_test(
+            "t",
+            command("times", "3", comment="three rounds"),
+            command("click", "id=a"),
+            command("end"),
+            command("times", "0"),
+            command("end"),
+            command("times", "many"),
+            command("end"),
+            command("forEach", "nothing", "x"),
+            command("end"),
+            command("while", "true"),
+            command("else"),
+            command("if", "true"),
+            command("storeText", "id=a", "bad name"),
+        )
+    )
     recording = recognise(project(side_test("ok", *document["tests"][0]["commands"][:3])), "p")
     assert recording is not None
     assert recording.suite["tests"][0]["steps"][0]["name"] == "three rounds"

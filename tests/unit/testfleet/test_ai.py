@@ -24,8 +24,11 @@ def page_png(width: int = 1280, height: int = 800) -> bytes:
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     for y in range(20, height - 40, 28):
-        draw.text((40, y), f"Line {y}: the quick brown fox jumps over the lazy dog " * 2,
-                  fill=(20, 20, 20))  # fmt: skip
+        draw.text(
+            (40, y),
+            f"Line {y}: the quick brown fox jumps over the lazy dog " * 2,
+            fill=(20, 20, 20),
+        )
         draw.rectangle((width - 300, y, width - 60, y + 18), outline=(0, 90, 200))
     out = io.BytesIO()
     image.save(out, format="PNG")

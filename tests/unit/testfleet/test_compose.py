@@ -12,7 +12,8 @@ from testfleet.errors import LimitError, SuiteError
 from testfleet.suites import compose
 from testfleet.suites.limits import LimitSettings
 from testfleet.suites.loader import dump_canonical, load_paths, load_text
-from testfleet.suites.model import CaseSpec, Step, walk
+from testfleet.suites.model import CaseSpec
+from testfleet.suites.steps.model import Step, walk
 
 
 def _load(text: str, env: dict[str, str] | None = None, base: Path | None = None):  # type: ignore[no-untyped-def]
@@ -269,9 +270,9 @@ def test_blocks_in_both_forms() -> None:
     ]
 
 
-def test_the_readme_example_loads(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Reuse and data", 1)[1]
+def test_the_docs_reuse_example_loads(tmp_path: Path) -> None:
+    page = Path(__file__).resolve().parents[3] / "docs" / "suites.md"
+    section = page.read_text(encoding="utf-8").split("## Reuse and data", 1)[1]
     example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "flows").mkdir()
     (tmp_path / "flows" / "common.yaml").write_text("flows:\n  noop: {steps: [reload]}\n")

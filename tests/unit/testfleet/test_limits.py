@@ -28,8 +28,11 @@ def _one_step_tests(n: int, secret: Callable[[int], str] | None = None) -> dict[
             return [{"navigate": f"/p{i}"}]
         return [{"type": {"selector": "#p", "text": secret(i), "secret": True}}]
 
-    return {"name": "S", "base_url": "http://app.test",
-            "tests": [{"name": f"t{i}", "steps": steps(i)} for i in range(n)]}  # fmt: skip
+    return {
+        "name": "S",
+        "base_url": "http://app.test",
+        "tests": [{"name": f"t{i}", "steps": steps(i)} for i in range(n)],
+    }
 
 
 @pytest.fixture
@@ -77,17 +80,25 @@ def test_too_many_yaml_aliases_are_refused_by_the_cli_loader_too() -> None:
 
 @pytest.mark.usefixtures("never_expanded")
 def test_variables_are_counted_as_substituted() -> None:
-    document = {"name": "V", "tests": [
-        {"name": f"t{i}", "steps": [{"type": {"selector": "#a", "text": "${BIG}"}}]}
-        for i in range(200)]}  # fmt: skip
+    document = {
+        "name": "V",
+        "tests": [
+            {"name": f"t{i}", "steps": [{"type": {"selector": "#a", "text": "${BIG}"}}]}
+            for i in range(200)
+        ],
+    }
     with pytest.raises(LimitError):
         load_document(document, {"BIG": "y" * 100_000})
 
 
 def test_long_fields_and_too_many_steps_name_the_field_and_the_setting() -> None:
-    document = {"name": "L", "tests": [
-        {"name": "long", "steps": [{"custom": "x" * 30_000}]},
-        {"name": "many", "steps": [{"wait": 0}] * 501}]}  # fmt: skip
+    document = {
+        "name": "L",
+        "tests": [
+            {"name": "long", "steps": [{"custom": "x" * 30_000}]},
+            {"name": "many", "steps": [{"wait": 0}] * 501},
+        ],
+    }
     with pytest.raises(SuiteError) as refused:
         load_document(document, {}, "l.yaml")
     assert refused.value.problems == [
@@ -153,8 +164,13 @@ def test_generated_suites_stay_within_the_limits_or_are_refused(
 ) -> None:
     document, secrets = case
     text = yaml.safe_dump(document, allow_unicode=True)
-    limits = LimitSettings(max_tests_per_run=8, max_steps_per_test=40, max_field_chars=30,
-                           max_expanded_bytes=budget, max_yaml_aliases=200)  # fmt: skip
+    limits = LimitSettings(
+        max_tests_per_run=8,
+        max_steps_per_test=40,
+        max_field_chars=30,
+        max_expanded_bytes=budget,
+        max_yaml_aliases=200,
+    )
     try:
         suite = load_text(text, {}, limits=RunLimits(limits))
     except (SuiteError, LimitError) as refused:

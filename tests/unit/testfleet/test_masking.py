@@ -14,7 +14,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from testfleet.masking import MASK, Masker
-from testfleet.suites.model import CaseSpec, Step, Suite, TestCase
+from testfleet.suites.model import CaseSpec, Suite, TestCase
+from testfleet.suites.steps.model import Step
 
 SECRET = "Pa55 w0rd&<'\"/é+%"
 

@@ -57,21 +57,46 @@ def visual_step(index: int, status: str, outcome: str, actual: str | None) -> St
         outcome=outcome,  # type: ignore[arg-type]
         baseline_id=HOME.id if index == 2 else f"other-{index}",
         baseline_version=1 if outcome != "missing" else None,
-        suite="Shop", test="home page", name="hero" if index == 2 else f"n{index}",
-        viewport="1280x800", browser="chrome", threshold=0.1, max_diff_ratio=0.0, actual=actual,
-    )  # fmt: skip
-    return StepResult(index=index, label=f"s{index}", step_type="assert", status=status,
-                      screenshot=actual, visual=visual)  # type: ignore[arg-type]  # fmt: skip
+        suite="Shop",
+        test="home page",
+        name="hero" if index == 2 else f"n{index}",
+        viewport="1280x800",
+        browser="chrome",
+        threshold=0.1,
+        max_diff_ratio=0.0,
+        actual=actual,
+    )
+    return StepResult(
+        index=index,
+        label=f"s{index}",
+        step_type="assert",
+        status=status,  # type: ignore[arg-type]
+        screenshot=actual,
+        visual=visual,
+    )
 
 
 def run_with(*cases: CaseResult) -> RunResult:
-    return RunResult(runId=RUN, projectId="alpha", name="r", status="failed", createdMs=1,
-                     counts={}, tests=list(cases))  # fmt: skip
+    return RunResult(
+        runId=RUN,
+        projectId="alpha",
+        name="r",
+        status="failed",
+        createdMs=1,
+        counts={},
+        tests=list(cases),
+    )
 
 
 def case_of(name: str, *steps: StepResult) -> CaseResult:
-    return CaseResult(case_id=f"{RUN}-{name}", run_id=RUN, suite="Shop", name=name,
-                      status="failed", steps=list(steps))  # fmt: skip
+    return CaseResult(
+        case_id=f"{RUN}-{name}",
+        run_id=RUN,
+        suite="Shop",
+        name=name,
+        status="failed",
+        steps=list(steps),
+    )
 
 
 def test_approving_promotes_changed_and_missing_screenshots_only() -> None:
@@ -89,7 +114,10 @@ def test_approving_promotes_changed_and_missing_screenshots_only() -> None:
     other = case_of("other", visual_step(7, "warning", "mismatch", "a2.png"))
     run = run_with(home, other)
     assert [(c.name, s.index) for c, s in approvable(run)] == [
-        ("home page", 2), ("home page", 5), ("other", 7)]  # fmt: skip
+        ("home page", 2),
+        ("home page", 5),
+        ("other", 7),
+    ]
     assert [s.index for _, s in approvable(run, "home page")] == [2, 5]
     with pytest.raises(NotFoundError, match="no test named 'nope'; its tests: home page, other"):
         approvable(run, "nope")
@@ -100,7 +128,11 @@ def test_approving_promotes_changed_and_missing_screenshots_only() -> None:
     latest = store.latest(HOME.id)
     assert latest is not None
     assert (latest.source, latest.approved_by, latest.run_id, latest.step) == (
-        "approved", "key-1", RUN, 2)  # fmt: skip
+        "approved",
+        "key-1",
+        RUN,
+        2,
+    )
     assert (latest.width_px, latest.height_px) == (10, 4)
     assert store.image(HOME.id, 1) == png("green", (10, 4))
     assert BaselineStore(artifacts, "beta").all() == []  # the run's project only
