@@ -14,11 +14,11 @@ from __future__ import annotations
 from celery import Celery
 
 from testfleet.constants import RUN_CASE_TASK
-from testfleet.errors import UsageError
 from testfleet.fleet import redisconn
 from testfleet.fleet.broker import transport_options
 from testfleet.results import PRIORITY_LEVELS
 from testfleet.settings import Settings
+from workers.app_settings import keep_settings
 
 """Redis has no priority queues; kombu emulates them with one list per step
 (``<queue>``, ``<queue>:1`` ... ``<queue>:9``), popped lowest number first."""
@@ -79,16 +79,8 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
     )
-    app.conf.testfleet_settings = settings  # read back by app_settings()
+    keep_settings(app, settings)
     # Registers testfleet.run_case (a shared task) with every app, this one included.
     import workers.tasks  # noqa: F401
 
     return app
-
-
-def app_settings(app: Celery) -> Settings:
-    """The settings ``make_celery`` built ``app`` from."""
-    settings = app.conf.get("testfleet_settings")
-    if not isinstance(settings, Settings):
-        raise UsageError("this Celery app was not made by workers.app.make_celery(settings)")
-    return settings

@@ -79,7 +79,7 @@ from testfleet.suites.steps.model import walk
 from testfleet.targets.policy import TargetPolicy
 from testfleet.visual import BaselineStore
 from workers.analysis import analyze_attempt
-from workers.app import app_settings
+from workers.app_settings import app_settings
 from workers.executor import (
     AttemptOutcome,
     Hooks,

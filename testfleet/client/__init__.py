@@ -1,0 +1,3 @@
+"""Clients of a fleet: the REST API over HTTP (``http``) and the gateway's WebSocket
+(``ws``), as the CLI and scripts use them.
+"""

@@ -119,3 +119,56 @@ def test_former_circles_import_one_way(below: str, above: str) -> None:
     graph = grimp.build_graph("testfleet")
     assert graph.find_shortest_chains(importer=below, imported=above, as_packages=True) == set()
     assert graph.find_shortest_chains(importer=above, imported=below, as_packages=True)
+
+
+def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+    """The strongly connected groups of more than one module in ``graph`` (Tarjan)."""
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in graph.modules:
+                continue
+            if imported not in order:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], order[imported])
+        if low[module] == order[module]:
+            group = [stack.pop()]
+            while group[-1] != module:
+                group.append(stack.pop())
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for module in sorted(graph.modules):
+        if module not in order:
+            visit(module)
+    return found
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    """No import circle between the product's modules when it runs (imports for type
+    checking only are left out: they never execute)."""
+    packages = ("testfleet", "api", "cli", "workers", "grid", "gateway", "demosite")
+    graph = grimp.build_graph(*packages, exclude_type_checking_imports=True)
+    assert _cycles(graph) == []
+
+
+def test_the_circle_finder_finds_a_planted_circle(tmp_path: Path) -> None:
+    package = tmp_path / "circle"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from circle import b\n")
+    (package / "b.py").write_text("from circle import a\n")
+    (package / "c.py").write_text("from circle import a\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert _cycles(grimp.build_graph("circle", cache_dir=None)) == [["circle.a", "circle.b"]]
+    finally:
+        sys.path.remove(str(tmp_path))
