@@ -43,12 +43,6 @@ import boto3
 from botocore.config import Config
 host, ports, key, secret = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
 found = {"open": [], "s3": None, "anonymous_s3": None}
-for port in ports:
-    try:
-        socket.create_connection((host, port), timeout=2).close()
-        found["open"].append(port)
-    except OSError:
-        pass
 def client(secret_key):
     return boto3.client("s3", endpoint_url=f"http://{host}:8333", aws_access_key_id=key,
                         aws_secret_access_key=secret_key, region_name="us-east-1",
@@ -66,6 +60,14 @@ try:
     found["anonymous_s3"] = "served"
 except Exception as exc:
     found["anonymous_s3"] = f"refused: {exc}"
+# Scanned once S3 answered: before, the gateway may still be starting, and a port
+# scanned too early would read as closed.
+for port in ports:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        found["open"].append(port)
+    except OSError:
+        pass
 print(json.dumps(found))
 """
 
