@@ -164,6 +164,13 @@ class CaseProgress(CaseEvent):
     flow the test's ``use:`` called, or inside its ``if:`` / ``repeat:``; and so on)."""
     stepParent: int | None = None
     """The ``stepNumber`` of the block step it ran in (the ``use:`` row of its flow)."""
+    consoleErrors: int = 0
+    """Console errors of the attempt so far, as far as its trace has read the browser's
+    log: from a failing step on (reading it after every step would cost each step a round
+    trip; 0 with ``trace: off``)."""
+    failedRequests: int = 0
+    """Failed requests (``net::ERR_*``, 4xx, 5xx) of the attempt so far, read as
+    ``consoleErrors`` is."""
 
 
 class CaseOutcome(Payload):

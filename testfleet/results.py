@@ -33,6 +33,12 @@ SettledRunStatus = Literal["passed", "failed", "cancelled"]
 RunStatus = Literal["queued", "running", SettledRunStatus]
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 """Every run status, in order."""
+TraceMode = Literal["off", "on", "retain-on-failure", "on-first-retry"]
+"""When an attempt's evidence (DOM snapshots, console, network) is captured and kept
+(``testfleet.evidence.modes``): per suite and per test (the test's wins), or for a whole run."""
+TRACE_MODES: tuple[TraceMode, ...] = get_args(TraceMode)
+DEFAULT_TRACE_MODE: TraceMode = "retain-on-failure"
+"""Captured for every attempt, kept only for the failed ones."""
 RUN_OUTCOMES: tuple[tuple[SettledRunStatus, frozenset[str]], ...] = (
     ("failed", frozenset({"failed", "error"})),
     ("cancelled", frozenset({"cancelled"})),
@@ -205,6 +211,8 @@ class AttemptSummary(BaseModel):
     worker: str
     duration_ms: int = 0
     error: str | None = None
+    trace: str | None = None
+    """Artifact name of this attempt's trace zip, when one was kept (its trace mode)."""
 
 
 class CaseResult(BaseModel):

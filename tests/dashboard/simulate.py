@@ -148,9 +148,12 @@ class SimulatedRun:
         screenshot: bool = False,
         error: str | None = None,
         parent: int | None = None,
+        console_errors: int = 0,
+        failed_requests: int = 0,
     ) -> None:
         """Record step ``number`` of the case (a screenshot step saves a real PNG); with
-        ``parent``, a step of the flow that step ``parent`` (its ``use:`` row) called."""
+        ``parent``, a step of the flow that step ``parent`` (its ``use:`` row) called;
+        ``console_errors``/``failed_requests``: the attempt's live evidence counts so far."""
         case = self.cases[case_id]
         shot = None
         if screenshot:
@@ -187,6 +190,8 @@ class SimulatedRun:
             stepError=error,
             stepDepth=step.depth,
             stepParent=parent,
+            consoleErrors=console_errors,
+            failedRequests=failed_requests,
         )
         assert self.store.update_case(case, self._event("test_progress", payload.dump(), case_id))
 
