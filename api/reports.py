@@ -422,6 +422,13 @@ def _ai_finding(finding: Analysis) -> str:
             for i in finding.issues
         )
         out.append(f"<table><tr><th>severity</th><th>issue</th><th>where</th></tr>{rows}</table>")
+    if finding.citations:
+        kinds = {"console": "console error", "request": "failed request"}
+        cites = "".join(
+            f"<li>{_e(kinds[c.kind])} {c.index}: <code>{_e(c.text)}</code></li>"
+            for c in finding.citations
+        )
+        out.append(f'<p class="dim">the evidence it cites:</p><ul class="citations">{cites}</ul>')
     if finding.recommendations:
         items = "".join(
             f"<li><b>{_e(r.title)}</b> (confidence {r.confidence:.0%})"

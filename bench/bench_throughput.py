@@ -58,7 +58,7 @@ from bench.tuned_runner import run_tuned
 from testfleet import keys
 from testfleet.results import GOOD_STATUSES
 from testfleet.settings import Settings
-from tests.conftest import cli, fleet_env
+from tests.conftest import cli, fleet_env, port_env_var
 from tests.fixtures_grid import free_port, grid_test_settings, running_demosite, running_grid
 
 TITLE = "Throughput: fleet vs pytest-xdist, hand-tuned runner, Playwright (tests/min, 2 browsers)"
@@ -232,6 +232,11 @@ def local_fleet(
                 for log in sorted((state_dir / "logs").glob("*.log"))
             )
             raise RuntimeError(f"testfleet up failed:\n{up.stdout}\n{up.stderr}\n{logs}")
+        status = json.loads(cli("status", "--json", env=env).stdout)
+        # From here on the env names the ports the fleet listens on (as start_fleet's does):
+        # a port of 0 would be no demo site for the CLI's target policy.
+        env.update({port_env_var(name): str(port) for name, port in status["ports"].items()})
+        env["DEMO_URL"] = str(status["demo_url"])
         yield env
     finally:
         cli("down", env=env)
@@ -300,8 +305,10 @@ def pyspy_pass(env: dict[str, str], suites: Path, state_dir: Path) -> dict[str, 
     return summary
 
 
-def submit(env: dict[str, str], suites: Path, out: Path) -> dict[str, Any]:
-    done = cli("run", str(suites), "--json", str(out), env=env, timeout_s=PASS_TIMEOUT_S)
+def submit(env: dict[str, str], suites: Path, out: Path, *options: str) -> dict[str, Any]:
+    """``testfleet run SUITES --json OUT [OPTIONS]``; the run's result (failed tests too)."""
+    command = ("run", str(suites), "--json", str(out), *options)
+    done = cli(*command, env=env, timeout_s=PASS_TIMEOUT_S)
     if not out.exists():
         raise RuntimeError(f"testfleet run wrote no result:\n{done.stdout[-3000:]}\n{done.stderr}")
     result: dict[str, Any] = json.loads(out.read_text())

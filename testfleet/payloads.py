@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from testfleet.events import CHANNEL_TYPES, TYPE_CHANNEL
 from testfleet.results import (
+    AiCitation,
     AiIssue,
     AnalysisType,
     DiffExplanation,
@@ -252,6 +253,9 @@ class AiAnalysisCompleted(AiEvent):
     analysis: the explanation's)."""
     explanation: DiffExplanation | None = None
     """``visual_diff`` analyses only: what changed, where, regression or intended."""
+    citations: list[AiCitation] = Field(default_factory=list)
+    """``error`` analyses: the console errors and failed requests of the failing step the
+    finding cites, each with its text as the model was shown it."""
 
 
 class AiRecommendationEvent(AiEvent):

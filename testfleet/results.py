@@ -78,6 +78,17 @@ class AiIssue(BaseModel):
     """Where on the page (a region, an element, a selector), when the model says."""
 
 
+class AiCitation(BaseModel):
+    """One entry of the browser's evidence a failure analysis cites (``testfleet.evidence``)."""
+
+    kind: Literal["console", "request"]
+    """A console error, or a failed request."""
+    index: int
+    """1-based, as the entries of its kind were numbered in the request (C1, R1, ...)."""
+    text: str
+    """The entry as the model was shown it (masked; a long one cut)."""
+
+
 class AiRecommendation(BaseModel):
     """One thing the vision model suggests doing."""
 
@@ -133,6 +144,8 @@ class Analysis(BaseModel):
     """Named scores from 0 to 100 (e.g. ``usability``, ``visual_quality``)."""
     explanation: DiffExplanation | None = None
     """``visual_diff`` analyses: what changed, where, and whether it looks intended."""
+    citations: list[AiCitation] = Field(default_factory=list)
+    """``error`` analyses: the console errors and failed requests the finding rests on."""
     model: str | None = None
     cached: bool = False
     """True when an identical screenshot's earlier analysis was reused (no call made)."""

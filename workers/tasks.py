@@ -58,6 +58,7 @@ from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
 from testfleet.evidence import captures, keeps
+from testfleet.evidence.failure import FailureEvidence
 from testfleet.evidence.recorder import TraceRecorder
 from testfleet.fleet.browser import (
     BrowserProvider,
@@ -90,7 +91,7 @@ from testfleet.suites.model import CaseSpec
 from testfleet.suites.steps.model import walk
 from testfleet.targets.policy import TargetPolicy
 from testfleet.visual import BaselineStore
-from workers.analysis import analyze_attempt
+from workers.analysis import analyze_attempt, evidence_of
 from workers.app_settings import app_settings
 from workers.executor import (
     AttemptOutcome,
@@ -194,6 +195,8 @@ class _CaseRun:
         self.require_baselines = False
         """``--ci``: a missing visual baseline fails its step instead of being created."""
         self.targets = TargetPolicy.from_settings(settings)
+        self.evidence: dict[int, FailureEvidence] = {}
+        """The last attempt's failing steps' browser evidence, by step, for their analysis."""
 
     # -- the delivery --------------------------------------------------------------------
 
@@ -325,6 +328,7 @@ class _CaseRun:
         metrics = AttemptMetrics(self.provider)
         asked = time.monotonic()
         trace: bytes | None = None
+        self.evidence = {}
         try:
             driver = self.provider.open(project=self.project_id)
             metrics.session_started(time.monotonic() - asked)
@@ -343,6 +347,8 @@ class _CaseRun:
             try:
                 outcome = execute_steps(driver, spec, hooks.as_hooks())
                 trace = self._pack_trace(hooks, spec, number, outcome)
+                if hooks.trace is not None:
+                    self.evidence = evidence_of(hooks.trace, outcome.steps)
             finally:
                 if hooks.trace is not None:
                     hooks.trace.close()
@@ -537,6 +543,7 @@ class _CaseRun:
                 read,
                 self.project_id,
                 case=self._case(),
+                evidence=self.evidence,
             )
             warned = cosmetic_warnings(self.settings, status, outcome.steps, update["ai"])
             if warned is not None:

@@ -231,6 +231,7 @@ export class RunView {
     return h("div", { class: "finding" },
       h("p", {}, badge("passed"), ` ${head}${a.summary}`, a.cached ? " (cached)" : ""),
       a.issues.length ? h("ul", {}, a.issues.map((i) => h("li", {}, `${i.severity}: ${i.description}${i.location ? ` at ${i.location}` : ""}`))) : null,
+      a.citations && a.citations.length ? h("ul", { class: "citations" }, a.citations.map((c) => h("li", {}, `cites ${c.kind === "console" ? "console error" : "failed request"} ${c.index}: ${c.text}`))) : null,
       a.recommendations.length ? h("ul", {}, a.recommendations.map((r) => h("li", {}, `→ ${r.title} (${Math.round(r.confidence * 100)} %)`))) : null);
   }
 

@@ -236,7 +236,7 @@ export class RunState {
     }
     if (type === "ai_analysis_progress") a.stage = p.stage;
     if (type === "ai_analysis_completed") {
-      Object.assign(a, { status: p.status, reason: p.reason, summary: p.summary, issues: p.issues || [], cached: p.cached, model: p.model, explanation: p.explanation || null });
+      Object.assign(a, { status: p.status, reason: p.reason, summary: p.summary, issues: p.issues || [], cached: p.cached, model: p.model, explanation: p.explanation || null, citations: p.citations || [] });
     }
     if (type === "ai_recommendation" && !a.recommendations.some((r) => r.title === p.title)) {
       a.recommendations.push({ title: p.title, confidence: p.confidence, implementation: p.implementation });

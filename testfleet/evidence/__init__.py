@@ -7,6 +7,7 @@ the screenshots, packed into one trace zip (format version 1).
 - ``snapshot`` + ``snapshot.js``: the DOM serialised in the browser, sealed for viewing;
 - ``manifest``: ``trace.json``; ``tracezip``: the zip, and several attempts' zips in one;
 - ``recorder``: what the executor reports a running attempt's evidence to;
+- ``failure``: a failing step's console errors and failed requests, for its AI analysis;
 - ``viewer``: the offline ``index.html`` (and the report's trace view).
 
 Secrets: the case's masker runs over every text that enters a trace; password values

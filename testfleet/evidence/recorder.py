@@ -40,6 +40,7 @@ from testfleet import logs
 from testfleet.events import now_ms
 from testfleet.evidence.browserlog import read_log
 from testfleet.evidence.console import ConsoleLine, console_line, is_error
+from testfleet.evidence.failure import FailureEvidence, failure_evidence
 from testfleet.evidence.har import build_har, failed_request_ids
 from testfleet.evidence.manifest import (
     Counts,
@@ -171,6 +172,12 @@ class TraceRecorder:
             return self._pack(steps, status)
         finally:
             self.close()
+
+    def failure_evidence(self, step: int) -> FailureEvidence:
+        """Failing ``step``'s console errors and failed requests (masked), as far as the logs
+        were read: at the failing step in every capturing mode, and again at the end when
+        the trace was packed. Usable after ``finish`` or ``close``."""
+        return failure_evidence(self._console, self._network, self.mask, self._step_of, step)
 
     def close(self) -> None:
         """Let go of the session (no snapshot rides on its next test's calls) and of the

@@ -29,6 +29,7 @@ from testfleet.payloads import (
     VisualCheck,
 )
 from testfleet.results import (
+    AiCitation,
     Analysis,
     CaseResult,
     DiffExplanation,
@@ -293,6 +294,34 @@ class SimulatedRun:
             model="gpt-4o-mini",
             confidence=explanation.confidence,
             explanation=explanation,
+        )
+        self.store.publish(self._event("ai_analysis_completed", done.dump(), case_id))
+
+    def failure_analysis(self, case_id: str, number: int, citations: list[AiCitation]) -> None:
+        """The model's ``error`` analysis of failing step ``number``, citing ``citations``
+        of the browser's evidence, recorded with the case and published as a worker does."""
+        case = self.cases[case_id]
+        summary = "The save request answered 500."
+        analysis = Analysis(
+            analysis_type="error",
+            screenshot=f"{case_id}-failure.png",
+            step=number,
+            status="completed",
+            summary=summary,
+            citations=citations,
+            model="gpt-4o-mini",
+        )
+        case.ai.append(analysis)
+        done = AiAnalysisCompleted(
+            testId=case_id,
+            testSuiteId=self.name,
+            analysisType="error",
+            screenshot=analysis.screenshot,
+            step=number,
+            status="completed",
+            summary=summary,
+            model="gpt-4o-mini",
+            citations=citations,
         )
         self.store.publish(self._event("ai_analysis_completed", done.dump(), case_id))
 
