@@ -45,6 +45,7 @@ from api.routes import fleet as routes_fleet
 from api.routes import generate as routes_generate
 from api.routes import reports as routes_reports
 from api.routes import runs as routes_runs
+from api.routes import traces as routes_traces
 from api.services import ApiMetrics, Services
 from testfleet import logs
 from testfleet.artifacts import open_store
@@ -150,6 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_fleet.router)
     app.include_router(routes_generate.router)
     app.include_router(routes_baselines.router)
+    app.include_router(routes_traces.router)
 
     # The gateway's dashboard page downloads reports from here with the key in a header.
     app.add_middleware(

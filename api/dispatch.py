@@ -28,7 +28,7 @@ from testfleet.errors import InfrastructureError, UsageError
 from testfleet.fleet import redisconn
 from testfleet.fleet.broker import migrate_legacy_names, transport_options
 from testfleet.masking import Masker
-from testfleet.results import PRIORITY_LEVELS, CaseResult, RunRecord
+from testfleet.results import PRIORITY_LEVELS, CaseResult, RunRecord, TraceMode
 from testfleet.settings import Settings
 from testfleet.suites.model import CaseSpec, Suite
 
@@ -53,6 +53,7 @@ def plan_run(
     submitted_by: str | None = None,
     created_ms: int | None = None,
     require_baselines: bool = False,
+    trace: TraceMode | None = None,
 ) -> tuple[RunRecord, list[CaseResult], dict[str, str]]:
     """Split suites into the run's record, its queued cases and each case's spec.
 
@@ -70,7 +71,7 @@ def plan_run(
     for suite in suites:
         for test in suite.tagged(tags):
             cid = case_id(run_id, len(cases))
-            spec = CaseSpec.of(suite, test)
+            spec = CaseSpec.of(suite, test, trace)
             # Linear: each test is masked with its own secrets only (as its worker masks it).
             mask = Masker(spec.secrets)
             cases.append(

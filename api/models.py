@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from testfleet.results import RunResult
+from testfleet.results import RunResult, TraceMode
 
 
 class RunRequest(BaseModel):
@@ -60,6 +60,11 @@ class RunRequest(BaseModel):
         default=False,
         description="CI mode (`testfleet run --ci`): an assert_screenshot without a baseline "
         "fails instead of recording one",
+    )
+    trace: TraceMode | None = Field(
+        default=None,
+        description="Trace mode of every test of the run (`testfleet run --trace`); unset: "
+        "each test's own `trace`, else its suite's, else retain-on-failure",
     )
 
 

@@ -23,6 +23,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from api.report_trace import TRACE_CSS, trace_block
 from api.report_visual import VISUAL_CSS, VisualBlocks
 from testfleet.artifacts import ArtifactStore, artifact_url, media_type, names
 from testfleet.artifacts.steplog import step_log
@@ -303,7 +304,7 @@ def iter_html_report(run: RunResult, artifacts: ArtifactStore) -> Iterator[str]:
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>testfleet · {_e(run.name)} · {_e(run.status)}</title>",
-        f"<style>{_CSS}{VISUAL_CSS}</style></head><body><header>",
+        f"<style>{_CSS}{VISUAL_CSS}{TRACE_CSS}</style></head><body><header>",
         f'<h1>{_e(run.name)} <span class="badge s-{_e(run.status)}">{_e(run.status)}</span></h1>',
         f'<p class="meta">run {_e(run.runId)} · project {_e(run.projectId)} · '
         f"started {_e(_iso(run.createdMs))} UTC{_e(took)}</p>",
@@ -347,6 +348,7 @@ def _html_case(case: CaseResult, images: _Images, store: ArtifactStore) -> str:
     if status in ("failed", "error"):
         out.append(f'<div class="error">{_e(failure_message(case))}</div>')
     out.append(_timeline(case, images))
+    out.append(trace_block(case, store))
     shown = {s.screenshot for s in case.steps if s.screenshot}
     extra = [a for a in names.screenshots(case.artifacts) if a not in shown]
     if extra:
@@ -420,6 +422,13 @@ def _ai_finding(finding: Analysis) -> str:
             for i in finding.issues
         )
         out.append(f"<table><tr><th>severity</th><th>issue</th><th>where</th></tr>{rows}</table>")
+    if finding.citations:
+        kinds = {"console": "console error", "request": "failed request"}
+        cites = "".join(
+            f"<li>{_e(kinds[c.kind])} {c.index}: <code>{_e(c.text)}</code></li>"
+            for c in finding.citations
+        )
+        out.append(f'<p class="dim">the evidence it cites:</p><ul class="citations">{cites}</ul>')
     if finding.recommendations:
         items = "".join(
             f"<li><b>{_e(r.title)}</b> (confidence {r.confidence:.0%})"

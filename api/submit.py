@@ -50,7 +50,7 @@ from testfleet.errors import (
 from testfleet.events import Event
 from testfleet.fleet.auth import ApiKey
 from testfleet.payloads import CaseEntry, RunStarted
-from testfleet.results import CaseResult, RunRecord
+from testfleet.results import TRACE_MODES, CaseResult, RunRecord, TraceMode
 from testfleet.settings import LimitSettings, Settings
 from testfleet.suites.bounded import Bounds, run_bounded
 from testfleet.suites.limits import RunLimits, setting
@@ -77,6 +77,8 @@ class Submission:
     tags: set[str] = field(default_factory=set)
     variables: dict[str, str] = field(default_factory=dict)
     require_baselines: bool = False
+    trace: TraceMode | None = None
+    """Every test's trace mode (``--trace``); None: each test's own."""
 
 
 def parse_submission(media_type: str, body: bytes, query: dict[str, str]) -> Submission:
@@ -90,6 +92,7 @@ def parse_submission(media_type: str, body: bytes, query: dict[str, str]) -> Sub
         name=query.get("name") or None,
         tags={t.strip() for t in query.get("tags", "").split(",") if t.strip()},
         require_baselines=_flag(query.get("require_baselines", "")),
+        trace=_trace_mode(query.get("trace", "")),
     )
     if media_type == "application/json" or media_type.endswith("+json"):
         try:
@@ -134,6 +137,19 @@ def _flag(text: str) -> bool:
     raise ApiError(400, "invalid_query", f"require_baselines must be true or false, not {text!r}")
 
 
+def _trace_mode(text: str) -> TraceMode | None:
+    """The ``trace`` query parameter; anything but a mode is a 400 naming the modes."""
+    value = text.strip()
+    if not value:
+        return None
+    for mode in TRACE_MODES:
+        if value == mode:
+            return mode
+    raise ApiError(
+        400, "invalid_query", f"trace must be one of {', '.join(TRACE_MODES)}, not {text!r}"
+    )
+
+
 def _envelope(document: dict[str, Any]) -> Submission:
     try:
         request = RunRequest.model_validate(document)
@@ -158,6 +174,7 @@ def _envelope(document: dict[str, Any]) -> Submission:
         tags=set(request.tags),
         variables=request.variables,
         require_baselines=request.require_baselines,
+        trace=request.trace,
     )
 
 
@@ -240,6 +257,7 @@ def plan_submission(
         name,
         submitted_by=submitted_by,
         require_baselines=submission.require_baselines,
+        trace=submission.trace,
     )
     return Planned(name, record, cases, specs)
 

@@ -9,7 +9,8 @@ Each ``bench/bench_<name>.py`` module is one benchmark. It defines::
 ``python -m bench [NAME ...]`` runs the named ones (default: all, in name order),
 merges their figures into ``bench/results/latest.json`` under each module's name
 (``bench_gateway`` -> ``"gateway"``), adds the machine and settings it ran on,
-prints a readable table and writes it to ``bench/results/latest.txt``. A
+prints a readable table and writes the table of every benchmark in ``latest.json`` to
+``bench/results/latest.txt`` (a partial run keeps the others' figures and rows). A
 benchmark that raises is reported and makes the exit status 1; the others still run.
 """
 
@@ -93,10 +94,18 @@ def main(argv: list[str]) -> int:
             figures = {"error": f"{type(exc).__name__}: {exc}"}
             status = 1
         figures["wall_s"] = round(time.monotonic() - started, 1)
+        # Per benchmark too: a partial run merges into figures measured at other times.
+        figures["machine"] = machine()
         results[name] = figures
     results["machine"] = machine()
     latest.write_text(json.dumps(results, indent=2) + "\n")
-    text = table(results, modules)
+    # The table covers every benchmark in the file, so a partial run keeps the others' rows.
+    everything = {
+        n: modules.get(n) or importlib.import_module(f"bench.bench_{n}")
+        for n in available()
+        if n in results
+    }
+    text = table(results, everything)
     (RESULTS / "latest.txt").write_text(text)
     print(text)
     print(f"figures written to {latest}")

@@ -305,8 +305,10 @@ def pyspy_pass(env: dict[str, str], suites: Path, state_dir: Path) -> dict[str, 
     return summary
 
 
-def submit(env: dict[str, str], suites: Path, out: Path) -> dict[str, Any]:
-    done = cli("run", str(suites), "--json", str(out), env=env, timeout_s=PASS_TIMEOUT_S)
+def submit(env: dict[str, str], suites: Path, out: Path, *options: str) -> dict[str, Any]:
+    """``testfleet run SUITES --json OUT [OPTIONS]``; the run's result (failed tests too)."""
+    command = ("run", str(suites), "--json", str(out), *options)
+    done = cli(*command, env=env, timeout_s=PASS_TIMEOUT_S)
     if not out.exists():
         raise RuntimeError(f"testfleet run wrote no result:\n{done.stdout[-3000:]}\n{done.stderr}")
     result: dict[str, Any] = json.loads(out.read_text())

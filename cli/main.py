@@ -25,9 +25,11 @@ from rich.text import Text
 from cli.baselines import baselines
 from cli.generate import generate
 from cli.importer import import_
+from cli.traces import show_trace, trace
 from testfleet import logs
 from testfleet.constants import dashboard_url
 from testfleet.errors import SuiteError, TestfleetError, UsageError
+from testfleet.results import TRACE_MODES
 from testfleet.settings import Settings
 from testfleet.targets.policy import TargetPolicy
 
@@ -261,6 +263,13 @@ def schema(output: str | None) -> None:
     "--ci", is_flag=True, help="Baselines must exist: a missing one fails its assert_screenshot."
 )
 @click.option("--base-url", help=_BASE_URL_HELP)
+@click.option(
+    "--trace",
+    "trace_mode",
+    type=click.Choice(TRACE_MODES),
+    help="Trace mode of every test of the run (default: each test's own, else its suite's, "
+    "else retain-on-failure).",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -276,6 +285,7 @@ def run(
     ci: bool,
     keep_running: bool,
     base_url: str | None,
+    trace_mode: str | None,
 ) -> None:
     """Submit suites, follow them live, write reports; exit 0 if all passed, 1 if not.
 
@@ -305,6 +315,7 @@ def run(
         follow=not no_follow,
         keep_running=keep_running,
         require_baselines=ci,
+        trace=trace_mode,
     )
     sys.exit(code)
 
@@ -499,6 +510,8 @@ def demo_site(ctx: click.Context, host: str | None, port: int | None) -> None:
 main.add_command(generate)
 main.add_command(baselines)
 main.add_command(import_)
+main.add_command(trace)
+main.add_command(show_trace)
 
 if __name__ == "__main__":
     main()

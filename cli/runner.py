@@ -108,10 +108,12 @@ def submit_and_follow(
     follow: bool = True,
     keep_running: bool = False,
     require_baselines: bool = False,
+    trace: str | None = None,
 ) -> int:
     """Submit, follow and report; interrupted (SIGINT/SIGTERM), cancel the run unless
     ``keep_running``, write the reports so far and return 130/143. ``require_baselines``
-    (``--ci``): a missing visual baseline fails its step."""
+    (``--ci``): a missing visual baseline fails its step. ``trace`` (``--trace``): every
+    test's trace mode."""
     body: dict[str, Any] = {
         "name": name,
         "tags": sorted(tags),
@@ -119,6 +121,8 @@ def submit_and_follow(
     }
     if require_baselines:
         body["require_baselines"] = True
+    if trace:
+        body["trace"] = trace
     console = Console(highlight=False)
     run_id: str | None = None
     with Interrupts() as interrupts:

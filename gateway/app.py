@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from gateway import dashboard
+from gateway import dashboard, traces
 from gateway.hub import Hub
 from gateway.keyguard import KeyGuard
 from gateway.publisher import Publisher
@@ -202,6 +202,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/ready", ready, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             *dashboard.routes(),
+            *traces.routes(),
         ],
         exception_handlers={404: not_found, Exception: handle},
         lifespan=lifespan,

@@ -4,7 +4,8 @@
 package (``gateway/static/``, no CDN: it works offline), under a strict
 Content-Security-Policy: scripts and styles only from the gateway itself (none
 inline), connections only to the gateway (HTTP and its WebSocket) and to the
-API (report downloads), images from the gateway or ``blob:``, no framing.
+API (report downloads), images from the gateway or ``blob:``, frames (a trace's
+sandboxed snapshots) from the gateway only, no framing of the page itself.
 
 The page authenticates its WebSocket with the key's ``auth`` message and every
 read below with the key in a header (never in a URL). The reads go through the
@@ -17,6 +18,7 @@ project answers 404 exactly like a missing one:
 - ``POST /dashboard/api/runs/{id}/cancel``  (``test:write``) through
   ``RunStore.cancel_run``, as the API's cancel
 - ``GET  /dashboard/api/runs/{id}/artifacts/{name}``  a screenshot or thumbnail
+- ``GET  /dashboard/api/runs/{id}/traces/...``  a test's trace (``gateway.traces``)
 - ``GET  /schema/events.json``  the JSON Schema of every event (open)
 """
 
@@ -55,6 +57,7 @@ ASSETS: dict[str, str] = {
     "state.js": "text/javascript; charset=utf-8",
     "views.js": "text/javascript; charset=utf-8",
     "runview.js": "text/javascript; charset=utf-8",
+    "traceview.js": "text/javascript; charset=utf-8",
     "dom.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
@@ -84,6 +87,8 @@ def content_security_policy(request: Request, api_url: str) -> str:
             "script-src 'self'",
             "style-src 'self'",
             "img-src 'self' blob:",
+            # A trace's DOM snapshots, each in an <iframe sandbox> (gateway.traces).
+            "frame-src 'self'",
             f"connect-src 'self' {ws} {origin(api_url)}",
             "base-uri 'none'",
             "form-action 'none'",
@@ -151,6 +156,20 @@ async def _key(request: Request, scope: str) -> ApiKey:
     headers = request.headers
     presented = presented_key(headers.get("authorization"), headers.get("x-api-key"))
     return await _services(request).verify(presented, scope)
+
+
+async def verified_key(request: Request, scope: str, ticket: str | None = None) -> ApiKey:
+    """The request's key (in a header), or the key behind a single-use stream ``ticket``
+    (taken now), which must allow ``scope``."""
+    if ticket is not None:
+        return await _services(request).verify(ticket, scope, stream=True)
+    return await _key(request, scope)
+
+
+async def owned_run(request: Request, key: ApiKey) -> RunResult:
+    """The run of the path's ``run_id``, if it is ``key``'s project's (else 404)."""
+    found, _ = await _owned(request, key)
+    return found
 
 
 def _missing(run_id: str, key: ApiKey) -> NotFoundError:
@@ -230,7 +249,7 @@ async def artifact(request: Request) -> Response:
     media = _IMAGES.get(suffix) or _TEXTS.get(suffix)
     if media is None:
         raise NotFoundError(f"the dashboard serves images and logs only; {name[:80]!r} is not one")
-    data = await anyio.to_thread.run_sync(_artifacts(request).read, found.runId, name)
+    data = await anyio.to_thread.run_sync(artifacts_of(request).read, found.runId, name)
     headers = {
         **_HEADERS,
         "Cache-Control": "private, max-age=3600",
@@ -241,7 +260,7 @@ async def artifact(request: Request) -> Response:
     return Response(data, media_type=media, headers=headers)
 
 
-def _artifacts(request: Request) -> ArtifactStore:
+def artifacts_of(request: Request) -> ArtifactStore:
     """The artifact store ``artifacts.url`` names (as the API and workers use it), opened
     on first use and kept by the app."""
     store: ArtifactStore | None = getattr(request.app.state, "dashboard_artifacts", None)

@@ -13,6 +13,7 @@ from pathlib import Path
 from selenium.webdriver import ChromeOptions
 
 from grid.egress import chrome_proxy_args
+from testfleet.evidence.browserlog import LOGGING_PREFS, PERF_LOGGING_PREFS
 from testfleet.settings import GridSettings
 
 
@@ -44,4 +45,9 @@ def chrome_options(
     # screenshots and layout-dependent assertions see, in CSS pixels.
     options.add_argument(f"--window-size={grid.window_width},{grid.window_height}")
     options.page_load_strategy = "normal"
+    # The console and network logs a trace is made of: on in every session (free while
+    # unread, and fixed at session creation, so a pooled session serves any trace mode).
+    # Never ``webSocketUrl``: the Grid's router opens /se/bidi without credentials.
+    options.set_capability("goog:loggingPrefs", dict(LOGGING_PREFS))
+    options.add_experimental_option("perfLoggingPrefs", dict(PERF_LOGGING_PREFS))
     return options

@@ -4,7 +4,7 @@
 no storage of any origin the previous test visited, an empty HTTP cache, no
 permission a test granted, no alert, and the configured window size as its
 viewport (the page's size, as a suite's ``viewport`` means it). It costs about
-eight WebDriver round trips when the test used one tab and one origin (each
+ten WebDriver round trips when the test used one tab and one origin (each
 ~10-15 ms through a warm Grid, sent in two rounds), against the seconds a new
 session costs; the pool runs it as a test gives its session back, off the next
 test's critical path. How, and why this way:
@@ -25,6 +25,9 @@ test's critical path. How, and why this way:
   iframes' third-party ones included.
 - Extra windows and tabs are closed (after reading their history); the first
   tab stays, so no new renderer has to start (a new tab costs ~130 ms).
+- Logs: chromedriver's browser and performance logs (``testfleet.evidence.browserlog``)
+  keep every entry until read; both are read (and so emptied) in the second round, so
+  the next test's trace holds only its own console lines and requests.
 - Alerts: a command sent while an ``alert()`` is open raises
   UnexpectedAlertPresent, and chromedriver dismisses the alert as it does
   (the W3C default "dismiss and notify"); the command is then repeated.
@@ -56,6 +59,7 @@ from selenium.common.exceptions import (
 from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from testfleet.evidence.browserlog import read_log
 from testfleet.fleet.browser import lift_network, note_viewport
 
 CDP_COMMAND = "executeCdpCommand"
@@ -125,7 +129,15 @@ def reset_session(
         _past_alert(lambda d: d.get(_BLANK), driver)
     # Round 2, once the page is gone (its unload handlers can write no more).
     clears = [partial(_clear_origin, origin=origin) for origin in sorted(found)]
-    round_two = [_window_sizes, _reset_history, _clear_cookies, _clear_cache, _reset_permissions]
+    round_two = [
+        _window_sizes,
+        _reset_history,
+        _clear_cookies,
+        _clear_cache,
+        _reset_permissions,
+        _drain_console,
+        _drain_network,
+    ]
     sizes, *_ = _round(parallel, driver, [*round_two, *clears])
     inner_w, inner_h, outer_w, outer_h = cast(list[int], sizes)
     if [inner_w, inner_h] != [width, height]:
@@ -183,6 +195,14 @@ def _clear_cache(driver: WebDriver) -> None:
 
 def _reset_permissions(driver: WebDriver) -> None:
     cdp(driver, "Browser.resetPermissions")
+
+
+def _drain_console(driver: WebDriver) -> None:
+    read_log(driver, "browser")
+
+
+def _drain_network(driver: WebDriver) -> None:
+    read_log(driver, "performance")
 
 
 def _clear_origin(driver: WebDriver, origin: str) -> None:

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from testfleet.events import CHANNEL_TYPES, TYPE_CHANNEL
 from testfleet.results import (
+    AiCitation,
     AiIssue,
     AnalysisType,
     DiffExplanation,
@@ -164,6 +165,13 @@ class CaseProgress(CaseEvent):
     flow the test's ``use:`` called, or inside its ``if:`` / ``repeat:``; and so on)."""
     stepParent: int | None = None
     """The ``stepNumber`` of the block step it ran in (the ``use:`` row of its flow)."""
+    consoleErrors: int = 0
+    """Console errors of the attempt so far, as far as its trace has read the browser's
+    log: from a failing step on (reading it after every step would cost each step a round
+    trip; 0 with ``trace: off``)."""
+    failedRequests: int = 0
+    """Failed requests (``net::ERR_*``, 4xx, 5xx) of the attempt so far, read as
+    ``consoleErrors`` is."""
 
 
 class CaseOutcome(Payload):
@@ -245,6 +253,9 @@ class AiAnalysisCompleted(AiEvent):
     analysis: the explanation's)."""
     explanation: DiffExplanation | None = None
     """``visual_diff`` analyses only: what changed, where, regression or intended."""
+    citations: list[AiCitation] = Field(default_factory=list)
+    """``error`` analyses: the console errors and failed requests of the failing step the
+    finding cites, each with its text as the model was shown it."""
 
 
 class AiRecommendationEvent(AiEvent):

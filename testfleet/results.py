@@ -33,6 +33,12 @@ SettledRunStatus = Literal["passed", "failed", "cancelled"]
 RunStatus = Literal["queued", "running", SettledRunStatus]
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 """Every run status, in order."""
+TraceMode = Literal["off", "on", "retain-on-failure", "on-first-retry"]
+"""When an attempt's evidence (DOM snapshots, console, network) is captured and kept
+(``testfleet.evidence.modes``): per suite and per test (the test's wins), or for a whole run."""
+TRACE_MODES: tuple[TraceMode, ...] = get_args(TraceMode)
+DEFAULT_TRACE_MODE: TraceMode = "retain-on-failure"
+"""Captured for every attempt, kept only for the failed ones."""
 RUN_OUTCOMES: tuple[tuple[SettledRunStatus, frozenset[str]], ...] = (
     ("failed", frozenset({"failed", "error"})),
     ("cancelled", frozenset({"cancelled"})),
@@ -70,6 +76,17 @@ class AiIssue(BaseModel):
     description: str
     location: str | None = None
     """Where on the page (a region, an element, a selector), when the model says."""
+
+
+class AiCitation(BaseModel):
+    """One entry of the browser's evidence a failure analysis cites (``testfleet.evidence``)."""
+
+    kind: Literal["console", "request"]
+    """A console error, or a failed request."""
+    index: int
+    """1-based, as the entries of its kind were numbered in the request (C1, R1, ...)."""
+    text: str
+    """The entry as the model was shown it (masked; a long one cut)."""
 
 
 class AiRecommendation(BaseModel):
@@ -127,6 +144,8 @@ class Analysis(BaseModel):
     """Named scores from 0 to 100 (e.g. ``usability``, ``visual_quality``)."""
     explanation: DiffExplanation | None = None
     """``visual_diff`` analyses: what changed, where, and whether it looks intended."""
+    citations: list[AiCitation] = Field(default_factory=list)
+    """``error`` analyses: the console errors and failed requests the finding rests on."""
     model: str | None = None
     cached: bool = False
     """True when an identical screenshot's earlier analysis was reused (no call made)."""
@@ -205,6 +224,8 @@ class AttemptSummary(BaseModel):
     worker: str
     duration_ms: int = 0
     error: str | None = None
+    trace: str | None = None
+    """Artifact name of this attempt's trace zip, when one was kept (its trace mode)."""
 
 
 class CaseResult(BaseModel):

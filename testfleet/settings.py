@@ -326,6 +326,9 @@ class AISettings(BaseModel):
     0 = no cap."""
     max_concurrent: int = Field(default=4, ge=1)
     """Model requests in flight at once across all workers (a Redis semaphore)."""
+    max_evidence_chars: int = Field(default=2000, ge=0)
+    """How much of a failing step's console errors and failed requests a failure analysis
+    sends (entries beyond it are left out, and the request says how many); 0 = none."""
     slot_wait_s: float = 120.0
     """How long an analysis waits for a free request slot before it is recorded failed."""
     prices_usd_per_mtok: dict[str, tuple[float, float]] = {

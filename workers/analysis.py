@@ -3,19 +3,22 @@
 ``analyze_attempt`` is called once per case just before its final result is
 recorded. It analyses every screenshot step with ``analyze:`` (its type), the
 failure screenshot of a failing test (type ``error``, with the failing step and
-its error as context) and every visual mismatch (type ``visual_diff``: the
-baseline, the actual screenshot and the diff, asking what changed and whether it
-looks intended), and returns one ``Analysis`` per screenshot. Nothing here fails
+its error as context, and the browser's console errors and failed requests up to that
+step when the attempt's trace mode captured them: ``testfleet.ai.evidence``, capped at
+``ai.max_evidence_chars``; the finding may cite them) and every visual mismatch (type
+``visual_diff``: the baseline, the actual screenshot and the diff, asking what changed
+and whether it looks intended), and returns one ``Analysis`` per screenshot. Nothing here fails
 the test: every problem becomes ``Analysis(status="failed"|"skipped",
 reason=...)``.
 
 Cost control, shared by all workers through Redis (keys in ``testfleet.keys``):
 
-- cache: sha256 of (prepared image bytes, type, model, prompt version, detail)
-  -> the analysis, for ``ai.cache_ttl_s``; a hit is ``cached=True`` and no call.
+- cache: sha256 of (prepared image bytes, type, model, prompt version, detail; an
+  ``error`` analysis's error and browser evidence as sent) -> the analysis, for
+  ``ai.cache_ttl_s``; a hit is ``cached=True`` and no call.
   The same picture asked the same question is answered once, whichever step, test
   or run meets it: the context (test and step names) goes into the prompt, not the
-  key, except an ``error`` analysis's error, which changes the question. One
+  key, except an ``error`` analysis's error and evidence, which change the question. One
   worker claims a digest (``ai_pending``) while it asks; others meeting the same
   image wait for its answer, and claim it themselves only if it fails.
 - budget: per run, tokens and estimated USD from each response's ``usage``
@@ -53,11 +56,14 @@ import redis
 from pydantic import ValidationError
 
 from testfleet import keys, logs
+from testfleet.ai.evidence import ShownEvidence, cited, show_evidence
 from testfleet.ai.image import PreparedImage, prepare_image
 from testfleet.ai.model import NO_KEY, AiModel, cost_usd, has_key
 from testfleet.ai.prompts import PROMPT_VERSION
 from testfleet.errors import AiError, TestfleetError
 from testfleet.events import Event
+from testfleet.evidence.failure import FailureEvidence
+from testfleet.evidence.recorder import TraceRecorder
 from testfleet.masking import Masker
 from testfleet.payloads import (
     AiAnalysisCompleted,
@@ -145,14 +151,23 @@ class Shot:
     images: tuple[str, ...] = ()
     """The artifacts sent, in order, when not just ``screenshot`` (``visual_diff``:
     baseline, actual, diff)."""
+    evidence: ShownEvidence | None = None
+    """``error`` analyses: the browser's evidence of the failure as sent (part of the key)."""
 
     @property
     def sent(self) -> tuple[str, ...]:
         return self.images or (self.screenshot,)
 
 
-def shots_to_analyze(spec: CaseSpec, steps: list[StepResult]) -> list[Shot]:
-    """Screenshots of ``steps`` that ask for analysis, and the failure screenshot (error)."""
+def shots_to_analyze(
+    spec: CaseSpec,
+    steps: list[StepResult],
+    evidence: Mapping[int, FailureEvidence] | None = None,
+    max_evidence_chars: int = 0,
+) -> list[Shot]:
+    """Screenshots of ``steps`` that ask for analysis, and the failure screenshot (error)
+    with its step's ``evidence`` (by step index; none when the attempt captured none)
+    shown in at most ``max_evidence_chars``."""
     shots: list[Shot] = []
     mask = Masker(spec.secrets)  # labels and errors are masked already; the name may not be
     by_index = {i: s for i, s in enumerate(spec.test.steps, 1)}
@@ -171,7 +186,18 @@ def shots_to_analyze(spec: CaseSpec, steps: list[StepResult]) -> list[Shot]:
                 f"({result.step_type})\nError: {result.error}"
             )
             error = mask(result.error or "")
-            shots.append(Shot(result.index, result.screenshot, "error", mask(context), error=error))
+            found = (evidence or {}).get(result.index)
+            shown = show_evidence(found, max_evidence_chars) if found is not None else None
+            shots.append(
+                Shot(
+                    result.index,
+                    result.screenshot,
+                    "error",
+                    mask(context),
+                    error=error,
+                    evidence=shown,
+                )
+            )
         elif step.analyze is not None:
             context = f"Test: {spec.test.name}\nStep {result.index}: {result.label}"
             shots.append(Shot(result.index, result.screenshot, step.analyze, mask(context)))
@@ -285,6 +311,7 @@ class Analyzer:
             costUsd=a.cost_usd,
             confidence=a.explanation.confidence if a.explanation else top,
             explanation=a.explanation,
+            citations=a.citations,
         )
         self._emit("ai_analysis_completed", completed)
         for rec in a.recommendations:
@@ -467,7 +494,10 @@ class Analyzer:
         sizes = ", ".join(f"{i.width_px}x{i.height_px}" for i in images)
         size_bytes = sum(len(i.data) for i in images)
         tokens = sum(i.estimated_tokens for i in images)
-        self._progress(shot, "calling", f"{size_bytes} bytes, {sizes}, ~{tokens} image tokens")
+        detail = f"{size_bytes} bytes, {sizes}, ~{tokens} image tokens"
+        if shot.evidence is not None:
+            detail += f", ~{shot.evidence.approx_tokens} evidence tokens"
+        self._progress(shot, "calling", detail)
 
         def retrying(attempt: int, wait_s: float, why: str) -> None:
             self._progress(shot, "retrying", f"{why}; attempt {attempt + 1} in {wait_s:.1f} s")
@@ -476,7 +506,10 @@ class Analyzer:
             if shot.analysis_type == "visual_diff":
                 answer = self.model.explain_diff(images, shot.context, retrying)
             else:
-                answer = self.model.analyze(images[0], shot.analysis_type, shot.context, retrying)
+                evidence = shot.evidence.text if shot.evidence else None
+                answer = self.model.analyze(
+                    images[0], shot.analysis_type, shot.context, retrying, evidence
+                )
         finally:
             self.r.zrem(keys.AI_SLOTS, token)
         cost = cost_usd(self.settings, answer.model, answer.usage)
@@ -492,9 +525,12 @@ class Analyzer:
             pipe.hincrbyfloat(usage_key, "cost_usd", cost)
             pipe.expire(usage_key, ttl_s)
         pipe.execute()
-        parse = to_explained if shot.analysis_type == "visual_diff" else to_analysis
+        if shot.analysis_type == "visual_diff":
+            parsed = to_explained(answer.data, base)
+        else:
+            parsed = to_analysis(answer.data, base, shot.evidence)
         usage = answer.usage
-        return parse(answer.data, base).model_copy(
+        return parsed.model_copy(
             update={
                 "status": "completed",
                 "model": answer.model,
@@ -507,22 +543,26 @@ class Analyzer:
 
 def cache_digest(images: list[PreparedImage], shot: Shot, model: str) -> str:
     """The cache key's hash: the image bytes sent and the question asked of them (type,
-    model, prompt version, detail; an ``error`` analysis's error). Not the context: the
-    same picture met by another step, test or run is the same question."""
+    model, prompt version, detail; an ``error`` analysis's error and browser evidence). Not
+    the context: the same picture met by another step, test or run is the same question."""
     h = hashlib.sha256()
     for image in images:
         h.update(hashlib.sha256(image.data).digest())
     parts = [shot.analysis_type, model, PROMPT_VERSION, images[0].detail if images else ""]
     if shot.analysis_type == "error":
         parts.append(shot.error or "")
+        parts.append(shot.evidence.text if shot.evidence else "")
     for part in parts:
         h.update(b"\0" + part.encode())
     return h.hexdigest()
 
 
-def to_analysis(data: dict[str, Any], base: Analysis) -> Analysis:
-    """The model's JSON (``ANALYSIS_SCHEMA``) as an ``Analysis``; bad fields are dropped, not
-    fatal (the schema is strict, but an OpenAI-compatible server may not enforce it)."""
+def to_analysis(
+    data: dict[str, Any], base: Analysis, evidence: ShownEvidence | None = None
+) -> Analysis:
+    """The model's JSON (``analysis_schema``) as an ``Analysis``; bad fields are dropped, not
+    fatal (the schema is strict, but an OpenAI-compatible server may not enforce it).
+    ``evidence``: what an ``error`` analysis was shown, which its citations must name."""
     issues = []
     for item in data.get("issues") or []:
         try:
@@ -544,7 +584,13 @@ def to_analysis(data: dict[str, Any], base: Analysis) -> Analysis:
             scores[str(item.get("name"))] = float(item["value"])
     summary = str(data.get("summary") or "")
     return base.model_copy(
-        update={"summary": summary, "issues": issues, "recommendations": recs, "scores": scores}
+        update={
+            "summary": summary,
+            "issues": issues,
+            "recommendations": recs,
+            "scores": scores,
+            "citations": cited(evidence, data.get("citations")),
+        }
     )
 
 
@@ -576,6 +622,16 @@ def to_explained(data: dict[str, Any], base: Analysis) -> Analysis:
     )
 
 
+def evidence_of(recorder: TraceRecorder, steps: list[StepResult]) -> dict[int, FailureEvidence]:
+    """The browser's evidence of each failed step of an attempt, by step index, from its
+    recorder (empty when it cannot be had: evidence never changes a result)."""
+    try:
+        return {r.index: recorder.failure_evidence(r.index) for r in steps if r.status == "failed"}
+    except Exception:
+        log.exception("the failing steps' browser evidence could not be read")
+        return {}
+
+
 _models: dict[str, AiModel] = {}
 
 
@@ -603,11 +659,13 @@ def analyze_attempt(
     project: str,
     *,
     case: CaseEvent,
+    evidence: Mapping[int, FailureEvidence] | None = None,
 ) -> list[Analysis]:
     """Analyse an attempt's screenshots (what ``workers.tasks`` calls before finishing a
     case); the spend counts against the run's and ``project``'s daily budget; ``case``:
-    the ids every payload about the case carries."""
-    shots = shots_to_analyze(spec, steps)
+    the ids every payload about the case carries; ``evidence``: the browser's evidence of
+    each failing step, by step index (from the attempt's ``TraceRecorder``)."""
+    shots = shots_to_analyze(spec, steps, evidence, settings.ai.max_evidence_chars)
     if not shots:
         return []
     analyzer = Analyzer(settings, client, publish, event, model_for(settings), case=case)

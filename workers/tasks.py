@@ -13,7 +13,10 @@ tests call it directly, without a broker. It
    ``retry_count`` more after a failure (a later pass is ``flaky``), and a new
    session when the browser died under the test (bounded by
    ``MAX_BROWSER_RESTARTS``, not taken from the retry budget);
-3. publishes ``test_started`` per attempt and ``test_progress`` per step, each
+3. records each attempt's evidence as its trace mode says (``testfleet.evidence``: the
+   executor reports its steps to a ``TraceRecorder``) and stores the trace zip of each
+   attempt the mode keeps, named on the attempt (``AttemptSummary.trace``);
+4. publishes ``test_started`` per attempt and ``test_progress`` per step, each
    stored together with the case's state (``update_case``), and one final
    ``test_completed`` / ``test_failed`` / ``test_cancelled`` (``finish_case``,
    exactly once however often the task is delivered).
@@ -41,12 +44,22 @@ import redis
 from celery import Task, shared_task
 from celery.exceptions import Reject
 from celery.signals import worker_process_shutdown
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from testfleet import logs
-from testfleet.artifacts import ArtifactStore, artifact_url, case_artifact_name, open_store
+from testfleet.artifacts import (
+    ArtifactStore,
+    artifact_url,
+    case_artifact_name,
+    open_store,
+    trace_name,
+)
 from testfleet.constants import RUN_CASE_TASK
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
+from testfleet.evidence import captures, keeps
+from testfleet.evidence.failure import FailureEvidence
+from testfleet.evidence.recorder import TraceRecorder
 from testfleet.fleet.browser import (
     BrowserProvider,
     command_timeout_s,
@@ -78,7 +91,7 @@ from testfleet.suites.model import CaseSpec
 from testfleet.suites.steps.model import walk
 from testfleet.targets.policy import TargetPolicy
 from testfleet.visual import BaselineStore
-from workers.analysis import analyze_attempt
+from workers.analysis import analyze_attempt, evidence_of
 from workers.app_settings import app_settings
 from workers.executor import (
     AttemptOutcome,
@@ -182,6 +195,8 @@ class _CaseRun:
         self.require_baselines = False
         """``--ci``: a missing visual baseline fails its step instead of being created."""
         self.targets = TargetPolicy.from_settings(settings)
+        self.evidence: dict[int, FailureEvidence] = {}
+        """The last attempt's failing steps' browser evidence, by step, for their analysis."""
 
     # -- the delivery --------------------------------------------------------------------
 
@@ -312,6 +327,8 @@ class _CaseRun:
         hooks = _AttemptHooks(self, number)
         metrics = AttemptMetrics(self.provider)
         asked = time.monotonic()
+        trace: bytes | None = None
+        self.evidence = {}
         try:
             driver = self.provider.open(project=self.project_id)
             metrics.session_started(time.monotonic() - asked)
@@ -325,9 +342,16 @@ class _CaseRun:
                 [spec.timeout_seconds, *(s.timeout_seconds or 0 for s in walk(spec.test.steps))]
             )
             set_command_timeout(driver, command_timeout_s(self.settings, longest_s))
+            if captures(spec.trace, number):
+                hooks.trace = self._recorder(driver, spec, number)
             try:
                 outcome = execute_steps(driver, spec, hooks.as_hooks())
+                trace = self._pack_trace(hooks, spec, number, outcome)
+                if hooks.trace is not None:
+                    self.evidence = evidence_of(hooks.trace, outcome.steps)
             finally:
+                if hooks.trace is not None:
+                    hooks.trace.close()
                 self.provider.close(driver)
         metrics.steps(outcome.steps)
         metrics.write(self.store.redis)
@@ -335,6 +359,12 @@ class _CaseRun:
             raise _Superseded
         self._artifacts += outcome.artifacts
         status = "error" if hooks.timed_out else outcome.status
+        stored_trace = None
+        if trace is not None:
+            stored_trace = self.artifacts.save(
+                self.case.run_id, trace_name(self.case.case_id, number), trace
+            )
+            self._artifacts.append(stored_trace)
         self.case.history.append(
             AttemptSummary(
                 attempt=number,
@@ -342,9 +372,41 @@ class _CaseRun:
                 worker=self.worker,
                 duration_ms=outcome.duration_ms,
                 error=outcome.error,
+                trace=stored_trace,
             )
         )
         return _Attempt(number, outcome, hooks.timed_out)
+
+    def _recorder(self, driver: WebDriver, spec: CaseSpec, number: int) -> TraceRecorder:
+        return TraceRecorder(
+            driver,
+            mode=spec.trace,
+            run_id=self.case.run_id,
+            case_id=self.case.case_id,
+            test_name=self.case.name,
+            attempt=number,
+            secrets=spec.secrets,
+            mask=self.mask,
+            watch_dialogs=any(s.kind == "dialog" for s in walk(spec.test.steps)),
+        )
+
+    def _pack_trace(
+        self, hooks: _AttemptHooks, spec: CaseSpec, number: int, outcome: AttemptOutcome
+    ) -> bytes | None:
+        """The attempt's trace zip when its mode keeps it (read while the session is open);
+        a passing attempt under ``retain-on-failure`` costs nothing here."""
+        status = "error" if hooks.timed_out else outcome.status
+        if hooks.trace is None or not keeps(spec.trace, number, status):
+            return None
+        try:
+            return hooks.trace.finish(outcome.steps, status, outcome.browser_died)
+        except Exception:
+            # The evidence of a result must never change the result: a trace that cannot
+            # be packed (a bug, a page that broke the serialiser) is logged and left out.
+            log.exception(
+                "case %s: attempt %d's trace could not be packed", self.case.case_id, number
+            )
+            return None
 
     # -- recording -----------------------------------------------------------------------
 
@@ -376,7 +438,14 @@ class _CaseRun:
         if not self.store.update_case(self.case, self._event(type_, payload)):
             raise _Superseded
 
-    def progress(self, step: StepResult, number: int, total: int, attempt: int) -> None:
+    def progress(
+        self,
+        step: StepResult,
+        number: int,
+        total: int,
+        attempt: int,
+        trace: TraceRecorder | None = None,
+    ) -> None:
         self.case.steps.append(step)
         shot = step.screenshot
         self._update(
@@ -398,6 +467,8 @@ class _CaseRun:
                 stepDepth=step.depth,
                 stepParent=step.parent,
                 visual=self._visual_payload(step) if step.visual else None,
+                consoleErrors=trace.console_errors if trace else 0,
+                failedRequests=trace.failed_requests if trace else 0,
             ),
         )
 
@@ -472,6 +543,7 @@ class _CaseRun:
                 read,
                 self.project_id,
                 case=self._case(),
+                evidence=self.evidence,
             )
             warned = cosmetic_warnings(self.settings, status, outcome.steps, update["ai"])
             if warned is not None:
@@ -516,6 +588,7 @@ class _AttemptHooks:
         self.attempt = attempt
         self.superseded = False
         self.timed_out = False
+        self.trace: TraceRecorder | None = None
 
     def as_hooks(self) -> Hooks:
         return Hooks(
@@ -524,11 +597,12 @@ class _AttemptHooks:
             save_artifact=self.save,
             targets=self.run.targets,
             visual=self.run.visual_context(),
+            trace=self.trace,
         )
 
     def on_step(self, step: StepResult, number: int, total: int) -> None:
         try:
-            self.run.progress(step, number, total, self.attempt)
+            self.run.progress(step, number, total, self.attempt, self.trace)
         except _Superseded:
             self.superseded = True
 

@@ -28,6 +28,10 @@ _QUERY_OPTIONS = (
     ("tags", "comma-separated tag filter (raw suite bodies)"),
     ("source", "the suite's file name, for error messages (raw suite bodies)"),
     ("require_baselines", "true: a missing visual baseline fails (raw suite bodies)"),
+    (
+        "trace",
+        "every test's trace mode: off, on, retain-on-failure, on-first-retry (raw suite bodies)",
+    ),
 )
 """The query parameters of a raw suite body, and what each says."""
 _SUITE_EXAMPLE = (

@@ -75,6 +75,27 @@ function image(name) {
   return run.images.get(name);
 }
 
+function traces(caseId) {
+  return json(gateway(`/runs/${encodeURIComponent(app.run.id)}/traces/${encodeURIComponent(caseId)}`));
+}
+
+/** What a TraceView reads: members of the case's kept traces, and tickets for the
+ * snapshot frames (which cannot send the key in a header). */
+function traceIo(caseId) {
+  const run = app.run;
+  const base = gateway(`/runs/${encodeURIComponent(run.id)}/traces/${encodeURIComponent(caseId)}`);
+  return {
+    base,
+    json: (url) => json(url),
+    text: async (url) => (await request(url)).text(),
+    image: (url) => {
+      if (!run.images.has(url)) run.images.set(url, request(url).then((r) => r.blob()).then((b) => URL.createObjectURL(b)));
+      return run.images.get(url);
+    },
+    ticket: async () => (await json("/api/stream-tickets", { method: "POST" })).ticket,
+  };
+}
+
 // --- notices and confirmation ----------------------------------------------------------
 
 function notice(message) {
@@ -187,7 +208,7 @@ async function showRun(run) {
   if (app.run !== run) return null;
   run.view?.close();
   run.state = new RunState(snapshot);
-  run.view = new RunView(byId("view"), run.state, { image, download, cancel: cancelRun, canWrite: app.permissions.has("test:write") });
+  run.view = new RunView(byId("view"), run.state, { image, download, cancel: cancelRun, canWrite: app.permissions.has("test:write"), traces, traceIo });
   return snapshot;
 }
 

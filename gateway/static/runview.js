@@ -2,13 +2,16 @@
 
 import { badge, clock, fill, h, ms, text } from "./dom.js";
 import { SETTLED } from "./state.js";
+import { liveCounts, TraceView } from "./traceview.js";
 
 const FRAME_BUDGET_MS = 8;
+const SETTLED_CASE = new Set(["passed", "flaky", "failed", "error", "cancelled"]);
 
 /**
  * A run view bound to one RunState. `update()` redraws the head and the cases marked
  * dirty since the last call, reusing each case's element (keyed by case id).
- * io: {image(name) -> Promise<objectURL>, download(path, fileName), cancel(), canWrite}.
+ * io: {image(name) -> Promise<objectURL>, download(path, fileName), cancel(), canWrite,
+ *      traces(caseId) -> Promise<{attempts}>, traceIo(caseId) -> TraceView's io}.
  */
 export class RunView {
   constructor(root, state, io) {
@@ -84,6 +87,7 @@ export class RunView {
     text(card.attempt, `attempt ${c.attempts || 0}${retries}`);
     text(card.took, ms(c.progress && c.status === "running" ? c.progress.duration : c.duration_ms));
     text(card.current, current);
+    liveCounts(card.live, c);
     const error = c.error ? (c.failed_step ? `step ${c.failed_step}: ${c.error}` : c.error) : "";
     text(card.error, error);
     card.error.hidden = !error;
@@ -107,6 +111,8 @@ export class RunView {
       flag: h("span", { class: "flag", hidden: c.status !== "flaky" }, "flaky: passed on a retry"),
       took: h("span", {}),
       current: h("span", { class: "muted current" }),
+      live: h("span", { class: "bad-mark live-counts", hidden: true }),
+      trace: null,
       error: h("p", { class: "error case-error", hidden: true }),
       count: h("summary", {}),
       body: h("div", {}),
@@ -122,7 +128,7 @@ export class RunView {
     card.el.append(
       h("div", { class: "case-summary" },
         h("h3", {}, c.name, " ", h("span", { class: "muted" }, c.suite)),
-        card.badge, card.step, card.progress, card.attempt, card.flag, card.took, card.current, card.error),
+        card.badge, card.step, card.progress, card.attempt, card.flag, card.took, card.current, card.live, card.error),
       card.details);
     this.cards.set(c.case_id, card);
     this.list.appendChild(card.el);
@@ -140,7 +146,28 @@ export class RunView {
       shots.length ? h("div", { class: "shots" }, shots.map((s) => known.get(s.screenshot) || this._thumb(s.screenshot, s.label))) : null,
       this._visuals(c),
       c.ai.length ? h("div", { class: "ai" }, h("h4", {}, "AI findings"), c.ai.map((a) => this._ai(a))) : null,
+      this._trace(card, c),
       this._artifacts(c));
+  }
+
+  /** A final case's trace (read once per attempt count; kept across redraws). */
+  _trace(card, c) {
+    if (!SETTLED_CASE.has(c.status)) return null;
+    const key = `${c.status}/${c.attempts}`;
+    if (card.trace && card.trace.key === key) return card.trace.el;
+    const el = h("div", { class: "trace-box" });
+    card.trace = { key, el };
+    this.io.traces(c.case_id).then((found) => {
+      const attempts = found.attempts || {};
+      if (!Object.keys(attempts).length) {
+        fill(el, h("p", { class: "muted" }, "no trace kept for this test (retain-on-failure keeps failed attempts' only)"));
+        return;
+      }
+      const view = new TraceView(this.io.traceIo(c.case_id), attempts);
+      fill(el, view.el);
+      view.open();
+    }, (err) => fill(el, h("p", { class: "error" }, `Could not list the traces: ${err.message}`)));
+    return el;
   }
 
   _thumb(name, label, set = null) {
@@ -204,6 +231,7 @@ export class RunView {
     return h("div", { class: "finding" },
       h("p", {}, badge("passed"), ` ${head}${a.summary}`, a.cached ? " (cached)" : ""),
       a.issues.length ? h("ul", {}, a.issues.map((i) => h("li", {}, `${i.severity}: ${i.description}${i.location ? ` at ${i.location}` : ""}`))) : null,
+      a.citations && a.citations.length ? h("ul", { class: "citations" }, a.citations.map((c) => h("li", {}, `cites ${c.kind === "console" ? "console error" : "failed request"} ${c.index}: ${c.text}`))) : null,
       a.recommendations.length ? h("ul", {}, a.recommendations.map((r) => h("li", {}, `→ ${r.title} (${Math.round(r.confidence * 100)} %)`))) : null);
   }
 

@@ -169,6 +169,7 @@ export class RunState {
           c.error = null;
           c.failed_step = null;
           c.progress = { stepNumber: 0, totalSteps: p.totalSteps, duration: 0 };
+          c.live = null;
           this._count();
           break;
         case "test_progress":
@@ -178,6 +179,7 @@ export class RunState {
           }
           c.status = c.status === "queued" ? "running" : c.status;
           c.progress = p.progress;
+          c.live = { consoleErrors: p.consoleErrors || 0, failedRequests: p.failedRequests || 0 };
           {
             const step = {
               index: p.progress.stepNumber, label: p.progress.currentStep, status: p.stepStatus,
@@ -234,7 +236,7 @@ export class RunState {
     }
     if (type === "ai_analysis_progress") a.stage = p.stage;
     if (type === "ai_analysis_completed") {
-      Object.assign(a, { status: p.status, reason: p.reason, summary: p.summary, issues: p.issues || [], cached: p.cached, model: p.model, explanation: p.explanation || null });
+      Object.assign(a, { status: p.status, reason: p.reason, summary: p.summary, issues: p.issues || [], cached: p.cached, model: p.model, explanation: p.explanation || null, citations: p.citations || [] });
     }
     if (type === "ai_recommendation" && !a.recommendations.some((r) => r.title === p.title)) {
       a.recommendations.push({ title: p.title, confidence: p.confidence, implementation: p.implementation });

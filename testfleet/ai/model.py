@@ -26,10 +26,10 @@ from openai.types.shared_params import ResponseFormatJSONSchema
 from testfleet import logs
 from testfleet.ai.image import PreparedImage
 from testfleet.ai.prompts import (
-    ANALYSIS_SCHEMA,
     TEST_CASE_SCHEMA,
     VISUAL_DIFF_SCHEMA,
     analysis_messages,
+    analysis_schema,
     diff_messages,
     generate_messages,
 )
@@ -114,10 +114,14 @@ class AiModel:
         analysis_type: AnalysisType,
         context: str,
         on_retry: RetryHook | None = None,
+        evidence: str | None = None,
     ) -> Answer:
-        """The model's analysis of one prepared screenshot (``ANALYSIS_SCHEMA``)."""
-        messages = analysis_messages(analysis_type, context, image.data_url, image.detail)
-        return self.complete(messages, "screenshot_analysis", ANALYSIS_SCHEMA, on_retry)
+        """The model's analysis of one prepared screenshot (``analysis_schema``);
+        ``evidence``: the browser's evidence of a failure, as ``testfleet.ai.evidence``
+        shows it."""
+        messages = analysis_messages(analysis_type, context, image.data_url, image.detail, evidence)
+        schema = analysis_schema(analysis_type)
+        return self.complete(messages, "screenshot_analysis", schema, on_retry)
 
     def explain_diff(
         self, images: list[PreparedImage], context: str, on_retry: RetryHook | None = None

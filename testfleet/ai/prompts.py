@@ -13,7 +13,7 @@ from typing import Any
 from testfleet.suites.model import AnalysisType
 from testfleet.suites.steps.docs import GENERATED_SPECS, prompt_vocabulary
 
-PROMPT_VERSION = "2"
+PROMPT_VERSION = "3"
 
 _COMMON = (
     "You are a senior QA engineer reviewing a screenshot taken by an automated browser test. "
@@ -32,8 +32,11 @@ PROMPTS: dict[AnalysisType, str] = {
     + " Task: the test FAILED at the step described below; this screenshot was taken at "
     "the failure. Explain from what is visible why the step most likely failed (element "
     "missing, different text, an error message, a modal covering it, still loading) and "
-    "whether the application or the test is at fault. Recommendations should say how to "
-    "fix the test or the application. Scores: confidence_app_bug, confidence_test_bug.",
+    "whether the application or the test is at fault. When the browser's console errors and "
+    "failed requests are given, weigh them too (a request that answered 500, an uncaught "
+    "error) and cite the entries you rely on; cite none you did not use. Recommendations "
+    "should say how to fix the test or the application. Scores: confidence_app_bug, "
+    "confidence_test_bug.",
     "ui_validation": _COMMON
     + " Task: validate the user interface: alignment, overlapping or clipped elements, "
     "contrast and legibility, consistent spacing and fonts, form labels and accessible "
@@ -42,19 +45,22 @@ PROMPTS: dict[AnalysisType, str] = {
 
 
 def analysis_messages(
-    analysis_type: AnalysisType, context: str, data_url: str, detail: str
+    analysis_type: AnalysisType,
+    context: str,
+    data_url: str,
+    detail: str,
+    evidence: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The chat messages for one analysis: system prompt, then the context and the image."""
+    """The chat messages for one analysis: system prompt, then the context, the browser's
+    evidence of a failure (``testfleet.ai.evidence``) when there is some, and the image."""
     text = f"Test context:\n{context}" if context else "No further context."
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    if evidence:
+        content.append({"type": "text", "text": evidence})
+    content.append({"type": "image_url", "image_url": {"url": data_url, "detail": detail}})
     return [
         {"role": "system", "content": PROMPTS[analysis_type]},
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": text},
-                {"type": "image_url", "image_url": {"url": data_url, "detail": detail}},
-            ],
-        },
+        {"role": "user", "content": content},
     ]
 
 
@@ -133,6 +139,29 @@ ANALYSIS_SCHEMA: dict[str, Any] = _object(
 )
 """An analysis answer. Scores are a list of {name, value} because strict schemas
 cannot describe a free-form mapping."""
+
+ERROR_ANALYSIS_SCHEMA: dict[str, Any] = _object(
+    {
+        **ANALYSIS_SCHEMA["properties"],
+        "citations": {
+            "type": "array",
+            "items": _object(
+                {
+                    "kind": {"type": "string", "enum": ["console", "request"]},
+                    "index": {"type": "integer"},
+                }
+            ),
+        },
+    }
+)
+"""A failure analysis's answer: an analysis plus the browser evidence it cites (the kind
+and number of each entry shown, ``C1`` is console 1)."""
+
+
+def analysis_schema(analysis_type: AnalysisType) -> dict[str, Any]:
+    """The answer schema of an analysis type (``error`` analyses may cite evidence)."""
+    return ERROR_ANALYSIS_SCHEMA if analysis_type == "error" else ANALYSIS_SCHEMA
+
 
 VISUAL_DIFF_SCHEMA: dict[str, Any] = _object(
     {

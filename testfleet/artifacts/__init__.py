@@ -25,12 +25,14 @@ from testfleet.artifacts.memory import MemoryStore
 from testfleet.artifacts.names import (
     artifact_url,
     case_artifact_name,
+    is_trace,
     media_type,
     safe_name,
     screenshot_name,
     screenshots,
     step_log_name,
     thumbnail_name,
+    trace_name,
     visual_names,
 )
 from testfleet.errors import UsageError
@@ -45,6 +47,7 @@ __all__ = [
     "RunArtifacts",
     "artifact_url",
     "case_artifact_name",
+    "is_trace",
     "media_type",
     "open_store",
     "safe_name",
@@ -53,6 +56,7 @@ __all__ = [
     "step_log_name",
     "store_url",
     "thumbnail_name",
+    "trace_name",
     "visual_names",
 ]
 

@@ -49,6 +49,7 @@ _MEDIA_TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".xml": "application/xml",
+    ".zip": "application/zip",
 }
 _LOG_SUFFIXES = (".log", ".txt")
 
@@ -147,6 +148,20 @@ def baseline_version_of_key(key: str) -> tuple[str, int, str] | None:
 
 
 _BASELINE_KEY = re.compile(r"([^/]+)/v(\d{6})(\.png|\.json)$")
+
+
+TRACE_SUFFIX = ".trace.zip"
+"""How a trace zip's artifact name ends."""
+
+
+def trace_name(case_id: str, attempt: int) -> str:
+    """The artifact name of one attempt's trace zip: ``<case id>.attempt-<N>.trace.zip``."""
+    return check_name(f"{safe_name(case_id)}.attempt-{attempt}{TRACE_SUFFIX}")
+
+
+def is_trace(name: str) -> bool:
+    """A trace zip (``trace_name``)."""
+    return name.endswith(TRACE_SUFFIX)
 
 
 def step_log_name(case_id: str) -> str:

@@ -15,6 +15,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from testfleet.masking import Masker
+from testfleet.results import DEFAULT_TRACE_MODE, TraceMode
 from testfleet.suites.environment import VARIABLE_NAME
 from testfleet.suites.steps.model import MAX_STEP_TIMEOUT_S, AnalysisType, Step, walk
 from testfleet.targets.policy import resolve
@@ -40,6 +41,8 @@ class TestCase(BaseModel):
     tags: list[str] = Field(default_factory=list)
     retry_count: int | None = Field(default=None, ge=0, le=10)
     """Extra attempts after a failure (the suite's ``retries`` when unset)."""
+    trace: TraceMode | None = None
+    """When this test's evidence is captured and kept (the suite's ``trace`` when unset)."""
     steps: list[Step] = Field(min_length=1)
 
     @field_validator("steps")
@@ -84,6 +87,10 @@ class Suite(BaseModel):
     """Default step timeout."""
     retries: int = Field(default=0, ge=0, le=10)
     """Default retry_count of its tests."""
+    trace: TraceMode | None = None
+    """Default trace mode of its tests: ``off``, ``on``, ``retain-on-failure`` (captured
+    for every attempt, kept for failed ones; the default when unset) or ``on-first-retry``
+    (the second attempt only)."""
     testid_attribute: str = Field(default=DEFAULT_TESTID_ATTRIBUTE, pattern=r"^[A-Za-z][\w:.-]*$")
     """The attribute ``testid=`` selectors look up."""
     tests: list[TestCase] = Field(min_length=1)
@@ -140,10 +147,15 @@ class CaseSpec(BaseModel):
     retry_count: int = 0
     testid_attribute: str = DEFAULT_TESTID_ATTRIBUTE
     browser: str = "chrome"
+    trace: TraceMode = DEFAULT_TRACE_MODE
+    """The test's resolved trace mode (the run's ``--trace``, else the test's, else the
+    suite's)."""
     test: TestCase
 
     @classmethod
-    def of(cls, suite: Suite, test: TestCase) -> CaseSpec:
+    def of(cls, suite: Suite, test: TestCase, trace: TraceMode | None = None) -> CaseSpec:
+        """The spec of ``test`` of ``suite``; ``trace``: the run's override of every
+        test's trace mode."""
         return cls(
             suite=suite.name,
             base_url=suite.base_url,
@@ -153,6 +165,7 @@ class CaseSpec(BaseModel):
             retry_count=test.retry_count if test.retry_count is not None else suite.retries,
             testid_attribute=suite.testid_attribute,
             browser=suite.browser,
+            trace=trace or test.trace or suite.trace or DEFAULT_TRACE_MODE,
             test=test,
         )
 

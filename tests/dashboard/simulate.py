@@ -29,6 +29,7 @@ from testfleet.payloads import (
     VisualCheck,
 )
 from testfleet.results import (
+    AiCitation,
     Analysis,
     CaseResult,
     DiffExplanation,
@@ -148,9 +149,12 @@ class SimulatedRun:
         screenshot: bool = False,
         error: str | None = None,
         parent: int | None = None,
+        console_errors: int = 0,
+        failed_requests: int = 0,
     ) -> None:
         """Record step ``number`` of the case (a screenshot step saves a real PNG); with
-        ``parent``, a step of the flow that step ``parent`` (its ``use:`` row) called."""
+        ``parent``, a step of the flow that step ``parent`` (its ``use:`` row) called;
+        ``console_errors``/``failed_requests``: the attempt's live evidence counts so far."""
         case = self.cases[case_id]
         shot = None
         if screenshot:
@@ -187,6 +191,8 @@ class SimulatedRun:
             stepError=error,
             stepDepth=step.depth,
             stepParent=parent,
+            consoleErrors=console_errors,
+            failedRequests=failed_requests,
         )
         assert self.store.update_case(case, self._event("test_progress", payload.dump(), case_id))
 
@@ -288,6 +294,34 @@ class SimulatedRun:
             model="gpt-4o-mini",
             confidence=explanation.confidence,
             explanation=explanation,
+        )
+        self.store.publish(self._event("ai_analysis_completed", done.dump(), case_id))
+
+    def failure_analysis(self, case_id: str, number: int, citations: list[AiCitation]) -> None:
+        """The model's ``error`` analysis of failing step ``number``, citing ``citations``
+        of the browser's evidence, recorded with the case and published as a worker does."""
+        case = self.cases[case_id]
+        summary = "The save request answered 500."
+        analysis = Analysis(
+            analysis_type="error",
+            screenshot=f"{case_id}-failure.png",
+            step=number,
+            status="completed",
+            summary=summary,
+            citations=citations,
+            model="gpt-4o-mini",
+        )
+        case.ai.append(analysis)
+        done = AiAnalysisCompleted(
+            testId=case_id,
+            testSuiteId=self.name,
+            analysisType="error",
+            screenshot=analysis.screenshot,
+            step=number,
+            status="completed",
+            summary=summary,
+            model="gpt-4o-mini",
+            citations=citations,
         )
         self.store.publish(self._event("ai_analysis_completed", done.dump(), case_id))
 

@@ -24,7 +24,7 @@ from gateway.app import build_server
 from testfleet import keys
 from testfleet.artifacts import ArtifactStore, FileStore
 from testfleet.fleet.auth import KeyStore
-from testfleet.results import DiffChange, DiffExplanation
+from testfleet.results import AiCitation, DiffChange, DiffExplanation
 from testfleet.settings import ApiSettings, GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
 from tests.dashboard.browser import BrowserPage, chromium, open_page, sign_in
@@ -280,6 +280,35 @@ def test_a_visual_mismatch_shows_baseline_actual_and_diff_with_a_toggle_and_its_
         expect(zoom.locator("img")).to_have_attribute("alt", "screenshot: diff")
         page.keyboard.press("Escape")
         expect(zoom).to_be_hidden()
+
+    check()  # live, from the events
+    page.reload()
+    check()  # from the run's snapshot
+
+
+def test_a_failure_analysis_shows_the_evidence_it_cites(
+    tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    sim = run(store, artifacts, tests=1, steps=2)
+    [case_id] = sim.case_ids
+    page = tab.page
+    sign_in(page, base_url, key.alpha, f"#/runs/{sim.run_id}")
+    card = page.locator(f"[data-case='{case_id}']")
+    sim.start(case_id)
+    sim.step(case_id, 1)
+    sim.step(case_id, 2, error="#status did not contain 'saved'")
+    cites = [AiCitation(kind="request", index=1, text="[step 2] POST /api/save -> 500 <b>x</b>")]
+    sim.failure_analysis(case_id, 2, cites)
+    sim.finish(case_id, "failed", "#status did not contain 'saved'")
+
+    def check() -> None:
+        expect(card).to_contain_text("failed")
+        if card.locator("details").get_attribute("open") is None:
+            card.locator("summary").click()
+        cited = card.locator(".finding .citations li")
+        expect(cited).to_have_text(
+            ["cites failed request 1: [step 2] POST /api/save -> 500 <b>x</b>"]
+        )
 
     check()  # live, from the events
     page.reload()

@@ -12,7 +12,10 @@ Laid out along the step registry's seam (``testfleet.suites.steps``):
   ``waits``, ``assertions``, ``page_state``), put together in ``handlers``;
 - ``visual``: ``assert_screenshot`` (frozen animations, masks, the stable-page
   wait, the comparison with the project's baseline);
-- ``errors``: the one place Selenium and transport errors are translated.
+- ``errors``: the one place Selenium and transport errors are translated;
+- evidence: ``attempt`` reports each step's times, failure and screenshots to
+  ``Hooks.trace`` (``testfleet.evidence.recorder``), which snapshots the DOM and reads
+  the browser's logs as the case's trace mode asks.
 
 Waiting: no implicit waits (set to 0 at the start). Every wait is explicit and
 bounded by the step's ``timeout_seconds`` (else the case default), polling

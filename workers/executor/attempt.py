@@ -22,6 +22,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from testfleet import logs
 from testfleet.artifacts import safe_name
+from testfleet.events import now_ms
+from testfleet.evidence.recorder import TraceRecorder
 from testfleet.fleet.browser import known_viewport, note_viewport
 from testfleet.masking import Masker
 from testfleet.results import AttemptStatus, StepResult
@@ -75,6 +77,8 @@ class Hooks:
     visual: VisualContext | None = None
     targets: TargetPolicy = field(default_factory=TargetPolicy)
     """Where ``navigate`` may go (the fleet's policy; the default knows no fleet)."""
+    trace: TraceRecorder | None = None
+    """Records the attempt's evidence (its trace mode captures it), else None."""
 
 
 @dataclass
@@ -190,6 +194,11 @@ class _Attempt:
             self._run_step(step, depth, parent, forced or step.always)
 
     def _run_step(self, step: Step, depth: int, parent: int | None, forced: bool) -> None:
+        if self.hooks.trace is not None:
+            answers_dialog = step.kind == "dialog"
+            self.hooks.trace.step_starting(
+                has_selector=bool(step.selector), answers_dialog=answers_dialog
+            )
         started = time.monotonic()
         timeout_s = step.timeout_seconds or self.spec.timeout_seconds
         row = StepResult(
@@ -258,6 +267,9 @@ class _Attempt:
             row.screenshot = self._save_png(f"step{row.index:02d}-{safe_name(row.label)}.png", png)
         row.error = error
         row.duration_ms = _ms_since(started)
+        if self.hooks.trace is not None:
+            failed = row.status == "failed"
+            self.hooks.trace.step_done(row, _wall_ms(started), failed=failed, died=died)
         self._emit(row)
         self.died = self.died or died
         if row.status == "failed":
@@ -278,6 +290,8 @@ class _Attempt:
             if not row.index:
                 row.index = len(self.results) + 1
                 row.duration_ms = _ms_since(started)
+                if self.hooks.trace is not None:
+                    self.hooks.trace.block_started(row, _wall_ms(started))
                 self._emit(row)
 
     def _emit(self, row: StepResult) -> None:
@@ -313,6 +327,8 @@ class _Attempt:
     def _save_png(self, name: str, png: bytes) -> str:
         stored = self.hooks.save_artifact(name, png)
         self.artifacts.append(stored)
+        if self.hooks.trace is not None:
+            self.hooks.trace.screenshot(stored, png)
         self.artifacts.append(self.hooks.save_artifact(thumbnail_name(name), make_thumbnail(png)))
         return stored
 
@@ -354,3 +370,8 @@ def skipped_results(steps: list[Step], mask: Masker) -> list[StepResult]:
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+def _wall_ms(started: float) -> int:
+    """Epoch ms of the monotonic time ``started`` (the trace's timeline is wall time)."""
+    return now_ms() - _ms_since(started)

@@ -27,6 +27,7 @@ from selenium.common.exceptions import InvalidSelectorException, WebDriverExcept
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
+from testfleet.evidence.snapshot import disarm, riding_call, snapshot_of
 from testfleet.suites.steps.base import Check
 
 ENGINE_JS = files("workers.executor").joinpath("engine.js").read_text(encoding="utf-8")
@@ -80,9 +81,24 @@ OPERATE = _script("return e.operate(arguments[0], arguments[1], arguments[2]);")
 
 
 def run(driver: WebDriver, script: Script, *args: Any) -> Any:
-    """``script`` in the page: one round trip once the engine is there, two the first time."""
+    """``script`` in the page: one round trip once the engine is there, two the first time.
+
+    When a trace waits for a snapshot of the page (``testfleet.evidence.snapshot.arm``:
+    the DOM after the step before), this call takes it on the way, before the engine
+    runs: no round trip of its own."""
     execute = driver.execute_async_script if script.is_async else driver.execute_script
-    answer = execute(script.small, *args)
+    rider = disarm(driver)
+    if rider is None:
+        answer = execute(script.small, *args)
+    else:
+        call = riding_call(script.small, len(args), script.is_async)
+        pair: Any = None
+        try:
+            pair = execute(call, *args, rider.secrets, {"maxChars": rider.max_chars})
+        finally:  # the trace hears of it however the call went
+            pair = pair if isinstance(pair, list) and len(pair) == 2 else [None, None]
+            rider.deliver(snapshot_of(pair[0]))
+        answer = pair[1]
     if answer == _MISSING:
         answer = execute(script.full, *args)
     return answer

@@ -25,6 +25,7 @@ RUN_ROUTES = (
     ("GET", "/junit.xml", "test:read"),
     ("GET", "/artifacts/shot.png", "test:read"),
     ("POST", "/baselines/approve", "test:write"),
+    ("GET", "/traces/case-1", "test:read"),
 )
 """Every route about one run: (method, path after /runs/{id}, scope it needs)."""
 PROJECT_ROUTES = (
@@ -51,6 +52,7 @@ def test_every_documented_route_is_covered_here(api_url: str) -> None:
     covered = {
         (m, p.replace("shot.png", "{name}").replace("some-id", "{baseline_id}")) for m, p in covered
     }
+    covered = {(m, p.replace("/traces/case-1", "/traces/{case_id}")) for m, p in covered}
     # /generate (issue 4) is checked by its own tests.
     assert documented - {("POST", "/api/v1/generate")} == covered
 
@@ -101,7 +103,12 @@ def test_another_projects_run_is_a_404_on_every_route_and_never_listed(
     run_id = submit(alpha, suite("A", case("a", tags=["smoke"])))["runId"]
     open_store(settings).save(run_id, "shot.png", b"\x89PNG alpha only")
     for method, path, _ in RUN_ROUTES:
-        assert alpha.request(method, f"/api/v1/runs/{run_id}{path}").status_code in (200, 202)
+        own = alpha.request(method, f"/api/v1/runs/{run_id}{path}")
+        if path.startswith("/traces/"):
+            # The run is alpha's, the case is not one of it (test_api_traces has real ones).
+            assert "has no test case" in error_of(own)["message"], own.text
+            continue
+        assert own.status_code in (200, 202)
     # alpha's own cancel above finished the first run; the second is queued, untouched, so
     # a cancel that beta got through would show on it.
     untouched = submit(alpha, suite("B", case("b")))["runId"]

@@ -43,6 +43,7 @@ OPERATIONS = (
     "GET /api/v1/runs/{run_id}/report.html",
     "GET /api/v1/runs/{run_id}/junit.xml",
     "GET /api/v1/runs/{run_id}/artifacts/{name}",
+    "GET /api/v1/runs/{run_id}/traces/{case_id}",
     "GET /api/v1/fleet",
     "GET /api/v1/baselines",
     "GET /api/v1/baselines/{baseline_id}",

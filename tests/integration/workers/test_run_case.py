@@ -145,6 +145,7 @@ def test_the_report_shows_the_thumbnails_the_worker_saved(
     shots = screenshots(result.artifacts)
     assert len(shots) == 2, result.artifacts  # the dashboard step's and the failure's
     assert sorted(result.artifacts) == sorted([*shots, *map(thumbnail_name, shots),
+                                               f"{case_id}.attempt-1.trace.zip",
                                                f"{case_id}.log"])  # fmt: skip
     run = store.get_run(run_id)
     assert run is not None

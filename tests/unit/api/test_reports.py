@@ -13,7 +13,7 @@ from PIL import Image
 from api.reports import html_report, iter_html_report, json_result, junit_xml
 from testfleet.artifacts import ArtifactStore, MemoryStore
 from testfleet.artifacts.steplog import step_log
-from testfleet.results import AttemptSummary, CaseResult, RunResult, StepResult
+from testfleet.results import AiCitation, AttemptSummary, CaseResult, RunResult, StepResult
 
 RUN_ID = "20250101-000000-abcdef"
 
@@ -290,3 +290,12 @@ def test_a_huge_log_is_cut_not_read_whole() -> None:
     page = html_report(RUN.model_copy(update={"tests": [FAILED]}), store)
     assert "(truncated)" in page
     assert len(page) < 200_000
+
+
+def test_html_shows_the_evidence_a_failure_analysis_cites(store: ArtifactStore) -> None:
+    [finding] = FAILED.ai
+    cites = [AiCitation(kind="request", index=1, text="[step 2] POST /api/<save> -> 500")]
+    cited = FAILED.model_copy(update={"ai": [finding.model_copy(update={"citations": cites})]})
+    page = html_report(RUN.model_copy(update={"tests": [cited]}), store)
+    assert "failed request 1: <code>[step 2] POST /api/&lt;save&gt; -&gt; 500</code>" in page
+    assert "the evidence it cites" not in html_report(RUN, store)
