@@ -21,51 +21,19 @@ import redis
 from playwright.sync_api import Browser, Page, Route, expect
 
 from gateway import traces
-from gateway.app import build_server
-from testfleet.artifacts import ArtifactStore, FileStore, trace_name
+from testfleet.artifacts import ArtifactStore, trace_name
 from testfleet.fleet.auth import KeyStore
 from testfleet.results import AttemptSummary
-from testfleet.settings import ApiSettings, GatewaySettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
 from tests.beacon import Beacon, beacon_server
-from tests.dashboard.browser import chromium, open_page, sign_in
+from tests.dashboard.browser import open_page, sign_in
 from tests.dashboard.simulate import SimulatedRun
-from tests.fixtures_redis import free_port
-from tests.fixtures_redis_api import serving
 from tests.trace_files import CONSOLE_ERROR, FAILED_URL, HOSTILE_BUTTON, SNAPSHOT_TEXT, trace_zip
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
 
 _POLICY_META = re.compile(r'<meta http-equiv="Content-Security-Policy"[^>]*>')
-
-
-@pytest.fixture(scope="module")
-def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    state = tmp_path_factory.mktemp("dash-trace")
-    return Settings(
-        redis=RedisSettings(url=redis_url),
-        api=ApiSettings(public_url=f"http://127.0.0.1:{free_port()}"),
-        gateway=GatewaySettings(port=free_port(), read_block_ms=100, metrics_interval_s=0.5),
-        paths=PathSettings(state_dir=state, artifacts_dir=state / "artifacts"),
-    )
-
-
-@pytest.fixture(scope="module")
-def base_url(settings: Settings) -> Iterator[str]:
-    with serving(build_server(settings)):
-        yield f"http://127.0.0.1:{settings.gateway.port}"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def artifacts(settings: Settings) -> ArtifactStore:
-    return FileStore(settings.paths.artifacts)
 
 
 @pytest.fixture

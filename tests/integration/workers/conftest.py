@@ -1,6 +1,7 @@
 """Fixtures of the worker test modules: local pages on a page server, settings on the
 session's shared Redis (``redis_url`` in tests/conftest.py) with the local browser
-provider, the run store on them, and a provider that counts its sessions.
+provider, the run store on them, a provider that counts its sessions, a flushed Redis
+client (``r``) and a fake OpenAI-compatible server (``fake``) for the AI tests.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
+from tests.fake_openai import FakeOpenAI, fake_openai
 from tests.fixtures_pages import page_server
 from tests.integration.workers.runcase import CountingProvider, Pages
 
@@ -48,3 +51,17 @@ def provider(settings: Settings) -> Iterator[CountingProvider]:
     provider = CountingProvider(settings)
     yield provider
     assert provider.closed == provider.opened, "every session is closed"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    with fake_openai() as server:
+        yield server
+
+
+@pytest.fixture
+def r(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from testfleet.payloads import CaseEvent, Payload, unknown_fields
 from testfleet.results import Analysis, StepResult
 from testfleet.settings import Settings
 from testfleet.suites.model import CaseSpec
-from tests.fake_openai import FakeOpenAI, Reply, fake_openai
+from tests.fake_openai import FakeOpenAI, Reply
 from tests.waiting import wait_until
 from workers.analysis import Analyzer, Shot, analyze_attempt, model_for, shots_to_analyze
 
@@ -29,20 +28,6 @@ PNGS = {
     "dash.png": (DATA / "demo-dashboard.png").read_bytes(),
     "login.png": (DATA / "demo-login.png").read_bytes(),
 }
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
-        yield server
-
-
-@pytest.fixture
-def r(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
 
 
 def make_settings(redis_url: str, fake: FakeOpenAI | None, **ai: Any) -> Settings:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from testfleet.masking import Masker
 from testfleet.results import AiCitation, Analysis, StepResult
 from testfleet.settings import Settings
 from testfleet.suites.model import CaseSpec
-from tests.fake_openai import DEFAULT_ANALYSIS, FakeOpenAI, Recorded, Reply, fake_openai
+from tests.fake_openai import DEFAULT_ANALYSIS, FakeOpenAI, Recorded, Reply
 from tests.integration.workers.test_ai_analysis import CASE, PNGS, Events, make_settings
 from workers.analysis import Analyzer, Shot, analyze_attempt, model_for, shots_to_analyze
 
@@ -31,20 +31,6 @@ SECRET = "wonderland-7Hq2"
 SITE = "http://127.0.0.1:8123"
 STEP_MS = 1000
 """Step ``n`` of these logs runs from ``n * STEP_MS`` to ``(n + 1) * STEP_MS`` (epoch ms)."""
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
-        yield server
-
-
-@pytest.fixture
-def r(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
 
 
 def step_of(epoch_ms: float) -> int | None:

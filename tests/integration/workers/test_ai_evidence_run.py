@@ -14,7 +14,7 @@ from testfleet.results import CaseResult
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
 from tests.evidence_site import evidence_site
-from tests.fake_openai import DEFAULT_ANALYSIS, FakeOpenAI, Reply, fake_openai
+from tests.fake_openai import DEFAULT_ANALYSIS, FakeOpenAI, Reply
 from tests.integration.workers.runcase import CountingProvider, create_run, execute
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
@@ -32,12 +32,6 @@ STEPS: list[dict[str, Any]] = [
 def site() -> Iterator[str]:
     with evidence_site() as url:
         yield url
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
-        yield server
 
 
 def run(redis_url: str, tmp_path: Path, fake: FakeOpenAI, site: str, **test: Any) -> CaseResult:

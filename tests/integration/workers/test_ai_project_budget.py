@@ -9,7 +9,6 @@ and the runs themselves are unaffected.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import redis
 from testfleet import keys
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
-from tests.fake_openai import FakeOpenAI, fake_openai
+from tests.fake_openai import FakeOpenAI
 from tests.fixtures_pages import page_server
 from tests.integration.workers.runcase import CountingProvider, create_run, execute, suite_doc
 from tests.integration.workers.test_ai_analysis import PNGS, Events, analyzer, make_settings
@@ -31,20 +30,6 @@ pytestmark = pytest.mark.redis
 
 BUDGET_TOKENS = 1500
 """Two calls of one project go over it: the first leaves 500, the second ends at 2,000."""
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
-        yield server
-
-
-@pytest.fixture
-def r(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
 
 
 def next_midnight_utc() -> str:

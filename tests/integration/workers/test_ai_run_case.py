@@ -11,7 +11,7 @@ import redis
 
 from testfleet.settings import GridSettings, PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
-from tests.fake_openai import FakeOpenAI, fake_openai
+from tests.fake_openai import FakeOpenAI
 from tests.fixtures_pages import page_server
 from tests.integration.workers.runcase import CountingProvider, create_run, execute, suite_doc
 from tests.payload_checks import checked
@@ -40,12 +40,6 @@ def empty_redis(redis_url: str) -> None:
 def base_url() -> Iterator[str]:
     with page_server({"/home": PAGE}) as url:
         yield url
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
-        yield server
 
 
 def make_settings(redis_url: str, tmp_path: Path, fake: FakeOpenAI | None) -> Settings:

@@ -15,6 +15,8 @@ from grid.egress import EgressLimits, EgressProxy
 from grid.egress_slots import NoSlot, SourceSlots
 from testfleet.targets.policy import TargetPolicy, parse_allowance
 
+POLL_S = 0.01
+"""How often ``_until`` checks its condition."""
 DEADLINE_S = 20.0
 """Only a bound on a test that would otherwise hang: nothing here is timed against it."""
 LONG_S = 3600.0
@@ -74,9 +76,11 @@ async def _hold_once(slots: SourceSlots, source: str) -> None:
 async def _until(check: Callable[[], bool]) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DEADLINE_S
+    never = asyncio.Event()  # never set: waiting on it lets the loop run for one poll
     while not check():
         assert loop.time() < deadline, "condition never held"
-        await asyncio.sleep(0.01)  # yield to the loop between checks
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(never.wait(), POLL_S)
 
 
 # -- the proxy with small limits ---------------------------------------------------------
