@@ -51,6 +51,7 @@ from testfleet.artifacts import open_store
 from testfleet.constants import API_PREFIX, origin
 from testfleet.fleet import redisconn
 from testfleet.fleet.auth import KeyStore
+from testfleet.history import migrate
 from testfleet.logs import RunLogContext
 from testfleet.metrics.export import FleetCollector
 from testfleet.settings import Settings
@@ -168,6 +169,7 @@ def create_app(settings: Settings) -> FastAPI:
 def main(settings: Settings) -> None:
     """Serve the API on ``settings.api.host:port`` (what ``testfleet api`` runs)."""
     logs.configure(settings.log, "api")
+    migrate.refuse_old_schema(settings)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.api.host,

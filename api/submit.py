@@ -50,7 +50,7 @@ from testfleet.errors import (
 from testfleet.events import Event
 from testfleet.fleet.auth import ApiKey
 from testfleet.payloads import CaseEntry, RunStarted
-from testfleet.results import CaseResult, RunRecord
+from testfleet.results import CaseResult, RunMetadata, RunRecord
 from testfleet.settings import LimitSettings, Settings
 from testfleet.suites.bounded import Bounds, run_bounded
 from testfleet.suites.limits import RunLimits, setting
@@ -77,6 +77,8 @@ class Submission:
     tags: set[str] = field(default_factory=set)
     variables: dict[str, str] = field(default_factory=dict)
     require_baselines: bool = False
+    metadata: RunMetadata | None = None
+    """Branch, commit, pull request, CI build and author, kept on the run's record."""
 
 
 def parse_submission(media_type: str, body: bytes, query: dict[str, str]) -> Submission:
@@ -158,6 +160,7 @@ def _envelope(document: dict[str, Any]) -> Submission:
         tags=set(request.tags),
         variables=request.variables,
         require_baselines=request.require_baselines,
+        metadata=request.metadata,
     )
 
 
@@ -240,6 +243,7 @@ def plan_submission(
         name,
         submitted_by=submitted_by,
         require_baselines=submission.require_baselines,
+        metadata=submission.metadata,
     )
     return Planned(name, record, cases, specs)
 

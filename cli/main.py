@@ -261,6 +261,10 @@ def schema(output: str | None) -> None:
     "--ci", is_flag=True, help="Baselines must exist: a missing one fails its assert_screenshot."
 )
 @click.option("--base-url", help=_BASE_URL_HELP)
+@click.option(
+    "--branch", help="The branch tested (default: the CI's, else local git's), for its history."
+)
+@click.option("--commit", help="The commit tested, hex (default: the CI's, else git's HEAD).")
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -276,15 +280,21 @@ def run(
     ci: bool,
     keep_running: bool,
     base_url: str | None,
+    branch: str | None,
+    commit: str | None,
 ) -> None:
     """Submit suites, follow them live, write reports; exit 0 if all passed, 1 if not.
 
     Ctrl-C (or SIGTERM) cancels the run, writes the reports so far and exits 130 (143);
     a second one exits at once."""
     from cli import local_targets, runner
+    from cli.run_metadata import run_metadata
     from testfleet.suites.loader import with_base_url
 
     suites = _load_suites(ctx, paths)
+    # The CI's variables and the suites' git checkout say what code is tested.
+    first = Path(paths[0]).resolve()
+    metadata = run_metadata(os.environ, first if first.is_dir() else first.parent, branch, commit)
     if base_url:
         suites = with_base_url(suites, base_url, _targets(ctx))
     target = runner.Target.resolve(_settings(ctx), server, api_key)
@@ -305,6 +315,7 @@ def run(
         follow=not no_follow,
         keep_running=keep_running,
         require_baselines=ci,
+        metadata=metadata,
     )
     sys.exit(code)
 
@@ -482,6 +493,44 @@ def grid(ctx: click.Context, role: str, max_sessions: int | None) -> None:
     from grid import launcher
 
     _exit_with(launcher.main(cast(Literal["hub", "node", "standalone", "egress"], role), settings))
+
+
+@main.command()
+@click.option("--name", help="Consumer name (default: archiver-<host>).")
+@click.pass_context
+def archiver(ctx: click.Context, name: str | None) -> None:
+    """Write every finished run into the history database, in the foreground."""
+    from cli import archiver as archiver_main
+
+    archiver_main.main(_settings(ctx), name)
+
+
+@main.group()
+def db() -> None:
+    """The history database (PostgreSQL, ``TESTFLEET_DATABASE__URL``)."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Migrate the history database's schema to this testfleet's (a no-op when current)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from testfleet.history import db as history_db
+    from testfleet.history import migrate
+
+    bound = history_db.engine(_settings(ctx))
+    try:
+        before = migrate.current(bound)
+        migrate.upgrade(bound)
+    except SQLAlchemyError as exc:
+        fail(
+            f"cannot migrate the history database {history_db.describe(bound)}: {exc}; "
+            "start it (`testfleet up` starts the local one) or set TESTFLEET_DATABASE__URL"
+        )
+    after = migrate.current(bound)
+    said = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+    click.echo(f"history database {history_db.describe(bound)}: {said} revision {after}")
 
 
 @main.command("demo-site")

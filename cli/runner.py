@@ -37,7 +37,7 @@ from testfleet.client.ws import follow_link
 from testfleet.constants import AI_NO_KEY, report_path
 from testfleet.errors import TestfleetError, UsageError
 from testfleet.payloads import CaseEvent, CaseFinished, CaseProgress, CaseStarted
-from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunResult
+from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunMetadata, RunResult
 from testfleet.settings import Settings
 from testfleet.stream import CORRELATION_ID
 from testfleet.suites.loader import submitted
@@ -108,10 +108,12 @@ def submit_and_follow(
     follow: bool = True,
     keep_running: bool = False,
     require_baselines: bool = False,
+    metadata: RunMetadata | None = None,
 ) -> int:
     """Submit, follow and report; interrupted (SIGINT/SIGTERM), cancel the run unless
     ``keep_running``, write the reports so far and return 130/143. ``require_baselines``
-    (``--ci``): a missing visual baseline fails its step."""
+    (``--ci``): a missing visual baseline fails its step. ``metadata``: branch, commit,
+    CI build... of the code tested, kept with the run."""
     body: dict[str, Any] = {
         "name": name,
         "tags": sorted(tags),
@@ -119,6 +121,9 @@ def submit_and_follow(
     }
     if require_baselines:
         body["require_baselines"] = True
+    described = metadata.model_dump(exclude_none=True) if metadata is not None else {}
+    if described:
+        body["metadata"] = described
     console = Console(highlight=False)
     run_id: str | None = None
     with Interrupts() as interrupts:
