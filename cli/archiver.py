@@ -11,6 +11,9 @@ was committed (``testfleet.history.archive.write_run``, idempotent by run id), s
 - the archiver dies: its pending entries are read again by the archiver that restarts
   under the same name (its host's), or taken over by any other after
   ``database.archive_claim_idle_ms`` (``XAUTOCLAIM``);
+- once a run is written (with the labels of its failures), its ``run_labels`` event is
+  published on the run's events, before the entry is acknowledged: at least once (a
+  redelivered run publishes it again);
 - a run whose record expired from Redis (``retention.run_ttl_s``) before it could be
   archived is logged as a warning naming it, and its entry dropped.
 
@@ -33,7 +36,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from testfleet import keys, logs
 from testfleet.backoff import Backoff
-from testfleet.history import archive, db, migrate
+from testfleet.events import Event
+from testfleet.history import archive, db, labels, migrate
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 
@@ -117,15 +121,25 @@ class Archiver:
                     "TESTFLEET_RETENTION__RUN_TTL_S)",
                     run_id,
                 )
-            elif archive.write_run(self._sessions, result, record):
-                log.info("archived run %s (%d cases)", run_id, len(result.tests))
             else:
-                log.info("run %s was archived already", run_id)
+                if archive.write_run(self._sessions, result, record, self._settings.history):
+                    log.info("archived run %s (%d cases)", run_id, len(result.tests))
+                else:
+                    log.info("run %s was archived already", run_id)
+                self._publish_labels(run_id, result.projectId)
             pipe = self._r.pipeline(transaction=True)
             pipe.xack(keys.ARCHIVE_STREAM, keys.ARCHIVE_GROUP, entry_id)
             pipe.xdel(keys.ARCHIVE_STREAM, entry_id)
             pipe.execute()
         return len(entries)
+
+    def _publish_labels(self, run_id: str, project: str) -> None:
+        """Publish ``run_labels`` with what the database kept for the run."""
+        with self._sessions() as session:
+            found = labels.run_labels(session, run_id)
+        if found is None:  # written above: only a concurrent retention prune gets here
+            return
+        self._store.publish(Event("run_labels", run_id, project, found.dump(), source=self.name))
 
     def run(self) -> None:
         """Archive until ``stopping`` is set; an outage of PostgreSQL or Redis is waited out

@@ -24,6 +24,7 @@ from rich.text import Text
 
 from cli.baselines import baselines
 from cli.generate import generate
+from cli.history import flaky, history, quarantine
 from cli.importer import import_
 from testfleet import logs
 from testfleet.constants import dashboard_url
@@ -305,7 +306,8 @@ def run(
         raise UsageError(refused)
     tag_set = {t.strip() for t in tags.split(",") if t.strip()}
     run_name = name or ", ".join(Path(p).name for p in paths)
-    outputs = runner.Outputs(junit=junit, html=html, json=json_path)
+    wait_s = _settings(ctx).history.labels_wait_s
+    outputs = runner.Outputs(junit=junit, html=html, json=json_path, labels_wait_s=wait_s)
     code = runner.submit_and_follow(
         target,
         suites,
@@ -342,7 +344,8 @@ def watch(
     from cli import runner
 
     target = runner.Target.resolve(_settings(ctx), server, api_key)
-    outputs = runner.Outputs(junit=junit, html=html, json=json_path)
+    wait_s = _settings(ctx).history.labels_wait_s
+    outputs = runner.Outputs(junit=junit, html=html, json=json_path, labels_wait_s=wait_s)
     sys.exit(runner.watch(target, run_id, outputs))
 
 
@@ -548,6 +551,9 @@ def demo_site(ctx: click.Context, host: str | None, port: int | None) -> None:
 main.add_command(generate)
 main.add_command(baselines)
 main.add_command(import_)
+main.add_command(quarantine)
+main.add_command(history)
+main.add_command(flaky)
 
 if __name__ == "__main__":
     main()

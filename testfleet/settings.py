@@ -331,6 +331,10 @@ class HistorySettings(BaseModel):
     """Attempts compared per window by a test's duration trend (latest vs before)."""
     trend_tolerance_ratio: float = Field(default=0.2, gt=0.0)
     """Medians differing by more than this ratio make the trend ``slower`` or ``faster``."""
+    labels_wait_s: float = Field(default=5.0, ge=0.0)
+    """How long ``testfleet run`` / ``watch`` wait, after a run with failures finished, for
+    the archiver to label them (0: never wait; a server without a history database is not
+    waited for)."""
 
 
 class AISettings(BaseModel):

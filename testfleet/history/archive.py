@@ -3,7 +3,9 @@ tests that are new, and every attempt, in ONE transaction.
 
 Idempotent by run id: the run's row is inserted first with ``ON CONFLICT DO NOTHING``;
 when it was there already, nothing else is written (a second delivery of the same run,
-an archiver that died after committing but before acknowledging).
+an archiver that died after committing but before acknowledging). The labels of the
+run's failures (``testfleet.history.labels``) are computed and kept in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from testfleet.history.labels import QuarantineLookup, in_quarantine, store_labels
 from testfleet.history.models import Attempt, Case, Run
 from testfleet.history.signature import signature
 from testfleet.results import CaseResult, RunMetadata, RunRecord, RunResult, StepResult
+from testfleet.settings import HistorySettings
 
 NO_DATA_ROW = ""
 """``cases.data_row`` of a test without data rows (a data row's name is in its test name
@@ -148,9 +152,15 @@ def _case_ids(session: Session, keys: list[TestKey], seen_at: datetime) -> dict[
     return {(p, s, t, d): pk for p, s, t, d, pk in found}
 
 
-def write_run(sessions: sessionmaker[Session], result: RunResult, record: RunRecord) -> bool:
-    """Archive a finished run in one transaction; False (nothing written) when it was
-    archived already."""
+def write_run(
+    sessions: sessionmaker[Session],
+    result: RunResult,
+    record: RunRecord,
+    history: HistorySettings | None = None,
+    quarantined_among: QuarantineLookup = in_quarantine,
+) -> bool:
+    """Archive a finished run and the labels of its failures (by ``history``'s rules) in
+    one transaction; False (nothing written) when it was archived already."""
     with sessions.begin() as session:
         inserted = session.execute(
             insert(Run)
@@ -172,4 +182,5 @@ def write_run(sessions: sessionmaker[Session], result: RunResult, record: RunRec
             session.execute(
                 insert(Attempt).values(rows[start : start + 1000]).on_conflict_do_nothing()
             )
+        store_labels(session, result.runId, history or HistorySettings(), quarantined_among)
         return True

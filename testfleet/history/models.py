@@ -129,3 +129,54 @@ class Attempt(Base):
         Index(None, "project", "started_at"),
         Index(None, "error_signature", postgresql_where=text("error_signature IS NOT NULL")),
     )
+
+
+class FailureLabel(Base):
+    """A failed test of an archived run (or one that passed only on a retry), with the
+    labels its history gave the failure when the run was archived
+    (``testfleet.history.labels``), written in the run's own transaction."""
+
+    __tablename__ = "failure_labels"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    run_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The case's id within its run (the run store's)."""
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    labels: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list)
+    """In ``testfleet.history.rules.LABELS`` order."""
+    error_signature: Mapped[str | None] = mapped_column(String(64))
+    """The signature of the test's latest failed attempt in the run: its cluster."""
+    error: Mapped[str | None] = mapped_column(Text)
+    """That attempt's error."""
+
+    __table_args__ = (Index(None, "case_id"),)
+
+
+class Quarantine(Base):
+    """A test of a project in quarantine: it still runs and is reported, but its failure
+    does not fail the run. The row stays after ``expires_at`` and is ignored from then on
+    (expiry needs no job); adding the test again replaces it."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(200))
+    suite: Mapped[str] = mapped_column(Text)
+    test: Mapped[str] = mapped_column(Text)
+    data_row: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(Text)
+    """Who is to fix the test (a name or handle, as given)."""
+    added_by: Mapped[str | None] = mapped_column(String(64))
+    """The id of the API key that put the test in quarantine."""
+    added_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("project", "suite", "test", "data_row"),
+        Index(None, "project", "expires_at"),
+    )
