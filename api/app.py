@@ -10,15 +10,17 @@ the AI spend, the workers' names).
 The parts, one concept each:
 
 - ``api_services``   what routes share (Redis, run store, keys, dispatch, metrics)
-- ``api_auth``       the API key dependency (``ReadKey``, ``WriteKey``, ``DashboardKey``,
-                     ``MetricsKey``)
+- ``api_auth``       the API key dependency (``ReadKey``, ``WriteKey``, ``QuarantineKey``,
+                     ``DashboardKey``, ``MetricsKey``)
 - ``api_errors``     the one error shape and the exception handlers
 - ``api_middleware`` body size limit (413), request metrics
 - ``api_models``     request and answer shapes (the OpenAPI)
 - ``api_submit``     reading, validating and queueing a submission
 - ``api_listing``    listing runs with filters and cursors
 - ``api_docs``       ``/docs`` and ``/redoc`` (open, like ``/openapi.json``), no CDN
-- ``routes_runs``, ``routes_reports``, ``routes_fleet``   the routes
+- ``api_history_db`` the history database (PostgreSQL): a session per request, 503s
+- ``routes_runs``, ``routes_reports``, ``routes_fleet``, ``routes_history``,
+  ``routes_quarantine``   the routes
 """
 
 from __future__ import annotations
@@ -38,11 +40,15 @@ from api.auth import MetricsKey
 from api.dispatch import Dispatcher
 from api.docs import install_docs
 from api.errors import ErrorBody, install_error_handlers
+from api.history_db import HistoryDatabase
 from api.middleware import BodyLimit, RequestMetrics
 from api.quotas import Quotas
 from api.routes import baselines as routes_baselines
 from api.routes import fleet as routes_fleet
 from api.routes import generate as routes_generate
+from api.routes import history as routes_history
+from api.routes import labels as routes_labels
+from api.routes import quarantine as routes_quarantine
 from api.routes import reports as routes_reports
 from api.routes import runs as routes_runs
 from api.routes import traces as routes_traces
@@ -52,6 +58,7 @@ from testfleet.artifacts import open_store
 from testfleet.constants import API_PREFIX, origin
 from testfleet.fleet import redisconn
 from testfleet.fleet.auth import KeyStore
+from testfleet.history import migrate
 from testfleet.logs import RunLogContext
 from testfleet.metrics.export import FleetCollector
 from testfleet.settings import Settings
@@ -90,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
         quotas=Quotas(client, settings.limits),
         planner=ThreadPoolExecutor(PLANNER_THREADS, thread_name_prefix="plan"),
         generator=ThreadPoolExecutor(GENERATOR_THREADS, thread_name_prefix="generate"),
+        history=HistoryDatabase(settings),
     )
     bounded.warm()  # submissions are planned in its children (testfleet.suites.bounded)
 
@@ -102,6 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
             services.generator.shutdown(wait=False, cancel_futures=True)
             services.dispatcher.close()
             services.artifacts.close()
+            services.history.close()
             client.close()
 
     app = FastAPI(
@@ -148,10 +157,13 @@ def create_app(settings: Settings) -> FastAPI:
     # api.auth (ReadKey / WriteKey / DashboardKey). New routers go here.
     app.include_router(routes_runs.router)
     app.include_router(routes_reports.router)
+    app.include_router(routes_labels.router)
     app.include_router(routes_fleet.router)
     app.include_router(routes_generate.router)
     app.include_router(routes_baselines.router)
     app.include_router(routes_traces.router)
+    app.include_router(routes_history.router)
+    app.include_router(routes_quarantine.router)
 
     # The gateway's dashboard page downloads reports from here with the key in a header.
     app.add_middleware(
@@ -170,6 +182,7 @@ def create_app(settings: Settings) -> FastAPI:
 def main(settings: Settings) -> None:
     """Serve the API on ``settings.api.host:port`` (what ``testfleet api`` runs)."""
     logs.configure(settings.log, "api")
+    migrate.refuse_old_schema(settings)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.api.host,

@@ -2,7 +2,8 @@
 
 Keys, projects and scopes are the gateway's (``testfleet.fleet.auth.KeyStore``):
 ``test:read`` to read runs, ``test:write`` to submit and cancel (and generate),
-``dashboard:read`` for ``/fleet``, ``metrics:read`` for ``/metrics`` (the
+``dashboard:read`` for ``/fleet``, ``quarantine:write`` to put tests in quarantine and
+take them out (reading it, and history, is ``test:read``), ``metrics:read`` for ``/metrics`` (the
 fleet-wide figures, not under ``/api/v1`` but guarded alike); ``admin`` implies
 all. No key, or an unknown one, is 401; a valid key without the scope is 403
 naming the scope.
@@ -60,6 +61,8 @@ ReadKey = Annotated[ApiKey, Depends(require_scope("test:read"))]
 """A key allowed to read the project's runs, reports and artifacts."""
 WriteKey = Annotated[ApiKey, Depends(require_scope("test:write"))]
 """A key allowed to submit and cancel runs (and generate suites)."""
+QuarantineKey = Annotated[ApiKey, Depends(require_scope("quarantine:write"))]
+"""A key allowed to put the project's tests in quarantine and take them out."""
 DashboardKey = Annotated[ApiKey, Depends(require_scope("dashboard:read"))]
 """A key allowed to see the fleet (workers, Grid slots, queue)."""
 MetricsKey = Annotated[ApiKey, Depends(require_scope(METRICS_SCOPE))]

@@ -28,7 +28,7 @@ from testfleet.errors import InfrastructureError, UsageError
 from testfleet.fleet import redisconn
 from testfleet.fleet.broker import migrate_legacy_names, transport_options
 from testfleet.masking import Masker
-from testfleet.results import PRIORITY_LEVELS, CaseResult, RunRecord, TraceMode
+from testfleet.results import PRIORITY_LEVELS, CaseResult, RunMetadata, RunRecord, TraceMode
 from testfleet.settings import Settings
 from testfleet.suites.model import CaseSpec, Suite
 
@@ -54,6 +54,7 @@ def plan_run(
     created_ms: int | None = None,
     require_baselines: bool = False,
     trace: TraceMode | None = None,
+    metadata: RunMetadata | None = None,
 ) -> tuple[RunRecord, list[CaseResult], dict[str, str]]:
     """Split suites into the run's record, its queued cases and each case's spec.
 
@@ -99,6 +100,7 @@ def plan_run(
         tags=sorted(tags),
         total=len(cases),
         require_baselines=require_baselines,
+        metadata=metadata,
     )
     return record, cases, specs
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from testfleet.results import RunResult, TraceMode
+from testfleet.results import RunMetadata, RunResult, TraceMode
 
 
 class RunRequest(BaseModel):
@@ -37,6 +37,14 @@ class RunRequest(BaseModel):
                     "name": "nightly",
                     "tags": ["smoke"],
                     "variables": {"LOGIN_PASSWORD": "s3cret"},
+                    "metadata": {
+                        "branch": "feature/login",
+                        "commit": "3816a68e0c4f2b1d9a7c5e3f1b2d4c6e8a0f1e2d",
+                        "pull_request": "42",
+                        "ci_provider": "github",
+                        "build_url": "https://github.com/acme/shop/actions/runs/7",
+                        "author": "alice",
+                    },
                 }
             ]
         },
@@ -65,6 +73,12 @@ class RunRequest(BaseModel):
         default=None,
         description="Trace mode of every test of the run (`testfleet run --trace`); unset: "
         "each test's own `trace`, else its suite's, else retain-on-failure",
+    )
+    metadata: RunMetadata | None = Field(
+        default=None,
+        description="Where the code under test came from (branch, commit, pull request, CI "
+        "provider, build URL, author): kept with the run for its history; `testfleet run` "
+        "reads it from the CI's environment or local git",
     )
 
 

@@ -7,6 +7,8 @@ so nothing here needs to mask). Statuses map to JUnit as CI reporters
     passed     <testcase/>
     flaky      <testcase/> + property flaky=true + a <system-out> note (it passed)
     (any)      + properties visual.step<N>.name / .outcome / .diff_ratio per assert_screenshot
+    (a failure) + a property testfleet.label per label its history gave it (new, flaky,
+               failing-on-main, quarantined) and testfleet.signature, once known
     failed     <failure message="step N (label): error">step log</failure>
     error      <error message="...">step log</error>
     cancelled  <skipped message="cancelled"/>
@@ -28,6 +30,7 @@ from api.report_visual import VISUAL_CSS, VisualBlocks
 from testfleet.artifacts import ArtifactStore, artifact_url, media_type, names
 from testfleet.artifacts.steplog import step_log
 from testfleet.errors import TestfleetError
+from testfleet.payloads import FailureCluster, LabelledTest, RunLabels
 from testfleet.results import (
     GOOD_STATUSES,
     Analysis,
@@ -88,12 +91,21 @@ def _suite_totals(element: ET.Element, cases: list[CaseResult]) -> None:
     element.set("time", _seconds(sum(c.duration_ms for c in cases)))
 
 
-def _testcase(parent: ET.Element, case: CaseResult) -> None:
+def _by_test(labels: RunLabels | None) -> dict[str, LabelledTest]:
+    """The labelled tests by ``case_id``."""
+    return {t.testId: t for t in labels.tests} if labels is not None else {}
+
+
+def _testcase(parent: ET.Element, case: CaseResult, labelled: LabelledTest | None) -> None:
     tc = ET.SubElement(parent, "testcase", classname=_x(case.suite), name=_x(case.name))
     tc.set("time", _seconds(case.duration_ms))
     properties: list[tuple[str, str]] = []
     if case.status == "flaky":
         properties += [("flaky", "true"), ("attempts", str(case.attempts))]
+    if labelled is not None:
+        properties += [("testfleet.label", label) for label in labelled.labels]
+        if labelled.signature:
+            properties.append(("testfleet.signature", labelled.signature))
     for step in case.steps:
         if step.visual is not None:
             key = f"visual.step{step.index}"
@@ -126,8 +138,10 @@ def _testcase(parent: ET.Element, case: CaseResult) -> None:
         out.text += _x(step_log(case))
 
 
-def junit_xml(run: RunResult) -> str:
-    """The run as JUnit XML: one ``<testsuite>`` per suite, one ``<testcase>`` per test."""
+def junit_xml(run: RunResult, labels: RunLabels | None = None) -> str:
+    """The run as JUnit XML: one ``<testsuite>`` per suite, one ``<testcase>`` per test
+    (with its failure's ``labels``, when given)."""
+    labelled = _by_test(labels)
     root = ET.Element("testsuites", name=_x(run.name))
     _suite_totals(root, run.tests)
     by_suite: dict[str, list[CaseResult]] = {}
@@ -142,7 +156,7 @@ def junit_xml(run: RunResult) -> str:
         ET.SubElement(props, "property", name="runId", value=_x(run.runId))
         ET.SubElement(props, "property", name="projectId", value=_x(run.projectId))
         for case in cases:
-            _testcase(element, case)
+            _testcase(element, case, labelled.get(case.case_id))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
 
@@ -150,12 +164,16 @@ def junit_xml(run: RunResult) -> str:
 # --- JSON result -------------------------------------------------------------------------
 
 
-def json_result(run: RunResult) -> dict[str, Any]:
+def json_result(run: RunResult, labels: RunLabels | None = None) -> dict[str, Any]:
     """The run result (``testfleet run --json``): ``GET /runs/{id}``'s fields (runId,
     status, counts and per test ``case_id``, status, attempts, steps, error,
     ``failed_step``, artifacts, ``ai`` findings), plus per test ``failure`` (the
-    one-line message of a failed or errored test) and ``artifact_urls`` (API paths),
-    and the run's ``total`` and ``durationMs``."""
+    one-line message of a failed or errored test), ``artifact_urls`` (API paths),
+    ``labels`` (its failure's labels from history: ``[]`` for a test that did not fail,
+    or when they are not known) and ``signature``, and the run's ``total``,
+    ``durationMs``, ``labelled`` (whether the labels are known) and failure
+    ``clusters``."""
+    labelled = _by_test(labels)
     result = run.model_dump(mode="json")
     finished = run.finishedMs
     result["total"] = len(run.tests)
@@ -163,6 +181,11 @@ def json_result(run: RunResult) -> dict[str, Any]:
     for case, out in zip(run.tests, result["tests"], strict=True):
         out["failure"] = failure_message(case) if case.status in ("failed", "error") else None
         out["artifact_urls"] = {a: artifact_url(case.run_id, a) for a in case.artifacts}
+        found = labelled.get(case.case_id)
+        out["labels"] = list(found.labels) if found is not None else []
+        out["signature"] = found.signature if found is not None else None
+    result["labelled"] = labels is not None
+    result["clusters"] = [c.dump() for c in labels.clusters] if labels is not None else []
     return result
 
 
@@ -207,6 +230,11 @@ max-height:96vh}.ai{border:1px solid var(--line);border-radius:6px;padding:8px 1
 margin:8px 0;background:#fbfbff}.ai h4{margin:0 0 4px}table{border-collapse:collapse}
 td,th{border-bottom:1px solid var(--line);padding:3px 8px;text-align:left;vertical-align:top}
 pre{background:var(--bg);padding:8px;overflow:auto;max-height:400px}
+.label{font-size:.7em;font-weight:700;padding:1px 7px;border-radius:10px;
+border:1px solid currentColor;margin-left:6px;white-space:nowrap}.l-new{color:var(--bad)}
+.l-flaky{color:var(--flaky)}.l-failing-on-main{color:var(--err)}.l-quarantined{color:var(--muted)}
+.clusters{background:#fff;border:1px solid var(--line);border-radius:8px;padding:8px 14px;
+margin-top:14px}.clusters h3{margin:0 0 6px;font-size:1em}
 """
 
 _COLORS: dict[CaseStatus, str] = {
@@ -279,15 +307,46 @@ class _Images:
         return taken
 
 
-def html_report(run: RunResult, artifacts: ArtifactStore) -> str:
+def html_report(run: RunResult, artifacts: ArtifactStore, labels: RunLabels | None = None) -> str:
     """The run as one self-contained HTML page (see ``iter_html_report``)."""
-    return "".join(iter_html_report(run, artifacts))
+    return "".join(iter_html_report(run, artifacts, labels))
 
 
-def iter_html_report(run: RunResult, artifacts: ArtifactStore) -> Iterator[str]:
+def _label_badges(labelled: LabelledTest | None) -> str:
+    if labelled is None:
+        return ""
+    return "".join(
+        f'<span class="label l-{_e(label)}">{_e(label)}</span>' for label in labelled.labels
+    )
+
+
+def _clusters_html(run: RunResult, labels: RunLabels) -> str:
+    """The run's failures and their causes: "14 failures, 1 cause", then each cluster."""
+    failures = sum(c.count for c in labels.clusters)
+    if not failures:
+        return ""
+    names = {c.case_id: f"{c.suite} › {c.name}" for c in run.tests}
+
+    def item(cluster: FailureCluster) -> str:
+        tests = ", ".join(names.get(t, t) for t in cluster.tests)
+        return (
+            f"<li><b>{cluster.count}</b> × {_e(cluster.error or cluster.signature)} "
+            f'<span class="dim">({_e(tests)}; signature {_e(cluster.signature)})</span></li>'
+        )
+
+    head = f"{failures} failure(s), {len(labels.clusters)} cause(s)"
+    items = "".join(item(c) for c in labels.clusters)
+    return f'<div class="clusters"><h3>{_e(head)}</h3><ul>{items}</ul></div>'
+
+
+def iter_html_report(
+    run: RunResult, artifacts: ArtifactStore, labels: RunLabels | None = None
+) -> Iterator[str]:
     """The run as one self-contained HTML page, in pieces (what the API streams): summary,
-    per test a step timeline, failures, flaky marks, screenshots inline (thumbnails opening
-    full size) and AI findings. Pictures are read from the store as each test is written."""
+    failure clusters and label badges (when ``labels`` are known), per test a step
+    timeline, failures, flaky marks, screenshots inline (thumbnails opening full size)
+    and AI findings. Pictures are read from the store as each test is written."""
+    labelled = _by_test(labels)
     images = _Images(run.runId, artifacts)
     total = len(run.tests)
     tiles = [f'<div class="tile"><b>{total}</b>tests</div>']
@@ -309,7 +368,9 @@ def iter_html_report(run: RunResult, artifacts: ArtifactStore) -> Iterator[str]:
         f'<p class="meta">run {_e(run.runId)} · project {_e(run.projectId)} · '
         f"started {_e(_iso(run.createdMs))} UTC{_e(took)}</p>",
         f'<div class="tiles">{"".join(tiles)}</div>',
-        f'<div class="stack">{"".join(stack)}</div></header><main>',
+        f'<div class="stack">{"".join(stack)}</div>',
+        _clusters_html(run, labels) if labels is not None else "",
+        "</header><main>",
     ]
     yield "\n".join(head) + "\n"
     suites: dict[str, list[CaseResult]] = {}
@@ -319,7 +380,7 @@ def iter_html_report(run: RunResult, artifacts: ArtifactStore) -> Iterator[str]:
         good = sum(1 for c in cases if c.status in GOOD_STATUSES)
         yield f'<h2>{_e(suite)} <span class="dim">{good}/{len(cases)} passed</span></h2>\n'
         for case in cases:
-            yield _html_case(case, images, artifacts) + "\n"
+            yield _html_case(case, images, artifacts, labelled.get(case.case_id)) + "\n"
             # The full-size views sit outside <main>'s flow: a :target lightbox is fixed.
             yield "".join(f"{box}\n" for box in images.take_lightboxes())
     yield "</main>\n"
@@ -331,12 +392,14 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-def _html_case(case: CaseResult, images: _Images, store: ArtifactStore) -> str:
+def _html_case(
+    case: CaseResult, images: _Images, store: ArtifactStore, labelled: LabelledTest | None
+) -> str:
     status = case.status
     opened = "" if status in GOOD_STATUSES else " open"
-    marks = ""
+    marks = _label_badges(labelled)
     if status == "flaky":
-        marks = f' <span class="dim">⚠ flaky: passed on attempt {case.attempts}</span>'
+        marks += f' <span class="dim">⚠ flaky: passed on attempt {case.attempts}</span>'
     out = [
         f'<details class="case s-{status}"{opened}><summary>',
         f'<span class="badge">{_e(status)}</span><span class="name">{_e(case.name)}{marks}</span>',

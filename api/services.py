@@ -15,6 +15,7 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.dispatch import Dispatcher
+from api.history_db import HistoryDatabase
 from api.quotas import Quotas
 from testfleet.artifacts import ArtifactStore
 from testfleet.fleet.auth import KeyStore
@@ -68,6 +69,8 @@ class Services:
     generator: Executor
     """Where ``POST /generate`` waits for the model (up to minutes): threads of its own for
     the same reason."""
+    history: HistoryDatabase
+    """Test history and quarantine (PostgreSQL), reached by their routes only."""
 
 
 def services(request: Request) -> Services:

@@ -50,7 +50,7 @@ from testfleet.errors import (
 from testfleet.events import Event
 from testfleet.fleet.auth import ApiKey
 from testfleet.payloads import CaseEntry, RunStarted
-from testfleet.results import TRACE_MODES, CaseResult, RunRecord, TraceMode
+from testfleet.results import TRACE_MODES, CaseResult, RunMetadata, RunRecord, TraceMode
 from testfleet.settings import LimitSettings, Settings
 from testfleet.suites.bounded import Bounds, run_bounded
 from testfleet.suites.limits import RunLimits, setting
@@ -79,6 +79,8 @@ class Submission:
     require_baselines: bool = False
     trace: TraceMode | None = None
     """Every test's trace mode (``--trace``); None: each test's own."""
+    metadata: RunMetadata | None = None
+    """Branch, commit, pull request, CI build and author, kept on the run's record."""
 
 
 def parse_submission(media_type: str, body: bytes, query: dict[str, str]) -> Submission:
@@ -175,6 +177,7 @@ def _envelope(document: dict[str, Any]) -> Submission:
         variables=request.variables,
         require_baselines=request.require_baselines,
         trace=request.trace,
+        metadata=request.metadata,
     )
 
 
@@ -258,6 +261,7 @@ def plan_submission(
         submitted_by=submitted_by,
         require_baselines=submission.require_baselines,
         trace=submission.trace,
+        metadata=submission.metadata,
     )
     return Planned(name, record, cases, specs)
 

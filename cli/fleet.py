@@ -75,6 +75,8 @@ class FleetState:
     settings' ``security.allowed_targets`` and ``up --allow``'s."""
     browsers: int = 0
     """Browser slots on the Grid node (0: a fleet recorded before this was)."""
+    database_url: str = ""
+    """The history database (the private cluster's, unless ``database.url`` named one)."""
     ports: dict[str, int] = field(default_factory=dict)
     """The port each part listens on (``PORT_SETTINGS``' names), those ``up`` chose for
     settings of 0 included: read them here, not from the settings."""
@@ -172,7 +174,8 @@ class Launcher:
         """Each log's size (bytes) when this launcher started its process: logs are
         appended to, and only this start's lines tell why it failed."""
 
-    def start(self, name: str, cmd: list[str]) -> Proc:
+    def start(self, name: str, cmd: list[str], user: str | None = None) -> Proc:
+        """Start ``cmd`` as ``name`` (as ``user`` when given: the PostgreSQL cluster as root)."""
         log = self.logs / f"{name}.log"
         self.log_starts[str(log)] = log.stat().st_size if log.exists() else 0
         with log.open("ab") as out:
@@ -183,6 +186,7 @@ class Launcher:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
+                user=user,
             )
         proc = Proc(name=name, pid=popen.pid, cmd=cmd, log=str(log))
         self.started.append(proc)
@@ -344,12 +348,15 @@ def _start_all(
     client = redisconn.connect(s.redis)
     wait_for("redis", lambda: bool(client.ping()), 20, redis_log, launcher.started[-1:])
     say(f"redis      {s.redis.url}")
+    database_url = _start_database(s, launcher)
+    say(f"postgres   {database_url}")
 
     hub = launcher.component("grid-hub", "grid", "hub")
     node = launcher.component("grid-node", "grid", "node", "--max-sessions", str(browsers))
     demo = launcher.component("demo-site", "demo-site")
     api = launcher.component("api", "api")
     gateway = launcher.component("gateway", "gateway")
+    archiver = launcher.component("archiver", "archiver")
     worker_procs = [
         launcher.component(f"worker-{i}", "worker", "--name", f"tfworker-{i}")
         for i in range(1, workers + 1)
@@ -373,6 +380,8 @@ def _start_all(
     for proc in worker_procs:
         wait_for(f"worker {proc.name}", _worker_ready(proc.log), 60, proc.log, [proc])
     say(f"workers    {workers}")
+    wait_for("the archiver", _archiver_ready(launcher, archiver.log), 60, archiver.log, [archiver])
+    say("archiver   ready")
 
     _record, admin_key = KeyStore(client).create(
         "default", ["admin"], name="local admin (testfleet up)"
@@ -382,6 +391,7 @@ def _start_all(
         api_url=s.api_url,
         gateway_url=s.gateway_url,
         redis_url=s.redis.url,
+        database_url=database_url,
         grid_url=s.grid.url,
         demo_url=demo_url,
         admin_key=admin_key,
@@ -453,6 +463,44 @@ def with_grid_secrets(settings: Settings) -> tuple[Settings, dict[str, str]]:
         "TESTFLEET_SECURITY__GRID_REGISTRATION_SECRET": secret,
     }
     return settings.model_copy(update={"security": security}), env
+
+
+def _start_database(settings: Settings, launcher: Launcher) -> str:
+    """The history database, migrated to this testfleet's schema: the private cluster
+    (initdb the first time) unless ``database.url`` names another; returns its URL
+    without password. A database named by ``database.url`` is not migrated here: the
+    API and the archiver refuse an old schema and say so (``testfleet db upgrade``)."""
+    from cli.postgres import Cluster
+    from testfleet.history import db, migrate
+
+    if settings.database.url:
+        bound = db.engine(settings)
+        try:
+            return db.describe(bound)
+        finally:
+            bound.dispose()
+    cluster = Cluster.of_fleet(settings)
+    cluster.initialise()
+    proc = launcher.start("postgres", cluster.command(), user=cluster.user)
+    wait_for("PostgreSQL", cluster.ready, 60, proc.log, [proc])
+    cluster.create_database()
+    bound = db.engine(settings)
+    try:
+        migrate.upgrade(bound)
+        return db.describe(bound)
+    finally:
+        bound.dispose()
+
+
+def _archiver_ready(launcher: Launcher, log: str) -> Callable[[], bool]:
+    start = launcher.log_starts.get(log, 0)
+
+    def ready() -> bool:
+        with open(log, "rb") as out:
+            out.seek(start)
+            return b" ready: writing finished runs" in out.read()
+
+    return ready
 
 
 def _worker_ready(log: str) -> Callable[[], bool]:

@@ -24,6 +24,7 @@ from rich.text import Text
 
 from cli.baselines import baselines
 from cli.generate import generate
+from cli.history import flaky, history, quarantine
 from cli.importer import import_
 from cli.traces import show_trace, trace
 from testfleet import logs
@@ -270,6 +271,10 @@ def schema(output: str | None) -> None:
     help="Trace mode of every test of the run (default: each test's own, else its suite's, "
     "else retain-on-failure).",
 )
+@click.option(
+    "--branch", help="The branch tested (default: the CI's, else local git's), for its history."
+)
+@click.option("--commit", help="The commit tested, hex (default: the CI's, else git's HEAD).")
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -286,15 +291,21 @@ def run(
     keep_running: bool,
     base_url: str | None,
     trace_mode: str | None,
+    branch: str | None,
+    commit: str | None,
 ) -> None:
     """Submit suites, follow them live, write reports; exit 0 if all passed, 1 if not.
 
     Ctrl-C (or SIGTERM) cancels the run, writes the reports so far and exits 130 (143);
     a second one exits at once."""
     from cli import local_targets, runner
+    from cli.run_metadata import run_metadata
     from testfleet.suites.loader import with_base_url
 
     suites = _load_suites(ctx, paths)
+    # The CI's variables and the suites' git checkout say what code is tested.
+    first = Path(paths[0]).resolve()
+    metadata = run_metadata(os.environ, first if first.is_dir() else first.parent, branch, commit)
     if base_url:
         suites = with_base_url(suites, base_url, _targets(ctx))
     target = runner.Target.resolve(_settings(ctx), server, api_key)
@@ -305,7 +316,8 @@ def run(
         raise UsageError(refused)
     tag_set = {t.strip() for t in tags.split(",") if t.strip()}
     run_name = name or ", ".join(Path(p).name for p in paths)
-    outputs = runner.Outputs(junit=junit, html=html, json=json_path)
+    wait_s = _settings(ctx).history.labels_wait_s
+    outputs = runner.Outputs(junit=junit, html=html, json=json_path, labels_wait_s=wait_s)
     code = runner.submit_and_follow(
         target,
         suites,
@@ -316,6 +328,7 @@ def run(
         keep_running=keep_running,
         require_baselines=ci,
         trace=trace_mode,
+        metadata=metadata,
     )
     sys.exit(code)
 
@@ -342,7 +355,8 @@ def watch(
     from cli import runner
 
     target = runner.Target.resolve(_settings(ctx), server, api_key)
-    outputs = runner.Outputs(junit=junit, html=html, json=json_path)
+    wait_s = _settings(ctx).history.labels_wait_s
+    outputs = runner.Outputs(junit=junit, html=html, json=json_path, labels_wait_s=wait_s)
     sys.exit(runner.watch(target, run_id, outputs))
 
 
@@ -495,6 +509,44 @@ def grid(ctx: click.Context, role: str, max_sessions: int | None) -> None:
     _exit_with(launcher.main(cast(Literal["hub", "node", "standalone", "egress"], role), settings))
 
 
+@main.command()
+@click.option("--name", help="Consumer name (default: archiver-<host>).")
+@click.pass_context
+def archiver(ctx: click.Context, name: str | None) -> None:
+    """Write every finished run into the history database, in the foreground."""
+    from cli import archiver as archiver_main
+
+    archiver_main.main(_settings(ctx), name)
+
+
+@main.group()
+def db() -> None:
+    """The history database (PostgreSQL, ``TESTFLEET_DATABASE__URL``)."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Migrate the history database's schema to this testfleet's (a no-op when current)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from testfleet.history import db as history_db
+    from testfleet.history import migrate
+
+    bound = history_db.engine(_settings(ctx))
+    try:
+        before = migrate.current(bound)
+        migrate.upgrade(bound)
+    except SQLAlchemyError as exc:
+        fail(
+            f"cannot migrate the history database {history_db.describe(bound)}: {exc}; "
+            "start it (`testfleet up` starts the local one) or set TESTFLEET_DATABASE__URL"
+        )
+    after = migrate.current(bound)
+    said = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+    click.echo(f"history database {history_db.describe(bound)}: {said} revision {after}")
+
+
 @main.command("demo-site")
 @click.option("--host")
 @click.option("--port", type=int)
@@ -512,6 +564,9 @@ main.add_command(baselines)
 main.add_command(import_)
 main.add_command(trace)
 main.add_command(show_trace)
+main.add_command(quarantine)
+main.add_command(history)
+main.add_command(flaky)
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ cannot cost them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,22 +29,26 @@ from rich.table import Table
 from rich.text import Text
 
 from api import reports
-from cli import fleet
+from cli import fleet, quarantined
 from cli.interrupt import Interrupted, Interrupts
 from testfleet import payloads
 from testfleet.artifacts import artifact_url
 from testfleet.client.http import ApiClient
 from testfleet.client.ws import follow_link
 from testfleet.constants import AI_NO_KEY, report_path
-from testfleet.errors import TestfleetError, UsageError
-from testfleet.payloads import CaseEvent, CaseFinished, CaseProgress, CaseStarted
-from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunResult
+from testfleet.errors import InfrastructureError, NotFoundError, TestfleetError, UsageError
+from testfleet.payloads import CaseEvent, CaseFinished, CaseProgress, CaseStarted, RunLabels
+from testfleet.results import GOOD_STATUSES, SETTLED_RUN_STATUSES, RunMetadata, RunResult
 from testfleet.settings import Settings
 from testfleet.stream import CORRELATION_ID
 from testfleet.suites.loader import submitted
 from testfleet.suites.model import Suite
 
 EXIT_OK, EXIT_FAILED = 0, 1
+LABELS_POLL_S = 0.25
+"""How often a finished run's labels are asked for while the archiver writes it."""
+LABELLED_STATUSES = frozenset({"failed", "error", "flaky"})
+"""Final statuses of the tests the archiver labels (a flaky test failed once)."""
 
 _MARKS = {
     "passed": "[green]✓ passed[/]",
@@ -97,6 +102,8 @@ class Outputs:
     junit: str | None = None
     html: str | None = None
     json: str | None = None
+    labels_wait_s: float = 0.0
+    """How long to wait for the failures' labels once the run finished (0: not at all)."""
 
 
 def submit_and_follow(
@@ -109,11 +116,13 @@ def submit_and_follow(
     keep_running: bool = False,
     require_baselines: bool = False,
     trace: str | None = None,
+    metadata: RunMetadata | None = None,
 ) -> int:
     """Submit, follow and report; interrupted (SIGINT/SIGTERM), cancel the run unless
     ``keep_running``, write the reports so far and return 130/143. ``require_baselines``
     (``--ci``): a missing visual baseline fails its step. ``trace`` (``--trace``): every
-    test's trace mode."""
+    test's trace mode. ``metadata``: branch, commit, CI build... of the code tested, kept
+    with the run."""
     body: dict[str, Any] = {
         "name": name,
         "tags": sorted(tags),
@@ -123,6 +132,9 @@ def submit_and_follow(
         body["require_baselines"] = True
     if trace:
         body["trace"] = trace
+    described = metadata.model_dump(exclude_none=True) if metadata is not None else {}
+    if described:
+        body["metadata"] = described
     console = Console(highlight=False)
     run_id: str | None = None
     with Interrupts() as interrupts:
@@ -219,11 +231,13 @@ def follow_and_report(
         if run.get("status") not in SETTLED_RUN_STATUSES:
             _follow(console, url, target.api_key, run)
         result = RunResult.model_validate(api.get_run(run_id))
-        written = _write_outputs(api, result, outputs)
-    _summary(console, result)
+        labels = wait_for_labels(api, result, outputs.labels_wait_s)
+        spared = quarantined.fetch(api, result)
+        written = _write_outputs(api, result, outputs, labels, spared)
+    _summary(console, result, labels, spared)
     for what, path in written:
         console.print(Text(f"{what}: {path}"))
-    return EXIT_OK if result.status == "passed" else EXIT_FAILED
+    return quarantined.exit_code(result, spared)
 
 
 def _follow(console: Console, url: str, api_key: str | None, run: dict[str, Any]) -> None:
@@ -273,6 +287,26 @@ def _follow(console: Console, url: str, api_key: str | None, run: dict[str, Any]
                     console.print(line + Text(f" — {error}" if error else ""), soft_wrap=True)
 
 
+def wait_for_labels(api: ApiClient, run: RunResult, wait_s: float) -> RunLabels | None:
+    """The labels of the finished run's failures, once the archiver wrote them, waiting
+    up to ``wait_s``; None when no test failed, when they did not come in time, or when
+    the server has no history database (it answers 503, or 404 for an older server):
+    the reports are then made without them."""
+    if wait_s <= 0 or not any(t.status in LABELLED_STATUSES for t in run.tests):
+        return None
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            answer = api.run_labels(run.runId)
+        except (InfrastructureError, NotFoundError):
+            return None
+        if answer.get("archived"):
+            return RunLabels.model_validate(answer)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(LABELS_POLL_S)
+
+
 def _case_payload(event: dict[str, Any]) -> CaseEvent | None:
     """A case event's payload through its model (``testfleet.payloads``); None for other
     events and for a payload this CLI cannot read (a server of another version: that
@@ -284,28 +318,55 @@ def _case_payload(event: dict[str, Any]) -> CaseEvent | None:
     return payload if isinstance(payload, CaseEvent) else None
 
 
-def _summary(console: Console, run: RunResult) -> None:
+def _summary(
+    console: Console,
+    run: RunResult,
+    labels: RunLabels | None = None,
+    spared: quarantined.Quarantined | None = None,
+) -> None:
+    labelled = {t.testId: t.labels for t in labels.tests} if labels is not None else {}
     table = Table(title=Text(f"run {run.runId}: {run.status}"), title_justify="left")
-    for column in ("suite", "test", "status", "attempts", "time", "failure"):
+    columns = ("suite", "test", "status", "attempts", "time", "failure")
+    for column in columns + (("labels",) if labels is not None else ()):
         table.add_column(column)
     for case in run.tests:
         failure = ""
         if case.error:
             failure = f"step {case.failed_step}: {case.error}" if case.failed_step else case.error
-        table.add_row(
+        cells = [
             Text(case.suite),
             Text(case.name),
             _mark(case.status),
-            str(case.attempts),
-            f"{case.duration_ms / 1000:.1f}s",
+            Text(str(case.attempts)),
+            Text(f"{case.duration_ms / 1000:.1f}s"),
             Text(failure),
-        )
+        ]
+        if labels is not None:
+            cells.append(Text(", ".join(labelled.get(case.case_id, []))))
+        table.add_row(*cells)
     console.print(table)
+    if labels is not None:
+        _clusters(console, run, labels)
     _visual_checks(console, run)
     _ai_findings(console, run)
+    quarantined.print_forgiven(console, run, spared or {})
     counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
     good = sum(n for s, n in run.counts.items() if s in GOOD_STATUSES)
     console.print(Text(f"{good}/{len(run.tests)} passed ({counts})"))
+
+
+def _clusters(console: Console, run: RunResult, labels: RunLabels) -> None:
+    """ "N failures, M causes", and a line per cause shared by several tests."""
+    failures = sum(c.count for c in labels.clusters)
+    if not failures:
+        return
+    console.print(Text(f"{failures} failure(s), {len(labels.clusters)} cause(s)"))
+    names = {c.case_id: f"{c.suite} › {c.name}" for c in run.tests}
+    for cluster in labels.clusters:
+        if cluster.count > 1:
+            tests = ", ".join(names.get(t, t) for t in cluster.tests)
+            line = f"  {cluster.count} × {cluster.error or cluster.signature}: {tests}"
+            console.print(Text(line), soft_wrap=True)
 
 
 def _visual_checks(console: Console, run: RunResult) -> None:
@@ -369,18 +430,25 @@ def _ai_findings(console: Console, run: RunResult) -> None:
         )
 
 
-def _write_outputs(api: ApiClient, run: RunResult, outputs: Outputs) -> list[tuple[str, str]]:
-    """Write the reports asked for; returns (what, path) of each, to be announced."""
+def _write_outputs(
+    api: ApiClient,
+    run: RunResult,
+    outputs: Outputs,
+    labels: RunLabels | None = None,
+    spared: quarantined.Quarantined | None = None,
+) -> list[tuple[str, str]]:
+    """Write the reports asked for (with the failures' ``labels`` when known, and each
+    test marked ``quarantined`` in the JSON result); returns (what, path) of each, to be
+    announced."""
     written: list[tuple[str, str]] = []
     if outputs.junit:
-        Path(outputs.junit).write_text(reports.junit_xml(run), encoding="utf-8")
+        Path(outputs.junit).write_text(reports.junit_xml(run, labels), encoding="utf-8")
         written.append(("JUnit XML", outputs.junit))
     if outputs.json:
         import json
 
-        Path(outputs.json).write_text(
-            json.dumps(reports.json_result(run), indent=2), encoding="utf-8"
-        )
+        result = quarantined.mark(reports.json_result(run, labels), run, spared or {})
+        Path(outputs.json).write_text(json.dumps(result, indent=2), encoding="utf-8")
         written.append(("JSON result", outputs.json))
     if outputs.html:
         Path(outputs.html).write_bytes(api.get_bytes(report_path(run.runId)))

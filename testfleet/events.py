@@ -23,6 +23,7 @@ CHANNEL_TYPES: dict[str, tuple[str, ...]] = {
         "test_failed",
         "test_cancelled",
         "run_completed",
+        "run_labels",
     ),
     "ai_analysis": (
         "ai_analysis_started",

@@ -12,6 +12,17 @@ PREFIX = "tf"
 EVENTS_STREAM = f"{PREFIX}:events"
 """Stream: every event of every channel, in order; entry id = event id."""
 
+ARCHIVE_STREAM = f"{PREFIX}:archive"
+"""Stream: one entry per finished run (field ``ARCHIVE_RUN_FIELD``: its id), appended by the
+run store's completion script in the same step as ``run_completed``; archivers read it
+in group ``ARCHIVE_GROUP`` and delete an entry once its run is in the history database."""
+
+ARCHIVE_RUN_FIELD = "run"
+"""The field of an ``ARCHIVE_STREAM`` entry that holds the run id."""
+
+ARCHIVE_GROUP = "archivers"
+"""The consumer group of every archiver on ``ARCHIVE_STREAM``."""
+
 RUNS_INDEX = f"{PREFIX}:runs"
 """Sorted set: run id scored by creation time (ms)."""
 

@@ -208,6 +208,41 @@ class RunCompleted(Payload):
     """Milliseconds from submission to completion."""
 
 
+class LabelledTest(Payload):
+    """One test of a run that failed (or passed only on a retry), with its labels."""
+
+    testId: str
+    suite: str
+    name: str
+    labels: list[str] = Field(default_factory=list)
+    """``new``, ``flaky``, ``failing-on-main``, ``quarantined``: what the test's history
+    says of this failure (``testfleet.history.rules``), in that order."""
+    signature: str | None = None
+    """The failure's signature (its latest failed attempt's): its cluster."""
+
+
+class FailureCluster(Payload):
+    """The run's failures with one signature: one cause ("14 failures, 1 cause")."""
+
+    signature: str
+    count: int
+    """Tests of the run that failed with this signature."""
+    tests: list[str] = Field(default_factory=list)
+    """Their ``testId``s."""
+    error: str | None = None
+    """One of the errors (they differ only in what the signature strips)."""
+
+
+class RunLabels(Payload):
+    """``run_labels``: the labels of a run's failures and its failure clusters, published
+    once the run was written into the history database (after ``run_completed``)."""
+
+    tests: list[LabelledTest] = Field(default_factory=list)
+    """The failed tests (and those that passed on a retry); passed tests are not listed."""
+    clusters: list[FailureCluster] = Field(default_factory=list)
+    """Largest first."""
+
+
 # --- ai_analysis ---------------------------------------------------------------------------
 
 
@@ -355,6 +390,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "test_failed": CaseFinished,
     "test_cancelled": CaseFinished,
     "run_completed": RunCompleted,
+    "run_labels": RunLabels,
     "ai_analysis_started": AiAnalysisStarted,
     "ai_analysis_progress": AiAnalysisProgress,
     "ai_analysis_completed": AiAnalysisCompleted,

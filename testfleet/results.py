@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 AttemptStatus = Literal["passed", "failed", "error", "cancelled"]
 """How one attempt at a case ended (a case's status after its last attempt, but ``flaky``)."""
@@ -259,6 +259,46 @@ class CaseResult(BaseModel):
         return self.status in FINAL_STATUSES
 
 
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+"""No control characters: the values are printed in terminals and shown in pages."""
+
+
+class RunMetadata(BaseModel):
+    """Where a run's code came from: what ``testfleet run`` reads from the CI's environment
+    (``testfleet.history.ci``) or local git, or what ``--branch`` / ``--commit`` say.
+    Every field is optional: a run submitted by hand may have none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    branch: str | None = Field(
+        default=None, min_length=1, max_length=255, pattern=_PRINTABLE, examples=["main"]
+    )
+    """The branch built (a pull request's source branch)."""
+    commit: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{7,64}$", examples=["3816a68e0c4f2b1d"]
+    )
+    """The commit built, hex (lower case; 7 to 64 digits)."""
+    pull_request: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$", examples=["42"])
+    """The pull (merge) request's number."""
+    ci_provider: str | None = Field(
+        default=None, pattern=r"^[a-z][a-z0-9-]{0,39}$", examples=["github"]
+    )
+    """github, gitlab, jenkins, circleci, buildkite or azure; None outside CI."""
+    build_url: str | None = Field(
+        default=None, max_length=2048, pattern=r"^https?://[^\s]+$", examples=["https://ci/b/7"]
+    )
+    """The CI build's page (http or https only: it is shown as a link)."""
+    author: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=_PRINTABLE, examples=["alice"]
+    )
+    """Who pushed or opened the pull request, as the CI names them."""
+
+    @field_validator("commit", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
 class RunRecord(BaseModel):
     """A run's own fields (what ``tf:run:<id>`` ``meta`` holds)."""
 
@@ -272,6 +312,8 @@ class RunRecord(BaseModel):
     total: int
     require_baselines: bool = False
     """``--ci``: an ``assert_screenshot`` without a baseline fails instead of creating one."""
+    metadata: RunMetadata | None = None
+    """Branch, commit, pull request, CI build and author, when the submission said."""
 
 
 class RunFields(BaseModel):
@@ -313,6 +355,8 @@ class RunResult(RunFields):
 
     counts: dict[str, int]
     tests: list[CaseResult]
+    metadata: RunMetadata | None = None
+    """Branch, commit, pull request, CI build and author, when the submission said."""
 
 
 def finished_run_status(counts: dict[str, int]) -> SettledRunStatus:

@@ -232,6 +232,31 @@ class DemoSettings(BaseModel):
     port: int = 8702
 
 
+class DatabaseSettings(BaseModel):
+    """The PostgreSQL database that keeps test history across runs (``testfleet.history``)."""
+
+    url: str = ""
+    """SQLAlchemy URL of the history database (``postgresql+psycopg://USER:PASSWORD@HOST:5432/DB``).
+    Empty: the local fleet's private cluster, which ``testfleet up`` starts in
+    ``paths.state_dir`` and reaches over a Unix socket only."""
+    port: int = 6391
+    """Port number of the local fleet's private cluster; it names the cluster's socket file
+    in a directory of its own (``.s.PGSQL.<port>``): no TCP port is opened."""
+    pool_size: int = Field(default=5, ge=1)
+    """Connections one process keeps open to the database."""
+    connect_timeout_s: int = Field(default=5, ge=1)
+    """Cap on opening one connection: a database that is down is reported in about this long."""
+    archive_claim_idle_ms: int = Field(default=60_000, ge=1_000)
+    """A finished run an archiver took and did not acknowledge for this long (it died) is
+    taken over by another archiver (XAUTOCLAIM)."""
+    archive_batch: int = Field(default=20, ge=1)
+    """Finished runs one archiver reads at once."""
+    archive_block_ms: int = Field(default=1_000, ge=1)
+    """How long one read of the archive stream waits for a finished run before looping."""
+    archive_retry_max_s: float = Field(default=30.0, gt=0)
+    """Longest wait between two tries while the database (or Redis) is down."""
+
+
 class PathSettings(BaseModel):
     """Where state, artifacts and cached downloads live on this machine."""
 
@@ -290,6 +315,26 @@ class RetentionSettings(BaseModel):
     sweep_interval_s: float = 300.0
     """How often the fleet sweeps expired runs out of the indexes and deletes their
     artifacts; one process sweeps per interval, however many run the sweeper."""
+
+
+class HistorySettings(BaseModel):
+    """The rules read from test history (``testfleet.history.rules``): labels and trends."""
+
+    default_branch: str = Field(default="main", min_length=1)
+    """The project's main line: ``new`` and ``failing-on-main`` look at its runs."""
+    new_window_runs: int = Field(default=10, ge=1)
+    """A failure is ``new`` when the test did not fail in its last this-many runs on
+    ``default_branch``."""
+    flaky_rate_threshold: float = Field(default=0.1, ge=0.0, lt=1.0)
+    """A test whose flake rate (flaky runs / runs) is over this is labelled ``flaky``."""
+    trend_window_attempts: int = Field(default=20, ge=2)
+    """Attempts compared per window by a test's duration trend (latest vs before)."""
+    trend_tolerance_ratio: float = Field(default=0.2, gt=0.0)
+    """Medians differing by more than this ratio make the trend ``slower`` or ``faster``."""
+    labels_wait_s: float = Field(default=5.0, ge=0.0)
+    """How long ``testfleet run`` / ``watch`` wait, after a run with failures finished, for
+    the archiver to label them (0: never wait; a server without a history database is not
+    waited for)."""
 
 
 class AISettings(BaseModel):
@@ -479,6 +524,7 @@ class Settings(BaseSettings):
     )
 
     redis: RedisSettings = RedisSettings()
+    database: DatabaseSettings = DatabaseSettings()
     grid: GridSettings = GridSettings()
     worker: WorkerSettings = WorkerSettings()
     api: ApiSettings = ApiSettings()
@@ -487,6 +533,7 @@ class Settings(BaseSettings):
     paths: PathSettings = PathSettings()
     artifacts: ArtifactSettings = ArtifactSettings()
     retention: RetentionSettings = RetentionSettings()
+    history: HistorySettings = HistorySettings()
     ai: AISettings = AISettings()
     security: SecuritySettings = SecuritySettings()
     limits: LimitSettings = LimitSettings()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ import pytest
 import redis
 
 from cli.fleet import PORT_SETTINGS
+from testfleet.history import local as history_local
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from tests.fixtures_redis import free_port, redis_server
@@ -179,6 +181,7 @@ def fleet_env(state_dir: Path, **extra: str) -> dict[str, str]:
         "TESTFLEET_API_KEY",
         "TESTFLEET_REDIS__URL",
         "TESTFLEET_GRID__URL",
+        "TESTFLEET_DATABASE__URL",
     ):
         env.pop(var, None)
     return env
@@ -237,6 +240,8 @@ def start_fleet(
         yield Fleet(env, state_dir, status, started.stdout.strip().splitlines()[-1])
     finally:
         cli("down", env=env)
+        # As root the fleet's PostgreSQL cluster lives outside the state directory.
+        shutil.rmtree(history_local.cluster_dir(Settings(paths={"state_dir": state_dir})), True)
 
 
 @pytest.fixture(scope="session")

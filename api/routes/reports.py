@@ -20,6 +20,7 @@ from starlette.background import BackgroundTask
 from api import reports
 from api.auth import ReadKey
 from api.errors import ERROR_RESPONSES
+from api.routes.labels import labels_if_known
 from api.routes.runs import owned_run
 from api.services import services
 from testfleet.artifacts import media_type
@@ -41,11 +42,12 @@ def _utf8(pieces: Iterator[str]) -> Iterator[bytes]:
     responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
 )
 def report_html(request: Request, run_id: str, key: ReadKey) -> StreamingResponse:
-    """The self-contained HTML report (screenshots inline), streamed as it is rendered.
-    Needs ``test:read``."""
+    """The self-contained HTML report (screenshots inline, the failures' labels and
+    clusters once the run is archived), streamed as it is rendered. Needs ``test:read``."""
     svc = services(request)
     run = owned_run(svc, run_id, key)
-    pieces = reports.iter_html_report(run, svc.artifacts)
+    labels = labels_if_known(svc, run_id, key.project)
+    pieces = reports.iter_html_report(run, svc.artifacts, labels)
     return StreamingResponse(_utf8(pieces), media_type="text/html; charset=utf-8")
 
 
@@ -56,9 +58,12 @@ def report_html(request: Request, run_id: str, key: ReadKey) -> StreamingRespons
     responses={200: {"content": {"application/xml": {}}}},
 )
 def report_junit(request: Request, run_id: str, key: ReadKey) -> Response:
-    """The run as JUnit XML, for CI test tabs. Needs ``test:read``."""
-    run = owned_run(services(request), run_id, key)
-    return Response(reports.junit_xml(run), media_type="application/xml")
+    """The run as JUnit XML, for CI test tabs (with the failures' labels once the run is
+    archived). Needs ``test:read``."""
+    svc = services(request)
+    run = owned_run(svc, run_id, key)
+    labels = labels_if_known(svc, run_id, key.project)
+    return Response(reports.junit_xml(run, labels), media_type="application/xml")
 
 
 @router.get(

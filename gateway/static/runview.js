@@ -7,6 +7,16 @@ import { liveCounts, TraceView } from "./traceview.js";
 const FRAME_BUDGET_MS = 8;
 const SETTLED_CASE = new Set(["passed", "flaky", "failed", "error", "cancelled"]);
 
+/** "14 failures, 1 cause" once the run's labels came (``run_labels``), else nothing. */
+function clustersLine(clusters) {
+  if (!clusters || !clusters.length) return "";
+  const failures = clusters.reduce((sum, c) => sum + c.count, 0);
+  const causes = clusters.length;
+  return h("p", { id: "run-clusters", class: "muted" },
+    `${failures} failure${failures === 1 ? "" : "s"}, ${causes} cause${causes === 1 ? "" : "s"}`,
+    ...clusters.filter((c) => c.count > 1).map((c) => h("span", { class: "cluster" }, ` · ${c.count} × ${c.error || c.signature}`)));
+}
+
 /**
  * A run view bound to one RunState. `update()` redraws the head and the cases marked
  * dirty since the last call, reusing each case's element (keyed by case id).
@@ -61,6 +71,7 @@ export class RunView {
       h("p", { class: "mono muted" }, run.runId),
       h("p", { id: "run-counts" }, `${counts} of ${this.state.cases.size}`,
         ` · created ${clock(run.createdMs)}`, run.finishedMs ? ` · took ${ms(run.finishedMs - run.createdMs)}` : ""),
+      clustersLine(run.clusters),
       h("div", { class: "actions" }, actions));
   }
 
@@ -78,6 +89,11 @@ export class RunView {
       card.state = c.status;
       card.badge.replaceWith((card.badge = badge(c.status)));
       card.flag.hidden = c.status !== "flaky";
+    }
+    const labels = (c.labels || []).join(" ");
+    if (card.labelKey !== labels) {
+      card.labelKey = labels;
+      fill(card.labels, ...(c.labels || []).map((l) => h("span", { class: "label", "data-label": l }, l)));
     }
     text(card.step, `step ${done}/${total}`);
     if (card.progress.max !== Math.max(1, total)) card.progress.max = Math.max(1, total);
@@ -109,6 +125,8 @@ export class RunView {
       progress: h("progress", { max: 1, value: 0 }),
       attempt: h("span", {}),
       flag: h("span", { class: "flag", hidden: c.status !== "flaky" }, "flaky: passed on a retry"),
+      labels: h("span", { class: "labels" }),
+      labelKey: "",
       took: h("span", {}),
       current: h("span", { class: "muted current" }),
       live: h("span", { class: "bad-mark live-counts", hidden: true }),
@@ -128,7 +146,7 @@ export class RunView {
     card.el.append(
       h("div", { class: "case-summary" },
         h("h3", {}, c.name, " ", h("span", { class: "muted" }, c.suite)),
-        card.badge, card.step, card.progress, card.attempt, card.flag, card.took, card.current, card.live, card.error),
+        card.badge, card.labels, card.step, card.progress, card.attempt, card.flag, card.took, card.current, card.live, card.error),
       card.details);
     this.cards.set(c.case_id, card);
     this.list.appendChild(card.el);

@@ -156,6 +156,18 @@ export class RunState {
         this.headDirty = true;
         continue;
       }
+      if (e.type === "run_labels") {
+        // What the test history says of the run's failures, once the run was archived.
+        for (const t of p.tests || []) {
+          const labelled = this.cases.get(t.testId);
+          if (!labelled) continue;
+          labelled.labels = t.labels || [];
+          this.dirty.add(labelled.case_id);
+        }
+        this.run.clusters = p.clusters || [];
+        this.headDirty = true;
+        continue;
+      }
       const c = this.cases.get(p.testId);
       if (!c) continue;
       this.dirty.add(c.case_id);

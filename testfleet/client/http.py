@@ -66,6 +66,11 @@ class ApiClient:
     def get_run(self, run_id: str) -> dict[str, Any]:
         return dict(self._request("GET", f"{API_PREFIX}/runs/{run_id}").json())
 
+    def run_labels(self, run_id: str) -> dict[str, Any]:
+        """The labels of a run's failures and its failure clusters (``archived`` false
+        while the run is not in the history database yet)."""
+        return dict(self._request("GET", f"{API_PREFIX}/runs/{run_id}/labels").json())
+
     def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         data = self._request("GET", f"{API_PREFIX}/runs", params={"limit": limit}).json()
         return list(data["runs"] if isinstance(data, dict) else data)
@@ -95,6 +100,37 @@ class ApiClient:
         """Make a run's changed (or missing) screenshots the new baselines."""
         path = f"{API_PREFIX}/runs/{quote(run_id, safe='')}/baselines/approve"
         return dict(self._request("POST", path, json={"test": test}).json())
+
+    def run_quarantine(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's tests that are in the project's quarantine now."""
+        path = f"{API_PREFIX}/runs/{quote(run_id, safe='')}/quarantine"
+        return list(self._request("GET", path).json()["quarantined"])
+
+    def quarantine_list(self) -> list[dict[str, Any]]:
+        """The project's quarantined tests, soonest expiry first."""
+        return list(self._request("GET", f"{API_PREFIX}/quarantine").json()["tests"])
+
+    def quarantine_add(self, test: str, reason: str, owner: str, expires: str) -> dict[str, Any]:
+        """Put ``test`` (SUITE/TEST NAME) in quarantine for ``expires`` (``14d``)."""
+        body = {"test": test, "reason": reason, "owner": owner, "expires": expires}
+        return dict(self._request("POST", f"{API_PREFIX}/quarantine", json=body).json())
+
+    def quarantine_remove(self, test: str) -> dict[str, Any]:
+        """Lift ``test``'s quarantine."""
+        path = f"{API_PREFIX}/quarantine"
+        return dict(self._request("DELETE", path, params={"test": test}).json())
+
+    def test_history(self, test: str, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        """A test's figures and a page of its attempts, newest first."""
+        params: dict[str, Any] = {"test": test, "limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return dict(self._request("GET", f"{API_PREFIX}/history/tests", params=params).json())
+
+    def flaky_tests(self, days: int = 30, limit: int = 50) -> dict[str, Any]:
+        """The project's flaky tests, the most time lost first."""
+        params = {"days": days, "limit": limit}
+        return dict(self._request("GET", f"{API_PREFIX}/history/flaky", params=params).json())
 
 
 def _api_error(response: httpx.Response) -> TestfleetError:

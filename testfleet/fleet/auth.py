@@ -7,6 +7,8 @@ digest) already taken is refused and a new one drawn. ``admin`` implies every
 other scope; ``priority:critical`` lets a key submit critical work (which goes
 ahead of every project's queue), and only ``admin`` implies it. ``metrics:read``
 lets a key scrape ``/metrics`` (fleet-wide figures: give it to the scraper's key only).
+``quarantine:write`` lets a key put its project's tests in quarantine and take them out
+(their failures then stop failing runs: a scope apart from ``test:write``).
 
 Stream tickets keep keys out of URLs (and so out of access logs and browser
 history): ``issue_ticket`` trades a key for a ``tft_...`` ticket that one stream
@@ -35,6 +37,7 @@ SCOPES: tuple[str, ...] = (
     "dashboard:read",
     "priority:critical",
     "metrics:read",
+    "quarantine:write",
     "admin",
 )
 METRICS_SCOPE = "metrics:read"

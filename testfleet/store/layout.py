@@ -154,4 +154,5 @@ def result(
         finishedMs=_finished(fields.get(FINISHED_MS)),
         counts=counts,
         tests=cases,
+        metadata=run.metadata,
     )

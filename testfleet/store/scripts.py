@@ -57,10 +57,15 @@ def status_rules() -> str:
 
 @cache
 def script_data() -> str:
-    """``ARGV[1]`` of every script (JSON): ``rules`` (``status_rules``) and ``stream``, the
-    names events are written with (``testfleet.stream.lua_layout``)."""
+    """``ARGV[1]`` of every script (JSON): ``rules`` (``status_rules``), ``stream``, the
+    names events are written with (``testfleet.stream.lua_layout``), and ``archive_field``,
+    the run id's field in the archive stream (``keys.ARCHIVE_RUN_FIELD``)."""
     return json.dumps(
-        {"rules": json.loads(status_rules()), "stream": stream.lua_layout()},
+        {
+            "rules": json.loads(status_rules()),
+            "stream": stream.lua_layout(),
+            "archive_field": keys.ARCHIVE_RUN_FIELD,
+        },
         separators=(",", ":"),
     )
 

@@ -104,6 +104,7 @@ class RunStore(RunReader):
             keys.run_state(run_id),
             keys.run_cases(run_id),
             keys.run_specs(run_id),
+            keys.ARCHIVE_STREAM,
         ]
 
     def publish(self, event: Event) -> str:

@@ -23,7 +23,9 @@ from playwright.sync_api import Browser, Page, expect
 from gateway.app import build_server
 from testfleet import keys
 from testfleet.artifacts import ArtifactStore
+from testfleet.events import Event
 from testfleet.fleet.auth import KeyStore
+from testfleet.payloads import FailureCluster, LabelledTest, RunLabels
 from testfleet.results import AiCitation, DiffChange, DiffExplanation
 from testfleet.settings import Settings
 from testfleet.store import RunStore
@@ -493,3 +495,30 @@ def _heap_after_gc(page: Page) -> int:
         return int(cdp.send("Runtime.getHeapUsage")["usedSize"])
     finally:
         cdp.detach()
+
+
+def test_labels_of_the_failures_show_as_badges_when_run_labels_arrives(
+    tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    sim = run(store, artifacts, tests=2, steps=1)
+    page = tab.page
+    sign_in(page, base_url, key.alpha, f"#/runs/{sim.run_id}")
+    first, second = sim.case_ids
+    sim.play(first, "failed")
+    sim.play(second, "failed")
+    expect(page.locator("#run-status")).to_contain_text("failed")
+    labelled = RunLabels(
+        tests=[
+            LabelledTest(testId=first, suite=sim.name, name="a", labels=["new", "flaky"]),
+            LabelledTest(testId=second, suite=sim.name, name="b", labels=["failing-on-main"]),
+        ],
+        clusters=[FailureCluster(signature="ab12", count=2, tests=[first, second], error="boom")],
+    )
+    store.publish(Event("run_labels", sim.run_id, "alpha", labelled.dump(), source="archiver"))
+
+    card = page.locator(f"[data-case='{first}']")
+    expect(card.locator(".label[data-label='new']")).to_have_text("new")
+    expect(card.locator(".label[data-label='flaky']")).to_have_text("flaky")
+    other = page.locator(f"[data-case='{second}'] .label")
+    expect(other).to_have_text("failing-on-main")
+    expect(page.locator("#run-clusters")).to_contain_text("2 failures, 1 cause")

@@ -3,7 +3,9 @@
 -- run with run_completed, its status decided by RULES.outcomes (first match wins).
 -- run_completed is the run's ``completion`` (testfleet.stream.completion: its entry and
 -- envelope but the time and payload), finished here with names from STREAM.
--- KEYS: 6 specs hash.
+-- A completed run's id is appended to the archive stream in the same step, so no finished
+-- run can be missed by the archiver (one XADD: a case's finish is not slowed).
+-- KEYS: 6 specs hash, 7 archive stream.
 local function finalise(case_id, status, case_json, event, now, completion)
   redis.call('HSET', KEYS[4], case_id, status)
   redis.call('HSET', KEYS[5], case_id, case_json)
@@ -42,5 +44,6 @@ local function finalise(case_id, status, case_json, event, now, completion)
   local entry = done.entry
   entry[#entry + 1] = cjson.encode(envelope)
   emit(entry)
+  redis.call('XADD', KEYS[7], '*', DATA.archive_field, entry[3])
   return 2
 end

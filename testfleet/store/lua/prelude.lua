@@ -1,7 +1,7 @@
 -- Prepended to every run store script (testfleet/store/scripts.py).
 --
 -- KEYS: 1 global stream, 2 run stream; and where a script uses them:
---       3 run hash, 4 state hash, 5 cases hash, 6 specs hash.
+--       3 run hash, 4 state hash, 5 cases hash, 6 specs hash, 7 archive stream.
 -- ARGV: 1 what the scripts are told (JSON): 'rules', the final statuses and how a run's
 --       status follows from its cases' (testfleet.results), and 'stream', the names
 --       events are written with (testfleet.stream.lua_layout); 2 global stream maxlen,

@@ -66,6 +66,9 @@ class FakeApi:
     def get_bytes(self, path: str) -> bytes:
         return b"<html>report</html>"
 
+    def run_quarantine(self, run_id: str) -> list[dict[str, Any]]:
+        return []
+
 
 def _events(url: str, key: str | None) -> Iterator[dict[str, Any]]:
     ids = {"testId": "r-0001", "testSuiteId": f"Suite {NASTY}"}

@@ -257,7 +257,11 @@ def test_the_local_overlay_brings_its_object_store() -> None:
     service = objects("overlays/local", "Service")["seaweedfs"]
     port = service["spec"]["ports"][0]["port"]
     assert config["TESTFLEET_ARTIFACTS__S3_ENDPOINT_URL"] == f"http://seaweedfs:{port}"
-    (secret,) = [d for d in render("overlays/local") if d["kind"] == "Secret"]
+    (secret,) = [
+        d
+        for d in render("overlays/local")
+        if d["kind"] == "Secret" and d["metadata"]["name"].startswith("testfleet-secrets")
+    ]
     assert {
         "TESTFLEET_ARTIFACTS__S3_ACCESS_KEY_ID",
         "TESTFLEET_ARTIFACTS__S3_SECRET_ACCESS_KEY",

@@ -43,10 +43,19 @@ def secret_env(tree: str, name: str) -> dict[str, tuple[str, str]]:
     }
 
 
+def fleet_secrets(tree: str) -> list[dict[str, Any]]:
+    """The tree's Secrets named ``SECRET`` (the history database's URL has one of its own)."""
+    return [
+        d
+        for d in render(tree)
+        if d["kind"] == "Secret" and d["metadata"]["name"].startswith(SECRET)
+    ]
+
+
 def is_fleet_secret(tree: str, name: str) -> bool:
     if tree == "base":  # the overlay provides it
         return name == SECRET
-    (secret,) = [d for d in render(tree) if d["kind"] == "Secret"]
+    (secret,) = fleet_secrets(tree)
     return bool(name == secret["metadata"]["name"])
 
 
@@ -80,7 +89,7 @@ def test_every_grid_client_gets_the_credentials(tree: str, name: str) -> None:
     refs = [r["name"] for e in container(tree, name)["envFrom"] if (r := e.get("secretRef"))]
     assert any(is_fleet_secret(tree, r) for r in refs), f"{name}: no envFrom of the Secret"
     if tree != "base":
-        (secret,) = [d for d in render(tree) if d["kind"] == "Secret"]
+        (secret,) = fleet_secrets(tree)
         assert set(GRID_KEYS.values()) <= set(secret["data"]), "the Secret lacks Grid keys"
 
 

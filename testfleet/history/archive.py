@@ -1,0 +1,186 @@
+"""Writing one finished run into the history database: its row, the identities of its
+tests that are new, and every attempt, in ONE transaction.
+
+Idempotent by run id: the run's row is inserted first with ``ON CONFLICT DO NOTHING``;
+when it was there already, nothing else is written (a second delivery of the same run,
+an archiver that died after committing but before acknowledging). The labels of the
+run's failures (``testfleet.history.labels``) are computed and kept in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from testfleet.history.labels import QuarantineLookup, in_quarantine, store_labels
+from testfleet.history.models import Attempt, Case, Run
+from testfleet.history.signature import signature
+from testfleet.results import CaseResult, RunMetadata, RunRecord, RunResult, StepResult
+from testfleet.settings import HistorySettings
+
+NO_DATA_ROW = ""
+"""``cases.data_row`` of a test without data rows (a data row's name is in its test name
+until the run store records rows apart)."""
+
+FAILED_STATUSES = frozenset({"failed", "error"})
+"""Attempt statuses that carry a failure signature."""
+
+TestKey = tuple[str, str, str, str]
+"""A test's identity: project, suite, test name, data row."""
+
+
+def _at(ms: int | None) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
+
+
+def _run_row(result: RunResult, record: RunRecord) -> dict[str, object]:
+    meta = record.metadata or RunMetadata()
+    return {
+        "branch": meta.branch,
+        "commit": meta.commit,
+        "pull_request": meta.pull_request,
+        "ci_provider": meta.ci_provider,
+        "build_url": meta.build_url,
+        "author": meta.author,
+        "run_id": result.runId,
+        "project": result.projectId,
+        "name": result.name,
+        "status": result.status,
+        "submitted_by": record.submitted_by,
+        "total": record.total,
+        "counts": result.counts,
+        "started_at": _at(result.createdMs),
+        "finished_at": _at(result.finishedMs),
+    }
+
+
+def _key(project: str, case: CaseResult) -> TestKey:
+    return (project, case.suite, case.name, NO_DATA_ROW)
+
+
+def _signature(status: str, error: str | None, step: StepResult | None) -> str | None:
+    """A failed attempt's failure signature. Only a case's last attempt keeps its steps
+    (the run store records them per case): an earlier attempt's signature has no step
+    kind. Selectors are not in the results yet (None)."""
+    if status not in FAILED_STATUSES:
+        return None
+    return signature(error, step.step_type if step else None, None).digest
+
+
+def _attempt_rows(project: str, case: CaseResult, case_pk: int) -> list[dict[str, object]]:
+    started = _at(case.started_ms or case.finished_ms) or datetime.now(UTC)
+    step = (
+        next((s for s in case.steps if s.index == case.failed_step), None)
+        if case.failed_step is not None
+        else None
+    )
+    tries = case.history or []
+    rows: list[dict[str, object]] = []
+    for position, summary in enumerate(tries, start=1):
+        last = position == len(tries)
+        rows.append(
+            {
+                "run_id": case.run_id,
+                "case_id": case_pk,
+                "run_case": case.case_id,
+                "project": project,
+                "attempt": summary.attempt,
+                "retry": summary.attempt - 1,
+                "last": last,
+                "status": summary.status,
+                "case_status": case.status,
+                "duration_ms": summary.duration_ms,
+                "started_at": started,
+                "worker": summary.worker,
+                "failing_step_index": case.failed_step if last else None,
+                "failing_step_kind": step.step_type if last and step else None,
+                "failing_step_selector": None,
+                "error": summary.error,
+                "error_signature": _signature(
+                    summary.status, summary.error, step if last else None
+                ),
+                "artifacts": case.artifacts if last else [],
+                "trace": summary.trace,
+            }
+        )
+    if not rows:  # never attempted (cancelled while queued): the case's one outcome
+        rows.append(
+            {
+                "run_id": case.run_id,
+                "case_id": case_pk,
+                "run_case": case.case_id,
+                "project": project,
+                "attempt": max(case.attempts, 1),
+                "retry": max(case.attempts - 1, 0),
+                "last": True,
+                "status": case.status,
+                "case_status": case.status,
+                "duration_ms": case.duration_ms,
+                "started_at": started,
+                "worker": case.worker,
+                "failing_step_index": case.failed_step,
+                "failing_step_kind": step.step_type if step else None,
+                "failing_step_selector": None,
+                "error": case.error,
+                "error_signature": _signature(case.status, case.error, step),
+                "artifacts": case.artifacts,
+                "trace": None,
+            }
+        )
+    return rows
+
+
+def _case_ids(session: Session, keys: list[TestKey], seen_at: datetime) -> dict[TestKey, int]:
+    """The ids of ``keys``' identities, created where new. Inserted in key order, so two
+    archivers writing runs of the same tests lock the rows in the same order."""
+    ordered = sorted(set(keys))
+    if ordered:
+        values = [
+            {"project": p, "suite": s, "test": t, "data_row": d, "first_seen_at": seen_at}
+            for p, s, t, d in ordered
+        ]
+        session.execute(insert(Case).values(values).on_conflict_do_nothing())
+    found = session.execute(
+        select(Case.project, Case.suite, Case.test, Case.data_row, Case.id).where(
+            tuple_(Case.project, Case.suite, Case.test, Case.data_row).in_(ordered)
+        )
+    )
+    return {(p, s, t, d): pk for p, s, t, d, pk in found}
+
+
+def write_run(
+    sessions: sessionmaker[Session],
+    result: RunResult,
+    record: RunRecord,
+    history: HistorySettings | None = None,
+    quarantined_among: QuarantineLookup = in_quarantine,
+) -> bool:
+    """Archive a finished run and the labels of its failures (by ``history``'s rules) in
+    one transaction; False (nothing written) when it was archived already."""
+    with sessions.begin() as session:
+        inserted = session.execute(
+            insert(Run)
+            .values(_run_row(result, record))
+            .on_conflict_do_nothing(index_elements=[Run.run_id])
+            .returning(Run.run_id)
+        ).first()
+        if inserted is None:
+            return False
+        project = result.projectId
+        seen_at = _at(result.createdMs) or datetime.now(UTC)
+        ids = _case_ids(session, [_key(project, c) for c in result.tests], seen_at)
+        rows = [
+            row
+            for case in result.tests
+            for row in _attempt_rows(project, case, ids[_key(project, case)])
+        ]
+        for start in range(0, len(rows), 1000):
+            session.execute(
+                insert(Attempt).values(rows[start : start + 1000]).on_conflict_do_nothing()
+            )
+        store_labels(session, result.runId, history or HistorySettings(), quarantined_among)
+        return True
