@@ -2,7 +2,7 @@
 // tests, and one test's page (its last results as a strip, a duration chart, its figures).
 
 import { durations } from "./chart.js";
-import { badge, fill, h, ms } from "./dom.js";
+import { fill, h, ms } from "./dom.js";
 
 /** Results (runs) the strip shows, and attempts read to find them (a result may hold
  * several attempts: its retries). */
@@ -124,7 +124,8 @@ export function renderTest(root, model, canRead) {
           : "never")),
       h("h3", {}, `Last ${shown.length} result(s)`),
       shown.length ? strip(shown) : h("p", { class: "muted" }, "No attempt kept."),
-      h("p", { class: "legend muted" }, ["passed", "flaky", "failed", "error", "cancelled"].map((s) => [badge(s), " "])),
+      h("ul", { class: "legend inline", "aria-label": "Legend" }, ["passed", "flaky", "failed", "error", "cancelled"].map((s) =>
+        h("li", {}, h("span", { class: "cell", "data-status": s, "aria-hidden": "true" }, MARK[s]), ` ${s}`))),
       h("h3", {}, "Duration of those attempts"),
       attempts.length
         ? h("figure", { class: "chart", id: "test-chart" }, durations(attempts.map((a) => ({
