@@ -251,12 +251,15 @@ async function reloadRun() {
 
 // --- the test history ------------------------------------------------------------------
 
+const FLAKY_SHOWN = 100;
+
 async function loadFlaky() {
-  app.flaky = { tests: null, error: null };
+  app.flaky = { tests: null, error: null, more: false };
   markDirty("tests");
+  if (!app.permissions.has("test:read")) return; // the view says which scope it needs
   try {
-    const page = await json(api("/history/flaky?limit=100"));
-    app.flaky = { tests: page.tests, error: null };
+    const page = await json(api(`/history/flaky?limit=${FLAKY_SHOWN}`));
+    app.flaky = { tests: page.tests, error: null, more: page.nextCursor !== null };
   } catch (err) {
     app.flaky = { tests: null, error: err };
   }
@@ -266,6 +269,7 @@ async function loadFlaky() {
 async function openTest(suite, name) {
   const test = { suite, name, history: null, error: null };
   app.test = test;
+  if (!app.permissions.has("test:read")) return markDirty("test");
   try {
     const params = new URLSearchParams({ test: `${suite}/${name}`, limit: String(ATTEMPTS_READ) });
     const history = await json(api(`/history/tests?${params}`));

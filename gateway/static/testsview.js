@@ -28,7 +28,8 @@ function problem(err, what) {
   return h("p", { class: "error", role: "alert" }, `Could not read ${what}: ${err.message}`);
 }
 
-/** The flaky-tests table. model: {tests, error, since} (tests null while loading). */
+/** The flaky-tests table. model: {tests, error, more} (tests null while loading; more:
+ * the API has more than the page asked for). */
 export function renderFlaky(root, model, canRead) {
   let body;
   if (!canRead) body = h("p", {}, "This API key lacks the test:read scope, which the tests view needs.");
@@ -36,7 +37,7 @@ export function renderFlaky(root, model, canRead) {
   else if (!model.tests) body = h("p", { class: "muted" }, "Loading the flaky tests…");
   else if (!model.tests.length) body = h("p", { class: "muted", id: "flaky-none" }, "No test of this project was flaky in the last 30 days.");
   else {
-    body = h("table", { id: "flaky-table" },
+    body = [h("table", { id: "flaky-table" },
       h("thead", {}, h("tr", {}, ["Test", "Flake rate", "Pass rate", "Time lost", "Runs", "Last failure"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, model.tests.map((t) => h("tr", { "data-test": t.test },
         h("th", { scope: "row" }, h("a", { href: testHref(t.suite, t.name) }, t.name), h("div", { class: "muted" }, t.suite)),
@@ -44,7 +45,8 @@ export function renderFlaky(root, model, canRead) {
         h("td", { class: "pass-rate" }, pct(t.runs ? (t.runs - t.failedRuns) / t.runs : null)),
         h("td", { class: "lost" }, ms(t.lostMs), h("div", { class: "muted" }, `${t.retries} retr${t.retries === 1 ? "y" : "ies"}`)),
         h("td", { class: "runs" }, String(t.runs)),
-        h("td", { class: "last-failure" }, when(t.lastFailureAt))))));
+        h("td", { class: "last-failure" }, when(t.lastFailureAt)))))),
+      model.more ? h("p", { class: "muted", id: "flaky-more" }, `The ${model.tests.length} tests that lost the most time; \`testfleet flaky --limit N\` lists more.`) : null];
   }
   fill(root, h("section", { class: "card", "aria-labelledby": "tests-title" },
     h("h2", { id: "tests-title" }, "Flaky tests"),

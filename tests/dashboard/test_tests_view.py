@@ -47,6 +47,7 @@ class Keys:
         ks = KeyStore(r)
         self.alpha = ks.create("alpha", ["test:read", "dashboard:read"])[1]
         self.beta = ks.create("beta", ["test:read", "dashboard:read"])[1]
+        self.alpha_fleet = ks.create("alpha", ["dashboard:read"])[1]
 
 
 @pytest.fixture
@@ -185,6 +186,18 @@ def test_another_projects_key_sees_none_of_the_history(
         expect(page.locator("#test-unknown")).to_contain_text("No archived run")
         expect(page.locator("#test-strip")).to_have_count(0)
         tab.assert_no_errors()
+
+
+def test_a_key_without_test_read_is_told_which_scope_the_view_needs(
+    tab: BrowserPage, base_url: str, key: Keys, engine: Engine
+) -> None:
+    flaky_history(engine)
+    page = tab.page
+    sign_in(page, base_url, key.alpha_fleet, "#/tests")
+    expect(page.locator("#view")).to_contain_text("lacks the test:read scope")
+    page.goto(f"{base_url}/dashboard#/tests/Checkout/pays%20by%20card")
+    expect(page.locator("#view")).to_contain_text("lacks the test:read scope")
+    expect(page.locator("#test-strip")).to_have_count(0)
 
 
 # --- one test's page ------------------------------------------------------------------------
