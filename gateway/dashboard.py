@@ -58,6 +58,7 @@ ASSETS: dict[str, str] = {
     "views.js": "text/javascript; charset=utf-8",
     "runview.js": "text/javascript; charset=utf-8",
     "traceview.js": "text/javascript; charset=utf-8",
+    "testsview.js": "text/javascript; charset=utf-8",
     "dom.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",

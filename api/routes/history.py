@@ -88,6 +88,8 @@ class FlakyTest(BaseModel):
     lostMs: int
     """Time spent in failed or errored attempts (retried and final)."""
     lastFlakeAt: datetime | None
+    lastFailureAt: datetime | None
+    """The newest of its runs in the window with a failed attempt (flaky or failed)."""
 
 
 class FlakyList(BaseModel):
@@ -251,6 +253,7 @@ def flaky_tests(
                 retries=f.retries,
                 lostMs=f.lost_ms,
                 lastFlakeAt=f.last_flake_at,
+                lastFailureAt=f.last_failure_at,
             )
             for f in found[:limit]
         ],

@@ -4,6 +4,7 @@ import { Connection } from "./connection.js";
 import { byId, clock, fill, h, ms, text } from "./dom.js";
 import { RunView } from "./runview.js";
 import { compareIds, FleetState, Perf, RunState, SETTLED, TREND_WINDOW_MS } from "./state.js";
+import { renderFlaky, renderTest, ATTEMPTS_READ } from "./testsview.js";
 import { renderFleet, renderRuns } from "./views.js";
 
 const KEY = "testfleet.apiKey";
@@ -22,6 +23,8 @@ const app = {
   runsDue: null,
   route: { name: "none" },
   run: null, // {id, state, view, images}
+  flaky: { tests: null, error: null },
+  test: null, // {suite, name, history, error}: the open test page
   dirty: new Set(),
   frame: 0,
   pendingTs: [],
@@ -47,6 +50,8 @@ async function request(url, options = {}) {
 
 const json = async (url, options) => (await request(url, options)).json();
 const gateway = (path) => `/dashboard/api${path}`;
+/** The API itself (it allows the gateway's origin, CORS): the test history is there. */
+const api = (path) => `${app.config.apiUrl}${app.config.apiPrefix}${path}`;
 
 async function download(path, fileName) {
   try {
@@ -209,7 +214,26 @@ async function showRun(run) {
   run.view?.close();
   run.state = new RunState(snapshot);
   run.view = new RunView(byId("view"), run.state, { image, download, cancel: cancelRun, canWrite: app.permissions.has("test:write"), traces, traceIo });
+  loadLabels(run, snapshot.run);
   return snapshot;
+}
+
+const LABELLED = ["failed", "error", "flaky"];
+
+/** A run that was over with failures when the page opened it may have been labelled
+ * already: its `run_labels` event went by before the page subscribed, so the labels are
+ * read from the API. A run still going gets them live from that event. */
+async function loadLabels(run, snapshotRun) {
+  const counts = snapshotRun.counts || {};
+  if (!SETTLED.has(snapshotRun.status) || !LABELLED.some((s) => counts[s] > 0)) return;
+  try {
+    const answer = await json(api(`/runs/${encodeURIComponent(run.id)}/labels`));
+    if (app.run !== run || !answer.archived) return; // not archived yet: the event will come
+    run.state.labels(answer);
+    markDirty("run");
+  } catch {
+    // Labels add to the run's page; without a history database (503) it shows the rest.
+  }
 }
 
 /** After a gap: the open run's state read again. Its subscriptions go on from the oldest
@@ -223,6 +247,37 @@ async function reloadRun() {
   } catch (err) {
     if (app.run === run) notice(`Could not reload run ${run.id}: ${err.message}`);
   }
+}
+
+// --- the test history ------------------------------------------------------------------
+
+const FLAKY_SHOWN = 100;
+
+async function loadFlaky() {
+  app.flaky = { tests: null, error: null, more: false };
+  markDirty("tests");
+  if (!app.permissions.has("test:read")) return; // the view says which scope it needs
+  try {
+    const page = await json(api(`/history/flaky?limit=${FLAKY_SHOWN}`));
+    app.flaky = { tests: page.tests, error: null, more: page.nextCursor !== null };
+  } catch (err) {
+    app.flaky = { tests: null, error: err };
+  }
+  markDirty("tests");
+}
+
+async function openTest(suite, name) {
+  const test = { suite, name, history: null, error: null };
+  app.test = test;
+  if (!app.permissions.has("test:read")) return markDirty("test");
+  try {
+    const params = new URLSearchParams({ test: `${suite}/${name}`, limit: String(ATTEMPTS_READ) });
+    const history = await json(api(`/history/tests?${params}`));
+    if (app.test === test) test.history = history;
+  } catch (err) {
+    if (app.test === test) test.error = err;
+  }
+  markDirty("test");
 }
 
 // --- live events -----------------------------------------------------------------------
@@ -259,10 +314,11 @@ function onGap(name, payload) {
 
 // --- rendering, once per frame ---------------------------------------------------------
 
-/** Ask for `view` ("fleet", "runs", "run"; all when omitted) to be redrawn next frame. */
+/** Ask for `view` ("fleet", "runs", "run", "tests", "test"; all when omitted) to be
+ * redrawn next frame. */
 function markDirty(view) {
   if (view) app.dirty.add(view);
-  else for (const v of ["fleet", "runs", "run"]) app.dirty.add(v);
+  else for (const v of ["fleet", "runs", "run", "tests", "test"]) app.dirty.add(v);
   if (!app.frame) app.frame = requestAnimationFrame(frame);
 }
 
@@ -304,7 +360,8 @@ function render() {
     });
   } else if (app.route.name === "run" && app.run && app.run.view && app.run.view.update()) {
     markDirty("run"); // cases left over: the next frame draws them
-  }
+  } else if (app.route.name === "tests") renderFlaky(view, app.flaky, app.permissions.has("test:read"));
+  else if (app.route.name === "test" && app.test) renderTest(view, app.test, app.permissions.has("test:read"));
 }
 
 function panels() {
@@ -328,22 +385,41 @@ function panels() {
 
 // --- routing ---------------------------------------------------------------------------
 
+/** `#/tests/<suite>/<test>` (each part URI-encoded) as {suite, name}; null otherwise or
+ * when a part does not decode. */
+function testRoute(hash) {
+  const m = hash.match(/^#\/tests\/([^/]+)\/(.+)$/);
+  if (!m) return null;
+  try {
+    return { suite: decodeURIComponent(m[1]), name: decodeURIComponent(m[2]) };
+  } catch {
+    return null;
+  }
+}
+
 function route() {
   const hash = location.hash || "";
   const m = hash.match(/^#\/runs\/(.+)$/);
+  const t = testRoute(hash);
   const previous = app.route;
   if (m) app.route = { name: "run", id: decodeURIComponent(m[1]) };
+  else if (t) app.route = { name: "test", suite: t.suite, test: t.name };
   else if (hash === "#/runs") app.route = { name: "runs" };
+  else if (hash === "#/tests") app.route = { name: "tests" };
   else if (hash === "#/fleet") app.route = { name: "fleet" };
   else app.route = { name: app.permissions.has("dashboard:read") || !app.permissions.size ? "fleet" : "runs" };
-  for (const [id, name] of [["nav-fleet", "fleet"], ["nav-runs", "runs"]]) {
+  const under = { run: "runs", test: "tests" };
+  for (const [id, name] of [["nav-fleet", "fleet"], ["nav-runs", "runs"], ["nav-tests", "tests"]]) {
     const link = byId(id);
-    if (app.route.name === name || (name === "runs" && app.route.name === "run")) link.setAttribute("aria-current", "page");
+    if (app.route.name === name || under[app.route.name] === name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   if (app.route.name !== "run") closeRun();
+  if (app.route.name !== "test") app.test = null;
   if (app.route.name === "runs" && previous.name !== "runs") loadRuns();
   if (app.route.name === "run" && (!app.run || app.run.id !== app.route.id)) openRun(app.route.id);
+  if (app.route.name === "tests" && previous.name !== "tests") loadFlaky();
+  if (app.route.name === "test" && (!app.test || app.test.suite !== t.suite || app.test.name !== t.name)) openTest(t.suite, t.name);
   markDirty();
 }
 

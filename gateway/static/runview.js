@@ -7,14 +7,26 @@ import { liveCounts, TraceView } from "./traceview.js";
 const FRAME_BUDGET_MS = 8;
 const SETTLED_CASE = new Set(["passed", "flaky", "failed", "error", "cancelled"]);
 
-/** "14 failures, 1 cause" once the run's labels came (``run_labels``), else nothing. */
-function clustersLine(clusters) {
+/** "14 failures, 1 cause" and a table of the causes, once the run's labels came (the
+ * `run_labels` event, or `GET /runs/{id}/labels` when the page opened after it); else
+ * nothing. A cluster's tests are case ids: shown by their names. */
+function clustersBlock(clusters, cases) {
   if (!clusters || !clusters.length) return "";
   const failures = clusters.reduce((sum, c) => sum + c.count, 0);
   const causes = clusters.length;
-  return h("p", { id: "run-clusters", class: "muted" },
-    `${failures} failure${failures === 1 ? "" : "s"}, ${causes} cause${causes === 1 ? "" : "s"}`,
-    ...clusters.filter((c) => c.count > 1).map((c) => h("span", { class: "cluster" }, ` · ${c.count} × ${c.error || c.signature}`)));
+  const name = (id) => {
+    const c = cases.get(id);
+    return c ? `${c.suite}/${c.name}` : id;
+  };
+  return h("div", { class: "clusters" },
+    h("p", { id: "run-clusters", class: "muted" },
+      `${failures} failure${failures === 1 ? "" : "s"}, ${causes} cause${causes === 1 ? "" : "s"}`),
+    h("table", { id: "run-clusters-table", "aria-labelledby": "run-clusters" },
+      h("thead", {}, h("tr", {}, ["Cause (error)", "Failures", "Tests"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, clusters.map((c) => h("tr", { "data-signature": c.signature },
+        h("td", { class: "error" }, c.error || c.signature),
+        h("td", { class: "count" }, String(c.count)),
+        h("td", {}, h("ul", { class: "plain" }, (c.tests || []).map((t) => h("li", {}, name(t))))))))));
 }
 
 /**
@@ -71,7 +83,7 @@ export class RunView {
       h("p", { class: "mono muted" }, run.runId),
       h("p", { id: "run-counts" }, `${counts} of ${this.state.cases.size}`,
         ` · created ${clock(run.createdMs)}`, run.finishedMs ? ` · took ${ms(run.finishedMs - run.createdMs)}` : ""),
-      clustersLine(run.clusters),
+      clustersBlock(run.clusters, this.state.cases),
       h("div", { class: "actions" }, actions));
   }
 

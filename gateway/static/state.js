@@ -140,6 +140,20 @@ export class RunState {
     this.headDirty = true;
   }
 
+  /** What the test history says of the run's failures, once the run was archived: the
+   * `run_labels` event's payload, or `GET /runs/{id}/labels` for a run labelled before
+   * the page opened (the same shape; applying both is harmless). */
+  labels(p) {
+    for (const t of p.tests || []) {
+      const labelled = this.cases.get(t.testId);
+      if (!labelled) continue;
+      labelled.labels = t.labels || [];
+      this.dirty.add(labelled.case_id);
+    }
+    this.run.clusters = p.clusters || [];
+    this.headDirty = true;
+  }
+
   /** Apply the events of this run that come after the snapshot (others are skipped);
    * true when any was applied. */
   apply(events) {
@@ -157,15 +171,7 @@ export class RunState {
         continue;
       }
       if (e.type === "run_labels") {
-        // What the test history says of the run's failures, once the run was archived.
-        for (const t of p.tests || []) {
-          const labelled = this.cases.get(t.testId);
-          if (!labelled) continue;
-          labelled.labels = t.labels || [];
-          this.dirty.add(labelled.case_id);
-        }
-        this.run.clusters = p.clusters || [];
-        this.headDirty = true;
+        this.labels(p);
         continue;
       }
       const c = this.cases.get(p.testId);

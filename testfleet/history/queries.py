@@ -54,6 +54,8 @@ class Flaky:
     lost_ms: int
     """Time spent in failed or errored attempts (retried ones and final ones)."""
     last_flake_at: datetime | None
+    last_failure_at: datetime | None
+    """The newest of its runs in the window with a failed attempt (flaky or failed)."""
 
     @property
     def flake_rate(self) -> float:
@@ -208,11 +210,12 @@ WITH per_run AS (
            count(*) FILTER (WHERE ended_failed) AS failed_runs,
            sum(retries) AS retries,
            sum(lost_ms) AS lost_ms,
-           max(started_at) FILTER (WHERE flake) AS last_flake_at
+           max(started_at) FILTER (WHERE flake) AS last_flake_at,
+           max(started_at) FILTER (WHERE had_failure) AS last_failure_at
     FROM judged GROUP BY case_id
 )
 SELECT c.suite, c.test, c.data_row, t.runs, t.flaky_runs, t.failed_runs, t.retries,
-       t.lost_ms, t.last_flake_at
+       t.lost_ms, t.last_flake_at, t.last_failure_at
 FROM per_test t JOIN cases c ON c.id = t.case_id
 WHERE t.flaky_runs > 0
 ORDER BY t.lost_ms DESC, c.suite, c.test, c.data_row
@@ -238,8 +241,9 @@ def flaky(
             retries=int(retries),
             lost_ms=int(lost),
             last_flake_at=last,
+            last_failure_at=last_failure,
         )
-        for suite, test, row, runs, flakes, failed, retries, lost, last in rows
+        for suite, test, row, runs, flakes, failed, retries, lost, last, last_failure in rows
     ]
 
 

@@ -101,6 +101,7 @@ def test_the_page_and_its_assets_are_served_offline_under_a_strict_policy(
             "runview.js",
             "dom.js",
             "chart.js",
+            "testsview.js",
             "style.css",
         ):
             asset = http.get(f"/dashboard/static/{name}")

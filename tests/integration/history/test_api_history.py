@@ -253,6 +253,9 @@ def test_flaky_tests_are_sorted_by_time_lost_and_paged(
     assert coupon["flakeRate"] == 1.0
     assert (card["lostMs"], card["runs"], card["flakyRuns"], card["failedRuns"]) == (500, 5, 2, 1)
     assert card["flakeRate"] == pytest.approx(2 / 5)
+    # The newest run with a failed attempt: coupon's r2 (hour 1); card's r3 (hour 2).
+    assert datetime.fromisoformat(coupon["lastFailureAt"]) == T0 + timedelta(hours=1)
+    assert datetime.fromisoformat(card["lastFailureAt"]) == T0 + timedelta(hours=2)
 
 
 def test_a_runs_failures_are_clustered_by_signature(

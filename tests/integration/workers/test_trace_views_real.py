@@ -109,7 +109,10 @@ def test_a_real_failure_explains_itself_offline_in_the_report_and_the_dashboard(
     client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
     key = KeyStore(client).create("proj", ["test:read"])[1]
     client.close()
-    with serving(build_server(own)), open_page(browser) as bp:
+    # No API is served here: the page's read of the failed run's labels is refused (the
+    # run's page shows without them).
+    refused = ("ERR_CONNECTION_REFUSED",)
+    with serving(build_server(own)), open_page(browser, allow=refused) as bp:
         sign_in(bp.page, f"http://127.0.0.1:{own.gateway.port}", key, f"#/runs/{run_id}")
         _explains_itself(bp.page, ".trace-panel", "tr.bad")
         bp.assert_no_errors()
