@@ -20,7 +20,14 @@ The baselines' Grid is a hub + node with 2 slots started like the fleet's
 (``tests.fixtures_grid.running_grid``). Warm-up: before each timed pass, an
 untimed pass of 4 short tests on the same configuration (JVM JIT, Chromium's
 disk cache, Python imports); the tuned runner also opens its drivers before its
-clock starts. Configurations run one after the other in this process.
+clock starts.
+
+One pass decides nothing on a shared machine (two runs minutes apart once gave
+fleet vs tuned 1.23x and 0.79x), so each configuration runs ``bench.repetitions``
+(3) times, interleaved (A B C, A B C, ...), with the three fleets up throughout.
+Each configuration's figures are those of its median pass; each ratio is the median
+of the ratios of passes of the same repetition, with their range beside it, and a
+ratio whose range straddles its target is printed "not established", not met.
 
 Set ``TESTFLEET_BENCH__QUICK=1`` (or ``TESTFLEET_BENCH_QUICK=1``) for a quick
 check (2 tests per suite).
@@ -36,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -44,7 +52,7 @@ from xml.etree import ElementTree
 import redis
 
 from bench import throughput_pyspy
-from bench.common import ratio, verdict
+from bench.common import established, median_and_range, ratio
 from bench.playwright_runner import run_playwright
 from bench.throughput_figures import (
     case_phases,
@@ -80,11 +88,31 @@ def quick_mode() -> bool:
     return os.environ.get("TESTFLEET_BENCH_QUICK", "") not in ("", "0")
 
 
+FLEETS = (
+    ("fleet_unpooled", 0, "giveback"),
+    ("fleet_pooled_lend", 1, "lend"),
+    ("fleet_pooled", 1, "giveback"),
+)
+"""The fleet configurations: name, ``grid.pool_size``, ``grid.pool_reset``."""
+RATIOS = (
+    ("fleet_vs_xdist", "fleet_pooled", "xdist_fresh", TARGET_VS_XDIST),
+    ("fleet_vs_tuned", "fleet_pooled", "local_tuned", TARGET_VS_TUNED),
+    ("fleet_vs_playwright", "fleet_pooled", "playwright", TARGET_VS_PLAYWRIGHT),
+    ("giveback_vs_lend_reset", "fleet_pooled", "fleet_pooled_lend", None),
+    ("fleet_unpooled_vs_xdist", "fleet_unpooled", "xdist_fresh", None),
+    ("grid_hop_cost", "local_tuned_direct", "local_tuned", None),
+)
+"""Each ratio: its name, numerator and denominator configurations, and its target (>=)."""
+
+
 def run(settings: Settings) -> dict[str, Any]:
-    """Run every configuration once (after its warm-up) and return the figures."""
+    """Run every configuration ``bench.repetitions`` times, interleaved (A B C, A B C, ...),
+    each pass after its warm-up, and return the medians with every repetition beside them."""
     quick = quick_mode() or settings.bench.quick
-    figures: dict[str, Any] = {"quick": quick}
-    with tempfile.TemporaryDirectory(prefix="tf-bench-tp-") as tmp:
+    repetitions = 1 if quick else settings.bench.repetitions
+    figures: dict[str, Any] = {"quick": quick, "repetitions": repetitions}
+    passes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    with tempfile.TemporaryDirectory(prefix="tf-bench-tp-") as tmp, contextlib.ExitStack() as up:
         base = Path(tmp)
         suites, warmup = base / "suites", base / "warmup"
         tests = write_suites(suites, per_template=2 if quick else None)
@@ -92,28 +120,58 @@ def run(settings: Settings) -> dict[str, Any]:
         figures["tests"] = tests
         grid_settings = grid_test_settings(base / "grid")
         auth = grid_settings.security.grid_credentials
-        with running_demosite(free_port()) as demo, running_grid(grid_settings) as grid_url:
-            figures.update(_xdist(base, suites, warmup, demo, grid_url, tests, auth))
-            figures.update(_tuned("local_tuned", suites, warmup, demo, grid_url, auth))
-            figures.update(_tuned("local_tuned_direct", suites, warmup, demo, None, None))
-            figures.update(_playwright(suites, warmup, demo))
+        demo = up.enter_context(running_demosite(free_port()))
+        grid_url = up.enter_context(running_grid(grid_settings))
+        # Every fleet stays up through every repetition, so each pass of each configuration
+        # runs beside the same idle processes: only the pass's own work differs.
+        fleets = {
+            name: up.enter_context(local_fleet(base / name, pool_size, reset))
+            for name, pool_size, reset in FLEETS
+        }
+        for repetition in range(repetitions):
+            passes["xdist_fresh"].append(_xdist(base, suites, warmup, demo, grid_url, tests, auth))
+            passes["local_tuned"].append(
+                _tuned("local_tuned", suites, warmup, demo, grid_url, auth)
+            )
+            passes["local_tuned_direct"].append(
+                _tuned("local_tuned_direct", suites, warmup, demo, None, None)
+            )
+            passes["playwright"].append(_playwright(suites, warmup, demo))
+            for name, env in fleets.items():
+                state = base / name / f"pass-{repetition + 1}"
+                passes[name].append(_fleet(name, env, state, suites, warmup))
         profiled = base / "profiled"
         write_suites(profiled, per_template=1, prefix="Profiled ")
-        configurations = (
-            ("fleet_unpooled", 0, "giveback"),
-            ("fleet_pooled_lend", 1, "lend"),
-            ("fleet_pooled", 1, "giveback"),
+        figures["fleet_pooled_pyspy_pct"] = pyspy_pass(
+            fleets["fleet_pooled"], profiled, base / "fleet_pooled"
         )
-        for name, pool_size, reset in configurations:
-            extra = profiled if name == "fleet_pooled" else None
-            figures.update(_fleet(name, base / name, suites, warmup, pool_size, extra, reset))
-    figures["fleet_vs_xdist"] = ratio(figures["fleet_pooled"], figures["xdist_fresh"])
-    figures["fleet_vs_tuned"] = ratio(figures["fleet_pooled"], figures["local_tuned"])
-    figures["fleet_vs_playwright"] = ratio(figures["fleet_pooled"], figures["playwright"])
-    figures["giveback_vs_lend_reset"] = ratio(figures["fleet_pooled"], figures["fleet_pooled_lend"])
-    figures["fleet_unpooled_vs_xdist"] = ratio(figures["fleet_unpooled"], figures["xdist_fresh"])
-    figures["grid_hop_cost"] = ratio(figures["local_tuned_direct"], figures["local_tuned"])
+    for name, repeated in passes.items():
+        figures.update(median_pass(name, repeated))
+    for name, numerator, denominator, _ in RATIOS:
+        paired = [
+            ratio(top[numerator], bottom[denominator])
+            for top, bottom in zip(passes[numerator], passes[denominator], strict=True)
+        ]
+        spread = median_and_range(paired)
+        figures[name] = spread["median"]
+        figures[f"{name}_reps"] = paired
+        figures[f"{name}_range"] = spread["range"]
     figures["fleet_overhead_pct"] = figures["fleet_breakdown_ms"].get("overhead_pct_of_browser")
+    overheads = [
+        p["fleet_breakdown_ms"].get("overhead_pct_of_browser") for p in passes["fleet_pooled"]
+    ]
+    figures["fleet_overhead_pct_reps"] = overheads
+    return figures
+
+
+def median_pass(name: str, repeated: list[dict[str, Any]]) -> dict[str, Any]:
+    """One configuration's figures: those of its median pass (by tests/min; for an even count
+    the lower middle), with ``name`` the median tests/min and ``name_reps`` every pass's."""
+    ranked = sorted(repeated, key=lambda p: float(p[name]))
+    figures = dict(ranked[(len(ranked) - 1) // 2])
+    throughputs = [float(p[name]) for p in repeated]
+    figures[name] = median_and_range(throughputs)["median"]
+    figures[f"{name}_reps"] = throughputs
     return figures
 
 
@@ -243,24 +301,15 @@ def local_fleet(
 
 
 def _fleet(
-    name: str,
-    state_dir: Path,
-    suites: Path,
-    warmup: Path,
-    pool_size: int,
-    profiled: Path | None = None,
-    pool_reset: str = "giveback",
+    name: str, env: dict[str, str], state_dir: Path, suites: Path, warmup: Path
 ) -> dict[str, Any]:
-    """One fleet configuration; ``profiled``: suites for an extra, untimed pass under py-spy."""
-    profile: dict[str, Any] = {}
-    with local_fleet(state_dir, pool_size, pool_reset) as env:
-        submit(env, warmup, state_dir / "warmup.json")
-        started = time.monotonic()
-        result = submit(env, suites, state_dir / "run.json")
-        cli_wall_s = time.monotonic() - started
-        events = run_events(env, result["runId"])
-        if profiled is not None:
-            profile = pyspy_pass(env, profiled, state_dir)
+    """One timed pass of the fleet ``env`` names (up), after its warm-up pass."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    submit(env, warmup, state_dir / "warmup.json")
+    started = time.monotonic()
+    result = submit(env, suites, state_dir / "run.json")
+    cli_wall_s = time.monotonic() - started
+    events = run_events(env, result["runId"])
     tests = len(result["tests"])
     failed = sum(1 for t in result["tests"] if t["status"] not in GOOD_STATUSES)
     duration_s = result["durationMs"] / 1000.0
@@ -280,8 +329,6 @@ def _fleet(
     key = "fleet_breakdown_ms" if name == "fleet_pooled" else f"{name}_breakdown_ms"
     figures[key] = {**fleet_breakdown(result), **case_phases(result, events)}
     figures[f"{name}_step_ms"] = step_kind_ms(result)
-    if profiled is not None:
-        figures[f"{name}_pyspy_pct"] = profile
     return figures
 
 
@@ -333,22 +380,37 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
     def tpm(key: str, what: str) -> tuple[str, str, str]:
         failed = figures.get(f"{key}_failed", 0)
         note = f"{what}; {figures.get(f'{key}_wall_s')} s"
+        reps = figures.get(f"{key}_reps") or []
+        note += f"; passes {', '.join(str(r) for r in reps)}" if len(reps) > 1 else ""
         note += f"; {failed} FAILED" if failed else ""
         return (key, f"{figures.get(key)} t/min", note)
 
+    def spread(key: str) -> str:
+        low, high = figures.get(f"{key}_range") or (None, None)
+        return f" (range {low}-{high})" if len(figures.get(f"{key}_reps") or []) > 1 else ""
+
     breakdown: dict[str, float] = figures.get("fleet_breakdown_ms", {})
     giveback = figures.get("giveback_vs_lend_reset")
-    giveback_note = "(c) / (c'): the reset moved off the critical path"
+    giveback_note = (
+        f"(c) / (c'): the reset moved off the critical path{spread('giveback_vs_lend_reset')}"
+    )
     overhead = figures.get("fleet_overhead_pct") or 0.0
-    overhead_ok = verdict(overhead <= TARGET_OVERHEAD_PCT)
+    overheads = [o for o in figures.get("fleet_overhead_pct_reps") or [overhead] if o is not None]
+    # Lower is better: established when every repetition is within the target.
+    overhead_ok = established([-o for o in overheads], -TARGET_OVERHEAD_PCT)
     overhead_note = f"<= {TARGET_OVERHEAD_PCT:g} % of browser {overhead_ok}"
+    if len(overheads) > 1:
+        overhead_note += f" (range {min(overheads)}-{max(overheads)})"
 
     def at_least(key: str, target: float) -> tuple[str, str, str]:
         value = figures.get(key) or 0.0
-        return (key, f"{value}x", f">= {target}x {verdict(value >= target)}")
+        reps = figures.get(f"{key}_reps") or [value]
+        return (key, f"{value}x", f">= {target}x {established(reps, target)}{spread(key)}")
 
+    passes = figures.get("repetitions", 1)
     out = [
         ("tests per pass", str(figures.get("tests")), "quick" if figures.get("quick") else "full"),
+        ("passes per configuration", str(passes), "interleaved; medians shown, ranges beside"),
         tpm("xdist_fresh", "(a) pytest -n 2, fresh driver, Grid"),
         tpm("local_tuned", "(b) 2 procs, 1 driver each, Grid"),
         tpm("local_tuned_direct", "(b') same, local chromedriver"),

@@ -511,6 +511,9 @@ class BenchSettings(BaseModel):
 
     quick: bool = False
     """Few samples, for a developer's check (``TESTFLEET_BENCH__QUICK=1``); figures are noisy."""
+    repetitions: int = Field(default=3, ge=1)
+    """Timed passes of each throughput configuration, interleaved (A B C, A B C, ...): the
+    figures are their medians, with their range (quick mode: one)."""
 
 
 class Settings(BaseSettings):

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from bench.bench_throughput import _junit_counts, rows
+from bench.bench_throughput import _junit_counts, median_pass, rows
+from bench.common import established, median_and_range
 from bench.throughput_figures import (
     case_phases,
     fleet_breakdown,
@@ -235,3 +236,54 @@ def test_pyspy_summary_is_percent_of_pool_child_samples(tmp_path: Path) -> None:
         "samples": 4.0,
     }
     assert summarise([]) == {}
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([1.2, 1.15, 1.3], "met"),
+        ([1.1, 1.1, 1.1], "met"),
+        ([0.8, 1.0, 1.05], "NOT MET"),
+        ([0.79, 1.23, 0.98], "not established"),
+        ([], "NOT MET"),
+    ],
+)
+def test_a_ratio_is_met_only_when_every_repetition_reaches_it(
+    values: list[float], expected: str
+) -> None:
+    assert established(values, 1.1) == expected
+
+
+def test_median_and_range_of_repetitions() -> None:
+    assert median_and_range([146.9, 186.2, 170.0]) == {"median": 170.0, "range": [146.9, 186.2]}
+    assert median_and_range([1.0, 2.0]) == {"median": 1.5, "range": [1.0, 2.0]}
+
+
+def test_a_configurations_figures_are_its_median_pass_with_every_pass_beside_them() -> None:
+    passes = [
+        {"fleet_pooled": 150.0, "fleet_pooled_wall_s": 17.6},
+        {"fleet_pooled": 190.0, "fleet_pooled_wall_s": 13.9},
+        {"fleet_pooled": 170.0, "fleet_pooled_wall_s": 15.5},
+    ]
+    figures = median_pass("fleet_pooled", passes)
+    assert figures["fleet_pooled"] == 170.0
+    assert figures["fleet_pooled_wall_s"] == 15.5
+    assert figures["fleet_pooled_reps"] == [150.0, 190.0, 170.0]
+
+
+def test_a_straddling_ratio_is_printed_not_established_with_its_range() -> None:
+    figures: dict[str, Any] = {
+        "repetitions": 3,
+        "fleet_vs_tuned": 0.98,
+        "fleet_vs_tuned_reps": [1.23, 0.79, 0.98],
+        "fleet_vs_tuned_range": [0.79, 1.23],
+        "fleet_vs_xdist": 1.6,
+        "fleet_vs_xdist_reps": [1.6, 1.55, 1.7],
+        "fleet_vs_xdist_range": [1.55, 1.7],
+        "fleet_overhead_pct": 8.0,
+        "fleet_overhead_pct_reps": [8.0, 12.0, 7.0],
+    }
+    table = {label: (value, target) for label, value, target in rows(figures)}
+    assert table["fleet_vs_tuned"] == ("0.98x", ">= 1.1x not established (range 0.79-1.23)")
+    assert table["fleet_vs_xdist"] == ("1.6x", ">= 1.5x met (range 1.55-1.7)")
+    assert table["fleet overhead"][1] == "<= 5 % of browser NOT MET (range 7.0-12.0)"
