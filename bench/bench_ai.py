@@ -31,7 +31,7 @@ from testfleet.events import Event
 from testfleet.payloads import CaseEvent, Payload
 from testfleet.settings import Settings
 from tests.fake_openai import fake_openai
-from tests.fixtures_grid import free_port, running_demosite
+from tests.fixtures_grid import running_demosite
 from tests.fixtures_redis import redis_server
 from workers.analysis import Analyzer, Shot, model_for
 
@@ -126,7 +126,7 @@ def _cache(settings: Settings, shots: dict[str, bytes], rounds: int) -> dict[str
 def run(settings: Settings) -> dict[str, Any]:
     quick = os.environ.get("TESTFLEET_BENCH_QUICK") == "1"
     pages = QUICK_PAGES if quick else PAGES
-    with running_demosite(free_port()) as base_url:
+    with running_demosite() as base_url:
         shots = _capture(settings, base_url, pages)
     return {
         "quick": quick,

@@ -31,7 +31,7 @@ from grid.chrome import chrome_options
 from grid.egress import EgressConfig
 from grid.launcher import start_egress, stop_group
 from testfleet.settings import Settings
-from tests.fixtures_grid import free_port, grid_test_settings, running_demosite
+from tests.fixtures_grid import grid_test_settings, running_demosite
 
 TITLE = "confinement cost: egress proxy per request and page, DevTools pipe per session"
 PAGES = ("/login", "/shop", "/dashboard", "/storage", "/")
@@ -99,18 +99,19 @@ def _sessions(settings: Settings, samples: int) -> dict[str, float]:
 
 def run(settings: Settings) -> dict[str, Any]:
     samples = QUICK if settings.bench.quick else SAMPLES
-    demo_port = free_port()
-    with tempfile.TemporaryDirectory(prefix="testfleet-bench-egress-") as tmp:
-        local = grid_test_settings(Path(tmp), allowed_targets=(f"127.0.0.1:{demo_port}",))
+    with (
+        tempfile.TemporaryDirectory(prefix="testfleet-bench-egress-") as tmp,
+        running_demosite() as site,
+    ):
+        local = grid_test_settings(Path(tmp), allowed_targets=(site.removeprefix("http://"),))
         proxy = EgressConfig.from_settings(local).url
-        with running_demosite(demo_port) as site:
-            egress = start_egress(local, (Path(tmp) / "egress.log").open("wb"))
-            try:
-                request = _requests(site, proxy, samples["request"])
-                navigation = _navigations(local, site, proxy, samples["navigation"])
-            finally:
-                stop_group(egress, 5.0)
-            session = _sessions(local, samples["new_session"])
+        egress = start_egress(local, (Path(tmp) / "egress.log").open("wb"))
+        try:
+            request = _requests(site, proxy, samples["request"])
+            navigation = _navigations(local, site, proxy, samples["navigation"])
+        finally:
+            stop_group(egress, 5.0)
+        session = _sessions(local, samples["new_session"])
     figures: dict[str, Any] = {
         "request": {**request, "added_ms": request["proxied_p50_ms"] - request["direct_p50_ms"]},
         "navigation": {

@@ -35,7 +35,7 @@ from bench.common import percentile, ratio, verdict
 from grid.pool import SessionPool
 from grid.provider import GridProvider
 from testfleet.settings import Settings
-from tests.fixtures_grid import free_port, grid_test_settings, running_demosite, running_grid
+from tests.fixtures_grid import grid_test_settings, running_demosite, running_grid
 
 TITLE = "Browser pool: pooled lease (reset at give-back + check) vs a new Grid session"
 
@@ -118,7 +118,7 @@ def run(settings: Settings) -> dict[str, Any]:
     samples = QUICK_SAMPLES if settings.bench.quick else SAMPLES
     with tempfile.TemporaryDirectory(prefix="testfleet-bench-pool-") as tmp:
         grid = grid_test_settings(Path(tmp), max_sessions=2)
-        with running_demosite(free_port()) as site_url, running_grid(grid) as _:
+        with running_demosite() as site_url, running_grid(grid) as _:
             figures = measure(grid, site_url, samples)
     figures["grid"] = "hub + node"
     figures["quick"] = settings.bench.quick

@@ -67,7 +67,7 @@ from testfleet import keys
 from testfleet.results import GOOD_STATUSES
 from testfleet.settings import Settings
 from tests.conftest import cli, fleet_env, port_env_var
-from tests.fixtures_grid import free_port, grid_test_settings, running_demosite, running_grid
+from tests.fixtures_grid import grid_test_settings, running_demosite, running_grid
 
 TITLE = "Throughput: fleet vs pytest-xdist, hand-tuned runner, Playwright (tests/min, 2 browsers)"
 
@@ -120,7 +120,7 @@ def run(settings: Settings) -> dict[str, Any]:
         figures["tests"] = tests
         grid_settings = grid_test_settings(base / "grid")
         auth = grid_settings.security.grid_credentials
-        demo = up.enter_context(running_demosite(free_port()))
+        demo = up.enter_context(running_demosite())
         grid_url = up.enter_context(running_grid(grid_settings))
         # Every fleet stays up through every repetition, so each pass of each configuration
         # runs beside the same idle processes: only the pass's own work differs.

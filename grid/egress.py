@@ -407,12 +407,18 @@ def _close_after(head: bytes) -> bytes:
 # -- running it --------------------------------------------------------------------------
 
 
-async def serve(config: EgressConfig, stop: asyncio.Event) -> None:
-    """Serve until ``stop`` is set."""
+async def serve(
+    config: EgressConfig, stop: asyncio.Event, sock: socket.socket | None = None
+) -> None:
+    """Serve until ``stop`` is set; on ``sock`` (bound to ``config``'s port, not listening)
+    when given: whoever chose the port held it until now, so nothing else could take it."""
     proxy = EgressProxy(config.policy(), grid_url=config.grid_url, grid_auth=config.grid_auth)
-    server = await asyncio.start_server(
-        proxy.handle, config.host, config.port, limit=HEAD_LIMIT_BYTES, reuse_address=True
-    )
+    if sock is not None:
+        server = await asyncio.start_server(proxy.handle, sock=sock, limit=HEAD_LIMIT_BYTES)
+    else:
+        server = await asyncio.start_server(
+            proxy.handle, config.host, config.port, limit=HEAD_LIMIT_BYTES, reuse_address=True
+        )
     log.info("egress proxy listening on %s", config.url)
     async with server:
         await stop.wait()

@@ -5,12 +5,19 @@ listening), so no other process can take the port: a connection to it is refused
 until a server takes the socket over (``take_held``: ``tests.fixtures_redis_api.serving``
 does for uvicorn). A port that must stay closed ("nothing listens here") is a held
 port nobody takes. Servers in other processes that cannot bind 0 choose a port and
-retry when it was taken (``tests.fixtures_redis.redis_server``).
+retry when it was taken (``tests.fixtures_redis.redis_server``); one that binds port 0
+itself tells its port through the kernel (``listening_ports``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import subprocess
+from pathlib import Path
+
+from tests.waiting import wait_until
 
 _HELD: dict[int, socket.socket] = {}
 """Held sockets by port; closed when the test process exits."""
@@ -45,3 +52,41 @@ def hold_again(port: int, host: str = "127.0.0.1") -> None:
 def take_held(port: int) -> socket.socket | None:
     """The socket holding ``port``, now the caller's to listen on; None if not held."""
     return _HELD.pop(port, None)
+
+
+TCP_LISTEN = "0A"
+"""``st`` of a listening socket in ``/proc/net/tcp``."""
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports process ``pid`` listens on (IPv4), read from the kernel: how a test
+    learns the port a server in another process bound with port 0."""
+    fd_dir = Path(f"/proc/{pid}/fd")
+    inodes = set()
+    for fd in fd_dir.iterdir():
+        with contextlib.suppress(OSError):  # an fd closed meanwhile
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == TCP_LISTEN and inode in inodes:
+            ports.add(int(local.rsplit(":", 1)[1], 16))
+    return ports
+
+
+def port_of(process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> int:
+    """The one TCP port ``process`` (started with port 0) listens on, once it does."""
+
+    def bound() -> set[int]:
+        if process.poll() is not None:
+            code = process.returncode
+            raise RuntimeError(f"{process.args!r} exited with {code} before it listened")
+        return listening_ports(process.pid)
+
+    ports = wait_until(f"{process.args!r} to listen", bound, timeout_s)
+    if len(ports) != 1:
+        raise RuntimeError(f"{process.args!r} listens on {sorted(ports)}, not on one port")
+    return ports.pop()

@@ -24,15 +24,18 @@ from testfleet.settings import RedisSettings, Settings
 from testfleet.store import RunStore
 from tests.chaos.evidence import Figures, record
 from tests.conftest import ROOT
-from tests.fixtures_redis import free_port
 from tests.integration.gateway.test_gateway_sse import complete_run, event, new_run, stream_ids
+from tests.ports import port_of
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.redis]
 
 
-def start_gateway(redis_url: str, port: int, state_dir: Path) -> subprocess.Popen[bytes]:
-    """``testfleet gateway`` as its own process, ready to serve."""
+def start_gateway(
+    redis_url: str, port: int, state_dir: Path
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``testfleet gateway`` as its own process, ready to serve on ``port`` (0: the port it
+    binds, read from the kernel); the process and its port."""
     env = {
         **os.environ,
         "TESTFLEET_REDIS__URL": redis_url,
@@ -49,13 +52,14 @@ def start_gateway(redis_url: str, port: int, state_dir: Path) -> subprocess.Pope
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    port = port or port_of(process)
 
     def healthy() -> bool:
         assert process.poll() is None, f"the gateway exited with {process.returncode}"
         return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
 
     wait_until("the gateway to serve", healthy, timeout_s=60, ignore=(httpx.HTTPError,))
-    return process
+    return process, port
 
 
 def test_a_client_resumes_after_the_gateway_is_killed(redis_url: str, tmp_path: Path) -> None:
@@ -67,8 +71,7 @@ def test_a_client_resumes_after_the_gateway_is_killed(redis_url: str, tmp_path: 
     run_id = cases[0].run_id
     for step in range(5):
         store.publish(event(cases[0], "test_progress", progress={"stepNumber": step}))
-    port = free_port()
-    first = start_gateway(redis_url, port, tmp_path)
+    first, port = start_gateway(redis_url, 0, tmp_path)
     second: subprocess.Popen[bytes] | None = None
     try:
         events = follow_run(f"http://127.0.0.1:{port}", key, run_id)
@@ -79,7 +82,8 @@ def test_a_client_resumes_after_the_gateway_is_killed(redis_url: str, tmp_path: 
         # Published while no gateway runs: only the stream keeps them.
         for step in range(5, 10):
             store.publish(event(cases[0], "test_progress", progress={"stepNumber": step}))
-        second = start_gateway(redis_url, port, tmp_path)
+        # The same port (the client reconnects to the URL it has), free since the kill.
+        second, _ = start_gateway(redis_url, port, tmp_path)
         got.append(next(events))
         resumed_s = time.monotonic() - killed_s
         complete_run(store, cases)

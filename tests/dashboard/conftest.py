@@ -27,7 +27,6 @@ from testfleet.settings import (
 )
 from tests.dashboard.browser import chromium
 from tests.fixtures_postgres import PgServer, postgres  # noqa: F401 (a fixture)
-from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 from tests.ports import held_port
 
@@ -53,7 +52,7 @@ def settings(
         redis=RedisSettings(url=redis_url),
         database=DatabaseSettings(url=history_url, connect_timeout_s=2),
         api=ApiSettings(port=held_port()),
-        gateway=GatewaySettings(port=free_port(), read_block_ms=100, metrics_interval_s=0.5),
+        gateway=GatewaySettings(port=held_port(), read_block_ms=100, metrics_interval_s=0.5),
         paths=PathSettings(state_dir=state, artifacts_dir=state / "artifacts"),
     )
 

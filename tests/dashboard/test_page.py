@@ -31,8 +31,8 @@ from testfleet.settings import Settings
 from testfleet.store import RunStore
 from tests.dashboard.browser import BrowserPage, open_page, sign_in
 from tests.dashboard.simulate import SimulatedRun
-from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
+from tests.ports import held_port
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
@@ -62,7 +62,7 @@ def tab(browser: Browser) -> Iterator[BrowserPage]:
 def own_gateway(settings: Settings) -> tuple[Settings, str]:
     """Settings of a gateway of the test's own (to stop and start again), and its URL."""
     own = settings.model_copy(
-        update={"gateway": settings.gateway.model_copy(update={"port": free_port()})}
+        update={"gateway": settings.gateway.model_copy(update={"port": held_port()})}
     )
     return own, f"http://127.0.0.1:{own.gateway.port}"
 

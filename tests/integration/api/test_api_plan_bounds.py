@@ -28,8 +28,8 @@ from testfleet.settings import (
     Settings,
     WorkerSettings,
 )
-from tests.fixtures_redis import free_port
 from tests.integration.api.helpers import MAX_BODY_BYTES, QUEUE, case, error_of, submit, suite
+from tests.ports import held_port
 from tests.unit.recordings.side_bomb import side_bomb, side_bomb_text
 from tests.waiting import wait_until
 
@@ -42,9 +42,9 @@ def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settin
     """The conftest's settings, with small plan limits (the API fixture uses these)."""
     return Settings(
         redis=RedisSettings(url=redis_url),
-        api=ApiSettings(port=free_port(), max_body_bytes=MAX_BODY_BYTES),
+        api=ApiSettings(port=held_port(), max_body_bytes=MAX_BODY_BYTES),
         gateway=GatewaySettings(public_url="https://gw.example.test:8443"),
-        grid=GridSettings(url=f"http://127.0.0.1:{free_port()}"),
+        grid=GridSettings(url=f"http://127.0.0.1:{held_port()}"),  # nothing listens
         worker=WorkerSettings(queue=QUEUE),
         paths=PathSettings(state_dir=tmp_path_factory.mktemp("api") / "state"),
         limits=LimitSettings(max_plan_cpu_s=PLAN_CPU_S, max_plan_memory_bytes=256 * _MIB),

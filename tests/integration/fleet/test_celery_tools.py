@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT, Fleet, free_port
+from tests.conftest import ROOT, Fleet
+from tests.ports import port_of
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.grid, pytest.mark.browser, pytest.mark.slow]
@@ -95,9 +96,9 @@ def test_standard_tools_with_the_plain_broker_url_upset_no_worker(fleet: Fleet) 
 
 @pytest.fixture
 def flower(fleet: Fleet) -> Iterator[str]:
-    port = free_port()
     process = subprocess.Popen(
-        [CELERY, "-A", "workers", "flower", f"--port={port}", "--address=127.0.0.1"],
+        # Port 0: Flower binds what the kernel hands out; the kernel then tells us which.
+        [CELERY, "-A", "workers", "flower", "--port=0", "--address=127.0.0.1"],
         # Flower 2 serves its HTTP API only with auth, or with this set (a test on loopback).
         env={**fleet.env, "FLOWER_UNAUTHENTICATED_API": "true"},
         cwd=ROOT,
@@ -106,7 +107,7 @@ def flower(fleet: Fleet) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port_of(process)}"
     finally:
         process.terminate()
         try:

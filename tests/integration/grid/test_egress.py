@@ -16,9 +16,8 @@ import pytest
 
 from grid.egress import EgressConfig, serve
 from grid.egress_replies import REFUSED_TEXT
-from tests.fixtures_grid import free_port
 from tests.fixtures_pages import page_server
-from tests.ports import held_port
+from tests.ports import held_port, take_held
 from tests.waiting import wait_until
 
 EGRESS_LOGGER = "testfleet.grid.egress"
@@ -28,11 +27,12 @@ EGRESS_LOGGER = "testfleet.grid.egress"
 def running_proxy(
     *allowed: str, endpoints: tuple[tuple[str, str, int | None], ...] = ()
 ) -> Iterator[str]:
-    """The egress proxy on a free port in a background thread; yields its URL."""
-    config = EgressConfig("127.0.0.1", free_port(), allowed, endpoints)
+    """The egress proxy in a background thread, on a port held for it; yields its URL."""
+    config = EgressConfig("127.0.0.1", held_port(), allowed, endpoints)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(config, stop),))
+    served = serve(config, stop, sock=take_held(config.port))
+    thread = threading.Thread(target=loop.run_until_complete, args=(served,))
     thread.start()
     try:
         wait_until("the proxy to listen", lambda: _listens(config.port), 10, ignore=(OSError,))

@@ -24,9 +24,9 @@ from testfleet.settings import ApiSettings, GatewaySettings, Settings
 from testfleet.store import RunStore
 from tests.dashboard.browser import chromium, open_page, sign_in
 from tests.evidence_site import evidence_site
-from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import serving
 from tests.integration.workers.runcase import CountingProvider, create_run, execute
+from tests.ports import held_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser]
 
@@ -102,8 +102,8 @@ def test_a_real_failure_explains_itself_offline_in_the_report_and_the_dashboard(
 
     own = settings.model_copy(
         update={
-            "gateway": GatewaySettings(port=free_port(), read_block_ms=100),
-            "api": ApiSettings(public_url=f"http://127.0.0.1:{free_port()}"),
+            "gateway": GatewaySettings(port=held_port(), read_block_ms=100),
+            "api": ApiSettings(public_url=f"http://127.0.0.1:{held_port()}"),
         }
     )
     client = redis.Redis.from_url(settings.redis.url, decode_responses=True)

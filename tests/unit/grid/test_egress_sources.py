@@ -20,10 +20,12 @@ pytestmark = pytest.mark.skipif(not shutil.which("bash"), reason="needs bash's /
 
 
 @contextlib.contextmanager
-def client_process(port: int) -> Iterator[tuple[subprocess.Popen[bytes], socket.socket]]:
+def client_process() -> Iterator[tuple[subprocess.Popen[bytes], socket.socket]]:
     """A bash (a program unlike its parent, as Chromium is unlike chromedriver) holding
-    a connection to ``port``; yields it and the server's end of that connection."""
-    with socket.create_server(("127.0.0.1", port)) as listener:
+    a connection to a listener of this test's; yields it and the server's end of that
+    connection."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
         process = subprocess.Popen(
             ["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}; read"], stdin=subprocess.PIPE
         )
@@ -38,17 +40,11 @@ def client_process(port: int) -> Iterator[tuple[subprocess.Popen[bytes], socket.
             process.wait(10)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_each_client_process_is_its_own_source() -> None:
     finder = SourceFinder()
     with (
-        client_process(free_port()) as (first, first_end),
-        client_process(free_port()) as (second, second_end),
+        client_process() as (first, first_end),
+        client_process() as (second, second_end),
     ):
         sources = [
             finder.source_of(end.getpeername(), end.getsockname())
@@ -58,7 +54,7 @@ def test_each_client_process_is_its_own_source() -> None:
 
 
 def test_the_kernel_names_the_clients_socket() -> None:
-    with client_process(free_port()) as (process, end):
+    with client_process() as (process, end):
         (peer_host, peer_port), (host, port) = end.getpeername(), end.getsockname()
         inode = socket_inode(
             (ipaddress.ip_address(peer_host), peer_port), (ipaddress.ip_address(host), port)

@@ -24,7 +24,7 @@ from testfleet.errors import InfrastructureError, UsageError
 from testfleet.fleet import gridstatus
 from testfleet.fleet.gridstatus import GridCapacity, read_capacity
 from testfleet.settings import GridSettings, PathSettings, SecuritySettings, Settings
-from tests.fixtures_grid import free_port
+from tests.ports import held_port
 
 
 def make_settings(tmp_path: Path, **grid: Any) -> Settings:
@@ -226,7 +226,7 @@ def test_missing_jar_says_how_to_get_it(tmp_path: Path) -> None:
 
 
 def test_commands_write_config_and_give_nodes_their_own_tmpdir(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, java_opts=("-Xmx1g",), node_port=free_port())
+    settings = make_settings(tmp_path, java_opts=("-Xmx1g",), node_port=held_port())
     settings.selenium_jar.write_bytes(b"PK")
     hub = grid_command(settings, "hub")
     assert Path(hub[0]).name == "java"
