@@ -65,10 +65,12 @@ def _key(project: str, case: CaseResult) -> TestKey:
 def _signature(status: str, error: str | None, step: StepResult | None) -> str | None:
     """A failed attempt's failure signature. Only a case's last attempt keeps its steps
     (the run store records them per case): an earlier attempt's signature has no step
-    kind. Selectors are not in the results yet (None)."""
+    kind nor selector."""
     if status not in FAILED_STATUSES:
         return None
-    return signature(error, step.step_type if step else None, None).digest
+    if step is None:
+        return signature(error, None, None).digest
+    return signature(error, step.step_type, step.selector).digest
 
 
 def _attempt_rows(project: str, case: CaseResult, case_pk: int) -> list[dict[str, object]]:
@@ -98,7 +100,7 @@ def _attempt_rows(project: str, case: CaseResult, case_pk: int) -> list[dict[str
                 "worker": summary.worker,
                 "failing_step_index": case.failed_step if last else None,
                 "failing_step_kind": step.step_type if last and step else None,
-                "failing_step_selector": None,
+                "failing_step_selector": step.selector if last and step else None,
                 "error": summary.error,
                 "error_signature": _signature(
                     summary.status, summary.error, step if last else None
@@ -124,7 +126,7 @@ def _attempt_rows(project: str, case: CaseResult, case_pk: int) -> list[dict[str
                 "worker": case.worker,
                 "failing_step_index": case.failed_step,
                 "failing_step_kind": step.step_type if step else None,
-                "failing_step_selector": None,
+                "failing_step_selector": step.selector if step else None,
                 "error": case.error,
                 "error_signature": _signature(case.status, case.error, step),
                 "artifacts": case.artifacts,

@@ -6,11 +6,18 @@ from sqlalchemy import Engine, func, select
 
 from testfleet.events import Event, now_ms
 from testfleet.history.models import Attempt, Case, Run
-from testfleet.results import AttemptSummary, CaseResult, RunMetadata, RunRecord
+from testfleet.results import AttemptSummary, CaseResult, RunMetadata, RunRecord, StepResult
 from testfleet.store import RunStore
 
 STATUSES = ("passed", "flaky", "failed")
 """A run's cases: one passes, one passes on its retry, one fails both attempts."""
+
+
+FAILED_STEPS = [
+    StepResult(index=1, label="navigate /cart", step_type="navigate", status="passed"),
+    StepResult(index=2, label="click #go", step_type="click", status="failed", selector="#go"),
+]
+"""A failed case's steps: its second, a click on ``#go``, failed."""
 
 
 def _attempts(status: str) -> list[AttemptSummary]:
@@ -61,6 +68,7 @@ def finish_run(
                 "error": history[-1].error,
                 "failed_step": 2 if status == "failed" else None,
                 "artifacts": ["shot.png"] if status == "failed" else [],
+                "steps": FAILED_STEPS if status == "failed" else [],
             }
         )
         kind = "test_failed" if status == "failed" else "test_completed"
