@@ -35,9 +35,14 @@ def _attempts(status: str) -> list[AttemptSummary]:
 
 
 def finish_run(
-    store: RunStore, run_id: str, project: str = "shop", statuses: tuple[str, ...] = STATUSES
+    store: RunStore,
+    run_id: str,
+    project: str = "shop",
+    statuses: tuple[str, ...] = STATUSES,
+    failed_steps: list[StepResult] | None = None,
 ) -> None:
-    """Submit a run with one case per status and finish every case (the run completes)."""
+    """Submit a run with one case per status and finish every case (the run completes);
+    a failed case's steps are ``failed_steps`` (none by default)."""
     cases = [
         CaseResult(case_id=f"{run_id}-{i}", run_id=run_id, suite="checkout", name=f"test {i}")
         for i in range(len(statuses))
@@ -68,7 +73,7 @@ def finish_run(
                 "error": history[-1].error,
                 "failed_step": 2 if status == "failed" else None,
                 "artifacts": ["shot.png"] if status == "failed" else [],
-                "steps": FAILED_STEPS if status == "failed" else [],
+                "steps": (failed_steps or []) if status == "failed" else [],
             }
         )
         kind = "test_failed" if status == "failed" else "test_completed"

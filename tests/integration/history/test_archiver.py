@@ -21,7 +21,7 @@ from testfleet.history.signature import signature
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from tests.fixtures_postgres import PgServer
-from tests.integration.history.runs import archived_runs, counts, finish_run
+from tests.integration.history.runs import FAILED_STEPS, archived_runs, counts, finish_run
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -60,7 +60,7 @@ def drain(archiver: Archiver) -> None:
 def test_a_finished_run_is_archived_whole_with_its_attempts(
     store: RunStore, archiver: Archiver, engine: Engine
 ) -> None:
-    finish_run(store, "run-1")
+    finish_run(store, "run-1", failed_steps=FAILED_STEPS)
     drain(archiver)
 
     assert counts(engine) == (1, 3, 5)
