@@ -169,7 +169,7 @@ def _size_bytes(bound: Engine) -> int:
     return int(total or 0)
 
 
-def test_history(session: Session, project: str, name: str, settings: HistorySettings) -> int:
+def read_test_history(session: Session, project: str, name: str, settings: HistorySettings) -> int:
     """What ``GET /api/v1/history/tests?test=NAME`` reads (``api.routes.history``); the
     number of attempts listed."""
     identity = queries.resolve(session, project, name)
@@ -189,7 +189,7 @@ def _time_histories(
     for name in names:
         started = time.perf_counter()
         with made.begin() as session:
-            listed = test_history(session, PROJECT, name, settings)
+            listed = read_test_history(session, PROJECT, name, settings)
         timings.append((time.perf_counter() - started) * 1000)
         if not listed:
             raise RuntimeError(f"the seeded test {name!r} has no attempts: the seed is wrong")
