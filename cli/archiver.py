@@ -17,6 +17,10 @@ was committed (``testfleet.history.archive.write_run``, idempotent by run id), s
 - a run whose record expired from Redis (``retention.run_ttl_s``) before it could be
   archived is logged as a warning naming it, and its entry dropped.
 
+Every ``history.prune_interval_s`` (and once at its start) an archiver also prunes the
+history older than ``history.retention_days`` (``testfleet.history.retention``), between
+two batches of runs; several archivers share that work without waiting on each other.
+
 Reading the run store and writing history both happen here, above ``testfleet.store``
 and ``testfleet.history``, which do not know each other.
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 import signal
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
 from typing import Any
@@ -37,7 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from testfleet import keys, logs
 from testfleet.backoff import Backoff
 from testfleet.events import Event
-from testfleet.history import archive, db, labels, migrate
+from testfleet.history import archive, db, labels, migrate, retention
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 
@@ -73,6 +78,8 @@ class Archiver:
         """Set to stop ``run`` after the batch in hand."""
         self._backoff = Backoff(FIRST_RETRY_S, settings.database.archive_retry_max_s)
         self._grouped = False
+        self._next_prune_s = 0.0
+        """``time.monotonic()`` at which history is next pruned (0: at the first chance)."""
 
     def ensure_group(self) -> None:
         """Create the consumer group (and the stream) unless they exist: from the stream's
@@ -141,6 +148,29 @@ class Archiver:
             return
         self._store.publish(Event("run_labels", run_id, project, found.dump(), source=self.name))
 
+    def prune_if_due(self) -> retention.Pruned | None:
+        """Prune the history past ``history.retention_days`` when
+        ``history.prune_interval_s`` has passed since the last prune; None when not due or
+        when history is kept forever (``retention_days`` 0)."""
+        cfg = self._settings.history
+        now_s = time.monotonic()
+        before = retention.cutoff(cfg.retention_days)
+        if now_s < self._next_prune_s or before is None:
+            return None
+        pruned = retention.prune(self._sessions, before, cfg.prune_batch_runs, self.stopping.is_set)
+        # Only a prune that went through waits for the next interval: a failed one (the
+        # database is down) is tried again once the archiver gets through to it.
+        self._next_prune_s = now_s + cfg.prune_interval_s
+        if pruned.runs or pruned.cases:
+            log.info(
+                "pruned the history finished before %s: %d runs, %d attempts, %d tests",
+                before.isoformat(timespec="seconds"),
+                pruned.runs,
+                pruned.attempts,
+                pruned.cases,
+            )
+        return pruned
+
     def run(self) -> None:
         """Archive until ``stopping`` is set; an outage of PostgreSQL or Redis is waited out
         with backoff (what the archiver held stays pending and is retried)."""
@@ -151,6 +181,7 @@ class Archiver:
                     self.ensure_group()
                     self._grouped = True
                 self.step()
+                self.prune_if_due()
             except (SQLAlchemyError, redis.RedisError) as exc:
                 failures += 1
                 delay_s = self._backoff.delay_s(failures)

@@ -547,6 +547,45 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo(f"history database {history_db.describe(bound)}: {said} revision {after}")
 
 
+@db.command("prune")
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    help="Keep this many days of history (default: TESTFLEET_HISTORY__RETENTION_DAYS; 0: all).",
+)
+@click.pass_context
+def db_prune(ctx: click.Context, days: int | None) -> None:
+    """Delete archived runs older than the history's retention, now (archivers also do it
+    every TESTFLEET_HISTORY__PRUNE_INTERVAL_S)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from testfleet.history import db as history_db
+    from testfleet.history import migrate, retention
+
+    settings = _settings(ctx)
+    keep_days = settings.history.retention_days if days is None else days
+    before = retention.cutoff(keep_days)
+    if before is None:
+        click.echo("history retention is 0 days: history is kept forever, nothing pruned")
+        return
+    bound = history_db.engine(settings)
+    try:
+        migrate.require_current(bound)
+        pruned = retention.prune(
+            history_db.sessions(bound), before, settings.history.prune_batch_runs
+        )
+    except SQLAlchemyError as exc:
+        fail(
+            f"cannot prune the history database {history_db.describe(bound)}: {exc}; "
+            "start it (`testfleet up` starts the local one) or set TESTFLEET_DATABASE__URL"
+        )
+    click.echo(
+        f"history database {history_db.describe(bound)}: pruned {pruned.runs} runs "
+        f"({pruned.attempts} attempts) and {pruned.cases} tests last run before "
+        f"{before.isoformat(timespec='seconds')} (keeping {keep_days} days)"
+    )
+
+
 @main.command("demo-site")
 @click.option("--host")
 @click.option("--port", type=int)

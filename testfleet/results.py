@@ -214,6 +214,9 @@ class StepResult(BaseModel):
     """How deep inside blocks the step ran (0: a step of the test itself)."""
     parent: int | None = None
     """The ``index`` of the block step it ran in (a ``use`` of a flow, an ``if``, ...)."""
+    selector: str | None = None
+    """The step's target selector as the test wrote it (``@{name}`` captures unresolved,
+    secrets masked); None for a step without one. Failure signatures include it."""
 
 
 class AttemptSummary(BaseModel):

@@ -335,6 +335,14 @@ class HistorySettings(BaseModel):
     """How long ``testfleet run`` / ``watch`` wait, after a run with failures finished, for
     the archiver to label them (0: never wait; a server without a history database is not
     waited for)."""
+    retention_days: int = Field(default=90, ge=0)
+    """Archived runs that finished longer ago than this are pruned with their attempts and
+    labels, and tests left without attempts with them (0: keep history forever). 90 days
+    is ReportPortal's default for launches."""
+    prune_interval_s: float = Field(default=3600.0, gt=0)
+    """How often an archiver prunes history past ``retention_days``."""
+    prune_batch_runs: int = Field(default=20, ge=1)
+    """Runs deleted per transaction when pruning: short transactions, short locks."""
 
 
 class AISettings(BaseModel):

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from testfleet.history.labels import QuarantineLookup, in_quarantine, store_labels
-from testfleet.history.models import Attempt, Case, Run
+from testfleet.history.models import Attempt, Run
 from testfleet.history.signature import signature
 from testfleet.results import CaseResult, RunMetadata, RunRecord, RunResult, StepResult
 from testfleet.settings import HistorySettings
@@ -65,10 +65,12 @@ def _key(project: str, case: CaseResult) -> TestKey:
 def _signature(status: str, error: str | None, step: StepResult | None) -> str | None:
     """A failed attempt's failure signature. Only a case's last attempt keeps its steps
     (the run store records them per case): an earlier attempt's signature has no step
-    kind. Selectors are not in the results yet (None)."""
+    kind nor selector."""
     if status not in FAILED_STATUSES:
         return None
-    return signature(error, step.step_type if step else None, None).digest
+    if step is None:
+        return signature(error, None, None).digest
+    return signature(error, step.step_type, step.selector).digest
 
 
 def _attempt_rows(project: str, case: CaseResult, case_pk: int) -> list[dict[str, object]]:
@@ -98,7 +100,7 @@ def _attempt_rows(project: str, case: CaseResult, case_pk: int) -> list[dict[str
                 "worker": summary.worker,
                 "failing_step_index": case.failed_step if last else None,
                 "failing_step_kind": step.step_type if last and step else None,
-                "failing_step_selector": None,
+                "failing_step_selector": step.selector if last and step else None,
                 "error": summary.error,
                 "error_signature": _signature(
                     summary.status, summary.error, step if last else None
@@ -124,7 +126,7 @@ def _attempt_rows(project: str, case: CaseResult, case_pk: int) -> list[dict[str
                 "worker": case.worker,
                 "failing_step_index": case.failed_step,
                 "failing_step_kind": step.step_type if step else None,
-                "failing_step_selector": None,
+                "failing_step_selector": step.selector if step else None,
                 "error": case.error,
                 "error_signature": _signature(case.status, case.error, step),
                 "artifacts": case.artifacts,
@@ -134,21 +136,39 @@ def _attempt_rows(project: str, case: CaseResult, case_pk: int) -> list[dict[str
     return rows
 
 
+_INSERT_CASES = text(
+    """
+INSERT INTO cases (project, suite, test, data_row, first_seen_at)
+SELECT k.project, k.suite, k.test, k.data_row, :seen_at
+FROM unnest(CAST(:projects AS text[]), CAST(:suites AS text[]), CAST(:tests AS text[]),
+            CAST(:rows AS text[])) WITH ORDINALITY AS k(project, suite, test, data_row, n)
+ORDER BY k.n
+ON CONFLICT DO NOTHING
+"""
+)
+_CASE_IDS = text(
+    """
+SELECT c.project, c.suite, c.test, c.data_row, c.id
+FROM unnest(CAST(:projects AS text[]), CAST(:suites AS text[]), CAST(:tests AS text[]),
+            CAST(:rows AS text[])) AS k(project, suite, test, data_row)
+JOIN cases c ON c.project = k.project AND c.suite = k.suite AND c.test = k.test
+            AND c.data_row = k.data_row
+"""
+)
+"""A run's test identities pass as four arrays, one statement each way: one lookup of
+the unique index per test (a row-value ``IN`` list compares every test with every row)."""
+
+
 def _case_ids(session: Session, keys: list[TestKey], seen_at: datetime) -> dict[TestKey, int]:
     """The ids of ``keys``' identities, created where new. Inserted in key order, so two
     archivers writing runs of the same tests lock the rows in the same order."""
     ordered = sorted(set(keys))
-    if ordered:
-        values = [
-            {"project": p, "suite": s, "test": t, "data_row": d, "first_seen_at": seen_at}
-            for p, s, t, d in ordered
-        ]
-        session.execute(insert(Case).values(values).on_conflict_do_nothing())
-    found = session.execute(
-        select(Case.project, Case.suite, Case.test, Case.data_row, Case.id).where(
-            tuple_(Case.project, Case.suite, Case.test, Case.data_row).in_(ordered)
-        )
-    )
+    if not ordered:
+        return {}
+    projects, suites, tests, rows = (list(column) for column in zip(*ordered, strict=True))
+    arrays = {"projects": projects, "suites": suites, "tests": tests, "rows": rows}
+    session.execute(_INSERT_CASES, {**arrays, "seen_at": seen_at})
+    found = session.execute(_CASE_IDS, arrays)
     return {(p, s, t, d): pk for p, s, t, d, pk in found}
 
 
@@ -178,9 +198,9 @@ def write_run(
             for case in result.tests
             for row in _attempt_rows(project, case, ids[_key(project, case)])
         ]
-        for start in range(0, len(rows), 1000):
-            session.execute(
-                insert(Attempt).values(rows[start : start + 1000]).on_conflict_do_nothing()
-            )
+        # As many rows as the driver batches per statement ("insertmanyvalues"), with one
+        # compiled statement: a statement of a thousand VALUES compiled anew per run cost
+        # more than the database's work.
+        session.execute(insert(Attempt).on_conflict_do_nothing(), rows)
         store_labels(session, result.runId, history or HistorySettings(), quarantined_among)
         return True

@@ -49,6 +49,11 @@ def upgrade(bound: Engine, revision: str = "head") -> None:
     command.upgrade(_config(bound), revision)
 
 
+def downgrade(bound: Engine, revision: str) -> None:
+    """Migrate the database back to ``revision`` (every migration has its way back)."""
+    command.downgrade(_config(bound), revision)
+
+
 def schema_is_current(bound: Engine) -> bool:
     """True when the database is at the code's newest revision."""
     return current(bound) == head()

@@ -86,6 +86,12 @@ class Case(Base):
     __table_args__ = (UniqueConstraint("project", "suite", "test", "data_row"),)
 
 
+COVERED = ("run_id", "attempt", "last", "status", "duration_ms")
+"""The columns of an attempt that ``ix_attempts_case_id_started_at`` carries (INCLUDE)."""
+FAILURES_INDEX = "ix_attempts_failures_project_started_at"
+"""The partial index of failed and errored attempts (the flaky list's starting point)."""
+
+
 class Attempt(Base):
     """One attempt at a test in a run (retries and redeliveries each make one)."""
 
@@ -125,9 +131,20 @@ class Attempt(Base):
 
     __table_args__ = (
         UniqueConstraint("run_id", "run_case", "attempt"),
-        Index(None, "case_id", "started_at"),
+        # Covering what a test's figures and the flaky list read of its attempts: they
+        # are read from the index alone, not from heap pages spread over every run.
+        Index(None, "case_id", "started_at", postgresql_include=list(COVERED)),
         Index(None, "project", "started_at"),
         Index(None, "error_signature", postgresql_where=text("error_signature IS NOT NULL")),
+        # The flaky list starts from a window's failures (``queries.flaky``): a few
+        # percent of the attempts, so a small index.
+        Index(
+            FAILURES_INDEX,
+            "project",
+            "started_at",
+            postgresql_include=["case_id"],
+            postgresql_where=text("status IN ('failed', 'error')"),
+        ),
     )
 
 

@@ -177,13 +177,22 @@ def one_attempt(session: Session, case: int, run_id: str, attempt: int) -> Liste
     return Listed(*tuple(row)) if row is not None else None
 
 
-# One row per test and run, then per test. A run is a flake when it passed on a retry
-# (its last attempt passed after a failed one) or ended failed on a commit on which
-# another run of the test ended passed: testfleet.history.rules' definition.
+# Only a test with a failed or errored attempt in the window can have a flaky run: those
+# tests are found first, on the partial index of failures (a few percent of the
+# attempts), and only their attempts are read, from the covering index on (case_id,
+# started_at) alone. Then one row per test and run, per test and commit, per test. A run
+# is a flake when it passed on a retry (its last attempt passed after a failed one) or
+# ended failed on a commit on which another run of the test ended passed:
+# testfleet.history.rules' definition. The second rule is counted per commit (a run
+# cannot both end passed and end failed), not by a correlated subquery: the planner's
+# estimate of that one was so high that PostgreSQL spent seconds compiling it (JIT).
 _FLAKY = text(
     """
-WITH per_run AS (
-    SELECT a.case_id, a.run_id, r.commit,
+WITH failing AS (
+    SELECT DISTINCT case_id FROM attempts
+    WHERE project = :project AND started_at >= :since AND status IN ('failed', 'error')
+), per_run AS (
+    SELECT a.case_id, a.run_id,
            bool_or(a.last AND a.status = 'passed') AS ended_passed,
            bool_or(a.last AND a.status IN ('failed', 'error')) AS ended_failed,
            bool_or(a.status IN ('failed', 'error')) AS had_failure,
@@ -191,28 +200,35 @@ WITH per_run AS (
            coalesce(sum(a.duration_ms) FILTER (WHERE a.status IN ('failed', 'error')), 0)
                AS lost_ms,
            min(a.started_at) AS started_at
-    FROM attempts a JOIN runs r ON r.run_id = a.run_id
-    WHERE a.project = :project AND a.started_at >= :since
-    GROUP BY a.case_id, a.run_id, r.commit
-), judged AS (
-    SELECT p.*,
-           (p.ended_passed AND p.had_failure)
-           OR (p.ended_failed AND p.commit IS NOT NULL AND EXISTS (
-               SELECT 1 FROM per_run q
-               WHERE q.case_id = p.case_id AND q.commit = p.commit AND q.ended_passed
-           )) AS flake
-    FROM per_run p
+    FROM attempts a
+    WHERE a.case_id = ANY (ARRAY(SELECT case_id FROM failing)) AND a.started_at >= :since
+    GROUP BY a.case_id, a.run_id
+), per_commit AS (
+    SELECT p.case_id, r.commit,
+           count(*) AS runs,
+           count(*) FILTER (WHERE p.ended_passed AND p.had_failure) AS retried_runs,
+           count(*) FILTER (WHERE p.ended_failed) AS failed_runs,
+           r.commit IS NOT NULL AND bool_or(p.ended_passed) AS passed_on_commit,
+           sum(p.retries) AS retries,
+           sum(p.lost_ms) AS lost_ms,
+           max(p.started_at) FILTER (WHERE p.ended_passed AND p.had_failure) AS last_retried_at,
+           max(p.started_at) FILTER (WHERE p.ended_failed) AS last_failed_at,
+           max(p.started_at) FILTER (WHERE p.had_failure) AS last_failure_at
+    FROM per_run p JOIN runs r ON r.run_id = p.run_id
     WHERE p.ended_passed OR p.ended_failed
+    GROUP BY p.case_id, r.commit
 ), per_test AS (
     SELECT case_id,
-           count(*) AS runs,
-           count(*) FILTER (WHERE flake) AS flaky_runs,
-           count(*) FILTER (WHERE ended_failed) AS failed_runs,
+           sum(runs) AS runs,
+           sum(retried_runs + CASE WHEN passed_on_commit THEN failed_runs ELSE 0 END)
+               AS flaky_runs,
+           sum(failed_runs) AS failed_runs,
            sum(retries) AS retries,
            sum(lost_ms) AS lost_ms,
-           max(started_at) FILTER (WHERE flake) AS last_flake_at,
-           max(started_at) FILTER (WHERE had_failure) AS last_failure_at
-    FROM judged GROUP BY case_id
+           max(GREATEST(last_retried_at,
+                        CASE WHEN passed_on_commit THEN last_failed_at END)) AS last_flake_at,
+           max(last_failure_at) AS last_failure_at
+    FROM per_commit GROUP BY case_id
 )
 SELECT c.suite, c.test, c.data_row, t.runs, t.flaky_runs, t.failed_runs, t.retries,
        t.lost_ms, t.last_flake_at, t.last_failure_at

@@ -208,6 +208,7 @@ class _Attempt:
             status="passed",
             depth=depth,
             parent=parent,
+            selector=self.page.mask(step.selector) if step.selector else None,
         )
         self._open.append((row, started, forced))
         png: bytes | None = None

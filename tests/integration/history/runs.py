@@ -6,11 +6,18 @@ from sqlalchemy import Engine, func, select
 
 from testfleet.events import Event, now_ms
 from testfleet.history.models import Attempt, Case, Run
-from testfleet.results import AttemptSummary, CaseResult, RunMetadata, RunRecord
+from testfleet.results import AttemptSummary, CaseResult, RunMetadata, RunRecord, StepResult
 from testfleet.store import RunStore
 
 STATUSES = ("passed", "flaky", "failed")
 """A run's cases: one passes, one passes on its retry, one fails both attempts."""
+
+
+FAILED_STEPS = [
+    StepResult(index=1, label="navigate /cart", step_type="navigate", status="passed"),
+    StepResult(index=2, label="click #go", step_type="click", status="failed", selector="#go"),
+]
+"""A failed case's steps: its second, a click on ``#go``, failed."""
 
 
 def _attempts(status: str) -> list[AttemptSummary]:
@@ -28,9 +35,14 @@ def _attempts(status: str) -> list[AttemptSummary]:
 
 
 def finish_run(
-    store: RunStore, run_id: str, project: str = "shop", statuses: tuple[str, ...] = STATUSES
+    store: RunStore,
+    run_id: str,
+    project: str = "shop",
+    statuses: tuple[str, ...] = STATUSES,
+    failed_steps: list[StepResult] | None = None,
 ) -> None:
-    """Submit a run with one case per status and finish every case (the run completes)."""
+    """Submit a run with one case per status and finish every case (the run completes);
+    a failed case's steps are ``failed_steps`` (none by default)."""
     cases = [
         CaseResult(case_id=f"{run_id}-{i}", run_id=run_id, suite="checkout", name=f"test {i}")
         for i in range(len(statuses))
@@ -61,6 +73,7 @@ def finish_run(
                 "error": history[-1].error,
                 "failed_step": 2 if status == "failed" else None,
                 "artifacts": ["shot.png"] if status == "failed" else [],
+                "steps": (failed_steps or []) if status == "failed" else [],
             }
         )
         kind = "test_failed" if status == "failed" else "test_completed"

@@ -17,10 +17,11 @@ from cli.archiver import Archiver
 from testfleet import keys
 from testfleet.history import db, migrate
 from testfleet.history.models import Attempt, Case, Run
+from testfleet.history.signature import signature
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from tests.fixtures_postgres import PgServer
-from tests.integration.history.runs import archived_runs, counts, finish_run
+from tests.integration.history.runs import FAILED_STEPS, archived_runs, counts, finish_run
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -59,7 +60,7 @@ def drain(archiver: Archiver) -> None:
 def test_a_finished_run_is_archived_whole_with_its_attempts(
     store: RunStore, archiver: Archiver, engine: Engine
 ) -> None:
-    finish_run(store, "run-1")
+    finish_run(store, "run-1", failed_steps=FAILED_STEPS)
     drain(archiver)
 
     assert counts(engine) == (1, 3, 5)
@@ -87,16 +88,30 @@ def test_a_finished_run_is_archived_whole_with_its_attempts(
             ("test 2", 2, 1, "failed", "failed"),
         ]
         failing = conn.execute(
-            select(Attempt.failing_step_index, Attempt.error, Attempt.artifacts).where(
-                Attempt.last, Attempt.status == "failed"
-            )
+            select(
+                Attempt.failing_step_index,
+                Attempt.failing_step_kind,
+                Attempt.failing_step_selector,
+                Attempt.error,
+                Attempt.artifacts,
+                Attempt.error_signature,
+            ).where(Attempt.last, Attempt.status == "failed")
         ).one()
-        assert tuple(failing) == (2, "element #go not found", ["shot.png"])
+        error = "element #go not found"
+        # The failing step's kind and selector are part of the last attempt's signature;
+        # earlier attempts keep no steps, so theirs has neither.
+        assert tuple(failing) == (
+            2,
+            "click",
+            "#go",
+            error,
+            ["shot.png"],
+            signature(error, "click", "#go").digest,
+        )
         signatures = conn.scalars(
-            select(Attempt.error_signature).where(Attempt.status == "failed")
+            select(Attempt.error_signature).where(Attempt.status == "failed", ~Attempt.last)
         ).all()
-        assert len(signatures) == 3
-        assert all(signatures)
+        assert signatures == [signature(error, None, None).digest] * 2
         passed = conn.scalars(select(Attempt.error_signature).where(Attempt.status == "passed"))
         assert set(passed) == {None}
     # acknowledged and deleted: nothing left to read

@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from testfleet.errors import InfrastructureError
 from testfleet.history import migrate
+from testfleet.history.models import COVERED, FAILURES_INDEX
 from tests.conftest import ROOT
+from tests.integration.history.seed import SeedRun, Try, seed
 
 pytestmark = pytest.mark.postgres
 
@@ -83,3 +85,36 @@ def test_db_upgrade_command_migrates_then_says_it_is_current(
     assert first.returncode == 0, first.stderr
     assert f"upgraded from empty to revision {migrate.head()}" in first.stdout
     assert f"already at revision {migrate.head()}" in again.stdout
+
+
+def _attempt_indexes(engine: Engine) -> dict[str, str]:
+    """The attempts table's indexes, by name, as PostgreSQL defines them."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'attempts'")
+        )
+        return {name: definition for name, definition in rows}
+
+
+def test_revision_0004_adds_the_flaky_list_indexes_and_keeps_the_history(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    migrate.upgrade(engine, "0003")
+    seed(engine, "shop", [SeedRun("r1", 0, tests={("s", "t"): [Try("failed", 5, "x", "sig")]})])
+    before = _attempt_indexes(engine)
+
+    migrate.upgrade(engine)
+    after = _attempt_indexes(engine)
+    migrate.downgrade(engine, "0003")  # an upgrade is only safe with its way back
+    back = _attempt_indexes(engine)
+
+    assert FAILURES_INDEX not in before
+    assert "INCLUDE" not in before["ix_attempts_case_id_started_at"]
+    assert "WHERE ((status)::text = ANY" in after[FAILURES_INDEX]
+    covering = after["ix_attempts_case_id_started_at"]
+    assert f"INCLUDE ({', '.join(COVERED)})" in covering
+    assert back == before
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM attempts")) == 1
+    engine.dispose()

@@ -568,6 +568,9 @@ def test_soft_assertions_go_on_and_fail_the_test_at_the_end(driver: WebDriver, s
     assert outcome.status == "failed"
     assert outcome.failed_step == 2
     assert [s.status for s in outcome.steps] == ["passed", "failed", "failed", "passed", "passed"]
+    # The failing step's selector as written (failure signatures include it).
+    selectors = [s.selector for s in outcome.steps]
+    assert selectors == [None, "h1", None, "label=Full name", "label=Full name"]
 
 
 def test_this_module_exercises_every_step_kind() -> None:
