@@ -28,7 +28,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from api import reports
+from api import report_quality, reports
 from cli import fleet, quarantined
 from cli.interrupt import Interrupted, Interrupts
 from testfleet import payloads
@@ -104,6 +104,8 @@ class Outputs:
     json: str | None = None
     labels_wait_s: float = 0.0
     """How long to wait for the failures' labels once the run finished (0: not at all)."""
+    a11y: str | None = None
+    """Where to write the accessibility report (GitLab's format, ``api.report_quality``)."""
 
 
 def submit_and_follow(
@@ -453,4 +455,10 @@ def _write_outputs(
     if outputs.html:
         Path(outputs.html).write_bytes(api.get_bytes(report_path(run.runId)))
         written.append(("HTML report", outputs.html))
+    if outputs.a11y:
+        import json
+
+        report = report_quality.gitlab_a11y_report(run)
+        Path(outputs.a11y).write_text(json.dumps(report, indent=2), encoding="utf-8")
+        written.append(("accessibility report", outputs.a11y))
     return written

@@ -109,12 +109,15 @@ def test_every_known_violation_is_reported_with_what_fixes_it_and_serious_ones_f
     assert any(t.startswith("brand-logo >> img") for t in targets), "the shadow root's image"
     image = next(v for v in result.violations if v.rule == "image-alt")
     assert image.help_url.startswith("https://dequeuniversity.com/rules/axe/")
-    assert image.description and image.help
+    assert image.description
+    assert image.help
     hero = next(n for n in image.nodes if n.target == "#hero")
-    assert hero.html.startswith("<img") and "alt" in hero.summary.lower()
+    assert hero.html.startswith("<img")
+    assert "alt" in hero.summary.lower()
     error = outcome.error or ""
     assert "new accessibility violation(s) of at least serious impact" in error
-    assert "image-alt (critical)" in error and "heading-order" not in error
+    assert "image-alt (critical)" in error
+    assert "heading-order" not in error
     shots = [n.screenshot for v in result.violations for n in v.nodes if n.screenshot]
     assert shots, "highlighted screenshots of the elements"
     assert all(store.read(RUN, s).startswith(b"\x89PNG") for s in shots)
@@ -145,9 +148,11 @@ def test_options_scope_the_check_and_set_what_fails(
     minor = check("/a11y/contrast", "{fail_on: minor}")
     assert minor.status == "failed"
     disabled = check("/a11y/contrast", "{disable: color-contrast}")
-    assert disabled.status == "passed" and found(disabled).violations == []
+    assert disabled.status == "passed"
+    assert found(disabled).violations == []
     excluded = check("/a11y/contrast", '{exclude: "#note"}')
-    assert excluded.status == "passed" and found(excluded).violations == []
+    assert excluded.status == "passed"
+    assert found(excluded).violations == []
     wcag2a = check("/a11y", "{tags: [wcag2a]}")
     assert {r for r, _ in rules(found(wcag2a))} == {
         "button-name",

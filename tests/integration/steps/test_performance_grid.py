@@ -44,7 +44,8 @@ def test_every_metric_is_measured_and_recorded_within_budget(driver: WebDriver, 
     assert 0 < m["ttfb_ms"] <= m["dom_content_loaded_ms"] <= m["load_ms"]
     assert m["lcp_ms"] > 0
     assert m["cls"] == 0
-    assert result.over == [] and result.runs == [m]
+    assert result.over == []
+    assert result.runs == [m]
 
 
 def test_a_layout_shift_and_a_long_task_go_over_their_budgets(driver: WebDriver, site: str) -> None:
@@ -56,12 +57,14 @@ def test_a_layout_shift_and_a_long_task_go_over_their_budgets(driver: WebDriver,
     shifted = run(driver, site, steps)
     assert shifted.status == "failed"
     assert measured(shifted).metrics["cls"] > 0.05
-    assert "over budget" in (shifted.error or "") and "cls" in (shifted.error or "")
+    assert "over budget" in (shifted.error or "")
+    assert "cls" in (shifted.error or "")
     blocked = run(
         driver,
         site,
-        "- navigate: /speed?block_ms=300\n- assert_attribute: {selector: body, attribute: data-blocked}"
-        "\n- assert_performance: {budgets: {tbt_ms: 100}}",
+        "- navigate: /speed?block_ms=300\n"
+        "- assert_attribute: {selector: body, attribute: data-blocked}\n"
+        "- assert_performance: {budgets: {tbt_ms: 100}}",
     )
     assert blocked.status == "failed", blocked.steps
     assert measured(blocked).metrics["tbt_ms"] >= 250 - 1
@@ -79,5 +82,8 @@ def test_runs_take_the_median_of_reloads_and_not_inverts(driver: WebDriver, site
     assert result.metrics["ttfb_ms"] == sorted(r["ttfb_ms"] for r in result.runs)[1]
     assert slow.status == "failed"
     assert "median of 3 loads" in (slow.error or "")
-    steps = "- navigate: /speed?delay_ms=400\n- assert_performance: {budgets: {ttfb_ms: 100}}\n  not: true"
+    steps = (
+        "- navigate: /speed?delay_ms=400\n"
+        "- assert_performance: {budgets: {ttfb_ms: 100}}\n  not: true"
+    )
     assert run(driver, site, steps).status == "passed"
