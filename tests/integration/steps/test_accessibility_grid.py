@@ -81,7 +81,7 @@ def as_run(outcome: AttemptOutcome, test: str = "a11y") -> RunResult:
         run_id=RUN,
         suite="access",
         name=test,
-        status=outcome.status,  # type: ignore[arg-type]
+        status=outcome.status,
         steps=outcome.steps,
     )
     return RunResult(
