@@ -15,8 +15,9 @@ Each element a violation is found on is ``new`` when its impact is at least
 ``fail_on`` (default ``serious``) and the baseline (``testfleet.visual.accessibility``)
 does not list it, ``accepted`` when it does, ``reported`` otherwise; a ``new`` one
 fails the step (``not: true``: passes only when there is one). Baseline entries not
-found any more are reported as fixed. The first ``MAX_SHOTS`` elements judged ``new``
-(then ``reported``) get a screenshot with the element outlined.
+found any more are reported as fixed. Up to ``MAX_SHOTS`` elements get a screenshot with
+the element outlined (scrolled into view): ``new`` ones before ``reported`` ones, each
+rule's first element before any rule's second.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ AXE_VERSION = "4.14.1"
 """The vendored axe-core's version (``axe/NOTICE``)."""
 MAX_FRAME_DEPTH = 3
 """How deep into nested frames axe-core is injected."""
-MAX_SHOTS = 5
+MAX_SHOTS = 3
 """Most highlighted screenshots one step takes (each is a round trip and a PNG)."""
 MAX_HTML_CHARS = 500
 FRAME_WAIT_MS = 5000
@@ -61,7 +62,11 @@ def axe_source() -> str:
     return (resources.files("workers.executor") / "axe" / "axe.min.js").read_text("utf-8")
 
 
-HAS_AXE_JS = "return !!(window.axe && window.axe.version === arguments[0]);"
+HAS_AXE_JS = """
+return {has: !!(window.axe && window.axe.version === arguments[0]),
+        frames: document.querySelectorAll("iframe, frame").length};
+"""
+"""Whether this axe-core is in the document already, and whether it has frames."""
 
 RUN_JS = """
 const [context, options, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
@@ -76,6 +81,12 @@ window.axe.run(context, options).then(r => done({ok: true, url: r.url,
 
 HIGHLIGHT_JS = """
 const target = arguments[0];
+const before = window.__testfleetA11y;
+if (before) {
+  before.style.outline = before.getAttribute("data-testfleet-a11y") || "";
+  before.style.outlineOffset = ""; before.removeAttribute("data-testfleet-a11y");
+  delete window.__testfleetA11y;
+}
 let root = document, el = null;
 for (let i = 0; i < target.length; i++) {
   const part = target[i];
@@ -97,7 +108,7 @@ el.style.outlineOffset = "2px";
 window.__testfleetA11y = el;
 return true;
 """
-"""Outlines the element a violation names (frames: not reachable from here)."""
+"""Outlines the element a violation names, and no other (frames: not reachable from here)."""
 UNHIGHLIGHT_JS = """
 const el = window.__testfleetA11y;
 if (el) { el.style.outline = el.getAttribute("data-testfleet-a11y") || "";
@@ -108,9 +119,10 @@ if (el) { el.style.outline = el.getAttribute("data-testfleet-a11y") || "";
 
 def inject(driver: WebDriver, depth: int = 0) -> None:
     """axe-core in the current document and in the frames below it."""
-    if not driver.execute_script(HAS_AXE_JS, AXE_VERSION):
+    seen = driver.execute_script(HAS_AXE_JS, AXE_VERSION)
+    if not seen["has"]:
         driver.execute_script(axe_source())
-    if depth >= MAX_FRAME_DEPTH:
+    if depth >= MAX_FRAME_DEPTH or not seen["frames"]:
         return
     for frame in driver.find_elements(By.CSS_SELECTOR, "iframe, frame"):
         try:
@@ -162,7 +174,9 @@ def run_axe(page: Page, step: Step, timeout_s: float) -> tuple[str, list[dict[st
     if step.disable_rules:
         options["rules"] = {rule: {"enabled": False} for rule in step.disable_rules}
     inject(page.driver)
-    page.run_script("return 0;", timeout_s)  # sets the script timeout for the async run
+    if page.script_timeout_s != timeout_s:
+        page.driver.set_script_timeout(timeout_s)
+        page.script_timeout_s = timeout_s
     answer = page.driver.execute_async_script(RUN_JS, context or {"exclude": []}, options)
     if not answer.get("ok"):
         raise StepFailed(f"axe-core could not check the page: {page.shown(answer.get('error'))}")
@@ -211,34 +225,45 @@ def judge(
     return violations, sorted(accepted - seen), new
 
 
+def _shot_order(violations: list[A11yViolation]) -> list[tuple[A11yViolation, A11yNode]]:
+    """Which elements get a screenshot, best first: new before reported, and each rule's
+    first element before any rule's second."""
+    order = []
+    for status in ("new", "reported"):
+        rounds = max((len(v.nodes) for v in violations), default=0)
+        for i in range(rounds):
+            order += [
+                (v, v.nodes[i])
+                for v in violations
+                if i < len(v.nodes) and v.nodes[i].status == status
+            ]
+    return order
+
+
 def _screenshots(page: Page, violations: list[A11yViolation], raw: list[dict[str, Any]]) -> None:
     recorder = page.visual
     if recorder is None:
         return
     targets = {
-        (v["id"], target_text(n.get("target") or [])): n.get("target") or []
+        (v["id"], page.mask(target_text(n.get("target") or []))): n.get("target") or []
         for v in raw
         for n in v.get("nodes", [])
     }
-    ordered = [
-        (v, n)
-        for status in ("new", "reported")
-        for v in violations
-        for n in v.nodes
-        if n.status == status
-    ]
-    for taken, (violation, node) in enumerate(ordered):
-        if taken >= MAX_SHOTS:
-            return
-        target = targets.get((violation.rule, node.target))
-        if not target or not page.driver.execute_script(HIGHLIGHT_JS, target):
-            continue
-        try:
+    taken = 0
+    try:
+        for violation, node in _shot_order(violations):
+            if taken >= MAX_SHOTS:
+                return
+            target = targets.get((violation.rule, node.target))
+            if not target or not page.driver.execute_script(HIGHLIGHT_JS, target):
+                continue
+            taken += 1
             png = page.driver.get_screenshot_as_png()
-        finally:
+            name = f"step{recorder.step_number:02d}-a11y-{safe_name(violation.rule)}-{taken}.png"
+            node.screenshot = recorder.save(name, png)
+    finally:
+        if taken:
             page.driver.execute_script(UNHIGHLIGHT_JS)
-        name = f"step{recorder.step_number:02d}-a11y-{safe_name(violation.rule)}-{taken + 1}.png"
-        node.screenshot = recorder.save(name, png)
 
 
 def _message(result: AccessibilityResult, step: Step) -> str:
