@@ -163,6 +163,10 @@ def test_options_scope_the_check_and_set_what_fails(
     }
     element = check("/a11y", '{selector: "#close"}')
     assert rules(found(element)) == {("button-name", "critical")}
+    steps = '- navigate: /a11y\n- frame: "#card"\n- assert_accessible'
+    framed = found(run(driver, site, store, steps), 3)
+    assert rules(framed) == {("button-name", "critical")}
+    assert [n.target for v in framed.violations for n in v.nodes] == ["#pay"]
     included = check("/a11y", '{include: ["#q", "#more"]}')
     assert {r for r, _ in rules(found(included))} == {"label", "link-name"}
 
