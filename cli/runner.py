@@ -350,6 +350,7 @@ def _summary(
     if labels is not None:
         _clusters(console, run, labels)
     _visual_checks(console, run)
+    _quality_checks(console, run)
     _ai_findings(console, run)
     quarantined.print_forgiven(console, run, spared or {})
     counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
@@ -390,6 +391,35 @@ def _visual_checks(console: Console, run: RunResult) -> None:
                     f"diff: {artifact_url(run.runId, v.diff) if v.diff else '-'}"
                 )
             console.print(head + text, markup=False, soft_wrap=True)
+
+
+def _quality_checks(console: Console, run: RunResult) -> None:
+    """A line per accessibility check that found new violations (and how to accept them),
+    and per performance check over budget."""
+    for case in run.tests:
+        for step in case.steps:
+            head = f"{case.suite} › {case.name} › step {step.index}"
+            found = step.accessibility
+            if found is not None and found.new:
+                rules = ", ".join(
+                    f"{v.rule} ({v.impact})"
+                    for v in found.violations
+                    if any(n.status == "new" for n in v.nodes)
+                )
+                text = (
+                    f'accessibility › {head} "{found.name}": {found.new} new: {rules}; '
+                    f"accept: testfleet baselines approve {run.runId}"
+                )
+                console.print(text, markup=False, soft_wrap=True)
+            measured = step.performance
+            if measured is not None and measured.over:
+                over = ", ".join(
+                    f"{m} {measured.metrics[m]:g} > {measured.budgets[m]:g}"
+                    if m in measured.metrics
+                    else f"{m} not measured"
+                    for m in measured.over
+                )
+                console.print(f"performance › {head}: {over}", markup=False, soft_wrap=True)
 
 
 def _ai_findings(console: Console, run: RunResult) -> None:

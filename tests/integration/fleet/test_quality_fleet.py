@@ -57,6 +57,10 @@ def test_checks_run_on_the_fleet_show_in_every_report_and_approving_accepts_them
     suite.write_text(SUITE)
     code, result, output = _run(fleet, tmp_path, suite, "first")
     assert code == 1, output
+    assert (
+        'accessibility › quality › contrast › step 2 "page": 1 new: color-contrast (serious); '
+        f"accept: testfleet baselines approve {result['runId']}"
+    ) in output
     tests = {t["name"]: t for t in result["tests"]}
     assert tests["contrast"]["status"] == "failed"
     assert tests["speed"]["status"] == "passed", output
