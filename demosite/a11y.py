@@ -98,6 +98,6 @@ async def frame(request: Request) -> Response:
     )
     document = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Card</title>'
-        f"</head><body><main aria-label=\"Card\"><h1>Card</h1>{button}</main></body></html>"
+        f'</head><body><main aria-label="Card"><h1>Card</h1>{button}</main></body></html>'
     )
     return HTMLResponse(document)
