@@ -6,7 +6,9 @@ so nothing here needs to mask). Statuses map to JUnit as CI reporters
 
     passed     <testcase/>
     flaky      <testcase/> + property flaky=true + a <system-out> note (it passed)
-    (any)      + properties visual.step<N>.name / .outcome / .diff_ratio per assert_screenshot
+    (any)      + properties visual.step<N>.name / .outcome / .diff_ratio per assert_screenshot,
+               a11y.step<N>.name / .new / .rules per assert_accessible and
+               performance.step<N>.<metric> (/ .over) per assert_performance
     (a failure) + a property testfleet.label per label its history gave it (new, flaky,
                failing-on-main, quarantined) and testfleet.signature, once known
     failed     <failure message="step N (label): error">step log</failure>
@@ -25,6 +27,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from api.report_quality import QUALITY_CSS, a11y_block, junit_properties, perf_block
 from api.report_trace import TRACE_CSS, trace_block
 from api.report_visual import VISUAL_CSS, VisualBlocks
 from testfleet.artifacts import ArtifactStore, artifact_url, media_type, names
@@ -114,6 +117,7 @@ def _testcase(parent: ET.Element, case: CaseResult, labelled: LabelledTest | Non
                 (f"{key}.outcome", step.visual.outcome),
                 (f"{key}.diff_ratio", f"{step.visual.diff_ratio:.6f}"),
             ]
+        properties += junit_properties(step)
     if properties:
         props = ET.SubElement(tc, "properties")
         for name, value in properties:
@@ -363,7 +367,7 @@ def iter_html_report(
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>testfleet · {_e(run.name)} · {_e(run.status)}</title>",
-        f"<style>{_CSS}{VISUAL_CSS}{TRACE_CSS}</style></head><body><header>",
+        f"<style>{_CSS}{VISUAL_CSS}{TRACE_CSS}{QUALITY_CSS}</style></head><body><header>",
         f'<h1>{_e(run.name)} <span class="badge s-{_e(run.status)}">{_e(run.status)}</span></h1>',
         f'<p class="meta">run {_e(run.runId)} · project {_e(run.projectId)} · '
         f"started {_e(_iso(run.createdMs))} UTC{_e(took)}</p>",
@@ -457,9 +461,13 @@ def _timeline(case: CaseResult, images: _Images) -> str:
             diffs = (a for a in case.ai if a.analysis_type == "visual_diff")
             explained = next((a for a in diffs if a.step == step.index), None)
             item += images.visual.block(step, explained)
+        elif step.accessibility is not None:
+            item += a11y_block(step.accessibility, images.figure)
         elif step.screenshot:
             caption = f"step {step.index}: {step.label}"
             item += f'<div class="shots">{images.figure(step.screenshot, caption)}</div>'
+        if step.performance is not None:
+            item += perf_block(step.performance)
         items.append(item + "</li>")
     return f'<ol class="steps">{"".join(items)}</ol>'
 

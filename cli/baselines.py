@@ -112,8 +112,8 @@ def approve(
     if not approved:
         which = f" for test {test!r}" if test else ""
         click.echo(
-            f"nothing to approve in run {run_id}{which}: no visual assertion failed "
-            "against its baseline"
+            f"nothing to approve in run {run_id}{which}: no visual or accessibility "
+            "assertion failed against its baseline"
         )
         return
     for a in approved:

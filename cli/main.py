@@ -275,6 +275,11 @@ def schema(output: str | None) -> None:
     "--branch", help="The branch tested (default: the CI's, else local git's), for its history."
 )
 @click.option("--commit", help="The commit tested, hex (default: the CI's, else git's HEAD).")
+@click.option(
+    "--a11y-report",
+    type=click.Path(dir_okay=False),
+    help="Write the accessibility checks' violations here (GitLab's accessibility report).",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -293,6 +298,7 @@ def run(
     trace_mode: str | None,
     branch: str | None,
     commit: str | None,
+    a11y_report: str | None,
 ) -> None:
     """Submit suites, follow them live, write reports; exit 0 if all passed, 1 if not.
 
@@ -317,7 +323,9 @@ def run(
     tag_set = {t.strip() for t in tags.split(",") if t.strip()}
     run_name = name or ", ".join(Path(p).name for p in paths)
     wait_s = _settings(ctx).history.labels_wait_s
-    outputs = runner.Outputs(junit=junit, html=html, json=json_path, labels_wait_s=wait_s)
+    outputs = runner.Outputs(
+        junit=junit, html=html, json=json_path, labels_wait_s=wait_s, a11y=a11y_report
+    )
     code = runner.submit_and_follow(
         target,
         suites,

@@ -28,7 +28,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from api import reports
+from api import report_quality, reports
 from cli import fleet, quarantined
 from cli.interrupt import Interrupted, Interrupts
 from testfleet import payloads
@@ -104,6 +104,8 @@ class Outputs:
     json: str | None = None
     labels_wait_s: float = 0.0
     """How long to wait for the failures' labels once the run finished (0: not at all)."""
+    a11y: str | None = None
+    """Where to write the accessibility report (GitLab's format, ``api.report_quality``)."""
 
 
 def submit_and_follow(
@@ -348,6 +350,7 @@ def _summary(
     if labels is not None:
         _clusters(console, run, labels)
     _visual_checks(console, run)
+    _quality_checks(console, run)
     _ai_findings(console, run)
     quarantined.print_forgiven(console, run, spared or {})
     counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
@@ -388,6 +391,35 @@ def _visual_checks(console: Console, run: RunResult) -> None:
                     f"diff: {artifact_url(run.runId, v.diff) if v.diff else '-'}"
                 )
             console.print(head + text, markup=False, soft_wrap=True)
+
+
+def _quality_checks(console: Console, run: RunResult) -> None:
+    """A line per accessibility check that found new violations (and how to accept them),
+    and per performance check over budget."""
+    for case in run.tests:
+        for step in case.steps:
+            head = f"{case.suite} › {case.name} › step {step.index}"
+            found = step.accessibility
+            if found is not None and found.new:
+                rules = ", ".join(
+                    f"{v.rule} ({v.impact})"
+                    for v in found.violations
+                    if any(n.status == "new" for n in v.nodes)
+                )
+                text = (
+                    f'accessibility › {head} "{found.name}": {found.new} new: {rules}; '
+                    f"accept: testfleet baselines approve {run.runId}"
+                )
+                console.print(text, markup=False, soft_wrap=True)
+            measured = step.performance
+            if measured is not None and measured.over:
+                over = ", ".join(
+                    f"{m} {measured.metrics[m]:g} > {measured.budgets[m]:g}"
+                    if m in measured.metrics
+                    else f"{m} not measured"
+                    for m in measured.over
+                )
+                console.print(f"performance › {head}: {over}", markup=False, soft_wrap=True)
 
 
 def _ai_findings(console: Console, run: RunResult) -> None:
@@ -453,4 +485,10 @@ def _write_outputs(
     if outputs.html:
         Path(outputs.html).write_bytes(api.get_bytes(report_path(run.runId)))
         written.append(("HTML report", outputs.html))
+    if outputs.a11y:
+        import json
+
+        report = report_quality.gitlab_a11y_report(run)
+        Path(outputs.a11y).write_text(json.dumps(report, indent=2), encoding="utf-8")
+        written.append(("accessibility report", outputs.a11y))
     return written

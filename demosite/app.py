@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from demosite import browser, controls, isolation, visual
+from demosite import a11y, browser, controls, isolation, speed, visual
 from demosite.layout import NAV, page
 
 USERNAME = "alice"
@@ -420,6 +420,11 @@ def create_app() -> Starlette:
             Route("/tabs/help", browser.tabs_help),
             Route("/broken", browser.broken),
             Route("/visual", visual.visual),
+            Route("/a11y", a11y.a11y),
+            Route("/a11y/clean", a11y.clean),
+            Route("/a11y/contrast", a11y.contrast),
+            Route("/a11y/frame", a11y.frame),
+            Route("/speed", speed.speed),
         ]
     )
 

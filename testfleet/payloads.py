@@ -30,11 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from testfleet.events import CHANNEL_TYPES, TYPE_CHANNEL
 from testfleet.results import (
+    AccessibilityResult,
     AiCitation,
     AiIssue,
     AnalysisType,
     DiffExplanation,
     FinalCaseStatus,
+    PerformanceResult,
     SettledRunStatus,
     VisualOutcome,
 )
@@ -172,6 +174,11 @@ class CaseProgress(CaseEvent):
     failedRequests: int = 0
     """Failed requests (``net::ERR_*``, 4xx, 5xx) of the attempt so far, read as
     ``consoleErrors`` is."""
+    accessibility: AccessibilityResult | None = None
+    """``assert_accessible`` steps only: what the step found, as in the run's result
+    (``StepResult.accessibility``; its fields are the result's, snake_case)."""
+    performance: PerformanceResult | None = None
+    """``assert_performance`` steps only: what the step measured, as in the run's result."""
 
 
 class CaseOutcome(Payload):

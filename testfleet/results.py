@@ -196,6 +196,86 @@ class VisualResult(BaseModel):
     """...and the changed pixels highlighted over it (mismatches)."""
 
 
+Impact = Literal["minor", "moderate", "serious", "critical"]
+"""axe-core's impact of a violation, least to most severe."""
+IMPACTS: tuple[Impact, ...] = get_args(Impact)
+ViolationStatus = Literal["new", "accepted", "reported"]
+"""``new``: at or above the failing impact and not in the baseline (fails the step);
+``accepted``: in the baseline; ``reported``: below the failing impact (never fails)."""
+
+
+class A11yNode(BaseModel):
+    """One element a violation was found on."""
+
+    target: str
+    """Its selector, as axe-core gives it (frames and shadow roots joined by `` >> ``)."""
+    html: str
+    """The element's opening HTML (cut at 500 characters)."""
+    summary: str = ""
+    """What to fix on it (axe-core's failure summary)."""
+    status: ViolationStatus = "new"
+    screenshot: str | None = None
+    """Artifact name of a screenshot with the element highlighted (the first few nodes)."""
+
+
+class A11yViolation(BaseModel):
+    """One axe-core rule the page breaks, and where."""
+
+    rule: str
+    """axe-core's rule id (``color-contrast``, ``image-alt``)."""
+    impact: Impact
+    description: str
+    help: str
+    help_url: str
+    tags: list[str] = Field(default_factory=list)
+    nodes: list[A11yNode] = Field(default_factory=list)
+
+
+class AccessibilityResult(BaseModel):
+    """What an ``assert_accessible`` step found (axe-core, ``workers.executor.accessibility``)."""
+
+    baseline_id: str
+    """The accepted violations' baseline within the project (``testfleet baselines``)."""
+    baseline_version: int | None = None
+    """The baseline compared with (None: there is none, every violation counts)."""
+    suite: str
+    test: str
+    name: str
+    """The step's name (the baseline's), ``accessibility-N`` for the Nth unnamed one."""
+    browser: str
+    url: str
+    fail_on: Impact
+    """The least impact that fails the step (unless the baseline accepts it)."""
+    axe_version: str
+    violations: list[A11yViolation] = Field(default_factory=list)
+    fixed: list[str] = Field(default_factory=list)
+    """Baseline entries (``rule target``) no longer found: fixed since it was approved."""
+    new: int = 0
+    """How many (rule, element) pairs are ``new``: more than none fails the step."""
+
+
+PerformanceMetric = Literal[
+    "ttfb_ms", "dom_content_loaded_ms", "load_ms", "lcp_ms", "cls", "tbt_ms"
+]
+PERFORMANCE_METRICS: tuple[PerformanceMetric, ...] = get_args(PerformanceMetric)
+"""What ``assert_performance`` measures: time to first byte, DOMContentLoaded and load
+(navigation timing, ms from the navigation's start), largest contentful paint (ms),
+cumulative layout shift (unitless) and total blocking time (ms)."""
+
+
+class PerformanceResult(BaseModel):
+    """What an ``assert_performance`` step measured: each metric's median over its runs."""
+
+    url: str
+    metrics: dict[str, float] = Field(default_factory=dict)
+    """Metric -> median value (a metric the browser could not measure is left out)."""
+    runs: list[dict[str, float]] = Field(default_factory=list)
+    """Each load's values, in order (one entry unless ``runs:`` asked for reloads)."""
+    budgets: dict[str, float] = Field(default_factory=dict)
+    over: list[str] = Field(default_factory=list)
+    """The metrics whose median is over budget."""
+
+
 class StepResult(BaseModel):
     """What one step did in one attempt."""
 
@@ -217,6 +297,10 @@ class StepResult(BaseModel):
     selector: str | None = None
     """The step's target selector as the test wrote it (``@{name}`` captures unresolved,
     secrets masked); None for a step without one. Failure signatures include it."""
+    accessibility: AccessibilityResult | None = None
+    """``assert_accessible`` steps: the violations found and how each was judged."""
+    performance: PerformanceResult | None = None
+    """``assert_performance`` steps: the page's measured speed and its budgets."""
 
 
 class AttemptSummary(BaseModel):

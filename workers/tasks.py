@@ -469,6 +469,8 @@ class _CaseRun:
                 visual=self._visual_payload(step) if step.visual else None,
                 consoleErrors=trace.console_errors if trace else 0,
                 failedRequests=trace.failed_requests if trace else 0,
+                accessibility=step.accessibility,
+                performance=step.performance,
             ),
         )
 

@@ -175,6 +175,7 @@ export class RunView {
         s.error ? h("div", { class: "error" }, s.error) : null))),
       shots.length ? h("div", { class: "shots" }, shots.map((s) => known.get(s.screenshot) || this._thumb(s.screenshot, s.label))) : null,
       this._visuals(c),
+      this._quality(c),
       c.ai.length ? h("div", { class: "ai" }, h("h4", {}, "AI findings"), c.ai.map((a) => this._ai(a))) : null,
       this._trace(card, c),
       this._artifacts(c));
@@ -224,6 +225,37 @@ export class RunView {
         h("div", { class: "shots" }, set.map(([label, name]) => h("figure", {}, this._thumb(name, label, set), h("figcaption", {}, label)))),
         explained ? this._explanation(explained) : null);
     }));
+  }
+
+  /** Accessibility checks (each rule broken, its impact and how many elements are new)
+   * and page-speed checks (each metric against its budget), from the case's result. */
+  _quality(c) {
+    const a11y = c.steps.filter((s) => s.accessibility);
+    const perf = c.steps.filter((s) => s.performance);
+    if (!a11y.length && !perf.length) return null;
+    return h("div", { class: "quality" },
+      a11y.map((s) => {
+        const r = s.accessibility;
+        return h("div", { class: "a11y", "data-a11y": s.index },
+          h("h4", {}, `Accessibility, step ${s.index} "${r.name}": ${r.new} new`),
+          h("ul", {}, r.violations.map((v) => {
+            const news = v.nodes.filter((n) => n.status === "new").length;
+            return h("li", {}, h("span", { class: `impact ${v.impact}` }, v.impact), " ",
+              h("a", { href: v.help_url, target: "_blank", rel: "noopener" }, v.rule),
+              `: ${v.help} (${v.nodes.length} element(s), ${news} new)`);
+          })),
+          r.fixed.length ? h("p", { class: "muted" }, `fixed: ${r.fixed.join(", ")}`) : null);
+      }),
+      perf.map((s) => {
+        const r = s.performance;
+        return h("div", { class: "perf", "data-perf": s.index },
+          h("h4", {}, `Performance, step ${s.index}${r.runs.length > 1 ? ` (median of ${r.runs.length})` : ""}`),
+          h("p", {}, Object.entries(r.metrics).map(([m, v]) => {
+            const budget = r.budgets[m];
+            const over = r.over.includes(m);
+            return h("span", { class: over ? "error" : "" }, `${m} ${v}${budget !== undefined ? ` / ${budget}` : ""}  `);
+          })));
+      }));
   }
 
   _explanation(a) {

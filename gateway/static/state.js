@@ -203,6 +203,7 @@ export class RunState {
               index: p.progress.stepNumber, label: p.progress.currentStep, status: p.stepStatus,
               duration_ms: p.stepDuration, error: p.stepError, screenshot: artifactName(p.progress.screenshot),
               visual: visualOf(p.visual),
+              accessibility: p.accessibility || null, performance: p.performance || null,
               depth: p.stepDepth || 0, parent: p.stepParent ?? null,
             };
             const last = c.steps[c.steps.length - 1];

@@ -135,7 +135,8 @@ def baselines_prefix(project: str) -> str:
 
 
 def baseline_key(project: str, baseline_id: str, version: int, suffix: str) -> str:
-    """Where version ``version`` of a baseline keeps its image (``.png``) or facts (``.json``)."""
+    """Where version ``version`` of a baseline keeps its image (``.png``; an accessibility
+    baseline's accepted violations: ``.a11y.json``) or facts (``.json``)."""
     return f"{baselines_prefix(project)}{check_name(baseline_id)}/v{version:06d}{suffix}"
 
 
@@ -147,7 +148,8 @@ def baseline_version_of_key(key: str) -> tuple[str, int, str] | None:
     return match.group(1), int(match.group(2)), match.group(3)
 
 
-_BASELINE_KEY = re.compile(r"([^/]+)/v(\d{6})(\.png|\.json)$")
+_BASELINE_KEY = re.compile(r"([^/]+)/v(\d{6})(\.png|\.a11y\.json|\.json)$")
+"""``.a11y.json``: an accessibility baseline's accepted violations, in place of an image."""
 
 
 TRACE_SUFFIX = ".trace.zip"

@@ -5,7 +5,8 @@ Idempotent by run id: the run's row is inserted first with ``ON CONFLICT DO NOTH
 when it was there already, nothing else is written (a second delivery of the same run,
 an archiver that died after committing but before acknowledging). The labels of the
 run's failures (``testfleet.history.labels``) are computed and kept in the same
-transaction.
+transaction, and so are the values its performance and accessibility steps recorded
+(``StepMetric``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from testfleet.history.labels import QuarantineLookup, in_quarantine, store_labels
-from testfleet.history.models import Attempt, Run
+from testfleet.history.models import Attempt, Run, StepMetric
 from testfleet.history.signature import signature
 from testfleet.results import CaseResult, RunMetadata, RunRecord, RunResult, StepResult
 from testfleet.settings import HistorySettings
@@ -159,6 +160,34 @@ JOIN cases c ON c.project = k.project AND c.suite = k.suite AND c.test = k.test
 the unique index per test (a row-value ``IN`` list compares every test with every row)."""
 
 
+def _metric_rows(case: CaseResult, case_pk: int) -> list[dict[str, object]]:
+    """What the case's performance and accessibility steps recorded (``StepMetric``)."""
+    started = _at(case.started_ms or case.finished_ms) or datetime.now(UTC)
+    rows: list[dict[str, object]] = []
+    for step in case.steps:
+        values: dict[str, float] = {}
+        if step.performance is not None:
+            values.update(step.performance.metrics)
+        if step.accessibility is not None:
+            found = step.accessibility
+            values["a11y_elements"] = sum(len(v.nodes) for v in found.violations)
+            values["a11y_new"] = found.new
+        rows += [
+            {
+                "run_id": case.run_id,
+                "case_id": case_pk,
+                "run_case": case.case_id,
+                "step": step.index,
+                "label": step.label,
+                "metric": metric,
+                "value": float(value),
+                "started_at": started,
+            }
+            for metric, value in values.items()
+        ]
+    return rows
+
+
 def _case_ids(session: Session, keys: list[TestKey], seen_at: datetime) -> dict[TestKey, int]:
     """The ids of ``keys``' identities, created where new. Inserted in key order, so two
     archivers writing runs of the same tests lock the rows in the same order."""
@@ -202,5 +231,10 @@ def write_run(
         # compiled statement: a statement of a thousand VALUES compiled anew per run cost
         # more than the database's work.
         session.execute(insert(Attempt).on_conflict_do_nothing(), rows)
+        metrics = [
+            row for case in result.tests for row in _metric_rows(case, ids[_key(project, case)])
+        ]
+        if metrics:
+            session.execute(insert(StepMetric).on_conflict_do_nothing(), metrics)
         store_labels(session, result.runId, history or HistorySettings(), quarantined_among)
         return True

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -196,4 +197,31 @@ class Quarantine(Base):
     __table_args__ = (
         UniqueConstraint("project", "suite", "test", "data_row"),
         Index(None, "project", "expires_at"),
+    )
+
+
+class StepMetric(Base):
+    """One value an ``assert_performance`` or ``assert_accessible`` step recorded in a
+    test's last attempt of a run, so a test's trends can be drawn across runs: each
+    performance metric (``lcp_ms``, ``cls``, ...: the step's median), and for an
+    accessibility check ``a11y_elements`` (elements with a violation) and ``a11y_new``
+    (those that failed it)."""
+
+    __tablename__ = "step_metrics"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    run_case: Mapped[str] = mapped_column(String(64))
+    step: Mapped[int] = mapped_column(Integer)
+    """The step's 1-based index in the test."""
+    label: Mapped[str] = mapped_column(Text)
+    metric: Mapped[str] = mapped_column(String(40))
+    value: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    """The case's start in the run."""
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "run_case", "step", "metric"),
+        Index(None, "case_id", "metric", "started_at"),
     )

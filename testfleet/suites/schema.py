@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from testfleet.results import PERFORMANCE_METRICS
 from testfleet.suites.model import Suite
 from testfleet.suites.steps.base import MATCHES, MODIFIER_DOCS, Field, StepSpec
 from testfleet.suites.steps.model import Step
@@ -68,6 +69,17 @@ def _field_schema(field: Field) -> dict[str, Any]:
         }
     elif kind == "condition":
         schema = {"$ref": "#/$defs/Condition"}
+    elif kind == "names":
+        one = {"type": "string", "minLength": 1}
+        schema = {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]}
+    elif kind == "budgets":
+        metrics = {m: {"type": "number", "minimum": 0} for m in PERFORMANCE_METRICS}
+        schema = {
+            "type": "object",
+            "properties": metrics,
+            "minProperties": 1,
+            "additionalProperties": False,
+        }
     else:
         schema = dict(_TEXT)
     return {**schema, "description": field.doc}

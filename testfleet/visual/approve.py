@@ -7,6 +7,10 @@ version of the baseline the step was compared with, in the run's own project.
 Screenshots that matched, or that became a baseline when the run made it, are
 left alone; so is an assertion with ``not: true`` (its baseline is not what it
 expected to see).
+
+An accessibility assertion (``assert_accessible``) that failed on new violations is
+approved the same way: every violation it found becomes its baseline's next version
+(``testfleet.visual.accessibility``), so only violations found later fail it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pydantic import BaseModel
 from testfleet.artifacts import ArtifactStore
 from testfleet.errors import NotFoundError
 from testfleet.results import CaseResult, RunResult, StepResult
+from testfleet.visual import accessibility
 from testfleet.visual.baselines import BaselineIdentity, BaselineStore
 
 APPROVABLE_STEP_STATUSES = ("failed", "warning")
@@ -36,7 +41,9 @@ class Approved(BaseModel):
     caseId: str
     step: int
     screenshot: str
-    """The run's artifact that became the baseline."""
+    """The run's artifact that became the baseline (accessibility: the step's label)."""
+    kind: str = "screenshot"
+    """``screenshot``, or ``accessibility`` (accepted violations)."""
 
 
 def approvable(run: RunResult, test: str | None = None) -> list[tuple[CaseResult, StepResult]]:
@@ -103,4 +110,45 @@ def approve(
                 screenshot=visual.actual,
             )
         )
+    for case, step in approvable_accessibility(run, test):
+        found = step.accessibility
+        assert found is not None
+        version = accessibility.approve_found(
+            store,
+            found,
+            run_id=run.runId,
+            case_id=case.case_id,
+            step=step.index,
+            approved_by=approved_by,
+        )
+        done.append(
+            Approved(
+                baselineId=version.id,
+                version=version.version,
+                suite=found.suite,
+                test=found.test,
+                name=found.name,
+                viewport=version.viewport,
+                caseId=case.case_id,
+                step=step.index,
+                screenshot=step.label,
+                kind="accessibility",
+            )
+        )
     return done
+
+
+def approvable_accessibility(
+    run: RunResult, test: str | None = None
+) -> list[tuple[CaseResult, StepResult]]:
+    """The (case, step) pairs of ``assert_accessible`` steps that failed on new violations
+    (not ``not: true`` ones: their failure is finding none)."""
+    cases = [c for c in run.tests if test is None or c.name == test]
+    return [
+        (case, step)
+        for case in cases
+        for step in case.steps
+        if step.accessibility is not None
+        and step.accessibility.new > 0
+        and step.status in APPROVABLE_STEP_STATUSES
+    ]

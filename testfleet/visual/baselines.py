@@ -122,10 +122,10 @@ class BaselineStore:
         except NotFoundError:
             return None
 
-    def image(self, baseline_id: str, version: int) -> bytes:
-        """A version's PNG; ``NotFoundError`` when there is no such version."""
+    def image(self, baseline_id: str, version: int, suffix: str = ".png") -> bytes:
+        """A version's PNG (or what ``suffix`` names); ``NotFoundError`` when there is none."""
         try:
-            return self.artifacts.get(self._key(baseline_id, version, ".png"))
+            return self.artifacts.get(self._key(baseline_id, version, suffix))
         except NotFoundError:
             raise NotFoundError(
                 f"baseline {baseline_id!r} has no version {version} in project {self.project}"
@@ -152,9 +152,11 @@ class BaselineStore:
         step: int | None = None,
         approved_by: str | None = None,
         baseline_id: str | None = None,
+        suffix: str = ".png",
     ) -> BaselineVersion:
         """Record ``png`` as the next version of ``identity``'s baseline and return it
-        (``baseline_id``: the id a step recorded, when approving its screenshot).
+        (``baseline_id``: the id a step recorded, when approving its screenshot; ``suffix``:
+        ``.a11y.json`` when ``png`` is an accessibility baseline's accepted violations).
 
         Two writers racing for the same next version both succeed and the later one's
         image and record are the version (a baseline is the newest approved picture,
@@ -179,7 +181,7 @@ class BaselineStore:
             step=step,
             approved_by=approved_by,
         )
-        self.artifacts.put(self._key(bid, record.version, ".png"), png)
+        self.artifacts.put(self._key(bid, record.version, suffix), png)
         self.artifacts.put(
             self._key(bid, record.version, ".json"), record.model_dump_json().encode()
         )

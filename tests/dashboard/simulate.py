@@ -29,10 +29,12 @@ from testfleet.payloads import (
     VisualCheck,
 )
 from testfleet.results import (
+    AccessibilityResult,
     AiCitation,
     Analysis,
     CaseResult,
     DiffExplanation,
+    PerformanceResult,
     RunRecord,
     StepResult,
     VisualResult,
@@ -151,6 +153,8 @@ class SimulatedRun:
         parent: int | None = None,
         console_errors: int = 0,
         failed_requests: int = 0,
+        accessibility: AccessibilityResult | None = None,
+        performance: PerformanceResult | None = None,
     ) -> None:
         """Record step ``number`` of the case (a screenshot step saves a real PNG); with
         ``parent``, a step of the flow that step ``parent`` (its ``use:`` row) called;
@@ -172,6 +176,8 @@ class SimulatedRun:
             screenshot=shot,
             depth=1 if parent else 0,
             parent=parent,
+            accessibility=accessibility,
+            performance=performance,
         )
         case.steps.append(step)
         payload = CaseProgress(
@@ -193,6 +199,8 @@ class SimulatedRun:
             stepParent=parent,
             consoleErrors=console_errors,
             failedRequests=failed_requests,
+            accessibility=accessibility,
+            performance=performance,
         )
         assert self.store.update_case(case, self._event("test_progress", payload.dump(), case_id))
 

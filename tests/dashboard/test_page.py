@@ -26,7 +26,15 @@ from testfleet.artifacts import ArtifactStore
 from testfleet.events import Event
 from testfleet.fleet.auth import KeyStore
 from testfleet.payloads import FailureCluster, LabelledTest, RunLabels
-from testfleet.results import AiCitation, DiffChange, DiffExplanation
+from testfleet.results import (
+    A11yNode,
+    A11yViolation,
+    AccessibilityResult,
+    AiCitation,
+    DiffChange,
+    DiffExplanation,
+    PerformanceResult,
+)
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from tests.dashboard.browser import BrowserPage, open_page, sign_in
@@ -523,3 +531,67 @@ def test_labels_of_the_failures_show_as_badges_when_run_labels_arrives(
     other = page.locator(f"[data-case='{second}'] .label")
     expect(other).to_have_text("failing-on-main")
     expect(page.locator("#run-clusters")).to_contain_text("2 failures, 1 cause")
+
+
+def test_accessibility_and_performance_checks_show_their_rules_and_metrics(
+    tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
+) -> None:
+    sim = run(store, artifacts, tests=1, steps=3)
+    [case_id] = sim.case_ids
+    page = tab.page
+    sign_in(page, base_url, key.alpha, f"#/runs/{sim.run_id}")
+    card = page.locator(f"[data-case='{case_id}']")
+    sim.start(case_id)
+    sim.step(case_id, 1)
+    nodes = [A11yNode(target="#hero", html="<img>", status="new")]
+    found = AccessibilityResult(
+        baseline_id="t-page-0123456789abcdef",
+        suite="s",
+        test="t",
+        name="page",
+        browser="chrome",
+        url="http://app.test/a11y",
+        fail_on="serious",
+        axe_version="4.14.1",
+        violations=[
+            A11yViolation(
+                rule="image-alt",
+                impact="critical",
+                description="d",
+                help="Images must have alternative text",
+                help_url="https://dequeuniversity.com/rules/axe/4.14/image-alt",
+                nodes=nodes,
+            )
+        ],
+        fixed=["label #q"],
+        new=1,
+    )
+    sim.step(case_id, 2, error="1 new accessibility violation(s)", accessibility=found)
+    speed = PerformanceResult(
+        url="http://app.test/",
+        metrics={"lcp_ms": 900.0, "cls": 0.2},
+        budgets={"cls": 0.1},
+        over=["cls"],
+        runs=[{"lcp_ms": 900.0, "cls": 0.2}],
+    )
+    sim.step(case_id, 3, performance=speed)
+    sim.finish(case_id, "failed", "1 new accessibility violation(s)")
+    expect(card).to_contain_text("failed")
+
+    def check() -> None:
+        if card.locator("details").get_attribute("open") is None:
+            card.locator("summary").click()
+        a11y = card.locator("[data-a11y='2']")
+        expect(a11y).to_contain_text('Accessibility, step 2 "page": 1 new')
+        expect(a11y).to_contain_text("critical image-alt: Images must have alternative text")
+        expect(a11y.locator("a")).to_have_attribute(
+            "href", "https://dequeuniversity.com/rules/axe/4.14/image-alt"
+        )
+        expect(a11y).to_contain_text("fixed: label #q")
+        perf = card.locator("[data-perf='3']")
+        expect(perf).to_contain_text("lcp_ms 900")
+        expect(perf.locator(".error")).to_have_text("cls 0.2 / 0.1")
+
+    check()  # live, from the events
+    page.reload()
+    check()  # from the run's snapshot

@@ -236,6 +236,11 @@ class _Attempt:
         visual = self.visual.take()
         if visual is not None:
             row.visual, row.screenshot = visual, visual.actual
+        row.accessibility, row.performance = self.visual.accessibility, self.visual.performance
+        if row.accessibility is not None and row.screenshot is None:
+            # The first highlighted element stands for the step (reports, the dashboard).
+            shots = [n.screenshot for v in row.accessibility.violations for n in v.nodes]
+            row.screenshot = next((s for s in shots if s), None)
         if row.index:
             # A block whose steps ran (its row went out before them): done, unless its own
             # part failed afterwards (a repeat past its bound), which is a row of its own.

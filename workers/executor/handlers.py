@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from workers.executor import (
+    accessibility,
     assertions,
     control,
     forms,
     navigation,
     page_state,
+    performance,
     pointer,
     visual,
     waits,
@@ -24,6 +26,8 @@ HANDLERS: Mapping[str, Handler] = {
     **assertions.HANDLERS,
     **page_state.HANDLERS,
     **visual.HANDLERS,
+    **accessibility.HANDLERS,
+    **performance.HANDLERS,
     **control.HANDLERS,
 }
 """Registry key -> handler; a test checks it covers the registry exactly."""

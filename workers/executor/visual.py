@@ -36,7 +36,12 @@ from PIL import Image
 from selenium.webdriver.remote.webelement import WebElement
 
 from testfleet.artifacts import visual_names
-from testfleet.results import VisualOutcome, VisualResult
+from testfleet.results import (
+    AccessibilityResult,
+    PerformanceResult,
+    VisualOutcome,
+    VisualResult,
+)
 from testfleet.suites.steps.model import Step, walk
 from testfleet.visual import (
     DEFAULT_MAX_DIFF_RATIO,
@@ -120,10 +125,14 @@ class VisualRecorder:
     """Stores a PNG of the run (with its thumbnail); returns its artifact name."""
     step_number: int = 0
     last: VisualResult | None = field(default=None)
+    accessibility: AccessibilityResult | None = None
+    """What the last ``assert_accessible`` found (it saves its pictures here too)."""
+    performance: PerformanceResult | None = None
+    """What the last ``assert_performance`` measured."""
 
     def start(self, step_number: int) -> None:
         self.step_number = step_number
-        self.last = None
+        self.last = self.accessibility = self.performance = None
 
     def take(self) -> VisualResult | None:
         taken, self.last = self.last, None

@@ -45,11 +45,14 @@ FieldKind = Literal[
     "choice",
     "compare",
     "condition",
+    "names",
+    "budgets",
 ]
 """How a field's value is written: free text, a selector, one selector or a list of them,
 a whole number, a number, HTTP statuses (``allow_status``), a list of files (``upload``),
 one of ``choices``, a comparison (a text to contain, or
-``{equals|contains|matches: text}``), or a condition (``steps.conditions``)."""
+``{equals|contains|matches: text}``), a condition (``steps.conditions``), one name or a
+list of them (axe-core tags and rules), or budgets (``{metric: number}``)."""
 
 Check = Literal["visible", "stable", "enabled", "editable", "hit"]
 """Actionability checks a step waits for before acting (see ``workers/executor``)."""

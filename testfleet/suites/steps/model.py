@@ -177,6 +177,15 @@ class Step(BaseModel):
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     """``assert_screenshot``: how far a pixel's colour may move before it counts as changed
     (0-1 of a channel's range)."""
+    tags: list[str] | None = None
+    """``assert_accessible``: the axe-core tags whose rules run (``wcag2aa``, ...)."""
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+    """``assert_accessible``: CSS selectors of the parts of the page checked / left out."""
+    disable_rules: list[str] | None = None
+    """``assert_accessible``: axe-core rule ids not run (``color-contrast``)."""
+    budgets: dict[str, float] | None = None
+    """``assert_performance``: metric -> the most it may be (``testfleet.results``)."""
     when: Condition | None = None
     """Any step: run it only when this holds (else it is skipped)."""
     condition: Condition | None = None

@@ -6,7 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from testfleet.suites.steps import assertions, control, forms, navigation, page, pointer, waits
+from testfleet.suites.steps import (
+    assertions,
+    control,
+    forms,
+    navigation,
+    page,
+    pointer,
+    quality,
+    waits,
+)
 from testfleet.suites.steps.base import Problem, StepSpec
 from testfleet.suites.steps.selectors import selector_problem
 
@@ -19,6 +28,7 @@ SPECS: tuple[StepSpec, ...] = (
     *forms.SPECS,
     *waits.SPECS,
     *assertions.SPECS,
+    *quality.SPECS,
     *page.SPECS,
     *control.SPECS,
 )

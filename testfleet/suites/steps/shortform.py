@@ -193,6 +193,17 @@ def _fill(
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append(f"{where}: takes a selector or a list of selectors")
             return
+    elif kind == "names":
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            problems.append(f"{where}: takes a name or a list of names")
+            return
+    elif kind == "budgets":
+        if not isinstance(value, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        ):
+            problems.append(f"{where}: takes {{metric: number, ...}} (lcp_ms: 2500, cls: 0.1)")
+            return
     elif kind == "choice" and value not in spec_field.choices:
         problems.append(f"{where}: must be one of {', '.join(spec_field.choices)}, not {value!r}")
         return

@@ -20,7 +20,7 @@ PROGRESS = {
     "testId": "r-0001", "testSuiteId": "Login", "testType": "smoke", "attempt": 1,
     "stepStatus": "passed",
     "stepDuration": 12, "stepError": None, "stepDepth": 1, "stepParent": 1, "visual": None,
-    "consoleErrors": 0, "failedRequests": 0,
+    "consoleErrors": 0, "failedRequests": 0, "accessibility": None, "performance": None,
     "progress": {"percentage": 50, "currentStep": "click #go", "stepNumber": 2,
                  "totalSteps": 2, "duration": 40, "screenshot": None},
 }  # fmt: skip
