@@ -574,11 +574,16 @@ def test_soft_assertions_go_on_and_fail_the_test_at_the_end(driver: WebDriver, s
 
 
 def test_this_module_exercises_every_step_kind() -> None:
-    # The kinds recordings and visual checks brought are exercised beside them.
+    # The kinds recordings, visual, accessibility and performance checks brought are
+    # exercised beside them.
     here = Path(__file__).parent.parent
-    modules = (here / "steps" / "test_steps_grid.py",
-               here / "recordings" / "test_recordings_grid.py",
-               here / "visual" / "test_visual_grid.py")  # fmt: skip
+    modules = (
+        here / "steps" / "test_steps_grid.py",
+        here / "recordings" / "test_recordings_grid.py",
+        here / "visual" / "test_visual_grid.py",
+        here / "steps" / "test_accessibility_grid.py",
+        here / "steps" / "test_performance_grid.py",
+    )
     source = "\n".join(m.read_text(encoding="utf-8") for m in modules)
     used = {f"assert_{kind}" for kind in ASSERTIONS}
     used |= {s.key for s in SPECS if re.search(rf"(?:- |\{{+){s.key}(?::|\n)", source)}
