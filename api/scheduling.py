@@ -7,6 +7,7 @@ same; a submission never fails for want of history.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,12 @@ from testfleet.history import scheduling
 from testfleet.results import CaseResult, OrderMode, Schedule
 
 log = logs.get_logger(__name__)
+
+HISTORY_RETRY_AFTER_S = 30.0
+"""After the history database failed to answer, submissions are ordered without it for
+this long: a database that is down must not add its connect timeout to every one."""
+_quiet_until: dict[int, float] = {}
+"""id(history database) -> monotonic time before which it is not asked again."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ def ask_history(
 ) -> Known:
     """The tests' P50s (and, for ``failed-first``, the branch's last failures); nothing
     when the database does not answer (logged, not raised)."""
+    if time.monotonic() < _quiet_until.get(id(history), 0.0):
+        return Known({}, set())
     try:
         with history.session() as session:
             durations = scheduling.expected_ms(session, project, suites)
@@ -48,7 +57,8 @@ def ask_history(
                 if last is not None:
                     failed = {*last.failed, *last.flaky}
     except (InfrastructureError, SQLAlchemyError) as exc:
-        log.warning("run ordered without history (%s)", exc)
+        log.warning("runs ordered without history for %.0fs (%s)", HISTORY_RETRY_AFTER_S, exc)
+        _quiet_until[id(history)] = time.monotonic() + HISTORY_RETRY_AFTER_S
         return Known({}, set())
     return Known(durations, failed)
 
