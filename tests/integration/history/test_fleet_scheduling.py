@@ -77,10 +77,11 @@ def get_run(fleet: Fleet, run_id: str) -> dict[str, Any]:
     return data
 
 
-def test_cases_go_longest_first_and_failures_first_as_asked(
-    fleet: Fleet, engine: Engine, tmp_path: Path
-) -> None:
-    name, branch = unique("Skewed"), unique("branch").replace(" ", "-")
+def seeded_suite(engine: Engine, tmp_path: Path, branch: str, head: str = "") -> Path:
+    """A suite of its own name (each run of it is history too: one suite per submission
+    keeps the order asked about from the runs before), with three seeded runs on
+    ``branch``: "quick" failed and "flaky one" passed on a retry in the latest."""
+    name = unique("Skewed")
     durations = {"quick": 1_000, "slow": 9_000, "medium": 5_000, "flaky one": 2_000}
     runs = [
         SeedRun(
@@ -91,31 +92,37 @@ def test_cases_go_longest_first_and_failures_first_as_asked(
         )
         for hour in range(3)
     ]
-    # The branch's latest run: "quick" failed and "flaky one" passed on a retry.
     runs[-1].tests[(name, "quick")] = [Try("failed", 1_002, "boom", "sig-boom")]
     runs[-1].tests[(name, "flaky one")] = [Try("failed", 10), Try("passed", 2_002)]
     seed(engine, PROJECT, runs)
-    tests = {t: PASS for t in ("quick", "slow", "fresh", "medium", "flaky one")}
-    path = suite(tmp_path / "skewed.yaml", name, tests)
+    tests = {t: PASS for t in SKEWED_TESTS}
+    return suite(tmp_path / f"{uuid.uuid4().hex[:8]}.yaml", name, tests, head)
 
-    def order(*options: str, on: str = "elsewhere") -> list[str]:
-        done = fleet.run("run", str(path), "--no-follow", "--branch", on, *options)
+
+SKEWED_TESTS = ("quick", "slow", "fresh", "medium", "flaky one")
+
+
+def test_cases_go_longest_first_and_failures_first_as_asked(
+    fleet: Fleet, engine: Engine, tmp_path: Path
+) -> None:
+    branch = unique("branch").replace(" ", "-")
+
+    def order(*options: str, head: str = "") -> list[str]:
+        path = seeded_suite(engine, tmp_path, branch, head)
+        done = fleet.run("run", str(path), "--no-follow", "--branch", branch, *options)
         assert done.returncode == 0, done.stdout + done.stderr
         return [test for test, _ in dispatch_order(fleet, submitted_id(done.stdout))]
 
-    # First, before a run of this test lands in the branch's history as its latest.
-    failed_first = order("--order", "failed-first", on=branch)
-    assert failed_first == ["flaky one", "quick", "slow", "medium", "fresh"], failed_first
     # "fresh" has no history: its suite's mean of P50s (1001, 9001, 5001, 2000) places it.
     by_duration = order()
     assert by_duration == ["slow", "medium", "fresh", "flaky one", "quick"], by_duration
     assert order("--order", "duration") == by_duration
-    assert order("--order", "suite") == list(tests)
-    # The suite's own setting, when the command line says nothing.
-    set_in_suite = suite(tmp_path / "set.yaml", name, tests, head="order: suite\n")
-    done = fleet.run("run", str(set_in_suite), "--no-follow", "--branch", "elsewhere")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert [t for t, _ in dispatch_order(fleet, submitted_id(done.stdout))] == list(tests)
+    assert order("--order", "suite") == list(SKEWED_TESTS)
+    failed_first = order("--order", "failed-first")
+    assert failed_first == ["flaky one", "quick", "slow", "medium", "fresh"], failed_first
+    # The suite's own setting, when the command line says nothing; the command line wins.
+    assert order(head="order: suite\n") == list(SKEWED_TESTS)
+    assert order("--order", "duration", head="order: suite\n") == by_duration
 
 
 def test_expected_durations_are_in_the_events_and_the_summary(
