@@ -97,12 +97,13 @@ def write_doomed(path: Path, name: str) -> None:
 def wall_s(result: dict[str, Any]) -> float:
     """First case start to last case end, in s."""
     tests = [t for t in result["tests"] if t.get("started_ms") and t.get("finished_ms")]
-    return (max(t["finished_ms"] for t in tests) - min(t["started_ms"] for t in tests)) / 1000
+    first = min(int(t["started_ms"]) for t in tests)
+    return (max(int(t["finished_ms"]) for t in tests) - first) / 1000
 
 
 def ideal_s(result: dict[str, Any], slots: int) -> float:
     """max(total / slots, longest) over the run's actual case durations, in s."""
-    durations = [t["duration_ms"] / 1000 for t in result["tests"] if t.get("started_ms")]
+    durations = [int(t["duration_ms"]) / 1000 for t in result["tests"] if t.get("started_ms")]
     return max(sum(durations) / slots, *durations)
 
 
