@@ -34,6 +34,7 @@ from testfleet.results import (
     CaseResult,
     DiffExplanation,
     RunRecord,
+    Schedule,
     StepResult,
     VisualResult,
 )
@@ -77,6 +78,9 @@ class SimulatedRun:
                 tags=self.tags,
                 total_steps=self.steps,
                 retry_count=1,
+                # Dispatched longest first: here the last test was expected to be longest.
+                dispatch_position=self.tests - i + 1,
+                expected_ms=1000 * i,
             )
         record = RunRecord(
             run_id=self.run_id,
@@ -85,6 +89,7 @@ class SimulatedRun:
             suites=[self.name],
             created_ms=created,
             total=self.tests,
+            schedule=Schedule(order="duration"),
         )
         started = self._event(
             "run_started",
