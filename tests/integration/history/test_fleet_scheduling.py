@@ -153,7 +153,9 @@ def test_expected_durations_are_in_the_events_and_the_summary(
 
 def test_max_failures_cancels_the_queued_cases_and_says_why(fleet: Fleet, tmp_path: Path) -> None:
     name = unique("Doomed")
-    waiting = PASS + "".join("      - wait: 1\n" for _ in range(3))
+    # Long enough that none ends before "breaks" fails, however loaded the machine; a
+    # cancelled case stops at its next step, so the length costs nothing.
+    waiting = PASS + "".join("      - wait: 1\n" for _ in range(8))
     tests = {"breaks": FAIL} | {f"waits {i}": waiting for i in range(8)}
     path = suite(tmp_path / "doomed.yaml", name, tests)
     result = tmp_path / "result.json"
