@@ -594,15 +594,15 @@ class _CaseRun:
         failed = self.store.failed_count(self.case.run_id)
         if failed < self.max_failures:
             return
-        cancelled = self.store.stop_early(self.case.run_id, _stop_reason(failed, self.max_failures))
+        cancelled = self.store.stop_early(self.case.run_id, _stop_reason(self.max_failures))
         log.info(
             "run %s stopped at %d failed test(s): %d queued case(s) cancelled",
             *(self.case.run_id, failed, cancelled),
         )
 
 
-def _stop_reason(failed: int, max_failures: int) -> str:
-    return f"stopped after {failed} failed test(s) (--max-failures {max_failures})"
+def _stop_reason(max_failures: int) -> str:
+    return f"stopped after {max_failures} failed test(s) (--max-failures {max_failures})"
 
 
 class _AttemptHooks:

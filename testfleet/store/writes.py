@@ -244,7 +244,10 @@ class RunStore(RunReader):
 
     def stop_early(self, run_id: str, reason: str) -> int:
         """Cancel the run as ``cancel_run`` does, saying ``reason`` in its result (the
-        first reason given stays). Returns how many queued cases it cancelled."""
+        first reason given stays); a run whose every case is final already is left as
+        it is. Returns how many queued cases it cancelled."""
+        if not int(self._r.hget(keys.run(run_id), layout.PENDING) or 0):
+            return 0
         self._r.hsetnx(keys.run(run_id), layout.STOP_REASON, reason)
         return self.cancel_run(run_id)
 

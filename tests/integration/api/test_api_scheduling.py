@@ -113,3 +113,16 @@ def test_a_run_stopped_at_its_failures_ends_failed_saying_why(
     assert sorted(t["status"] for t in run["tests"]) == ["cancelled", "cancelled", "failed"]
     junit = alpha.get(f"/api/v1/runs/{run_id}/junit.xml").text
     assert 'name="stopReason" value="stopped after 1 failed test(s)' in junit
+
+
+def test_a_run_already_over_is_not_marked_stopped(alpha: httpx.Client, store: RunStore) -> None:
+    run_id = submit(alpha, suite("Over", case("only")), max_failures=1)["runId"]
+    only = CaseResult.model_validate(alpha.get(f"/api/v1/runs/{run_id}").json()["tests"][0])
+    store.begin_case(run_id, only.case_id)
+    failed = only.model_copy(update={"status": "failed", "attempts": 1, "error": "boom"})
+    assert store.finish_case(failed, Event("test_failed", run_id, "alpha", {}))
+    # Its last case failing ends the run: nothing was left to stop, so nothing says so.
+    assert store.stop_early(run_id, "stopped after 1 failed test(s) (--max-failures 1)") == 0
+    run = alpha.get(f"/api/v1/runs/{run_id}").json()
+    assert run["status"] == "failed"
+    assert run["stopReason"] is None
