@@ -16,7 +16,7 @@ sides look at different lists.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from celery import Celery
 from kombu.exceptions import KombuError
@@ -55,6 +55,7 @@ def plan_run(
     require_baselines: bool = False,
     trace: TraceMode | None = None,
     metadata: RunMetadata | None = None,
+    only: Collection[tuple[str, str]] | None = None,
 ) -> tuple[RunRecord, list[CaseResult], dict[str, str]]:
     """Split suites into the run's record, its queued cases and each case's spec.
 
@@ -64,6 +65,8 @@ def plan_run(
     order (ids ``<run_id>-0001``, ...) and ``case id -> CaseSpec JSON`` (its own
     test's secrets in clear: for the run store only, never served). Linear in the
     suites' size: nothing is computed per case over the whole suite.
+
+    ``only`` (``--last-failed``): keep just these (suite, test name) tests.
 
     Raises ``UsageError`` when ``tags`` matches no test, naming the tags that exist.
     """
@@ -75,6 +78,8 @@ def plan_run(
             spec = CaseSpec.of(suite, test, trace)
             # Linear: each test is masked with its own secrets only (as its worker masks it).
             mask = Masker(spec.secrets)
+            if only is not None and (suite.name, mask(test.name)) not in only:
+                continue
             cases.append(
                 CaseResult(
                     case_id=cid,
@@ -88,6 +93,11 @@ def plan_run(
                 )
             )
             specs[cid] = spec.model_dump_json()
+    if not cases and only is not None:
+        raise UsageError(
+            "none of the tests asked for (--last-failed) is in these suites any more: "
+            "run the suites whole"
+        )
     if not cases:
         raise UsageError(_no_match_message(suites, tags))
     record = RunRecord(

@@ -6,7 +6,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from testfleet.results import RunMetadata, RunResult, TraceMode
+from testfleet.results import OrderMode, RunMetadata, RunResult, TraceMode
+
+
+class TestRef(BaseModel):
+    """A test by suite and test name, as its run reports it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str = Field(min_length=1)
+    test: str = Field(min_length=1)
+
+
+class LastFailed(BaseModel):
+    """The tests that failed in a branch's latest run of some suites."""
+
+    runId: str | None = Field(description="The run they come from; null: no such run")
+    branch: str
+    tests: list[TestRef] = Field(default_factory=list)
 
 
 class RunRequest(BaseModel):
@@ -79,6 +96,28 @@ class RunRequest(BaseModel):
         description="Where the code under test came from (branch, commit, pull request, CI "
         "provider, build URL, author): kept with the run for its history; `testfleet run` "
         "reads it from the CI's environment or local git",
+    )
+    order: OrderMode | None = Field(
+        default=None,
+        description="How cases are dispatched within each priority class: `suite`, "
+        "`duration` (longest expected first, from history) or `failed-first` (the branch's "
+        "last failures first); unset: the suites' `order`, else `duration`",
+    )
+    max_failures: int | None = Field(
+        default=None,
+        ge=1,
+        description="Stop the run at this many failed tests (flaky ones do not count): "
+        "queued cases are cancelled, running ones stop at their next step; unset: the "
+        "suites' `max_failures`, else never",
+    )
+    only: list[TestRef] | None = Field(
+        default=None,
+        description="Run just these tests of the suites (`testfleet run --last-failed`)",
+    )
+    picked_from: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The run `only` was taken from (kept in the run's schedule)",
     )
 
 

@@ -159,6 +159,8 @@ def junit_xml(run: RunResult, labels: RunLabels | None = None) -> str:
         props = ET.SubElement(element, "properties")
         ET.SubElement(props, "property", name="runId", value=_x(run.runId))
         ET.SubElement(props, "property", name="projectId", value=_x(run.projectId))
+        if run.stopReason:
+            ET.SubElement(props, "property", name="stopReason", value=_x(run.stopReason))
         for case in cases:
             _testcase(element, case, labelled.get(case.case_id))
     ET.indent(root)
@@ -371,6 +373,7 @@ def iter_html_report(
         f'<h1>{_e(run.name)} <span class="badge s-{_e(run.status)}">{_e(run.status)}</span></h1>',
         f'<p class="meta">run {_e(run.runId)} · project {_e(run.projectId)} · '
         f"started {_e(_iso(run.createdMs))} UTC{_e(took)}</p>",
+        f'<p class="meta stop">{_e(run.stopReason)}</p>' if run.stopReason else "",
         f'<div class="tiles">{"".join(tiles)}</div>',
         f'<div class="stack">{"".join(stack)}</div>',
         _clusters_html(run, labels) if labels is not None else "",

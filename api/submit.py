@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from api.dispatch import plan_run
 from api.errors import ApiError
 from api.models import RunLinks, RunRequest, RunSubmitted
+from api.scheduling import ask_history, schedule
 from api.services import Services
 from testfleet import logs
 from testfleet.constants import (
@@ -47,10 +48,20 @@ from testfleet.errors import (
     TestfleetError,
     UsageError,
 )
-from testfleet.events import Event
+from testfleet.events import Event, now_ms
 from testfleet.fleet.auth import ApiKey
+from testfleet.fleet.state import read_workers
 from testfleet.payloads import CaseEntry, RunStarted
-from testfleet.results import TRACE_MODES, CaseResult, RunMetadata, RunRecord, TraceMode
+from testfleet.results import (
+    DEFAULT_ORDER,
+    TRACE_MODES,
+    CaseResult,
+    OrderMode,
+    RunMetadata,
+    RunRecord,
+    Schedule,
+    TraceMode,
+)
 from testfleet.settings import LimitSettings, Settings
 from testfleet.suites.bounded import Bounds, run_bounded
 from testfleet.suites.limits import RunLimits, setting
@@ -81,6 +92,14 @@ class Submission:
     """Every test's trace mode (``--trace``); None: each test's own."""
     metadata: RunMetadata | None = None
     """Branch, commit, pull request, CI build and author, kept on the run's record."""
+    order: OrderMode | None = None
+    """``--order``; None: the suites' ``order``, else ``duration``."""
+    max_failures: int | None = None
+    """``--max-failures``; None: the suites' smallest ``max_failures``, else never."""
+    only: frozenset[tuple[str, str]] | None = None
+    """``--last-failed``: just these (suite, test name) tests."""
+    picked_from: str | None = None
+    """The run ``only`` was taken from."""
 
 
 def parse_submission(media_type: str, body: bytes, query: dict[str, str]) -> Submission:
@@ -178,6 +197,12 @@ def _envelope(document: dict[str, Any]) -> Submission:
         require_baselines=request.require_baselines,
         trace=request.trace,
         metadata=request.metadata,
+        order=request.order,
+        max_failures=request.max_failures,
+        only=frozenset((t.suite, t.test) for t in request.only)
+        if request.only is not None
+        else None,
+        picked_from=request.picked_from,
     )
 
 
@@ -238,6 +263,10 @@ class Planned:
     record: RunRecord
     cases: list[CaseResult]
     specs: dict[str, str]
+    order: OrderMode = DEFAULT_ORDER
+    """The submission's ``order``, else the first suite's that sets one, else the default."""
+    max_failures: int | None = None
+    """The submission's ``max_failures``, else the suites' smallest."""
 
 
 def plan_submission(
@@ -262,8 +291,13 @@ def plan_submission(
         require_baselines=submission.require_baselines,
         trace=submission.trace,
         metadata=submission.metadata,
+        only=submission.only,
     )
-    return Planned(name, record, cases, specs)
+    suite_orders = [s.order for s in suites if s.order is not None]
+    order = submission.order or (suite_orders[0] if suite_orders else DEFAULT_ORDER)
+    limits_set = [s.max_failures for s in suites if s.max_failures is not None]
+    max_failures = submission.max_failures or (min(limits_set) if limits_set else None)
+    return Planned(name, record, cases, specs, order, max_failures)
 
 
 class _Planning:
@@ -320,6 +354,7 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
     name, record, cases, specs = planned.name, planned.record, planned.cases, planned.specs
     quotas.check_priority(key, cases)
     quotas.check_queue(key, len(cases))
+    cases, record.schedule = _ordered(services, key.project, planned, submission)
     started = Event(
         type="run_started",
         run_id=run_id,
@@ -333,6 +368,8 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
             suites=record.suites,
             tags=record.tags,
             tests=[_test_entry(c) for c in cases],
+            order=record.schedule.order,
+            maxFailures=record.schedule.max_failures,
         ).dump(),
     )
     store = services.store
@@ -361,6 +398,27 @@ def submit(services: Services, key: ApiKey, submission: Submission) -> RunSubmit
     )
 
 
+def _ordered(
+    services: Services, project: str, planned: Planned, submission: Submission
+) -> tuple[list[CaseResult], Schedule]:
+    """The planned cases in dispatch order and the run's schedule (``api.scheduling``):
+    from the history when it answers, on the workers alive now."""
+    branch = submission.metadata.branch if submission.metadata is not None else None
+    known = ask_history(services.history, project, planned.record.suites, branch, planned.order)
+    try:
+        slots = sum(w.concurrency for w in read_workers(services.store.redis) if w.alive(now_ms()))
+    except redis.RedisError:
+        slots = 1
+    return schedule(
+        planned.cases,
+        planned.order,
+        known,
+        slots,
+        max_failures=planned.max_failures,
+        picked_from=submission.picked_from,
+    )
+
+
 def _test_entry(case: CaseResult) -> CaseEntry:
     return CaseEntry(
         testId=case.case_id,
@@ -368,4 +426,6 @@ def _test_entry(case: CaseResult) -> CaseEntry:
         suite=case.suite,
         tags=case.tags,
         priority=case.priority,
+        dispatchPosition=case.dispatch_position,
+        expectedMs=case.expected_ms,
     )

@@ -30,7 +30,7 @@ from cli.traces import show_trace, trace
 from testfleet import logs
 from testfleet.constants import dashboard_url
 from testfleet.errors import SuiteError, TestfleetError, UsageError
-from testfleet.results import TRACE_MODES
+from testfleet.results import ORDER_MODES, TRACE_MODES
 from testfleet.settings import Settings
 from testfleet.targets.policy import TargetPolicy
 
@@ -280,6 +280,23 @@ def schema(output: str | None) -> None:
     type=click.Path(dir_okay=False),
     help="Write the accessibility checks' violations here (GitLab's accessibility report).",
 )
+@click.option(
+    "--order",
+    type=click.Choice(ORDER_MODES),
+    help="Dispatch order within each priority: suite, duration (longest expected first, "
+    "from history) or failed-first (default: the suites' `order`, else duration).",
+)
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=1),
+    help="Stop the run at this many failed tests: queued tests are cancelled, running ones "
+    "stop at their next step (flaky tests do not count).",
+)
+@click.option(
+    "--last-failed",
+    is_flag=True,
+    help="Run only the tests that failed in the latest run of these suites on this branch.",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -299,6 +316,9 @@ def run(
     branch: str | None,
     commit: str | None,
     a11y_report: str | None,
+    order: str | None,
+    max_failures: int | None,
+    last_failed: bool,
 ) -> None:
     """Submit suites, follow them live, write reports; exit 0 if all passed, 1 if not.
 
@@ -337,6 +357,7 @@ def run(
         require_baselines=ci,
         trace=trace_mode,
         metadata=metadata,
+        scheduling=runner.Scheduling(order, max_failures, last_failed),
     )
     sys.exit(code)
 

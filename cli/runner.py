@@ -29,8 +29,9 @@ from rich.table import Table
 from rich.text import Text
 
 from api import report_quality, reports
-from cli import fleet, quarantined
+from cli import fleet, quarantined, rerun
 from cli.interrupt import Interrupted, Interrupts
+from cli.walltime import wall_time_lines
 from testfleet import payloads
 from testfleet.artifacts import artifact_url
 from testfleet.client.http import ApiClient
@@ -108,6 +109,15 @@ class Outputs:
     """Where to write the accessibility report (GitLab's format, ``api.report_quality``)."""
 
 
+@dataclass(frozen=True)
+class Scheduling:
+    """``--order``, ``--max-failures``, ``--last-failed``."""
+
+    order: str | None = None
+    max_failures: int | None = None
+    last_failed: bool = False
+
+
 def submit_and_follow(
     target: Target,
     suites: list[Suite],
@@ -119,6 +129,7 @@ def submit_and_follow(
     require_baselines: bool = False,
     trace: str | None = None,
     metadata: RunMetadata | None = None,
+    scheduling: Scheduling | None = None,
 ) -> int:
     """Submit, follow and report; interrupted (SIGINT/SIGTERM), cancel the run unless
     ``keep_running``, write the reports so far and return 130/143. ``require_baselines``
@@ -138,6 +149,18 @@ def submit_and_follow(
     if described:
         body["metadata"] = described
     console = Console(highlight=False)
+    scheduling = scheduling or Scheduling()
+    if scheduling.order:
+        body["order"] = scheduling.order
+    if scheduling.max_failures:
+        body["max_failures"] = scheduling.max_failures
+    if scheduling.last_failed:
+        picked = rerun.pick(target.api_url, target.api_key, suites, metadata)
+        console.print(Text(picked.said), soft_wrap=True)
+        if picked.run_id is None or not picked.tests:
+            return EXIT_OK
+        body["only"] = picked.tests
+        body["picked_from"] = picked.run_id
     run_id: str | None = None
     with Interrupts() as interrupts:
         try:
@@ -356,6 +379,8 @@ def _summary(
     counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
     good = sum(n for s, n in run.counts.items() if s in GOOD_STATUSES)
     console.print(Text(f"{good}/{len(run.tests)} passed ({counts})"))
+    for line in wall_time_lines(run):
+        console.print(Text(line), soft_wrap=True)
 
 
 def _clusters(console: Console, run: RunResult, labels: RunLabels) -> None:

@@ -81,6 +81,12 @@ class CaseEntry(Payload):
     suite: str
     tags: list[str] = Field(default_factory=list)
     priority: str = "medium"
+    dispatchPosition: int | None = None
+    """1-based place in which the case was sent to the workers (the run's ``order``):
+    sorting ``tests`` by it gives the dispatch order."""
+    expectedMs: int | None = None
+    """The duration history expected of the case (its P50, or its suite's mean of them);
+    None: nothing known."""
 
 
 class RunStarted(Payload):
@@ -92,6 +98,10 @@ class RunStarted(Payload):
     suites: list[str]
     tags: Annotated[list[str], Filterable("tags")] = Field(default_factory=list)
     tests: list[CaseEntry] = Field(default_factory=list)
+    order: str | None = None
+    """How the cases were ordered: ``suite``, ``duration`` or ``failed-first``."""
+    maxFailures: int | None = None
+    """The run stops at this many failed tests (``--max-failures``); None: never."""
 
 
 class CaseEvent(Payload):

@@ -44,6 +44,8 @@ RUN_OUTCOMES: tuple[tuple[SettledRunStatus, frozenset[str]], ...] = (
     ("cancelled", frozenset({"cancelled"})),
 )
 """A finished run's status: the first of these whose case statuses occur, in order..."""
+FAILING_STATUSES: frozenset[str] = dict(RUN_OUTCOMES)["failed"]
+"""Final case statuses that are a failed test (``--max-failures`` counts them)."""
 RUN_OUTCOME_OTHERWISE: SettledRunStatus = "passed"
 """...else this (every case passed, flaky included)."""
 SETTLED_RUN_STATUSES: frozenset[str] = frozenset(
@@ -57,6 +59,12 @@ StepStatus = Literal["passed", "failed", "skipped", "optional_failed", "warning"
 
 PRIORITY_LEVELS: dict[str, int] = {"critical": 0, "high": 3, "medium": 6, "low": 9}
 """Test priority -> Celery priority (0 is taken first)."""
+OrderMode = Literal["suite", "duration", "failed-first"]
+"""How a run's cases are dispatched within each priority class: in the suites' order,
+longest expected first (history's P50), or the branch's last failures first and then
+longest first (``api.ordering``)."""
+ORDER_MODES: tuple[OrderMode, ...] = get_args(OrderMode)
+DEFAULT_ORDER: OrderMode = "duration"
 
 
 StepAnalysisType = Literal["general", "error", "ui_validation"]
@@ -340,6 +348,10 @@ class CaseResult(BaseModel):
     history: list[AttemptSummary] = Field(default_factory=list)
     ai: list[Analysis] = Field(default_factory=list)
     """AI findings on this case's screenshots, in the order they were taken."""
+    dispatch_position: int | None = None
+    """1-based place in which the case was sent to the workers (its run's ``order``)."""
+    expected_ms: int | None = None
+    """The duration history expected when the case was dispatched (None: unknown)."""
 
     @property
     def is_final(self) -> bool:
@@ -386,6 +398,24 @@ class RunMetadata(BaseModel):
         return value.strip().lower() if isinstance(value, str) else value
 
 
+class Schedule(BaseModel):
+    """How a run's cases were dispatched, and the wall time history expected of it."""
+
+    order: OrderMode = "suite"
+    max_failures: int | None = None
+    """The run stops (queued cases cancelled) at this many failed tests; None: never."""
+    worker_slots: int = 1
+    """Test cases the live workers could run at once when the run was queued."""
+    expected_wall_ms: int | None = None
+    """The dispatch order played on ``worker_slots`` with the expected durations."""
+    ideal_wall_ms: int | None = None
+    """The lower bound: max(expected total / worker_slots, longest expected test)."""
+    known: int = 0
+    """Cases whose duration history knew (their own or their suite's mean)."""
+    picked_from: str | None = None
+    """``--last-failed``: the run whose failed tests these are."""
+
+
 class RunRecord(BaseModel):
     """A run's own fields (what ``tf:run:<id>`` ``meta`` holds)."""
 
@@ -401,6 +431,8 @@ class RunRecord(BaseModel):
     """``--ci``: an ``assert_screenshot`` without a baseline fails instead of creating one."""
     metadata: RunMetadata | None = None
     """Branch, commit, pull request, CI build and author, when the submission said."""
+    schedule: Schedule | None = None
+    """How the cases were ordered and what wall time that was expected to take."""
 
 
 class RunFields(BaseModel):
@@ -444,6 +476,10 @@ class RunResult(RunFields):
     tests: list[CaseResult]
     metadata: RunMetadata | None = None
     """Branch, commit, pull request, CI build and author, when the submission said."""
+    schedule: Schedule | None = None
+    """How the cases were ordered and the wall time expected (``RunRecord.schedule``)."""
+    stopReason: str | None = None
+    """Why the run stopped before its queued cases ran (``--max-failures``), if it did."""
 
 
 def finished_run_status(counts: dict[str, int]) -> SettledRunStatus:

@@ -78,6 +78,7 @@ from testfleet.payloads import (
     VisualCheck,
 )
 from testfleet.results import (
+    FAILING_STATUSES,
     GOOD_STATUSES,
     AttemptSummary,
     CaseResult,
@@ -144,6 +145,7 @@ def run_case(
         store, provider, artifacts, settings, start.case, record.project_id, worker_name
     )
     runner.require_baselines = record.require_baselines
+    runner.max_failures = record.schedule.max_failures if record.schedule else None
     if attempt == CANCELLED:
         return runner.finish_cancelled()
     if attempt == LOST_TOO_OFTEN:
@@ -194,6 +196,8 @@ class _CaseRun:
         self.spec: CaseSpec | None = None
         self.require_baselines = False
         """``--ci``: a missing visual baseline fails its step instead of being created."""
+        self.max_failures: int | None = None
+        """``--max-failures``: the run stops at this many failed tests."""
         self.targets = TargetPolicy.from_settings(settings)
         self.evidence: dict[int, FailureEvidence] = {}
         """The last attempt's failing steps' browser evidence, by step, for their analysis."""
@@ -571,6 +575,8 @@ class _CaseRun:
         if not self.store.finish_case(self.case, event):
             log.info("case %s was already final; this result is dropped", self.case.case_id)
             return None
+        if status in FAILING_STATUSES:
+            self._stop_run_if_too_many_failed()
         attempts = self.case.attempts
         log.info(
             "case %s: %s after %d attempt(s)",
@@ -580,6 +586,25 @@ class _CaseRun:
         write_step_log(self.artifacts, self.case, self.mask)
         record_final(self.store.redis, self.case)  # once: only the delivery that finished it
         return self.case
+
+    def _stop_run_if_too_many_failed(self) -> None:
+        """``--max-failures``: at the Nth failed test, cancel the queued cases now (the
+        running ones see the run cancelled at their next step). Each failing delivery
+        counts after its own final write, so the Nth one always sees N."""
+        if self.max_failures is None:
+            return
+        failed = self.store.failed_count(self.case.run_id)
+        if failed < self.max_failures:
+            return
+        cancelled = self.store.stop_early(self.case.run_id, _stop_reason(self.max_failures))
+        log.info(
+            "run %s stopped at %d failed test(s): %d queued case(s) cancelled",
+            *(self.case.run_id, failed, cancelled),
+        )
+
+
+def _stop_reason(max_failures: int) -> str:
+    return f"stopped after {max_failures} failed test(s) (--max-failures {max_failures})"
 
 
 class _AttemptHooks:

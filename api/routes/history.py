@@ -15,9 +15,10 @@ from pydantic import BaseModel
 
 from api.auth import ReadKey
 from api.errors import ERROR_RESPONSES, ApiError
+from api.models import LastFailed, TestRef
 from api.services import services
 from testfleet.constants import API_PREFIX, run_path
-from testfleet.history import naming, queries, rules
+from testfleet.history import naming, queries, rules, scheduling
 from testfleet.history.queries import Listed
 
 router = APIRouter(prefix=f"{API_PREFIX}/history", tags=["history"], responses=ERROR_RESPONSES)
@@ -289,3 +290,24 @@ def run_clusters(
             for c in found
         ],
     )
+
+
+@router.get("/last-failed", summary="The tests that failed in a branch's latest run")
+def last_failed(
+    request: Request,
+    key: ReadKey,
+    suite: Annotated[
+        list[str],
+        Query(min_length=1, description="A suite of the run (repeat for each suite)"),
+    ],
+    branch: Annotated[str, Query(min_length=1, max_length=255, pattern=naming.PRINTABLE)],
+) -> LastFailed:
+    """The tests that ended failed (or errored) in the newest archived run on ``branch``
+    whose tests all come from these suites (``testfleet run --last-failed``); ``runId``
+    null when there is no such run. Needs ``test:read``."""
+    with services(request).history.session() as session:
+        last = scheduling.last_run(session, key.project, suite, branch)
+    if last is None:
+        return LastFailed(runId=None, branch=branch)
+    tests = [TestRef(suite=s, test=t) for s, t in last.failed]
+    return LastFailed(runId=last.run_id, branch=branch, tests=tests)

@@ -82,7 +82,9 @@ export class RunView {
       h("h2", { id: "run-title" }, run.name || run.runId, " ", h("span", { id: "run-status" }, badge(run.status))),
       h("p", { class: "mono muted" }, run.runId),
       h("p", { id: "run-counts" }, `${counts} of ${this.state.cases.size}`,
-        ` · created ${clock(run.createdMs)}`, run.finishedMs ? ` · took ${ms(run.finishedMs - run.createdMs)}` : ""),
+        ` · created ${clock(run.createdMs)}`, run.finishedMs ? ` · took ${ms(run.finishedMs - run.createdMs)}` : "",
+        run.schedule ? h("span", { id: "run-order" }, ` · order ${run.schedule.order}`) : ""),
+      run.stopReason ? h("p", { id: "run-stop", class: "error" }, run.stopReason) : "",
       clustersBlock(run.clusters, this.state.cases),
       h("div", { class: "actions" }, actions));
   }
@@ -157,7 +159,7 @@ export class RunView {
     });
     card.el.append(
       h("div", { class: "case-summary" },
-        h("h3", {}, c.name, " ", h("span", { class: "muted" }, c.suite)),
+        h("h3", {}, dispatchMark(c), c.name, " ", h("span", { class: "muted" }, c.suite)),
         card.badge, card.labels, card.step, card.progress, card.attempt, card.flag, card.took, card.current, card.live, card.error),
       card.details);
     this.cards.set(c.case_id, card);
@@ -313,4 +315,11 @@ export class RunView {
     const el = this.root.querySelector(`#${id}`);
     if (el) text(el, value);
   }
+}
+
+/** "#3 ": the case's place in its run's dispatch order (with its expected duration). */
+function dispatchMark(c) {
+  if (!c.dispatch_position) return "";
+  const expected = c.expected_ms != null ? `, expected ${ms(c.expected_ms)}` : ", no history";
+  return h("span", { class: "dispatch muted", "data-dispatch": c.dispatch_position, title: `dispatched #${c.dispatch_position}${expected}` }, `#${c.dispatch_position} `);
 }

@@ -132,6 +132,13 @@ class ApiClient:
         params = {"days": days, "limit": limit}
         return dict(self._request("GET", f"{API_PREFIX}/history/flaky", params=params).json())
 
+    def last_failed(self, suites: list[str], branch: str) -> dict[str, Any]:
+        """The tests that failed in the branch's latest archived run of these suites
+        (``runId`` None when it has none)."""
+        params = {"suite": suites, "branch": branch}
+        path = f"{API_PREFIX}/history/last-failed"
+        return dict(self._request("GET", path, params=params).json())
+
 
 def _api_error(response: httpx.Response) -> TestfleetError:
     try:

@@ -20,6 +20,7 @@ Fields of the run hash (the Lua scripts in ``lua/`` use the same names):
 - ``created_ms``          creation time, Unix epoch ms
 - ``finished_ms``         completion time, set once with ``run_completed``
 - ``cancelled``           ``"1"`` once cancel was asked
+- ``stop_reason``         why the run was stopped early (``--max-failures``), once
 - ``n:<status>``          final cases per status
 - ``attempts:<case id>``  attempts begun per case
 - ``deliveries:<case id>`` deliveries that claimed the case (each but the one that
@@ -50,6 +51,8 @@ PENDING = "pending"
 CREATED_MS = "created_ms"
 FINISHED_MS = "finished_ms"
 CANCELLED = "cancelled"
+STOP_REASON = "stop_reason"
+"""Why the run was stopped early (``--max-failures``), set with the cancel."""
 COUNT_PREFIX = "n:"
 ATTEMPTS_PREFIX = "attempts:"
 
@@ -155,4 +158,6 @@ def result(
         counts=counts,
         tests=cases,
         metadata=run.metadata,
+        schedule=run.schedule,
+        stopReason=fields.get(STOP_REASON),
     )

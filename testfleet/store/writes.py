@@ -32,7 +32,7 @@ from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.events import Event, now_ms
 from testfleet.fleet import redisconn
 from testfleet.payloads import CaseFinished, CaseOutcome
-from testfleet.results import FINAL_STATUSES, CaseResult, RunRecord
+from testfleet.results import FAILING_STATUSES, FINAL_STATUSES, CaseResult, RunRecord
 from testfleet.settings import Settings
 from testfleet.store import layout, scripts
 from testfleet.store.reads import RunReader, missing_case
@@ -234,6 +234,22 @@ class RunStore(RunReader):
         record may be gone)."""
         for index in self._r.scan_iter(match=keys.PROJECT_RUNS_PATTERN, count=1000):
             self._r.zremrangebyscore(index, "-inf", f"({cutoff_ms}")
+
+    def failed_count(self, run_id: str) -> int:
+        """The run's cases final ``failed`` or ``error`` so far (flaky ones passed)."""
+        counts = self._r.hmget(
+            keys.run(run_id), [f"{layout.COUNT_PREFIX}{s}" for s in FAILING_STATUSES]
+        )
+        return sum(int(n) for n in counts if n is not None)
+
+    def stop_early(self, run_id: str, reason: str) -> int:
+        """Cancel the run as ``cancel_run`` does, saying ``reason`` in its result (the
+        first reason given stays); a run whose every case is final already is left as
+        it is. Returns how many queued cases it cancelled."""
+        if not int(self._r.hget(keys.run(run_id), layout.PENDING) or 0):
+            return 0
+        self._r.hsetnx(keys.run(run_id), layout.STOP_REASON, reason)
+        return self.cancel_run(run_id)
 
     def cancel_run(self, run_id: str) -> int:
         """Cancel a run: queued cases become cancelled now; running ones stop at their

@@ -15,7 +15,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from testfleet.masking import Masker
-from testfleet.results import DEFAULT_TRACE_MODE, TraceMode
+from testfleet.results import DEFAULT_TRACE_MODE, OrderMode, TraceMode
 from testfleet.suites.environment import VARIABLE_NAME
 from testfleet.suites.steps.model import MAX_STEP_TIMEOUT_S, AnalysisType, Step, walk
 from testfleet.targets.policy import resolve
@@ -93,6 +93,12 @@ class Suite(BaseModel):
     (the second attempt only)."""
     testid_attribute: str = Field(default=DEFAULT_TESTID_ATTRIBUTE, pattern=r"^[A-Za-z][\w:.-]*$")
     """The attribute ``testid=`` selectors look up."""
+    order: OrderMode | None = None
+    """How a run of this suite dispatches its cases (``--order`` wins; unset: the first
+    suite's that sets it, else ``duration``)."""
+    max_failures: int | None = Field(default=None, ge=1)
+    """A run of this suite stops at this many failed tests (``--max-failures`` wins;
+    several suites: the smallest)."""
     tests: list[TestCase] = Field(min_length=1)
 
     @field_validator("base_url")

@@ -36,6 +36,7 @@ from testfleet.results import (
     DiffExplanation,
     PerformanceResult,
     RunRecord,
+    Schedule,
     StepResult,
     VisualResult,
 )
@@ -79,6 +80,9 @@ class SimulatedRun:
                 tags=self.tags,
                 total_steps=self.steps,
                 retry_count=1,
+                # Dispatched longest first: here the last test was expected to be longest.
+                dispatch_position=self.tests - i + 1,
+                expected_ms=1000 * i,
             )
         record = RunRecord(
             run_id=self.run_id,
@@ -87,6 +91,7 @@ class SimulatedRun:
             suites=[self.name],
             created_ms=created,
             total=self.tests,
+            schedule=Schedule(order="duration"),
         )
         started = self._event(
             "run_started",

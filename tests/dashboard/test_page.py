@@ -208,6 +208,10 @@ def test_a_run_that_finished_before_the_page_opened_shows_complete(
     expect(page.locator("#run-counts")).to_contain_text("1 failed")
     expect(page.locator("#run-counts")).to_contain_text("2 passed")
     failing = page.locator(f"[data-case='{bad}']")
+    # The dispatch order: the run's, and each case's place in it (longest first).
+    expect(page.locator("#run-order")).to_contain_text("order duration")
+    expect(failing.locator("[data-dispatch]")).to_have_text("#2")
+    expect(page.locator(f"[data-case='{third}'] [data-dispatch]")).to_have_text("#1")
     expect(failing).to_contain_text("step 2: expected h1 to contain Welcome")
     expect(failing.locator("details")).to_have_attribute("open", "")
     expect(failing.locator("[data-step]")).to_have_count(2)

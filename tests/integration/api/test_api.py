@@ -208,6 +208,9 @@ def test_submit_queues_each_case_as_a_task_with_its_priority(
         "suite": "Search",
         "tags": [],
         "priority": "high",
+        # Third to go: after the two critical cases (no history here: suite order).
+        "dispatchPosition": 3,
+        "expectedMs": None,
     }
 
 

@@ -57,6 +57,7 @@ HISTORY_OPERATIONS = (
     "GET /api/v1/history/tests",
     "GET /api/v1/history/flaky",
     "GET /api/v1/history/runs/{run_id}/clusters",
+    "GET /api/v1/history/last-failed",
     "GET /api/v1/quarantine",
     "POST /api/v1/quarantine",
     "DELETE /api/v1/quarantine",
