@@ -254,6 +254,13 @@ def schema(output: str | None) -> None:
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--html", type=click.Path(dir_okay=False), help="Write the HTML report here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON result.")
+@click.option(
+    "--summary",
+    "summary",
+    type=(click.Choice(["markdown"]), click.Path(dir_okay=False)),
+    default=None,
+    help="Write a summary for the CI's job page: --summary markdown FILE.",
+)
 @click.option("--no-follow", is_flag=True, help="Submit, print the run id and return.")
 @click.option(
     "--keep-running",
@@ -286,6 +293,7 @@ def run(
     junit: str | None,
     html: str | None,
     json_path: str | None,
+    summary: tuple[str, str] | None,
     no_follow: bool,
     ci: bool,
     keep_running: bool,
@@ -317,7 +325,13 @@ def run(
     tag_set = {t.strip() for t in tags.split(",") if t.strip()}
     run_name = name or ", ".join(Path(p).name for p in paths)
     wait_s = _settings(ctx).history.labels_wait_s
-    outputs = runner.Outputs(junit=junit, html=html, json=json_path, labels_wait_s=wait_s)
+    outputs = runner.Outputs(
+        junit=junit,
+        html=html,
+        json=json_path,
+        summary=summary[1] if summary else None,
+        labels_wait_s=wait_s,
+    )
     code = runner.submit_and_follow(
         target,
         suites,
@@ -340,6 +354,7 @@ def run(
 @click.option("--junit", type=click.Path(dir_okay=False))
 @click.option("--html", type=click.Path(dir_okay=False))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False))
+@click.option("--summary", "summary", type=(click.Choice(["markdown"]), click.Path(dir_okay=False)))
 @click.pass_context
 def watch(
     ctx: click.Context,
@@ -349,6 +364,7 @@ def watch(
     junit: str | None,
     html: str | None,
     json_path: str | None,
+    summary: tuple[str, str] | None,
 ) -> None:
     """Follow a run live (from its start) until it completes; Ctrl-C stops following
     (the run goes on)."""
@@ -356,7 +372,13 @@ def watch(
 
     target = runner.Target.resolve(_settings(ctx), server, api_key)
     wait_s = _settings(ctx).history.labels_wait_s
-    outputs = runner.Outputs(junit=junit, html=html, json=json_path, labels_wait_s=wait_s)
+    outputs = runner.Outputs(
+        junit=junit,
+        html=html,
+        json=json_path,
+        summary=summary[1] if summary else None,
+        labels_wait_s=wait_s,
+    )
     sys.exit(runner.watch(target, run_id, outputs))
 
 
