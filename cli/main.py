@@ -26,6 +26,7 @@ from cli.baselines import baselines
 from cli.generate import generate
 from cli.history import flaky, history, quarantine
 from cli.importer import import_
+from cli.notify import notify
 from cli.traces import show_trace, trace
 from testfleet import logs
 from testfleet.constants import dashboard_url
@@ -589,6 +590,19 @@ main.add_command(show_trace)
 main.add_command(quarantine)
 main.add_command(history)
 main.add_command(flaky)
+
+main.add_command(notify)
+
+
+@main.command()
+@click.option("--name", help="Consumer name (default: notifier-<host>).")
+@click.pass_context
+def notifier(ctx: click.Context, name: str | None) -> None:
+    """Announce finished runs to each project's targets, in the foreground."""
+    from cli import notifier as notifier_main
+
+    notifier_main.main(_settings(ctx), name)
+
 
 if __name__ == "__main__":
     main()
