@@ -75,7 +75,9 @@ class Sender:
                         raise DeliveryFailed(_refused(method, url, response))
                     return response
                 problem = _refused(method, url, response)
-                wait_s = retry_after_s(response.headers) or _rate_reset_s(response)
+                wait_s = retry_after_s(response.headers)
+                if wait_s is None:  # 0 is an answer: "now"
+                    wait_s = _rate_reset_s(response)
             if attempt < self.settings.attempts:
                 self.sleep(backoff.delay_s(attempt, wait_s))
         raise DeliveryFailed(f"{problem} (after {self.settings.attempts} attempts)")
