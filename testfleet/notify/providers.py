@@ -22,6 +22,7 @@ trying again would not help (a wrong token, a repository that is not there).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ from testfleet.backoff import Backoff, retry_after_s
 from testfleet.notify import messages, signing
 from testfleet.notify.targets import Target
 from testfleet.settings import NotifySettings
+
+# httpx logs every request's URL at INFO, and a Slack incoming webhook's URL is its
+# secret: in a process that sends notifications, httpx says only what went wrong.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 USER_AGENT = "testfleet-notifier"
 GITHUB_API_VERSION = "2022-11-28"
@@ -56,7 +61,12 @@ class Sender:
     requests: int = 0
     attempts: int = 0
 
-    def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def send(
+        self, method: str, url: str, shown: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """``method url``, retried as the module says; ``shown``: what errors call the URL
+        (a URL that is itself a secret is never put in one)."""
+        where = shown or _where(url)
         backoff = Backoff(self.settings.retry_first_s, self.settings.retry_max_s)
         problem = ""
         for attempt in range(1, self.settings.attempts + 1):
@@ -68,13 +78,13 @@ class Sender:
                     method, url, timeout=self.settings.timeout_s, **kwargs
                 )
             except httpx.TransportError as exc:
-                problem = f"{method} {_where(url)}: no answer ({type(exc).__name__})"
+                problem = f"{method} {where}: no answer ({type(exc).__name__})"
             else:
                 if not _retryable(response):
                     if response.status_code >= 400:
-                        raise DeliveryFailed(_refused(method, url, response))
+                        raise DeliveryFailed(_refused(method, where, response))
                     return response
-                problem = _refused(method, url, response)
+                problem = _refused(method, where, response)
                 wait_s = retry_after_s(response.headers)
                 if wait_s is None:  # 0 is an answer: "now"
                     wait_s = _rate_reset_s(response)
@@ -105,9 +115,9 @@ def _rate_reset_s(response: httpx.Response) -> float | None:
         return None
 
 
-def _refused(method: str, url: str, response: httpx.Response) -> str:
+def _refused(method: str, where: str, response: httpx.Response) -> str:
     text = response.text[:200].replace("\n", " ")
-    return f"{method} {_where(url)}: HTTP {response.status_code} {text}".rstrip()
+    return f"{method} {where}: HTTP {response.status_code} {text}".rstrip()
 
 
 # --- each provider -----------------------------------------------------------------------
@@ -199,7 +209,8 @@ def _gitlab_note(
 
 
 def _slack(sender: Sender, webhook_url: str, notice: messages.Notice) -> str:
-    sender.send("POST", webhook_url, json=messages.slack_body(notice))
+    shown = "the Slack webhook"  # its URL is the credential
+    sender.send("POST", webhook_url, shown=shown, json=messages.slack_body(notice))
     return "message posted"
 
 

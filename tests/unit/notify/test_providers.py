@@ -302,3 +302,24 @@ def test_slack_messages_keep_within_block_kit_limits() -> None:
         len(e["text"]["text"]) <= messages.SLACK_MAX_BUTTON_CHARS for e in actions["elements"]
     )
     assert body["text"]  # the notification's fallback text
+
+
+def test_a_slack_webhooks_url_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="testfleet")
+    caplog.set_level("INFO")
+    with receiver() as slack, httpx.Client() as client:
+        sender, _ = _sender(client)
+        secret_url = f"{slack.url}/services/T000/B000/s3cretpath"
+        providers.deliver(sender, _target("slack", "hooks", ""), secret_url, _notice(), "d")
+        assert len(slack.received()) == 1
+    assert "s3cretpath" not in caplog.text
+
+
+def test_a_failed_slack_delivery_does_not_say_its_url() -> None:
+    with receiver(lambda _r: Answer(404, b"no_service")) as slack, httpx.Client() as client:
+        sender, _ = _sender(client)
+        secret_url = f"{slack.url}/services/T000/B000/s3cretpath"
+        with pytest.raises(DeliveryFailed) as failed:
+            providers.deliver(sender, _target("slack", "hooks", ""), secret_url, _notice(), "d")
+    assert "the Slack webhook: HTTP 404" in str(failed.value)
+    assert "s3cretpath" not in str(failed.value)
