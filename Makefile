@@ -44,6 +44,7 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(DOCS_BUILD)
+	$(PY) scripts/lint_action.py $(VENV)/bin/actionlint
 
 docs: setup
 	$(DOCS_BUILD)

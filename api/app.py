@@ -48,6 +48,7 @@ from api.routes import fleet as routes_fleet
 from api.routes import generate as routes_generate
 from api.routes import history as routes_history
 from api.routes import labels as routes_labels
+from api.routes import notify as routes_notify
 from api.routes import quarantine as routes_quarantine
 from api.routes import reports as routes_reports
 from api.routes import runs as routes_runs
@@ -164,6 +165,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_traces.router)
     app.include_router(routes_history.router)
     app.include_router(routes_quarantine.router)
+    app.include_router(routes_notify.router)
 
     # The gateway's dashboard page downloads reports from here with the key in a header.
     app.add_middleware(

@@ -67,3 +67,5 @@ DashboardKey = Annotated[ApiKey, Depends(require_scope("dashboard:read"))]
 """A key allowed to see the fleet (workers, Grid slots, queue)."""
 MetricsKey = Annotated[ApiKey, Depends(require_scope(METRICS_SCOPE))]
 """A key allowed to scrape ``/metrics`` (the fleet's queue, workers, AI spend)."""
+NotifyKey = Annotated[ApiKey, Depends(require_scope("notify:write"))]
+"""A key allowed to set the project's notification targets and read their deliveries."""

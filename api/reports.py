@@ -6,6 +6,7 @@ so nothing here needs to mask). Statuses map to JUnit as CI reporters
 
     passed     <testcase/>
     flaky      <testcase/> + property flaky=true + a <system-out> note (it passed)
+    (screenshots written beside the report) + a <system-out> line [[ATTACHMENT|path]] each
     (any)      + properties visual.step<N>.name / .outcome / .diff_ratio per assert_screenshot,
                a11y.step<N>.name / .new / .rules per assert_accessible and
                performance.step<N>.<metric> (/ .over) per assert_performance
@@ -24,7 +25,7 @@ import html
 import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from api.report_quality import QUALITY_CSS, a11y_block, junit_properties, perf_block
@@ -99,7 +100,19 @@ def _by_test(labels: RunLabels | None) -> dict[str, LabelledTest]:
     return {t.testId: t for t in labels.tests} if labels is not None else {}
 
 
-def _testcase(parent: ET.Element, case: CaseResult, labelled: LabelledTest | None) -> None:
+def _attachment_lines(paths: Sequence[str]) -> str:
+    """One ``[[ATTACHMENT|path]]`` line per file: the form Jenkins' junit-attachments
+    plugin and GitLab's unit test report read from ``<system-out>`` (GitLab shows the
+    first one, so the failure's screenshot comes first)."""
+    return "".join(f"[[ATTACHMENT|{path}]]\n" for path in paths)
+
+
+def _testcase(
+    parent: ET.Element,
+    case: CaseResult,
+    labelled: LabelledTest | None,
+    attachments: Sequence[str] = (),
+) -> None:
     tc = ET.SubElement(parent, "testcase", classname=_x(case.suite), name=_x(case.name))
     tc.set("time", _seconds(case.duration_ms))
     properties: list[tuple[str, str]] = []
@@ -139,12 +152,20 @@ def _testcase(parent: ET.Element, case: CaseResult, labelled: LabelledTest | Non
         )
         note = f"flaky: passed on attempt {case.attempts} of {case.retry_count + 1}"
         out.text = _x(f"{note}" + (f" after failing ({earlier})" if earlier else "") + "\n")
-        out.text += _x(step_log(case))
+        out.text += _x(_attachment_lines(attachments) + step_log(case))
+    elif attachments:
+        out = ET.SubElement(tc, "system-out")
+        out.text = _x(_attachment_lines(attachments))
 
 
-def junit_xml(run: RunResult, labels: RunLabels | None = None) -> str:
+def junit_xml(
+    run: RunResult,
+    labels: RunLabels | None = None,
+    attachments: Mapping[str, Sequence[str]] | None = None,
+) -> str:
     """The run as JUnit XML: one ``<testsuite>`` per suite, one ``<testcase>`` per test
-    (with its failure's ``labels``, when given)."""
+    (with its failure's ``labels``, when given, and ``attachments``: by ``case_id``, the
+    paths of files written beside the report, as the CI reading it will find them)."""
     labelled = _by_test(labels)
     root = ET.Element("testsuites", name=_x(run.name))
     _suite_totals(root, run.tests)
@@ -162,7 +183,8 @@ def junit_xml(run: RunResult, labels: RunLabels | None = None) -> str:
         if run.stopReason:
             ET.SubElement(props, "property", name="stopReason", value=_x(run.stopReason))
         for case in cases:
-            _testcase(element, case, labelled.get(case.case_id))
+            files = (attachments or {}).get(case.case_id, ())
+            _testcase(element, case, labelled.get(case.case_id), files)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
 

@@ -14,6 +14,8 @@ was committed (``testfleet.history.archive.write_run``, idempotent by run id), s
 - once a run is written (with the labels of its failures), its ``run_labels`` event is
   published on the run's events, before the entry is acknowledged: at least once (a
   redelivered run publishes it again);
+- then it hands the run, with its labels, to the notifiers (``keys.NOTIFY_STREAM``;
+  ``cli/notifier.py``), before the entry is acknowledged: at least once too;
 - a run whose record expired from Redis (``retention.run_ttl_s``) before it could be
   archived is logged as a warning naming it, and its entry dropped.
 
@@ -36,6 +38,7 @@ from types import FrameType
 from typing import Any
 
 import redis
+from redis.typing import EncodableT, FieldT
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,8 +46,13 @@ from testfleet import keys, logs
 from testfleet.backoff import Backoff
 from testfleet.events import Event
 from testfleet.history import archive, db, labels, migrate, retention
+from testfleet.payloads import RunLabels
 from testfleet.settings import Settings
 from testfleet.store import RunStore
+
+NOTIFY_BACKLOG_RUNS = 10_000
+"""Runs waiting for a notifier that Redis keeps at most; older notices are dropped (a
+notifier down for that many runs announces the newest when it is back)."""
 
 log = logs.get_logger(__name__)
 
@@ -133,20 +141,29 @@ class Archiver:
                     log.info("archived run %s (%d cases)", run_id, len(result.tests))
                 else:
                     log.info("run %s was archived already", run_id)
-                self._publish_labels(run_id, result.projectId)
+                found = self._publish_labels(run_id, result.projectId)
+                # Notifications go out once the labels are known (cli/notifier.py).
+                notice: dict[FieldT, EncodableT] = {keys.ARCHIVE_RUN_FIELD: run_id}
+                if found is not None:
+                    notice[keys.NOTIFY_LABELS_FIELD] = found.model_dump_json()
+                # Bounded: a fleet that runs no notifier must not keep every run's notice.
+                self._r.xadd(
+                    keys.NOTIFY_STREAM, notice, maxlen=NOTIFY_BACKLOG_RUNS, approximate=True
+                )
             pipe = self._r.pipeline(transaction=True)
             pipe.xack(keys.ARCHIVE_STREAM, keys.ARCHIVE_GROUP, entry_id)
             pipe.xdel(keys.ARCHIVE_STREAM, entry_id)
             pipe.execute()
         return len(entries)
 
-    def _publish_labels(self, run_id: str, project: str) -> None:
-        """Publish ``run_labels`` with what the database kept for the run."""
+    def _publish_labels(self, run_id: str, project: str) -> RunLabels | None:
+        """Publish ``run_labels`` with what the database kept for the run; returns them."""
         with self._sessions() as session:
             found = labels.run_labels(session, run_id)
         if found is None:  # written above: only a concurrent retention prune gets here
-            return
+            return None
         self._store.publish(Event("run_labels", run_id, project, found.dump(), source=self.name))
+        return found
 
     def prune_if_due(self) -> retention.Pruned | None:
         """Prune the history past ``history.retention_days`` when

@@ -293,6 +293,8 @@ def up(
             "or set TESTFLEET_GRID__JAR_PATH"
         )
     settings, grid_env = with_grid_secrets(settings)
+    settings, notify_env = with_notify_key(settings)
+    grid_env = {**grid_env, **notify_env}
     settings, allow_env = with_allowed_targets(settings, allow)
     requested = fleet_ports(settings)
     for attempt in range(1, PORT_ATTEMPTS + 1):
@@ -357,6 +359,7 @@ def _start_all(
     api = launcher.component("api", "api")
     gateway = launcher.component("gateway", "gateway")
     archiver = launcher.component("archiver", "archiver")
+    notifier = launcher.component("notifier", "notifier")
     worker_procs = [
         launcher.component(f"worker-{i}", "worker", "--name", f"tfworker-{i}")
         for i in range(1, workers + 1)
@@ -382,6 +385,9 @@ def _start_all(
     say(f"workers    {workers}")
     wait_for("the archiver", _archiver_ready(launcher, archiver.log), 60, archiver.log, [archiver])
     say("archiver   ready")
+    notified = _log_says(launcher, notifier.log, b" ready: telling each project")
+    wait_for("the notifier", notified, 60, notifier.log, [notifier])
+    say("notifier   ready")
 
     _record, admin_key = KeyStore(client).create(
         "default", ["admin"], name="local admin (testfleet up)"
@@ -501,6 +507,41 @@ def _archiver_ready(launcher: Launcher, log: str) -> Callable[[], bool]:
             return b" ready: writing finished runs" in out.read()
 
     return ready
+
+
+def _log_says(launcher: Launcher, log: str, text: bytes) -> Callable[[], bool]:
+    """Whether the process's log says ``text`` since it started."""
+    start = launcher.log_starts.get(log, 0)
+
+    def said() -> bool:
+        with open(log, "rb") as out:
+            out.seek(start)
+            return text in out.read()
+
+    return said
+
+
+NOTIFY_KEY_FILE = "notify.key"
+"""In the state directory: the key the local fleet encrypts notification secrets with."""
+
+
+def with_notify_key(settings: Settings) -> tuple[Settings, dict[str, str]]:
+    """``settings`` with the key notification secrets are sealed with: the settings' own,
+    else the one kept in the state directory (made up, random, the first time: secrets
+    added before a restart stay readable), and the environment that hands it on."""
+    key = settings.notify.secret_key.get_secret_value()
+    if not key:
+        path = settings.paths.state_dir / NOTIFY_KEY_FILE
+        if path.is_file():
+            key = path.read_text(encoding="utf-8").strip()
+        if not key:
+            key = secrets.token_urlsafe(32)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(key, encoding="utf-8")
+    notify = settings.notify.model_copy(update={"secret_key": SecretStr(key)})
+    env = {"TESTFLEET_NOTIFY__SECRET_KEY": key}
+    return settings.model_copy(update={"notify": notify}), env
 
 
 def _worker_ready(log: str) -> Callable[[], bool]:

@@ -26,6 +26,7 @@ from cli.baselines import baselines
 from cli.generate import generate
 from cli.history import flaky, history, quarantine
 from cli.importer import import_
+from cli.notify import notify
 from cli.traces import show_trace, trace
 from testfleet import logs
 from testfleet.constants import dashboard_url
@@ -254,6 +255,13 @@ def schema(output: str | None) -> None:
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--html", type=click.Path(dir_okay=False), help="Write the HTML report here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON result.")
+@click.option(
+    "--summary",
+    "summary",
+    type=(click.Choice(["markdown"]), click.Path(dir_okay=False)),
+    default=None,
+    help="Write a summary for the CI's job page: --summary markdown FILE.",
+)
 @click.option("--no-follow", is_flag=True, help="Submit, print the run id and return.")
 @click.option(
     "--keep-running",
@@ -308,6 +316,7 @@ def run(
     junit: str | None,
     html: str | None,
     json_path: str | None,
+    summary: tuple[str, str] | None,
     no_follow: bool,
     ci: bool,
     keep_running: bool,
@@ -344,7 +353,12 @@ def run(
     run_name = name or ", ".join(Path(p).name for p in paths)
     wait_s = _settings(ctx).history.labels_wait_s
     outputs = runner.Outputs(
-        junit=junit, html=html, json=json_path, labels_wait_s=wait_s, a11y=a11y_report
+        junit=junit,
+        html=html,
+        json=json_path,
+        summary=summary[1] if summary else None,
+        labels_wait_s=wait_s,
+        a11y=a11y_report,
     )
     code = runner.submit_and_follow(
         target,
@@ -369,6 +383,7 @@ def run(
 @click.option("--junit", type=click.Path(dir_okay=False))
 @click.option("--html", type=click.Path(dir_okay=False))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False))
+@click.option("--summary", "summary", type=(click.Choice(["markdown"]), click.Path(dir_okay=False)))
 @click.pass_context
 def watch(
     ctx: click.Context,
@@ -378,6 +393,7 @@ def watch(
     junit: str | None,
     html: str | None,
     json_path: str | None,
+    summary: tuple[str, str] | None,
 ) -> None:
     """Follow a run live (from its start) until it completes; Ctrl-C stops following
     (the run goes on)."""
@@ -385,7 +401,13 @@ def watch(
 
     target = runner.Target.resolve(_settings(ctx), server, api_key)
     wait_s = _settings(ctx).history.labels_wait_s
-    outputs = runner.Outputs(junit=junit, html=html, json=json_path, labels_wait_s=wait_s)
+    outputs = runner.Outputs(
+        junit=junit,
+        html=html,
+        json=json_path,
+        summary=summary[1] if summary else None,
+        labels_wait_s=wait_s,
+    )
     sys.exit(runner.watch(target, run_id, outputs))
 
 
@@ -635,6 +657,19 @@ main.add_command(show_trace)
 main.add_command(quarantine)
 main.add_command(history)
 main.add_command(flaky)
+
+main.add_command(notify)
+
+
+@main.command()
+@click.option("--name", help="Consumer name (default: notifier-<host>).")
+@click.pass_context
+def notifier(ctx: click.Context, name: str | None) -> None:
+    """Announce finished runs to each project's targets, in the foreground."""
+    from cli import notifier as notifier_main
+
+    notifier_main.main(_settings(ctx), name)
+
 
 if __name__ == "__main__":
     main()

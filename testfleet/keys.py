@@ -183,3 +183,36 @@ def stream_ticket(digest: str) -> str:
     """String (expires): sha256(stream ticket) -> sha256 of the API key it stands for;
     taken (GETDEL) by the first stream that presents it."""
     return f"{PREFIX}:stream-ticket:{digest}"
+
+
+# --- notifications (testfleet.notify) ---------------------------------------------------
+
+NOTIFY_STREAM = f"{PREFIX}:notify"
+"""Stream: one entry per finished run (field ``ARCHIVE_RUN_FIELD``), appended by the
+archiver once the run (and its labels) are in the history database; notifiers read it in
+group ``NOTIFY_GROUP`` and delete an entry once every target of the run's project was
+notified (or given up on)."""
+
+NOTIFY_LABELS_FIELD = "labels"
+"""The field of a ``NOTIFY_STREAM`` entry with the run's labels (``RunLabels`` JSON), when
+the history database gave them."""
+
+NOTIFY_GROUP = "notifiers"
+"""The consumer group of every notifier on ``NOTIFY_STREAM``."""
+
+
+def notify_targets(project: str) -> str:
+    """Hash: a project's notification targets, target id -> JSON (secrets encrypted)."""
+    return f"{PREFIX}:notify:targets:{project}"
+
+
+def notify_sent(run_id: str, target_id: str) -> str:
+    """String: the idempotency key of one run's notification to one target: set once it
+    was delivered (or given up on); kept as long as runs are (``retention.run_ttl_s``)."""
+    return f"{PREFIX}:notify:sent:{run_id}:{target_id}"
+
+
+def notify_log(project: str) -> str:
+    """List: a project's delivery log, newest first (JSON entries), capped at
+    ``notify.log_entries``."""
+    return f"{PREFIX}:notify:log:{project}"

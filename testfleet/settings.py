@@ -524,6 +524,31 @@ class BenchSettings(BaseModel):
     figures are their medians, with their range (quick mode: one)."""
 
 
+class NotifySettings(BaseModel):
+    """Notifications of finished runs (``testfleet notifier``; docs/notifications.md)."""
+
+    secret_key: SecretStr = SecretStr("")
+    """What the targets' secrets (tokens, webhook secrets and URLs) are encrypted with at
+    rest; any text, at least 16 characters (``testfleet up`` makes one up and keeps it in
+    the state directory). Without it targets cannot be added nor deliveries made."""
+    timeout_s: float = Field(default=10.0, gt=0)
+    """One HTTP request to a provider or webhook."""
+    attempts: int = Field(default=6, ge=1)
+    """Tries per delivery (a 5xx, 429 or unreachable answer is tried again)."""
+    retry_first_s: float = Field(default=1.0, gt=0)
+    """Wait before the second try; doubled each time (with jitter), capped below."""
+    retry_max_s: float = Field(default=60.0, gt=0)
+    """Longest wait between tries (a provider's Retry-After is honoured up to this)."""
+    block_ms: int = Field(default=2000, ge=1)
+    """How long the notifier waits for a finished run per read."""
+    claim_idle_ms: int = Field(default=60_000, ge=1)
+    """A run a dead notifier held is taken over after this long."""
+    log_entries: int = Field(default=500, ge=1)
+    """Deliveries kept in a project's delivery log (the newest)."""
+    replay_window_s: int = Field(default=300, ge=1)
+    """What receivers of signed webhooks are told to accept: a timestamp at most this old."""
+
+
 class Settings(BaseSettings):
     """Everything configurable, in sections."""
 
@@ -550,6 +575,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     bench: BenchSettings = BenchSettings()
     log: LogSettings = LogSettings()
+    notify: NotifySettings = NotifySettings()
     server: str | None = None
     """API URL the CLI talks to (``TESTFLEET_SERVER``); the local fleet's when unset."""
     api_key: str | None = None

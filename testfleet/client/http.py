@@ -120,6 +120,31 @@ class ApiClient:
         path = f"{API_PREFIX}/quarantine"
         return dict(self._request("DELETE", path, params={"test": test}).json())
 
+    def notify_add(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Add a notification target (``kind``, ``secret``, ``url``, ``repo``, ``project``)."""
+        return dict(self._request("POST", f"{API_PREFIX}/notify/targets", json=body).json())
+
+    def notify_list(self, project: str | None = None) -> list[dict[str, Any]]:
+        params = {"project": project} if project else {}
+        path = f"{API_PREFIX}/notify/targets"
+        return list(self._request("GET", path, params=params).json()["targets"])
+
+    def notify_remove(self, target_id: str, project: str | None = None) -> dict[str, Any]:
+        params = {"project": project} if project else {}
+        path = f"{API_PREFIX}/notify/targets/{quote(target_id, safe='')}"
+        return dict(self._request("DELETE", path, params=params).json())
+
+    def notify_test(self, target_id: str, project: str | None = None) -> dict[str, Any]:
+        """Send a test notification to the target now; the delivery."""
+        params = {"project": project} if project else {}
+        path = f"{API_PREFIX}/notify/targets/{quote(target_id, safe='')}/test"
+        return dict(self._request("POST", path, params=params).json())
+
+    def notify_deliveries(self, project: str | None = None, limit: int = 20) -> list[Any]:
+        params: dict[str, Any] = {"limit": limit, **({"project": project} if project else {})}
+        path = f"{API_PREFIX}/notify/deliveries"
+        return list(self._request("GET", path, params=params).json()["deliveries"])
+
     def test_history(self, test: str, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
         """A test's figures and a page of its attempts, newest first."""
         params: dict[str, Any] = {"test": test, "limit": limit}

@@ -38,6 +38,7 @@ SCOPES: tuple[str, ...] = (
     "priority:critical",
     "metrics:read",
     "quarantine:write",
+    "notify:write",
     "admin",
 )
 METRICS_SCOPE = "metrics:read"

@@ -35,6 +35,11 @@ PROJECT_ROUTES = (
     ("GET", "/api/v1/baselines", "test:read"),
     ("GET", "/api/v1/baselines/some-id", "test:read"),
     ("GET", "/api/v1/baselines/some-id/image", "test:read"),
+    ("GET", "/api/v1/notify/targets", "notify:write"),
+    ("POST", "/api/v1/notify/targets", "notify:write"),
+    ("DELETE", "/api/v1/notify/targets/nt_x", "notify:write"),
+    ("POST", "/api/v1/notify/targets/nt_x/test", "notify:write"),
+    ("GET", "/api/v1/notify/deliveries", "notify:write"),
 )
 
 HISTORY_ROUTES = {
@@ -64,6 +69,7 @@ def test_every_documented_route_is_covered_here(api_url: str) -> None:
         (m, p.replace("shot.png", "{name}").replace("some-id", "{baseline_id}")) for m, p in covered
     }
     covered = {(m, p.replace("/traces/case-1", "/traces/{case_id}")) for m, p in covered}
+    covered = {(m, p.replace("/targets/nt_x", "/targets/{target_id}")) for m, p in covered}
     # /generate (issue 4) is checked by its own tests; history and quarantine, which need a
     # history database, by tests/integration/history/test_api_history.py.
     assert documented - {("POST", "/api/v1/generate")} - HISTORY_ROUTES == covered
@@ -88,6 +94,7 @@ def test_a_key_without_the_scope_is_403_naming_it_on_every_route(
         "test:read": api_keys.alpha_dashboard,
         "test:write": api_keys.alpha_read,
         "dashboard:read": api_keys.alpha,
+        "notify:write": api_keys.alpha,
     }
     for method, path, scope in all_routes(run_id):
         with client_for(api_url, only[scope]) as client:
