@@ -87,7 +87,7 @@ from testfleet.results import (
 )
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from testfleet.store.writes import CANCELLED, LOST_TOO_OFTEN
+from testfleet.store.writes import CANCELLED, LOST_TOO_OFTEN, Progressed
 from testfleet.suites.model import CaseSpec
 from testfleet.suites.steps.model import walk
 from testfleet.targets.policy import TargetPolicy
@@ -437,10 +437,13 @@ class _CaseRun:
             source=self.worker,
         )
 
-    def _update(self, type_: str, payload: Payload) -> None:
-        """Store the case's state with one event; the case may have become final elsewhere."""
-        if not self.store.update_case(self.case, self._event(type_, payload)):
+    def _update(self, type_: str, payload: Payload) -> Progressed:
+        """Store the case's state with one event; the case may have become final elsewhere.
+        The answer carries the run's state as of the write (``Progressed.stop_reason``)."""
+        written = self.store.progress_case(self.case, self._event(type_, payload))
+        if not written.stored:
             raise _Superseded
+        return written
 
     def progress(
         self,
@@ -449,10 +452,10 @@ class _CaseRun:
         total: int,
         attempt: int,
         trace: TraceRecorder | None = None,
-    ) -> None:
+    ) -> Progressed:
         self.case.steps.append(step)
         shot = step.screenshot
-        self._update(
+        return self._update(
             "test_progress",
             CaseProgress(
                 **self._ids(),
@@ -616,6 +619,8 @@ class _AttemptHooks:
         self.superseded = False
         self.timed_out = False
         self.trace: TraceRecorder | None = None
+        self.answered: Progressed | None = None
+        """The last step's write, which read what ``should_stop`` asks next (then spent)."""
 
     def as_hooks(self) -> Hooks:
         return Hooks(
@@ -629,7 +634,7 @@ class _AttemptHooks:
 
     def on_step(self, step: StepResult, number: int, total: int) -> None:
         try:
-            self.run.progress(step, number, total, self.attempt, self.trace)
+            self.answered = self.run.progress(step, number, total, self.attempt, self.trace)
         except _Superseded:
             self.superseded = True
 
@@ -640,7 +645,12 @@ class _AttemptHooks:
             self.timed_out = True
             return True
         case = self.run.case
-        reason = self.run.store.stop_reason(case.run_id, case.case_id, self.attempt)
+        if self.answered is not None:
+            # Asked right after a step's write, which read the same fields in its call.
+            reason = self.answered.stop_reason(self.attempt)
+            self.answered = None
+        else:
+            reason = self.run.store.stop_reason(case.run_id, case.case_id, self.attempt)
         # Another delivery took the case over (this one's lease was lost): stop, so the
         # case never runs twice at once for longer than one step.
         self.superseded = reason == "superseded"

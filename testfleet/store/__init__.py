@@ -14,6 +14,6 @@ Everything else reads runs through these and their models (``RunResult``,
 """
 
 from testfleet.store.reads import AsyncRunReader, RunReader
-from testfleet.store.writes import RunStore
+from testfleet.store.writes import Progressed, RunStore
 
-__all__ = ["AsyncRunReader", "RunReader", "RunStore"]
+__all__ = ["AsyncRunReader", "Progressed", "RunReader", "RunStore"]

@@ -82,6 +82,15 @@ def is_cancelled(value: str | None) -> bool:
     return value == "1"
 
 
+def stop_reason(cancelled: str | None, attempts: str | int | None, attempt: int) -> str | None:
+    """Why a delivery running ``attempt`` of a case should stop before its next step, from
+    the run's ``cancelled`` field and the case's attempts begun: ``"cancelled"``,
+    ``"superseded"`` (another delivery began a later attempt) or None to go on."""
+    if is_cancelled(cancelled):
+        return "cancelled"
+    return "superseded" if int(attempts or 0) > attempt else None
+
+
 def record(meta: str | None) -> RunRecord | None:
     """The run's own fields from ``meta``; None when the run is unknown or expired."""
     return RunRecord.model_validate_json(meta) if meta else None

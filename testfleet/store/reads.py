@@ -113,9 +113,7 @@ def stop_query(run_id: str, case_id: str, attempt: int) -> Query[str | None]:
         pipe.hget(keys.run(run_id), layout.attempts_field(case_id))
 
     def parse(replies: list[Any]) -> str | None:
-        if layout.is_cancelled(replies[0]):
-            return "cancelled"
-        return "superseded" if int(replies[1] or 0) > attempt else None
+        return layout.stop_reason(replies[0], replies[1], attempt)
 
     return Query(build, parse)
 

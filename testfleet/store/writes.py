@@ -59,6 +59,22 @@ class CaseStart(Generic[SpecT]):
     """The case's spec, parsed; ``None`` unless an attempt began."""
 
 
+@dataclass(frozen=True)
+class Progressed:
+    """What ``progress_case`` did, and the run's state it read in the same call."""
+
+    stored: bool
+    """False when the case was already final (nothing stored)."""
+    cancelled: str = ""
+    """The run's ``cancelled`` field."""
+    attempts: int = 0
+    """The attempts begun on the case, by every delivery."""
+
+    def stop_reason(self, attempt: int) -> str | None:
+        """``RunReader.stop_reason`` for ``attempt``, as of the write."""
+        return layout.stop_reason(self.cancelled, self.attempts, attempt)
+
+
 class RunStore(RunReader):
     """Runs, cases and events in Redis: the writes, and every read of ``RunReader``.
     Thread-safe (redis-py pools connections)."""
@@ -187,12 +203,19 @@ class RunStore(RunReader):
 
     def update_case(self, result: CaseResult, event: Event | None = None) -> bool:
         """Store a running case's progress (and publish ``event``) unless it is final."""
+        return self.progress_case(result, event).stored
+
+    def progress_case(self, result: CaseResult, event: Event | None = None) -> Progressed:
+        """``update_case``, answering in the same round trip what ``stop_reason`` would
+        right after it: a step's write and the check before the next step cost one."""
         ev = stream.entry_values(event) if event is not None else list(stream.NO_EVENT)
-        done = self._update(
+        reply = self._update(
             keys=self._keys(result.run_id),
             args=[*self._stream_args(), result.case_id, result.model_dump_json(), *ev],
         )
-        return bool(done)
+        if not int(reply[0]):
+            return Progressed(stored=False)
+        return Progressed(stored=True, cancelled=str(reply[1]), attempts=int(reply[2]))
 
     def finish_case(self, result: CaseResult, event: Event) -> bool:
         """Record the case's final status and publish ``event``, exactly once.

@@ -13,7 +13,7 @@ from testfleet import keys, payloads, stream
 from testfleet.events import Event, now_ms
 from testfleet.results import FINAL_STATUSES, CaseResult, RunRecord, finished_run_status
 from testfleet.settings import Settings
-from testfleet.store import AsyncRunReader, RunStore, scripts
+from testfleet.store import AsyncRunReader, Progressed, RunStore, scripts
 from testfleet.stream import Entry
 
 pytestmark = pytest.mark.redis
@@ -234,3 +234,31 @@ def test_the_scripts_run_completed_has_the_envelope_and_payload_python_would_wri
     assert completed["metadata"] == {"source": "test@host", "priority": "normal"}
     payload = payloads.parse("run_completed", completed["payload"])  # type: ignore[arg-type]
     assert payloads.unknown_fields(payload) == []
+
+
+def test_a_progress_write_answers_what_the_next_step_asks(store: RunStore) -> None:
+    [case] = new_run(store, n=1)
+    attempt = store.begin_case("r1", case.case_id)
+    running = case.model_copy(update={"status": "running", "attempts": attempt})
+    written = store.progress_case(running, Event("test_progress", "r1", "p", {}))
+    assert written.stored
+    assert written.stop_reason(attempt) is None
+    assert written.stop_reason(attempt) == store.stop_reason("r1", case.case_id, attempt)
+
+    store.begin_case("r1", case.case_id, first=False)  # another delivery took it over
+    superseded = store.progress_case(running)
+    assert superseded.stop_reason(attempt) == "superseded"
+    assert superseded.stop_reason(attempt) == store.stop_reason("r1", case.case_id, attempt)
+
+    store.cancel_run("r1")
+    cancelled = store.progress_case(running)
+    assert cancelled.stop_reason(attempt + 1) == "cancelled"
+    assert cancelled.stop_reason(attempt + 1) == store.stop_reason("r1", case.case_id, attempt + 1)
+
+
+def test_a_progress_write_on_a_final_case_stores_nothing_and_says_so(store: RunStore) -> None:
+    [case] = new_run(store, n=1)
+    store.begin_case("r1", case.case_id)
+    store.finish_case(*final(case, "passed"))
+    late = case.model_copy(update={"status": "running"})
+    assert store.progress_case(late) == Progressed(stored=False)
