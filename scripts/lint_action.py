@@ -13,6 +13,7 @@ action as ``./``: actionlint then checks the inputs and outputs it uses against
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -58,7 +59,9 @@ def steps_workflow(action: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    actionlint = argv[1] if len(argv) > 1 else (shutil.which("actionlint") or "actionlint")
+    # Resolved here: actionlint runs in the laid-out project, where a relative path breaks.
+    named = argv[1] if len(argv) > 1 else (shutil.which("actionlint") or "actionlint")
+    actionlint = str(Path(named).resolve()) if os.sep in named else named
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="lint-action-") as tmp:
         project = Path(tmp)
