@@ -9,50 +9,17 @@ from collections.abc import Iterator
 import pytest
 import redis
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine
 
-from api.app import create_app
 from testfleet.fleet.auth import KeyStore
-from testfleet.history import migrate
 from testfleet.settings import Settings
-from tests.fixtures_postgres import PgServer
-from tests.fixtures_redis_api import serving
 from tests.integration.api.test_api_schema import CHECKS, HISTORY_OPERATIONS, REQUEST_TIMEOUT_S
-from tests.ports import held_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
 MAX_EXAMPLES = 25
 """Examples per operation and generation mode."""
-
-
-@pytest.fixture(scope="module")
-def settings(
-    redis_url: str, postgres: PgServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Settings]:
-    url = postgres.create_database()
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    yield Settings(
-        redis={"url": redis_url},
-        database={"url": url},
-        api={"port": held_port()},
-        paths={"state_dir": tmp_path_factory.mktemp("state")},
-    )
-    postgres.drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def api_url(settings: Settings) -> Iterator[str]:
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=settings.api.port, log_level="warning"
-    )
-    with serving(uvicorn.Server(config)):
-        yield f"http://127.0.0.1:{settings.api.port}"
 
 
 @pytest.fixture(scope="module")
