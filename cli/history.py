@@ -12,27 +12,10 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cli.runner import Target
-from testfleet.client.http import ApiClient
-from testfleet.settings import Settings
-
-_server = click.option("--server", help="API URL (default: the local fleet's).")
-_key = click.option("--key", "api_key", help="API key (default: $TESTFLEET_API_KEY or local).")
-_json = click.option("--json", "as_json", is_flag=True, help="Print the API's answer as JSON.")
-
-
-def _client(ctx: click.Context, server: str | None, api_key: str | None) -> ApiClient:
-    settings: Settings = ctx.ensure_object(dict)["settings"]
-    target = Target.resolve(settings, server, api_key)
-    return ApiClient(target.api_url, target.api_key)
-
-
-def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+from cli.api_options import api_client, console, json_option, key_option, server_option
 
 
 def _rate(value: float | None) -> str:
@@ -63,8 +46,8 @@ def quarantine() -> None:
 @click.option(
     "--expires", default="14d", show_default=True, help="Lifted by itself after: 30m, 12h, 14d, 2w."
 )
-@_server
-@_key
+@server_option
+@key_option
 @click.pass_context
 def quarantine_add(
     ctx: click.Context,
@@ -77,9 +60,9 @@ def quarantine_add(
 ) -> None:
     """Quarantine TEST (SUITE/TEST NAME): it still runs and is reported, but its failure
     does not fail the run. Needs a key with quarantine:write."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         entry = api.quarantine_add(test, reason, owner, expires)
-    _console().print(
+    console().print(
         Text(
             f"quarantined {entry['test']} until {_when(entry['expiresAt'])} UTC "
             f"(owner {entry['owner']}: {entry['reason']})"
@@ -88,15 +71,15 @@ def quarantine_add(
 
 
 @quarantine.command("list")
-@_json
-@_server
-@_key
+@json_option
+@server_option
+@key_option
 @click.pass_context
 def quarantine_list(
     ctx: click.Context, as_json: bool, server: str | None, api_key: str | None
 ) -> None:
     """The project's quarantined tests, soonest expiry first."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         entries = api.quarantine_list()
     if as_json:
         _echo_json(entries)
@@ -109,29 +92,29 @@ def quarantine_list(
         table.add_column(column)
     for e in entries:
         table.add_row(Text(e["test"]), Text(e["owner"]), _when(e["expiresAt"]), Text(e["reason"]))
-    _console().print(table)
+    console().print(table)
 
 
 @quarantine.command("remove")
 @click.argument("test")
-@_server
-@_key
+@server_option
+@key_option
 @click.pass_context
 def quarantine_remove(
     ctx: click.Context, test: str, server: str | None, api_key: str | None
 ) -> None:
     """Lift TEST's quarantine now (SUITE/TEST NAME). Needs a key with quarantine:write."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         answer = api.quarantine_remove(test)
-    _console().print(Text(f"{answer['test']} is out of quarantine"))
+    console().print(Text(f"{answer['test']} is out of quarantine"))
 
 
 @click.command()
 @click.argument("test")
 @click.option("--limit", default=20, show_default=True, help="Attempts to list.")
-@_json
-@_server
-@_key
+@json_option
+@server_option
+@key_option
 @click.pass_context
 def history(
     ctx: click.Context,
@@ -143,12 +126,12 @@ def history(
 ) -> None:
     """TEST's history (SUITE/TEST NAME): pass and flake rates, durations and their trend,
     and its last attempts."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         answer = api.test_history(test, limit)
     if as_json:
         _echo_json(answer)
         return
-    console = _console()
+    out = console()
     trend = answer.get("trend")
     trend_text = (
         f"{trend['direction']} ({trend['changeRatio']:+.0%} over {trend['windowAttempts']} "
@@ -156,8 +139,8 @@ def history(
         if trend
         else "-"
     )
-    console.print(Text(answer["test"], style="bold"))
-    console.print(
+    out.print(Text(answer["test"], style="bold"))
+    out.print(
         Text(
             f"{answer['runs']} run(s): pass rate {_rate(answer['passRate'])}, flake rate "
             f"{_rate(answer['flakeRate'])} ({answer['flakyRuns']} flaky); duration P50 "
@@ -167,7 +150,7 @@ def history(
     )
     last = answer.get("lastFailure")
     if last:
-        console.print(
+        out.print(
             Text(f"last failure: {_when(last['startedAt'])} UTC in run {last['runId']}: ")
             + Text(last["error"] or last["status"])
         )
@@ -194,15 +177,15 @@ def history(
             Text((a["commit"] or "-")[:10]),
             Text(a["error"] or ""),
         )
-    console.print(table)
+    out.print(table)
 
 
 @click.command()
 @click.option("--days", default=30, show_default=True, help="Runs of the last this many days.")
 @click.option("--limit", default=20, show_default=True, help="Tests to list.")
-@_json
-@_server
-@_key
+@json_option
+@server_option
+@key_option
 @click.pass_context
 def flaky(
     ctx: click.Context,
@@ -213,7 +196,7 @@ def flaky(
     api_key: str | None,
 ) -> None:
     """The project's flaky tests, the most time lost to failed attempts first."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         answer = api.flaky_tests(days, limit)
     if as_json:
         _echo_json(answer)
@@ -234,4 +217,4 @@ def flaky(
             str(t["retries"]),
             _ms(t["lostMs"]),
         )
-    _console().print(table)
+    console().print(table)
