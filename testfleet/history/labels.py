@@ -76,8 +76,7 @@ def _histories(
     )
     histories: dict[int, list[rules.Attempt]] = {pk: [] for pk in case_ids}
     for row in rows:
-        case_id, attempt = row[0], row._tuple()[1:]
-        histories[case_id].append(rules.Attempt(*attempt))
+        histories[row[0]].append(rules.Attempt(*row[1:]))
     return histories
 
 
