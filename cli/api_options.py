@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import click
 from rich.console import Console
 
@@ -25,6 +28,11 @@ def api_client(ctx: click.Context, server: str | None, api_key: str | None) -> A
     settings: Settings = ctx.ensure_object(dict)["settings"]
     target = Target.resolve(settings, server, api_key)
     return ApiClient(target.api_url, target.api_key)
+
+
+def echo_json(answer: Any) -> None:
+    """What ``--json`` prints: the API's answer as it came, indented."""
+    click.echo(json.dumps(answer, indent=2))
 
 
 def console() -> Console:

@@ -8,14 +8,11 @@ text, never as rich markup.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import click
 from rich.table import Table
 from rich.text import Text
 
-from cli.api_options import api_client, console, json_option, key_option, server_option
+from cli.api_options import api_client, console, echo_json, json_option, key_option, server_option
 
 
 def _rate(value: float | None) -> str:
@@ -28,10 +25,6 @@ def _ms(value: float | None) -> str:
 
 def _when(value: str | None) -> str:
     return (value or "-")[:19].replace("T", " ")
-
-
-def _echo_json(answer: Any) -> None:
-    click.echo(json.dumps(answer, indent=2))
 
 
 @click.group()
@@ -82,7 +75,7 @@ def quarantine_list(
     with api_client(ctx, server, api_key) as api:
         entries = api.quarantine_list()
     if as_json:
-        _echo_json(entries)
+        echo_json(entries)
         return
     if not entries:
         click.echo("no test is in quarantine")
@@ -129,7 +122,7 @@ def history(
     with api_client(ctx, server, api_key) as api:
         answer = api.test_history(test, limit)
     if as_json:
-        _echo_json(answer)
+        echo_json(answer)
         return
     out = console()
     trend = answer.get("trend")
@@ -199,7 +192,7 @@ def flaky(
     with api_client(ctx, server, api_key) as api:
         answer = api.flaky_tests(days, limit)
     if as_json:
-        _echo_json(answer)
+        echo_json(answer)
         return
     tests = answer["tests"]
     if not tests:

@@ -4,7 +4,6 @@ secrets given here are sent once to the API, stored encrypted, and never shown a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from cli.api_options import api_client, console, json_option, key_option, server_option
+from cli.api_options import api_client, console, echo_json, json_option, key_option, server_option
 from testfleet.errors import UsageError
 
 _project = click.option(
@@ -106,7 +105,7 @@ def notify_list(
     with api_client(ctx, server, api_key) as api:
         targets = api.notify_list(project)
     if as_json:
-        click.echo(json.dumps(targets, indent=2))
+        echo_json(targets)
         return
     if not targets:
         click.echo("no notification target: add one with `testfleet notify add`")
@@ -161,7 +160,7 @@ def notify_deliveries(
     with api_client(ctx, server, api_key) as api:
         found = api.notify_deliveries(project, limit)
     if as_json:
-        click.echo(json.dumps(found, indent=2))
+        echo_json(found)
         return
     table = Table(title="deliveries", title_justify="left")
     for column in ("run", "target", "kind", "status", "requests", "detail"):
