@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -20,6 +21,12 @@ key_option = click.option(
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print the API's answer as JSON."
 )
+
+
+def talks_to_api(command: Callable[..., None]) -> Callable[..., None]:
+    """``--server`` and ``--key`` for ``command``, then its click context (the command
+    takes ``ctx`` first, ``server`` and ``api_key`` by name): ``api_client`` needs all three."""
+    return server_option(key_option(click.pass_context(command)))
 
 
 def api_client(ctx: click.Context, server: str | None, api_key: str | None) -> ApiClient:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from cli.api_options import api_client, key_option, server_option
+from cli.api_options import api_client, talks_to_api
 
 
 def _when(ms: int) -> str:
@@ -33,9 +33,7 @@ def baselines() -> None:
 
 
 @baselines.command("list")
-@server_option
-@key_option
-@click.pass_context
+@talks_to_api
 def list_(ctx: click.Context, server: str | None, api_key: str | None) -> None:
     """The project's baselines, newest version of each."""
     with api_client(ctx, server, api_key) as api:
@@ -54,9 +52,7 @@ def list_(ctx: click.Context, server: str | None, api_key: str | None) -> None:
 @click.argument("baseline_id")
 @click.option("--version", type=int, help="The version to write with -o (default: newest).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the image here.")
-@server_option
-@key_option
-@click.pass_context
+@talks_to_api
 def show(
     ctx: click.Context,
     baseline_id: str,
@@ -87,9 +83,7 @@ def show(
 @baselines.command()
 @click.argument("run_id")
 @click.option("--test", help="Only this test's screenshots (its name).")
-@server_option
-@key_option
-@click.pass_context
+@talks_to_api
 def approve(
     ctx: click.Context, run_id: str, test: str | None, server: str | None, api_key: str | None
 ) -> None:

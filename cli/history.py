@@ -12,7 +12,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from cli.api_options import api_client, console, echo_json, json_option, key_option, server_option
+from cli.api_options import api_client, console, echo_json, json_option, talks_to_api
 
 
 def _rate(value: float | None) -> str:
@@ -39,9 +39,7 @@ def quarantine() -> None:
 @click.option(
     "--expires", default="14d", show_default=True, help="Lifted by itself after: 30m, 12h, 14d, 2w."
 )
-@server_option
-@key_option
-@click.pass_context
+@talks_to_api
 def quarantine_add(
     ctx: click.Context,
     test: str,
@@ -65,9 +63,7 @@ def quarantine_add(
 
 @quarantine.command("list")
 @json_option
-@server_option
-@key_option
-@click.pass_context
+@talks_to_api
 def quarantine_list(
     ctx: click.Context, as_json: bool, server: str | None, api_key: str | None
 ) -> None:
@@ -90,9 +86,7 @@ def quarantine_list(
 
 @quarantine.command("remove")
 @click.argument("test")
-@server_option
-@key_option
-@click.pass_context
+@talks_to_api
 def quarantine_remove(
     ctx: click.Context, test: str, server: str | None, api_key: str | None
 ) -> None:
@@ -106,9 +100,7 @@ def quarantine_remove(
 @click.argument("test")
 @click.option("--limit", default=20, show_default=True, help="Attempts to list.")
 @json_option
-@server_option
-@key_option
-@click.pass_context
+@talks_to_api
 def history(
     ctx: click.Context,
     test: str,
@@ -177,9 +169,7 @@ def history(
 @click.option("--days", default=30, show_default=True, help="Runs of the last this many days.")
 @click.option("--limit", default=20, show_default=True, help="Tests to list.")
 @json_option
-@server_option
-@key_option
-@click.pass_context
+@talks_to_api
 def flaky(
     ctx: click.Context,
     days: int,

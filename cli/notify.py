@@ -11,7 +11,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from cli.api_options import api_client, console, echo_json, json_option, key_option, server_option
+from cli.api_options import api_client, console, echo_json, json_option, talks_to_api
 from testfleet.errors import UsageError
 
 _project = click.option(
@@ -28,10 +28,8 @@ def _target_command(name: str) -> Callable[[Callable[..., None]], click.Command]
     """A ``notify`` command on one target: its TARGET_ID, then --project, --server, --key."""
 
     def register(command: Callable[..., None]) -> click.Command:
-        decorated = click.pass_context(command)
-        for option in (key_option, server_option, _project, click.argument("target_id")):
-            decorated = option(decorated)
-        return notify.command(name)(decorated)
+        with_target = click.argument("target_id")(_project(talks_to_api(command)))
+        return notify.command(name)(with_target)
 
     return register
 
@@ -45,9 +43,7 @@ def _target_command(name: str) -> Callable[[Callable[..., None]], click.Command]
 @click.option("--slack-webhook", help="Post a message to this Slack incoming webhook URL.")
 @click.option("--repo", help="GitHub owner/name, or the GitLab project's id or group/name.")
 @click.option("--api-url", help="GitHub / GitLab API base URL (for GitHub or GitLab servers).")
-@server_option
-@key_option
-@click.pass_context
+@talks_to_api
 def notify_add(
     ctx: click.Context,
     project: str | None,
@@ -91,9 +87,7 @@ def notify_add(
 @notify.command("list")
 @_project
 @json_option
-@server_option
-@key_option
-@click.pass_context
+@talks_to_api
 def notify_list(
     ctx: click.Context,
     project: str | None,
@@ -145,9 +139,7 @@ def notify_test(
 @_project
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
 @json_option
-@server_option
-@key_option
-@click.pass_context
+@talks_to_api
 def notify_deliveries(
     ctx: click.Context,
     project: str | None,
