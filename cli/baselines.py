@@ -13,15 +13,7 @@ from typing import Any
 
 import click
 
-from cli.runner import Target
-from testfleet.client.http import ApiClient
-from testfleet.settings import Settings
-
-
-def _client(ctx: click.Context, server: str | None, api_key: str | None) -> ApiClient:
-    settings: Settings = ctx.ensure_object(dict)["settings"]
-    target = Target.resolve(settings, server, api_key)
-    return ApiClient(target.api_url, target.api_key)
+from cli.api_options import api_client, talks_to_api
 
 
 def _when(ms: int) -> str:
@@ -35,22 +27,16 @@ def _origin(version: dict[str, Any]) -> str:
     return f"{version['source']}{run}{step}{by}"
 
 
-_server = click.option("--server", help="API URL (default: the local fleet's).")
-_key = click.option("--key", "api_key", help="API key (default: $TESTFLEET_API_KEY or local).")
-
-
 @click.group()
 def baselines() -> None:
     """Visual baselines of assert_screenshot: list, show, approve."""
 
 
 @baselines.command("list")
-@_server
-@_key
-@click.pass_context
+@talks_to_api
 def list_(ctx: click.Context, server: str | None, api_key: str | None) -> None:
     """The project's baselines, newest version of each."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         found = api.list_baselines()
     if not found:
         click.echo("no baselines yet: a run's first assert_screenshot records one")
@@ -66,9 +52,7 @@ def list_(ctx: click.Context, server: str | None, api_key: str | None) -> None:
 @click.argument("baseline_id")
 @click.option("--version", type=int, help="The version to write with -o (default: newest).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the image here.")
-@_server
-@_key
-@click.pass_context
+@talks_to_api
 def show(
     ctx: click.Context,
     baseline_id: str,
@@ -78,7 +62,7 @@ def show(
     api_key: str | None,
 ) -> None:
     """A baseline's versions (the last is the baseline); -o writes one's image."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         versions = api.baseline_versions(baseline_id)
         image = api.baseline_image(baseline_id, version) if output else None
     first = versions[-1]
@@ -99,14 +83,12 @@ def show(
 @baselines.command()
 @click.argument("run_id")
 @click.option("--test", help="Only this test's screenshots (its name).")
-@_server
-@_key
-@click.pass_context
+@talks_to_api
 def approve(
     ctx: click.Context, run_id: str, test: str | None, server: str | None, api_key: str | None
 ) -> None:
     """Make a run's changed screenshots (and missing ones under --ci) the new baselines."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         answer = api.approve_baselines(run_id, test)
     approved = answer.get("approved") or []
     if not approved:

@@ -8,31 +8,11 @@ text, never as rich markup.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cli.runner import Target
-from testfleet.client.http import ApiClient
-from testfleet.settings import Settings
-
-_server = click.option("--server", help="API URL (default: the local fleet's).")
-_key = click.option("--key", "api_key", help="API key (default: $TESTFLEET_API_KEY or local).")
-_json = click.option("--json", "as_json", is_flag=True, help="Print the API's answer as JSON.")
-
-
-def _client(ctx: click.Context, server: str | None, api_key: str | None) -> ApiClient:
-    settings: Settings = ctx.ensure_object(dict)["settings"]
-    target = Target.resolve(settings, server, api_key)
-    return ApiClient(target.api_url, target.api_key)
-
-
-def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+from cli.api_options import api_client, console, echo_json, json_option, talks_to_api
 
 
 def _rate(value: float | None) -> str:
@@ -47,10 +27,6 @@ def _when(value: str | None) -> str:
     return (value or "-")[:19].replace("T", " ")
 
 
-def _echo_json(answer: Any) -> None:
-    click.echo(json.dumps(answer, indent=2))
-
-
 @click.group()
 def quarantine() -> None:
     """Tests whose failures do not fail a run, until they expire: add, list, remove."""
@@ -63,9 +39,7 @@ def quarantine() -> None:
 @click.option(
     "--expires", default="14d", show_default=True, help="Lifted by itself after: 30m, 12h, 14d, 2w."
 )
-@_server
-@_key
-@click.pass_context
+@talks_to_api
 def quarantine_add(
     ctx: click.Context,
     test: str,
@@ -77,9 +51,9 @@ def quarantine_add(
 ) -> None:
     """Quarantine TEST (SUITE/TEST NAME): it still runs and is reported, but its failure
     does not fail the run. Needs a key with quarantine:write."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         entry = api.quarantine_add(test, reason, owner, expires)
-    _console().print(
+    console().print(
         Text(
             f"quarantined {entry['test']} until {_when(entry['expiresAt'])} UTC "
             f"(owner {entry['owner']}: {entry['reason']})"
@@ -88,18 +62,16 @@ def quarantine_add(
 
 
 @quarantine.command("list")
-@_json
-@_server
-@_key
-@click.pass_context
+@json_option
+@talks_to_api
 def quarantine_list(
     ctx: click.Context, as_json: bool, server: str | None, api_key: str | None
 ) -> None:
     """The project's quarantined tests, soonest expiry first."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         entries = api.quarantine_list()
     if as_json:
-        _echo_json(entries)
+        echo_json(entries)
         return
     if not entries:
         click.echo("no test is in quarantine")
@@ -109,30 +81,26 @@ def quarantine_list(
         table.add_column(column)
     for e in entries:
         table.add_row(Text(e["test"]), Text(e["owner"]), _when(e["expiresAt"]), Text(e["reason"]))
-    _console().print(table)
+    console().print(table)
 
 
 @quarantine.command("remove")
 @click.argument("test")
-@_server
-@_key
-@click.pass_context
+@talks_to_api
 def quarantine_remove(
     ctx: click.Context, test: str, server: str | None, api_key: str | None
 ) -> None:
     """Lift TEST's quarantine now (SUITE/TEST NAME). Needs a key with quarantine:write."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         answer = api.quarantine_remove(test)
-    _console().print(Text(f"{answer['test']} is out of quarantine"))
+    console().print(Text(f"{answer['test']} is out of quarantine"))
 
 
 @click.command()
 @click.argument("test")
 @click.option("--limit", default=20, show_default=True, help="Attempts to list.")
-@_json
-@_server
-@_key
-@click.pass_context
+@json_option
+@talks_to_api
 def history(
     ctx: click.Context,
     test: str,
@@ -143,12 +111,12 @@ def history(
 ) -> None:
     """TEST's history (SUITE/TEST NAME): pass and flake rates, durations and their trend,
     and its last attempts."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         answer = api.test_history(test, limit)
     if as_json:
-        _echo_json(answer)
+        echo_json(answer)
         return
-    console = _console()
+    out = console()
     trend = answer.get("trend")
     trend_text = (
         f"{trend['direction']} ({trend['changeRatio']:+.0%} over {trend['windowAttempts']} "
@@ -156,8 +124,8 @@ def history(
         if trend
         else "-"
     )
-    console.print(Text(answer["test"], style="bold"))
-    console.print(
+    out.print(Text(answer["test"], style="bold"))
+    out.print(
         Text(
             f"{answer['runs']} run(s): pass rate {_rate(answer['passRate'])}, flake rate "
             f"{_rate(answer['flakeRate'])} ({answer['flakyRuns']} flaky); duration P50 "
@@ -167,7 +135,7 @@ def history(
     )
     last = answer.get("lastFailure")
     if last:
-        console.print(
+        out.print(
             Text(f"last failure: {_when(last['startedAt'])} UTC in run {last['runId']}: ")
             + Text(last["error"] or last["status"])
         )
@@ -194,16 +162,14 @@ def history(
             Text((a["commit"] or "-")[:10]),
             Text(a["error"] or ""),
         )
-    console.print(table)
+    out.print(table)
 
 
 @click.command()
 @click.option("--days", default=30, show_default=True, help="Runs of the last this many days.")
 @click.option("--limit", default=20, show_default=True, help="Tests to list.")
-@_json
-@_server
-@_key
-@click.pass_context
+@json_option
+@talks_to_api
 def flaky(
     ctx: click.Context,
     days: int,
@@ -213,10 +179,10 @@ def flaky(
     api_key: str | None,
 ) -> None:
     """The project's flaky tests, the most time lost to failed attempts first."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         answer = api.flaky_tests(days, limit)
     if as_json:
-        _echo_json(answer)
+        echo_json(answer)
         return
     tests = answer["tests"]
     if not tests:
@@ -234,4 +200,4 @@ def flaky(
             str(t["retries"]),
             _ms(t["lostMs"]),
         )
-    _console().print(table)
+    console().print(table)

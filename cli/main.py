@@ -351,15 +351,7 @@ def run(
         raise UsageError(refused)
     tag_set = {t.strip() for t in tags.split(",") if t.strip()}
     run_name = name or ", ".join(Path(p).name for p in paths)
-    wait_s = _settings(ctx).history.labels_wait_s
-    outputs = runner.Outputs(
-        junit=junit,
-        html=html,
-        json=json_path,
-        summary=summary[1] if summary else None,
-        labels_wait_s=wait_s,
-        a11y=a11y_report,
-    )
+    outputs = runner.Outputs.chosen(_settings(ctx), junit, html, json_path, summary, a11y_report)
     code = runner.submit_and_follow(
         target,
         suites,
@@ -400,14 +392,7 @@ def watch(
     from cli import runner
 
     target = runner.Target.resolve(_settings(ctx), server, api_key)
-    wait_s = _settings(ctx).history.labels_wait_s
-    outputs = runner.Outputs(
-        junit=junit,
-        html=html,
-        json=json_path,
-        summary=summary[1] if summary else None,
-        labels_wait_s=wait_s,
-    )
+    outputs = runner.Outputs.chosen(_settings(ctx), junit, html, json_path, summary)
     sys.exit(runner.watch(target, run_id, outputs))
 
 

@@ -33,6 +33,7 @@ from testfleet.payloads import RunLabels
 from testfleet.results import RunResult
 from testfleet.settings import Settings
 from testfleet.store import RunStore
+from testfleet.targets.policy import TargetPolicy
 
 log = logs.get_logger(__name__)
 
@@ -82,7 +83,7 @@ class Notifier:
         self._store = store
         self._r: redis.Redis = store.redis
         self._client = client
-        self._targets = TargetStore(self._r, settings.notify)
+        self._targets = TargetStore(self._r, settings.notify, TargetPolicy.from_settings(settings))
         self.name = name or default_name()
         self.stopping = stopping or threading.Event()
         self._grouped = False

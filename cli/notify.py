@@ -4,40 +4,34 @@ secrets given here are sent once to the API, stored encrypted, and never shown a
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cli.runner import Target
-from testfleet.client.http import ApiClient
+from cli.api_options import api_client, console, echo_json, json_option, talks_to_api
 from testfleet.errors import UsageError
-from testfleet.settings import Settings
 
-_server = click.option("--server", help="API URL (default: the local fleet's).")
-_key = click.option("--key", "api_key", help="API key (default: $TESTFLEET_API_KEY or local).")
 _project = click.option(
     "--project", help="The project (default: the key's; another needs an admin key)."
 )
-_json = click.option("--json", "as_json", is_flag=True, help="Print the API's answer as JSON.")
-
-
-def _client(ctx: click.Context, server: str | None, api_key: str | None) -> ApiClient:
-    settings: Settings = ctx.ensure_object(dict)["settings"]
-    target = Target.resolve(settings, server, api_key)
-    return ApiClient(target.api_url, target.api_key)
-
-
-def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
 
 
 @click.group()
 def notify() -> None:
     """Where a project's finished runs are announced: GitHub, GitLab, Slack, webhooks."""
+
+
+def _target_command(name: str) -> Callable[[Callable[..., None]], click.Command]:
+    """A ``notify`` command on one target: its TARGET_ID, then --project, --server, --key."""
+
+    def register(command: Callable[..., None]) -> click.Command:
+        with_target = click.argument("target_id")(_project(talks_to_api(command)))
+        return notify.command(name)(with_target)
+
+    return register
 
 
 @notify.command("add")
@@ -49,9 +43,7 @@ def notify() -> None:
 @click.option("--slack-webhook", help="Post a message to this Slack incoming webhook URL.")
 @click.option("--repo", help="GitHub owner/name, or the GitLab project's id or group/name.")
 @click.option("--api-url", help="GitHub / GitLab API base URL (for GitHub or GitLab servers).")
-@_server
-@_key
-@click.pass_context
+@talks_to_api
 def notify_add(
     ctx: click.Context,
     project: str | None,
@@ -87,17 +79,15 @@ def notify_add(
         body.update(secret=secret, url=webhook)
     else:
         body.update(secret=given[kind], url=api_url)
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         added = api.notify_add({k: v for k, v in body.items() if v is not None})
     click.echo(f"added {added['kind']} target {added['id']} for project {added['project']}")
 
 
 @notify.command("list")
 @_project
-@_json
-@_server
-@_key
-@click.pass_context
+@json_option
+@talks_to_api
 def notify_list(
     ctx: click.Context,
     project: str | None,
@@ -106,10 +96,10 @@ def notify_list(
     api_key: str | None,
 ) -> None:
     """The project's targets (never their secrets)."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         targets = api.notify_list(project)
     if as_json:
-        click.echo(json.dumps(targets, indent=2))
+        echo_json(targets)
         return
     if not targets:
         click.echo("no notification target: add one with `testfleet notify add`")
@@ -119,46 +109,28 @@ def notify_list(
         table.add_column(column)
     for t in targets:
         table.add_row(Text(t["id"]), Text(t["kind"]), Text(t["url"]), Text(t.get("repo") or ""))
-    _console().print(table)
+    console().print(table)
 
 
-@notify.command("remove")
-@click.argument("target_id")
-@_project
-@_server
-@_key
-@click.pass_context
+@_target_command("remove")
 def notify_remove(
-    ctx: click.Context,
-    target_id: str,
-    project: str | None,
-    server: str | None,
-    api_key: str | None,
+    ctx: click.Context, target_id: str, project: str | None, server: str | None, api_key: str | None
 ) -> None:
     """Stop notifying TARGET_ID."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         api.notify_remove(target_id, project)
     click.echo(f"removed {target_id}")
 
 
-@notify.command("test")
-@click.argument("target_id")
-@_project
-@_server
-@_key
-@click.pass_context
+@_target_command("test")
 def notify_test(
-    ctx: click.Context,
-    target_id: str,
-    project: str | None,
-    server: str | None,
-    api_key: str | None,
+    ctx: click.Context, target_id: str, project: str | None, server: str | None, api_key: str | None
 ) -> None:
     """Send a made-up run to TARGET_ID now; exit 1 when it was not delivered."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         delivery = api.notify_test(target_id, project)
     line = f"{delivery['status']}: {delivery['detail']} ({delivery['attempts']} request(s))"
-    _console().print(Text(line))
+    console().print(Text(line))
     if delivery["status"] != "delivered":
         raise SystemExit(1)
 
@@ -166,10 +138,8 @@ def notify_test(
 @notify.command("deliveries")
 @_project
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
-@_json
-@_server
-@_key
-@click.pass_context
+@json_option
+@talks_to_api
 def notify_deliveries(
     ctx: click.Context,
     project: str | None,
@@ -179,10 +149,10 @@ def notify_deliveries(
     api_key: str | None,
 ) -> None:
     """The latest deliveries, newest first: run, target, delivered or failed, and why."""
-    with _client(ctx, server, api_key) as api:
+    with api_client(ctx, server, api_key) as api:
         found = api.notify_deliveries(project, limit)
     if as_json:
-        click.echo(json.dumps(found, indent=2))
+        echo_json(found)
         return
     table = Table(title="deliveries", title_justify="left")
     for column in ("run", "target", "kind", "status", "requests", "detail"):
@@ -191,4 +161,4 @@ def notify_deliveries(
         run = d["runId"] + (" (test)" if d.get("test") else "")
         cells = (run, d["targetId"], d["kind"], d["status"], str(d["attempts"]), d["detail"])
         table.add_row(*(Text(c) for c in cells))
-    _console().print(table)
+    console().print(table)

@@ -110,6 +110,27 @@ class Outputs:
     a11y: str | None = None
     """Where to write the accessibility report (GitLab's format, ``api.report_quality``)."""
 
+    @classmethod
+    def chosen(
+        cls,
+        settings: Settings,
+        junit: str | None,
+        html: str | None,
+        json: str | None,
+        summary: tuple[str, str] | None,
+        a11y: str | None = None,
+    ) -> Outputs:
+        """What ``--junit``, ``--html``, ``--json`` and ``--summary markdown FILE`` name;
+        the labels are waited for as long as ``history.labels_wait_s`` says."""
+        return cls(
+            junit=junit,
+            html=html,
+            json=json,
+            summary=summary[1] if summary else None,
+            labels_wait_s=settings.history.labels_wait_s,
+            a11y=a11y,
+        )
+
 
 @dataclass(frozen=True)
 class Scheduling:

@@ -3,6 +3,8 @@
 The cluster (``cli.postgres.Cluster``: initdb into a temporary directory, a Unix socket
 only, as the ``postgres`` user under root) is started once per session; ``PgServer`` can
 stop, kill and start it again (chaos tests). Never the machine's own cluster or port.
+A module whose tests share one migrated history database takes ``history_url`` and
+empties it per test with ``emptied_history``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import Engine, create_engine, text
 
 from cli.postgres import Cluster
+from testfleet.history import migrate
 from testfleet.history.local import run_as
 from tests.waiting import wait_until
 
@@ -120,3 +124,29 @@ def database_url(postgres: PgServer) -> Iterator[str]:
     yield url
     if postgres.process is not None:
         postgres.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def history_url(postgres: PgServer) -> Iterator[str]:
+    """A history database of the module's own, migrated to the newest revision once (its
+    tests share it: ``emptied_history`` gives each an empty one)."""
+    url = postgres.create_database()
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield url
+    if postgres.process is not None:
+        postgres.drop_database(url)
+
+
+@contextlib.contextmanager
+def emptied_history(url: str) -> Iterator[Engine]:
+    """An engine on the migrated history database ``url``, emptied of every run first
+    (what earlier tests of the module archived would change what this one reads)."""
+    bound = create_engine(url)
+    with bound.begin() as conn:
+        conn.execute(text("TRUNCATE runs, cases, attempts, quarantine CASCADE"))
+    try:
+        yield bound
+    finally:
+        bound.dispose()

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from api.app import create_app
+from testfleet.settings import Settings
 from tests.ports import hold_again, take_held
 from tests.waiting import wait_until
 
@@ -45,3 +47,18 @@ def serving(server: uvicorn.Server, timeout_s: float = 15.0) -> Iterator[uvicorn
         if held is not None:
             held.close()
             hold_again(server.config.port, server.config.host)
+
+
+def api_server(settings: Settings) -> uvicorn.Server:
+    """The API of ``settings`` (on ``settings.api.port``), for ``serving``."""
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=settings.api.port, log_level="warning"
+    )
+    return uvicorn.Server(config)
+
+
+@contextmanager
+def serving_api(settings: Settings) -> Iterator[str]:
+    """The API of ``settings`` served until the block ends; yields its URL."""
+    with serving(api_server(settings)):
+        yield f"http://127.0.0.1:{settings.api.port}"

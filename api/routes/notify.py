@@ -24,6 +24,7 @@ from testfleet.fleet.auth import ApiKey
 from testfleet.notify import dispatch, ledger, messages
 from testfleet.notify.targets import Kind, Target, TargetStore
 from testfleet.results import CaseResult, RunResult
+from testfleet.targets.policy import TargetPolicy
 
 router = APIRouter(prefix=f"{API_PREFIX}/notify", tags=["notify"], responses=ERROR_RESPONSES)
 
@@ -93,7 +94,7 @@ def _view(target: Target) -> TargetView:
 
 def _targets(request: Request) -> TargetStore:
     svc = services(request)
-    return TargetStore(svc.client, svc.settings.notify)
+    return TargetStore(svc.client, svc.settings.notify, TargetPolicy.from_settings(svc.settings))
 
 
 @router.post("/targets", status_code=201, summary="Add a notification target")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from testfleet.history import quarantine, rules
+from testfleet.history import quarantine, queries, rules
 from testfleet.history.models import Attempt, Case, FailureLabel, Run
 from testfleet.payloads import FailureCluster, LabelledTest, RunLabels
 from testfleet.settings import HistorySettings
@@ -70,24 +70,13 @@ def _histories(
     """Each test's attempts in the project's runs submitted up to ``run`` (``run``'s
     included: the rules ignore later runs, this reads none)."""
     rows = session.execute(
-        select(
-            Attempt.case_id,
-            Attempt.run_id,
-            Run.commit,
-            Run.branch,
-            Attempt.attempt,
-            Attempt.status,
-            Attempt.duration_ms,
-            Attempt.started_at,
-        )
+        select(Attempt.case_id, *queries.RULE_ATTEMPT)
         .join(Run, Run.run_id == Attempt.run_id)
         .where(Attempt.case_id.in_(case_ids), Run.started_at <= run.started_at)
     )
     histories: dict[int, list[rules.Attempt]] = {pk: [] for pk in case_ids}
-    for case_id, run_id, commit, branch, attempt, status, duration_ms, started_at in rows:
-        histories[case_id].append(
-            rules.Attempt(run_id, commit, branch, attempt, status, duration_ms, started_at)
-        )
+    for row in rows:
+        histories[row[0]].append(rules.Attempt(*row[1:]))
     return histories
 
 

@@ -113,20 +113,23 @@ def case_id(session: Session, project: str, identity: Identity) -> int:
     return found
 
 
+RULE_ATTEMPT = (
+    Attempt.run_id,
+    Run.commit,
+    Run.branch,
+    Attempt.attempt,
+    Attempt.status,
+    Attempt.duration_ms,
+    Attempt.started_at,
+)
+"""An attempt's columns in the order ``rules.Attempt`` takes them (the query joins ``Run``
+on ``run_id``)."""
+
+
 def attempts(session: Session, case: int) -> list[RuleAttempt]:
     """Every attempt of the test, as the rules take them."""
     rows = session.execute(
-        select(
-            Attempt.run_id,
-            Run.commit,
-            Run.branch,
-            Attempt.attempt,
-            Attempt.status,
-            Attempt.duration_ms,
-            Attempt.started_at,
-        )
-        .join(Run, Run.run_id == Attempt.run_id)
-        .where(Attempt.case_id == case)
+        select(*RULE_ATTEMPT).join(Run, Run.run_id == Attempt.run_id).where(Attempt.case_id == case)
     )
     return [RuleAttempt(*row) for row in rows]
 

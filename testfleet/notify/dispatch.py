@@ -14,6 +14,7 @@ from testfleet.errors import UsageError
 from testfleet.notify import ledger, messages, providers
 from testfleet.notify.targets import Target, TargetStore
 from testfleet.settings import Settings
+from testfleet.targets.policy import TargetPolicy
 
 log = logs.get_logger(__name__)
 
@@ -28,7 +29,7 @@ def send_one(
     test: bool = False,
 ) -> ledger.Delivery:
     """Send ``notice`` to ``target`` (retrying as ``providers`` says); the outcome."""
-    sender = providers.Sender(client, settings.notify)
+    sender = providers.Sender(client, settings.notify, policy=TargetPolicy.from_settings(settings))
     if sleep is not None:
         sender.sleep = sleep
     did = ledger.delivery_id(notice.run.runId, target.id)

@@ -25,16 +25,17 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from testfleet.backoff import Backoff, retry_after_s
-from testfleet.notify import messages, signing
+from testfleet.notify import destinations, messages, signing
 from testfleet.notify.targets import Target
 from testfleet.settings import NotifySettings
+from testfleet.targets.policy import TargetPolicy
 
 # httpx logs every request's URL at INFO, and a Slack incoming webhook's URL is its
 # secret: in a process that sends notifications, httpx says only what went wrong.
@@ -58,6 +59,8 @@ class Sender:
     client: httpx.Client
     settings: NotifySettings
     sleep: Callable[[float], None] = time.sleep
+    policy: TargetPolicy = field(default_factory=TargetPolicy)
+    """Where requests may go (``destinations``): checked before each one."""
     requests: int = 0
     attempts: int = 0
 
@@ -67,6 +70,9 @@ class Sender:
         """``method url``, retried as the module says; ``shown``: what errors call the URL
         (a URL that is itself a secret is never put in one)."""
         where = shown or _where(url)
+        refused = destinations.refused_addresses(self.policy, url)
+        if refused is not None:  # not retried: only an operator's setting changes it
+            raise DeliveryFailed(f"{method} {where}: {refused}")
         backoff = Backoff(self.settings.retry_first_s, self.settings.retry_max_s)
         problem = ""
         for attempt in range(1, self.settings.attempts + 1):

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 
 from testfleet import keys
 from testfleet.errors import NotFoundError, UsageError
-from testfleet.notify import sealing
+from testfleet.notify import destinations, sealing
 from testfleet.settings import NotifySettings
+from testfleet.targets.policy import TargetPolicy
 
 Kind = Literal["webhook", "github", "gitlab", "slack"]
 KINDS: tuple[Kind, ...] = ("webhook", "github", "gitlab", "slack")
@@ -63,9 +64,12 @@ def _check_repo(kind: Kind, repo: str | None) -> str:
 class TargetStore:
     """Add, list, remove a project's targets; open a target's secret to send."""
 
-    def __init__(self, client: redis.Redis, settings: NotifySettings) -> None:
+    def __init__(
+        self, client: redis.Redis, settings: NotifySettings, policy: TargetPolicy | None = None
+    ) -> None:
         self._r = client
         self._settings = settings
+        self._policy = policy or TargetPolicy()
 
     def add(
         self,
@@ -88,6 +92,10 @@ class TargetStore:
             default = GITHUB_API_URL if kind == "github" else GITLAB_API_URL
             url = check_url(url or default, f"the {kind} API URL")
             repo = _check_repo(kind, repo)
+        # The refusal names the scheme, host and port only (a Slack URL's path is secret).
+        refused = destinations.refused_url(self._policy, secret if kind == "slack" else url)
+        if refused is not None:
+            raise UsageError(refused)
         target = Target(
             id="nt_" + secrets.token_hex(6),
             project=project,

@@ -252,6 +252,14 @@ class TargetPolicy:
         the node's host)."""
         return self._check(f"{host}:{port}", norm_host(host), port, address, resolved=True)
 
+    def check_destination(self, host: str, port: int, address: Address) -> Refusal | None:
+        """Why the fleet itself may not connect to ``host:port`` at ``address`` on a user's
+        behalf (a notification's webhook), or None. As ``check_url`` judges a URL, applied
+        to an address the host resolved to: the fleet's own services and the metadata and
+        link-local addresses are refused, in every form; other loopback ports are not (a
+        local fleet's own receiver)."""
+        return self._check(f"{host}:{port}", norm_host(host), port, address, resolved=False)
+
     def endpoint_hosts(self) -> set[str]:
         """Host names of fleet endpoints that are not addresses (the proxy resolves them)."""
         return {e.host for e in self.endpoints if host_address(e.host) is None and e.host}

@@ -18,7 +18,7 @@ import httpx
 import jsonschema
 import pytest
 import redis
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from gateway.app import build_server
 from testfleet import keys
@@ -79,6 +79,25 @@ def run(
     store: RunStore, artifacts: ArtifactStore, project: str = "alpha", **fields: object
 ) -> SimulatedRun:
     return SimulatedRun(store, artifacts, project, **fields).create()  # type: ignore[arg-type]
+
+
+def one_test_past_step_1(
+    tab: BrowserPage,
+    base_url: str,
+    key: Keys,
+    store: RunStore,
+    artifacts: ArtifactStore,
+    steps: int,
+) -> tuple[SimulatedRun, str, Locator]:
+    """A run of one test of ``steps`` steps, open on its page, the test started and its
+    first step passed: the run, the test's id and its card."""
+    sim = run(store, artifacts, tests=1, steps=steps)
+    [case_id] = sim.case_ids
+    sign_in(tab.page, base_url, key.alpha, f"#/runs/{sim.run_id}")
+    card = tab.page.locator(f"[data-case='{case_id}']")
+    sim.start(case_id)
+    sim.step(case_id, 1)
+    return sim, case_id, card
 
 
 # --- served as it should be -------------------------------------------------------------
@@ -276,13 +295,8 @@ def test_a_visual_mismatch_shows_baseline_actual_and_diff_with_a_toggle_and_its_
 def test_a_failure_analysis_shows_the_evidence_it_cites(
     tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
 ) -> None:
-    sim = run(store, artifacts, tests=1, steps=2)
-    [case_id] = sim.case_ids
+    sim, case_id, card = one_test_past_step_1(tab, base_url, key, store, artifacts, steps=2)
     page = tab.page
-    sign_in(page, base_url, key.alpha, f"#/runs/{sim.run_id}")
-    card = page.locator(f"[data-case='{case_id}']")
-    sim.start(case_id)
-    sim.step(case_id, 1)
     sim.step(case_id, 2, error="#status did not contain 'saved'")
     cites = [AiCitation(kind="request", index=1, text="[step 2] POST /api/save -> 500 <b>x</b>")]
     sim.failure_analysis(case_id, 2, cites)
@@ -540,13 +554,8 @@ def test_labels_of_the_failures_show_as_badges_when_run_labels_arrives(
 def test_accessibility_and_performance_checks_show_their_rules_and_metrics(
     tab: BrowserPage, base_url: str, key: Keys, store: RunStore, artifacts: ArtifactStore
 ) -> None:
-    sim = run(store, artifacts, tests=1, steps=3)
-    [case_id] = sim.case_ids
+    sim, case_id, card = one_test_past_step_1(tab, base_url, key, store, artifacts, steps=3)
     page = tab.page
-    sign_in(page, base_url, key.alpha, f"#/runs/{sim.run_id}")
-    card = page.locator(f"[data-case='{case_id}']")
-    sim.start(case_id)
-    sim.step(case_id, 1)
     nodes = [A11yNode(target="#hero", html="<img>", status="new")]
     found = AccessibilityResult(
         baseline_id="t-page-0123456789abcdef",

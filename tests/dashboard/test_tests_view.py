@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from cli.archiver import Archiver
 from gateway.app import build_server
@@ -24,10 +24,10 @@ from testfleet.history import db
 from testfleet.settings import DatabaseSettings, Settings
 from testfleet.store import RunStore
 from tests.dashboard.browser import BrowserPage, open_page, sign_in
-from tests.dashboard.conftest import api_server
+from tests.fixtures_postgres import emptied_history
 from tests.fixtures_redis import free_port
-from tests.fixtures_redis_api import serving
-from tests.integration.history.runs import finish_run
+from tests.fixtures_redis_api import api_server, serving
+from tests.integration.history.runs import drain, finish_run
 from tests.integration.history.seed import SeedRun, Try, seed
 from tests.ports import held_port
 
@@ -58,11 +58,8 @@ def key(r: redis.Redis) -> Keys:
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
     """The module's history database, emptied for each test."""
-    bound = create_engine(settings.database.url)
-    with bound.begin() as conn:
-        conn.execute(text("TRUNCATE runs, cases, attempts, quarantine CASCADE"))
-    yield bound
-    bound.dispose()
+    with emptied_history(settings.database.url) as bound:
+        yield bound
 
 
 @pytest.fixture
@@ -362,8 +359,7 @@ def test_a_run_opened_after_it_was_labelled_shows_its_labels_and_failure_cluster
     finish_run(store, "labelled", project="alpha")
     archiver = Archiver(settings, store, db.sessions(engine), name="dash")
     archiver.ensure_group()
-    while archiver.step():
-        pass
+    drain(archiver)
     answer = api_get(settings, "/runs/labelled/labels", key.alpha)
     assert answer["archived"] is True
     labelled: list[dict[str, Any]] = answer["tests"]

@@ -12,9 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import redis
-import uvicorn
 
-from api.app import create_app
 from testfleet.settings import (
     ApiSettings,
     GatewaySettings,
@@ -24,7 +22,7 @@ from testfleet.settings import (
     Settings,
     WorkerSettings,
 )
-from tests.fixtures_redis_api import serving
+from tests.fixtures_redis_api import serving_api
 from tests.integration.api.helpers import MAX_BODY_BYTES, QUEUE, Keys, client_for
 from tests.ports import held_port
 
@@ -46,11 +44,8 @@ def settings(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settin
 
 @pytest.fixture(scope="module")
 def api_url(settings: Settings) -> Iterator[str]:
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=settings.api.port, log_level="warning"
-    )
-    with serving(uvicorn.Server(config)):
-        yield f"http://127.0.0.1:{settings.api.port}"
+    with serving_api(settings) as url:
+        yield url
 
 
 @pytest.fixture

@@ -49,6 +49,7 @@ HISTORY_ROUTES = {
     ("GET", "/api/v1/runs/{run_id}/quarantine"),
     ("GET", "/api/v1/history/tests"),
     ("GET", "/api/v1/history/flaky"),
+    ("GET", "/api/v1/history/last-failed"),
     ("GET", "/api/v1/history/runs/{run_id}/clusters"),
     ("GET", "/api/v1/runs/{run_id}/labels"),
 }

@@ -49,6 +49,11 @@ OPERATIONS = (
     "GET /api/v1/baselines/{baseline_id}",
     "GET /api/v1/baselines/{baseline_id}/image",
     "POST /api/v1/runs/{run_id}/baselines/approve",
+    "POST /api/v1/notify/targets",
+    "GET /api/v1/notify/targets",
+    "DELETE /api/v1/notify/targets/{target_id}",
+    "POST /api/v1/notify/targets/{target_id}/test",
+    "GET /api/v1/notify/deliveries",
     "GET /health",
     "GET /ready",
     "GET /metrics",
@@ -75,11 +80,40 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def admin_key(settings: Settings) -> Iterator[str]:
+    """An admin key of the module's Redis (every operation is allowed to it)."""
     client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
     try:
         yield KeyStore(client).create("fuzz", ["admin"])[1]
     finally:
         client.close()
+
+
+def fuzz(
+    schema: schemathesis.BaseSchema,
+    label: str,
+    mode: schemathesis.GenerationMode,
+    max_examples: int,
+    api_url: str,
+    admin_key: str,
+) -> None:
+    """Send the operation ``label`` the cases schemathesis makes in ``mode`` (at most
+    ``max_examples``, the same each time); every answer must pass ``CHECKS``."""
+    (operation,) = [r.ok() for r in schema.get_all_operations() if r.ok().label == label]
+
+    @hypothesis_settings(
+        max_examples=max_examples,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def check(case: schemathesis.Case) -> None:
+        headers = {"X-API-Key": admin_key}
+        response = case.call(base_url=api_url, headers=headers, timeout=REQUEST_TIMEOUT_S)
+        case.validate_response(response, checks=CHECKS, headers=headers)
+
+    check()
 
 
 @pytest.fixture(scope="module")
@@ -114,19 +148,4 @@ def test_no_input_makes_the_api_fail(
     label: str,
     mode: schemathesis.GenerationMode,
 ) -> None:
-    (operation,) = [r.ok() for r in api_schema.get_all_operations() if r.ok().label == label]
-
-    @hypothesis_settings(
-        max_examples=MAX_EXAMPLES,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=operation.as_strategy(generation_mode=mode))
-    def check(case: schemathesis.Case) -> None:
-        headers = {"X-API-Key": admin_key}
-        response = case.call(base_url=api_url, headers=headers, timeout=REQUEST_TIMEOUT_S)
-        case.validate_response(response, checks=CHECKS, headers=headers)
-
-    check()
+    fuzz(api_schema, label, mode, MAX_EXAMPLES, api_url, admin_key)

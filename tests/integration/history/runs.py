@@ -1,12 +1,16 @@
-"""Finished runs made through the real run store, as workers finish them."""
+"""Finished runs made through the real run store, as workers finish them, and archived."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, func, select
 
+from cli.archiver import Archiver
 from testfleet.events import Event, now_ms
 from testfleet.history.models import Attempt, Case, Run
 from testfleet.results import AttemptSummary, CaseResult, RunMetadata, RunRecord, StepResult
+from testfleet.settings import Settings
 from testfleet.store import RunStore
 
 STATUSES = ("passed", "flaky", "failed")
@@ -78,6 +82,22 @@ def finish_run(
         )
         kind = "test_failed" if status == "failed" else "test_completed"
         assert store.finish_case(done, Event(kind, run_id, project, {}, source="test"))
+
+
+def archive_settings(redis_url: str, database_url: str, state_dir: Path) -> Settings:
+    """An archiver's on ``redis_url`` writing into ``database_url``; it blocks 100 ms on an
+    empty stream, so a test's last ``step`` returns soon."""
+    return Settings(
+        redis={"url": redis_url},
+        database={"url": database_url, "archive_block_ms": 100},
+        paths={"state_dir": state_dir},
+    )
+
+
+def drain(archiver: Archiver) -> None:
+    """Step until the archive stream holds nothing (read or pending)."""
+    while archiver.step():
+        pass
 
 
 def counts(engine: Engine) -> tuple[int, int, int]:

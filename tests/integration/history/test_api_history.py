@@ -12,15 +12,14 @@ from pathlib import Path
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from api.app import create_app
 from testfleet.fleet.auth import KeyStore
-from testfleet.history import migrate
 from testfleet.history.models import Quarantine
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from tests.fixtures_postgres import PgServer
+from tests.fixtures_postgres import PgServer, emptied_history
 from tests.integration.history.runs import finish_run
 from tests.integration.history.seed import T0, SeedRun, Try, seed
 
@@ -32,36 +31,11 @@ SIGN_IN = ("Login", "signs in")
 LOCKED = ("Login", "locked out")
 
 
-@pytest.fixture(scope="module")
-def history_url(postgres: PgServer) -> Iterator[str]:
-    url = postgres.create_database()
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    yield url
-    if postgres.process is not None:
-        postgres.drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def settings(
-    redis_url: str, history_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    return Settings(
-        redis={"url": redis_url},
-        database={"url": history_url},
-        paths={"state_dir": tmp_path_factory.mktemp("state")},
-    )
-
-
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
-    """The history database, emptied for each test."""
-    bound = create_engine(settings.database.url)
-    with bound.begin() as conn:
-        conn.execute(text("TRUNCATE runs, cases, attempts, quarantine CASCADE"))
-    yield bound
-    bound.dispose()
+    """The module's history database, emptied for each test."""
+    with emptied_history(settings.database.url) as bound:
+        yield bound
 
 
 class Keys:

@@ -4,24 +4,14 @@ history database: no input makes them 500 or hang, and every answer is as docume
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import redis
 import schemathesis
-import uvicorn
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine
 
-from api.app import create_app
-from testfleet.fleet.auth import KeyStore
-from testfleet.history import migrate
-from testfleet.settings import Settings
-from tests.fixtures_postgres import PgServer
-from tests.fixtures_redis_api import serving
-from tests.integration.api.test_api_schema import CHECKS, HISTORY_OPERATIONS, REQUEST_TIMEOUT_S
-from tests.ports import held_port
+from tests.integration.api.test_api_schema import (  # noqa: F401 (admin_key: a fixture)
+    HISTORY_OPERATIONS,
+    admin_key,
+    fuzz,
+)
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -29,62 +19,15 @@ MAX_EXAMPLES = 25
 """Examples per operation and generation mode."""
 
 
-@pytest.fixture(scope="module")
-def settings(
-    redis_url: str, postgres: PgServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Settings]:
-    url = postgres.create_database()
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    yield Settings(
-        redis={"url": redis_url},
-        database={"url": url},
-        api={"port": held_port()},
-        paths={"state_dir": tmp_path_factory.mktemp("state")},
-    )
-    postgres.drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def api_url(settings: Settings) -> Iterator[str]:
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=settings.api.port, log_level="warning"
-    )
-    with serving(uvicorn.Server(config)):
-        yield f"http://127.0.0.1:{settings.api.port}"
-
-
-@pytest.fixture(scope="module")
-def admin_key(settings: Settings) -> Iterator[str]:
-    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-    try:
-        yield KeyStore(client).create("fuzz", ["admin"])[1]
-    finally:
-        client.close()
-
-
 @pytest.mark.parametrize(
     ("label", "mode"),
     [(label, mode) for label in HISTORY_OPERATIONS for mode in schemathesis.GenerationMode],
 )
 def test_no_input_makes_the_history_routes_fail(
-    api_url: str, admin_key: str, label: str, mode: schemathesis.GenerationMode
+    api_url: str,
+    admin_key: str,  # noqa: F811 (the fixture imported above)
+    label: str,
+    mode: schemathesis.GenerationMode,
 ) -> None:
     schema = schemathesis.openapi.from_url(f"{api_url}/openapi.json")
-    (operation,) = [r.ok() for r in schema.get_all_operations() if r.ok().label == label]
-
-    @hypothesis_settings(
-        max_examples=MAX_EXAMPLES,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=operation.as_strategy(generation_mode=mode))
-    def check(case: schemathesis.Case) -> None:
-        headers = {"X-API-Key": admin_key}
-        response = case.call(base_url=api_url, headers=headers, timeout=REQUEST_TIMEOUT_S)
-        case.validate_response(response, checks=CHECKS, headers=headers)
-
-    check()
+    fuzz(schema, label, mode, MAX_EXAMPLES, api_url, admin_key)

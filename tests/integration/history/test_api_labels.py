@@ -9,22 +9,19 @@ from pathlib import Path
 
 import pytest
 import redis
-import uvicorn
 from sqlalchemy import Engine
 
-from api.app import create_app
 from cli.archiver import Archiver
 from cli.runner import wait_for_labels
 from testfleet.client.http import ApiClient
 from testfleet.constants import API_PREFIX
 from testfleet.errors import InfrastructureError, NotFoundError
 from testfleet.fleet.auth import KeyStore
-from testfleet.history import db, migrate
 from testfleet.results import RunResult
 from testfleet.settings import Settings
 from testfleet.store import RunStore
-from tests.fixtures_redis_api import serving
-from tests.integration.history.runs import finish_run
+from tests.fixtures_redis_api import serving_api
+from tests.integration.history.runs import drain, finish_run
 from tests.ports import held_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -48,44 +45,22 @@ def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    bound = db.engine(settings)
-    migrate.upgrade(bound)
-    yield bound
-    bound.dispose()
-
-
-def _serve(settings: Settings) -> Iterator[str]:
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=settings.api.port, log_level="warning"
-    )
-    with serving(uvicorn.Server(config)):
-        yield f"http://127.0.0.1:{settings.api.port}"
-
-
-@pytest.fixture
 def api_url(settings: Settings, engine: Engine) -> Iterator[str]:
-    yield from _serve(settings)
+    with serving_api(settings) as url:
+        yield url
 
 
 def _key(r: redis.Redis, project: str) -> str:
     return KeyStore(r).create(project, ["test:read", "test:write"])[1]
 
 
-def _archive(settings: Settings, store: RunStore, engine: Engine) -> None:
-    archiver = Archiver(settings, store, db.sessions(engine), name="a1")
-    archiver.ensure_group()
-    while archiver.step():
-        pass
-
-
 def test_labels_route_says_archived_only_once_the_archiver_wrote_the_run(
-    api_url: str, settings: Settings, store: RunStore, engine: Engine, r: redis.Redis
+    api_url: str, store: RunStore, archiver: Archiver, r: redis.Redis
 ) -> None:
     finish_run(store, "run-1")
     with ApiClient(api_url, _key(r, "shop")) as api:
         before = api.run_labels("run-1")
-        _archive(settings, store, engine)
+        drain(archiver)
         after = api.run_labels("run-1")
         junit = api.get_bytes(f"{API_PREFIX}/runs/run-1/junit.xml").decode()
         page = api.get_bytes(f"{API_PREFIX}/runs/run-1/report.html").decode()
@@ -103,20 +78,20 @@ def test_labels_route_says_archived_only_once_the_archiver_wrote_the_run(
 
 
 def test_another_projects_key_sees_no_labels(
-    api_url: str, settings: Settings, store: RunStore, engine: Engine, r: redis.Redis
+    api_url: str, store: RunStore, archiver: Archiver, r: redis.Redis
 ) -> None:
     finish_run(store, "run-1")
-    _archive(settings, store, engine)
+    drain(archiver)
 
     with ApiClient(api_url, _key(r, "other")) as api, pytest.raises(NotFoundError):
         api.run_labels("run-1")
 
 
 def test_the_cli_waits_for_the_labels_of_a_run_with_failures(
-    api_url: str, settings: Settings, store: RunStore, engine: Engine, r: redis.Redis
+    api_url: str, store: RunStore, archiver: Archiver, r: redis.Redis
 ) -> None:
     finish_run(store, "run-1")
-    _archive(settings, store, engine)
+    drain(archiver)
     run = store.get_run("run-1")
     assert run is not None
 
@@ -140,8 +115,7 @@ def test_without_a_history_database_the_cli_does_not_wait(
     run = store.get_run("run-1")
     assert isinstance(run, RunResult)
 
-    for api_url in _serve(settings):
-        with ApiClient(api_url, _key(r, "shop")) as api:
-            with pytest.raises(InfrastructureError, match="TESTFLEET_DATABASE__URL"):
-                api.run_labels("run-1")
-            assert wait_for_labels(api, run, WAIT_S) is None
+    with serving_api(settings) as api_url, ApiClient(api_url, _key(r, "shop")) as api:
+        with pytest.raises(InfrastructureError, match="TESTFLEET_DATABASE__URL"):
+            api.run_labels("run-1")
+        assert wait_for_labels(api, run, WAIT_S) is None

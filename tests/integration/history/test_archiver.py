@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,20 @@ from sqlalchemy import Engine, select
 
 from cli.archiver import Archiver
 from testfleet import keys
-from testfleet.history import db, migrate
+from testfleet.history import db
 from testfleet.history.models import Attempt, Case, Run
 from testfleet.history.signature import signature
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from tests.fixtures_postgres import PgServer
-from tests.integration.history.runs import FAILED_STEPS, archived_runs, counts, finish_run
+from tests.integration.history.runs import (
+    FAILED_STEPS,
+    archive_settings,
+    archived_runs,
+    counts,
+    drain,
+    finish_run,
+)
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -29,32 +35,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 @pytest.fixture
 def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        redis={"url": redis_url},
-        database={"url": database_url, "archive_block_ms": 100},
-        paths={"state_dir": tmp_path},
-    )
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    bound = db.engine(settings)
-    migrate.upgrade(bound)
-    yield bound
-    bound.dispose()
-
-
-@pytest.fixture
-def archiver(settings: Settings, store: RunStore, engine: Engine) -> Archiver:
-    archiver = Archiver(settings, store, db.sessions(engine), name="a1")
-    archiver.ensure_group()
-    return archiver
-
-
-def drain(archiver: Archiver) -> None:
-    """Step until the archive stream holds nothing (read or pending)."""
-    while archiver.step():
-        pass
+    return archive_settings(redis_url, database_url, tmp_path)
 
 
 def test_a_finished_run_is_archived_whole_with_its_attempts(

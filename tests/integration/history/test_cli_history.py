@@ -11,64 +11,25 @@ from pathlib import Path
 
 import pytest
 import redis
-import uvicorn
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
-from api.app import create_app
 from cli import runner
 from testfleet.fleet.auth import KeyStore
-from testfleet.history import migrate
 from testfleet.settings import Settings
 from testfleet.store import RunStore
 from tests.conftest import ROOT, cli
-from tests.fixtures_postgres import PgServer
-from tests.fixtures_redis_api import serving
+from tests.fixtures_postgres import emptied_history
 from tests.integration.history.runs import finish_run
 from tests.integration.history.seed import SeedRun, Try, seed
-from tests.ports import held_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 
-@pytest.fixture(scope="module")
-def history_url(postgres: PgServer) -> Iterator[str]:
-    url = postgres.create_database()
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    yield url
-    if postgres.process is not None:
-        postgres.drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def settings(
-    redis_url: str, history_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    return Settings(
-        redis={"url": redis_url},
-        database={"url": history_url},
-        api={"port": held_port()},
-        paths={"state_dir": tmp_path_factory.mktemp("state")},
-    )
-
-
-@pytest.fixture(scope="module")
-def api_url(settings: Settings) -> Iterator[str]:
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=settings.api.port, log_level="warning"
-    )
-    with serving(uvicorn.Server(config)):
-        yield f"http://127.0.0.1:{settings.api.port}"
-
-
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
-    bound = create_engine(settings.database.url)
-    with bound.begin() as conn:
-        conn.execute(text("TRUNCATE runs, cases, attempts, quarantine CASCADE"))
-    yield bound
-    bound.dispose()
+    """The module's history database, emptied for each test."""
+    with emptied_history(settings.database.url) as bound:
+        yield bound
 
 
 @pytest.fixture

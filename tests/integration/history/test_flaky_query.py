@@ -5,15 +5,13 @@ flaky runs and failed runs per test, and the same tests listed."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from testfleet.history import db, migrate, naming, queries, rules
-from testfleet.settings import Settings
+from testfleet.history import naming, queries, rules
 from tests.integration.history.seed import T0, SeedRun, Try, seed
 
 pytestmark = pytest.mark.postgres
@@ -33,14 +31,6 @@ PATTERNS = (
 """A test's attempts in one run (passing runs are the most common)."""
 COMMITS = ("c1", "c2", "c3", "c4", None)
 TESTS = [("Suite", f"test {i}") for i in range(12)]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    bound = db.engine(Settings(database={"url": database_url}))
-    migrate.upgrade(bound)
-    yield bound
-    bound.dispose()
 
 
 def _random_history(engine: Engine, seed_value: int) -> None:

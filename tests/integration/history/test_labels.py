@@ -5,7 +5,7 @@ and HTML reports show them."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
@@ -16,14 +16,14 @@ from api import reports
 from cli.archiver import Archiver
 from testfleet import payloads
 from testfleet.artifacts import open_store
-from testfleet.history import db, labels, migrate
+from testfleet.history import db, labels
 from testfleet.history.archive import write_run
 from testfleet.history.models import FailureLabel
 from testfleet.history.rules import Identity
 from testfleet.results import AttemptSummary, CaseResult, RunMetadata, RunRecord, RunResult
 from testfleet.settings import HistorySettings, Settings
 from testfleet.store import RunStore
-from tests.integration.history.runs import finish_run
+from tests.integration.history.runs import archive_settings, drain, finish_run
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -36,19 +36,7 @@ TIMEOUT = "timed out after {ms} ms waiting for #go"
 
 @pytest.fixture
 def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        redis={"url": redis_url},
-        database={"url": database_url, "archive_block_ms": 100},
-        paths={"state_dir": tmp_path},
-    )
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    bound = db.engine(settings)
-    migrate.upgrade(bound)
-    yield bound
-    bound.dispose()
+    return archive_settings(redis_url, database_url, tmp_path)
 
 
 @pytest.fixture
@@ -285,14 +273,11 @@ def test_reports_show_the_labels_and_clusters(
 
 
 def test_the_archiver_publishes_run_labels_after_writing_the_run(
-    settings: Settings, store: RunStore, engine: Engine
+    store: RunStore, archiver: Archiver
 ) -> None:
-    archiver = Archiver(settings, store, db.sessions(engine), name="a1")
-    archiver.ensure_group()
     finish_run(store, "run-1")  # passed, flaky (failed then passed), failed twice
 
-    while archiver.step():
-        pass
+    drain(archiver)
 
     events = [e for e in store.read_run_events("run-1") if e["type"] == "run_labels"]
     assert len(events) == 1

@@ -5,7 +5,6 @@ prunes on its own, and ``testfleet db prune`` does it on demand."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from cli.archiver import Archiver
-from testfleet.history import db, migrate, retention
+from testfleet.history import db, retention
 from testfleet.history.models import Attempt, Case, FailureLabel, Run
 from testfleet.settings import Settings
 from testfleet.store import RunStore
@@ -25,14 +24,6 @@ pytestmark = pytest.mark.postgres
 
 DAY_H = 24
 OLD, NEW = ("checkout", "old only"), ("checkout", "still run")
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    bound = db.engine(Settings(database={"url": database_url}))
-    migrate.upgrade(bound)
-    yield bound
-    bound.dispose()
 
 
 def _history(engine: Engine) -> None:

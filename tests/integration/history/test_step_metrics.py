@@ -3,12 +3,10 @@ the run, one row per step and metric, so a test's trends can be read across runs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, select
 
-from testfleet.history import db, migrate
+from testfleet.history import db
 from testfleet.history.archive import write_run
 from testfleet.history.models import Case, StepMetric
 from testfleet.results import (
@@ -21,17 +19,8 @@ from testfleet.results import (
     RunResult,
     StepResult,
 )
-from testfleet.settings import Settings
 
 pytestmark = [pytest.mark.postgres]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    bound = db.engine(Settings(database={"url": database_url}))
-    migrate.upgrade(bound)
-    yield bound
-    bound.dispose()
 
 
 def _run(run_id: str, lcp_ms: float) -> tuple[RunResult, RunRecord]:
