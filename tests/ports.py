@@ -58,23 +58,34 @@ TCP_LISTEN = "0A"
 """``st`` of a listening socket in ``/proc/net/tcp``."""
 
 
-def listening_ports(pid: int) -> set[int]:
-    """The TCP ports process ``pid`` listens on (IPv4), read from the kernel: how a test
-    learns the port a server in another process bound with port 0."""
-    fd_dir = Path(f"/proc/{pid}/fd")
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets process ``pid`` holds open (``/proc/<pid>/fd``)."""
     inodes = set()
-    for fd in fd_dir.iterdir():
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
         with contextlib.suppress(OSError):  # an fd closed meanwhile
             target = os.readlink(fd)
             if target.startswith("socket:["):
                 inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def listening_on(inodes: set[str]) -> set[int]:
+    """The TCP ports (IPv4 and IPv6) that sockets of ``inodes`` listen on, from the
+    kernel's tables."""
     ports = set()
-    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, state, inode = fields[1], fields[3], fields[9]
-        if state == TCP_LISTEN and inode in inodes:
-            ports.add(int(local.rsplit(":", 1)[1], 16))
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == TCP_LISTEN and inode in inodes:
+                ports.add(int(local.rsplit(":", 1)[1], 16))
     return ports
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports process ``pid`` listens on, read from the kernel: how a test learns
+    the port a server in another process bound with port 0."""
+    return listening_on(socket_inodes(pid))
 
 
 def port_of(process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> int:

@@ -12,7 +12,6 @@ of those and to ``file://``. Every attempt must fail, and say why.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import Fleet
+from tests.ports import listening_on, socket_inodes
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.grid, pytest.mark.browser, pytest.mark.slow]
@@ -146,20 +146,11 @@ def browser_ports(node_port: str) -> list[int]:
         if not proc.name.isdigit():
             continue
         try:
-            if marker not in (proc / "environ").read_bytes():
-                continue
-            for fd in (proc / "fd").iterdir():
-                target = os.readlink(fd)
-                if target.startswith("socket:["):
-                    inodes.add(target[8:-1])
+            if marker in (proc / "environ").read_bytes():
+                inodes |= socket_inodes(int(proc.name))
         except OSError:
             continue
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    ports = listening_on(inodes)
     return sorted(ports)
 
 
