@@ -504,7 +504,10 @@ def test_a_page_left_open_keeps_only_the_open_runs_detail(
     for sim in runs:
         heaps.append(show(sim))
         nodes = nodes or page.evaluate("document.getElementsByTagName('*').length")
-    assert page.evaluate("document.getElementsByTagName('*').length") == nodes
+    # A run's view is hundreds of elements (10 cards of 60 steps); a transient one (a
+    # toast, an image not yet swapped) may be there at one count and not the other.
+    last = page.evaluate("document.getElementsByTagName('*').length")
+    assert abs(last - nodes) <= 5, f"{nodes} elements after the first run, {last} after 22"
     # Medians of five, early (after the first run's one-off allocations) and late: a
     # page keeping every run would be 15 runs heavier at the end.
     early, late = statistics.median(heaps[1:6]), statistics.median(heaps[-5:])

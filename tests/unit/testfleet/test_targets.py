@@ -427,6 +427,10 @@ def test_every_ipv6_embedding_of_a_refused_endpoint_is_refused(
     assume(int(v4) > 1)  # ::0.0.0.0 and ::0.0.0.1 are IPv6's own :: and ::1
     v6 = data.draw(embeddings(v4))
     policy = fleet(internal=(str(v4),))
+    # An embedding can also decode to 0.0.0.0 (64:ff9b:1::a00:0 is 10.0.0.0 under /96 and
+    # 0.0.0.0 under /48): on one of the fleet's own ports that is refused as the fleet's
+    # service, rightly, so the reason checked here is only certain on other ports.
+    assume(policy.check_url(f"http://127.0.0.1:{port}/") is None)
     assert policy.check_url(f"http://{v4}:{port}/") is not None, "the plain form, refused"
     url_refusal = policy.check_url(f"http://[{v6}]:{port}/")
     assert url_refusal is not None, v6
