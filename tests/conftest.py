@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import hypothesis
 import pytest
 import redis
 
@@ -34,6 +35,13 @@ from tests.fixtures_redis import free_port, redis_server
 from tests.leftovers import pytest_configure, pytest_sessionfinish  # noqa: F401 (hooks)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# CI runs the property tests on the same examples every time (seeded from each test), so
+# a red build is the change's and can be replayed; elsewhere they explore at random, and
+# what they find is kept in the example database and tried first from then on.
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() == "true":
+    hypothesis.settings.load_profile("ci")
 
 __all__ = ["ROOT", "Fleet", "WorkerLauncher", "cli", "fleet_env", "free_port", "start_fleet"]
 

@@ -130,6 +130,11 @@ def _value(spec: StepSpec, name: str) -> st.SearchStrategy[Any]:
         )
     if kind == "condition":
         return conditions
+    if kind == "names":  # canonical: a list, also of one (a single name is accepted too)
+        return st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True), min_size=1)
+    if kind == "budgets":
+        metrics = st.sampled_from(["ttfb_ms", "load_ms", "lcp_ms", "cls", "tbt_ms"])
+        return st.dictionaries(metrics, st.sampled_from([0, 0.1, 2500]), min_size=1)
     return _text
 
 
