@@ -7,11 +7,14 @@ PYTEST_ARGS ?=
 COV_FLOOR ?= 85
 COV_ARGS  := --cov --cov-report=term --cov-fail-under=$(COV_FLOOR)
 # `make test` runs the suite in this many pytest-xdist workers (0: one process, the
-# default). With workers, each test file stays on one worker and the session fleet's
-# tests and the network-namespace labs share one (tests/conftest.py groups them); each
-# worker has its own Redis, ports and state dirs. `make test PYTEST_WORKERS=2` took
-# 21 min on this 2-core box, and three tests that time a page or share SeaweedFS's
-# discovery failed under that load, so the default stays one process until they hold.
+# default). With workers, each test file stays on one worker, the session fleet's files
+# are dealt into two groups (two workers each start a fleet) and the network-namespace
+# labs queue in one (tests/conftest.py groups them); each worker has its own Redis,
+# ports and state dirs. On this 2-core box one process takes about 35 min, and workers
+# do not make it shorter: the suite is CPU-bound (Chromium, Grid JVMs, coverage), not
+# waiting. PYTEST_WORKERS=2 took 21 min of a smaller suite with three failures under
+# the load; PYTEST_WORKERS=4 reached a third of the tests in 20 min (load average
+# 16-20). So the default stays one process.
 PYTEST_WORKERS ?= 0
 XDIST_ARGS := -n $(PYTEST_WORKERS) --dist loadgroup
 BENCH ?=

@@ -46,8 +46,12 @@ if os.environ.get("CI", "").lower() == "true":
 __all__ = ["ROOT", "Fleet", "WorkerLauncher", "cli", "fleet_env", "free_port", "start_fleet"]
 
 
-SHARED_FLEET_GROUP = "fleet"
-"""The xdist group of every test on the session's ``fleet``: one worker starts that fleet."""
+FLEET_GROUPS = 2
+"""xdist groups the session ``fleet``'s test files are dealt into (``fleet-0``, ``fleet-1``):
+each worker that takes one starts a fleet of its own (~15 s), and the fleet's tests, about
+seven minutes in one process, no longer set the parallel run's length on their own."""
+NETNS_GROUP = "netns"
+"""The xdist group of the network-namespace labs (``multihost``): one at a time."""
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -55,20 +59,33 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Group tests for ``pytest -n N --dist loadgroup`` (``make test``).
 
     Each test file but the unit tests' stays on one worker, so its module fixtures (a
-    Grid, a demo site, a Sentinel cluster) start once; every test on the session's
-    ``fleet`` shares one group whatever its file, so only one worker pays for that
-    fleet. Runs before xdist's own hook (tryfirst), which reads the marks; without
+    Grid, a demo site, a Sentinel cluster) start once; the files of tests on the
+    session's ``fleet`` are dealt into ``FLEET_GROUPS`` groups, so only that many
+    workers pay for a fleet. Runs before xdist's own hook (tryfirst), which reads the marks; without
     xdist it is inert.
     """
+    fleet_files = sorted(
+        {item.nodeid.split("::", 1)[0] for item in items if _uses_session_fleet(item)}
+    )
+    fleet_group = {path: f"fleet-{i % FLEET_GROUPS}" for i, path in enumerate(fleet_files)}
     for item in items:
-        uses_fleet = "fleet" in getattr(item, "fixturenames", ())
-        # Network-namespace labs run one after another: with two at once, the multihost
-        # lab's SeaweedFS master listed the other lab's filer and its own filer died.
-        if uses_fleet or item.get_closest_marker("multihost") is not None:
-            item.add_marker(pytest.mark.xdist_group(SHARED_FLEET_GROUP))
+        if item.get_closest_marker("multihost") is not None:
+            # Network-namespace labs run one after another: with two at once, the
+            # multihost lab's SeaweedFS master listed the other lab's filer and its own
+            # filer died. Each starts fleets of its own (a ``fleet`` there is the lab's),
+            # so they queue apart from the session fleet's tests.
+            item.add_marker(pytest.mark.xdist_group(NETNS_GROUP))
+        elif _uses_session_fleet(item):
+            item.add_marker(pytest.mark.xdist_group(fleet_group[item.nodeid.split("::", 1)[0]]))
         elif not item.nodeid.startswith("tests/unit/"):
             # Unit tests' fixtures are cheap: left ungrouped, they spread test by test.
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+def _uses_session_fleet(item: pytest.Item) -> bool:
+    return item.get_closest_marker("multihost") is None and "fleet" in getattr(
+        item, "fixturenames", ()
+    )
 
 
 @pytest.fixture(scope="session")
