@@ -28,7 +28,7 @@ clock starts.
 
 One pass decides nothing on a shared machine (two runs minutes apart once gave
 fleet vs tuned 1.23x and 0.79x), so each configuration runs ``bench.repetitions``
-(3) times, interleaved (A B C, A B C, ...), with the three fleets up throughout.
+(3) times, interleaved (A B C, A B C, ...), with the four fleets up throughout.
 Each configuration's figures are those of its median pass; each ratio is the median
 of the ratios of passes of the same repetition, with their range beside it, and a
 ratio whose range straddles its target is printed "not established", not met.
@@ -80,7 +80,7 @@ from testfleet.settings import Settings
 from tests.conftest import cli, fleet_env, port_env_var
 from tests.fixtures_grid import grid_test_settings, running_demosite, running_grid
 
-TITLE = "Throughput: fleet vs pytest-xdist, hand-tuned runner, Playwright (tests/min, 2 browsers)"
+TITLE = "Throughput: fleet vs pytest-xdist, hand-tuned runner, Playwright (tests/min, 2 workers)"
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTEST_BASELINE = ROOT / "bench" / "pytest_baseline.py"
