@@ -42,8 +42,8 @@ the worker's code is the same with pooling on or off:
   nothing to reset) while the returned session resets in the background, so no
   test waits for a reset. A spare that could not be opened is logged and asked for
   again at the next lend, never raised into a test. A lend with no idle session of
-  its project waits for that project's spare still opening rather than open a
-  third session beside it. The pool is per process, so one spare per worker
+  its project waits for that project's spare still opening rather than open
+  another session beside it. The pool is per process, so one spare per worker
   process doubles the browsers (2N for N processes, not N + 1).
 - ``shutdown()`` quits every session, lent or idle, and the spares: one not yet
   started is cancelled, one opening is waited for (capped by the provider's
