@@ -14,7 +14,11 @@ Every configuration runs the same generated bench suites (``throughput_suites``:
   ``testfleet run --json``, timed from submit to run_completed (the run's
   ``durationMs``); ``fleet_pooled_lend`` (c'): pooled, but each session reset
   right before it is lent (``grid.pool_reset = "lend"``) instead of in the
-  background as it is given back: what moving the reset off the critical path buys.
+  background as it is given back: what moving the reset off the critical path buys;
+  ``fleet_pooled_spare`` (c+): pooled with a warm spare per worker process
+  (``grid.pool_spares`` 1): the same 2 workers, but 4 browsers (2N, not N + 1: the
+  pool is per process), so the next test takes the spare while the returned session
+  resets.
 
 The baselines' Grid is a hub + node with 2 slots started like the fleet's
 (``tests.fixtures_grid.running_grid``). Warm-up: before each timed pass, an
@@ -24,10 +28,16 @@ clock starts.
 
 One pass decides nothing on a shared machine (two runs minutes apart once gave
 fleet vs tuned 1.23x and 0.79x), so each configuration runs ``bench.repetitions``
-(3) times, interleaved (A B C, A B C, ...), with the three fleets up throughout.
+(3) times, interleaved (A B C, A B C, ...), with the four fleets up throughout.
 Each configuration's figures are those of its median pass; each ratio is the median
 of the ratios of passes of the same repetition, with their range beside it, and a
 ratio whose range straddles its target is printed "not established", not met.
+
+Memory: during the timed passes of (b), (c) and (c+), the peak PSS of the Grid's
+JVMs, its browsers and chromedrivers, and the runner's processes
+(``bench.throughput_memory``); each configuration's figure is the median of its passes'
+peaks. The warm spare's verdict: worth making the default only if (c+) / (c) is above
+1.0 in every repetition and its memory grows by at most ``SPARE_MAX_MEMORY_GROWTH_PCT``.
 
 Set ``TESTFLEET_BENCH__QUICK=1`` (or ``TESTFLEET_BENCH_QUICK=1``) for a quick
 check (2 tests per suite).
@@ -45,13 +55,14 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 from xml.etree import ElementTree
 
 import redis
 
-from bench import throughput_pyspy
+from bench import throughput_memory, throughput_pyspy
 from bench.common import established, median_and_range, ratio
 from bench.playwright_runner import run_playwright
 from bench.throughput_figures import (
@@ -69,7 +80,7 @@ from testfleet.settings import Settings
 from tests.conftest import cli, fleet_env, port_env_var
 from tests.fixtures_grid import grid_test_settings, running_demosite, running_grid
 
-TITLE = "Throughput: fleet vs pytest-xdist, hand-tuned runner, Playwright (tests/min, 2 browsers)"
+TITLE = "Throughput: fleet vs pytest-xdist, hand-tuned runner, Playwright (tests/min, 2 workers)"
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTEST_BASELINE = ROOT / "bench" / "pytest_baseline.py"
@@ -81,6 +92,8 @@ TARGET_VS_XDIST = 1.5
 TARGET_VS_TUNED = 1.1
 TARGET_VS_PLAYWRIGHT = 1.2
 TARGET_OVERHEAD_PCT = 5.0
+SPARE_MAX_MEMORY_GROWTH_PCT = 25.0
+"""A warm spare becomes the default only if it costs at most this much more memory."""
 
 
 def quick_mode() -> bool:
@@ -89,11 +102,15 @@ def quick_mode() -> bool:
 
 
 FLEETS = (
-    ("fleet_unpooled", 0, "giveback"),
-    ("fleet_pooled_lend", 1, "lend"),
-    ("fleet_pooled", 1, "giveback"),
+    ("fleet_unpooled", 0, "giveback", 0),
+    ("fleet_pooled_lend", 1, "lend", 0),
+    ("fleet_pooled", 1, "giveback", 0),
+    ("fleet_pooled_spare", 1, "giveback", 1),
 )
-"""The fleet configurations: name, ``grid.pool_size``, ``grid.pool_reset``."""
+"""The fleet configurations: name, ``grid.pool_size``, ``grid.pool_reset``,
+``grid.pool_spares``."""
+MEASURED_MEMORY = ("local_tuned", "fleet_pooled", "fleet_pooled_spare")
+"""The configurations whose timed passes are sampled for memory."""
 RATIOS = (
     ("fleet_vs_xdist", "fleet_pooled", "xdist_fresh", TARGET_VS_XDIST),
     ("fleet_vs_tuned", "fleet_pooled", "local_tuned", TARGET_VS_TUNED),
@@ -101,6 +118,8 @@ RATIOS = (
     ("giveback_vs_lend_reset", "fleet_pooled", "fleet_pooled_lend", None),
     ("fleet_unpooled_vs_xdist", "fleet_unpooled", "xdist_fresh", None),
     ("grid_hop_cost", "local_tuned_direct", "local_tuned", None),
+    ("fleet_spare_vs_tuned", "fleet_pooled_spare", "local_tuned", TARGET_VS_TUNED),
+    ("spare_vs_no_spare", "fleet_pooled_spare", "fleet_pooled", None),
 )
 """Each ratio: its name, numerator and denominator configurations, and its target (>=)."""
 
@@ -125,8 +144,8 @@ def run(settings: Settings) -> dict[str, Any]:
         # Every fleet stays up through every repetition, so each pass of each configuration
         # runs beside the same idle processes: only the pass's own work differs.
         fleets = {
-            name: up.enter_context(local_fleet(base / name, pool_size, reset))
-            for name, pool_size, reset in FLEETS
+            name: up.enter_context(local_fleet(base / name, pool_size, reset, pool_spares=spares))
+            for name, pool_size, reset, spares in FLEETS
         }
         for repetition in range(repetitions):
             passes["xdist_fresh"].append(_xdist(base, suites, warmup, demo, grid_url, tests, auth))
@@ -147,6 +166,10 @@ def run(settings: Settings) -> dict[str, Any]:
         )
     for name, repeated in passes.items():
         figures.update(median_pass(name, repeated))
+    for name in MEASURED_MEMORY:
+        peaks = [float(p[f"{name}_peak_pss_mb"]) for p in passes[name]]
+        figures[f"{name}_peak_pss_mb"] = median_and_range(peaks)["median"]
+        figures[f"{name}_peak_pss_mb_reps"] = peaks
     for name, numerator, denominator, _ in RATIOS:
         paired = [
             ratio(top[numerator], bottom[denominator])
@@ -161,7 +184,28 @@ def run(settings: Settings) -> dict[str, Any]:
         p["fleet_breakdown_ms"].get("overhead_pct_of_browser") for p in passes["fleet_pooled"]
     ]
     figures["fleet_overhead_pct_reps"] = overheads
+    figures.update(spare_memory(figures))
     return figures
+
+
+def spare_memory(figures: dict[str, Any]) -> dict[str, Any]:
+    """The warm spare's memory cost against the pooled fleet and the tuned runner, and the
+    default it earns: a spare only when its gain is established above 1.0 and memory grows
+    by at most ``SPARE_MAX_MEMORY_GROWTH_PCT``."""
+    spare = float(figures["fleet_pooled_spare_peak_pss_mb"])
+    pooled = float(figures["fleet_pooled_peak_pss_mb"])
+    tuned = float(figures["local_tuned_peak_pss_mb"])
+    growth_pct = round(100.0 * (spare / pooled - 1.0), 1) if pooled else None
+    # "met" needs every repetition above 1.0: a pass that merely ties shows no gain.
+    gain = established(figures.get("spare_vs_no_spare_reps") or [], 1.0 + 1e-9)
+    cheap = growth_pct is not None and growth_pct <= SPARE_MAX_MEMORY_GROWTH_PCT
+    return {
+        "spare_memory_growth_pct": growth_pct,
+        "fleet_memory_vs_tuned": ratio(pooled, tuned),
+        "fleet_spare_memory_vs_tuned": ratio(spare, tuned),
+        "spare_gain_established": gain,
+        "spare_default": 1 if gain == "met" and cheap else 0,
+    }
 
 
 def median_pass(name: str, repeated: list[dict[str, Any]]) -> dict[str, Any]:
@@ -244,8 +288,16 @@ def _tuned(
     grid_url: str | None,
     auth: tuple[str, str] | None,
 ) -> dict[str, Any]:
-    result = run_tuned(suites, warmup, demo, grid_url, processes=2, auth=auth)
+    sampling = name in MEASURED_MEMORY
+    with contextlib.ExitStack() as measuring:
+        sampler = throughput_memory.PeakSampler(
+            throughput_memory.own_grid, throughput_memory.own_spawned
+        )
+        if sampling:
+            measuring.enter_context(sampler)
+        result = run_tuned(suites, warmup, demo, grid_url, processes=2, auth=auth)
     return {
+        **(_memory(name, sampler.peak) if sampling else {}),
         name: throughput_per_min(result.tests, result.wall_s),
         f"{name}_wall_s": round(result.wall_s, 1),
         f"{name}_failed": len(result.failed),
@@ -273,17 +325,32 @@ def _playwright(suites: Path, warmup: Path, demo: str) -> dict[str, Any]:
     }
 
 
+def _memory(name: str, peak: throughput_memory.Peak | None) -> dict[str, Any]:
+    if peak is None:
+        return {}
+    return {f"{name}_peak_pss_mb": peak.total_mb, f"{name}_memory_at_peak": asdict(peak)}
+
+
 @contextlib.contextmanager
 def local_fleet(
-    state_dir: Path, pool_size: int, pool_reset: str = "giveback", size: int = 2
+    state_dir: Path,
+    pool_size: int,
+    pool_reset: str = "giveback",
+    size: int = 2,
+    *,
+    pool_spares: int = 0,
 ) -> Iterator[dict[str, str]]:
-    """``testfleet up --workers SIZE --browsers SIZE`` on free ports and ``state_dir``;
-    always down."""
+    """``testfleet up --workers SIZE --browsers SIZE x (1 + POOL_SPARES)`` on free ports and
+    ``state_dir``; always down."""
     env = fleet_env(
-        state_dir, TESTFLEET_GRID__POOL_SIZE=str(pool_size), TESTFLEET_GRID__POOL_RESET=pool_reset
+        state_dir,
+        TESTFLEET_GRID__POOL_SIZE=str(pool_size),
+        TESTFLEET_GRID__POOL_RESET=pool_reset,
+        TESTFLEET_GRID__POOL_SPARES=str(pool_spares),
     )
+    browsers = size * (1 + pool_spares)
     try:
-        up = cli("up", "--workers", str(size), "--browsers", str(size), env=env)
+        up = cli("up", "--workers", str(size), "--browsers", str(browsers), env=env)
         if up.returncode != 0:
             logs = "\n".join(
                 f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}"
@@ -306,9 +373,15 @@ def _fleet(
     """One timed pass of the fleet ``env`` names (up), after its warm-up pass."""
     state_dir.mkdir(parents=True, exist_ok=True)
     submit(env, warmup, state_dir / "warmup.json")
-    started = time.monotonic()
-    result = submit(env, suites, state_dir / "run.json")
-    cli_wall_s = time.monotonic() - started
+    grid, runner = _fleet_roots(env)
+    sampling = name in MEASURED_MEMORY
+    with contextlib.ExitStack() as measuring:
+        sampler = throughput_memory.PeakSampler(grid, runner)
+        if sampling:
+            measuring.enter_context(sampler)
+        started = time.monotonic()
+        result = submit(env, suites, state_dir / "run.json")
+        cli_wall_s = time.monotonic() - started
     events = run_events(env, result["runId"])
     tests = len(result["tests"])
     failed = sum(1 for t in result["tests"] if t["status"] not in GOOD_STATUSES)
@@ -319,6 +392,7 @@ def _fleet(
         f"{name}_cli_wall_s": round(cli_wall_s, 1),
         f"{name}_tests": tests,
         f"{name}_failed": failed,
+        **(_memory(name, sampler.peak) if sampling else {}),
     }
     if failed:
         figures[f"{name}_failures"] = [
@@ -330,6 +404,17 @@ def _fleet(
     figures[key] = {**fleet_breakdown(result), **case_phases(result, events)}
     figures[f"{name}_step_ms"] = step_kind_ms(result)
     return figures
+
+
+def _fleet_roots(
+    env: dict[str, str],
+) -> tuple[throughput_memory.Roots, throughput_memory.Roots]:
+    """The fleet's Grid components and its Celery worker parents, by pid."""
+    status = json.loads(cli("status", "--json", env=env).stdout)
+    named = [(str(p["name"]), int(p["pid"])) for p in status["processes"]]
+    grid = [pid for name, pid in named if name in ("grid-hub", "grid-node")]
+    workers = [pid for name, pid in named if name.startswith("worker")]
+    return throughput_memory.fixed(grid), throughput_memory.fixed(workers)
 
 
 def pyspy_pass(env: dict[str, str], suites: Path, state_dir: Path) -> dict[str, Any]:
@@ -418,18 +503,31 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
         tpm("fleet_pooled", "(c) fleet, pool_size 1, reset at give-back"),
         tpm("fleet_pooled_lend", "(c') fleet, pool_size 1, reset at lend"),
         tpm("fleet_unpooled", "(d) fleet, pool_size 0"),
+        tpm(
+            "fleet_pooled_spare",
+            "(c+) fleet, pool_size 1 + a warm spare per worker process: 2 workers, "
+            "4 browsers (2N, not N+1)",
+        ),
         at_least("fleet_vs_xdist", TARGET_VS_XDIST),
         at_least("fleet_vs_tuned", TARGET_VS_TUNED),
         at_least("fleet_vs_playwright", TARGET_VS_PLAYWRIGHT),
+        at_least("fleet_spare_vs_tuned", TARGET_VS_TUNED),
         ("giveback_vs_lend_reset", f"{giveback}x", giveback_note),
         ("fleet overhead", f"{overhead} %", overhead_note),
     ]
+    out += spare_rows(figures, spread("spare_vs_no_spare"))
     out += [(f"  pooled {k}", f"{v}", "mean per test") for k, v in breakdown.items()]
     lend: dict[str, float] = figures.get("fleet_pooled_lend_breakdown_ms", {})
     out += [
         (f"  (c') lend {k}", f"{lend.get(k)}", "mean per test, reset at lend")
         for k in ("session_start_ms", "finish_ms", "between_cases_ms", "overhead_pct_of_browser")
         if k in lend
+    ]
+    spare: dict[str, float] = figures.get("fleet_pooled_spare_breakdown_ms", {})
+    out += [
+        (f"  (c+) spare {k}", f"{spare.get(k)}", "mean per test, a warm spare per worker")
+        for k in ("session_start_ms", "finish_ms", "between_cases_ms", "overhead_pct_of_browser")
+        if k in spare
     ]
     pyspy: dict[str, Any] = figures.get("fleet_pooled_pyspy_pct", {})
     out += [(f"  pooled py-spy {k}", f"{v}", "% of pool-child samples") for k, v in pyspy.items()]
@@ -442,5 +540,53 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("  (b) plain steps_ms", f"{plain_ms}", f"{same_tests}, plain Selenium executor"),
         ("  (e) Playwright steps_ms", f"{playwright_ms}", same_tests),
         ("  (e) context new + close", f"{context_ms} ms", isolation),
+    ]
+    return out
+
+
+def spare_rows(figures: dict[str, Any], spread: str) -> list[tuple[str, str, str]]:
+    """The warm spare against the pooled fleet: its gain, the memory of each measured
+    configuration, and the default that follows."""
+    gain = figures.get("spare_gain_established")
+    growth = figures.get("spare_memory_growth_pct")
+    out = [
+        (
+            "spare_vs_no_spare",
+            f"{figures.get('spare_vs_no_spare')}x",
+            f"(c+) / (c): gain above 1.0 {gain}{spread}",
+        )
+    ]
+    for name, what in (
+        ("local_tuned", "(b) tuned runner, 2 browsers"),
+        ("fleet_pooled", "(c) fleet, 2 browsers"),
+        ("fleet_pooled_spare", "(c+) fleet + spare, 4 browsers"),
+    ):
+        peak: dict[str, float] = figures.get(f"{name}_memory_at_peak") or {}
+        reps = figures.get(f"{name}_peak_pss_mb_reps") or []
+        note = (
+            f"{what}: peak PSS of Grid JVMs + browsers + runner processes, median of passes"
+            f" ({', '.join(str(r) for r in reps)}); median pass at its peak: browsers "
+            f"{peak.get('browsers_mb')}, Grid {peak.get('grid_mb')}, runner "
+            f"{peak.get('runner_mb')} MB, {peak.get('sessions')} sessions"
+        )
+        out.append((f"memory {name}", f"{figures.get(f'{name}_peak_pss_mb')} MB", note))
+    out += [
+        (
+            "spare memory growth",
+            f"{growth} %",
+            f"(c+) vs (c); <= {SPARE_MAX_MEMORY_GROWTH_PCT:g} % to be the default",
+        ),
+        (
+            "memory vs tuned",
+            f"{figures.get('fleet_memory_vs_tuned')}x / "
+            f"{figures.get('fleet_spare_memory_vs_tuned')}x",
+            "(c) / (b) and (c+) / (b), same 2 workers",
+        ),
+        (
+            "grid.pool_spares default",
+            str(figures.get("spare_default")),
+            "1 only if the gain is established above 1.0 and memory grows <= "
+            f"{SPARE_MAX_MEMORY_GROWTH_PCT:g} %",
+        ),
     ]
     return out

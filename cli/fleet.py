@@ -271,6 +271,15 @@ def with_chosen_ports(
     return settings.model_copy(update=update), env
 
 
+def browser_slots(settings: Settings, workers: int) -> int:
+    """Grid slots ``workers`` worker processes can hold at once: each Celery pool child
+    (``worker.concurrency`` per worker) keeps ``grid.pool_size`` sessions plus
+    ``grid.pool_spares`` warm spares (one session when pooling is off)."""
+    grid = settings.grid
+    per_child = grid.pool_size + grid.pool_spares if grid.pool_size else 1
+    return workers * settings.worker.concurrency * per_child
+
+
 def up(
     settings: Settings,
     workers: int,

@@ -113,7 +113,12 @@ def main(ctx: click.Context) -> None:
 
 @main.command()
 @click.option("--workers", default=2, show_default=True, help="Celery worker processes.")
-@click.option("--browsers", default=2, show_default=True, help="Browser slots on the Grid node.")
+@click.option(
+    "--browsers",
+    type=int,
+    help="Browser slots on the Grid node [default: what the workers' pools hold: workers x "
+    "(grid.pool_size + grid.pool_spares), 2 by default].",
+)
 @click.option(
     "--allow",
     "allow",
@@ -124,13 +129,24 @@ def main(ctx: click.Context) -> None:
     "The fleet's own services stay refused.",
 )
 @click.pass_context
-def up(ctx: click.Context, workers: int, browsers: int, allow: tuple[str, ...]) -> None:
+def up(ctx: click.Context, workers: int, browsers: int | None, allow: tuple[str, ...]) -> None:
     """Start Redis, a Selenium Grid, workers, the API, the gateway and the demo site."""
     from cli import fleet, local_targets
 
+    settings = _settings(ctx)
+    needed = fleet.browser_slots(settings, max(workers, 1))
+    browsers = needed if browsers is None else browsers
     if workers < 1 or browsers < 1:
         raise UsageError("--workers and --browsers must be at least 1")
-    settings = _settings(ctx)
+    if browsers < needed:
+        err_console.print(
+            f"warning: --browsers {browsers} is fewer than the {needed} sessions the workers' "
+            "pools may hold (TESTFLEET_GRID__POOL_SIZE + TESTFLEET_GRID__POOL_SPARES per "
+            "worker process): tests will wait in the Grid's queue; use --browsers "
+            f"{needed} or leave it out",
+            markup=False,
+            soft_wrap=True,
+        )
     allowed = local_targets.parse_allow(allow, settings)
     for broad in local_targets.broad_loopback(allowed):
         err_console.print(

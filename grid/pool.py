@@ -34,15 +34,29 @@ the worker's code is the same with pooling on or off:
   session goes back to the same project every time.
 - ``close(driver)`` keeps the session, up to ``grid.pool_size`` idle ones, and
   quits the rest.
-- ``shutdown()`` quits every session, lent or idle; the worker calls it when
-  its process exits (Celery's ``worker_process_shutdown``).
+- ``grid.pool_spares`` (default 0) keeps warm spares: after a lend, while this
+  process holds fewer than 1 + spares sessions of the lent case's project (idle,
+  lent or opening) and fewer than ``pool_size + pool_spares`` in all, a new
+  session is opened in the background (never on the test's path) and joins the
+  idle sessions once open. At give-back the next test takes that spare (fresh, so
+  nothing to reset) while the returned session resets in the background, so no
+  test waits for a reset. A spare that could not be opened is logged and asked for
+  again at the next lend, never raised into a test. A lend with no idle session of
+  its project waits for that project's spare still opening rather than open
+  another session beside it. The pool is per process, so one spare per worker
+  process doubles the browsers (2N for N processes, not N + 1).
+- ``shutdown()`` quits every session, lent or idle, and the spares: one not yet
+  started is cancelled, one opening is waited for (capped by the provider's
+  ``new_session_timeout_s``) and quit; the worker calls it when its process exits
+  (Celery's ``worker_process_shutdown``).
 
 Sessions belong to the process that opened them: ``make_pooled_provider`` is
 called lazily in each Celery pool child, never before the fork, and a pool
 refuses to be used from another process. One pool serves one thread at a time
-(a worker process runs one case at a time); the only other thread, the
-background reset, touches nothing but the session it resets, and the pool's
-bookkeeping stays in the calling thread.
+(a worker process runs one case at a time); the only other threads, the
+background reset and the spare's opening, touch nothing but the session they reset
+or open, and the pool's bookkeeping stays in the calling thread (a spare that has
+opened joins the idle sessions at the pool's next call).
 """
 
 from __future__ import annotations
@@ -101,6 +115,16 @@ class _Entry:
 
 
 @dataclass
+class _Spare:
+    """A session being opened in the background for ``project``."""
+
+    project: str
+    asked_at_s: float
+    """Monotonic time the spare was asked for (its age counts from here)."""
+    opening: Future[WebDriver]
+
+
+@dataclass
 class PoolStats:
     """What a pool has done since it was made (for logs, tests and the benchmark)."""
 
@@ -114,11 +138,18 @@ class PoolStats:
     """Idle sessions quit to make room for a case of another project."""
     waited_for_reset: int = 0
     """Lends that waited for a give-back reset still under way (no other session ready)."""
+    spares_opened: int = 0
+    """Warm spares opened in the background (``grid.pool_spares``)."""
+    spares_failed: int = 0
+    """Warm spares whose background opening failed (logged; asked for again at a lend)."""
+    waited_for_spare: int = 0
+    """Lends that found no idle session and waited for their project's spare still opening."""
     reasons: list[str] = field(default_factory=list)
 
 
 class SessionPool:
-    """Up to ``grid.pool_size`` idle sessions of one provider, for one process."""
+    """Up to ``grid.pool_size`` idle sessions of one provider, for one process, plus
+    ``grid.pool_spares`` warm spares."""
 
     def __init__(
         self,
@@ -131,6 +162,9 @@ class SessionPool:
         grid = settings.grid
         self._provider = provider
         self._size = grid.pool_size
+        self._spares = grid.pool_spares
+        self._capacity = grid.pool_size + grid.pool_spares
+        """Sessions this pool holds at most, idle, lent and opening (each a Grid slot)."""
         self._max_uses = grid.pool_max_uses
         self._max_age_s = grid.pool_max_age_s
         self._width, self._height = grid.window_width, grid.window_height
@@ -140,12 +174,15 @@ class SessionPool:
         # that uses the pool (after Celery's fork), and stopped by shutdown().
         self._parallel = ThreadPoolExecutor(RESET_THREADS, thread_name_prefix="pool-reset")
         self._background = ThreadPoolExecutor(1, thread_name_prefix="pool-giveback")
+        # Its own thread: a spare opening (seconds) never holds up a give-back reset.
+        self._opener = ThreadPoolExecutor(1, thread_name_prefix="pool-spare")
         self._at_giveback = grid.pool_reset == "giveback"
         self._reset_fn = reset or reset_session  # ``reset``: another one, for tests
         self._clock = clock
         self._pid = os.getpid()
         self._idle: list[_Entry] = []
         self._lent: dict[int, _Entry] = {}
+        self._opening: list[_Spare] = []
         self.stats = PoolStats()
 
     @property
@@ -157,15 +194,18 @@ class SessionPool:
         """A reset, healthy session for a case of ``project``: a pooled one that only
         ``project`` has used if any passes, else a new one."""
         self._check_process()
+        self._collect_spares()
         while (entry := self._take(project)) is not None:
             why = self._unfit(entry) or self._ready(entry)
             if why is None:
-                self._lent[id(entry.driver)] = entry
-                self.stats.lent_reused += 1
-                return entry.driver
+                return self._lend(entry, reused=True)
             self._drop(entry, why, recycle=why.startswith("recycled"))
+        if (spare := self._await_spare(project)) is not None:
+            return self._lend(spare, reused=False)
         self._make_room()
-        return self._open_new(project)
+        driver = self._open_new(project)
+        self._ask_for_spares(project)
+        return driver
 
     def close(self, driver: WebDriver) -> None:
         """Keep ``driver`` for the next test (its reset starts now, in the background), or
@@ -175,7 +215,8 @@ class SessionPool:
             self._provider.close(driver)  # not ours (or a forked copy): just quit it
             return
         entry.uses += 1
-        if len(self._idle) >= self._size:
+        self._collect_spares()
+        if len(self._idle) + len(self._opening) >= self._capacity:
             self._drop(entry, "recycled: the pool is full", recycle=True)
             return
         if self._at_giveback and self._unfit(entry) is None:
@@ -184,6 +225,13 @@ class SessionPool:
 
     def healthy(self, driver: WebDriver) -> bool:
         return self._provider.healthy(driver)
+
+    def wait_for_spares(self) -> None:
+        """Return once no spare is opening (each open is capped by the provider), the
+        opened ones idle: for a caller that must know the sessions are settled."""
+        for spare in self._opening:
+            spare.opening.exception()
+        self._collect_spares()
 
     def wait_for_resets(self) -> None:
         """Return once no give-back reset is under way (each of its commands is capped at
@@ -197,8 +245,12 @@ class SessionPool:
         if os.getpid() != self._pid:
             return  # a forked child's copy: the sessions are its parent's
         # Resets under way end first (each command is capped): a session is not quit
-        # under its reset. New executors (they start no thread until used): the pool
-        # stays usable.
+        # under its reset. A spare not yet started is cancelled, one opening is waited
+        # for (capped by new_session_timeout_s) so that it is quit here, not leaked.
+        # New executors (they start no thread until used): the pool stays usable.
+        self._opener.shutdown(wait=True, cancel_futures=True)
+        self._opener = ThreadPoolExecutor(1, thread_name_prefix="pool-spare")
+        self._collect_spares()
         self._background.shutdown(wait=True)
         self._background = ThreadPoolExecutor(1, thread_name_prefix="pool-giveback")
         self._parallel.shutdown(wait=False)
@@ -212,6 +264,62 @@ class SessionPool:
             log.info("browser pool closed %d session(s)", len(entries))
 
     # -- internals --------------------------------------------------------------------
+
+    def _lend(self, entry: _Entry, *, reused: bool) -> WebDriver:
+        self._lent[id(entry.driver)] = entry
+        if reused:
+            self.stats.lent_reused += 1
+        self._ask_for_spares(entry.project)
+        return entry.driver
+
+    def _ask_for_spares(self, project: str) -> None:
+        """Start opening spares for ``project`` in the background until this pool holds
+        1 + ``pool_spares`` of its sessions, within ``pool_size + pool_spares`` in all."""
+        if self._spares == 0:
+            return
+        while True:
+            projects = [e.project for e in (*self._idle, *self._lent.values())]
+            projects += [spare.project for spare in self._opening]
+            if projects.count(project) >= 1 + self._spares or len(projects) >= self._capacity:
+                return
+            opening = self._opener.submit(self._provider.open)
+            self._opening.append(_Spare(project, self._clock(), opening))
+
+    def _collect_spares(self) -> None:
+        """Move the spares that have opened to the idle sessions; log those that failed
+        (the next lend asks again)."""
+        for spare in [s for s in self._opening if s.opening.done()]:
+            self._opening.remove(spare)
+            if spare.opening.cancelled():
+                continue
+            error = spare.opening.exception()
+            if error is not None:
+                self.stats.spares_failed += 1
+                log.warning(
+                    "a spare browser could not be opened (%s: %s); asking again at the next lend",
+                    type(error).__name__,
+                    _first_line(error),
+                )
+                continue
+            self.stats.spares_opened += 1
+            # Fresh from the Grid: nothing to reset, only the check before lending.
+            driver = spare.opening.result()
+            self._idle.append(_Entry(driver, spare.asked_at_s, spare.project, reset=_settled()))
+
+    def _await_spare(self, project: str) -> _Entry | None:
+        """With no idle session of ``project`` left: its spare still opening, once open
+        (sooner than a new session started now), or None when there is none or it failed."""
+        spare = next((s for s in self._opening if s.project == project), None)
+        if spare is None:
+            return None
+        self.stats.waited_for_spare += 1
+        spare.opening.exception()  # capped by the provider's new_session_timeout_s
+        self._collect_spares()
+        found = self._take(project)  # the spare: no other idle session of ``project`` was left
+        if found is not None and (why := self._unfit(found)) is not None:
+            self._drop(found, why, recycle=True)
+            return None
+        return found  # just opened: it has answered the Grid, nothing to reset or check
 
     def _take(self, project: str) -> _Entry | None:
         """An idle session of ``project`` (removed), or None: the most recently returned
@@ -244,8 +352,9 @@ class SessionPool:
 
     def _make_room(self) -> None:
         """Quit other projects' idle sessions (oldest first) until one more session
-        fits in ``pool_size``: each holds a Grid slot."""
-        while self._idle and len(self._idle) + len(self._lent) + 1 > self._size:
+        fits in ``pool_size + pool_spares`` (spares opening count): each holds a Grid slot."""
+        held = len(self._lent) + len(self._opening)
+        while self._idle and len(self._idle) + held + 1 > self._capacity:
             entry = self._idle.pop(0)
             self.stats.other_project += 1
             self._quit(entry, f"room for another project's case (it served {entry.project!r})")
@@ -311,6 +420,13 @@ class SessionPool:
                 "a browser pool was used in a forked process: make it in the process that "
                 "uses it (testfleet.fleet.browser.load_provider after the fork)"
             )
+
+
+def _settled() -> Future[str | None]:
+    """A reset that is over and found nothing wrong (a fresh session's)."""
+    done: Future[str | None] = Future()
+    done.set_result(None)
+    return done
 
 
 def _first_line(exc: BaseException) -> str:

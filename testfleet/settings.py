@@ -118,6 +118,12 @@ class GridSettings(BaseModel):
     pool_size: int = Field(default=1, ge=0)
     """Browser sessions each worker process keeps open between tests; 0 turns pooling off
     (a fresh session per test)."""
+    pool_spares: int = Field(default=0, ge=0)
+    """Warm spare sessions each worker process opens in the background beside the one a
+    test uses, so that the next test takes a ready browser while the returned one resets
+    (no test waits for a reset). Each spare costs a Grid slot and a whole Chromium plus
+    chromedriver per worker process, all the time: 1 doubles the fleet's browsers (2N for
+    N worker processes, not N + 1; a spare is never shared between processes)."""
     pool_max_uses: int = Field(default=100, ge=1)
     """A pooled session is quit and replaced after this many tests (bounds leaks the
     reset cannot see: memory, browser caches)."""

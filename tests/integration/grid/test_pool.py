@@ -395,3 +395,67 @@ def test_a_pool_refuses_use_from_another_process(pool: SessionPool) -> None:
     with pytest.raises(RuntimeError, match="forked process"):
         pool.open()
     pool._pid = os.getpid()
+
+
+# --- a warm spare (grid.pool_spares 1): the Grid's 2 slots hold a session and its spare ----
+
+
+def grid_sessions(settings: Settings) -> int:
+    return read_capacity(settings.grid.url, auth=settings.security.grid_credentials).busy_slots
+
+
+def test_with_a_warm_spare_no_test_waits_for_a_reset(
+    grid_settings: Settings, origins: tuple[str, str]
+) -> None:
+    settings = with_grid(grid_settings, pool_spares=1)
+    gates: dict[str, threading.Event] = {}
+    began = threading.Event()
+    pool = SessionPool(GridProvider(settings), settings, reset=_gated(gates, began))
+    try:
+        first = pool.open()
+        assert set(storage_state(first, origins[0]).values()) == {"new"}
+        assert set(storage_state(first, origins[0]).values()) == {"returning"}, "it remembers"
+        pool.wait_for_spares()  # the spare opened while the first test ran
+        assert (pool.stats.spares_opened, grid_sessions(settings)) == (1, 2)
+        # The first session's reset is held back for as long as the second test runs.
+        gates[str(first.session_id)] = release = threading.Event()
+        pool.close(first)
+        wait_until("the first session's reset began", began.is_set, 30)
+        try:
+            second = pool.open()
+            assert second.session_id != first.session_id, "the spare, not the un-reset one"
+            assert set(storage_state(second, origins[0]).values()) == {"new"}
+        finally:
+            release.set()
+        pool.wait_for_resets()  # as it does while the second test runs
+        pool.close(second)
+        third = pool.open()
+        assert third.session_id == first.session_id, "reset meanwhile, lent again"
+        assert set(storage_state(third, origins[0]).values()) == {"new"}
+        assert pool.stats.waited_for_reset == 0
+        assert (pool.stats.opened, pool.stats.spares_opened) == (1, 1), "two sessions in all"
+    finally:
+        pool.shutdown()
+    wait_until("no session left on the Grid", lambda: grid_sessions(settings) == 0, 15)
+
+
+class CountingProvider(GridProvider):
+    """The Grid provider, counting the opens that have begun."""
+
+    began = 0
+
+    def open(self, project: str = "") -> WebDriver:
+        self.began += 1
+        return super().open(project)
+
+
+def test_shutdown_quits_a_spare_still_opening(grid_settings: Settings) -> None:
+    settings = with_grid(grid_settings, pool_spares=1)
+    provider = CountingProvider(settings)
+    pool = SessionPool(provider, settings)
+    pool.open()
+    wait_until("the spare's open began", lambda: provider.began == 2, 15)
+    pool.shutdown()  # Chrome takes far longer to start than this line
+    assert pool.idle == 0
+    assert pool.stats.spares_opened == 1, "shutdown waited for the spare"
+    wait_until("no session left on the Grid", lambda: grid_sessions(settings) == 0, 15)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.bench_throughput import _junit_counts, median_pass, rows
+from bench.bench_throughput import _junit_counts, median_pass, rows, spare_memory
 from bench.common import established, median_and_range
 from bench.throughput_figures import (
     case_phases,
@@ -15,6 +16,7 @@ from bench.throughput_figures import (
     step_kind_ms,
     throughput_per_min,
 )
+from bench.throughput_memory import fixed, sample
 from bench.throughput_pyspy import bucket, summarise
 from bench.throughput_suites import TEMPLATES, load_suites, suite_documents, write_suites
 from testfleet.suites.loader import load_paths
@@ -287,3 +289,60 @@ def test_a_straddling_ratio_is_printed_not_established_with_its_range() -> None:
     assert table["fleet_vs_tuned"] == ("0.98x", ">= 1.1x not established (range 0.79-1.23)")
     assert table["fleet_vs_xdist"] == ("1.6x", ">= 1.5x met (range 1.55-1.7)")
     assert table["fleet overhead"][1] == "<= 5 % of browser NOT MET (range 7.0-12.0)"
+
+
+# --- the warm spare: its memory and the default it earns ---------------------------------
+
+
+def _spare_figures(gains: list[float], spare_mb: float) -> dict[str, Any]:
+    return {
+        "spare_vs_no_spare_reps": gains,
+        "fleet_pooled_spare_peak_pss_mb": spare_mb,
+        "fleet_pooled_peak_pss_mb": 1000.0,
+        "local_tuned_peak_pss_mb": 800.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("gains", "spare_mb", "default"),
+    [
+        ([1.10, 1.05, 1.20], 1200.0, 1),  # a real gain for 20 % more memory
+        ([1.10, 1.05, 1.20], 1300.0, 0),  # the same gain for 30 % more memory
+        ([1.10, 0.98, 1.20], 1100.0, 0),  # a gain not established (one pass below 1.0)
+        ([1.0, 1.02, 1.03], 1100.0, 0),  # no gain in one pass: not above 1.0
+    ],
+)
+def test_a_spare_is_the_default_only_for_a_real_gain_at_a_bounded_memory_cost(
+    gains: list[float], spare_mb: float, default: int
+) -> None:
+    out = spare_memory(_spare_figures(gains, spare_mb))
+    assert out["spare_default"] == default
+    assert out["spare_memory_growth_pct"] == round((spare_mb / 1000.0 - 1.0) * 100.0, 1)
+    assert out["fleet_memory_vs_tuned"] == 1.25
+
+
+def test_rows_show_the_spare_its_memory_and_the_default() -> None:
+    figures = {
+        "fleet_pooled_spare": 70.0,
+        "spare_vs_no_spare": 1.1,
+        "fleet_spare_vs_tuned": 0.9,
+        "fleet_pooled_spare_breakdown_ms": {"session_start_ms": 12.0},
+        "fleet_pooled_spare_memory_at_peak": {"sessions": 4},
+        **_spare_figures([1.1], 1400.0),
+    }
+    figures.update(spare_memory(figures))
+    table = {label: (value, target) for label, value, target in rows(figures)}
+    assert "4 browsers (2N, not N+1)" in table["fleet_pooled_spare"][1]
+    assert table["fleet_spare_vs_tuned"][1].startswith(">= 1.1x NOT MET")
+    assert table["spare memory growth"][0] == "40.0 %"
+    assert table["memory fleet_pooled_spare"][0] == "1400.0 MB"
+    assert "4 sessions" in table["memory fleet_pooled_spare"][1]
+    assert table["grid.pool_spares default"][0] == "0"
+    assert table["  (c+) spare session_start_ms"][0] == "12.0"
+
+
+def test_the_memory_sample_counts_the_runner_processes() -> None:
+    here = sample(fixed([]), fixed([os.getpid()]))
+    assert here.runner_mb > 0
+    assert here.total_mb == here.runner_mb
+    assert (here.grid_mb, here.browsers_mb, here.sessions) == (0.0, 0.0, 0)

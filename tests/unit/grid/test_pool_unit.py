@@ -307,3 +307,171 @@ def test_a_session_that_fails_the_check_before_lending_is_replaced(
     monkeypatch.setattr(handing, "healthy", lambda driver: False)
     assert pool.open() is not driver
     assert pool.stats.reasons == ["failed its health check before lending"]
+
+
+# --- warm spares (grid.pool_spares) -------------------------------------------------------
+
+
+class Spares(Handing):
+    """``Handing``, whose opens after the first ``free`` wait for ``gate`` (a spare opening
+    in the background) and then raise ``error`` when one is set."""
+
+    def __init__(self, free: int = 1) -> None:
+        super().__init__()
+        self.free = free
+        self.asked = 0
+        self.gate = threading.Event()
+        self.error: Exception | None = None
+
+    def open(self, project: str = "") -> WebDriver:
+        self.asked += 1
+        if self.asked > self.free:
+            assert self.gate.wait(10), "the test never let the spare open"
+            if self.error is not None:
+                raise self.error
+        return super().open(project)
+
+
+def with_spares(provider: Handing, resets: Resets | None = None, **grid: object) -> SessionPool:
+    settings = Settings(grid=GridSettings.model_validate({"pool_spares": 1, **grid}))
+    return SessionPool(provider, settings, reset=resets or Resets())
+
+
+def test_a_spare_opens_in_the_background_not_on_the_tests_path() -> None:
+    provider = Spares()
+    pool = with_spares(provider)
+    first = pool.open("alpha")  # returns while the spare's open is still held back
+    wait_until("the spare is being opened", lambda: provider.asked == 2, 10)
+    assert (provider.opened, pool.idle) == ([first], 0)
+    provider.gate.set()
+    pool.wait_for_spares()
+    assert (pool.idle, pool.stats.spares_opened, pool.stats.opened) == (1, 1, 1)
+    assert len(provider.opened) == 2
+
+
+def test_the_next_lend_takes_the_ready_spare_while_the_returned_one_resets() -> None:
+    provider, resets = Spares(), Resets()
+    provider.gate.set()
+    pool = with_spares(provider, resets)
+    first = pool.open("alpha")
+    pool.wait_for_spares()
+    spare = provider.opened[1]
+    resets.gate.clear()  # the returned session's reset is still under way...
+    pool.close(first)
+    assert pool.open("alpha") is spare, "...so the spare is lent, not the un-reset session"
+    assert pool.stats.waited_for_reset == 0
+    assert resets.done == []
+    assert len(provider.opened) == 2, "two sessions of alpha held: no more spares"
+    resets.gate.set()
+    pool.wait_for_resets()
+    pool.close(spare)
+    assert pool.open("alpha") is first, "reset meanwhile: lent again"
+    assert resets.done == [first]
+    assert (pool.stats.waited_for_reset, handing_quit(provider)) == (0, [])
+
+
+def handing_quit(provider: Handing) -> list[str]:
+    return [str(driver.session_id) for driver in provider.quit]
+
+
+def test_a_spare_never_serves_another_project() -> None:
+    provider = Spares()
+    provider.gate.set()
+    pool = with_spares(provider)
+    alpha = pool.open("alpha")
+    pool.wait_for_spares()
+    alpha_spare = provider.opened[1]
+    pool.close(alpha)
+    beta = pool.open("beta")
+    assert beta not in (alpha, alpha_spare)
+    pool.close(beta)
+    pool.wait_for_spares()
+    assert pool.open("alpha") in (alpha, alpha_spare)
+
+
+def test_no_spare_ever_serves_two_projects() -> None:
+    rng = random.Random(4321)
+    provider = Spares()
+    provider.gate.set()
+    pool = with_spares(provider, pool_size=2)
+    served: dict[int, set[str]] = {}
+    lent: list[WebDriver] = []
+    for _ in range(500):
+        if lent and (len(lent) == 2 or rng.random() < 0.5):
+            pool.close(lent.pop(rng.randrange(len(lent))))
+            continue
+        if rng.random() < 0.5:
+            pool.wait_for_spares()
+        project = rng.choice(["alpha", "beta", "gamma"])
+        driver = pool.open(project)
+        served.setdefault(id(driver), set()).add(project)
+        lent.append(driver)
+    assert all(len(projects) == 1 for projects in served.values())
+    # A spare takes a free slot only (it never quits another project's session), so with
+    # three projects on three slots few are opened; the affinity holds for them too.
+    assert pool.stats.spares_opened >= 1, "spares were opened and joined the pool"
+    pool.shutdown()
+    assert sorted(handing_quit(provider)) == sorted(str(d.session_id) for d in provider.opened)
+
+
+def test_shutdown_quits_a_spare_still_opening() -> None:
+    provider = Spares()
+    pool = with_spares(provider, pool_spares=2)
+    first = pool.open("alpha")
+    # One spare opens at a time: the first is under way, the second waits its turn.
+    wait_until("the first spare's open has started", lambda: provider.asked == 2, 10)
+    closing = threading.Thread(target=pool.shutdown)
+    closing.start()
+    queued = pool._opening[1].opening  # the pool's own record of the second spare
+    wait_until("shutdown cancels the spare not yet started", queued.cancelled, 10)
+    assert closing.is_alive(), "shutdown waits for the spare being opened"
+    provider.gate.set()
+    closing.join(10)
+    assert not closing.is_alive()
+    assert len(provider.opened) == 2, "the queued spare never opened"
+    assert set(provider.quit) == {first, provider.opened[1]}, "the late spare is quit, not leaked"
+    assert pool.idle == 0
+
+
+def test_a_spare_that_fails_to_open_is_not_raised_and_is_asked_for_again() -> None:
+    provider = Spares()
+    provider.error = not_created()
+    provider.gate.set()
+    pool = with_spares(provider)
+    first = pool.open("alpha")
+    pool.wait_for_spares()
+    assert (pool.stats.spares_failed, pool.stats.spares_opened) == (1, 0)
+    pool.close(first)
+    assert pool.open("alpha") is first, "the test runs on the pooled session"
+    pool.wait_for_spares()
+    assert (provider.asked, pool.stats.spares_failed) == (3, 2), "asked again at the next lend"
+    provider.error = None
+    pool.close(first)
+    assert pool.open("alpha") is first
+    pool.wait_for_spares()
+    assert (pool.stats.spares_opened, pool.idle) == (1, 1)
+
+
+def test_a_lend_with_nothing_idle_waits_for_the_spare_opening() -> None:
+    provider = Spares()
+    pool = with_spares(provider, pool_max_uses=1)
+    first = pool.open("alpha")
+    pool.close(first)  # served its one test: quit at the next lend, not lent
+    lent: list[WebDriver] = []
+    lender = threading.Thread(target=lambda: lent.append(pool.open("alpha")))
+    lender.start()
+    wait_until("the lend waits for the spare", lambda: pool.stats.waited_for_spare == 1, 10)
+    assert lent == []
+    provider.gate.set()
+    lender.join(10)
+    assert lent == [provider.opened[1]], "the spare, not a third session beside it"
+    assert provider.quit == [first]
+    assert pool.stats.opened == 1
+
+
+def test_pool_spares_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TESTFLEET_GRID__POOL_SPARES", "1")
+    assert Settings().grid.pool_spares == 1
+    assert GridSettings().pool_spares == 0, "off unless asked for"
+    with pytest.raises(ValueError, match="pool_spares"):
+        GridSettings(pool_spares=-1)
