@@ -39,7 +39,8 @@ from testfleet.settings import PathSettings, RedisSettings, Settings
 from testfleet.store import RunStore
 from tests.dashboard.browser import chromium, open_page, sign_in
 from tests.dashboard.simulate import SimulatedRun
-from tests.fixtures_redis import free_port, redis_server
+from tests.fixtures_redis import redis_server
+from tests.ports import port_of
 from tests.waiting import wait_until
 
 TITLE = "Dashboard: XADD -> row updated in the page at 1,000 events/s (100 tests, Chromium)"
@@ -72,11 +73,12 @@ OBSERVE = """() => {
 }"""
 
 
-def _gateway(redis_url: str, state: Path, port: int) -> subprocess.Popen[bytes]:
+def _gateway(redis_url: str, state: Path) -> subprocess.Popen[bytes]:
+    """The gateway on a port the kernel chooses (``tests.ports.port_of`` reads it)."""
     env = {
         **os.environ,
         "TESTFLEET_REDIS__URL": redis_url,
-        "TESTFLEET_GATEWAY__PORT": str(port),
+        "TESTFLEET_GATEWAY__PORT": "0",
         "TESTFLEET_GATEWAY__METRICS_INTERVAL_S": "0",
         "TESTFLEET_PATHS__STATE_DIR": str(state),
         "TESTFLEET_LOG__LEVEL": "WARNING",
@@ -203,9 +205,9 @@ def run(settings: Settings) -> dict[str, Any]:
     with ExitStack() as stack:
         redis_url = stack.enter_context(redis_server())
         state = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        port = free_port()
-        gateway = _gateway(redis_url, state, port)
+        gateway = _gateway(redis_url, state)
         stack.callback(_stop, gateway)
+        port = port_of(gateway)
         base = f"http://127.0.0.1:{port}"
         wait_until(
             "the gateway to answer",

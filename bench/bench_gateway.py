@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,8 +31,8 @@ from testfleet import keys, stream
 from testfleet.events import Event
 from testfleet.fleet.auth import KeyStore
 from testfleet.settings import Settings
-from tests.fixtures_redis import free_port, redis_server
-from tests.waiting import wait_until
+from tests.fixtures_redis import redis_server
+from tests.ports import port_of
 
 TITLE = "Gateway: 100 per-run + 10 dashboard WebSocket clients, 1,000 events/s via Redis"
 RUNS = 100
@@ -180,21 +179,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(15)
 
 
-def _serve(cmd: list[str], env: dict[str, str], port: int, stack: ExitStack) -> int:
-    """Start ``cmd`` (stopped when ``stack`` closes); its pid once ``port`` accepts."""
+def _serve(cmd: list[str], env: dict[str, str], stack: ExitStack) -> tuple[int, int]:
+    """Start ``cmd``, which binds port 0 (stopped when ``stack`` closes); its pid and the
+    port the kernel gave it, once it listens."""
     log = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (the stack closes it)
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     stack.callback(_stop, proc)
-
-    def listening() -> bool:
-        if proc.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"{cmd} exited: {log.read().decode()[-2000:]}")
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", port)) == 0
-
-    wait_until(f"{cmd[-1]} to listen on {port}", listening, 60)
-    return proc.pid
+    try:
+        port = port_of(proc)
+    except RuntimeError as exc:
+        log.seek(0)
+        raise RuntimeError(f"{exc}: {log.read().decode()[-2000:]}") from exc
+    return proc.pid, port
 
 
 def run(settings: Settings) -> dict[str, Any]:
@@ -213,18 +209,17 @@ def run(settings: Settings) -> dict[str, Any]:
             TESTFLEET_GATEWAY__METRICS_INTERVAL_S="0",
         )
         for name in ("gateway", "naive"):
-            port = free_port()
             with ExitStack() as stack:
                 if name == "gateway":
-                    env["TESTFLEET_GATEWAY__PORT"] = str(port)
+                    env["TESTFLEET_GATEWAY__PORT"] = "0"
                     code = (
                         "from gateway.app import main; from testfleet.settings import "
                         "Settings; main(Settings())"
                     )
-                    pid = _serve([sys.executable, "-c", code], env, port, stack)
+                    pid, port = _serve([sys.executable, "-c", code], env, stack)
                 else:
-                    naive = [sys.executable, "-m", "bench.naive_relay", str(port), redis_url]
-                    pid = _serve(naive, env, port, stack)
+                    naive = [sys.executable, "-m", "bench.naive_relay", "0", redis_url]
+                    pid, port = _serve(naive, env, stack)
                 url = f"ws://127.0.0.1:{port}"
                 result = asyncio.run(_load(redis_url, url, key, pid, duration_s, name == "naive"))
             figures = _figures(*result)

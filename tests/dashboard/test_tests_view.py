@@ -25,7 +25,6 @@ from testfleet.settings import DatabaseSettings, Settings
 from testfleet.store import RunStore
 from tests.dashboard.browser import BrowserPage, open_page, sign_in
 from tests.fixtures_postgres import emptied_history
-from tests.fixtures_redis import free_port
 from tests.fixtures_redis_api import api_server, serving
 from tests.integration.history.runs import drain, finish_run
 from tests.integration.history.seed import SeedRun, Try, seed
@@ -323,7 +322,7 @@ def test_without_a_history_database_the_tests_view_says_what_to_set(
         update={
             "database": DatabaseSettings(url=nowhere, connect_timeout_s=1),
             "api": settings.api.model_copy(update={"port": held_port()}),
-            "gateway": settings.gateway.model_copy(update={"port": free_port()}),
+            "gateway": settings.gateway.model_copy(update={"port": held_port()}),
         }
     )
     url = f"http://127.0.0.1:{own.gateway.port}"
