@@ -10,11 +10,11 @@ COV_ARGS  := --cov --cov-report=term --cov-fail-under=$(COV_FLOOR)
 # default). With workers, each test file stays on one worker, the session fleet's files
 # are dealt into two groups (two workers each start a fleet) and the network-namespace
 # labs queue in one (tests/conftest.py groups them); each worker has its own Redis,
-# ports and state dirs. On this 2-core box one process takes about 35 min, and workers
-# do not make it shorter: the suite is CPU-bound (Chromium, Grid JVMs, coverage), not
-# waiting. PYTEST_WORKERS=2 took 21 min of a smaller suite with three failures under
-# the load; PYTEST_WORKERS=4 reached a third of the tests in 20 min (load average
-# 16-20). So the default stays one process.
+# ports and state dirs. On this 2-core box one process takes about 35 min; workers
+# compete for the same two cores (Chromium, Grid JVMs, coverage): 3 took 18 min of a
+# smaller suite that took 25 in one process, with page-timing tests failing under the
+# load, and 4 had run a third of the tests after 20 min (load average 16-20). So the
+# default stays one process.
 PYTEST_WORKERS ?= 0
 XDIST_ARGS := -n $(PYTEST_WORKERS) --dist loadgroup
 BENCH ?=
