@@ -10,7 +10,7 @@ COV_ARGS  := --cov --cov-report=term --cov-fail-under=$(COV_FLOOR)
 # default). With workers, each test file stays on one worker, the session fleet's files
 # are dealt into two groups (two workers each start a fleet) and the network-namespace
 # labs queue in one (tests/conftest.py groups them); each worker has its own Redis,
-# ports and state dirs. On this 2-core box one process takes about 35 min; workers
+# ports and state dirs. On this 2-core box one process takes about 31 min; workers
 # compete for the same two cores (Chromium, Grid JVMs, coverage): 3 took 18 min of a
 # smaller suite that took 25 in one process, with page-timing tests failing under the
 # load, and 4 had run a third of the tests after 20 min (load average 16-20). So the
