@@ -29,6 +29,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 PROC = Path("/proc")
 INTERVAL_S = 0.5
@@ -132,24 +133,25 @@ def take_sample(java_pid: int, worker_pids: list[int]) -> Sample:
     )
 
 
-class MemorySampler:
-    """``with MemorySampler(node_pid, worker_pids) as sampler:`` samples until the block ends."""
+class Sampling:
+    """A background thread that calls ``take()`` every ``interval_s`` while the ``with``
+    block runs (once at its start, whatever its length)."""
 
-    def __init__(self, node_pid: int, worker_pids: list[int], interval_s: float = INTERVAL_S):
-        self.java_pid = node_java(node_pid)
-        self.worker_pids = worker_pids
+    def __init__(self, interval_s: float, name: str) -> None:
         self.interval_s = interval_s
-        self.samples: list[Sample] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="memory-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def take(self) -> None:
+        raise NotImplementedError
 
     def _loop(self) -> None:
         while True:
-            self.samples.append(take_sample(self.java_pid, self.worker_pids))
+            self.take()
             if self._stop.wait(self.interval_s):
                 return
 
-    def __enter__(self) -> MemorySampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -161,6 +163,19 @@ class MemorySampler:
     ) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class MemorySampler(Sampling):
+    """``with MemorySampler(node_pid, worker_pids) as sampler:`` samples until the block ends."""
+
+    def __init__(self, node_pid: int, worker_pids: list[int], interval_s: float = INTERVAL_S):
+        super().__init__(interval_s, "memory-sampler")
+        self.java_pid = node_java(node_pid)
+        self.worker_pids = worker_pids
+        self.samples: list[Sample] = []
+
+    def take(self) -> None:
+        self.samples.append(take_sample(self.java_pid, self.worker_pids))
 
 
 def _mb(kb: float) -> float:

@@ -21,12 +21,17 @@ process set is listed again at every sample, so sessions opened meanwhile count.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 
-from bench.scaling_memory import KB_PER_MB, children, descendants, program, usage_kb
+from bench.scaling_memory import (
+    KB_PER_MB,
+    Sampling,
+    children,
+    descendants,
+    program,
+    usage_kb,
+)
 
 INTERVAL_S = 1.0
 """Between two samples: often enough for a pass of tens of seconds, rare enough that
@@ -80,38 +85,20 @@ def sample(grid_roots: Roots, runner_roots: Roots) -> Peak:
     )
 
 
-class PeakSampler:
+class PeakSampler(Sampling):
     """``with PeakSampler(grid_roots, runner_roots) as sampler:`` samples until the block
     ends; ``sampler.peak`` is then the busiest sample (None if none was taken)."""
 
     def __init__(self, grid_roots: Roots, runner_roots: Roots, interval_s: float = INTERVAL_S):
+        super().__init__(interval_s, "memory-peak")
         self._grid_roots = grid_roots
         self._runner_roots = runner_roots
-        self._interval_s = interval_s
         self.peak: Peak | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="memory-peak", daemon=True)
 
-    def _loop(self) -> None:
-        while True:
-            now = sample(self._grid_roots, self._runner_roots)
-            if self.peak is None or now.total_mb > self.peak.total_mb:
-                self.peak = now
-            if self._stop.wait(self._interval_s):
-                return
-
-    def __enter__(self) -> PeakSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
+    def take(self) -> None:
+        now = sample(self._grid_roots, self._runner_roots)
+        if self.peak is None or now.total_mb > self.peak.total_mb:
+            self.peak = now
 
 
 def fixed(pids: list[int]) -> Roots:
